@@ -1,0 +1,361 @@
+#pragma once
+// Future<T>: Python's concurrent.futures.Future on top of one intrusive task
+// node. The hot path (submit -> run -> result) allocates only that node; a
+// QFuture<T> is made on demand by qfuture() so Qt's .then(context, ...),
+// QtFuture::whenAll/whenAny and QFutureWatcher work (docs/architecture.md
+// says why we do not allocate a QPromise per task).
+
+#include "deadline.h"
+#include "errors.h"
+
+#include <QFuture>
+#include <QPromise>
+#include <QString>
+#include <QVariant>
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace poolscope {
+
+/// Python's future states: PENDING -> RUNNING -> FINISHED, or CANCELLED.
+enum class FutureState : int { Pending = 0, Running = 1, Finished = 2, Cancelled = 3 };
+
+/// How a task ended, as telemetry reports it.
+enum class TaskStatus : quint8 { Succeeded = 0, Failed = 1, Cancelled = 2 };
+
+const char* toString(FutureState s) noexcept;
+const char* toString(TaskStatus s) noexcept;
+
+namespace detail {
+class TaskNode;
+struct WorkerSlot;
+} // namespace detail
+
+/// What a running task can see of itself. A callable whose first parameter is
+/// `poolscope::TaskContext&` receives it; others do not pay for it.
+class TaskContext {
+public:
+    /// True once someone called Future::requestStop() on this task. A task
+    /// that sees this and returns (or throws) ends CANCELLED.
+    bool stopRequested() const noexcept;
+    /// Throws CancelledError if a stop was requested.
+    void throwIfStopRequested() const;
+    /// In-task progress. Stored in the worker's slot (one relaxed store), read
+    /// by the monitor at its own rate, so a tight loop cannot flood anything.
+    void setProgress(qint64 value, qint64 maximum) noexcept;
+    void setProgress(double fraction) noexcept;
+    quint64 taskId() const noexcept;
+    /// Index of the worker running the task (stable for the worker's life).
+    int workerIndex() const noexcept;
+
+    // Used by executors.
+    TaskContext(detail::TaskNode* node, detail::WorkerSlot* slot) noexcept
+        : m_node(node), m_slot(slot)
+    {
+    }
+
+private:
+    detail::TaskNode* m_node;
+    detail::WorkerSlot* m_slot;
+};
+
+namespace detail {
+
+/// One submitted task: state machine, outcome, callbacks, waiters.
+/// Reference counted; the queue holds one reference, each future one.
+class TaskNode {
+public:
+    using Callback = std::function<void(TaskNode&)>;
+
+    TaskNode() = default;
+    TaskNode(const TaskNode&) = delete;
+    TaskNode& operator=(const TaskNode&) = delete;
+    virtual ~TaskNode();
+
+    /// Runs the callable, stores value or exception. Never throws.
+    virtual void run(TaskContext& ctx) noexcept = 0;
+    /// Result as a QVariant for telemetry (cheap types only; empty otherwise).
+    virtual QVariant resultVariant() const { return {}; }
+    /// Argument summary for telemetry; empty when unknown.
+    virtual QString argsSummary() const { return {}; }
+    /// Releases the callable and its captures (after run or when cancelled).
+    virtual void dropCallable() noexcept {}
+
+    void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    void deref() noexcept
+    {
+        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            delete this;
+    }
+
+    FutureState state() const noexcept
+    {
+        return static_cast<FutureState>(m_state.load(std::memory_order_acquire) & kStateMask);
+    }
+    bool isDone() const noexcept
+    {
+        const auto s = state();
+        return s == FutureState::Finished || s == FutureState::Cancelled;
+    }
+    /// PENDING -> RUNNING; false if the task was cancelled first.
+    bool tryStart() noexcept;
+    /// PENDING -> CANCELLED (wakes waiters, runs callbacks). True also when it
+    /// was already cancelled; false once running or finished (Python rules).
+    bool cancelPending() noexcept;
+    /// RUNNING -> FINISHED or CANCELLED; wakes waiters, runs callbacks.
+    void complete(FutureState final) noexcept;
+    /// Blocks until done or the deadline passes; returns isDone().
+    bool waitUntil(const Deadline& deadline) const noexcept;
+    /// Runs cb when done, at once (in this thread) if already done. Order kept.
+    void addCallback(Callback cb);
+
+    std::exception_ptr error; // set by run() before complete() when it threw
+    quint64 id = 0;
+    quint32 nameId = 0;      // interned display name, see NameTable
+    qint32 priority = 0;
+    qint64 enqueueNs = 0;    // 0 when no monitor was attached at submit
+    bool posted = false;     // fire-and-forget: nobody reads error
+    bool stopObserved = false; // written by the running worker only
+    std::atomic<bool> stopRequested{false};
+    std::atomic<quint64>* cancelCounter = nullptr; // pool counter bumped by cancelPending()
+
+private:
+    static constexpr quint32 kStateMask = 0x3;
+    static constexpr quint32 kWaiters = 0x4;
+    void finishTransition(quint32 finalState) noexcept;
+    void fireCallbacks() noexcept;
+
+    std::atomic<int> m_refs{1};
+    mutable std::atomic<quint32> m_state{0};
+    std::atomic<std::uintptr_t> m_callbacks{0};
+};
+
+/// Owning smart pointer to a TaskNode.
+class NodeRef {
+public:
+    NodeRef() = default;
+    explicit NodeRef(TaskNode* n, bool adopt = false) noexcept : m_n(n)
+    {
+        if (m_n && !adopt)
+            m_n->ref();
+    }
+    NodeRef(const NodeRef& o) noexcept : m_n(o.m_n)
+    {
+        if (m_n)
+            m_n->ref();
+    }
+    NodeRef(NodeRef&& o) noexcept : m_n(std::exchange(o.m_n, nullptr)) {}
+    NodeRef& operator=(NodeRef o) noexcept
+    {
+        std::swap(m_n, o.m_n);
+        return *this;
+    }
+    ~NodeRef()
+    {
+        if (m_n)
+            m_n->deref();
+    }
+    TaskNode* get() const noexcept { return m_n; }
+    TaskNode* operator->() const noexcept { return m_n; }
+    explicit operator bool() const noexcept { return m_n != nullptr; }
+
+private:
+    TaskNode* m_n = nullptr;
+};
+
+template<class T>
+constexpr bool kCheapVariant = std::is_arithmetic_v<T> || std::is_enum_v<T>
+    || std::is_same_v<T, QString> || std::is_same_v<T, QByteArray>
+    || std::is_same_v<T, QVariant>;
+
+/// Node that stores a value of type T (or nothing for void).
+template<class T>
+class ResultNode : public TaskNode {
+public:
+    std::optional<T> value;
+    QVariant resultVariant() const override
+    {
+        if constexpr (kCheapVariant<T>) {
+            if (value)
+                return QVariant::fromValue(*value);
+        }
+        return {};
+    }
+};
+template<>
+class ResultNode<void> : public TaskNode {
+};
+
+/// Node holding the callable `fn(TaskContext&) -> T`.
+template<class T, class Fn>
+class CallNode final : public ResultNode<T> {
+public:
+    explicit CallNode(Fn&& fn) : m_fn(std::move(fn)) {}
+    void run(TaskContext& ctx) noexcept override
+    {
+        try {
+            if constexpr (std::is_void_v<T>)
+                (*m_fn)(ctx);
+            else
+                this->value.emplace((*m_fn)(ctx));
+        } catch (...) {
+            this->error = std::current_exception();
+        }
+        m_fn.reset();
+    }
+    void dropCallable() noexcept override { m_fn.reset(); }
+
+private:
+    std::optional<Fn> m_fn;
+};
+
+/// Wraps f(args...) or f(ctx, args...) into a callable taking TaskContext&.
+template<class F, class... Args>
+auto bindTask(F&& f, Args&&... args)
+{
+    return [fn = std::forward<F>(f),
+            tup = std::make_tuple(std::forward<Args>(args)...)](TaskContext& ctx) mutable
+               -> decltype(auto) {
+        if constexpr (std::is_invocable_v<std::decay_t<F>&, TaskContext&, std::decay_t<Args>&...>)
+            return std::apply([&](auto&... a) { return std::invoke(fn, ctx, a...); }, tup);
+        else
+            return std::apply([&](auto&... a) { return std::invoke(fn, a...); }, tup);
+    };
+}
+
+template<class F, class... Args>
+using TaskResultT = std::decay_t<decltype(std::declval<decltype(bindTask(
+    std::declval<F>(), std::declval<Args>()...))&>()(std::declval<TaskContext&>()))>;
+
+} // namespace detail
+
+/// Type-erased future: everything but result(). wait()/asCompleted() work on it.
+class FutureBase {
+public:
+    FutureBase() = default;
+    explicit FutureBase(detail::NodeRef node) : m_node(std::move(node)) {}
+
+    bool isValid() const noexcept { return bool(m_node); }
+    quint64 id() const noexcept { return m_node ? m_node->id : 0; }
+    FutureState state() const noexcept { return m_node->state(); }
+    bool running() const noexcept { return state() == FutureState::Running; }
+    bool cancelled() const noexcept { return state() == FutureState::Cancelled; }
+    bool done() const noexcept { return m_node->isDone(); }
+
+    /// Python's cancel(): true if it was pending (now cancelled) or already
+    /// cancelled; false once running or finished.
+    bool cancel() noexcept { return m_node->cancelPending(); }
+    /// Beyond Python: cancels a pending task, or asks a running one to stop
+    /// (it sees TaskContext::stopRequested()). False if already finished.
+    bool requestStop() noexcept;
+
+    /// Waits until done; false on timeout.
+    bool waitForDone() const noexcept { return m_node->waitUntil(Deadline::never()); }
+    template<class Rep, class Period>
+    bool waitForDone(std::chrono::duration<Rep, Period> timeout) const noexcept
+    {
+        return m_node->waitUntil(Deadline::after(timeout));
+    }
+    bool waitForDone(const Deadline& d) const noexcept { return m_node->waitUntil(d); }
+
+    /// Python's exception(timeout): the task's exception or null; raises
+    /// CancelledError if cancelled and TimeoutError if not done in time.
+    std::exception_ptr exception() const { return exceptionUntil(Deadline::never()); }
+    template<class Rep, class Period>
+    std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const
+    {
+        return exceptionUntil(Deadline::after(timeout));
+    }
+    std::exception_ptr exceptionUntil(const Deadline& d) const;
+
+    /// Runs fn(future) when done; at once in the caller if already done,
+    /// otherwise in the thread that completes it. Callbacks run in the order
+    /// added; an exception from one is logged (qWarning), never lost silently.
+    void addDoneCallback(std::function<void(const FutureBase&)> fn) const;
+
+    detail::TaskNode* node() const noexcept { return m_node.get(); }
+    friend bool operator==(const FutureBase& a, const FutureBase& b) noexcept
+    {
+        return a.m_node.get() == b.m_node.get();
+    }
+
+protected:
+    /// Waits, then throws CancelledError / TimeoutError / the task's exception.
+    void checkResultUntil(const Deadline& d) const;
+    detail::NodeRef m_node;
+};
+
+template<class T>
+class Future : public FutureBase {
+public:
+    using value_type = T;
+    Future() = default;
+    explicit Future(detail::NodeRef node) : FutureBase(std::move(node)) {}
+
+    /// Python's result(): blocks; rethrows the task's exception (its own type);
+    /// CancelledError if cancelled.
+    T result() const { return resultUntil(Deadline::never()); }
+    /// result(timeout): TimeoutError if not done in time; the task keeps running.
+    template<class Rep, class Period>
+    T result(std::chrono::duration<Rep, Period> timeout) const
+    {
+        return resultUntil(Deadline::after(timeout));
+    }
+    T resultUntil(const Deadline& d) const
+    {
+        checkResultUntil(d);
+        if constexpr (!std::is_void_v<T>)
+            return *static_cast<detail::ResultNode<T>*>(m_node.get())->value;
+    }
+    /// Moves the value out (for move-only T); the future is then spent.
+    template<class U = T, class = std::enable_if_t<!std::is_void_v<U>>>
+    U takeResult()
+    {
+        return takeResultUntil(Deadline::never());
+    }
+    template<class U = T, class = std::enable_if_t<!std::is_void_v<U>>>
+    U takeResultUntil(const Deadline& d)
+    {
+        checkResultUntil(d);
+        return std::move(*static_cast<detail::ResultNode<T>*>(m_node.get())->value);
+    }
+
+    void addDoneCallback(std::function<void(const Future<T>&)> fn) const
+    {
+        FutureBase::addDoneCallback([fn = std::move(fn)](const FutureBase& b) {
+            fn(Future<T>(detail::NodeRef(b.node())));
+        });
+    }
+
+    /// A QFuture<T> that completes with this future: value, exception or
+    /// cancellation. Use it with .then(context, ...), QtFuture::whenAll/whenAny
+    /// and QFutureWatcher. Each call makes a new QFuture.
+    QFuture<T> qfuture() const
+    {
+        auto promise = std::make_shared<QPromise<T>>();
+        QFuture<T> f = promise->future();
+        promise->start();
+        m_node->addCallback([promise](detail::TaskNode& n) {
+            if (n.state() == FutureState::Cancelled) {
+                promise->future().cancel();
+            } else if (n.error) {
+                promise->setException(n.error);
+            } else {
+                if constexpr (!std::is_void_v<T>)
+                    promise->addResult(*static_cast<detail::ResultNode<T>&>(n).value);
+            }
+            promise->finish();
+        });
+        return f;
+    }
+    operator QFuture<T>() const { return qfuture(); }
+};
+
+} // namespace poolscope

@@ -1,0 +1,383 @@
+#include "poolscope/future.h"
+#include "poolscope/telemetry.h"
+
+#include <QDebug>
+#include <QHash>
+#include <QReadWriteLock>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <cxxabi.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <typeinfo>
+#include <unistd.h>
+
+namespace poolscope {
+
+std::int64_t monotonicNs() noexcept
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+std::string describeException(const std::exception_ptr& e)
+{
+    if (!e)
+        return {};
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        int status = 0;
+        char* dem = abi::__cxa_demangle(typeid(ex).name(), nullptr, nullptr, &status);
+        std::string type = status == 0 && dem ? dem : typeid(ex).name();
+        std::free(dem);
+        return type + ": " + ex.what();
+    } catch (...) {
+        const std::type_info* t = abi::__cxa_current_exception_type();
+        if (!t)
+            return "unknown exception";
+        int status = 0;
+        char* dem = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
+        std::string type = status == 0 && dem ? dem : t->name();
+        std::free(dem);
+        return "exception of type " + type;
+    }
+}
+
+const char* toString(FutureState s) noexcept
+{
+    switch (s) {
+    case FutureState::Pending:
+        return "pending";
+    case FutureState::Running:
+        return "running";
+    case FutureState::Finished:
+        return "finished";
+    case FutureState::Cancelled:
+        return "cancelled";
+    }
+    return "?";
+}
+
+const char* toString(TaskStatus s) noexcept
+{
+    switch (s) {
+    case TaskStatus::Succeeded:
+        return "succeeded";
+    case TaskStatus::Failed:
+        return "failed";
+    case TaskStatus::Cancelled:
+        return "cancelled";
+    }
+    return "?";
+}
+
+const char* toString(WorkerState s) noexcept
+{
+    switch (s) {
+    case WorkerState::Starting:
+        return "starting";
+    case WorkerState::Idle:
+        return "idle";
+    case WorkerState::Running:
+        return "running";
+    case WorkerState::Retiring:
+        return "retiring";
+    case WorkerState::Dead:
+        return "dead";
+    }
+    return "?";
+}
+
+// ---------------------------------------------------------------- TaskContext
+
+bool TaskContext::stopRequested() const noexcept
+{
+    const bool stop = m_node->stopRequested.load(std::memory_order_relaxed)
+        || (m_slot && m_slot->poolStop && m_slot->poolStop->load(std::memory_order_relaxed));
+    if (stop)
+        m_node->stopObserved = true;
+    return stop;
+}
+
+void TaskContext::throwIfStopRequested() const
+{
+    if (stopRequested())
+        throw CancelledError("the task was asked to stop");
+}
+
+void TaskContext::setProgress(qint64 value, qint64 maximum) noexcept
+{
+    if (!m_slot)
+        return;
+    m_slot->progressMax.store(maximum, std::memory_order_relaxed);
+    m_slot->progressValue.store(value, std::memory_order_relaxed);
+}
+
+void TaskContext::setProgress(double fraction) noexcept
+{
+    if (fraction < 0)
+        fraction = 0;
+    if (fraction > 1)
+        fraction = 1;
+    setProgress(qint64(fraction * 10000.0 + 0.5), 10000);
+}
+
+quint64 TaskContext::taskId() const noexcept
+{
+    return m_node->id;
+}
+
+int TaskContext::workerIndex() const noexcept
+{
+    return m_slot ? m_slot->index : -1;
+}
+
+// ------------------------------------------------------------------- TaskNode
+namespace detail {
+
+namespace {
+struct CallbackItem {
+    CallbackItem* next = nullptr;
+    TaskNode::Callback fn;
+};
+constexpr std::uintptr_t kCallbacksFired = 1;
+
+long futex(std::atomic<quint32>* addr, int op, quint32 val, const timespec* ts)
+{
+    return syscall(SYS_futex, reinterpret_cast<quint32*>(addr), op, val, ts, nullptr, 0);
+}
+} // namespace
+
+TaskNode::~TaskNode()
+{
+    // Callbacks never fired (node destroyed while pending: cannot happen via
+    // executors, which complete every node) are freed here.
+    auto head = m_callbacks.load(std::memory_order_acquire);
+    if (head != kCallbacksFired) {
+        auto* item = reinterpret_cast<CallbackItem*>(head);
+        while (item) {
+            auto* next = item->next;
+            delete item;
+            item = next;
+        }
+    }
+}
+
+bool TaskNode::tryStart() noexcept
+{
+    quint32 s = m_state.load(std::memory_order_relaxed);
+    for (;;) {
+        if ((s & kStateMask) != quint32(FutureState::Pending))
+            return false;
+        const quint32 n = (s & ~kStateMask) | quint32(FutureState::Running);
+        if (m_state.compare_exchange_weak(s, n, std::memory_order_acq_rel))
+            return true;
+    }
+}
+
+bool TaskNode::cancelPending() noexcept
+{
+    quint32 s = m_state.load(std::memory_order_acquire);
+    for (;;) {
+        const auto st = FutureState(s & kStateMask);
+        if (st == FutureState::Cancelled)
+            return true;
+        if (st != FutureState::Pending)
+            return false;
+        if (m_state.compare_exchange_weak(s, (s & ~kStateMask) | quint32(FutureState::Cancelled),
+                                          std::memory_order_acq_rel))
+            break;
+    }
+    dropCallable();
+    if (cancelCounter)
+        cancelCounter->fetch_add(1, std::memory_order_relaxed);
+    if (s & kWaiters)
+        futex(&m_state, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+    fireCallbacks();
+    return true;
+}
+
+void TaskNode::complete(FutureState final) noexcept
+{
+    finishTransition(quint32(final));
+}
+
+void TaskNode::finishTransition(quint32 finalState) noexcept
+{
+    const quint32 old = m_state.exchange(finalState, std::memory_order_acq_rel);
+    if (old & kWaiters)
+        futex(&m_state, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+    fireCallbacks();
+}
+
+bool TaskNode::waitUntil(const Deadline& deadline) const noexcept
+{
+    for (;;) {
+        quint32 s = m_state.load(std::memory_order_acquire);
+        const auto st = FutureState(s & kStateMask);
+        if (st == FutureState::Finished || st == FutureState::Cancelled)
+            return true;
+        if (!(s & kWaiters)) {
+            if (!m_state.compare_exchange_weak(s, s | kWaiters, std::memory_order_acq_rel))
+                continue;
+            s |= kWaiters;
+        }
+        if (deadline.isForever()) {
+            futex(&m_state, FUTEX_WAIT_PRIVATE, s, nullptr);
+        } else {
+            const auto rem = deadline.remaining();
+            if (rem.count() <= 0)
+                return isDone();
+            timespec ts{time_t(rem.count() / 1000000000), long(rem.count() % 1000000000)};
+            futex(&m_state, FUTEX_WAIT_PRIVATE, s, &ts);
+        }
+    }
+}
+
+void TaskNode::addCallback(Callback cb)
+{
+    auto* item = new CallbackItem{nullptr, std::move(cb)};
+    auto head = m_callbacks.load(std::memory_order_acquire);
+    for (;;) {
+        if (head == kCallbacksFired) {
+            // Already done: run now, in the caller.
+            try {
+                item->fn(*this);
+            } catch (...) {
+                qWarning("poolscope: done callback of task %llu threw: %s",
+                         static_cast<unsigned long long>(id),
+                         describeException(std::current_exception()).c_str());
+            }
+            delete item;
+            return;
+        }
+        item->next = reinterpret_cast<CallbackItem*>(head);
+        if (m_callbacks.compare_exchange_weak(head, reinterpret_cast<std::uintptr_t>(item),
+                                              std::memory_order_acq_rel))
+            return;
+    }
+}
+
+void TaskNode::fireCallbacks() noexcept
+{
+    auto head = m_callbacks.exchange(kCallbacksFired, std::memory_order_acq_rel);
+    if (head == 0 || head == kCallbacksFired)
+        return;
+    // The list is LIFO; reverse it so callbacks run in the order added.
+    CallbackItem* rev = nullptr;
+    for (auto* it = reinterpret_cast<CallbackItem*>(head); it;) {
+        auto* next = it->next;
+        it->next = rev;
+        rev = it;
+        it = next;
+    }
+    while (rev) {
+        auto* next = rev->next;
+        try {
+            rev->fn(*this);
+        } catch (...) {
+            qWarning("poolscope: done callback of task %llu threw: %s",
+                     static_cast<unsigned long long>(id),
+                     describeException(std::current_exception()).c_str());
+        }
+        delete rev;
+        rev = next;
+    }
+}
+
+} // namespace detail
+
+// ----------------------------------------------------------------- FutureBase
+
+bool FutureBase::requestStop() noexcept
+{
+    if (m_node->cancelPending())
+        return true;
+    if (m_node->isDone())
+        return false;
+    m_node->stopRequested.store(true, std::memory_order_relaxed);
+    return !m_node->isDone();
+}
+
+void FutureBase::checkResultUntil(const Deadline& d) const
+{
+    if (!m_node)
+        throw InvalidArgument("result() on an invalid (default-constructed) future");
+    if (!m_node->waitUntil(d))
+        throw TimeoutError("the future did not finish within the timeout");
+    if (m_node->state() == FutureState::Cancelled)
+        throw CancelledError();
+    if (m_node->error)
+        std::rethrow_exception(m_node->error);
+}
+
+std::exception_ptr FutureBase::exceptionUntil(const Deadline& d) const
+{
+    if (!m_node)
+        throw InvalidArgument("exception() on an invalid (default-constructed) future");
+    if (!m_node->waitUntil(d))
+        throw TimeoutError("the future did not finish within the timeout");
+    if (m_node->state() == FutureState::Cancelled)
+        throw CancelledError();
+    return m_node->error;
+}
+
+void FutureBase::addDoneCallback(std::function<void(const FutureBase&)> fn) const
+{
+    if (!m_node)
+        throw InvalidArgument("addDoneCallback() on an invalid future");
+    if (!fn)
+        throw InvalidArgument("addDoneCallback(): empty callback");
+    m_node->addCallback([fn = std::move(fn)](detail::TaskNode& n) {
+        fn(FutureBase(detail::NodeRef(&n)));
+    });
+}
+
+// ------------------------------------------------------------------ NameTable
+
+namespace {
+struct Names {
+    QReadWriteLock lock;
+    QHash<QString, quint32> ids;
+    QList<QString> names{QStringLiteral("task")};
+};
+Names& names()
+{
+    static Names n;
+    return n;
+}
+} // namespace
+
+quint32 NameTable::intern(const QString& name)
+{
+    if (name.isEmpty())
+        return 0;
+    auto& n = names();
+    {
+        QReadLocker rl(&n.lock);
+        auto it = n.ids.constFind(name);
+        if (it != n.ids.cend())
+            return *it;
+    }
+    QWriteLocker wl(&n.lock);
+    auto it = n.ids.constFind(name);
+    if (it != n.ids.cend())
+        return *it;
+    const auto id = quint32(n.names.size());
+    n.names.append(name);
+    n.ids.insert(name, id);
+    return id;
+}
+
+QString NameTable::name(quint32 id)
+{
+    auto& n = names();
+    QReadLocker rl(&n.lock);
+    return id < quint32(n.names.size()) ? n.names.at(id) : QStringLiteral("task");
+}
+
+} // namespace poolscope

@@ -1,0 +1,721 @@
+#include "poolscope/threadpool.h"
+
+#include "taskqueue.h"
+
+#include <QDebug>
+#include <QMetaObject>
+#include <QPointer>
+#include <QThread>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <pthread.h>
+#include <sched.h>
+#include <thread>
+#include <unistd.h>
+
+namespace poolscope {
+namespace detail {
+
+namespace {
+qint64 threadCpuNs(clockid_t clk)
+{
+    timespec ts;
+    if (clock_gettime(clk, &ts) != 0)
+        return -1;
+    return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+} // namespace
+
+/// Everything the pool's threads share. Owned through shared_ptr so a thread
+/// that outlives a (grace-limited) destructor never touches freed memory.
+class ThreadPoolCore : public std::enable_shared_from_this<ThreadPoolCore> {
+public:
+    struct Worker {
+        std::shared_ptr<WorkerSlot> slot;
+        std::thread thread;
+        pthread_t handle{};
+        bool retire = false;
+    };
+
+    explicit ThreadPoolCore(const ThreadPoolOptions& o) : opts(o) {}
+
+    // ---- shared state, guarded by m unless atomic
+    mutable std::mutex m;
+    std::condition_variable workCv;         // workers wait here for tasks
+    mutable std::condition_variable idleCv; // waitForIdle / shutdown wait here
+    TaskQueue queue;
+    std::vector<std::unique_ptr<Worker>> workers; // alive, including retiring
+    std::vector<std::shared_ptr<WorkerSlot>> deadSlots; // for the monitor's last look
+    std::vector<std::thread> toJoin;
+    ThreadPoolOptions opts;
+    int maxWorkers = 1;
+    int sleepers = 0;       // workers blocked on workCv
+    int active = 0;         // workers between taking a task and finishing it
+    int idleWaiters = 0;    // threads blocked on idleCv
+    int nextWorkerIndex = 0;
+    bool shutdown = false;
+    bool paused = false;
+    bool broken = false;
+    QString brokenReason;
+    quint64 nextTaskId = 1;
+    quint64 submitted = 0;
+    Counters retired;       // folded counters of workers that exited
+    quint64 retiredStarted = 0;
+    qint64 retiredBusyNs = 0;
+    quint64 brokenFailed = 0;
+    std::atomic<quint64> cancelledPending{0};
+    std::atomic<bool> stopAll{false};
+    std::atomic<bool> spansOn{false};
+    std::atomic<bool> recordsOn{false};
+    bool monitorAttached = false;
+    std::size_t spanCap = 4096;
+    std::size_t recordCap = 512;
+    QString lastName;
+    quint32 lastNameId = 0;
+
+    // unhandled exceptions of posted tasks
+    std::mutex ownerMutex;
+    ThreadPoolExecutor* owner = nullptr;
+    int pendingUnhandled = 0;
+    QString lastUnhandled;
+
+    // ---- called with m held
+    void spawnLocked()
+    {
+        auto w = std::make_unique<Worker>();
+        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++, spanCap, recordCap);
+        w->slot->name = QStringLiteral("%1_%2").arg(opts.threadNamePrefix).arg(w->slot->index);
+        w->slot->poolStop = &stopAll;
+        Worker* raw = w.get();
+        workers.push_back(std::move(w));
+        raw->thread = std::thread([self = shared_from_this(), raw] { self->workerMain(raw); });
+        raw->handle = raw->thread.native_handle();
+    }
+
+    /// Starts workers for queued work, up to maxWorkers (Python spawns lazily
+    /// on submit; we also grow at once on setMaxWorkers).
+    void growLocked()
+    {
+        if (shutdown || broken)
+            return;
+        int live = 0;
+        for (auto& w : workers)
+            live += w->retire ? 0 : 1;
+        // Workers not busy with a task will take queued work first; add more
+        // only while queued tasks outnumber them.
+        const qint64 queued = queuedLocked();
+        while (live < maxWorkers && queued > qint64(live - active)) {
+            spawnLocked();
+            ++live;
+        }
+    }
+
+    qint64 queuedLocked() const
+    {
+        quint64 started = retiredStarted;
+        for (auto& w : workers)
+            started += w->slot->started.load(std::memory_order_relaxed);
+        return qint64(submitted - started - cancelledPending.load(std::memory_order_relaxed)
+                      - brokenFailed);
+    }
+
+    void reapLocked(std::vector<std::thread>& out)
+    {
+        for (auto& t : toJoin)
+            out.push_back(std::move(t));
+        toJoin.clear();
+    }
+
+    void failPendingLocked(const QString& why)
+    {
+        const auto err = std::make_exception_ptr(BrokenExecutor(why.toStdString()));
+        while (TaskNode* n = queue.pop()) {
+            if (n->tryStart()) {
+                n->error = err;
+                n->dropCallable();
+                ++brokenFailed;
+                ++retired.failed;
+                n->complete(FutureState::Finished);
+            }
+            n->deref();
+        }
+    }
+
+    void cancelPendingLocked()
+    {
+        while (TaskNode* n = queue.pop()) {
+            n->cancelPending();
+            n->deref();
+        }
+    }
+
+    bool idleLocked() const { return active == 0 && queuedLocked() <= 0; }
+
+    void notifyIdleLocked()
+    {
+        if (idleWaiters > 0 && (idleLocked() || workers.empty()))
+            idleCv.notify_all();
+    }
+
+    // ---- worker thread
+    void workerMain(Worker* self)
+    {
+        WorkerSlot& slot = *self->slot;
+        {
+            QByteArray nm = slot.name.toUtf8().left(15);
+            pthread_setname_np(pthread_self(), nm.constData());
+        }
+        slot.tid.store(qint64(gettid()), std::memory_order_relaxed);
+        clockid_t cpuClock;
+        if (pthread_getcpuclockid(pthread_self(), &cpuClock) != 0)
+            cpuClock = CLOCK_THREAD_CPUTIME_ID;
+
+        if (opts.initializer) {
+            try {
+                opts.initializer();
+            } catch (...) {
+                const QString why = QStringLiteral("A thread initializer failed, the pool is "
+                                                   "not usable anymore (%1)")
+                                        .arg(QString::fromStdString(
+                                            describeException(std::current_exception())));
+                qWarning("poolscope: %s", qPrintable(why));
+                std::lock_guard lk(m);
+                if (!broken) {
+                    broken = true;
+                    brokenReason = why;
+                    failPendingLocked(why);
+                }
+                workCv.notify_all();
+                exitLocked(self);
+                return;
+            }
+        }
+        slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+
+        std::unique_lock lk(m);
+        for (;;) {
+            // Wait for work or a reason to leave.
+            while (!broken && !self->retire && !shutdown && (queue.empty() || paused)) {
+                ++sleepers;
+                workCv.wait(lk);
+                --sleepers;
+            }
+            if (broken || self->retire || (shutdown && queue.empty()))
+                break;
+            // Here the queue has work and we are not paused, or we are shutting
+            // down: shutdown overrides pause so it cannot hang.
+            TaskNode* node = queue.pop();
+            if (!node)
+                continue;
+            if (!node->tryStart()) { // cancelled while queued
+                lk.unlock();
+                node->deref();
+                lk.lock();
+                continue;
+            }
+            WorkerSlot::bump(slot.started); // under m: see collectTelemetry
+            ++active;
+            const bool spans = spansOn.load(std::memory_order_relaxed);
+            lk.unlock();
+
+            runOne(slot, node, spans, cpuClock);
+
+            lk.lock();
+            --active;
+            if (int(workers.size()) > maxWorkers && !self->retire) {
+                // Shrink: the first workers to finish a task retire.
+                int retiring = 0;
+                for (auto& w : workers)
+                    retiring += w->retire ? 1 : 0;
+                if (int(workers.size()) - retiring > maxWorkers)
+                    self->retire = true;
+            }
+            notifyIdleLocked();
+        }
+        exitLocked(self);
+    }
+
+    void runOne(WorkerSlot& slot, TaskNode* node, bool spans, clockid_t cpuClock)
+    {
+        slot.currentTask.store(node->id, std::memory_order_relaxed);
+        slot.currentName.store(node->nameId, std::memory_order_relaxed);
+        slot.progressValue.store(-1, std::memory_order_relaxed);
+        slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
+
+        TaskSpan span;
+        bool record = false;
+        qint64 cpu0 = 0;
+        if (spans) {
+            span.startNs = monotonicNs();
+            slot.currentStartNs.store(span.startNs, std::memory_order_relaxed);
+            const int core = sched_getcpu();
+            span.core = qint16(core);
+            slot.lastCore.store(core, std::memory_order_relaxed);
+            record = recordsOn.load(std::memory_order_relaxed) && !slot.records.full();
+            if (record)
+                cpu0 = threadCpuNs(cpuClock);
+        }
+
+        TaskContext ctx(node, &slot);
+        node->run(ctx);
+
+        TaskStatus status = TaskStatus::Succeeded;
+        if (node->error) {
+            bool cancelled = node->stopObserved;
+            if (!cancelled) {
+                try {
+                    std::rethrow_exception(node->error);
+                } catch (const CancelledError&) {
+                    cancelled = node->stopRequested.load(std::memory_order_relaxed)
+                        || stopAll.load(std::memory_order_relaxed);
+                } catch (...) {
+                }
+            }
+            status = cancelled ? TaskStatus::Cancelled : TaskStatus::Failed;
+        } else if (node->stopObserved) {
+            status = TaskStatus::Cancelled;
+        }
+        if (spans) {
+            span.endNs = monotonicNs();
+            span.taskId = node->id;
+            span.enqueueNs = node->enqueueNs;
+            span.nameId = node->nameId;
+            span.worker = slot.index;
+            span.status = status;
+            if (record)
+                span.cpuNs = threadCpuNs(cpuClock) - cpu0;
+            slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (span.endNs - span.startNs),
+                              std::memory_order_relaxed);
+            if (!slot.spans.push(span))
+                WorkerSlot::bump(slot.dropped);
+            if (record) {
+                TaskRecord rec;
+                rec.span = span;
+                rec.args = node->argsSummary();
+                if (status == TaskStatus::Succeeded)
+                    rec.result = node->resultVariant();
+                else if (node->error)
+                    rec.error = QString::fromStdString(describeException(node->error));
+                if (!slot.records.push(std::move(rec)))
+                    WorkerSlot::bump(slot.dropped);
+            }
+        }
+        slot.currentTask.store(0, std::memory_order_relaxed);
+        slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+
+        const bool posted = node->posted;
+        std::exception_ptr postedError = posted && status == TaskStatus::Failed ? node->error
+                                                                                 : nullptr;
+        // Count before completing so a waiter woken by complete() sees exact counters.
+        WorkerSlot::bump(status == TaskStatus::Succeeded ? slot.succeeded
+                         : status == TaskStatus::Failed  ? slot.failed
+                                                         : slot.cancelled);
+        node->complete(status == TaskStatus::Cancelled ? FutureState::Cancelled
+                                                       : FutureState::Finished);
+        node->deref();
+        if (postedError)
+            reportUnhandled(postedError);
+    }
+
+    void reportUnhandled(const std::exception_ptr& e)
+    {
+        const QString msg = QString::fromStdString(describeException(e));
+        qWarning("poolscope: a posted task threw and nobody holds its future: %s",
+                 qPrintable(msg));
+        std::lock_guard lk(ownerMutex);
+        if (!owner)
+            return;
+        lastUnhandled = msg;
+        if (pendingUnhandled++ > 0)
+            return; // an emission is already queued; it will carry the count
+        QPointer<ThreadPoolExecutor> target(owner);
+        auto self = shared_from_this();
+        QMetaObject::invokeMethod(
+            owner,
+            [self, target] {
+                int n;
+                QString last;
+                {
+                    std::lock_guard lk(self->ownerMutex);
+                    n = std::exchange(self->pendingUnhandled, 0);
+                    last = self->lastUnhandled;
+                }
+                if (target && n > 0)
+                    emit target->unhandledExceptions(n, last);
+            },
+            Qt::QueuedConnection);
+    }
+
+    void exitLocked(Worker* self)
+    {
+        WorkerSlot& slot = *self->slot;
+        slot.state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+        retiredStarted += slot.started.load(std::memory_order_relaxed);
+        retired.succeeded += slot.succeeded.load(std::memory_order_relaxed);
+        retired.failed += slot.failed.load(std::memory_order_relaxed);
+        retired.cancelled += slot.cancelled.load(std::memory_order_relaxed);
+        retired.droppedEvents += slot.dropped.load(std::memory_order_relaxed);
+        retiredBusyNs += slot.busyNs.load(std::memory_order_relaxed);
+        if (monitorAttached)
+            deadSlots.push_back(self->slot);
+        auto it = std::find_if(workers.begin(), workers.end(),
+                               [self](const auto& w) { return w.get() == self; });
+        toJoin.push_back(std::move(self->thread));
+        workers.erase(it); // destroys *self
+        if (idleWaiters > 0)
+            idleCv.notify_all();
+    }
+
+    Counters countersLocked() const
+    {
+        Counters c;
+        quint64 started = retiredStarted;
+        c.succeeded = retired.succeeded;
+        c.failed = retired.failed;
+        c.cancelled = retired.cancelled;
+        c.droppedEvents = retired.droppedEvents;
+        // Finished counters first, then started (see runOne): running >= 0.
+        for (auto& w : workers) {
+            c.succeeded += w->slot->succeeded.load(std::memory_order_acquire);
+            c.failed += w->slot->failed.load(std::memory_order_acquire);
+            c.cancelled += w->slot->cancelled.load(std::memory_order_acquire);
+            c.droppedEvents += w->slot->dropped.load(std::memory_order_relaxed);
+        }
+        for (auto& w : workers)
+            started += w->slot->started.load(std::memory_order_acquire);
+        const quint64 cp = cancelledPending.load(std::memory_order_acquire);
+        c.cancelled += cp;
+        c.submitted = submitted;
+        const quint64 finishedByWorkers = c.succeeded + c.failed + c.cancelled - cp - brokenFailed;
+        c.running = started - finishedByWorkers;
+        c.queued = submitted - started - cp - brokenFailed;
+        return c;
+    }
+};
+
+} // namespace detail
+
+using detail::ThreadPoolCore;
+
+// ---------------------------------------------------------- ThreadPoolExecutor
+
+int ThreadPoolExecutor::defaultMaxWorkers()
+{
+    const int cpus = std::max(1, QThread::idealThreadCount());
+    return std::min(32, cpus + 4);
+}
+
+ThreadPoolExecutor::ThreadPoolExecutor(int maxWorkers, QObject* parent)
+    : ThreadPoolExecutor(ThreadPoolOptions{maxWorkers, QStringLiteral("poolscope"), {}, {}}, parent)
+{
+}
+
+ThreadPoolExecutor::ThreadPoolExecutor(const ThreadPoolOptions& options, QObject* parent)
+    : Executor(parent)
+{
+    const int n = options.maxWorkers.value_or(defaultMaxWorkers());
+    if (n <= 0)
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
+                              + ")");
+    if (n > maxWorkersLimit())
+        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
+                              + std::to_string(maxWorkersLimit()));
+    m_core = std::make_shared<ThreadPoolCore>(options);
+    m_core->maxWorkers = n;
+    m_core->owner = this;
+}
+
+ThreadPoolExecutor::~ThreadPoolExecutor()
+{
+    {
+        std::lock_guard lk(m_core->ownerMutex);
+        m_core->owner = nullptr;
+    }
+    auto& c = *m_core;
+    if (!c.opts.destroyGrace) {
+        shutdown(true);
+        return;
+    }
+    shutdown(false);
+    std::vector<std::thread> join;
+    {
+        std::unique_lock lk(c.m);
+        ++c.idleWaiters;
+        const auto grace = *c.opts.destroyGrace;
+        if (!c.idleCv.wait_for(lk, grace, [&] { return c.workers.empty(); })) {
+            c.stopAll.store(true);
+            c.idleCv.wait_for(lk, grace, [&] { return c.workers.empty(); });
+        }
+        --c.idleWaiters;
+        if (!c.workers.empty()) {
+            qWarning("poolscope: %d worker thread(s) still busy after the destroy grace "
+                     "period; detaching them",
+                     int(c.workers.size()));
+            for (auto& w : c.workers)
+                w->thread.detach();
+        }
+        c.reapLocked(join);
+    }
+    for (auto& t : join)
+        t.join();
+}
+
+void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts)
+{
+    auto& c = *m_core;
+    node->priority = opts.priority;
+    node->cancelCounter = &c.cancelledPending;
+    const bool spans = c.spansOn.load(std::memory_order_relaxed);
+    if (spans)
+        node->enqueueNs = monotonicNs();
+    std::vector<std::thread> join;
+    {
+        std::lock_guard lk(c.m);
+        if (c.broken)
+            throw BrokenExecutor(c.brokenReason.toStdString());
+        if (c.shutdown)
+            throw ShutdownError();
+        if (!opts.name.isEmpty()) {
+            if (opts.name != c.lastName) {
+                c.lastName = opts.name;
+                c.lastNameId = NameTable::intern(opts.name);
+            }
+            node->nameId = c.lastNameId;
+        }
+        node->id = c.nextTaskId++;
+        node->ref(); // the queue's reference
+        c.queue.push(node);
+        ++c.submitted;
+        if (c.sleepers > 0)
+            c.workCv.notify_one();
+        else if (int(c.workers.size()) < c.maxWorkers)
+            c.growLocked();
+        if (!c.toJoin.empty())
+            c.reapLocked(join);
+    }
+    for (auto& t : join)
+        t.join();
+}
+
+void ThreadPoolExecutor::shutdown(bool wait, bool cancelFutures)
+{
+    auto& c = *m_core;
+    std::vector<std::thread> join;
+    {
+        std::unique_lock lk(c.m);
+        c.shutdown = true;
+        if (cancelFutures)
+            c.cancelPendingLocked();
+        c.workCv.notify_all();
+        if (wait) {
+            ++c.idleWaiters;
+            c.idleCv.wait(lk, [&] { return c.workers.empty(); });
+            --c.idleWaiters;
+        }
+        c.reapLocked(join);
+        // Nodes left in the queue (no worker ever started, e.g. broken pool)
+        // must still complete.
+        if (wait && !c.queue.empty())
+            c.cancelPendingLocked();
+    }
+    for (auto& t : join)
+        t.join();
+}
+
+bool ThreadPoolExecutor::isShutdown() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->shutdown;
+}
+
+bool ThreadPoolExecutor::isBroken() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->broken;
+}
+
+QString ThreadPoolExecutor::brokenReason() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->brokenReason;
+}
+
+void ThreadPoolExecutor::setMaxWorkers(int n)
+{
+    if (n <= 0)
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
+                              + ")");
+    if (n > maxWorkersLimit())
+        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
+                              + std::to_string(maxWorkersLimit()));
+    auto& c = *m_core;
+    std::vector<std::thread> join;
+    {
+        std::lock_guard lk(c.m);
+        c.maxWorkers = n;
+        // Un-retire workers if we grow back before they left.
+        int live = 0;
+        for (auto& w : c.workers) {
+            if (!w->retire)
+                ++live;
+        }
+        for (auto& w : c.workers) {
+            if (w->retire && live < n) {
+                w->retire = false;
+                ++live;
+            }
+        }
+        // Shrink: idle workers beyond n retire now, busy ones after their task.
+        int excess = live - n;
+        for (auto it = c.workers.rbegin(); it != c.workers.rend() && excess > 0; ++it) {
+            auto& w = *it;
+            if (!w->retire
+                && w->slot->state.load(std::memory_order_relaxed) != int(WorkerState::Running)) {
+                w->retire = true;
+                w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+                --excess;
+            }
+        }
+        c.workCv.notify_all();
+        c.growLocked();
+        c.reapLocked(join);
+    }
+    for (auto& t : join)
+        t.join();
+}
+
+int ThreadPoolExecutor::maxWorkers() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->maxWorkers;
+}
+
+int ThreadPoolExecutor::workerCount() const
+{
+    std::lock_guard lk(m_core->m);
+    return int(m_core->workers.size());
+}
+
+void ThreadPoolExecutor::pause()
+{
+    std::lock_guard lk(m_core->m);
+    m_core->paused = true;
+}
+
+void ThreadPoolExecutor::resume()
+{
+    std::lock_guard lk(m_core->m);
+    m_core->paused = false;
+    m_core->workCv.notify_all();
+    m_core->growLocked();
+}
+
+bool ThreadPoolExecutor::isPaused() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->paused;
+}
+
+Counters ThreadPoolExecutor::counters() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->countersLocked();
+}
+
+bool ThreadPoolExecutor::waitForIdle(const Deadline& deadline) const
+{
+    auto& c = *m_core;
+    std::unique_lock lk(c.m);
+    ++c.idleWaiters;
+    auto idle = [&] { return c.idleLocked() || (c.broken && c.active == 0); };
+    bool ok;
+    if (deadline.isForever()) {
+        c.idleCv.wait(lk, idle);
+        ok = true;
+    } else {
+        ok = c.idleCv.wait_until(lk, deadline.at(), idle);
+    }
+    --c.idleWaiters;
+    return ok;
+}
+
+void ThreadPoolExecutor::setDetailEnabled(bool spans, bool records)
+{
+    std::lock_guard lk(m_core->m);
+    m_core->monitorAttached = spans || records;
+    m_core->spansOn.store(spans || records, std::memory_order_relaxed);
+    m_core->recordsOn.store(records, std::memory_order_relaxed);
+    if (!m_core->monitorAttached)
+        m_core->deadSlots.clear();
+}
+
+void ThreadPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
+{
+    std::lock_guard lk(m_core->m);
+    m_core->spanCap = std::max<std::size_t>(2, spans);
+    m_core->recordCap = std::max<std::size_t>(2, records);
+}
+
+void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
+{
+    auto& c = *m_core;
+    std::vector<std::shared_ptr<detail::WorkerSlot>> dead;
+    {
+        std::lock_guard lk(c.m);
+        out.timeNs = monotonicNs();
+        out.counters = c.countersLocked();
+        out.maxWorkers = c.maxWorkers;
+        out.paused = c.paused;
+        out.shutdown = c.shutdown;
+        out.queueHead.clear();
+        c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
+            out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.enqueueNs});
+        });
+        out.workers.clear();
+        auto describe = [&](const detail::WorkerSlot& s, pthread_t* handle, bool retiring) {
+            WorkerInfo wi;
+            wi.index = s.index;
+            wi.name = s.name;
+            wi.tid = s.tid.load(std::memory_order_relaxed);
+            wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
+            if (retiring && wi.state != WorkerState::Dead)
+                wi.state = WorkerState::Retiring;
+            wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
+            if (wi.currentTask) {
+                wi.currentName = s.currentName.load(std::memory_order_relaxed);
+                wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
+                const qint64 v = s.progressValue.load(std::memory_order_relaxed);
+                const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
+                wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
+            }
+            wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
+                + s.failed.load(std::memory_order_relaxed)
+                + s.cancelled.load(std::memory_order_relaxed);
+            wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
+            wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
+            wi.holdsGil = s.holdsGil.load(std::memory_order_relaxed);
+            wi.cpuNs = s.cpuNs.load(std::memory_order_relaxed);
+            if (handle) {
+                clockid_t clk;
+                if (pthread_getcpuclockid(*handle, &clk) == 0)
+                    wi.cpuNs = detail::threadCpuNs(clk);
+            }
+            out.workers.append(wi);
+        };
+        for (auto& w : c.workers) {
+            describe(*w->slot, &w->handle, w->retire);
+            w->slot->spans.drain(out.spans);
+            w->slot->records.drain(out.records);
+        }
+        dead.swap(c.deadSlots);
+        for (auto& s : dead) {
+            describe(*s, nullptr, false);
+            s->spans.drain(out.spans);
+            s->records.drain(out.records);
+        }
+    }
+}
+
+} // namespace poolscope
