@@ -179,6 +179,18 @@ bool TaskNode::tryStart() noexcept
     }
 }
 
+bool TaskNode::unstart() noexcept
+{
+    quint32 s = m_state.load(std::memory_order_relaxed);
+    for (;;) {
+        if ((s & kStateMask) != quint32(FutureState::Running))
+            return false;
+        const quint32 n = (s & ~kStateMask) | quint32(FutureState::Pending);
+        if (m_state.compare_exchange_weak(s, n, std::memory_order_acq_rel))
+            return true;
+    }
+}
+
 bool TaskNode::cancelPending() noexcept
 {
     quint32 s = m_state.load(std::memory_order_acquire);
@@ -243,8 +255,15 @@ void TaskNode::addCallback(Callback cb)
     auto* item = new CallbackItem{nullptr, std::move(cb)};
     auto head = m_callbacks.load(std::memory_order_acquire);
     for (;;) {
-        if (head == kCallbacksFired) {
-            // Already done: run now, in the caller.
+        // Already done: run now, in the caller. Python keys this rule off the
+        // state, not off "callbacks already invoked": the completing thread
+        // publishes FINISHED/CANCELLED (waking result() waiters) before it
+        // takes the callback list, so a caller that saw done() (e.g. after
+        // result() returned) and checked only kCallbacksFired would have its
+        // callback queued and run later on the worker thread. Checking the
+        // state too is race-free: a callback pushed before the state changed
+        // is still taken by fireCallbacks()'s exchange.
+        if (head == kCallbacksFired || isDone()) {
             try {
                 item->fn(*this);
             } catch (...) {

@@ -338,7 +338,7 @@ public:
                 int n;
                 QString last;
                 {
-                    std::lock_guard lk(self->ownerMutex);
+                    std::lock_guard guard(self->ownerMutex);
                     n = std::exchange(self->pendingUnhandled, 0);
                     last = self->lastUnhandled;
                 }
@@ -398,6 +398,52 @@ public:
 } // namespace detail
 
 using detail::ThreadPoolCore;
+
+namespace detail {
+/// A registered task called by name with CBOR arguments.
+class NamedNode final : public ResultNode<QCborValue> {
+public:
+    NamedNode(const TaskInfo* info, QCborArray args) : m_info(info), m_args(std::move(args)) {}
+    void run(TaskContext& ctx) noexcept override
+    {
+        try {
+            value.emplace(m_info->invoke(ctx, m_args));
+        } catch (...) {
+            error = std::current_exception();
+        }
+    }
+    QString argsSummary() const override { return cborSummary(QCborValue(m_args)); }
+    QVariant resultVariant() const override
+    {
+        return value ? QVariant(cborSummary(*value)) : QVariant();
+    }
+
+private:
+    const TaskInfo* m_info;
+    QCborArray m_args;
+};
+} // namespace detail
+
+Future<QCborValue> ThreadPoolExecutor::submitNamed(const QString& name, const QCborArray& args,
+                                                   const TaskOptions& options)
+{
+    const auto& reg = TaskRegistry::global();
+    QString why = reg.validate(name, args);
+    const TaskInfo* info = reg.find(name);
+    if (why.isEmpty() && info->processOnly)
+        why = QStringLiteral("task '%1' can only run on a process pool: on a thread pool it "
+                             "would take the whole program down")
+                  .arg(name);
+    if (!why.isEmpty())
+        return failedFuture<QCborValue>(std::make_exception_ptr(InvalidArgument(why.toStdString())));
+    auto* node = new detail::NamedNode(info, args);
+    detail::NodeRef ref(node, true);
+    TaskOptions o = options;
+    if (o.name.isEmpty())
+        o.name = name;
+    enqueue(node, o);
+    return Future<QCborValue>(std::move(ref));
+}
 
 // ---------------------------------------------------------- ThreadPoolExecutor
 
@@ -488,9 +534,16 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
         node->ref(); // the queue's reference
         c.queue.push(node);
         ++c.submitted;
+        // A sleeper stays counted in `sleepers` until it wakes and re-takes
+        // the lock, so two quick submits could both "use" the same sleeper
+        // and the second task would wait behind the first with free worker
+        // slots (a deadlock if the first waits for the second). So wake one,
+        // and still grow when queued tasks outnumber sleepers; growLocked()
+        // decides exactly (queued > live - active), this is only a cheap
+        // pre-check that never skips a needed worker.
         if (c.sleepers > 0)
             c.workCv.notify_one();
-        else if (int(c.workers.size()) < c.maxWorkers)
+        if (int(c.workers.size()) < c.maxWorkers && c.queue.size() > std::size_t(c.sleepers))
             c.growLocked();
         if (!c.toJoin.empty())
             c.reapLocked(join);

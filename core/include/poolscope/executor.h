@@ -2,6 +2,7 @@
 // Executor: the common face of PoolScope's pools (Python's Executor).
 
 #include "future.h"
+#include "registry.h"
 #include "telemetry.h"
 
 #include <QObject>
@@ -18,8 +19,18 @@ namespace poolscope {
 /// Per-task options beyond Python: a display name (for queue view, timeline
 /// and futures table) and a priority (higher runs first; FIFO within one).
 struct TaskOptions {
+    TaskOptions() = default;
+    TaskOptions(QString taskName, int taskPriority = 0) // NOLINT: implicit on purpose
+        : name(std::move(taskName)), priority(taskPriority)
+    {
+    }
     QString name;
     int priority = 0;
+    /// Per-task timeout counted from the task's start. Process pools kill
+    /// the worker (terminate, then kill after a grace period) and fail the
+    /// future with TimeoutError; thread pools ask the task to stop
+    /// (TaskContext::stopRequested) and fail it with TimeoutError if it does.
+    std::optional<std::chrono::milliseconds> timeout;
 };
 
 /// Options of map(): Python's chunksize, timeout (counted from the call) and
@@ -136,6 +147,15 @@ public:
 
     /// "thread" or "process".
     virtual QString kind() const = 0;
+
+    /// Runs a registered task (see registry.h) by name with CBOR arguments;
+    /// works on every pool, so a UI can launch any workload anywhere. Unknown
+    /// names, wrong arity or argument types (and process-only tasks on a
+    /// thread pool) give a future that has already failed with InvalidArgument
+    /// and a clear message; nothing is queued. Throws ShutdownError /
+    /// BrokenExecutor like submit().
+    virtual Future<QCborValue> submitNamed(const QString& name, const QCborArray& args,
+                                           const TaskOptions& options = {}) = 0;
 
     /// Python's shutdown(wait, cancel_futures). Idempotent. wait=false returns
     /// at once (queued work still runs unless cancelFutures). Later submits

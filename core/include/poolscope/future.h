@@ -8,6 +8,8 @@
 #include "deadline.h"
 #include "errors.h"
 
+#include <QCborArray>
+#include <QCborValue>
 #include <QFuture>
 #include <QPromise>
 #include <QString>
@@ -33,6 +35,7 @@ enum class TaskStatus : quint8 { Succeeded = 0, Failed = 1, Cancelled = 2 };
 const char* toString(FutureState s) noexcept;
 const char* toString(TaskStatus s) noexcept;
 
+class SimulatedGil;
 namespace detail {
 class TaskNode;
 struct WorkerSlot;
@@ -55,15 +58,41 @@ public:
     /// Index of the worker running the task (stable for the worker's life).
     int workerIndex() const noexcept;
 
+    /// Simulated GIL (gil.h). "Interpreted" code calls this often, as
+    /// CPython's eval loop checks its eval breaker: when this thread has held
+    /// the GIL for a switch interval and another thread waits, it hands the
+    /// GIL over and waits to get it back. No-op when the pool has no GIL.
+    void gilCheckpoint() noexcept;
+    /// RAII: gives the GIL up for sleep, I/O or a "native" kernel and takes
+    /// it back at scope exit (the wait counts as GIL wait). No-op without GIL.
+    class GilRelease {
+    public:
+        explicit GilRelease(TaskContext& ctx) noexcept;
+        ~GilRelease();
+        GilRelease(const GilRelease&) = delete;
+        GilRelease& operator=(const GilRelease&) = delete;
+
+    private:
+        TaskContext& m_ctx;
+        bool m_released = false;
+    };
+    /// Nanoseconds this task has waited for the GIL so far.
+    qint64 gilWaitNs() const noexcept { return m_gilWaitNs; }
+    bool hasGil() const noexcept { return m_gil != nullptr; }
+
     // Used by executors.
-    TaskContext(detail::TaskNode* node, detail::WorkerSlot* slot) noexcept
-        : m_node(node), m_slot(slot)
+    TaskContext(detail::TaskNode* node, detail::WorkerSlot* slot,
+                SimulatedGil* gil = nullptr) noexcept
+        : m_node(node), m_slot(slot), m_gil(gil)
     {
     }
+    void addGilWait(qint64 ns) noexcept { m_gilWaitNs += ns; }
 
 private:
     detail::TaskNode* m_node;
     detail::WorkerSlot* m_slot;
+    SimulatedGil* m_gil = nullptr;
+    qint64 m_gilWaitNs = 0;
 };
 
 namespace detail {
@@ -87,6 +116,23 @@ public:
     virtual QString argsSummary() const { return {}; }
     /// Releases the callable and its captures (after run or when cancelled).
     virtual void dropCallable() noexcept {}
+
+    /// What a process pool sends for this task: a registered name and CBOR
+    /// arguments (batch: an array of argument arrays, one result each).
+    struct Remote {
+        QString name;
+        QCborArray args;
+        bool batch = false;
+        qint64 timeoutNs = 0; // 0 = none; counted from the task's start
+    };
+    /// Non-null for tasks that run in another process.
+    virtual const Remote* remote() const noexcept { return nullptr; }
+    /// Remote tasks: takes the worker's CBOR reply (decodes into the value,
+    /// or sets error when it does not decode).
+    virtual void deliver(const QCborValue& /*reply*/) noexcept {}
+    /// Back to PENDING after RUNNING: only for a process pool that dispatched
+    /// a task to a worker which died before starting it.
+    bool unstart() noexcept;
 
     void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void deref() noexcept
@@ -357,5 +403,79 @@ public:
     }
     operator QFuture<T>() const { return qfuture(); }
 };
+
+/// The producer side of a Future that no executor runs (asyncio's bare
+/// Future): chain stages by completing it from a done callback. Setting a
+/// value, exception or cancellation twice is ignored (first wins). A Promise
+/// destroyed without a value cancels its future, so no waiter hangs.
+template<class T>
+class Promise {
+    struct Node final : detail::ResultNode<T> {
+        void run(TaskContext&) noexcept override {}
+    };
+
+public:
+    Promise() : m_node(new Node(), /*adopt=*/true) { m_node->tryStart(); }
+    Promise(Promise&&) noexcept = default;
+    Promise& operator=(Promise&&) noexcept = default;
+    ~Promise()
+    {
+        if (m_node && !m_node->isDone())
+            m_node->complete(FutureState::Cancelled);
+    }
+    Future<T> future() const { return Future<T>(m_node); }
+
+    template<class U = T, class = std::enable_if_t<!std::is_void_v<U>>>
+    bool setValue(U v)
+    {
+        if (!claim())
+            return false;
+        static_cast<Node*>(m_node.get())->value.emplace(std::move(v));
+        m_node->complete(FutureState::Finished);
+        return true;
+    }
+    template<class U = T, class = std::enable_if_t<std::is_void_v<U>>>
+    bool setDone()
+    {
+        if (!claim())
+            return false;
+        m_node->complete(FutureState::Finished);
+        return true;
+    }
+    bool setException(std::exception_ptr e)
+    {
+        if (!claim())
+            return false;
+        m_node->error = std::move(e);
+        m_node->complete(FutureState::Finished);
+        return true;
+    }
+    bool cancel()
+    {
+        if (!claim())
+            return false;
+        m_node->complete(FutureState::Cancelled);
+        return true;
+    }
+
+private:
+    bool claim() { return m_node && !m_claimed->exchange(true); }
+    detail::NodeRef m_node;
+    std::unique_ptr<std::atomic<bool>> m_claimed = std::make_unique<std::atomic<bool>>(false);
+};
+
+/// A future that has already failed with e (nothing runs).
+template<class T>
+Future<T> failedFuture(std::exception_ptr e)
+{
+    struct DoneNode final : detail::ResultNode<T> {
+        void run(TaskContext&) noexcept override {}
+    };
+    auto* node = new DoneNode();
+    node->error = std::move(e);
+    node->tryStart();
+    node->complete(FutureState::Finished);
+    return Future<T>(detail::NodeRef(node, /*adopt=*/true));
+}
 
 } // namespace poolscope

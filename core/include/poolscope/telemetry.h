@@ -191,6 +191,7 @@ struct WorkerInfo {
     quint64 tasksDone = 0;
     qint64 busyNs = 0;
     qint64 cpuNs = -1;
+    double cpuLoad = -1;     // CPU time / wall time since the last tick (Monitor fills it)
     int lastCore = -1;
     bool holdsGil = false;
 };

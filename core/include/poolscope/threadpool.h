@@ -69,9 +69,7 @@ public:
     void postWith(const TaskOptions& opts, F&& fn, Args&&... args)
     {
         auto bound = detail::bindTask(std::forward<F>(fn), std::forward<Args>(args)...);
-        using R = decltype(bound(std::declval<TaskContext&>()));
-        auto* node = new detail::CallNode<std::conditional_t<std::is_void_v<R>, void, void>,
-                                          PostAdapter<decltype(bound)>>(
+        auto* node = new detail::CallNode<void, PostAdapter<decltype(bound)>>(
             PostAdapter<decltype(bound)>{std::move(bound)});
         node->posted = true;
         detail::NodeRef ref(node, true);
@@ -110,6 +108,8 @@ public:
 
     // Executor
     QString kind() const override { return QStringLiteral("thread"); }
+    Future<QCborValue> submitNamed(const QString& name, const QCborArray& args,
+                                   const TaskOptions& options = {}) override;
     void shutdown(bool wait = true, bool cancelFutures = false) override;
     bool isShutdown() const override;
     bool isBroken() const override;

@@ -1,0 +1,172 @@
+#include "poolscope/monitor.h"
+
+#include "poolscope/cpusampler.h"
+
+#include <algorithm>
+
+namespace poolscope {
+
+Monitor::Monitor(QObject* parent) : Monitor(MonitorOptions{}, parent) {}
+
+Monitor::Monitor(const MonitorOptions& options, QObject* parent)
+    : QObject(parent)
+    , m_opts(options)
+    , m_sampler(std::make_unique<CpuSampler>())
+{
+    qRegisterMetaType<poolscope::Snapshot>();
+    m_timer.setTimerType(Qt::PreciseTimer);
+    connect(&m_timer, &QTimer::timeout, this, [this] { tick(); });
+}
+
+Monitor::~Monitor()
+{
+    // No final tick here: receivers may already be half destroyed.
+    m_timer.stop();
+    if (m_executor)
+        m_executor->setDetailEnabled(false, false);
+}
+
+void Monitor::attach(Executor* executor)
+{
+    if (executor == m_executor)
+        return;
+    detach();
+    if (!executor)
+        return;
+    m_executor = executor;
+    executor->setRingCapacity(m_opts.spanRing, m_opts.recordRing);
+    executor->setDetailEnabled(true, m_opts.records);
+    m_originNs = monotonicNs();
+    m_prevTimeNs = m_originNs;
+    m_prevCompleted = executor->counters().completed();
+    m_prevWorkerCpu.clear();
+    m_sampler->reset();
+    m_sampler->sample(); // prime: the first reading is since boot
+    m_lastCpuNs = m_originNs;
+    m_timer.start(m_opts.intervalMs);
+    emit attachedChanged(true);
+}
+
+void Monitor::detach()
+{
+    m_timer.stop();
+    if (!m_executor)
+        return;
+    // Drain what is left so nothing finished before detach goes unseen.
+    tick();
+    m_executor->setDetailEnabled(false, false);
+    m_executor = nullptr;
+    emit attachedChanged(false);
+}
+
+void Monitor::setIntervalMs(int ms)
+{
+    m_opts.intervalMs = std::clamp(ms, 1, 60'000);
+    if (m_timer.isActive())
+        m_timer.start(m_opts.intervalMs);
+}
+
+void Monitor::setCpuPeriodMs(int ms)
+{
+    m_opts.cpuPeriodMs = std::clamp(ms, 10, 60'000);
+}
+
+void Monitor::setCpuSource(const QString& procStatPath)
+{
+    m_sampler = std::make_unique<CpuSampler>(procStatPath);
+}
+
+void Monitor::clearHistory()
+{
+    m_spans.clear();
+    m_records.clear();
+    m_counterSamples.clear();
+    m_trimmedSpans = m_trimmedRecords = 0;
+}
+
+const Snapshot& Monitor::tick()
+{
+    if (!m_executor)
+        return m_last;
+    Snapshot& s = m_last;
+    m_batch.spans.clear();
+    m_batch.records.clear();
+    m_executor->collectTelemetry(m_batch, m_opts.queueHeadSize);
+
+    s.tick = ++m_tick;
+    s.timeNs = m_batch.timeNs;
+    s.sinceStartNs = m_batch.timeNs - m_originNs;
+    s.poolKind = m_executor->kind();
+    s.counters = m_batch.counters;
+    s.maxWorkers = m_batch.maxWorkers;
+    s.paused = m_batch.paused;
+    s.shutdown = m_batch.shutdown;
+    s.queueHead = m_batch.queueHead;
+    s.workers = m_batch.workers;
+    s.spans.swap(m_batch.spans);
+    s.completed.clear();
+    s.completed.reserve(qsizetype(m_batch.records.size()));
+    for (auto& r : m_batch.records)
+        s.completed.append(std::move(r));
+
+    // Rates over the last tick.
+    const qint64 dt = s.timeNs - m_prevTimeNs;
+    const quint64 done = s.counters.completed();
+    s.tasksPerSecond = dt > 0 ? double(done - m_prevCompleted) * 1e9 / double(dt) : 0.0;
+    m_prevTimeNs = s.timeNs;
+    m_prevCompleted = done;
+    s.workerCount = 0;
+    for (auto& w : s.workers) {
+        if (w.state != WorkerState::Dead)
+            ++s.workerCount;
+        auto prev = m_prevWorkerCpu.value(w.index, {0, -1});
+        if (w.cpuNs >= 0 && prev.second >= 0 && s.timeNs > prev.first)
+            w.cpuLoad = std::clamp(double(w.cpuNs - prev.second) / double(s.timeNs - prev.first),
+                                   0.0, 1.0);
+        if (w.state == WorkerState::Dead)
+            m_prevWorkerCpu.remove(w.index);
+        else
+            m_prevWorkerCpu.insert(w.index, {s.timeNs, w.cpuNs});
+        m_knownWorkers.insert(w.index, w);
+    }
+
+    s.cpuFresh = false;
+    if (s.timeNs - m_lastCpuNs >= qint64(m_opts.cpuPeriodMs) * 1'000'000) {
+        const CpuUsage u = m_sampler->sample();
+        m_lastCpuNs = s.timeNs;
+        if (u.valid) {
+            s.cpu = u;
+            s.cpu.timeNs = s.timeNs;
+            s.cpuFresh = true;
+        }
+    }
+
+    retain(s);
+    emit snapshotReady(s);
+    return s;
+}
+
+void Monitor::retain(const Snapshot& s)
+{
+    for (const auto& sp : s.spans)
+        m_spans.push_back(sp);
+    for (const auto& r : s.completed)
+        m_records.push_back(r);
+    m_counterSamples.push_back(
+        CounterSample{s.timeNs, s.counters.queued, s.counters.running, s.counters.completed()});
+
+    const qint64 horizon = s.timeNs - m_opts.historySeconds * 1'000'000'000;
+    while (!m_spans.empty()
+           && (m_spans.size() > m_opts.historySpans || m_spans.front().endNs < horizon)) {
+        m_spans.pop_front();
+        ++m_trimmedSpans;
+    }
+    while (m_records.size() > m_opts.historyRecords) {
+        m_records.pop_front();
+        ++m_trimmedRecords;
+    }
+    while (m_counterSamples.size() > m_opts.historyCounters)
+        m_counterSamples.pop_front();
+}
+
+} // namespace poolscope

@@ -1,0 +1,158 @@
+#include "poolscope/registry.h"
+
+#include <QDebug>
+#include <QHash>
+#include <QReadWriteLock>
+
+#include <memory>
+#include <mutex>
+
+namespace poolscope {
+
+const char* toString(ArgKind k) noexcept
+{
+    switch (k) {
+    case ArgKind::Integer:
+        return "integer";
+    case ArgKind::Double:
+        return "number";
+    case ArgKind::Bool:
+        return "boolean";
+    case ArgKind::String:
+        return "string";
+    case ArgKind::Bytes:
+        return "bytes";
+    case ArgKind::Array:
+        return "array";
+    case ArgKind::Map:
+        return "map";
+    case ArgKind::Any:
+        return "any value";
+    }
+    return "?";
+}
+
+namespace {
+const char* cborTypeName(const QCborValue& v)
+{
+    if (v.isInteger())
+        return "integer";
+    if (v.isDouble())
+        return "number";
+    if (v.isBool())
+        return "boolean";
+    if (v.isString())
+        return "string";
+    if (v.isByteArray())
+        return "bytes";
+    if (v.isArray())
+        return "array";
+    if (v.isMap())
+        return "map";
+    if (v.isNull())
+        return "null";
+    if (v.isUndefined())
+        return "undefined";
+    return "other CBOR value";
+}
+} // namespace
+
+struct TaskRegistry::Impl {
+    mutable QReadWriteLock lock;
+    QHash<QString, std::shared_ptr<const TaskInfo>> byName;
+    QHash<const void*, std::shared_ptr<const TaskInfo>> byAddress;
+    QStringList order;
+};
+
+TaskRegistry::Impl* TaskRegistry::d()
+{
+    static Impl impl;
+    return &impl;
+}
+
+TaskRegistry& TaskRegistry::global()
+{
+    static TaskRegistry r;
+    static std::once_flag builtins;
+    std::call_once(builtins, [] { registerBuiltinWorkloads(r); });
+    return r;
+}
+
+bool TaskRegistry::add(TaskInfo info)
+{
+    if (info.name.isEmpty() || !info.invoke) {
+        qWarning("poolscope: cannot register a task without a name or a function");
+        return false;
+    }
+    auto* impl = d();
+    QWriteLocker wl(&impl->lock);
+    if (impl->byName.contains(info.name)) {
+        qWarning("poolscope: a task named '%s' is already registered; keeping the first",
+                 qPrintable(info.name));
+        return false;
+    }
+    auto p = std::make_shared<const TaskInfo>(std::move(info));
+    impl->byName.insert(p->name, p);
+    if (p->address)
+        impl->byAddress.insert(p->address, p);
+    impl->order.append(p->name);
+    return true;
+}
+
+const TaskInfo* TaskRegistry::find(const QString& name) const
+{
+    auto* impl = const_cast<TaskRegistry*>(this)->d();
+    QReadLocker rl(&impl->lock);
+    auto it = impl->byName.constFind(name);
+    return it == impl->byName.cend() ? nullptr : it->get();
+}
+
+const TaskInfo* TaskRegistry::findByAddress(const void* fn) const
+{
+    auto* impl = const_cast<TaskRegistry*>(this)->d();
+    QReadLocker rl(&impl->lock);
+    auto it = impl->byAddress.constFind(fn);
+    return it == impl->byAddress.cend() ? nullptr : it->get();
+}
+
+QStringList TaskRegistry::names() const
+{
+    auto* impl = const_cast<TaskRegistry*>(this)->d();
+    QReadLocker rl(&impl->lock);
+    return impl->order;
+}
+
+QString TaskRegistry::validate(const QString& name, const QCborArray& args) const
+{
+    const TaskInfo* info = find(name);
+    if (!info)
+        return QStringLiteral("unknown task '%1' (known tasks: %2)")
+            .arg(name, names().join(QStringLiteral(", ")));
+    if (args.size() != info->args.size())
+        return QStringLiteral("task '%1' takes %2 argument(s), got %3")
+            .arg(name)
+            .arg(info->args.size())
+            .arg(args.size());
+    if (info->check) {
+        if (const int bad = info->check(args)) {
+            const QString label = bad <= info->argNames.size()
+                ? QStringLiteral(" (%1)").arg(info->argNames.at(bad - 1))
+                : QString();
+            return QStringLiteral("argument %1%2 of task '%3' must be %4, got %5")
+                .arg(bad)
+                .arg(label, name, QString::fromLatin1(toString(info->args.at(bad - 1))),
+                     QString::fromLatin1(cborTypeName(args.at(bad - 1))));
+        }
+    }
+    return {};
+}
+
+QString cborSummary(const QCborValue& v, int maxLength)
+{
+    QString s = v.toDiagnosticNotation(QCborValue::Compact);
+    if (maxLength > 3 && s.size() > maxLength)
+        s = s.left(maxLength - 3) + QStringLiteral("...");
+    return s;
+}
+
+} // namespace poolscope

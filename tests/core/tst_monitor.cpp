@@ -1,0 +1,206 @@
+// Monitor: one batched snapshot per tick, exact counts, bounded detail.
+#include <poolscope/monitor.h>
+#include <poolscope/threadpool.h>
+
+#include <QSignalSpy>
+#include <QtTest>
+
+#include <atomic>
+#include <latch>
+#include <thread>
+
+using namespace poolscope;
+
+class TstMonitor : public QObject {
+    Q_OBJECT
+private slots:
+    void countsExactWithTinyRings_data();
+    void countsExactWithTinyRings();
+    void scriptedSnapshot();
+    void recordsCarryResultsAndErrors();
+    void attachDetachUnderLoad();
+    void historyIsBounded();
+    void oneSignalPerTick();
+};
+
+void TstMonitor::countsExactWithTinyRings_data()
+{
+    QTest::addColumn<int>("tasks");
+    QTest::addColumn<int>("workers");
+    QTest::newRow("1M on 2 workers") << 1'000'000 << 2;
+    QTest::newRow("200k on 4 workers") << 200'000 << 4;
+}
+
+void TstMonitor::countsExactWithTinyRings()
+{
+    QFETCH(int, tasks);
+    QFETCH(int, workers);
+    ThreadPoolExecutor pool(workers);
+    MonitorOptions o;
+    o.intervalMs = 10;
+    o.spanRing = 4; // deliberately tiny: detail must drop, counts must not
+    o.records = false;
+    Monitor mon(o);
+    quint64 spansSeen = 0;
+    connect(&mon, &Monitor::snapshotReady, this,
+            [&](const Snapshot& s) { spansSeen += s.spans.size(); });
+    mon.attach(&pool);
+    std::atomic<int> ran{0};
+    for (int i = 0; i < tasks; ++i)
+        pool.post([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+    QTRY_COMPARE_WITH_TIMEOUT(mon.last().counters.succeeded, quint64(tasks), 60000);
+    mon.tick(); // drain what the last timer tick left
+    const Counters c = mon.last().counters;
+    QCOMPARE(ran.load(), tasks);
+    QCOMPARE(c.submitted, quint64(tasks));
+    QCOMPARE(c.queued, quint64(0));
+    QCOMPARE(c.running, quint64(0));
+    QCOMPARE(c.failed, quint64(0));
+    QVERIFY2(c.droppedEvents > 0, "tiny rings must have dropped detail");
+    QCOMPARE(spansSeen + c.droppedEvents, quint64(tasks)); // every span seen or counted
+}
+
+void TstMonitor::scriptedSnapshot()
+{
+    ThreadPoolExecutor pool(ThreadPoolOptions{1, QStringLiteral("scripted"), {}, {}});
+    Monitor mon;
+    mon.attach(&pool);
+    std::latch started(1), release(1);
+    auto blocker = pool.submitWith({QStringLiteral("blocker"), 0}, [&](TaskContext& ctx) {
+        ctx.setProgress(3, 10);
+        started.count_down();
+        release.wait();
+        return 42;
+    });
+    started.wait();
+    auto b = pool.submitWith({QStringLiteral("second"), 0}, [] { return 2; });
+    auto c = pool.submitWith({QStringLiteral("third"), 0}, [] { return 3; });
+    auto d = pool.submitWith({QStringLiteral("fourth"), 0}, [] { return 4; });
+
+    const Snapshot& s = mon.tick();
+    QCOMPARE(s.workers.size(), 1);
+    const WorkerInfo& w = s.workers.first();
+    QCOMPARE(w.state, WorkerState::Running);
+    QCOMPARE(w.currentTask, blocker.id());
+    QCOMPARE(NameTable::name(w.currentName), QStringLiteral("blocker"));
+    QCOMPARE(w.name, QStringLiteral("scripted_0"));
+    QVERIFY(qAbs(w.progress - 0.3) < 1e-9);
+    QVERIFY(w.tid > 0);
+    QCOMPARE(s.counters.queued, quint64(3));
+    QCOMPARE(s.counters.running, quint64(1));
+    QCOMPARE(s.queueHead.size(), 3);
+    QCOMPARE(s.queueHead[0].id, b.id());
+    QCOMPARE(s.queueHead[1].id, c.id());
+    QCOMPARE(s.queueHead[2].id, d.id());
+    QCOMPARE(NameTable::name(s.queueHead[0].nameId), QStringLiteral("second"));
+    QVERIFY(s.queueHead[0].enqueueNs > 0);
+
+    release.count_down();
+    QCOMPARE(d.result(), 4);
+    pool.waitForIdle();
+    const Snapshot& s2 = mon.tick();
+    QCOMPARE(s2.counters.succeeded, quint64(4));
+    QCOMPARE(s2.queueHead.size(), 0);
+    QCOMPARE(int(s2.spans.size()), 4);
+    QCOMPARE(s2.spans.front().taskId, blocker.id());
+    QCOMPARE(s2.spans.front().worker, 0);
+    QVERIFY(s2.spans.front().endNs >= s2.spans.front().startNs);
+    QVERIFY(s2.spans.front().startNs >= s2.spans.front().enqueueNs);
+    QCOMPARE(s2.workers.first().state, WorkerState::Idle);
+    QCOMPARE(s2.workers.first().tasksDone, quint64(4));
+}
+
+void TstMonitor::recordsCarryResultsAndErrors()
+{
+    ThreadPoolExecutor pool(2);
+    Monitor mon;
+    mon.attach(&pool);
+    auto ok = pool.submitWith({QStringLiteral("answer"), 0}, [] { return 42; });
+    auto bad = pool.submitWith({QStringLiteral("thrower"), 0},
+                               []() -> int { throw std::runtime_error("bad input 7"); });
+    ok.waitForDone();
+    bad.waitForDone();
+    QTRY_COMPARE(mon.recordHistory().size(), std::size_t(2));
+    bool sawOk = false, sawBad = false;
+    for (const auto& r : mon.recordHistory()) {
+        if (r.span.taskId == ok.id()) {
+            sawOk = true;
+            QCOMPARE(r.span.status, TaskStatus::Succeeded);
+            QCOMPARE(r.result.toInt(), 42);
+            QVERIFY(r.span.cpuNs >= 0);
+        } else if (r.span.taskId == bad.id()) {
+            sawBad = true;
+            QCOMPARE(r.span.status, TaskStatus::Failed);
+            QVERIFY2(r.error.contains(QStringLiteral("std::runtime_error")), qPrintable(r.error));
+            QVERIFY(r.error.contains(QStringLiteral("bad input 7")));
+        }
+    }
+    QVERIFY(sawOk && sawBad);
+}
+
+void TstMonitor::attachDetachUnderLoad()
+{
+    ThreadPoolExecutor pool(3);
+    Monitor mon;
+    std::atomic<bool> stop{false};
+    std::atomic<quint64> posted{0};
+    std::thread producer([&] {
+        while (!stop.load()) {
+            for (int i = 0; i < 100; ++i)
+                pool.post([] {});
+            posted += 100;
+        }
+    });
+    for (int i = 0; i < 60; ++i) {
+        mon.attach(&pool);
+        QCoreApplication::processEvents();
+        mon.tick();
+        mon.detach();
+        if (i % 3 == 0)
+            pool.setMaxWorkers(1 + i % 4);
+    }
+    stop = true;
+    producer.join();
+    QVERIFY(pool.waitForIdle());
+    const Counters c = pool.counters();
+    QCOMPARE(c.submitted, posted.load());
+    QCOMPARE(c.succeeded, posted.load());
+    QCOMPARE(c.queued + c.running, quint64(0));
+}
+
+void TstMonitor::historyIsBounded()
+{
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.historySpans = 1000;
+    o.records = false;
+    Monitor mon(o);
+    mon.attach(&pool);
+    for (int i = 0; i < 20'000; ++i)
+        pool.post([] {});
+    QTRY_COMPARE_WITH_TIMEOUT(mon.last().counters.succeeded, quint64(20'000), 30000);
+    mon.tick();
+    QVERIFY(mon.spanHistory().size() <= 1000);
+    QVERIFY(mon.trimmedSpans() > 0);
+    // Every span is retained, trimmed from history, or counted as dropped.
+    QCOMPARE(mon.spanHistory().size() + mon.trimmedSpans() + mon.last().counters.droppedEvents,
+             quint64(20'000));
+}
+
+void TstMonitor::oneSignalPerTick()
+{
+    ThreadPoolExecutor pool(2);
+    Monitor mon;
+    QSignalSpy spy(&mon, &Monitor::snapshotReady);
+    mon.attach(&pool);
+    for (int i = 0; i < 50'000; ++i)
+        pool.post([] {});
+    pool.waitForIdle();
+    mon.tick();
+    mon.tick();
+    QCOMPARE(quint64(spy.count()), mon.last().tick); // exactly one emission per tick
+    QVERIFY(spy.count() < 1000);                      // not one per task
+}
+
+QTEST_GUILESS_MAIN(TstMonitor)
+#include "tst_monitor.moc"
