@@ -37,6 +37,20 @@ public:
         ++m_size;
     }
 
+    /// Puts a node back at the head of its priority (a task a dead worker
+    /// never started goes first again).
+    void pushFront(TaskNode* n)
+    {
+        push(n);
+        for (auto& b : m_buckets) {
+            if (b.priority == n->priority) {
+                b.q.pop_back();
+                b.q.push_front(n);
+                break;
+            }
+        }
+    }
+
     /// Highest-priority, oldest node, or nullptr.
     TaskNode* pop()
     {

@@ -1,0 +1,231 @@
+#pragma once
+// ProcessPoolExecutor: Python's ProcessPoolExecutor contract across worker
+// processes, plus what its users miss: a crashed worker fails only its own
+// task and is replaced; running tasks can be cancelled and timed out (the
+// worker is terminated, then killed); recycling by task count and memory;
+// live resize, pause, priorities and the same telemetry as the thread pool.
+//
+// Workers are spawned (fork + exec through QProcess), never forked copies of
+// this process; tasks cross by registered name with CBOR arguments
+// (registry.h) over versioned frames (protocol.h).
+
+#include "executor.h"
+#include "registry.h"
+
+#include <QStringList>
+
+#include <chrono>
+#include <optional>
+
+namespace poolscope {
+
+/// A worker process died while it held a task (crash, kill, exit, OOM).
+class WorkerCrashed : public Error {
+public:
+    using Error::Error;
+};
+
+struct ProcessPoolOptions {
+    /// Default: the number of CPUs (Python's default). Must be 1..1024.
+    std::optional<int> maxWorkers;
+    /// The worker program. Empty: $POOLSCOPE_WORKER, else `poolscope-worker`
+    /// next to this program, else on PATH. Any program that calls
+    /// poolscope::runWorker() (worker.h) will do, e.g. this very program.
+    QString workerProgram;
+    /// Extra arguments for it (kWorkerFlag is always added).
+    QStringList workerArguments;
+    /// A registered task each worker runs once before taking tasks (Python's
+    /// initializer). If it fails the pool is broken (BrokenProcessPool).
+    QString initializer;
+    QCborArray initializerArgs;
+    /// Replace a worker after it ran this many tasks (0 = never), like
+    /// Python's max_tasks_per_child.
+    int maxTasksPerChild = 0;
+    /// Retire a worker after a task when its RSS exceeds this (0 = never).
+    qint64 maxRssBytes = 0;
+    /// Time between SIGTERM and SIGKILL when a worker must go.
+    std::chrono::milliseconds terminateGrace{1000};
+    /// shutdown(wait=true) and the destructor wait at most this long for
+    /// running tasks, then terminate the workers. Unset: wait (Python).
+    std::optional<std::chrono::milliseconds> shutdownGrace;
+    /// IsolateTask (default): a dead worker fails only the task it held.
+    /// BreakPool: like Python, the pool breaks and every pending future fails.
+    enum class CrashPolicy { IsolateTask, BreakPool } crashPolicy = CrashPolicy::IsolateTask;
+    /// Tasks sent ahead to each worker so it never waits for the parent.
+    int pipelineDepth = 2;
+    /// Largest frame accepted from a worker.
+    qsizetype maxFrameBytes = 256 * 1024 * 1024;
+};
+
+namespace detail {
+class ProcessPoolCore;
+
+/// A task that runs in a worker process; its reply decodes into R.
+template<class R>
+class RemoteNode final : public ResultNode<R> {
+public:
+    explicit RemoteNode(TaskNode::Remote spec) : m_spec(std::move(spec)) {}
+    void run(TaskContext&) noexcept override {}
+    const TaskNode::Remote* remote() const noexcept override { return &m_spec; }
+    void deliver(const QCborValue& reply) noexcept override
+    {
+        if constexpr (!std::is_void_v<R>) {
+            try {
+                R decoded{};
+                if (!CborTraits<R>::from(reply, decoded))
+                    throw InvalidArgument("the worker's result for task '"
+                                          + m_spec.name.toStdString()
+                                          + "' does not decode into the expected type");
+                this->value.emplace(std::move(decoded));
+            } catch (...) {
+                this->error = std::current_exception();
+            }
+        }
+    }
+    QString argsSummary() const override { return cborSummary(QCborValue(m_spec.args)); }
+    QVariant resultVariant() const override
+    {
+        if constexpr (std::is_same_v<R, QCborValue>)
+            return this->value ? QVariant(cborSummary(*this->value)) : QVariant();
+        else
+            return ResultNode<R>::resultVariant();
+    }
+
+private:
+    TaskNode::Remote m_spec;
+};
+
+template<class... P, class... Args>
+QCborArray encodeArgs(std::type_identity<std::tuple<P...>>, Args&&... args)
+{
+    static_assert(sizeof...(P) == sizeof...(Args),
+                  "wrong number of arguments for this registered task");
+    return QCborArray{CborTraits<P>::to(P(std::forward<Args>(args)))...};
+}
+} // namespace detail
+
+class ProcessPoolExecutor : public Executor {
+    Q_OBJECT
+public:
+    explicit ProcessPoolExecutor(const ProcessPoolOptions& options = {}, QObject* parent = nullptr);
+    explicit ProcessPoolExecutor(int maxWorkers, QObject* parent = nullptr);
+    ~ProcessPoolExecutor() override;
+
+    static int defaultMaxWorkers();
+    /// The worker program this pool starts (after resolving the defaults).
+    QString workerProgram() const;
+
+    /// submit(registeredFunction, args...): reads like the thread pool's.
+    /// The function must be registered (POOLSCOPE_TASK / registerTask);
+    /// otherwise the future fails with InvalidArgument.
+    template<class R, class... A, class... Args>
+    Future<R> submit(R (*fn)(A...), Args&&... args)
+    {
+        return submitWith(TaskOptions{}, fn, std::forward<Args>(args)...);
+    }
+    template<class R, class... A, class... Args>
+    Future<R> submitWith(const TaskOptions& opts, R (*fn)(A...), Args&&... args)
+    {
+        const TaskInfo* info = TaskRegistry::global().findByAddress(
+            reinterpret_cast<const void*>(fn));
+        if (!info)
+            return failedFuture<R>(std::make_exception_ptr(InvalidArgument(
+                "this function is not a registered task (use POOLSCOPE_TASK or registerTask)")));
+        using Params = typename detail::TaskSig<A...>::Params;
+        QCborArray cargs
+            = detail::encodeArgs(std::type_identity<Params>{}, std::forward<Args>(args)...);
+        return submitRemote<R>(info->name, std::move(cargs), false, opts);
+    }
+
+    Future<QCborValue> submitNamed(const QString& name, const QCborArray& args,
+                                   const TaskOptions& options = {}) override;
+
+    /// map(registeredFunction, inputs, {chunkSize, timeout, maxInFlight}):
+    /// a chunk is one message to one worker and fails as a whole.
+    template<class R, class A, class Container>
+    MapIterator<R> map(R (*fn)(A), Container inputs, const MapOptions& opts = {})
+    {
+        using Param = detail::Plain<A>;
+        const TaskInfo* info = TaskRegistry::global().findByAddress(
+            reinterpret_cast<const void*>(fn));
+        if (!info)
+            throw InvalidArgument(
+                "map: this function is not a registered task (use POOLSCOPE_TASK)");
+        if (opts.chunkSize == 0)
+            throw InvalidArgument("map: chunkSize must be >= 1");
+        auto items = std::make_shared<QCborArray>();
+        for (auto& in : inputs)
+            items->append(QCborArray{CborTraits<Param>::to(Param(in))});
+        const std::size_t n = std::size_t(items->size());
+        const std::size_t chunk = opts.chunkSize;
+        const std::size_t chunks = (n + chunk - 1) / chunk;
+        auto submitChunk = [this, items, chunk, n, name = info->name,
+                            task = opts.task](std::size_t c) {
+            const std::size_t b = c * chunk, e = std::min(n, b + chunk);
+            QCborArray batch;
+            for (std::size_t i = b; i < e; ++i)
+                batch.append(items->at(qsizetype(i)));
+            return submitRemote<std::vector<R>>(name, std::move(batch), true, task);
+        };
+        const Deadline dl = opts.timeout ? Deadline::after(*opts.timeout) : Deadline::never();
+        return MapIterator<R>(std::move(submitChunk), chunks, opts.maxInFlight, dl);
+    }
+
+    /// Starts every worker now instead of on demand.
+    void prestart();
+    /// Blocks until maxWorkers() workers are up and ready (or the deadline).
+    bool waitUntilReady(const Deadline& deadline = Deadline::never()) const;
+    /// Python 3.14: stop at once. Pending futures are cancelled, running ones
+    /// fail; terminateWorkers() sends SIGTERM (then SIGKILL after the grace
+    /// period), killWorkers() SIGKILL. The pool is shut down afterwards.
+    void terminateWorkers();
+    void killWorkers();
+    /// Pids of the live worker processes.
+    QList<qint64> workerPids() const;
+
+    // Executor
+    QString kind() const override { return QStringLiteral("process"); }
+    void shutdown(bool wait = true, bool cancelFutures = false) override;
+    bool isShutdown() const override;
+    bool isBroken() const override;
+    QString brokenReason() const override;
+    void setMaxWorkers(int n) override;
+    int maxWorkers() const override;
+    int workerCount() const override;
+    void pause() override;
+    void resume() override;
+    bool isPaused() const override;
+    Counters counters() const override;
+    bool waitForIdle(const Deadline& deadline = Deadline::never()) const override;
+
+    // TelemetrySource
+    void setDetailEnabled(bool spans, bool records) override;
+    void collectTelemetry(TelemetryBatch& out, int queueHeadMax) override;
+    void setRingCapacity(std::size_t spans, std::size_t records) override;
+
+private:
+    template<class R>
+    Future<R> submitRemote(const QString& name, QCborArray args, bool batch,
+                           const TaskOptions& opts)
+    {
+        detail::TaskNode::Remote spec;
+        spec.name = name;
+        spec.args = std::move(args);
+        spec.batch = batch;
+        if (opts.timeout)
+            spec.timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
+        auto* node = new detail::RemoteNode<R>(std::move(spec));
+        detail::NodeRef ref(node, true);
+        TaskOptions o = opts;
+        if (o.name.isEmpty())
+            o.name = name;
+        enqueue(node, o);
+        return Future<R>(std::move(ref));
+    }
+    void enqueue(detail::TaskNode* node, const TaskOptions& opts);
+    void stopWorkers(bool kill);
+
+    detail::ProcessPoolCore* m_core;
+};
+
+} // namespace poolscope

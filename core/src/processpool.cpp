@@ -1,0 +1,1151 @@
+#include "poolscope/processpool.h"
+
+#include "poolscope/cpusampler.h"
+#include "poolscope/protocol.h"
+#include "poolscope/worker.h"
+#include "taskqueue.h"
+
+#include <QCoreApplication>
+#include <QDebug>
+#include <QFileInfo>
+#include <QPointer>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QThread>
+#include <QTimer>
+
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace poolscope {
+namespace detail {
+
+namespace {
+QString signalName(int sig)
+{
+    const char* abbrev = sigabbrev_np(sig);
+    const char* desc = strsignal(sig);
+    return QStringLiteral("signal %1 (SIG%2: %3)")
+        .arg(sig)
+        .arg(QString::fromLatin1(abbrev ? abbrev : "?"), QString::fromLocal8Bit(desc ? desc : ""));
+}
+
+QString defaultWorkerProgram()
+{
+    const QString env = qEnvironmentVariable("POOLSCOPE_WORKER");
+    if (!env.isEmpty())
+        return env;
+    const QString self = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
+    if (!self.isEmpty()) {
+        const QString sibling = QFileInfo(self).absolutePath() + QStringLiteral("/poolscope-worker");
+        if (QFileInfo(sibling).isExecutable())
+            return sibling;
+    }
+    const QString onPath = QStandardPaths::findExecutable(QStringLiteral("poolscope-worker"));
+    return onPath.isEmpty() ? QStringLiteral("poolscope-worker") : onPath;
+}
+} // namespace
+
+/// Everything about one worker process. Touched only in the supervisor
+/// thread, except `slot` (atomics) and the fields marked "under m".
+struct ProcWorker {
+    struct InFlight {
+        TaskNode* node; // the worker's reference
+        bool started = false;
+        qint64 startNs = 0;
+        qint64 deadlineNs = 0; // 0 = none
+        int core = -1;
+    };
+    std::shared_ptr<WorkerSlot> slot;
+    QProcess* proc = nullptr;
+    protocol::FrameReader reader;
+    std::deque<InFlight> inflight;
+    bool ready = false;         // under m: said hello back
+    bool exitSent = false;      // under m: asked to leave
+    bool retire = false;        // under m: leave when idle
+    QString killReason;         // set when we terminate it on purpose
+    int tasksRun = 0;
+    qint64 pid = 0;             // under m
+};
+
+class ProcessPoolCore : public QObject {
+public:
+    explicit ProcessPoolCore(const ProcessPoolOptions& o) : opts(o)
+    {
+        program = opts.workerProgram.isEmpty() ? defaultWorkerProgram() : opts.workerProgram;
+    }
+
+    ProcessPoolOptions opts;
+    QString program;
+
+    // ---- shared, under m
+    mutable std::mutex m;
+    mutable std::condition_variable cv; // idle / ready / shutdown waiters
+    TaskQueue queue;
+    std::vector<std::unique_ptr<ProcWorker>> workers;
+    std::vector<std::shared_ptr<WorkerSlot>> deadSlots;
+    int maxWorkers = 1;
+    int nextWorkerIndex = 0;
+    bool shutdown = false;
+    bool paused = false;
+    bool broken = false;
+    bool pumpScheduled = false;
+    bool monitorAttached = false;
+    QString brokenReason;
+    quint64 nextTaskId = 1;
+    quint64 submitted = 0, started = 0, succeeded = 0, failed = 0, cancelledRun = 0,
+            brokenFailed = 0, dropped = 0;
+    int inflightTotal = 0;   // dispatched, not finished
+    int startupFailures = 0; // consecutive workers that died before ready
+    std::atomic<quint64> cancelledPending{0};
+    bool spansOn = false, recordsOn = false;
+    std::size_t spanCap = 4096, recordCap = 512;
+    QString lastName;
+    quint32 lastNameId = 0;
+
+    QTimer* watchdog = nullptr; // supervisor thread
+
+    // ---- any thread
+    void schedulePumpLocked()
+    {
+        if (pumpScheduled)
+            return;
+        pumpScheduled = true;
+        QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
+    }
+
+    quint64 queuedLocked() const
+    {
+        return submitted - started - cancelledPending.load(std::memory_order_relaxed)
+            - brokenFailed - dispatchedNotStartedFailed;
+    }
+    quint64 dispatchedNotStartedFailed = 0; // failed before a worker reported start
+
+    Counters countersLocked() const
+    {
+        Counters c;
+        c.submitted = submitted;
+        c.succeeded = succeeded;
+        c.failed = failed;
+        const quint64 cp = cancelledPending.load(std::memory_order_acquire);
+        c.cancelled = cancelledRun + cp;
+        c.droppedEvents = dropped;
+        c.queued = submitted - started - cp - brokenFailed - dispatchedNotStartedFailed;
+        c.running = started - (succeeded + failed + cancelledRun - brokenFailed
+                               - dispatchedNotStartedFailed);
+        return c;
+    }
+
+    bool idleLocked() const { return inflightTotal == 0 && queue.empty(); }
+
+    // ---- supervisor thread only
+    void pump()
+    {
+        std::vector<std::pair<TaskNode*, FutureState>> complete;
+        {
+            std::lock_guard lk(m);
+            pumpScheduled = false;
+            if (broken) {
+                failPendingLocked(complete);
+            } else {
+                spawnNeededLocked();
+                dispatchLocked();
+            }
+            retireIdleLocked();
+            cv.notify_all();
+        }
+        finish(complete);
+        updateWatchdog();
+    }
+
+    int liveWorkersLocked() const
+    {
+        int n = 0;
+        for (auto& w : workers)
+            n += (w->retire || w->exitSent) ? 0 : 1;
+        return n;
+    }
+
+    void spawnNeededLocked()
+    {
+        if (shutdown && queue.empty())
+            return;
+        int live = liveWorkersLocked();
+        // Capacity of live workers for queued tasks.
+        qint64 capacity = 0;
+        for (auto& w : workers) {
+            if (!w->retire && !w->exitSent)
+                capacity += std::max<qint64>(0, opts.pipelineDepth - qint64(w->inflight.size()));
+        }
+        const qint64 queued = qint64(queue.size());
+        while (live < maxWorkers && queued > capacity) {
+            spawnLocked();
+            ++live;
+            capacity += opts.pipelineDepth;
+        }
+    }
+
+    void spawnLocked()
+    {
+        auto w = std::make_unique<ProcWorker>();
+        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++, spanCap, recordCap);
+        w->slot->name = QStringLiteral("process_%1").arg(w->slot->index);
+        w->reader = protocol::FrameReader(opts.maxFrameBytes);
+        auto* p = new QProcess(this);
+        w->proc = p;
+        ProcWorker* raw = w.get();
+        p->setProgram(program);
+        QStringList args{QString::fromLatin1(kWorkerFlag)};
+        args += opts.workerArguments;
+        p->setArguments(args);
+        p->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        connect(p, &QProcess::readyReadStandardOutput, this, [this, raw] { onReadable(raw); });
+        connect(p, &QProcess::finished, this,
+                [this, raw](int code, QProcess::ExitStatus st) { onFinished(raw, code, st); });
+        connect(p, &QProcess::errorOccurred, this, [this, raw](QProcess::ProcessError e) {
+            if (e == QProcess::FailedToStart)
+                onFailedToStart(raw);
+        });
+        workers.push_back(std::move(w));
+        p->start(QIODevice::ReadWrite | QIODevice::Unbuffered);
+        protocol::Message hello;
+        hello.type = protocol::MsgType::Hello;
+        hello.worker = raw->slot->index;
+        if (!opts.initializer.isEmpty()) {
+            hello.hasInit = true;
+            hello.name = opts.initializer;
+            hello.args = opts.initializerArgs;
+        }
+        p->write(protocol::encode(hello));
+    }
+
+    void dispatchLocked()
+    {
+        if (paused && !shutdown)
+            return;
+        for (auto& w : workers) {
+            if (!w->ready || w->retire || w->exitSent || !w->killReason.isEmpty())
+                continue;
+            QByteArray frames;
+            // With max_tasks_per_child, never send a worker more than it may run.
+            auto mayTake = [&] {
+                return opts.maxTasksPerChild == 0
+                    || w->tasksRun + int(w->inflight.size()) < opts.maxTasksPerChild;
+            };
+            while (int(w->inflight.size()) < opts.pipelineDepth && !queue.empty() && mayTake()) {
+                TaskNode* n = queue.pop();
+                if (!n->tryStart()) { // cancelled while queued
+                    n->deref();
+                    continue;
+                }
+                const TaskNode::Remote* r = n->remote();
+                protocol::Message run;
+                run.type = protocol::MsgType::Run;
+                run.id = n->id;
+                run.name = r->name;
+                run.args = r->args;
+                run.batch = r->batch;
+                frames += protocol::encode(run);
+                w->inflight.push_back(ProcWorker::InFlight{n});
+                ++inflightTotal;
+            }
+            if (!frames.isEmpty())
+                w->proc->write(frames);
+        }
+    }
+
+    /// Workers beyond maxWorkers, or all of them when shutting down with
+    /// nothing left to do, are asked to leave once idle.
+    void retireIdleLocked()
+    {
+        int live = liveWorkersLocked();
+        for (auto it = workers.rbegin(); it != workers.rend(); ++it) {
+            auto& w = *it;
+            if (w->exitSent || !w->killReason.isEmpty())
+                continue;
+            const bool excess = !w->retire && live > maxWorkers;
+            if (excess) {
+                w->retire = true;
+                --live;
+                w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+            }
+            const bool done = (shutdown || broken) && queue.empty();
+            if ((w->retire || done) && w->inflight.empty() && w->ready) {
+                protocol::Message bye;
+                bye.type = protocol::MsgType::Exit;
+                w->proc->write(protocol::encode(bye));
+                w->proc->closeWriteChannel();
+                w->exitSent = true;
+                w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+            }
+        }
+    }
+
+    void failPendingLocked(std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    {
+        const auto err = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
+        while (TaskNode* n = queue.pop()) {
+            if (n->tryStart()) {
+                n->error = err;
+                ++brokenFailed;
+                ++failed;
+                complete.push_back({n, FutureState::Finished});
+            } else {
+                n->deref();
+            }
+        }
+    }
+
+    /// Completes nodes outside the lock: their callbacks may submit again.
+    static void finish(std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    {
+        for (auto& [n, st] : complete) {
+            n->complete(st);
+            n->deref();
+        }
+        complete.clear();
+    }
+
+    void onReadable(ProcWorker* w)
+    {
+        w->reader.feed(w->proc->readAllStandardOutput());
+        std::vector<std::pair<TaskNode*, FutureState>> complete;
+        QString error;
+        bool needPump = false;
+        {
+            std::lock_guard lk(m);
+            for (;;) {
+                QByteArray payload;
+                const auto st = w->reader.next(&payload, &error);
+                if (st == protocol::FrameReader::Status::NeedMore)
+                    break;
+                if (st == protocol::FrameReader::Status::Error)
+                    break;
+                auto msg = protocol::decode(payload, /*fromWorker=*/true, &error);
+                if (!msg)
+                    break;
+                if (!handleLocked(w, *msg, complete, &error, &needPump))
+                    break;
+                error.clear();
+            }
+            if (!error.isEmpty())
+                breakWorkerLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error),
+                                  complete);
+            if (needPump)
+                schedulePumpLocked();
+            cv.notify_all();
+        }
+        finish(complete);
+    }
+
+    bool handleLocked(ProcWorker* w, const protocol::Message& msg,
+                      std::vector<std::pair<TaskNode*, FutureState>>& complete, QString* error,
+                      bool* needPump)
+    {
+        using protocol::MsgType;
+        WorkerSlot& slot = *w->slot;
+        switch (msg.type) {
+        case MsgType::Ready:
+            if (w->ready) {
+                *error = QStringLiteral("a second 'ready' frame");
+                return false;
+            }
+            w->ready = true;
+            w->pid = msg.pid;
+            slot.pid.store(msg.pid, std::memory_order_relaxed);
+            slot.tid.store(msg.pid, std::memory_order_relaxed);
+            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+            startupFailures = 0;
+            *needPump = true;
+            return true;
+        case MsgType::InitFailed: {
+            const QString why = QStringLiteral("the worker initializer '%1' failed (%2: %3); "
+                                               "the pool is not usable anymore")
+                                    .arg(opts.initializer, msg.errorType, msg.errorText);
+            breakPoolLocked(why, complete);
+            return true;
+        }
+        case MsgType::Started: {
+            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
+                || w->inflight.front().started) {
+                *error = QStringLiteral("out-of-order 'started' frame for task %1").arg(msg.id);
+                return false;
+            }
+            auto& f = w->inflight.front();
+            f.started = true;
+            f.startNs = monotonicNs();
+            f.core = msg.core;
+            if (const qint64 t = f.node->remote()->timeoutNs)
+                f.deadlineNs = f.startNs + t;
+            ++started;
+            slot.started.store(slot.started.load() + 1, std::memory_order_relaxed);
+            slot.currentTask.store(msg.id, std::memory_order_relaxed);
+            slot.currentName.store(f.node->nameId, std::memory_order_relaxed);
+            slot.currentStartNs.store(f.startNs, std::memory_order_relaxed);
+            slot.progressValue.store(-1, std::memory_order_relaxed);
+            slot.lastCore.store(msg.core, std::memory_order_relaxed);
+            slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
+            if (f.deadlineNs)
+                QMetaObject::invokeMethod(this, [this] { updateWatchdog(); },
+                                          Qt::QueuedConnection);
+            return true;
+        }
+        case MsgType::Progress:
+            // May trail the task's result (the worker reports from a side
+            // thread): ignore progress for anything but the running task.
+            if (!w->inflight.empty() && w->inflight.front().started
+                && w->inflight.front().node->id == msg.id) {
+                slot.progressMax.store(msg.progressMax, std::memory_order_relaxed);
+                slot.progressValue.store(msg.progressValue, std::memory_order_relaxed);
+            }
+            return true;
+        case MsgType::Result: {
+            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
+                || !w->inflight.front().started) {
+                *error = QStringLiteral("out-of-order 'result' frame for task %1").arg(msg.id);
+                return false;
+            }
+            auto f = w->inflight.front();
+            w->inflight.pop_front();
+            --inflightTotal;
+            ++w->tasksRun;
+            TaskNode* n = f.node;
+            TaskStatus status;
+            if (msg.ok) {
+                n->deliver(msg.value);
+                status = n->error ? TaskStatus::Failed : TaskStatus::Succeeded;
+            } else {
+                n->error = std::make_exception_ptr(
+                    Error((msg.errorType + QStringLiteral(": ") + msg.errorText).toStdString()));
+                status = TaskStatus::Failed;
+            }
+            (status == TaskStatus::Succeeded ? succeeded : failed) += 1;
+            WorkerSlot::bump(status == TaskStatus::Succeeded ? slot.succeeded : slot.failed);
+            recordLocked(*w, f, status, msg.cpuNs, msg.core);
+            slot.currentTask.store(0, std::memory_order_relaxed);
+            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+            complete.push_back({n, FutureState::Finished});
+            // Recycling: by task count or memory, after the task.
+            if ((opts.maxTasksPerChild > 0 && w->tasksRun >= opts.maxTasksPerChild)
+                || (opts.maxRssBytes > 0 && msg.rssBytes > opts.maxRssBytes)) {
+                w->retire = true;
+                slot.state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+            }
+            *needPump = true;
+            return true;
+        }
+        default:
+            *error = QStringLiteral("unexpected '%1' frame").arg(protocol::toString(msg.type));
+            return false;
+        }
+    }
+
+    void recordLocked(ProcWorker& w, const ProcWorker::InFlight& f, TaskStatus status,
+                      qint64 cpuNs, int core)
+    {
+        WorkerSlot& slot = *w.slot;
+        const qint64 end = monotonicNs();
+        const qint64 start = f.started ? f.startNs : end;
+        slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (end - start),
+                          std::memory_order_relaxed);
+        if (!spansOn)
+            return;
+        TaskSpan span;
+        span.taskId = f.node->id;
+        span.enqueueNs = f.node->enqueueNs;
+        span.startNs = start;
+        span.endNs = end;
+        span.cpuNs = cpuNs;
+        span.nameId = f.node->nameId;
+        span.worker = slot.index;
+        span.core = qint16(core >= 0 ? core : f.core);
+        span.status = status;
+        if (!slot.spans.push(span))
+            ++dropped;
+        if (recordsOn) {
+            TaskRecord rec;
+            rec.span = span;
+            rec.args = f.node->argsSummary();
+            if (status == TaskStatus::Succeeded)
+                rec.result = f.node->resultVariant();
+            else if (f.node->error)
+                rec.error = QString::fromStdString(describeException(f.node->error));
+            if (!slot.records.push(std::move(rec)))
+                ++dropped;
+        }
+    }
+
+    /// Terminates a worker we no longer trust or need; its running task gets
+    /// `outcome` (already set on the node by the caller when failing).
+    void terminateLocked(ProcWorker* w, const QString& reason, bool hard)
+    {
+        if (w->killReason.isEmpty())
+            w->killReason = reason;
+        w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+        QPointer<QProcess> p = w->proc;
+        if (hard) {
+            p->kill();
+        } else {
+            p->terminate();
+            QTimer::singleShot(opts.terminateGrace, this, [p] {
+                if (p && p->state() != QProcess::NotRunning)
+                    p->kill();
+            });
+        }
+    }
+
+    /// Ends the running task of w with an error or cancellation and kills w.
+    void abortRunningLocked(ProcWorker* w, std::exception_ptr err, bool cancelled,
+                            const QString& reason,
+                            std::vector<std::pair<TaskNode*, FutureState>>& complete,
+                            bool hard = false)
+    {
+        if (!w->inflight.empty() && w->inflight.front().started) {
+            auto f = w->inflight.front();
+            w->inflight.pop_front();
+            --inflightTotal;
+            TaskNode* n = f.node;
+            TaskStatus status;
+            if (cancelled) {
+                ++cancelledRun;
+                WorkerSlot::bump(w->slot->cancelled);
+                status = TaskStatus::Cancelled;
+                complete.push_back({n, FutureState::Cancelled});
+            } else {
+                n->error = err;
+                ++failed;
+                WorkerSlot::bump(w->slot->failed);
+                status = TaskStatus::Failed;
+                complete.push_back({n, FutureState::Finished});
+            }
+            recordLocked(*w, f, status, -1, -1);
+            w->slot->currentTask.store(0, std::memory_order_relaxed);
+        }
+        terminateLocked(w, reason, hard);
+    }
+
+    void breakWorkerLocked(ProcWorker* w, const QString& why,
+                           std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    {
+        const QString text = QStringLiteral("worker %1 (pid %2) %3")
+                                 .arg(w->slot->index)
+                                 .arg(w->pid)
+                                 .arg(why);
+        qWarning("poolscope: %s; replacing it", qPrintable(text));
+        abortRunningLocked(w, std::make_exception_ptr(WorkerCrashed(text.toStdString())), false,
+                           text, complete, /*hard=*/true);
+    }
+
+    void breakPoolLocked(const QString& why,
+                         std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    {
+        if (broken)
+            return;
+        broken = true;
+        brokenReason = why;
+        qWarning("poolscope: %s", qPrintable(why));
+        failPendingLocked(complete);
+        const auto err = std::make_exception_ptr(BrokenExecutor(why.toStdString()));
+        for (auto& w : workers) {
+            // Tasks sent but not started fail too: nothing will run them.
+            for (auto it = w->inflight.begin(); it != w->inflight.end();) {
+                if (!it->started) {
+                    it->node->error = err;
+                    ++failed;
+                    ++dispatchedNotStartedFailed;
+                    complete.push_back({it->node, FutureState::Finished});
+                    it = w->inflight.erase(it);
+                    --inflightTotal;
+                } else {
+                    ++it;
+                }
+            }
+            if (w->proc->state() != QProcess::NotRunning)
+                abortRunningLocked(w.get(), err, false, why, complete);
+        }
+    }
+
+    void onFailedToStart(ProcWorker* w)
+    {
+        std::vector<std::pair<TaskNode*, FutureState>> complete;
+        {
+            std::lock_guard lk(m);
+            const QString why = QStringLiteral("cannot start the worker program '%1': %2")
+                                    .arg(program, w->proc->errorString());
+            breakPoolLocked(why, complete);
+            removeWorkerLocked(w, complete);
+            cv.notify_all();
+        }
+        finish(complete);
+    }
+
+    void onFinished(ProcWorker* w, int code, QProcess::ExitStatus st)
+    {
+        std::vector<std::pair<TaskNode*, FutureState>> complete;
+        {
+            std::lock_guard lk(m);
+            // Frames still buffered (e.g. a result written just before exit).
+            w->reader.feed(w->proc->readAllStandardOutput());
+            const QString how = st == QProcess::CrashExit
+                ? QStringLiteral("was killed by %1").arg(signalName(code))
+                : QStringLiteral("exited with code %1").arg(code);
+            const bool expected = w->exitSent && w->inflight.empty();
+            if (!expected && w->killReason.isEmpty()) {
+                if (!w->ready)
+                    ++startupFailures;
+                QString text = QStringLiteral("worker %1 (pid %2) %3")
+                                   .arg(w->slot->index)
+                                   .arg(w->pid)
+                                   .arg(how);
+                if (!w->inflight.empty() && w->inflight.front().started) {
+                    const TaskNode* n = w->inflight.front().node;
+                    text += QStringLiteral(" while running task %1 '%2'")
+                                .arg(n->id)
+                                .arg(n->remote()->name);
+                }
+                qWarning("poolscope: %s", qPrintable(text));
+                if (opts.crashPolicy == ProcessPoolOptions::CrashPolicy::BreakPool) {
+                    breakPoolLocked(text + QStringLiteral("; the pool is broken (crash policy "
+                                                          "BreakPool)"),
+                                    complete);
+                } else if (startupFailures >= 3) {
+                    breakPoolLocked(QStringLiteral("%1 workers in a row died before they "
+                                                   "were ready (last: %2)")
+                                        .arg(startupFailures)
+                                        .arg(text),
+                                    complete);
+                }
+                if (!w->inflight.empty() && w->inflight.front().started) {
+                    auto f = w->inflight.front();
+                    w->inflight.pop_front();
+                    --inflightTotal;
+                    f.node->error = std::make_exception_ptr(WorkerCrashed(text.toStdString()));
+                    ++failed;
+                    WorkerSlot::bump(w->slot->failed);
+                    recordLocked(*w, f, TaskStatus::Failed, -1, -1);
+                    complete.push_back({f.node, FutureState::Finished});
+                }
+            }
+            removeWorkerLocked(w, complete);
+            schedulePumpLocked();
+            cv.notify_all();
+        }
+        finish(complete);
+    }
+
+    /// Drops a dead worker: tasks it had not started go back to the front of
+    /// the queue (they never ran, so nothing runs twice).
+    void removeWorkerLocked(ProcWorker* w, std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    {
+        for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
+            TaskNode* n = it->node;
+            --inflightTotal;
+            if (it->started) { // killed on purpose after its outcome was set elsewhere
+                n->deref();
+                continue;
+            }
+            if (broken) {
+                n->error = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
+                ++failed;
+                ++dispatchedNotStartedFailed;
+                complete.push_back({n, FutureState::Finished});
+            } else if (n->unstart()) {
+                queue.pushFront(n);
+            } else {
+                n->deref();
+            }
+        }
+        w->inflight.clear();
+        WorkerSlot& slot = *w->slot;
+        slot.state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+        slot.currentTask.store(0, std::memory_order_relaxed);
+        if (monitorAttached)
+            deadSlots.push_back(w->slot);
+        w->proc->disconnect(this); // no signal may reach the ProcWorker we free below
+        w->proc->deleteLater();
+        auto it = std::find_if(workers.begin(), workers.end(),
+                               [w](const auto& p) { return p.get() == w; });
+        if (it != workers.end())
+            workers.erase(it);
+    }
+
+    /// Polls running tasks for timeouts and stop requests while any exist.
+    void updateWatchdog()
+    {
+        bool need = false;
+        {
+            std::lock_guard lk(m);
+            need = inflightTotal > 0;
+        }
+        if (need && !watchdog->isActive())
+            watchdog->start();
+        else if (!need && watchdog->isActive())
+            watchdog->stop();
+    }
+
+    void onWatchdog()
+    {
+        std::vector<std::pair<TaskNode*, FutureState>> complete;
+        {
+            std::lock_guard lk(m);
+            const qint64 now = monotonicNs();
+            for (auto& w : workers) {
+                if (w->inflight.empty() || !w->killReason.isEmpty())
+                    continue;
+                auto& f = w->inflight.front();
+                if (!f.started)
+                    continue;
+                TaskNode* n = f.node;
+                if (n->stopRequested.load(std::memory_order_relaxed)) {
+                    abortRunningLocked(w.get(), nullptr, true,
+                                       QStringLiteral("its task %1 was cancelled").arg(n->id),
+                                       complete);
+                } else if (f.deadlineNs && now >= f.deadlineNs) {
+                    const QString text
+                        = QStringLiteral("task %1 '%2' exceeded its timeout of %3 ms; its "
+                                         "worker (pid %4) was terminated")
+                              .arg(n->id)
+                              .arg(n->remote()->name)
+                              .arg(n->remote()->timeoutNs / 1'000'000)
+                              .arg(w->pid);
+                    abortRunningLocked(w.get(), std::make_exception_ptr(TimeoutError(
+                                                    text.toStdString())),
+                                       false, text, complete);
+                }
+            }
+            if (!complete.empty())
+                cv.notify_all();
+        }
+        finish(complete);
+        updateWatchdog();
+    }
+
+    void stopAllLocked(bool hard, std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    {
+        const QString why = hard ? QStringLiteral("its worker was killed by killWorkers()")
+                                 : QStringLiteral("its worker was terminated by terminateWorkers()");
+        const auto err = std::make_exception_ptr(WorkerCrashed(why.toStdString()));
+        for (auto& w : workers) {
+            if (w->proc->state() == QProcess::NotRunning)
+                continue;
+            abortRunningLocked(w.get(), err, false, why, complete, hard);
+        }
+    }
+};
+
+} // namespace detail
+
+using detail::ProcessPoolCore;
+
+// ---------------------------------------------------------- ProcessPoolExecutor
+
+namespace {
+QThread* supervisorThreadOf(QObject* o)
+{
+    return o->thread();
+}
+} // namespace
+
+int ProcessPoolExecutor::defaultMaxWorkers()
+{
+    return std::max(1, QThread::idealThreadCount());
+}
+
+ProcessPoolExecutor::ProcessPoolExecutor(int maxWorkers, QObject* parent)
+    : ProcessPoolExecutor(
+        [maxWorkers] {
+            ProcessPoolOptions o;
+            o.maxWorkers = maxWorkers;
+            return o;
+        }(),
+        parent)
+{
+}
+
+ProcessPoolExecutor::ProcessPoolExecutor(const ProcessPoolOptions& options, QObject* parent)
+    : Executor(parent)
+{
+    const int n = options.maxWorkers.value_or(defaultMaxWorkers());
+    if (n <= 0)
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
+                              + ")");
+    if (n > maxWorkersLimit())
+        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
+                              + std::to_string(maxWorkersLimit()));
+    if (options.pipelineDepth < 1 || options.pipelineDepth > 64)
+        throw InvalidArgument("pipelineDepth must be 1..64");
+    if (options.maxTasksPerChild < 0)
+        throw InvalidArgument("maxTasksPerChild must be >= 0");
+    m_core = new ProcessPoolCore(options);
+    m_core->maxWorkers = n;
+    auto* thread = new QThread();
+    thread->setObjectName(QStringLiteral("poolscope-supervisor"));
+    m_core->moveToThread(thread);
+    thread->start();
+    QMetaObject::invokeMethod(
+        m_core,
+        [c = m_core] {
+            c->watchdog = new QTimer(c);
+            c->watchdog->setInterval(5);
+            QObject::connect(c->watchdog, &QTimer::timeout, c, [c] { c->onWatchdog(); });
+        },
+        Qt::BlockingQueuedConnection);
+}
+
+ProcessPoolExecutor::~ProcessPoolExecutor()
+{
+    shutdown(true);
+    QThread* thread = supervisorThreadOf(m_core);
+    // Delete the core (and its QProcess children) in its own thread.
+    QMetaObject::invokeMethod(
+        m_core,
+        [c = m_core] {
+            for (auto& w : c->workers) {
+                if (w->proc->state() != QProcess::NotRunning) {
+                    w->proc->kill();
+                    w->proc->waitForFinished(1000);
+                }
+            }
+            delete c;
+        },
+        Qt::BlockingQueuedConnection);
+    thread->quit();
+    thread->wait();
+    delete thread;
+}
+
+QString ProcessPoolExecutor::workerProgram() const
+{
+    return m_core->program;
+}
+
+void ProcessPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts)
+{
+    auto& c = *m_core;
+    node->priority = opts.priority;
+    node->cancelCounter = &c.cancelledPending;
+    std::lock_guard lk(c.m);
+    if (c.broken)
+        throw BrokenExecutor(c.brokenReason.toStdString());
+    if (c.shutdown)
+        throw ShutdownError();
+    if (c.spansOn)
+        node->enqueueNs = monotonicNs();
+    if (!opts.name.isEmpty()) {
+        if (opts.name != c.lastName) {
+            c.lastName = opts.name;
+            c.lastNameId = NameTable::intern(opts.name);
+        }
+        node->nameId = c.lastNameId;
+    }
+    node->id = c.nextTaskId++;
+    node->ref();
+    c.queue.push(node);
+    ++c.submitted;
+    c.schedulePumpLocked();
+}
+
+Future<QCborValue> ProcessPoolExecutor::submitNamed(const QString& name, const QCborArray& args,
+                                                    const TaskOptions& options)
+{
+    const QString why = TaskRegistry::global().validate(name, args);
+    if (!why.isEmpty())
+        return failedFuture<QCborValue>(
+            std::make_exception_ptr(InvalidArgument(why.toStdString())));
+    return submitRemote<QCborValue>(name, args, false, options);
+}
+
+void ProcessPoolExecutor::prestart()
+{
+    std::lock_guard lk(m_core->m);
+    if (m_core->shutdown || m_core->broken)
+        return;
+    QMetaObject::invokeMethod(
+        m_core,
+        [c = m_core] {
+            {
+                std::lock_guard l2(c->m);
+                while (c->liveWorkersLocked() < c->maxWorkers)
+                    c->spawnLocked();
+            }
+            c->pump();
+        },
+        Qt::QueuedConnection);
+}
+
+bool ProcessPoolExecutor::waitUntilReady(const Deadline& deadline) const
+{
+    auto& c = *m_core;
+    std::unique_lock lk(c.m);
+    auto ready = [&] {
+        if (c.broken)
+            return true;
+        int n = 0;
+        for (auto& w : c.workers)
+            n += w->ready && !w->exitSent ? 1 : 0;
+        return n >= c.maxWorkers;
+    };
+    if (deadline.isForever()) {
+        c.cv.wait(lk, ready);
+        return !c.broken;
+    }
+    return c.cv.wait_until(lk, deadline.at(), ready) && !c.broken;
+}
+
+void ProcessPoolExecutor::stopWorkers(bool kill)
+{
+    shutdown(false, true);
+    QMetaObject::invokeMethod(
+        m_core,
+        [c = m_core, kill] {
+            std::vector<std::pair<detail::TaskNode*, FutureState>> complete;
+            {
+                std::lock_guard lk(c->m);
+                c->stopAllLocked(kill, complete);
+                c->cv.notify_all();
+            }
+            ProcessPoolCore::finish(complete);
+        },
+        Qt::BlockingQueuedConnection);
+    shutdown(true);
+}
+
+void ProcessPoolExecutor::terminateWorkers()
+{
+    stopWorkers(false);
+}
+
+void ProcessPoolExecutor::killWorkers()
+{
+    stopWorkers(true);
+}
+
+QList<qint64> ProcessPoolExecutor::workerPids() const
+{
+    std::lock_guard lk(m_core->m);
+    QList<qint64> pids;
+    for (auto& w : m_core->workers) {
+        if (w->pid > 0)
+            pids.append(w->pid);
+    }
+    return pids;
+}
+
+void ProcessPoolExecutor::shutdown(bool wait, bool cancelFutures)
+{
+    auto& c = *m_core;
+    std::unique_lock lk(c.m);
+    c.shutdown = true;
+    if (cancelFutures) {
+        while (detail::TaskNode* n = c.queue.pop()) {
+            n->cancelPending();
+            n->deref();
+        }
+    }
+    c.schedulePumpLocked();
+    if (!wait)
+        return;
+    if (QThread::currentThread() == supervisorThreadOf(m_core)) {
+        qWarning("poolscope: shutdown(wait=true) from the pool's own supervisor thread "
+                 "(a done callback?) cannot wait; not waiting");
+        return;
+    }
+    auto gone = [&] { return c.workers.empty() && c.queue.empty(); };
+    if (c.opts.shutdownGrace) {
+        if (!c.cv.wait_for(lk, *c.opts.shutdownGrace, gone)) {
+            lk.unlock();
+            QMetaObject::invokeMethod(
+                m_core,
+                [core = m_core] {
+                    std::vector<std::pair<detail::TaskNode*, FutureState>> complete;
+                    {
+                        std::lock_guard l2(core->m);
+                        while (detail::TaskNode* n = core->queue.pop()) {
+                            n->cancelPending();
+                            n->deref();
+                        }
+                        core->stopAllLocked(false, complete);
+                    }
+                    ProcessPoolCore::finish(complete);
+                },
+                Qt::QueuedConnection);
+            lk.lock();
+        }
+    }
+    c.cv.wait(lk, gone);
+}
+
+bool ProcessPoolExecutor::isShutdown() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->shutdown;
+}
+
+bool ProcessPoolExecutor::isBroken() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->broken;
+}
+
+QString ProcessPoolExecutor::brokenReason() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->brokenReason;
+}
+
+void ProcessPoolExecutor::setMaxWorkers(int n)
+{
+    if (n <= 0)
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
+                              + ")");
+    if (n > maxWorkersLimit())
+        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
+                              + std::to_string(maxWorkersLimit()));
+    std::lock_guard lk(m_core->m);
+    m_core->maxWorkers = n;
+    // Growing back: workers marked to retire (but not yet gone) stay.
+    int live = m_core->liveWorkersLocked();
+    for (auto& w : m_core->workers) {
+        if (live >= n)
+            break;
+        if (w->retire && !w->exitSent && w->killReason.isEmpty()
+            && (m_core->opts.maxTasksPerChild == 0
+                || w->tasksRun < m_core->opts.maxTasksPerChild)) {
+            w->retire = false;
+            w->slot->state.store(int(w->inflight.empty() ? WorkerState::Idle
+                                                          : WorkerState::Running),
+                                 std::memory_order_relaxed);
+            ++live;
+        }
+    }
+    m_core->schedulePumpLocked();
+}
+
+int ProcessPoolExecutor::maxWorkers() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->maxWorkers;
+}
+
+int ProcessPoolExecutor::workerCount() const
+{
+    std::lock_guard lk(m_core->m);
+    return int(m_core->workers.size());
+}
+
+void ProcessPoolExecutor::pause()
+{
+    std::lock_guard lk(m_core->m);
+    m_core->paused = true;
+}
+
+void ProcessPoolExecutor::resume()
+{
+    std::lock_guard lk(m_core->m);
+    m_core->paused = false;
+    m_core->schedulePumpLocked();
+}
+
+bool ProcessPoolExecutor::isPaused() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->paused;
+}
+
+Counters ProcessPoolExecutor::counters() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->countersLocked();
+}
+
+bool ProcessPoolExecutor::waitForIdle(const Deadline& deadline) const
+{
+    auto& c = *m_core;
+    std::unique_lock lk(c.m);
+    auto idle = [&] { return c.idleLocked() || (c.broken && c.inflightTotal == 0); };
+    if (deadline.isForever()) {
+        c.cv.wait(lk, idle);
+        return true;
+    }
+    return c.cv.wait_until(lk, deadline.at(), idle);
+}
+
+void ProcessPoolExecutor::setDetailEnabled(bool spans, bool records)
+{
+    std::lock_guard lk(m_core->m);
+    m_core->monitorAttached = spans || records;
+    m_core->spansOn = spans || records;
+    m_core->recordsOn = records;
+    if (!m_core->monitorAttached)
+        m_core->deadSlots.clear();
+}
+
+void ProcessPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
+{
+    std::lock_guard lk(m_core->m);
+    m_core->spanCap = std::max<std::size_t>(2, spans);
+    m_core->recordCap = std::max<std::size_t>(2, records);
+}
+
+void ProcessPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
+{
+    auto& c = *m_core;
+    std::lock_guard lk(c.m);
+    out.timeNs = monotonicNs();
+    out.counters = c.countersLocked();
+    out.maxWorkers = c.maxWorkers;
+    out.paused = c.paused;
+    out.shutdown = c.shutdown;
+    out.queueHead.clear();
+    c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
+        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.enqueueNs});
+    });
+    out.workers.clear();
+    auto describe = [&](const detail::WorkerSlot& s, bool alive) {
+        WorkerInfo wi;
+        wi.index = s.index;
+        wi.name = s.name;
+        wi.pid = s.pid.load(std::memory_order_relaxed);
+        wi.tid = wi.pid;
+        wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
+        wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
+        if (wi.currentTask) {
+            wi.currentName = s.currentName.load(std::memory_order_relaxed);
+            wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
+            const qint64 v = s.progressValue.load(std::memory_order_relaxed);
+            const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
+            wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
+        }
+        wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
+            + s.failed.load(std::memory_order_relaxed)
+            + s.cancelled.load(std::memory_order_relaxed);
+        wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
+        wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
+        if (alive && wi.pid > 0) {
+            if (auto st = readTaskStat(wi.pid)) {
+                wi.cpuNs = st->cpuNs;
+                wi.lastCore = st->lastCpu;
+            }
+        }
+        out.workers.append(wi);
+    };
+    for (auto& w : c.workers) {
+        describe(*w->slot, true);
+        w->slot->spans.drain(out.spans);
+        w->slot->records.drain(out.records);
+    }
+    std::vector<std::shared_ptr<detail::WorkerSlot>> dead;
+    dead.swap(c.deadSlots);
+    for (auto& s : dead) {
+        describe(*s, false);
+        s->spans.drain(out.spans);
+        s->records.drain(out.records);
+    }
+}
+
+} // namespace poolscope

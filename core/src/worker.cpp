@@ -1,0 +1,277 @@
+#include "poolscope/worker.h"
+
+#include "poolscope/protocol.h"
+#include "poolscope/registry.h"
+#include "poolscope/telemetry.h"
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <mutex>
+#include <sched.h>
+#include <thread>
+#include <time.h>
+#include <unistd.h>
+
+namespace poolscope {
+
+bool isWorkerInvocation(int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], kWorkerFlag) == 0)
+            return true;
+    }
+    return false;
+}
+
+namespace {
+
+using protocol::Message;
+using protocol::MsgType;
+
+qint64 threadCpuNs()
+{
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+qint64 rssBytes()
+{
+    FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    long size = 0, resident = 0;
+    const int n = std::fscanf(f, "%ld %ld", &size, &resident);
+    std::fclose(f);
+    return n == 2 ? qint64(resident) * sysconf(_SC_PAGESIZE) : -1;
+}
+
+class Channel {
+public:
+    Channel(int in, int out) : m_in(in), m_out(out) {}
+
+    bool send(const Message& m)
+    {
+        const QByteArray frame = protocol::encode(m);
+        std::lock_guard lk(m_writeMutex);
+        const char* p = frame.constData();
+        qsizetype left = frame.size();
+        while (left > 0) {
+            const ssize_t n = ::write(m_out, p, size_t(left));
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return false;
+            }
+            p += n;
+            left -= n;
+        }
+        return true;
+    }
+
+    /// Blocks for the next message; nullopt at EOF or on a protocol error.
+    std::optional<Message> receive()
+    {
+        for (;;) {
+            QByteArray payload;
+            QString error;
+            switch (m_reader.next(&payload, &error)) {
+            case protocol::FrameReader::Status::Frame: {
+                auto msg = protocol::decode(payload, /*fromWorker=*/false, &error);
+                if (!msg)
+                    std::fprintf(stderr, "poolscope-worker: bad frame from parent: %s\n",
+                                 qPrintable(error));
+                return msg;
+            }
+            case protocol::FrameReader::Status::Error:
+                std::fprintf(stderr, "poolscope-worker: %s\n", qPrintable(error));
+                return std::nullopt;
+            case protocol::FrameReader::Status::NeedMore:
+                break;
+            }
+            char buf[65536];
+            const ssize_t n = ::read(m_in, buf, sizeof buf);
+            if (n == 0)
+                return std::nullopt;
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return std::nullopt;
+            }
+            m_reader.feed(QByteArrayView(buf, n));
+        }
+    }
+
+private:
+    int m_in, m_out;
+    std::mutex m_writeMutex;
+    protocol::FrameReader m_reader;
+};
+
+/// Sends throttled progress frames for the running task (at most 20/s).
+class ProgressReporter {
+public:
+    ProgressReporter(Channel& ch, detail::WorkerSlot& slot) : m_ch(ch), m_slot(slot)
+    {
+        m_thread = std::thread([this] { loop(); });
+    }
+    ~ProgressReporter()
+    {
+        {
+            std::lock_guard lk(m_m);
+            m_stop = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+private:
+    void loop()
+    {
+        qint64 lastValue = -2;
+        quint64 lastTask = 0;
+        std::unique_lock lk(m_m);
+        while (!m_stop) {
+            m_cv.wait_for(lk, std::chrono::milliseconds(50));
+            const quint64 task = m_slot.currentTask.load(std::memory_order_acquire);
+            const qint64 v = m_slot.progressValue.load(std::memory_order_relaxed);
+            const qint64 mx = m_slot.progressMax.load(std::memory_order_relaxed);
+            if (task == 0 || v < 0 || (task == lastTask && v == lastValue))
+                continue;
+            lastTask = task;
+            lastValue = v;
+            Message m;
+            m.type = MsgType::Progress;
+            m.id = task;
+            m.progressValue = v;
+            m.progressMax = mx;
+            m_ch.send(m);
+        }
+    }
+    Channel& m_ch;
+    detail::WorkerSlot& m_slot;
+    std::mutex m_m;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    std::thread m_thread;
+};
+
+/// A node only so tasks get a real TaskContext (stop flag, progress).
+class LocalNode final : public detail::TaskNode {
+public:
+    void run(TaskContext&) noexcept override {}
+};
+
+Message runTask(const Message& run, detail::WorkerSlot& slot)
+{
+    Message r;
+    r.type = MsgType::Result;
+    r.id = run.id;
+    const auto& reg = TaskRegistry::global();
+    const TaskInfo* info = reg.find(run.name);
+    LocalNode node;
+    node.id = run.id;
+    TaskContext ctx(&node, &slot);
+    const qint64 cpu0 = threadCpuNs();
+    try {
+        if (!info)
+            throw InvalidArgument(reg.validate(run.name, {}).toStdString());
+        auto one = [&](const QCborArray& args) {
+            const QString why = reg.validate(run.name, args);
+            if (!why.isEmpty())
+                throw InvalidArgument(why.toStdString());
+            return info->invoke(ctx, args);
+        };
+        if (run.batch) {
+            QCborArray out;
+            for (const auto& item : run.args)
+                out.append(one(item.toArray()));
+            r.value = out;
+        } else {
+            r.value = one(run.args);
+        }
+        r.ok = true;
+    } catch (...) {
+        r.ok = false;
+        const std::string d = describeException(std::current_exception());
+        const auto colon = d.find(": ");
+        r.errorType = QString::fromStdString(colon == std::string::npos ? "exception"
+                                                                        : d.substr(0, colon));
+        r.errorText = QString::fromStdString(colon == std::string::npos ? d
+                                                                        : d.substr(colon + 2));
+    }
+    r.cpuNs = threadCpuNs() - cpu0;
+    r.core = sched_getcpu();
+    r.rssBytes = rssBytes();
+    return r;
+}
+
+} // namespace
+
+int runWorker(int /*argc*/, char** /*argv*/)
+{
+    // Keep the protocol on a private copy of stdout; tasks' prints go to stderr.
+    const int out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (out < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        std::perror("poolscope-worker: cannot set up the protocol pipe");
+        return 3;
+    }
+    Channel ch(STDIN_FILENO, out);
+    detail::WorkerSlot slot(0, 2, 2);
+
+    auto hello = ch.receive();
+    if (!hello || hello->type != MsgType::Hello) {
+        std::fprintf(stderr, "poolscope-worker: expected a hello frame from the parent\n");
+        return 3;
+    }
+    if (hello->hasInit) {
+        Message init;
+        init.type = MsgType::Run;
+        init.id = 1;
+        init.name = hello->name;
+        init.args = hello->args;
+        const Message r = runTask(init, slot);
+        if (!r.ok) {
+            Message f;
+            f.type = MsgType::InitFailed;
+            f.errorType = r.errorType;
+            f.errorText = r.errorText;
+            ch.send(f);
+            return 4;
+        }
+    }
+    Message ready;
+    ready.type = MsgType::Ready;
+    ready.pid = qint64(::getpid());
+    if (!ch.send(ready))
+        return 3;
+
+    ProgressReporter reporter(ch, slot);
+    while (auto msg = ch.receive()) {
+        if (msg->type == MsgType::Exit)
+            return 0;
+        if (msg->type != MsgType::Run) {
+            std::fprintf(stderr, "poolscope-worker: unexpected '%s' frame\n",
+                         protocol::toString(msg->type));
+            return 3;
+        }
+        Message started;
+        started.type = MsgType::Started;
+        started.id = msg->id;
+        started.core = sched_getcpu();
+        ch.send(started);
+        slot.progressValue.store(-1, std::memory_order_relaxed);
+        slot.currentTask.store(msg->id, std::memory_order_release);
+        const Message result = runTask(*msg, slot);
+        slot.currentTask.store(0, std::memory_order_release);
+        if (!ch.send(result))
+            return 3;
+    }
+    return 0; // stdin closed: the parent is gone or done with us
+}
+
+} // namespace poolscope
