@@ -96,7 +96,9 @@ const char* toString(WorkerState s) noexcept
 
 bool TaskContext::stopRequested() const noexcept
 {
-    const bool stop = m_node->stopRequested.load(std::memory_order_relaxed)
+    if (m_node->deadlineNs && !m_node->timedOut && monotonicNs() >= m_node->deadlineNs)
+        m_node->timedOut = true; // per-task timeout: a stop request of its own
+    const bool stop = m_node->stopRequested.load(std::memory_order_relaxed) || m_node->timedOut
         || (m_slot && m_slot->poolStop && m_slot->poolStop->load(std::memory_order_relaxed));
     if (stop)
         m_node->stopObserved = true;

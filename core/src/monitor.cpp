@@ -97,6 +97,7 @@ const Snapshot& Monitor::tick()
     s.timeNs = m_batch.timeNs;
     s.sinceStartNs = m_batch.timeNs - m_originNs;
     s.poolKind = m_executor->kind();
+    m_poolKind = s.poolKind;
     s.counters = m_batch.counters;
     s.maxWorkers = m_batch.maxWorkers;
     s.paused = m_batch.paused;
@@ -144,6 +145,33 @@ const Snapshot& Monitor::tick()
     retain(s);
     emit snapshotReady(s);
     return s;
+}
+
+TraceData Monitor::traceData(const QString& title) const
+{
+    TraceData t;
+    t.title = title.isEmpty() ? QStringLiteral("PoolScope run") : title;
+    t.poolKind = m_poolKind;
+    t.originNs = m_originNs;
+    QList<int> indices = m_knownWorkers.keys();
+    std::sort(indices.begin(), indices.end());
+    for (int i : indices) {
+        const WorkerInfo& w = m_knownWorkers.value(i);
+        t.workers.append(TraceWorker{w.index, w.name, w.pid, w.tid});
+    }
+    t.spans.assign(m_spans.begin(), m_spans.end());
+    for (const auto& c : m_counterSamples)
+        t.counters.append(TraceCounterSample{c.timeNs, qint64(c.queued), qint64(c.running)});
+    for (const auto& r : m_records) {
+        if (!r.args.isEmpty())
+            t.args.insert(r.span.taskId, r.args);
+    }
+    return t;
+}
+
+QList<TaskRecord> Monitor::records() const
+{
+    return QList<TaskRecord>(m_records.begin(), m_records.end());
 }
 
 void Monitor::retain(const Snapshot& s)

@@ -380,7 +380,7 @@ public:
             f.started = true;
             f.startNs = monotonicNs();
             f.core = msg.core;
-            if (const qint64 t = f.node->remote()->timeoutNs)
+            if (const qint64 t = f.node->timeoutNs)
                 f.deadlineNs = f.startNs + t;
             ++started;
             slot.started.store(slot.started.load() + 1, std::memory_order_relaxed);
@@ -711,7 +711,7 @@ public:
                                          "worker (pid %4) was terminated")
                               .arg(n->id)
                               .arg(n->remote()->name)
-                              .arg(n->remote()->timeoutNs / 1'000'000)
+                              .arg(n->timeoutNs / 1'000'000)
                               .arg(w->pid);
                     abortRunningLocked(w.get(), std::make_exception_ptr(TimeoutError(
                                                     text.toStdString())),
@@ -829,6 +829,8 @@ void ProcessPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opt
     auto& c = *m_core;
     node->priority = opts.priority;
     node->cancelCounter = &c.cancelledPending;
+    if (opts.timeout)
+        node->timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
     std::lock_guard lk(c.m);
     if (c.broken)
         throw BrokenExecutor(c.brokenReason.toStdString());
@@ -853,11 +855,25 @@ void ProcessPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opt
 Future<QCborValue> ProcessPoolExecutor::submitNamed(const QString& name, const QCborArray& args,
                                                     const TaskOptions& options)
 {
-    const QString why = TaskRegistry::global().validate(name, args);
+    const QString why = validateNamed(name, {args}, false);
     if (!why.isEmpty())
         return failedFuture<QCborValue>(
             std::make_exception_ptr(InvalidArgument(why.toStdString())));
     return submitRemote<QCborValue>(name, args, false, options);
+}
+
+Future<QCborValue> ProcessPoolExecutor::submitNamedBatch(const QString& name,
+                                                         const QList<QCborArray>& items,
+                                                         const TaskOptions& options)
+{
+    const QString why = validateNamed(name, items, false);
+    if (!why.isEmpty())
+        return failedFuture<QCborValue>(
+            std::make_exception_ptr(InvalidArgument(why.toStdString())));
+    QCborArray all;
+    for (const auto& a : items)
+        all.append(a);
+    return submitRemote<QCborValue>(name, std::move(all), true, options);
 }
 
 void ProcessPoolExecutor::prestart()

@@ -1,4 +1,5 @@
 #include "poolscope/registry.h"
+#include "poolscope/executor.h"
 
 #include <QDebug>
 #include <QHash>
@@ -143,6 +144,25 @@ QString TaskRegistry::validate(const QString& name, const QCborArray& args) cons
                 .arg(label, name, QString::fromLatin1(toString(info->args.at(bad - 1))),
                      QString::fromLatin1(cborTypeName(args.at(bad - 1))));
         }
+    }
+    return {};
+}
+
+QString Executor::validateNamed(const QString& name, const QList<QCborArray>& items,
+                               bool threadPool)
+{
+    const auto& reg = TaskRegistry::global();
+    const TaskInfo* info = reg.find(name);
+    if (!info)
+        return reg.validate(name, {});
+    if (threadPool && info->processOnly)
+        return QStringLiteral("task '%1' can only run on a process pool: on a thread pool it "
+                              "would take the whole program down")
+            .arg(name);
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const QString why = reg.validate(name, items.at(i));
+        if (!why.isEmpty())
+            return items.size() == 1 ? why : QStringLiteral("item %1: %2").arg(i + 1).arg(why);
     }
     return {};
 }

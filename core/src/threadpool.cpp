@@ -39,7 +39,12 @@ public:
         bool retire = false;
     };
 
-    explicit ThreadPoolCore(const ThreadPoolOptions& o) : opts(o) {}
+    explicit ThreadPoolCore(const ThreadPoolOptions& o) : opts(o)
+    {
+        if (o.gil)
+            gil = std::make_unique<SimulatedGil>(o.gilSwitchInterval);
+    }
+    std::unique_ptr<SimulatedGil> gil;
 
     // ---- shared state, guarded by m unless atomic
     mutable std::mutex m;
@@ -128,7 +133,15 @@ public:
         toJoin.clear();
     }
 
-    void failPendingLocked(const QString& why)
+    // Completing or cancelling a node runs its done callbacks, which may call
+    // back into the executor (submit the next pipeline stage, read counters).
+    // So the *Locked helpers below only take nodes out of the queue (and
+    // count them) under `m`; completeTaken()/cancelTaken() finish them after
+    // the caller released `m`. Doing it under `m` self-deadlocked.
+
+    /// Takes every queued node and marks it failed with BrokenExecutor
+    /// (counted now); completeTaken() must be called without `m`.
+    void failPendingLocked(const QString& why, std::vector<TaskNode*>& taken)
     {
         const auto err = std::make_exception_ptr(BrokenExecutor(why.toStdString()));
         while (TaskNode* n = queue.pop()) {
@@ -137,18 +150,38 @@ public:
                 n->dropCallable();
                 ++brokenFailed;
                 ++retired.failed;
-                n->complete(FutureState::Finished);
+                taken.push_back(n);
+            } else {
+                n->deref(); // was cancelled while queued
             }
-            n->deref();
         }
     }
-
-    void cancelPendingLocked()
+    static void completeTaken(std::vector<TaskNode*>& taken) noexcept
     {
-        while (TaskNode* n = queue.pop()) {
+        for (TaskNode* n : taken) {
+            n->complete(FutureState::Finished);
+            n->deref();
+        }
+        taken.clear();
+    }
+
+    /// Takes every queued node; cancelTaken() must be called without `m`.
+    void takeQueuedLocked(std::vector<TaskNode*>& taken)
+    {
+        while (TaskNode* n = queue.pop())
+            taken.push_back(n);
+    }
+    void cancelTaken(std::vector<TaskNode*>& taken) noexcept
+    {
+        if (taken.empty())
+            return;
+        for (TaskNode* n : taken) {
             n->cancelPending();
             n->deref();
         }
+        taken.clear();
+        std::lock_guard lk(m); // the queued count dropped: wake waitForIdle()
+        notifyIdleLocked();
     }
 
     bool idleLocked() const { return active == 0 && queuedLocked() <= 0; }
@@ -181,13 +214,20 @@ public:
                                         .arg(QString::fromStdString(
                                             describeException(std::current_exception())));
                 qWarning("poolscope: %s", qPrintable(why));
-                std::lock_guard lk(m);
-                if (!broken) {
-                    broken = true;
-                    brokenReason = why;
-                    failPendingLocked(why);
+                std::vector<TaskNode*> failed;
+                {
+                    std::lock_guard lk(m);
+                    if (!broken) {
+                        broken = true;
+                        brokenReason = why;
+                        failPendingLocked(why, failed);
+                    }
+                    workCv.notify_all();
                 }
-                workCv.notify_all();
+                // Still listed in `workers`, so shutdown()/the destructor wait
+                // until these futures are complete.
+                completeTaken(failed);
+                std::lock_guard lk(m);
                 exitLocked(self);
                 return;
             }
@@ -258,11 +298,28 @@ public:
                 cpu0 = threadCpuNs(cpuClock);
         }
 
-        TaskContext ctx(node, &slot);
+        if (node->timeoutNs)
+            node->deadlineNs = (spans ? span.startNs : monotonicNs()) + node->timeoutNs;
+        TaskContext ctx(node, &slot, gil.get());
+        if (gil)
+            ctx.addGilWait(gil->acquire(slot.index));
         node->run(ctx);
+        if (gil)
+            gil->release();
+        // A task that ran past its timeout fails with TimeoutError, whether it
+        // noticed (stopRequested) or not: threads cannot be killed.
+        if (node->deadlineNs && (node->timedOut || monotonicNs() >= node->deadlineNs)) {
+            node->timedOut = true;
+            node->dropValue();
+            node->error = std::make_exception_ptr(TimeoutError(
+                "task " + std::to_string(node->id) + " exceeded its timeout of "
+                + std::to_string(node->timeoutNs / 1'000'000) + " ms"));
+        }
 
         TaskStatus status = TaskStatus::Succeeded;
-        if (node->error) {
+        if (node->timedOut) {
+            status = TaskStatus::Failed;
+        } else if (node->error) {
             bool cancelled = node->stopObserved;
             if (!cancelled) {
                 try {
@@ -284,6 +341,7 @@ public:
             span.nameId = node->nameId;
             span.worker = slot.index;
             span.status = status;
+            span.gilWaitNs = ctx.gilWaitNs();
             if (record)
                 span.cpuNs = threadCpuNs(cpuClock) - cpu0;
             slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (span.endNs - span.startNs),
@@ -400,14 +458,25 @@ public:
 using detail::ThreadPoolCore;
 
 namespace detail {
-/// A registered task called by name with CBOR arguments.
+/// A registered task called by name with CBOR arguments (batch: once per
+/// argument array, the value is the array of results).
 class NamedNode final : public ResultNode<QCborValue> {
 public:
-    NamedNode(const TaskInfo* info, QCborArray args) : m_info(info), m_args(std::move(args)) {}
+    NamedNode(const TaskInfo* info, QCborArray args, bool batch)
+        : m_info(info), m_args(std::move(args)), m_batch(batch)
+    {
+    }
     void run(TaskContext& ctx) noexcept override
     {
         try {
-            value.emplace(m_info->invoke(ctx, m_args));
+            if (m_batch) {
+                QCborArray out;
+                for (const auto& item : m_args)
+                    out.append(m_info->invoke(ctx, item.toArray()));
+                value.emplace(out);
+            } else {
+                value.emplace(m_info->invoke(ctx, m_args));
+            }
         } catch (...) {
             error = std::current_exception();
         }
@@ -421,22 +490,36 @@ public:
 private:
     const TaskInfo* m_info;
     QCborArray m_args;
+    bool m_batch;
 };
 } // namespace detail
 
 Future<QCborValue> ThreadPoolExecutor::submitNamed(const QString& name, const QCborArray& args,
                                                    const TaskOptions& options)
 {
-    const auto& reg = TaskRegistry::global();
-    QString why = reg.validate(name, args);
-    const TaskInfo* info = reg.find(name);
-    if (why.isEmpty() && info->processOnly)
-        why = QStringLiteral("task '%1' can only run on a process pool: on a thread pool it "
-                             "would take the whole program down")
-                  .arg(name);
+    const QString why = validateNamed(name, {args}, true);
     if (!why.isEmpty())
         return failedFuture<QCborValue>(std::make_exception_ptr(InvalidArgument(why.toStdString())));
-    auto* node = new detail::NamedNode(info, args);
+    auto* node = new detail::NamedNode(TaskRegistry::global().find(name), args, false);
+    detail::NodeRef ref(node, true);
+    TaskOptions o = options;
+    if (o.name.isEmpty())
+        o.name = name;
+    enqueue(node, o);
+    return Future<QCborValue>(std::move(ref));
+}
+
+Future<QCborValue> ThreadPoolExecutor::submitNamedBatch(const QString& name,
+                                                        const QList<QCborArray>& items,
+                                                        const TaskOptions& options)
+{
+    const QString why = validateNamed(name, items, true);
+    if (!why.isEmpty())
+        return failedFuture<QCborValue>(std::make_exception_ptr(InvalidArgument(why.toStdString())));
+    QCborArray all;
+    for (const auto& a : items)
+        all.append(a);
+    auto* node = new detail::NamedNode(TaskRegistry::global().find(name), all, true);
     detail::NodeRef ref(node, true);
     TaskOptions o = options;
     if (o.name.isEmpty())
@@ -513,6 +596,8 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     auto& c = *m_core;
     node->priority = opts.priority;
     node->cancelCounter = &c.cancelledPending;
+    if (opts.timeout)
+        node->timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
     const bool spans = c.spansOn.load(std::memory_order_relaxed);
     if (spans)
         node->enqueueNs = monotonicNs();
@@ -556,12 +641,17 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancelFutures)
 {
     auto& c = *m_core;
     std::vector<std::thread> join;
+    std::vector<detail::TaskNode*> taken;
     {
-        std::unique_lock lk(c.m);
+        std::lock_guard lk(c.m);
         c.shutdown = true;
         if (cancelFutures)
-            c.cancelPendingLocked();
+            c.takeQueuedLocked(taken);
         c.workCv.notify_all();
+    }
+    c.cancelTaken(taken); // outside m: callbacks may call back into the pool
+    {
+        std::unique_lock lk(c.m);
         if (wait) {
             ++c.idleWaiters;
             c.idleCv.wait(lk, [&] { return c.workers.empty(); });
@@ -571,8 +661,9 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancelFutures)
         // Nodes left in the queue (no worker ever started, e.g. broken pool)
         // must still complete.
         if (wait && !c.queue.empty())
-            c.cancelPendingLocked();
+            c.takeQueuedLocked(taken);
     }
+    c.cancelTaken(taken);
     for (auto& t : join)
         t.join();
 }
@@ -637,6 +728,11 @@ void ThreadPoolExecutor::setMaxWorkers(int n)
     }
     for (auto& t : join)
         t.join();
+}
+
+SimulatedGil* ThreadPoolExecutor::gil() const
+{
+    return m_core->gil.get();
 }
 
 int ThreadPoolExecutor::maxWorkers() const
@@ -748,7 +844,7 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
                 + s.cancelled.load(std::memory_order_relaxed);
             wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
             wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
-            wi.holdsGil = s.holdsGil.load(std::memory_order_relaxed);
+            wi.holdsGil = c.gil && c.gil->holder() == s.index;
             wi.cpuNs = s.cpuNs.load(std::memory_order_relaxed);
             if (handle) {
                 clockid_t clk;

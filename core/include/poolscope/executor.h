@@ -156,6 +156,20 @@ public:
     /// BrokenExecutor like submit().
     virtual Future<QCborValue> submitNamed(const QString& name, const QCborArray& args,
                                            const TaskOptions& options = {}) = 0;
+    /// A chunk: runs the task once per argument array, as ONE task on one
+    /// worker (Python's map chunksize); the value is a CBOR array of the
+    /// results in order, and one failure fails the whole chunk. Validation as
+    /// submitNamed (the message names the bad item).
+    virtual Future<QCborValue> submitNamedBatch(const QString& name,
+                                                const QList<QCborArray>& items,
+                                                const TaskOptions& options = {}) = 0;
+
+protected:
+    /// Shared validation of submitNamed/submitNamedBatch: empty when fine.
+    static QString validateNamed(const QString& name, const QList<QCborArray>& items,
+                                 bool threadPool);
+
+public:
 
     /// Python's shutdown(wait, cancel_futures). Idempotent. wait=false returns
     /// at once (queued work still runs unless cancelFutures). Later submits

@@ -116,6 +116,8 @@ public:
     virtual QString argsSummary() const { return {}; }
     /// Releases the callable and its captures (after run or when cancelled).
     virtual void dropCallable() noexcept {}
+    /// Forgets a stored value (a result that came too late to count).
+    virtual void dropValue() noexcept {}
 
     /// What a process pool sends for this task: a registered name and CBOR
     /// arguments (batch: an array of argument arrays, one result each).
@@ -123,7 +125,6 @@ public:
         QString name;
         QCborArray args;
         bool batch = false;
-        qint64 timeoutNs = 0; // 0 = none; counted from the task's start
     };
     /// Non-null for tasks that run in another process.
     virtual const Remote* remote() const noexcept { return nullptr; }
@@ -171,6 +172,9 @@ public:
     bool stopObserved = false; // written by the running worker only
     std::atomic<bool> stopRequested{false};
     std::atomic<quint64>* cancelCounter = nullptr; // pool counter bumped by cancelPending()
+    qint64 timeoutNs = 0;    // per-task timeout from TaskOptions, 0 = none
+    qint64 deadlineNs = 0;   // set by the worker at start when timeoutNs > 0
+    bool timedOut = false;   // written by the running worker only
 
 private:
     static constexpr quint32 kStateMask = 0x3;
@@ -226,6 +230,7 @@ template<class T>
 class ResultNode : public TaskNode {
 public:
     std::optional<T> value;
+    void dropValue() noexcept override { value.reset(); }
     QVariant resultVariant() const override
     {
         if constexpr (kCheapVariant<T>) {

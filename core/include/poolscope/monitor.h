@@ -7,6 +7,7 @@
 #include "cpusampler.h"
 #include "executor.h"
 #include "telemetry.h"
+#include "traceexport.h"
 
 #include <QObject>
 #include <QPointer>
@@ -96,6 +97,9 @@ public:
     quint64 trimmedRecords() const { return m_trimmedRecords; }
     qint64 originNs() const { return m_originNs; }
     void clearHistory();
+    /// Retained history as a trace (Perfetto / replay) and as CSV records.
+    TraceData traceData(const QString& title = {}) const;
+    QList<TaskRecord> records() const;
 
 signals:
     void snapshotReady(const poolscope::Snapshot& snapshot);
@@ -117,6 +121,7 @@ private:
     quint64 m_prevCompleted = 0;
     QHash<int, QPair<qint64, qint64>> m_prevWorkerCpu; // index -> (timeNs, cpuNs)
     QHash<int, WorkerInfo> m_knownWorkers;             // every worker seen (for exports)
+    QString m_poolKind;
     std::deque<TaskSpan> m_spans;
     std::deque<TaskRecord> m_records;
     std::deque<CounterSample> m_counterSamples;

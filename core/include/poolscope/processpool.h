@@ -139,6 +139,8 @@ public:
 
     Future<QCborValue> submitNamed(const QString& name, const QCborArray& args,
                                    const TaskOptions& options = {}) override;
+    Future<QCborValue> submitNamedBatch(const QString& name, const QList<QCborArray>& items,
+                                        const TaskOptions& options = {}) override;
 
     /// map(registeredFunction, inputs, {chunkSize, timeout, maxInFlight}):
     /// a chunk is one message to one worker and fails as a whole.
@@ -212,8 +214,6 @@ private:
         spec.name = name;
         spec.args = std::move(args);
         spec.batch = batch;
-        if (opts.timeout)
-            spec.timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
         auto* node = new detail::RemoteNode<R>(std::move(spec));
         detail::NodeRef ref(node, true);
         TaskOptions o = opts;

@@ -4,6 +4,7 @@
 // tasks and lock-free telemetry.
 
 #include "executor.h"
+#include "gil.h"
 
 #include <functional>
 #include <iterator>
@@ -24,6 +25,10 @@ struct ThreadPoolOptions {
     /// stop and, after the same time again, detaches the stragglers (logged).
     /// Unset: wait as long as it takes (Python's shutdown(wait=True)).
     std::optional<std::chrono::milliseconds> destroyGrace;
+    /// Simulated GIL for teaching (gil.h): every task holds it while it runs
+    /// and hands it over every switch interval when another thread waits.
+    bool gil = false;
+    std::chrono::microseconds gilSwitchInterval{5000};
 };
 
 namespace detail {
@@ -38,6 +43,8 @@ public:
     ~ThreadPoolExecutor() override;
 
     static int defaultMaxWorkers();
+    /// The simulated GIL, or nullptr when the pool runs without one.
+    SimulatedGil* gil() const;
 
     /// Python's submit(fn, *args): returns a Future of fn's result. fn may take
     /// `TaskContext&` as its first parameter. Throws ShutdownError after
@@ -110,6 +117,8 @@ public:
     QString kind() const override { return QStringLiteral("thread"); }
     Future<QCborValue> submitNamed(const QString& name, const QCborArray& args,
                                    const TaskOptions& options = {}) override;
+    Future<QCborValue> submitNamedBatch(const QString& name, const QList<QCborArray>& items,
+                                        const TaskOptions& options = {}) override;
     void shutdown(bool wait = true, bool cancelFutures = false) override;
     bool isShutdown() const override;
     bool isBroken() const override;
