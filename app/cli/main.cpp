@@ -1,90 +1,371 @@
-// poolscope-cli: headless front end. For now: `demo` runs a CPU-bound batch
-// on the thread pool and prints a summary.
+// poolscope-cli: every PoolScope scenario from a terminal.
+//
+//   poolscope-cli list
+//   poolscope-cli run --workload primes --pool thread --workers 4 [--gil] [--json] ...
+//   poolscope-cli sweep --workload primes --pool process --workers 1..4
+//
+// Exit codes: 0 all tasks succeeded, 1 some failed or were cancelled (the
+// summary says which), 2 bad usage (one line on stderr).
+#include "scenario.h"
+
+#include <poolscope/amdahl.h>
+#include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
-#include <poolscope/waiting.h>
+#include <poolscope/worker.h>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QTextStream>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <unistd.h>
+
+using namespace poolscope;
+using namespace poolscope::cli;
 
 namespace {
-quint64 countPrimes(quint64 lo, quint64 hi)
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void onSigint(int)
 {
-    quint64 n = 0;
-    for (quint64 x = std::max<quint64>(lo, 2); x < hi; ++x) {
-        bool prime = true;
-        for (quint64 d = 2; d * d <= x; ++d) {
-            if (x % d == 0) {
-                prime = false;
-                break;
-            }
-        }
-        n += prime ? 1 : 0;
-    }
-    return n;
+    g_interrupted.store(true);
+    std::signal(SIGINT, SIG_DFL); // a second Ctrl-C ends the program at once
 }
+
+[[noreturn]] void usageError(const QString& message)
+{
+    std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(message));
+    std::exit(2);
+}
+
+/// "4" -> {4}; "1..4" -> {1,2,3,4}; "1,2,8" -> {1,2,8}.
+QList<int> parseWorkerList(const QString& text)
+{
+    QList<int> out;
+    bool ok1 = false, ok2 = false;
+    if (text.contains(QLatin1String(".."))) {
+        const auto parts = text.split(QLatin1String(".."));
+        const int a = parts.value(0).toInt(&ok1), b = parts.value(1).toInt(&ok2);
+        if (parts.size() != 2 || !ok1 || !ok2 || a < 1 || b < a || b > Executor::maxWorkersLimit())
+            usageError(QStringLiteral("--workers range must look like 1..8 (1 to %1)")
+                           .arg(Executor::maxWorkersLimit()));
+        for (int i = a; i <= b; ++i)
+            out.append(i);
+        return out;
+    }
+    for (const auto& p : text.split(QLatin1Char(','))) {
+        const int n = p.trimmed().toInt(&ok1);
+        if (!ok1)
+            usageError(QStringLiteral("--workers needs a number, a list 1,2,4 or a range 1..8 "
+                                      "(got '%1')")
+                           .arg(text));
+        out.append(n);
+    }
+    return out;
+}
+
+struct Options {
+    QCommandLineOption workload{QStringLiteral("workload"), QStringLiteral("Workload name."),
+                                QStringLiteral("NAME")};
+    QCommandLineOption tasks{QStringLiteral("tasks"), QStringLiteral("Number of tasks."),
+                             QStringLiteral("N")};
+    QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Work per task."),
+                            QStringLiteral("S")};
+    QCommandLineOption knob{QStringLiteral("knob"),
+                            QStringLiteral("Workload knob, repeatable: --knob seed=7."),
+                            QStringLiteral("NAME=VALUE")};
+    QCommandLineOption pool{QStringLiteral("pool"), QStringLiteral("thread (default) or process."),
+                            QStringLiteral("KIND"), QStringLiteral("thread")};
+    QCommandLineOption workers{QStringLiteral("workers"),
+                               QStringLiteral("Pool size (sweep: 1..N, or a list 1,2,4)."),
+                               QStringLiteral("W")};
+    QCommandLineOption gil{QStringLiteral("gil"),
+                           QStringLiteral("Thread pool with the simulated GIL.")};
+    QCommandLineOption switchInterval{QStringLiteral("switch-interval"),
+                                      QStringLiteral("GIL switch interval in ms (default 5)."),
+                                      QStringLiteral("MS"), QStringLiteral("5")};
+    QCommandLineOption chunk{QStringLiteral("chunk"),
+                             QStringLiteral("Tasks per chunk (one message, one failure unit)."),
+                             QStringLiteral("C"), QStringLiteral("1")};
+    QCommandLineOption timeout{QStringLiteral("timeout"),
+                               QStringLiteral("Per-task timeout in seconds."),
+                               QStringLiteral("S")};
+    QCommandLineOption trace{QStringLiteral("trace"),
+                             QStringLiteral("Write a Chrome/Perfetto trace JSON."),
+                             QStringLiteral("FILE")};
+    QCommandLineOption csv{QStringLiteral("csv"), QStringLiteral("Write completed tasks as CSV."),
+                           QStringLiteral("FILE")};
+    QCommandLineOption json{QStringLiteral("json"),
+                            QStringLiteral("Print the summary as one JSON object on stdout.")};
+    QCommandLineOption quiet{QStringLiteral("quiet"), QStringLiteral("No progress output.")};
+};
+
+qint64 toInt(const QString& text, const QString& what)
+{
+    bool ok = false;
+    const qint64 v = text.toLongLong(&ok);
+    if (!ok)
+        usageError(QStringLiteral("%1 needs an integer (got '%2')").arg(what, text));
+    return v;
+}
+
+Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSweep,
+                      const QString& defaultWorkload = {})
+{
+    Scenario s;
+    if (!p.isSet(o.workload) && defaultWorkload.isEmpty())
+        usageError(QStringLiteral("--workload is required (try: poolscope-cli list)"));
+    s.workload = p.isSet(o.workload) ? p.value(o.workload) : defaultWorkload;
+    const Workload* w = Workloads::find(s.workload);
+    if (!w)
+        usageError(QStringLiteral("unknown workload '%1' (known: %2)")
+                       .arg(s.workload, Workloads::names().join(QStringLiteral(", "))));
+    s.run = w->defaultRun();
+    if (p.isSet(o.tasks)) {
+        const qint64 t = toInt(p.value(o.tasks), QStringLiteral("--tasks"));
+        if (t < 1 || t > w->maxTasks)
+            usageError(QStringLiteral("--tasks must be 1..%1 for %2 (got %3)")
+                           .arg(w->maxTasks)
+                           .arg(s.workload)
+                           .arg(t));
+        s.run.tasks = int(t);
+    }
+    if (p.isSet(o.size))
+        s.run.size = toInt(p.value(o.size), QStringLiteral("--size"));
+    for (const QString& kv : p.values(o.knob)) {
+        const auto eq = kv.indexOf(QLatin1Char('='));
+        if (eq <= 0)
+            usageError(QStringLiteral("--knob must look like name=value (got '%1')").arg(kv));
+        s.run.knobs.insert(kv.left(eq), toInt(kv.mid(eq + 1), QStringLiteral("--knob ") + kv));
+    }
+    s.pool = p.value(o.pool);
+    const int defaults = s.pool == QLatin1String("process") ? ProcessPoolExecutor::defaultMaxWorkers()
+                                                            : ThreadPoolExecutor::defaultMaxWorkers();
+    s.workers = defaults;
+    if (p.isSet(o.workers) && !forSweep)
+        s.workers = int(std::clamp<qint64>(toInt(p.value(o.workers), QStringLiteral("--workers")),
+                                           -1, 1'000'000));
+    s.gil = p.isSet(o.gil);
+    s.switchIntervalMs = int(std::clamp<qint64>(
+        toInt(p.value(o.switchInterval), QStringLiteral("--switch-interval")), -1, 1'000'000));
+    s.chunk = int(std::clamp<qint64>(toInt(p.value(o.chunk), QStringLiteral("--chunk")), -1,
+                                     2'000'000));
+    if (p.isSet(o.timeout)) {
+        bool ok = false;
+        const double t = p.value(o.timeout).toDouble(&ok);
+        if (!ok)
+            usageError(QStringLiteral("--timeout needs seconds (got '%1')").arg(p.value(o.timeout)));
+        s.timeoutS = t;
+    }
+    s.tracePath = p.value(o.trace);
+    s.csvPath = p.value(o.csv);
+    if (forSweep)
+        s.workers = 1; // validated per size below
+    const QString why = validate(s);
+    if (!why.isEmpty())
+        usageError(why);
+    return s;
+}
+
+int cmdList(bool json)
+{
+    QTextStream out(stdout);
+    QJsonArray arr;
+    for (const Workload& w : Workloads::all()) {
+        if (json) {
+            QJsonObject o{{QStringLiteral("name"), w.name},
+                          {QStringLiteral("description"), w.description},
+                          {QStringLiteral("kind"), w.kind},
+                          {QStringLiteral("default_tasks"), w.defaultTasks},
+                          {QStringLiteral("max_tasks"), w.maxTasks},
+                          {QStringLiteral("size_unit"), w.sizeUnit},
+                          {QStringLiteral("default_size"), w.defaultSize},
+                          {QStringLiteral("min_size"), w.minSize},
+                          {QStringLiteral("max_size"), w.maxSize},
+                          {QStringLiteral("process_only"), w.processOnly},
+                          {QStringLiteral("releases_gil"), w.releasesGil}};
+            QJsonArray knobs;
+            for (const auto& k : w.knobs)
+                knobs.append(QJsonObject{{QStringLiteral("name"), k.name},
+                                         {QStringLiteral("description"), k.description},
+                                         {QStringLiteral("default"), k.defaultValue},
+                                         {QStringLiteral("min"), k.minimum},
+                                         {QStringLiteral("max"), k.maximum}});
+            o.insert(QStringLiteral("knobs"), knobs);
+            arr.append(o);
+            continue;
+        }
+        out << w.name << "  [" << w.kind << (w.processOnly ? ", process pool only" : "")
+            << (w.releasesGil ? ", releases the GIL" : "") << "]\n"
+            << "    " << w.description << "\n"
+            << "    --tasks " << w.defaultTasks << " (1.." << w.maxTasks << ")  --size "
+            << w.defaultSize << " " << w.sizeUnit << " (" << w.minSize << ".." << w.maxSize
+            << ")\n";
+        for (const auto& k : w.knobs)
+            out << "    --knob " << k.name << "=" << k.defaultValue << " (" << k.minimum << ".."
+                << k.maximum << ")  " << k.description << "\n";
+    }
+    if (json)
+        out << QJsonDocument(arr).toJson(QJsonDocument::Compact) << "\n";
+    return 0;
+}
+
+Progress progressMode(bool quiet)
+{
+    if (quiet)
+        return Progress::None;
+    return ::isatty(STDERR_FILENO) ? Progress::Tty : Progress::Lines;
+}
+
+int cmdRun(const Scenario& s, bool json, bool quiet)
+{
+    QString exportError;
+    Summary sum;
+    try {
+        sum = runScenario(s, progressMode(quiet), &g_interrupted, &exportError);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "poolscope-cli: %s\n", e.what());
+        return 1;
+    }
+    if (json) {
+        std::printf("%s\n", QJsonDocument(sum.toJson()).toJson(QJsonDocument::Compact).constData());
+    } else {
+        std::printf("%s", qPrintable(sum.toText()));
+    }
+    if (!exportError.isEmpty()) {
+        std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(exportError));
+        return 1;
+    }
+    return (sum.failed == 0 && sum.cancelled == 0) ? 0 : 1;
+}
+
+int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
+{
+    for (int n : sizes) {
+        if (n < 1 || n > Executor::maxWorkersLimit())
+            usageError(QStringLiteral("--workers must be between 1 and %1 (got %2)")
+                           .arg(Executor::maxWorkersLimit())
+                           .arg(n));
+    }
+    QList<Summary> rows;
+    double base = 0;
+    QList<SpeedupPoint> pts;
+    for (int n : sizes) {
+        s.workers = n;
+        QString exportError;
+        Summary sum;
+        try {
+            sum = runScenario(s, Progress::None, &g_interrupted, &exportError);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "poolscope-cli: %s\n", e.what());
+            return 1;
+        }
+        if (n == sizes.first())
+            base = sum.wallS; // one worker: speedups are relative to it
+        rows.append(sum);
+        pts.append({n, base / sum.wallS});
+        if (!quiet && !json)
+            std::fprintf(stderr, "  %d worker(s): %.3f s\n", n, sum.wallS);
+        if (sum.interrupted)
+            break;
+    }
+    const double serial = fitSerialFraction(pts);
+    if (json) {
+        QJsonArray arr;
+        for (int i = 0; i < rows.size(); ++i) {
+            QJsonObject o = rows[i].toJson();
+            o.insert(QStringLiteral("speedup"), pts[i].speedup);
+            o.insert(QStringLiteral("efficiency"), pts[i].speedup / pts[i].workers);
+            if (serial >= 0)
+                o.insert(QStringLiteral("amdahl_speedup"), amdahlSpeedup(serial, pts[i].workers));
+            arr.append(o);
+        }
+        QJsonObject top{{QStringLiteral("workload"), s.workload},
+                        {QStringLiteral("pool"), s.pool},
+                        {QStringLiteral("gil"), s.gil},
+                        {QStringLiteral("serial_fraction"), serial},
+                        {QStringLiteral("rows"), arr}};
+        std::printf("%s\n", QJsonDocument(top).toJson(QJsonDocument::Compact).constData());
+        return 0;
+    }
+    std::printf("sweep %s on %s%s, %d tasks x size %lld\n", qPrintable(s.workload),
+                qPrintable(s.pool), s.gil ? " with the simulated GIL" : "", s.run.tasks,
+                static_cast<long long>(s.run.size));
+    std::printf("%8s %10s %9s %11s %9s\n", "workers", "wall_s", "speedup", "efficiency",
+                "amdahl");
+    for (int i = 0; i < rows.size(); ++i) {
+        const double pred = serial >= 0 ? amdahlSpeedup(serial, pts[i].workers) : pts[i].speedup;
+        std::printf("%8d %10.3f %8.2fx %10.0f%% %8.2fx\n", pts[i].workers, rows[i].wallS,
+                    pts[i].speedup, 100.0 * pts[i].speedup / pts[i].workers, pred);
+    }
+    if (serial >= 0)
+        std::printf("serial fraction (Amdahl fit): %.3f  -> max speedup %.1fx\n", serial,
+                    serial > 0 ? 1.0 / serial : INFINITY);
+    else
+        std::printf("serial fraction: needs at least one size above 1 worker\n");
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
+    // The process pool may spawn this very program as its worker.
+    if (isWorkerInvocation(argc, argv))
+        return runWorker(argc, argv);
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("poolscope-cli"));
-    QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));
-    QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("PoolScope command line"));
-    parser.addHelpOption();
-    parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("demo"));
-    QCommandLineOption workersOpt(QStringLiteral("workers"), QStringLiteral("Pool size."),
-                                  QStringLiteral("N"), QString::number(
-                                      poolscope::ThreadPoolExecutor::defaultMaxWorkers()));
-    QCommandLineOption tasksOpt(QStringLiteral("tasks"), QStringLiteral("Number of tasks."),
-                                QStringLiteral("N"), QStringLiteral("64"));
-    parser.addOption(workersOpt);
-    parser.addOption(tasksOpt);
-    parser.process(app);
+    QCoreApplication::setApplicationVersion(QStringLiteral(PROJECT_VERSION));
 
-    QTextStream err(stderr);
-    const QStringList pos = parser.positionalArguments();
-    if (pos.isEmpty() || pos.first() != QLatin1String("demo")) {
-        err << "poolscope-cli: unknown or missing command (try: poolscope-cli demo)\n";
-        return 2;
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Run PoolScope workloads on a thread or process pool from a terminal.\n\n"
+        "Commands:\n"
+        "  list                 workloads, their parameters and limits\n"
+        "  run --workload NAME  run one scenario and print a summary\n"
+        "  sweep --workload NAME --workers 1..N\n"
+        "                       run the same batch at each pool size; speedup, efficiency\n"
+        "                       and the serial fraction fitted with Amdahl's law\n"
+        "  demo                 primes on the thread pool (same as run --workload primes)"));
+    p.addHelpOption();
+    p.addVersionOption();
+    p.addPositionalArgument(QStringLiteral("command"), QStringLiteral("list | run | sweep | demo"));
+    Options o;
+    p.addOptions({o.workload, o.tasks, o.size, o.knob, o.pool, o.workers, o.gil, o.switchInterval,
+                  o.chunk, o.timeout, o.trace, o.csv, o.json, o.quiet});
+    if (!p.parse(QCoreApplication::arguments()))
+        usageError(p.errorText());
+    if (p.isSet(QStringLiteral("help")))
+        p.showHelp(0);
+    if (p.isSet(QStringLiteral("version")))
+        p.showVersion();
+    const QStringList pos = p.positionalArguments();
+    if (pos.size() != 1)
+        usageError(QStringLiteral("give one command: list, run, sweep or demo (see --help)"));
+    const QString cmd = pos.first();
+    std::signal(SIGINT, onSigint);
+    if (cmd == QLatin1String("list"))
+        return cmdList(p.isSet(o.json));
+    if (cmd == QLatin1String("run") || cmd == QLatin1String("demo")) {
+        const QString def = cmd == QLatin1String("demo") ? QStringLiteral("primes") : QString();
+        return cmdRun(scenarioFrom(p, o, false, def), p.isSet(o.json), p.isSet(o.quiet));
     }
-    bool ok1 = false, ok2 = false;
-    const int workers = parser.value(workersOpt).toInt(&ok1);
-    const int tasks = parser.value(tasksOpt).toInt(&ok2);
-    if (!ok1 || !ok2 || tasks <= 0 || tasks > 1000000) {
-        err << "poolscope-cli: --workers and --tasks need positive integers (tasks <= 1000000)\n";
-        return 2;
+    if (cmd == QLatin1String("sweep")) {
+        if (!p.isSet(o.workers))
+            usageError(QStringLiteral("sweep needs --workers, e.g. --workers 1..4"));
+        const QList<int> sizes = parseWorkerList(p.value(o.workers));
+        if (sizes.first() != 1)
+            usageError(QStringLiteral("a sweep starts at 1 worker (speedups are relative to "
+                                      "it), e.g. --workers 1..4"));
+        Scenario s = scenarioFrom(p, o, true);
+        if (!s.tracePath.isEmpty() || !s.csvPath.isEmpty())
+            usageError(QStringLiteral("sweep writes no trace or CSV; use run for that"));
+        return cmdSweep(s, sizes, p.isSet(o.json), p.isSet(o.quiet));
     }
-    try {
-        poolscope::ThreadPoolExecutor pool(workers);
-        QElapsedTimer t;
-        t.start();
-        std::vector<poolscope::Future<quint64>> fs;
-        const quint64 span = 20000;
-        for (int i = 0; i < tasks; ++i)
-            fs.push_back(pool.submitWith({QStringLiteral("primes"), 0}, countPrimes, i * span,
-                                         (i + 1) * span));
-        quint64 total = 0;
-        for (auto f : poolscope::asCompleted(fs))
-            total += f.result();
-        const double wall = t.nsecsElapsed() / 1e9;
-        const auto c = pool.counters();
-        QTextStream out(stdout);
-        out << "workload   primes below " << tasks * span << " in " << tasks << " tasks\n"
-            << "pool       thread, " << pool.maxWorkers() << " workers\n"
-            << "result     " << total << " primes\n"
-            << "tasks      " << c.succeeded << " done, " << c.failed << " failed, "
-            << c.cancelled << " cancelled\n"
-            << "wall       " << QString::number(wall, 'f', 3) << " s ("
-            << QString::number(tasks / wall, 'f', 1) << " tasks/s)\n";
-    } catch (const std::exception& e) {
-        err << "poolscope-cli: " << e.what() << "\n";
-        return 2;
-    }
-    return 0;
+    usageError(QStringLiteral("unknown command '%1' (use list, run, sweep or demo)").arg(cmd));
 }

@@ -1,0 +1,308 @@
+#include "scenario.h"
+
+#include <poolscope/monitor.h>
+#include <poolscope/processpool.h>
+#include <poolscope/threadpool.h>
+#include <poolscope/traceexport.h>
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QTimer>
+
+#include <cstdio>
+#include <memory>
+#include <sys/resource.h>
+
+namespace poolscope::cli {
+
+namespace {
+double rusageCpuS()
+{
+    rusage self{}, children{};
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+    return sec(self.ru_utime) + sec(self.ru_stime) + sec(children.ru_utime)
+        + sec(children.ru_stime);
+}
+
+QString bar(double fraction, int width)
+{
+    const int filled = int(fraction * width + 0.5);
+    return QString(filled, QLatin1Char('#')) + QString(width - filled, QLatin1Char('.'));
+}
+} // namespace
+
+bool writablePath(const QString& path, QString* why)
+{
+    const QFileInfo fi(path);
+    const QFileInfo dir(fi.absolutePath());
+    if (!dir.exists() || !dir.isDir()) {
+        *why = QStringLiteral("cannot write '%1': folder '%2' does not exist")
+                   .arg(path, dir.absoluteFilePath());
+        return false;
+    }
+    if (fi.exists() ? !fi.isWritable() || fi.isDir() : !dir.isWritable()) {
+        *why = QStringLiteral("cannot write '%1': permission denied").arg(path);
+        return false;
+    }
+    return true;
+}
+
+QString validate(const Scenario& s)
+{
+    if (!Workloads::find(s.workload))
+        return QStringLiteral("unknown workload '%1' (try: poolscope-cli list)").arg(s.workload);
+    if (s.pool != QLatin1String("thread") && s.pool != QLatin1String("process"))
+        return QStringLiteral("unknown pool '%1': use thread or process").arg(s.pool);
+    if (s.workers < 0 || s.workers > Executor::maxWorkersLimit() || s.workers == 0)
+        return QStringLiteral("--workers must be between 1 and %1 (got %2)")
+            .arg(Executor::maxWorkersLimit())
+            .arg(s.workers);
+    if (s.gil && s.pool != QLatin1String("thread"))
+        return QStringLiteral("--gil applies to the thread pool (every worker process has its "
+                              "own interpreter lock)");
+    if (s.switchIntervalMs < 1 || s.switchIntervalMs > 1000)
+        return QStringLiteral("--switch-interval must be 1..1000 ms (got %1)")
+            .arg(s.switchIntervalMs);
+    if (s.chunk < 1 || s.chunk > 1'000'000)
+        return QStringLiteral("--chunk must be 1..1000000 (got %1)").arg(s.chunk);
+    if (s.timeoutS && (*s.timeoutS <= 0 || *s.timeoutS > 86400))
+        return QStringLiteral("--timeout must be more than 0 and at most 86400 seconds");
+    const QString why = Workloads::validate(s.workload, s.run, s.pool);
+    if (!why.isEmpty())
+        return why;
+    QString pathWhy;
+    if (!s.tracePath.isEmpty() && !writablePath(s.tracePath, &pathWhy))
+        return pathWhy;
+    if (!s.csvPath.isEmpty() && !writablePath(s.csvPath, &pathWhy))
+        return pathWhy;
+    return {};
+}
+
+Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool>* interrupt,
+                    QString* exportError)
+{
+    const Workload* w = Workloads::find(s.workload);
+    std::unique_ptr<Executor> ex;
+    if (s.pool == QLatin1String("process")) {
+        ProcessPoolOptions o;
+        o.maxWorkers = s.workers;
+        ex = std::make_unique<ProcessPoolExecutor>(o);
+    } else {
+        ThreadPoolOptions o;
+        o.maxWorkers = s.workers;
+        o.threadNamePrefix = QStringLiteral("cli");
+        o.gil = s.gil;
+        o.gilSwitchInterval = std::chrono::milliseconds(s.switchIntervalMs);
+        ex = std::make_unique<ThreadPoolExecutor>(o);
+    }
+    MonitorOptions mo;
+    mo.intervalMs = 100;
+    Monitor monitor(mo);
+    monitor.attach(ex.get());
+
+    const double cpu0 = rusageCpuS();
+    QElapsedTimer wall;
+    wall.start();
+
+    // Submit: each future stands for `weight` workload items (a chunk > 1).
+    struct Item {
+        Future<QCborValue> future;
+        int first = 0;
+        int weight = 1;
+    };
+    std::vector<Item> items;
+    TaskOptions topts(w->taskName);
+    if (s.timeoutS)
+        topts.timeout = std::chrono::milliseconds(qint64(*s.timeoutS * 1000));
+    if (w->drive) {
+        int i = 0;
+        for (auto& f : Workloads::submit(*ex, s.workload, s.run))
+            items.push_back({f, i++, 1});
+    } else {
+        const QList<QCborArray> plan = w->plan(s.run);
+        if (s.chunk <= 1) {
+            items.reserve(std::size_t(plan.size()));
+            for (int i = 0; i < plan.size(); ++i)
+                items.push_back({ex->submitNamed(w->taskName, plan.at(i), topts), i, 1});
+        } else {
+            for (int i = 0; i < plan.size(); i += s.chunk) {
+                const QList<QCborArray> batch = plan.mid(i, s.chunk);
+                items.push_back({ex->submitNamedBatch(w->taskName, batch, topts), i,
+                                 int(batch.size())});
+            }
+        }
+    }
+    qint64 totalItems = 0;
+    for (const auto& it : items)
+        totalItems += it.weight;
+
+    // Wait on the event loop so the monitor ticks; redraw progress at 10 Hz.
+    QEventLoop loop;
+    QTimer tick;
+    tick.setInterval(100);
+    std::size_t doneCursor = 0; // items before it are done
+    bool stopped = false;
+    qint64 lastLineMs = -1000;
+    auto doneItems = [&] {
+        while (doneCursor < items.size() && items[doneCursor].future.done())
+            ++doneCursor;
+        qint64 n = 0;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i < doneCursor || items[i].future.done())
+                n += items[i].weight;
+        }
+        return n;
+    };
+    QObject::connect(&tick, &QTimer::timeout, &loop, [&] {
+        if (interrupt && interrupt->load() && !stopped) {
+            stopped = true;
+            for (auto& it : items)
+                it.future.requestStop(); // pending: cancelled; running: asked to stop
+        }
+        const qint64 done = doneItems();
+        const Snapshot& snap = monitor.last();
+        if (progress == Progress::Tty) {
+            const double frac = totalItems ? double(done) / double(totalItems) : 1.0;
+            std::fprintf(stderr, "\r[%s] %3d%%  %lld/%lld  %8.0f tasks/s  queue %llu  ",
+                         qPrintable(bar(frac, 30)), int(frac * 100), static_cast<long long>(done),
+                         static_cast<long long>(totalItems), snap.tasksPerSecond,
+                         static_cast<unsigned long long>(snap.counters.queued));
+            std::fflush(stderr);
+        } else if (progress == Progress::Lines && wall.elapsed() - lastLineMs >= 1000) {
+            lastLineMs = wall.elapsed();
+            std::fprintf(stderr, "progress %lld/%lld tasks, %.0f tasks/s, queue %llu\n",
+                         static_cast<long long>(done), static_cast<long long>(totalItems), snap.tasksPerSecond,
+                         static_cast<unsigned long long>(snap.counters.queued));
+        }
+        if (done == totalItems)
+            loop.quit();
+    });
+    tick.start();
+    if (doneItems() != totalItems)
+        loop.exec();
+    tick.stop();
+    if (progress == Progress::Tty)
+        std::fprintf(stderr, "\n");
+
+    Summary sum;
+    sum.wallS = double(wall.nsecsElapsed()) / 1e9;
+    ex->shutdown(true);
+    monitor.tick(); // the last spans
+    sum.cpuS = rusageCpuS() - cpu0;
+    sum.workload = s.workload;
+    sum.pool = s.pool;
+    sum.workers = ex->maxWorkers();
+    sum.gil = s.gil;
+    sum.chunk = s.chunk;
+    sum.tasks = totalItems;
+    sum.interrupted = stopped;
+    for (const auto& it : items) {
+        const auto st = it.future.state();
+        if (st == FutureState::Cancelled) {
+            sum.cancelled += it.weight;
+        } else if (it.future.node()->error) {
+            sum.failed += it.weight;
+            if (sum.failures.size() < 5)
+                sum.failures.append(
+                    QStringLiteral("task %1: %2")
+                        .arg(it.first)
+                        .arg(QString::fromStdString(describeException(it.future.node()->error))));
+        } else {
+            sum.done += it.weight;
+        }
+    }
+    sum.tasksPerS = sum.wallS > 0 ? double(sum.done + sum.failed) / sum.wallS : 0;
+    sum.cpuWallRatio = sum.wallS > 0 ? sum.cpuS / sum.wallS : 0;
+    double wait = 0, run = 0;
+    qint64 nWait = 0, nRun = 0;
+    for (const auto& sp : monitor.spanHistory()) {
+        if (sp.enqueueNs > 0) {
+            wait += double(sp.startNs - sp.enqueueNs);
+            ++nWait;
+        }
+        run += double(sp.endNs - sp.startNs);
+        ++nRun;
+        sum.gilWaitMs += double(sp.gilWaitNs) / 1e6;
+    }
+    sum.meanQueueWaitMs = nWait ? wait / double(nWait) / 1e6 : -1;
+    sum.meanRunMs = nRun ? run / double(nRun) / 1e6 : -1;
+    sum.droppedEvents = monitor.last().counters.droppedEvents;
+
+    QStringList errors;
+    QString err;
+    if (!s.tracePath.isEmpty()
+        && !writeChromeTrace(s.tracePath, monitor.traceData(s.workload), &err))
+        errors << err;
+    if (!s.csvPath.isEmpty() && !writeCsv(s.csvPath, monitor.records(), &err))
+        errors << err;
+    if (exportError)
+        *exportError = errors.join(QStringLiteral("; "));
+    monitor.detach();
+    return sum;
+}
+
+QJsonObject Summary::toJson() const
+{
+    QJsonObject o;
+    o.insert(QStringLiteral("workload"), workload);
+    o.insert(QStringLiteral("pool"), pool);
+    o.insert(QStringLiteral("workers"), workers);
+    o.insert(QStringLiteral("gil"), gil);
+    o.insert(QStringLiteral("chunk"), chunk);
+    o.insert(QStringLiteral("wall_s"), wallS);
+    o.insert(QStringLiteral("tasks"), tasks);
+    o.insert(QStringLiteral("done"), done);
+    o.insert(QStringLiteral("failed"), failed);
+    o.insert(QStringLiteral("cancelled"), cancelled);
+    o.insert(QStringLiteral("tasks_per_s"), tasksPerS);
+    o.insert(QStringLiteral("mean_queue_wait_ms"), meanQueueWaitMs);
+    o.insert(QStringLiteral("mean_run_ms"), meanRunMs);
+    o.insert(QStringLiteral("cpu_s"), cpuS);
+    o.insert(QStringLiteral("cpu_wall_ratio"), cpuWallRatio);
+    o.insert(QStringLiteral("gil_wait_ms"), gilWaitMs);
+    o.insert(QStringLiteral("dropped_events"), qint64(droppedEvents));
+    o.insert(QStringLiteral("interrupted"), interrupted);
+    o.insert(QStringLiteral("failures"), QJsonArray::fromStringList(failures));
+    return o;
+}
+
+QString Summary::toText() const
+{
+    QString t;
+    auto line = [&t](const char* key, const QString& value) {
+        t += QStringLiteral("%1 %2\n").arg(QLatin1String(key), -14).arg(value);
+    };
+    line("workload", workload);
+    line("pool", QStringLiteral("%1, %2 worker(s)%3%4")
+                     .arg(pool)
+                     .arg(workers)
+                     .arg(gil ? QStringLiteral(", simulated GIL") : QString())
+                     .arg(chunk > 1 ? QStringLiteral(", chunk %1").arg(chunk) : QString()));
+    line("wall time", QStringLiteral("%1 s").arg(wallS, 0, 'f', 3));
+    line("tasks", QStringLiteral("%1: %2 done, %3 failed, %4 cancelled%5")
+                      .arg(tasks)
+                      .arg(done)
+                      .arg(failed)
+                      .arg(cancelled)
+                      .arg(interrupted ? QStringLiteral(" (interrupted)") : QString()));
+    line("throughput", QStringLiteral("%1 tasks/s").arg(tasksPerS, 0, 'f', 1));
+    if (meanQueueWaitMs >= 0)
+        line("queue wait", QStringLiteral("%1 ms mean").arg(meanQueueWaitMs, 0, 'f', 3));
+    if (meanRunMs >= 0)
+        line("run time", QStringLiteral("%1 ms mean").arg(meanRunMs, 0, 'f', 3));
+    line("CPU / wall", QStringLiteral("%1 (%2 s CPU)").arg(cpuWallRatio, 0, 'f', 2).arg(cpuS, 0, 'f', 3));
+    if (gil)
+        line("GIL wait", QStringLiteral("%1 ms total").arg(gilWaitMs, 0, 'f', 1));
+    if (droppedEvents)
+        line("dropped", QStringLiteral("%1 detail events (counts are exact)").arg(droppedEvents));
+    for (const auto& f : failures)
+        line("failure", f);
+    return t;
+}
+
+} // namespace poolscope::cli

@@ -1,0 +1,69 @@
+#pragma once
+// One CLI scenario: a workload run on a pool, watched by a Monitor, with a
+// progress line, Ctrl-C handling, exports and a summary.
+
+#include <poolscope/workloads.h>
+
+#include <QJsonObject>
+#include <QString>
+#include <QStringList>
+
+#include <atomic>
+#include <optional>
+
+namespace poolscope::cli {
+
+struct Scenario {
+    QString workload;
+    WorkloadRun run;
+    QString pool = QStringLiteral("thread"); // "thread" | "process"
+    int workers = 0;                         // 0 = pool default
+    bool gil = false;
+    int switchIntervalMs = 5;
+    int chunk = 1;
+    std::optional<double> timeoutS;
+    QString tracePath;
+    QString csvPath;
+};
+
+struct Summary {
+    QString workload;
+    QString pool;
+    int workers = 0;
+    bool gil = false;
+    int chunk = 1;
+    double wallS = 0;
+    qint64 tasks = 0;
+    qint64 done = 0;
+    qint64 failed = 0;
+    qint64 cancelled = 0;
+    double tasksPerS = 0;
+    double meanQueueWaitMs = -1;
+    double meanRunMs = -1;
+    double cpuS = 0;
+    double cpuWallRatio = 0;
+    double gilWaitMs = 0;
+    quint64 droppedEvents = 0;
+    bool interrupted = false;
+    QStringList failures; // first few, "task N: <error>"
+    QJsonObject toJson() const;
+    QString toText() const;
+};
+
+/// Returns an empty string when the scenario is acceptable, else one clear
+/// sentence (the CLI prints it and exits with 2).
+QString validate(const Scenario& s);
+
+enum class Progress { None, Tty, Lines };
+
+/// Runs it to the end (or until *interrupt turns true: pending tasks are
+/// cancelled, running ones asked to stop). Needs a QCoreApplication.
+/// Throws poolscope::Error subclasses for pool failures; writes exports and
+/// sets *exportError when they cannot be written.
+Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool>* interrupt,
+                    QString* exportError);
+
+/// True when path can be created or overwritten (checked before running).
+bool writablePath(const QString& path, QString* why);
+
+} // namespace poolscope::cli
