@@ -1,0 +1,91 @@
+#pragma once
+// Trace export: Chrome Trace Event JSON (opens in ui.perfetto.dev and
+// chrome://tracing) and CSV of completed tasks (DESIGN.md §7, ANCHORS.md §D).
+//
+// Layout of a PoolScope trace (`{"displayTimeUnit":"ms","traceEvents":[...],
+// "otherData":{...}}`):
+//   * one process (pid 1) named "PoolScope <poolKind> pool";
+//   * tid 1 is the "submitter" lane: one 1 ns `X` slice "submit" per task
+//     with a known enqueue time, the source of that task's flow arrow. (tid 0
+//     is avoided: Perfetto reserves it for the idle task and hides it.)
+//   * one tid per worker, from 2 up in worker-index order, named by an `M`
+//     thread_name event whose args also carry the worker index and the real
+//     pid/tid. A worker whose spans overlap (clock skew between processes)
+//     gets extra lanes, so slices on one (pid, tid) never partially overlap;
+//   * one `X` slice per task: name = task name, cat = status, ts/dur in µs
+//     (three decimals = ns) relative to originNs, args {id, status, worker,
+//     core, cpu_ms, gil_wait_ms, queued_wait_ms, args};
+//   * `C` counter events "queue" with args {queued, running};
+//   * flows submit -> start as flow v2 (`bind_id` = task id, `flow_out` on the
+//     submit slice, `flow_in` on the task slice; ANCHORS.md §D). They bind to
+//     the slices that carry them. The v1 form (`ph` s/f, `bp` e) binds to
+//     whatever slice is open at a timestamp, and Perfetto drops the arrow when
+//     the flow event is sorted before its slice at an equal ts.
+
+#include "telemetry.h"
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QHash>
+#include <QList>
+#include <QString>
+
+#include <optional>
+#include <vector>
+
+namespace poolscope {
+
+struct TraceWorker {
+    int index = -1;
+    QString name;
+    qint64 pid = 0;
+    qint64 tid = 0;
+    friend bool operator==(const TraceWorker&, const TraceWorker&) = default;
+};
+
+struct TraceCounterSample {
+    qint64 timeNs = 0;
+    qint64 queued = 0;
+    qint64 running = 0;
+    friend bool operator==(const TraceCounterSample&, const TraceCounterSample&) = default;
+};
+
+struct TraceData {
+    QString title;
+    QString poolKind;    // "thread" or "process"
+    qint64 originNs = 0; // time 0 of the trace (monotonicNs base)
+    QList<TraceWorker> workers;
+    std::vector<TaskSpan> spans;
+    QList<TraceCounterSample> counters;
+    QHash<quint64, QString> args; // optional: task id -> argument text
+};
+
+/// readChromeTrace refuses traces with more events than this.
+inline constexpr qsizetype kMaxTraceEvents = 10'000'000;
+
+/// Serialises to Chrome Trace Event JSON (UTF-8). Streams by hand rather than
+/// through QJsonDocument: see traceexport.cpp for why and how strings are
+/// escaped.
+QByteArray toChromeTrace(const TraceData& data);
+
+/// Writes toChromeTrace(data) to path atomically (QSaveFile), streaming in
+/// chunks. On failure returns false and sets *error (if given).
+bool writeChromeTrace(const QString& path, const TraceData& data, QString* error = nullptr);
+
+/// Reads a trace written by toChromeTrace back (names are interned through
+/// NameTable, at most 1024 characters each). Rejects malformed or hostile
+/// input with a clear *error and nullopt; never crashes. Spans come back in
+/// file order with ns precision (µs with three decimals on the wire); workers
+/// are the listed ones, sorted by index. Events are parsed one at a time, so
+/// memory is the input plus the result (a million spans: ~7 s, ~170 MB on top
+/// of the 400 MB text, release build). Slices of other tools' traces load as
+/// succeeded tasks of worker -1; other phases are ignored.
+std::optional<TraceData> readChromeTrace(QByteArrayView json, QString* error = nullptr);
+
+/// CSV (RFC 4180: CRLF line ends, fields with comma, quote, CR or LF quoted,
+/// quotes doubled) with the header
+/// id,task,args,status,result,error,worker,core,queued_wait_ms,run_ms,cpu_ms,gil_wait_ms
+QByteArray toCsv(const QList<TaskRecord>& records);
+bool writeCsv(const QString& path, const QList<TaskRecord>& records, QString* error = nullptr);
+
+} // namespace poolscope

@@ -1,0 +1,610 @@
+// Chrome Trace Event export / import and CSV (DESIGN.md §7, ANCHORS.md §D).
+// The structural checks parse the output with QJsonDocument, independently of
+// readChromeTrace, and are written for any trace, not just the scripted one.
+
+#include <poolscope/traceexport.h>
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace poolscope;
+
+namespace {
+
+constexpr qint64 kOrigin = 5'000'000'000'000; // 5000 s after boot, ns
+
+TaskSpan span(quint64 id, const char* name, int worker, qint64 enqueueUs, qint64 startNs,
+              qint64 endNs, TaskStatus st = TaskStatus::Succeeded)
+{
+    TaskSpan s;
+    s.taskId = id;
+    s.nameId = NameTable::intern(QString::fromUtf8(name));
+    s.worker = worker;
+    s.enqueueNs = enqueueUs < 0 ? 0 : kOrigin + enqueueUs * 1000;
+    s.startNs = kOrigin + startNs;
+    s.endNs = kOrigin + endNs;
+    s.status = st;
+    s.core = qint16(worker % 2);
+    s.cpuNs = (endNs - startNs) / 2;
+    return s;
+}
+
+/// Several workers, every status, flows, odd names and args, overlapping
+/// spans on one worker (clock skew) and a span of a worker not in the list.
+TraceData scripted()
+{
+    TraceData d;
+    d.title = QStringLiteral("scripted \"trace\"");
+    d.poolKind = QStringLiteral("process");
+    d.originNs = kOrigin;
+    d.workers = {{0, QStringLiteral("worker-0"), 1001, 1001},
+                 {1, QString(), 1002, 1002},
+                 {2, QStringLiteral("w2 \"odd\"\tname"), 1003, 1003}};
+    // ids, name, worker, enqueue (µs, -1 = unknown), start ns, end ns, status
+    d.spans.push_back(span(1, "prime_count", 0, 0, 1'000, 501'234));
+    d.spans.push_back(span(2, "prime_count", 0, 1, 501'234, 900'000)); // touches #1
+    d.spans.push_back(span(3, "mandelbrot", 1, 2, 2'500, 700'001, TaskStatus::Failed));
+    d.spans.push_back(span(4, "mandelbrot", 1, -1, 650'000, 800'000)); // overlaps #3
+    d.spans.push_back(span(5, "sleep", 1, 3, 700'100, 700'100, TaskStatus::Cancelled)); // 0 ns
+    d.spans.push_back(span(6, "na\"me\\ with\nnewline \x01 é 日本 🙂", 2, 4, 10'000, 20'007));
+    d.spans.push_back(span(7, "prime_count", 5, 5, 30'000, 40'000)); // worker 5 not listed
+    d.spans.push_back(span(8, "sleep", 2, 5, 30'000, 30'001));       // same enqueue ns as #7
+    d.spans.push_back(span(9, "prime_count", 2, 6, 25'000, 26'000)); // out of order
+    d.spans[1].gilWaitNs = 123'456;
+    d.spans[3].cpuNs = -1; // not measured
+    d.spans[6].core = -1;
+    d.counters = {{kOrigin, 9, 0}, {kOrigin + 1'500, 7, 2}, {kOrigin + 900'000, 0, 0}};
+    d.args.insert(1, QStringLiteral("n=1000, m=\"2\""));
+    d.args.insert(6, QStringLiteral("line1\nline2\t\u2028"));
+    return d;
+}
+
+qint64 usToNs(const QJsonValue& v)
+{
+    return qint64(std::llround(v.toDouble() * 1000.0));
+}
+
+struct Slice {
+    qint64 ts;
+    qint64 end;
+    QString name;
+};
+
+} // namespace
+
+class TstTraceExport : public QObject {
+    Q_OBJECT
+private slots:
+    void structure()
+    {
+        const TraceData d = scripted();
+        const QByteArray json = toChromeTrace(d);
+        QJsonParseError pe;
+        const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
+        QVERIFY2(pe.error == QJsonParseError::NoError, qPrintable(pe.errorString()));
+        QVERIFY(doc.isObject());
+        const QJsonObject top = doc.object();
+        QCOMPARE(top.value("displayTimeUnit").toString(), QStringLiteral("ms"));
+        QCOMPARE(top.value("otherData").toObject().value("title").toString(), d.title);
+        const QJsonArray events = top.value("traceEvents").toArray();
+        QVERIFY(!events.isEmpty());
+
+        QMap<QPair<qint64, qint64>, QList<Slice>> slices; // (pid, tid) -> X events
+        QMap<QPair<qint64, qint64>, QString> threadNames;
+        QMap<qint64, QString> processNames;
+        QMap<qint64, qint64> flowOutTs, flowInTs; // bind_id -> ts (ns)
+        int counters = 0;
+        int taskSlices = 0;
+        for (const QJsonValue& v : events) {
+            QVERIFY(v.isObject());
+            const QJsonObject e = v.toObject();
+            const QString ph = e.value("ph").toString();
+            QVERIFY(e.value("pid").isDouble());
+            QVERIFY(e.value("tid").isDouble());
+            const auto key =
+                qMakePair(qint64(e.value("pid").toDouble()), qint64(e.value("tid").toDouble()));
+            QVERIFY2(key.second != 0, "tid 0 is reserved by Perfetto");
+            if (ph == QLatin1String("X")) {
+                QVERIFY(e.value("ts").isDouble());
+                QVERIFY2(e.value("dur").isDouble(), "X events need dur");
+                QVERIFY(e.value("dur").toDouble() >= 0);
+                const qint64 ts = usToNs(e.value("ts"));
+                slices[key].append({ts, ts + usToNs(e.value("dur")), e.value("name").toString()});
+                if (e.contains("bind_id")) {
+                    const qint64 id = qint64(e.value("bind_id").toDouble());
+                    const bool out = e.value("flow_out").toBool();
+                    const bool in = e.value("flow_in").toBool();
+                    QVERIFY(out != in);
+                    auto& m = out ? flowOutTs : flowInTs;
+                    QVERIFY2(!m.contains(id), "one flow per task");
+                    m.insert(id, ts);
+                }
+                if (e.value("cat").toString() != QLatin1String("submit")) {
+                    ++taskSlices;
+                    const QJsonObject a = e.value("args").toObject();
+                    for (const char* k : {"id", "core", "gil_wait_ms"})
+                        QVERIFY2(a.value(k).isDouble(), k);
+                    QCOMPARE(a.value("status").toString(), e.value("cat").toString());
+                }
+            } else if (ph == QLatin1String("C")) {
+                ++counters;
+                const QJsonObject a = e.value("args").toObject();
+                QVERIFY(!a.isEmpty());
+                for (const QJsonValue& c : a)
+                    QVERIFY2(c.isDouble(), "counter args must be numeric");
+            } else if (ph == QLatin1String("M")) {
+                const QString what = e.value("name").toString();
+                const QString name = e.value("args").toObject().value("name").toString();
+                if (what == QLatin1String("thread_name"))
+                    threadNames.insert(key, name);
+                else if (what == QLatin1String("process_name"))
+                    processNames.insert(key.first, name);
+            }
+        }
+        QCOMPARE(taskSlices, int(d.spans.size()));
+        QCOMPARE(counters, d.counters.size());
+
+        // Slices on one (pid, tid) nest or are disjoint, never partially overlap.
+        for (auto it = slices.begin(); it != slices.end(); ++it) {
+            auto& list = it.value();
+            std::sort(list.begin(), list.end(), [](const Slice& a, const Slice& b) {
+                return a.ts != b.ts ? a.ts < b.ts : a.end > b.end;
+            });
+            QList<Slice> stack;
+            for (const Slice& s : list) {
+                while (!stack.isEmpty() && stack.last().end <= s.ts)
+                    stack.removeLast();
+                if (!stack.isEmpty() && s.end > stack.last().end)
+                    QFAIL(qPrintable(QStringLiteral("tid %1: '%2' partially overlaps '%3'")
+                                         .arg(it.key().second)
+                                         .arg(s.name, stack.last().name)));
+                stack.append(s);
+            }
+            QVERIFY2(threadNames.contains(it.key()),
+                     qPrintable(QStringLiteral("no thread_name for tid %1").arg(it.key().second)));
+            QVERIFY(processNames.contains(it.key().first));
+        }
+        QCOMPARE(processNames.value(1), QStringLiteral("PoolScope process pool"));
+        QVERIFY(threadNames.values().contains(QStringLiteral("worker-0")));
+        QVERIFY(threadNames.values().contains(QStringLiteral("worker 1")));
+        QVERIFY(threadNames.values().contains(QStringLiteral("worker 1 (overlap 1)")));
+        QVERIFY(threadNames.values().contains(QStringLiteral("worker 5")));
+        QVERIFY(threadNames.values().contains(QStringLiteral("submitter")));
+
+        // Flows: every submit has its start, the start is not before the submit.
+        int withEnqueue = 0;
+        for (const auto& s : d.spans)
+            withEnqueue += s.enqueueNs > 0 ? 1 : 0;
+        QCOMPARE(flowOutTs.size(), withEnqueue);
+        QCOMPARE(flowOutTs.keys(), flowInTs.keys());
+        for (auto it = flowOutTs.cbegin(); it != flowOutTs.cend(); ++it)
+            QVERIFY(it.value() <= flowInTs.value(it.key()));
+    }
+
+    void microseconds()
+    {
+        // ts/dur are µs relative to originNs, printed exactly to the ns.
+        TraceData d;
+        d.originNs = kOrigin;
+        d.spans.push_back(span(42, "t", 0, -1, 1'234'567, 1'234'567 + 2'000'001));
+        const QJsonArray events =
+            QJsonDocument::fromJson(toChromeTrace(d)).object().value("traceEvents").toArray();
+        bool found = false;
+        for (const QJsonValue& v : events) {
+            const QJsonObject e = v.toObject();
+            if (e.value("ph").toString() != QLatin1String("X"))
+                continue;
+            found = true;
+            QCOMPARE(e.value("ts").toDouble(), 1234.567);
+            QCOMPARE(e.value("dur").toDouble(), 2000.001);
+            QCOMPARE(e.value("args").toObject().value("cpu_ms").toDouble(), 1.0); // 1000000 ns
+            QVERIFY(!e.contains("bind_id")); // no enqueue time, no flow
+        }
+        QVERIFY(found);
+        QVERIFY(toChromeTrace(d).contains("\"ts\":1234.567,\"dur\":2000.001"));
+    }
+
+    void roundTrip()
+    {
+        const TraceData d = scripted();
+        QString error = QStringLiteral("stale");
+        const auto back = readChromeTrace(toChromeTrace(d), &error);
+        QVERIFY2(back.has_value(), qPrintable(error));
+        QVERIFY(error.isEmpty());
+        QCOMPARE(back->title, d.title);
+        QCOMPARE(back->poolKind, d.poolKind);
+        QCOMPARE(back->originNs, d.originNs);
+        QCOMPARE(back->workers, d.workers); // worker 5 was never listed: not added
+        QCOMPARE(back->counters, d.counters);
+        QCOMPARE(back->args, d.args);
+        QCOMPARE(back->spans.size(), d.spans.size());
+        for (std::size_t i = 0; i < d.spans.size(); ++i) {
+            const TaskSpan& a = d.spans[i];
+            const TaskSpan& b = back->spans[i];
+            const QByteArray row = "span " + QByteArray::number(qulonglong(i));
+            QVERIFY2(a.taskId == b.taskId, row);
+            QVERIFY2(a.nameId == b.nameId, row);
+            QVERIFY2(a.worker == b.worker, row);
+            QVERIFY2(a.core == b.core, row);
+            QVERIFY2(a.status == b.status, row);
+            QVERIFY2(std::abs(a.startNs - b.startNs) < 1000, row); // exact in fact
+            QVERIFY2(std::abs(a.endNs - b.endNs) < 1000, row);
+            QVERIFY2(std::abs(a.enqueueNs - b.enqueueNs) < 1000, row);
+            QVERIFY2(a.cpuNs == b.cpuNs, row);
+            QVERIFY2(a.gilWaitNs == b.gilWaitNs, row);
+            QCOMPARE(b.startNs, a.startNs);
+            QCOMPARE(b.endNs, a.endNs);
+            QCOMPARE(b.enqueueNs, a.enqueueNs);
+        }
+        QCOMPARE(NameTable::name(back->spans[5].nameId),
+                 QString::fromUtf8("na\"me\\ with\nnewline \x01 é 日本 🙂"));
+    }
+
+    void emptyTrace()
+    {
+        const TraceData d;
+        const QByteArray json = toChromeTrace(d);
+        QVERIFY(QJsonDocument::fromJson(json).isObject());
+        QString error;
+        const auto back = readChromeTrace(json, &error);
+        QVERIFY2(back, qPrintable(error));
+        QVERIFY(back->spans.empty());
+        QVERIFY(back->workers.isEmpty());
+    }
+
+    void negativeDurationWrittenAsZero()
+    {
+        TraceData d;
+        d.originNs = kOrigin;
+        d.spans.push_back(span(1, "t", 0, -1, 5'000, 4'000)); // end before start
+        const auto back = readChromeTrace(toChromeTrace(d));
+        QVERIFY(back);
+        QCOMPARE(back->spans.at(0).endNs, back->spans.at(0).startNs);
+    }
+
+    void bigIds()
+    {
+        // Ids above 2^53 do not fit a JSON number exactly: written as strings.
+        TraceData d;
+        d.originNs = 0;
+        d.spans.push_back(span(quint64(1) << 60, "t", 0, 1, 5'000, 6'000));
+        d.spans[0].enqueueNs = 1000;
+        d.spans[0].startNs = 5000;
+        d.spans[0].endNs = 6000;
+        const QByteArray json = toChromeTrace(d);
+        // args.id in decimal; bind_id in hex, as Perfetto reads string ids.
+        QVERIFY(json.contains("\"args\":{\"id\":\"1152921504606846976\""));
+        QVERIFY(json.contains("\"bind_id\":\"1000000000000000\""));
+        const auto back = readChromeTrace(json);
+        QVERIFY(back);
+        QCOMPARE(back->spans.at(0).taskId, quint64(1) << 60);
+    }
+
+    void readerRejects_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("errorContains");
+
+        auto ev = [](const char* event) { return QByteArray("{\"traceEvents\":[") + event + "]}"; };
+        QTest::newRow("empty") << QByteArray() << "empty input";
+        QTest::newRow("not JSON") << QByteArray("hello, world") << "not valid JSON";
+        QTest::newRow("truncated")
+            << QByteArray("{\"traceEvents\":[{\"ph\":\"X\"") << "not valid JSON";
+        QTest::newRow("trailing garbage")
+            << QByteArray("{\"traceEvents\":[]} xyz") << "not valid JSON";
+        QTest::newRow("top-level number") << QByteArray("42") << "not valid JSON";
+        QTest::newRow("top-level string") << QByteArray("\"x\"") << "not valid JSON";
+        QTest::newRow("no traceEvents") << QByteArray("{\"events\":[]}") << "'traceEvents'";
+        QTest::newRow("traceEvents object")
+            << QByteArray("{\"traceEvents\":{}}") << "'traceEvents' is missing or not an array";
+        QTest::newRow("otherData array")
+            << QByteArray("{\"traceEvents\":[],\"otherData\":[]}") << "'otherData' is not";
+        QTest::newRow("title number")
+            << QByteArray("{\"traceEvents\":[],\"otherData\":{\"title\":1}}") << "title";
+        QTest::newRow("originNs text")
+            << QByteArray("{\"traceEvents\":[],\"otherData\":{\"originNs\":\"12x\"}}")
+            << "originNs";
+        QTest::newRow("originNs fraction")
+            << QByteArray("{\"traceEvents\":[],\"otherData\":{\"originNs\":1.5}}") << "originNs";
+        QTest::newRow("event not object") << ev("1") << "trace event 0: not an object";
+        QTest::newRow("no ph") << ev("{\"name\":\"x\"}") << "'ph'";
+        QTest::newRow("ph number") << ev("{\"ph\":88}") << "'ph'";
+        QTest::newRow("ph long") << ev("{\"ph\":\"XX\"}") << "'ph'";
+        QTest::newRow("tid string")
+            << ev("{\"ph\":\"X\",\"tid\":\"main\",\"ts\":1,\"dur\":1}") << "'tid'";
+        QTest::newRow("pid fraction")
+            << ev("{\"ph\":\"X\",\"pid\":1.5,\"ts\":1,\"dur\":1}") << "'pid'";
+        QTest::newRow("name number")
+            << ev("{\"ph\":\"X\",\"name\":7,\"ts\":1,\"dur\":1}") << "'name'";
+        QTest::newRow("X without dur") << ev("{\"ph\":\"X\",\"ts\":1}") << "'dur'";
+        QTest::newRow("negative dur")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":-5}") << "'dur' must be a non-negative";
+        QTest::newRow("dur string") << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":\"5\"}") << "'dur'";
+        QTest::newRow("ts string") << ev("{\"ph\":\"X\",\"ts\":\"1\",\"dur\":1}") << "'ts'";
+        QTest::newRow("ts absurd") << ev("{\"ph\":\"X\",\"ts\":1e300,\"dur\":1}") << "'ts'";
+        QTest::newRow("ts past int64")
+            << QByteArray("{\"traceEvents\":[{\"ph\":\"X\",\"ts\":900000000000000,\"dur\":1}],"
+                          "\"otherData\":{\"originNs\":\"9223372036854775000\"}}")
+            << "out of range";
+        QTest::newRow("args array")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":[]}") << "'args' must be an object";
+        QTest::newRow("negative id")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"id\":-1}}") << "args.id";
+        QTest::newRow("fractional id")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"id\":1.5}}") << "args.id";
+        QTest::newRow("id text") << ev(
+            "{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"id\":\"12a\"}}")
+                                 << "args.id";
+        QTest::newRow("core too big")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"core\":99999}}") << "args.core";
+        QTest::newRow("cpu_ms string")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"cpu_ms\":\"1\"}}") << "cpu_ms";
+        QTest::newRow("cpu_ms negative")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"cpu_ms\":-1}}") << "cpu_ms";
+        QTest::newRow("gil_wait_ms bool")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"gil_wait_ms\":true}}")
+            << "gil_wait_ms";
+        QTest::newRow("args text number")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"args\":3}}") << "args.args";
+        QTest::newRow("unknown status")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"status\":\"exploded\"}}")
+            << "unknown task status 'exploded'";
+        QTest::newRow("status number")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1,\"args\":{\"status\":1}}") << "args.status";
+        QTest::newRow("counter string")
+            << ev("{\"ph\":\"C\",\"name\":\"queue\",\"ts\":1,\"args\":{\"queued\":\"7\"}}")
+            << "counter args must be integers";
+        QTest::newRow("counter without ts")
+            << ev("{\"ph\":\"C\",\"name\":\"queue\",\"args\":{\"queued\":7}}") << "'ts'";
+        QTest::newRow("thread_name without name")
+            << ev("{\"ph\":\"M\",\"name\":\"thread_name\",\"tid\":2,\"args\":{}}") << "thread_name";
+        QTest::newRow("worker index text") << ev("{\"ph\":\"M\",\"name\":\"thread_name\",\"tid\":2,"
+                                                 "\"args\":{\"name\":\"w\",\"worker\":\"0\"}}")
+                                           << "args.worker";
+        QTest::newRow("error in a later event")
+            << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1},{\"ph\":\"X\",\"ts\":2,\"dur\":-1}")
+            << "trace event 1:";
+        QTest::newRow("missing comma")
+            << QByteArray("{\"traceEvents\":[{\"ph\":\"X\",\"ts\":1,\"dur\":1} {}]}")
+            << "',' or ']' expected after trace event 0";
+        QTest::newRow("mismatched bracket")
+            << QByteArray("{\"traceEvents\":[{\"ph\":\"X\"]]}") << "not valid JSON";
+        QTest::newRow("unterminated string")
+            << QByteArray("{\"traceEvents\":[{\"ph\":\"X}]}") << "unterminated string";
+        QTest::newRow("bad member value")
+            << QByteArray("{\"traceEvents\":[],\"x\":tru}") << "not valid JSON";
+        QTest::newRow("member without colon")
+            << QByteArray("{\"traceEvents\" []}") << "':' expected";
+        QTest::newRow("traceEvents twice")
+            << QByteArray("{\"traceEvents\":[],\"traceEvents\":[]}") << "appears twice";
+        QTest::newRow("deep nesting") << QByteArray(100'000, '[') << "not valid JSON";
+        {
+            // More objects than kMaxTraceEvents allows: refused before parsing.
+            QByteArray huge("[");
+            const qsizetype n = 2 * kMaxTraceEvents + 20;
+            huge.reserve(n * 3 + 2);
+            for (qsizetype i = 0; i < n; ++i)
+                huge.append(i ? ",{}" : "{}");
+            huge.append(']');
+            QTest::newRow("too many events") << huge << "more than 10000000 events";
+        }
+    }
+    void readerRejects()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, errorContains);
+        QString error;
+        const auto r = readChromeTrace(json, &error);
+        QVERIFY(!r.has_value());
+        QVERIFY2(error.contains(errorContains), qPrintable(error));
+    }
+
+    void readerSurvivesMutations()
+    {
+        // A smoke version of the fuzzing to come: flipped bytes, truncations
+        // and splices of a valid trace must give a result or an error, never
+        // a crash (run under ASan/UBSan in the asan preset).
+        const QByteArray good = toChromeTrace(scripted());
+        QRandomGenerator rng(12345);
+        int rejected = 0;
+        for (int round = 0; round < 3000; ++round) {
+            QByteArray m = good;
+            switch (round % 4) {
+            case 0: // flip a few bytes
+                for (int k = 0; k < 1 + int(rng.bounded(4)); ++k)
+                    m[rng.bounded(int(m.size()))] = char(rng.bounded(256));
+                break;
+            case 1: // truncate
+                m.truncate(rng.bounded(int(m.size())));
+                break;
+            case 2: // duplicate a slice somewhere else
+            {
+                const int a = int(rng.bounded(int(m.size())));
+                const int n = int(rng.bounded(int(m.size()) - a));
+                m.insert(int(rng.bounded(int(m.size()))), good.mid(a, n));
+                break;
+            }
+            default: // structural characters
+                for (int k = 0; k < 3; ++k)
+                    m[rng.bounded(int(m.size()))] = "{}[]\",:\\0-e"[rng.bounded(12)];
+            }
+            QString error;
+            const auto r = readChromeTrace(m, &error);
+            if (!r) {
+                ++rejected;
+                QVERIFY(!error.isEmpty());
+            }
+        }
+        QVERIFY(rejected > 0);
+    }
+
+    void readerToleratesOtherTools()
+    {
+        // A bare array of another tool's events: unknown phases and categories
+        // are not errors; spans without a PoolScope thread map to worker -1.
+        const QByteArray json = "[{\"ph\":\"B\",\"ts\":1,\"pid\":3,\"tid\":4,\"name\":\"b\"},"
+                                "{\"ph\":\"X\",\"cat\":\"v8\",\"ts\":1.5,\"dur\":2,\"pid\":3,"
+                                "\"tid\":4,\"name\":\"compile\"},"
+                                "{\"ph\":\"s\",\"id\":1,\"ts\":1,\"pid\":3,\"tid\":4}]";
+        QString error;
+        const auto r = readChromeTrace(json, &error);
+        QVERIFY2(r, qPrintable(error));
+        QCOMPARE(r->spans.size(), std::size_t(1));
+        QCOMPARE(r->spans[0].startNs, qint64(1500));
+        QCOMPARE(r->spans[0].endNs, qint64(3500));
+        QCOMPARE(r->spans[0].worker, -1);
+        QCOMPARE(NameTable::name(r->spans[0].nameId), QStringLiteral("compile"));
+    }
+
+    void writeFile()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const TraceData d = scripted();
+        const QString path = dir.filePath(QStringLiteral("trace.json"));
+        QString error = QStringLiteral("stale");
+        QVERIFY2(writeChromeTrace(path, d, &error), qPrintable(error));
+        QVERIFY(error.isEmpty());
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), toChromeTrace(d)); // streaming writer == in-memory one
+
+        const QString bad = QStringLiteral("/nonexistent-dir/poolscope/trace.json");
+        QVERIFY(!writeChromeTrace(bad, d, &error));
+        QVERIFY2(error.contains(bad), qPrintable(error));
+        QVERIFY(!writeCsv(bad, {}, &error));
+        QVERIFY2(error.contains(bad), qPrintable(error));
+
+        const QString csvPath = dir.filePath(QStringLiteral("tasks.csv"));
+        QVERIFY2(writeCsv(csvPath, {}, &error), qPrintable(error));
+        QFile c(csvPath);
+        QVERIFY(c.open(QIODevice::ReadOnly));
+        QVERIFY(c.readAll().startsWith("id,task,args,status,"));
+    }
+
+    void csv_data()
+    {
+        QTest::addColumn<QString>("args");
+        QTest::addColumn<QVariant>("result");
+        QTest::addColumn<QString>("error");
+        QTest::addColumn<QByteArray>("row");
+
+        // Task: id 7, "prime_count", worker 1, core 0, queued 1.5 ms, ran
+        // 2.000250 ms (-> 2.000), cpu 1.9996 ms (-> 2.000), GIL wait 0.0004 ms.
+        QTest::newRow("plain") << QStringLiteral("n=5") << QVariant(42) << QString()
+                               << QByteArray("7,prime_count,n=5,succeeded,42,,1,0,1.500,2.000,"
+                                             "2.000,0.000");
+        QTest::newRow("comma") << QStringLiteral("a=1,b=2") << QVariant(1.5) << QString()
+                               << QByteArray("7,prime_count,\"a=1,b=2\",succeeded,1.5,,1,0,"
+                                             "1.500,2.000,2.000,0.000");
+        QTest::newRow("quotes") << QStringLiteral("s=\"x\"") << QVariant()
+                                << QStringLiteral("ValueError: bad \"y\"")
+                                << QByteArray("7,prime_count,\"s=\"\"x\"\"\",succeeded,,"
+                                              "\"ValueError: bad \"\"y\"\"\",1,0,1.500,2.000,"
+                                              "2.000,0.000");
+        QTest::newRow("newlines") << QStringLiteral("a\nb") << QVariant(QStringLiteral("r\r\n"))
+                                  << QString()
+                                  << QByteArray("7,prime_count,\"a\nb\",succeeded,\"r\r\n\",,1,"
+                                                "0,1.500,2.000,2.000,0.000");
+        QTest::newRow("unicode") << QString::fromUtf8("π=3.14") << QVariant(true) << QString()
+                                 << QByteArray("7,prime_count,π=3.14,succeeded,true,,1,0,"
+                                               "1.500,2.000,2.000,0.000");
+        QTest::newRow("no cheap text")
+            << QString() << QVariant::fromValue(QPointF(1, 2)) << QString()
+            << QByteArray("7,prime_count,,succeeded,<QPointF>,,1,0,"
+                          "1.500,2.000,2.000,0.000");
+    }
+    void csv()
+    {
+        QFETCH(QString, args);
+        QFETCH(QVariant, result);
+        QFETCH(QString, error);
+        QFETCH(QByteArray, row);
+        TaskRecord r;
+        r.span.taskId = 7;
+        r.span.nameId = NameTable::intern(QStringLiteral("prime_count"));
+        r.span.worker = 1;
+        r.span.core = 0;
+        r.span.enqueueNs = 1'000'000'000;
+        r.span.startNs = r.span.enqueueNs + 1'500'000;
+        r.span.endNs = r.span.startNs + 2'000'250;
+        r.span.cpuNs = 1'999'600;
+        r.span.gilWaitNs = 400;
+        r.args = args;
+        r.result = result;
+        r.error = error;
+        const QByteArray out = toCsv({r});
+        const QByteArray header = "id,task,args,status,result,error,worker,core,queued_wait_ms,"
+                                  "run_ms,cpu_ms,gil_wait_ms\r\n";
+        QVERIFY(out.startsWith(header));
+        QCOMPARE(out.mid(header.size()), row + "\r\n");
+    }
+
+    void csvUnknowns()
+    {
+        // Unknown worker/core/enqueue/cpu are empty fields, not -1.
+        TaskRecord r;
+        r.span.taskId = 3;
+        r.span.startNs = 10;
+        r.span.endNs = 10;
+        r.span.status = TaskStatus::Cancelled;
+        r.span.cpuNs = -1;
+        const QByteArray out = toCsv({r});
+        QVERIFY(out.endsWith("\r\n3,task,,cancelled,,,,,,0.000,,0.000\r\n"));
+    }
+
+    // Not a pass/fail test (DESIGN.md §9): prints the time to serialise and
+    // write a million spans.
+    void timing1MSpans()
+    {
+        TraceData d;
+        d.originNs = kOrigin;
+        d.poolKind = QStringLiteral("thread");
+        const int workers = 8;
+        for (int w = 0; w < workers; ++w)
+            d.workers.append({w, QStringLiteral("worker %1").arg(w), 100, 100 + w});
+        const quint32 names[] = {NameTable::intern(QStringLiteral("prime_count")),
+                                 NameTable::intern(QStringLiteral("mandelbrot_tile")),
+                                 NameTable::intern(QStringLiteral("sleep"))};
+        const int n = 1'000'000;
+        d.spans.reserve(n);
+        for (int i = 0; i < n; ++i) {
+            TaskSpan s;
+            s.taskId = quint64(i + 1);
+            s.nameId = names[i % 3];
+            s.worker = i % workers;
+            s.enqueueNs = kOrigin + qint64(i) * 1'000;
+            s.startNs = kOrigin + qint64(i / workers) * 8'137 + 2'000'003;
+            s.endNs = s.startNs + 8'000 + i % 97;
+            s.cpuNs = 7'900 + i % 89;
+            s.core = qint16(i % 2);
+            s.status = i % 50 == 0 ? TaskStatus::Failed : TaskStatus::Succeeded;
+            d.spans.push_back(s);
+            if (i % 10 == 0)
+                d.counters.append({s.enqueueNs, qint64(n - i), qint64(workers)});
+        }
+        QElapsedTimer t;
+        t.start();
+        const QByteArray json = toChromeTrace(d);
+        const qint64 serializeMs = t.elapsed();
+        QTemporaryDir dir;
+        t.restart();
+        QString error;
+        const bool ok = writeChromeTrace(dir.filePath(QStringLiteral("big.json")), d, &error);
+        const qint64 writeMs = t.elapsed();
+        QVERIFY2(ok, qPrintable(error));
+        qInfo("1M spans: toChromeTrace %lld ms, %.1f MB; writeChromeTrace (streamed) %lld ms",
+              serializeMs, double(json.size()) / 1e6, writeMs);
+    }
+};
+
+QTEST_GUILESS_MAIN(TstTraceExport)
+#include "tst_traceexport.moc"
