@@ -75,6 +75,7 @@ struct ProcWorker {
 
 class ProcessPoolCore : public QObject {
 public:
+    static constexpr int kMaxLostDispatches = 3;
     explicit ProcessPoolCore(const ProcessPoolOptions& o) : opts(o)
     {
         program = opts.workerProgram.isEmpty() ? defaultWorkerProgram() : opts.workerProgram;
@@ -228,35 +229,49 @@ public:
     {
         if (paused && !shutdown)
             return;
-        for (auto& w : workers) {
-            if (!w->ready || w->retire || w->exitSent || !w->killReason.isEmpty())
-                continue;
-            QByteArray frames;
-            // With max_tasks_per_child, never send a worker more than it may run.
-            auto mayTake = [&] {
-                return opts.maxTasksPerChild == 0
-                    || w->tasksRun + int(w->inflight.size()) < opts.maxTasksPerChild;
-            };
-            while (int(w->inflight.size()) < opts.pipelineDepth && !queue.empty() && mayTake()) {
-                TaskNode* n = queue.pop();
-                if (!n->tryStart()) { // cancelled while queued
-                    n->deref();
-                    continue;
-                }
-                const TaskNode::Remote* r = n->remote();
-                protocol::Message run;
-                run.type = protocol::MsgType::Run;
-                run.id = n->id;
-                run.name = r->name;
-                run.args = r->args;
-                run.batch = r->batch;
-                frames += protocol::encode(run);
-                w->inflight.push_back(ProcWorker::InFlight{n});
-                ++inflightTotal;
-            }
-            if (!frames.isEmpty())
-                w->proc->write(frames);
+        // Pass 1 gives every ready worker one task; pass 2 pipelines more
+        // (up to pipelineDepth) only when no worker is still starting, so a
+        // burst at start-up is not all queued behind the first worker ready.
+        bool starting = false;
+        for (auto& w : workers)
+            starting = starting || (!w->ready && w->killReason.isEmpty() && !w->retire);
+        for (int depth : {1, opts.pipelineDepth}) {
+            if (depth > 1 && starting)
+                break;
+            for (auto& w : workers)
+                feedLocked(*w, depth);
         }
+    }
+
+    void feedLocked(ProcWorker& w, int depth)
+    {
+        if (!w.ready || w.retire || w.exitSent || !w.killReason.isEmpty())
+            return;
+        // With max_tasks_per_child, never send a worker more than it may run.
+        auto mayTake = [&] {
+            return opts.maxTasksPerChild == 0
+                || w.tasksRun + int(w.inflight.size()) < opts.maxTasksPerChild;
+        };
+        QByteArray frames;
+        while (int(w.inflight.size()) < depth && !queue.empty() && mayTake()) {
+            TaskNode* n = queue.pop();
+            if (!n->tryStart()) { // cancelled while queued
+                n->deref();
+                continue;
+            }
+            const TaskNode::Remote* r = n->remote();
+            protocol::Message run;
+            run.type = protocol::MsgType::Run;
+            run.id = n->id;
+            run.name = r->name;
+            run.args = r->args;
+            run.batch = r->batch;
+            frames += protocol::encode(run);
+            w.inflight.push_back(ProcWorker::InFlight{n});
+            ++inflightTotal;
+        }
+        if (!frames.isEmpty())
+            w.proc->write(frames);
     }
 
     /// Workers beyond maxWorkers, or all of them when shutting down with
@@ -631,7 +646,13 @@ public:
                     complete.push_back({f.node, FutureState::Finished});
                 }
             }
-            removeWorkerLocked(w, complete);
+            removeWorkerLocked(w, complete,
+                               w->killReason.isEmpty()
+                                   ? QStringLiteral("worker %1 (pid %2) %3")
+                                         .arg(w->slot->index)
+                                         .arg(w->pid)
+                                         .arg(how)
+                                   : w->killReason);
             schedulePumpLocked();
             cv.notify_all();
         }
@@ -640,7 +661,8 @@ public:
 
     /// Drops a dead worker: tasks it had not started go back to the front of
     /// the queue (they never ran, so nothing runs twice).
-    void removeWorkerLocked(ProcWorker* w, std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    void removeWorkerLocked(ProcWorker* w, std::vector<std::pair<TaskNode*, FutureState>>& complete,
+                            const QString& reason = {})
     {
         for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
             TaskNode* n = it->node;
@@ -651,6 +673,18 @@ public:
             }
             if (broken) {
                 n->error = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
+                ++failed;
+                ++dispatchedNotStartedFailed;
+                complete.push_back({n, FutureState::Finished});
+            } else if (++n->lostDispatches >= kMaxLostDispatches) {
+                // Three workers died holding it before it started: the task
+                // (or its arguments) is what kills them. Fail it, do not loop.
+                n->error = std::make_exception_ptr(WorkerCrashed(
+                    QStringLiteral("%1 workers died before task %2 '%3' could start (last: %4)")
+                        .arg(kMaxLostDispatches)
+                        .arg(n->id)
+                        .arg(n->remote()->name, reason.isEmpty() ? w->killReason : reason)
+                        .toStdString()));
                 ++failed;
                 ++dispatchedNotStartedFailed;
                 complete.push_back({n, FutureState::Finished});

@@ -1,0 +1,608 @@
+// ProcessPoolExecutor: the concurrent.futures contract across processes and
+// what Python's users miss (crash isolation, kill-to-cancel, timeouts,
+// recycling). This test binary is its own worker program (worker.h), so the
+// tasks registered below exist in the workers too; `--evil=MODE` turns a
+// worker into a protocol vandal for the malformed-frame rows.
+#include <poolscope/monitor.h>
+#include <poolscope/processpool.h>
+#include <poolscope/protocol.h>
+#include <poolscope/waiting.h>
+#include <poolscope/worker.h>
+
+#include <QDir>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtEndian>
+#include <QtTest>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace poolscope;
+using namespace std::chrono_literals;
+
+// ---------------------------------------------------------------- test tasks
+static qint64 addInts(qint64 a, qint64 b) { return a + b; }
+POOLSCOPE_TASK(addInts, "a + b");
+static qint64 pidOf() { return qint64(::getpid()); }
+POOLSCOPE_TASK(pidOf, "the worker's pid");
+static qint64 dieBySignal(qint64 sig)
+{
+    ::raise(int(sig));
+    return 0;
+}
+POOLSCOPE_TASK(dieBySignal, "raise a signal");
+static qint64 exitWith(qint64 code) { ::_exit(int(code)); }
+POOLSCOPE_TASK(exitWith, "_exit(code)");
+static qint64 napMs(TaskContext& ctx, qint64 ms)
+{
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    qint64 i = 0;
+    while (std::chrono::steady_clock::now() < end) {
+        ctx.setProgress(++i, 1000);
+        std::this_thread::sleep_for(1ms);
+    }
+    return ms;
+}
+POOLSCOPE_TASK(napMs, "sleep ms, reporting progress");
+static qint64 hangForever() { for (;;) ::pause(); }
+POOLSCOPE_TASK(hangForever, "never returns");
+static QByteArray bigEcho(QByteArray data) { return data + data; }
+POOLSCOPE_TASK(bigEcho, "returns data twice");
+static qint64 printsToStdout(qint64 n)
+{
+    for (int i = 0; i < n; ++i)
+        std::printf("noise from a task %d\n", i);
+    std::fflush(stdout);
+    return n;
+}
+POOLSCOPE_TASK(printsToStdout, "prints to stdout");
+static qint64 failIfOdd(qint64 x)
+{
+    if (x % 2)
+        throw std::invalid_argument("odd input " + std::to_string(x));
+    return x;
+}
+POOLSCOPE_TASK(failIfOdd, "throws for odd x");
+static qint64 square(qint64 x) { return x * x; }
+POOLSCOPE_TASK(square, "x * x");
+/// Creates dir/id exclusively: a second run of the same id fails loudly.
+static qint64 runOnce(QString dir, qint64 id)
+{
+    const QByteArray path = (dir + QStringLiteral("/") + QString::number(id)).toLocal8Bit();
+    const int fd = ::open(path.constData(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (fd < 0)
+        throw std::runtime_error("task " + std::to_string(id) + " ran twice");
+    ::close(fd);
+    return id;
+}
+POOLSCOPE_TASK(runOnce, "marks its id as run");
+static qint64 holdMemory(qint64 mb)
+{
+    static std::vector<char> keep;
+    keep.assign(std::size_t(mb) << 20, 1);
+    return qint64(::getpid());
+}
+POOLSCOPE_TASK(holdMemory, "keeps mb MiB alive");
+static void initFails() { throw std::runtime_error("no database here"); }
+POOLSCOPE_TASK(initFails, "initializer that fails");
+
+// ------------------------------------------------------------ evil workers
+static void writeAll(int fd, const QByteArray& b)
+{
+    const char* p = b.constData();
+    qsizetype n = b.size();
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, size_t(n));
+        if (w <= 0)
+            return;
+        p += w;
+        n -= w;
+    }
+}
+
+static int evilWorker(const QByteArray& mode)
+{
+    using namespace protocol;
+    char buf[4096];
+    (void)::read(STDIN_FILENO, buf, sizeof buf); // hello
+    Message ready;
+    ready.type = MsgType::Ready;
+    ready.pid = ::getpid();
+    writeAll(STDOUT_FILENO, encode(ready));
+    (void)::read(STDIN_FILENO, buf, sizeof buf); // the first run frame
+    if (mode == "garbage") {
+        writeAll(STDOUT_FILENO, QByteArray("\x00\x00\x00\x08garbage!", 12));
+    } else if (mode == "oversized") {
+        QByteArray len(4, 0);
+        qToBigEndian<quint32>(0xfffffff0u, len.data());
+        writeAll(STDOUT_FILENO, len);
+    } else if (mode == "version") {
+        QCborMap m;
+        m.insert(QStringLiteral("v"), 99);
+        m.insert(QStringLiteral("t"), QStringLiteral("started"));
+        const QByteArray p = m.toCborValue().toCbor();
+        QByteArray f(4, 0);
+        qToBigEndian<quint32>(quint32(p.size()), f.data());
+        writeAll(STDOUT_FILENO, f + p);
+    } else if (mode == "outoforder") {
+        Message r;
+        r.type = MsgType::Result;
+        r.id = 999999;
+        r.ok = true;
+        r.value = 1;
+        writeAll(STDOUT_FILENO, encode(r));
+    } else if (mode == "truncated") {
+        Message s;
+        s.type = MsgType::Started;
+        s.id = 1;
+        writeAll(STDOUT_FILENO, encode(s).left(7));
+        ::_exit(0); // half a frame, then gone
+    }
+    while (::read(STDIN_FILENO, buf, sizeof buf) > 0) {
+    }
+    return 0;
+}
+
+// --------------------------------------------------------------------- tests
+class TstProcessPool : public QObject {
+    Q_OBJECT
+
+    static ProcessPoolOptions opts(int n)
+    {
+        ProcessPoolOptions o;
+        o.maxWorkers = n;
+        o.workerProgram = QCoreApplication::applicationFilePath();
+        o.terminateGrace = 300ms;
+        return o;
+    }
+    static bool processGone(qint64 pid) { return !QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)); }
+
+private slots:
+    void typedSubmitAndNamed()
+    {
+        ProcessPoolExecutor pool(opts(2));
+        QCOMPARE(pool.submit(&addInts, 40, 2).result(20s), qint64(42));
+        QCOMPARE(pool.submitNamed(QStringLiteral("addInts"), {1, 2}).result(20s).toInteger(), 3);
+        QCOMPARE(pool.kind(), QStringLiteral("process"));
+    }
+
+    void badSubmissionsFailOneFuture_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QCborArray>("args");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("unknown name") << "nope" << QCborArray{} << "unknown task 'nope'";
+        QTest::newRow("wrong arity") << "addInts" << QCborArray{1} << "takes 2 argument";
+        QTest::newRow("wrong type") << "addInts" << QCborArray{1, QStringLiteral("x")}
+                                    << "argument 2 of task 'addInts' must be integer, got string";
+    }
+    void badSubmissionsFailOneFuture()
+    {
+        QFETCH(QString, name);
+        QFETCH(QCborArray, args);
+        QFETCH(QString, message);
+        ProcessPoolExecutor pool(opts(1));
+        auto f = pool.submitNamed(name, args);
+        QVERIFY(f.done());
+        try {
+            f.result();
+            QFAIL("expected InvalidArgument");
+        } catch (const InvalidArgument& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(message), e.what());
+        }
+        QCOMPARE(pool.counters().submitted, quint64(0)); // nothing was queued
+        QCOMPARE(pool.submit(&addInts, 1, 1).result(20s), qint64(2)); // the pool is fine
+    }
+
+    void mapChunksInOrder_data()
+    {
+        QTest::addColumn<int>("chunk");
+        QTest::newRow("chunk 1") << 1;
+        QTest::newRow("chunk 7") << 7;
+        QTest::newRow("chunk 100") << 100;
+    }
+    void mapChunksInOrder()
+    {
+        QFETCH(int, chunk);
+        ProcessPoolExecutor pool(opts(2));
+        std::vector<qint64> in(250);
+        std::iota(in.begin(), in.end(), 0);
+        MapOptions mo;
+        mo.chunkSize = std::size_t(chunk);
+        const auto out = pool.map(&square, in, mo).toList();
+        QCOMPARE(out.size(), in.size());
+        for (std::size_t i = 0; i < in.size(); ++i)
+            QCOMPARE(out[i], in[i] * in[i]);
+    }
+
+    void mapFailureFailsChunk()
+    {
+        ProcessPoolExecutor pool(opts(2));
+        MapOptions mo;
+        mo.chunkSize = 4;
+        auto it = pool.map(&failIfOdd, std::vector<qint64>{0, 2, 4, 6, 8, 9, 10, 12}, mo);
+        for (int i = 0; i < 4; ++i)
+            QCOMPARE(*it.next(), qint64(2 * i));
+        QVERIFY_THROWS_EXCEPTION(Error, it.next()); // the chunk with 9 fails as a whole
+    }
+
+    void taskExceptionKeepsText()
+    {
+        ProcessPoolExecutor pool(opts(1));
+        auto f = pool.submit(&failIfOdd, 3);
+        try {
+            f.result(20s);
+            QFAIL("expected an error");
+        } catch (const Error& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("std::invalid_argument")), e.what());
+            QVERIFY(QString::fromUtf8(e.what()).contains(QStringLiteral("odd input 3")));
+        }
+    }
+
+    void crashFailsOnlyItsTask_data()
+    {
+        QTest::addColumn<QString>("task");
+        QTest::addColumn<qint64>("arg");
+        QTest::addColumn<QString>("named");
+        QTest::newRow("SIGKILL") << "dieBySignal" << qint64(SIGKILL) << "SIGKILL";
+        QTest::newRow("SIGSEGV") << "dieBySignal" << qint64(SIGSEGV) << "SIGSEGV";
+        QTest::newRow("abort") << "dieBySignal" << qint64(SIGABRT) << "SIGABRT";
+        QTest::newRow("exit 3") << "exitWith" << qint64(3) << "exited with code 3";
+    }
+    void crashFailsOnlyItsTask()
+    {
+        QFETCH(QString, task);
+        QFETCH(qint64, arg);
+        QFETCH(QString, named);
+        ProcessPoolExecutor pool(opts(2));
+        std::vector<Future<qint64>> before, after;
+        for (int i = 0; i < 20; ++i)
+            before.push_back(pool.submit(&addInts, i, 1));
+        auto bad = pool.submitNamed(task, {arg});
+        for (int i = 0; i < 20; ++i)
+            after.push_back(pool.submit(&addInts, i, 2));
+        try {
+            bad.result(20s);
+            QFAIL("the crashing task must fail");
+        } catch (const WorkerCrashed& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(named), e.what());
+        }
+        for (int i = 0; i < 20; ++i) {
+            QCOMPARE(before[i].result(20s), qint64(i + 1));
+            QCOMPARE(after[i].result(20s), qint64(i + 2));
+        }
+        QVERIFY(!pool.isBroken());
+        const Counters c = pool.counters();
+        QCOMPARE(c.failed, quint64(1));
+        QCOMPARE(c.succeeded, quint64(40));
+    }
+
+    void killMinus9MidTask()
+    {
+        ProcessPoolExecutor pool(opts(1));
+        auto f = pool.submit(&napMs, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.counters().running, quint64(1), 20000);
+        const auto pids = pool.workerPids();
+        QCOMPARE(pids.size(), 1);
+        QCOMPARE(::kill(pid_t(pids.first()), SIGKILL), 0);
+        QVERIFY_THROWS_EXCEPTION(WorkerCrashed, f.result(20s));
+        // The pool recovers with a new process.
+        QCOMPARE(pool.submit(&addInts, 2, 2).result(20s), qint64(4));
+        QVERIFY(!pool.workerPids().contains(pids.first()));
+        QTRY_VERIFY(processGone(pids.first()));
+    }
+
+    void cancelRunningKillsWorker()
+    {
+        ProcessPoolExecutor pool(opts(1));
+        auto f = pool.submit(&hangForever);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.counters().running, quint64(1), 20000);
+        const qint64 pid = pool.workerPids().value(0);
+        QVERIFY(!f.cancel());      // Python's rule: cannot cancel a running future...
+        QVERIFY(f.requestStop()); // ...but PoolScope can stop it
+        QVERIFY(f.waitForDone(20s));
+        QCOMPARE(f.state(), FutureState::Cancelled);
+        QVERIFY_THROWS_EXCEPTION(CancelledError, f.result());
+        QTRY_VERIFY_WITH_TIMEOUT(processGone(pid), 10000);
+        QCOMPARE(pool.submit(&addInts, 1, 2).result(20s), qint64(3));
+        QCOMPARE(pool.counters().cancelled, quint64(1));
+    }
+
+    void timeoutTerminates()
+    {
+        ProcessPoolExecutor pool(opts(1));
+        TaskOptions t;
+        t.timeout = 200ms;
+        auto f = pool.submitWith(t, &hangForever);
+        try {
+            f.result(20s);
+            QFAIL("expected TimeoutError");
+        } catch (const TimeoutError& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("timeout of 200 ms")), e.what());
+        }
+        QCOMPARE(pool.submit(&addInts, 5, 5).result(20s), qint64(10));
+    }
+
+    void malformedFramesBreakOnlyTheWorker_data()
+    {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("garbage") << "garbage" << "malformed frame";
+        QTest::newRow("oversized") << "oversized" << "oversized frame";
+        QTest::newRow("wrong version") << "version" << "protocol version 99";
+        QTest::newRow("out of order") << "outoforder" << "out-of-order";
+        QTest::newRow("truncated then exit") << "truncated" << "exited with code 0";
+    }
+    void malformedFramesBreakOnlyTheWorker()
+    {
+        QFETCH(QString, mode);
+        QFETCH(QString, message);
+        ProcessPoolOptions o = opts(1);
+        o.workerArguments = {QStringLiteral("--evil=") + mode};
+        ProcessPoolExecutor pool(o);
+        auto f = pool.submit(&addInts, 1, 1);
+        QVERIFY(f.waitForDone(20s));
+        QVERIFY(f.exception() != nullptr);
+        const QString text = QString::fromStdString(describeException(f.exception()));
+        QVERIFY2(text.contains(message) || mode == QLatin1String("truncated"), qPrintable(text));
+        pool.shutdown(false, true);
+    }
+
+    void tenThousandTasksWithKilledWorkers()
+    {
+        QTemporaryDir marks;
+        ProcessPoolExecutor pool(opts(2));
+        const int n = 10000;
+        std::vector<Future<qint64>> fs;
+        fs.reserve(n);
+        for (int i = 0; i < n; ++i)
+            fs.push_back(pool.submit(&runOnce, marks.path(), i));
+        // Kill a worker every ~100 completed tasks.
+        int kills = 0;
+        quint64 nextKill = 100;
+        while (pool.counters().completed() < quint64(n)) {
+            if (pool.counters().completed() >= nextKill) {
+                const auto pids = pool.workerPids();
+                if (!pids.isEmpty() && ::kill(pid_t(pids.at(kills % pids.size())), SIGKILL) == 0)
+                    ++kills;
+                nextKill += 100;
+            }
+            QTest::qSleep(2); // polling pace of the killer, not a wait for a result
+        }
+        int ok = 0, crashed = 0;
+        for (int i = 0; i < n; ++i) {
+            QVERIFY(fs[i].waitForDone(60s));
+            if (fs[i].exception() == nullptr) {
+                QCOMPARE(fs[i].result(), qint64(i));
+                ++ok;
+            } else {
+                const QString e = QString::fromStdString(describeException(fs[i].exception()));
+                QVERIFY2(e.contains(QStringLiteral("WorkerCrashed")), qPrintable(e)); // never "ran twice"
+                ++crashed;
+            }
+        }
+        QCOMPARE(ok + crashed, n);
+        QVERIFY(kills > 10);
+        QVERIFY(crashed <= kills); // only a task a killed worker held can fail
+        // Nothing ran twice: exactly one mark per successful task at most.
+        QVERIFY(QDir(marks.path()).entryList(QDir::Files).size() >= ok);
+        QVERIFY(!pool.isBroken());
+    }
+
+    void shutdownWithHungWorkerIsBounded()
+    {
+        ProcessPoolOptions o = opts(2);
+        o.shutdownGrace = 300ms;
+        QElapsedTimer t;
+        qint64 pid = 0;
+        {
+            ProcessPoolExecutor pool(o);
+            auto f = pool.submit(&hangForever);
+            QTRY_COMPARE_WITH_TIMEOUT(pool.counters().running, quint64(1), 20000);
+            pid = pool.workerPids().value(0);
+            t.start();
+        } // destructor: shutdown(wait) with grace, then terminate
+        QVERIFY2(t.elapsed() < 10000, qPrintable(QString::number(t.elapsed())));
+        QTRY_VERIFY(processGone(pid)); // no zombie either: /proc entry gone once reaped
+    }
+
+    void maxTasksPerChildRecycles()
+    {
+        ProcessPoolOptions o = opts(1);
+        o.maxTasksPerChild = 3;
+        ProcessPoolExecutor pool(o);
+        std::vector<Future<qint64>> fs;
+        for (int i = 0; i < 9; ++i)
+            fs.push_back(pool.submit(&pidOf));
+        QHash<qint64, int> perPid;
+        for (auto& f : fs)
+            ++perPid[f.result(20s)];
+        QCOMPARE(perPid.size(), 3);
+        for (int count : perPid)
+            QCOMPARE(count, 3);
+    }
+
+    void memoryCeilingRetires()
+    {
+        ProcessPoolOptions o = opts(1);
+        o.maxRssBytes = 64ll << 20;
+        ProcessPoolExecutor pool(o);
+        const qint64 first = pool.submit(&holdMemory, 128).result(20s);
+        const qint64 second = pool.submit(&pidOf).result(20s);
+        QVERIFY(first != second);
+    }
+
+    void initializerFailureBreaksPool()
+    {
+        ProcessPoolOptions o = opts(1);
+        o.initializer = QStringLiteral("initFails");
+        ProcessPoolExecutor pool(o);
+        auto f = pool.submit(&addInts, 1, 1);
+        QVERIFY_THROWS_EXCEPTION(BrokenExecutor, f.result(20s));
+        QVERIFY(pool.isBroken());
+        QVERIFY(pool.brokenReason().contains(QStringLiteral("no database here")));
+        QVERIFY_THROWS_EXCEPTION(BrokenExecutor, pool.submit(&addInts, 1, 1));
+    }
+
+    void breakPoolPolicyLikePython()
+    {
+        ProcessPoolOptions o = opts(1);
+        o.crashPolicy = ProcessPoolOptions::CrashPolicy::BreakPool;
+        ProcessPoolExecutor pool(o);
+        auto bad = pool.submit(&dieBySignal, qint64(SIGKILL));
+        std::vector<Future<qint64>> rest;
+        for (int i = 0; i < 5; ++i)
+            rest.push_back(pool.submit(&napMs, 10));
+        QVERIFY(bad.waitForDone(20s));
+        QVERIFY(bad.exception() != nullptr);
+        QTRY_VERIFY(pool.isBroken());
+        for (auto& f : rest) {
+            QVERIFY(f.waitForDone(20s));
+            // Those that had not started fail like Python's BrokenProcessPool.
+            if (f.exception())
+                QVERIFY_THROWS_EXCEPTION(BrokenExecutor, f.result());
+        }
+    }
+
+    void missingWorkerProgramBreaksPool()
+    {
+        ProcessPoolOptions o;
+        o.maxWorkers = 1;
+        o.workerProgram = QStringLiteral("/nonexistent/poolscope-worker");
+        ProcessPoolExecutor pool(o);
+        auto f = pool.submit(&addInts, 1, 1);
+        try {
+            f.result(20s);
+            QFAIL("expected BrokenExecutor");
+        } catch (const BrokenExecutor& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("cannot start the worker program")), e.what());
+        }
+    }
+
+    void terminateAndKillWorkers_data()
+    {
+        QTest::addColumn<bool>("kill");
+        QTest::newRow("terminateWorkers") << false;
+        QTest::newRow("killWorkers") << true;
+    }
+    void terminateAndKillWorkers()
+    {
+        QFETCH(bool, kill);
+        ProcessPoolExecutor pool(opts(2));
+        auto running = pool.submit(&hangForever);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.counters().running, quint64(1), 20000);
+        std::vector<Future<qint64>> pending;
+        for (int i = 0; i < 20; ++i)
+            pending.push_back(pool.submit(&hangForever));
+        const auto pids = pool.workerPids();
+        kill ? pool.killWorkers() : pool.terminateWorkers();
+        QVERIFY(running.waitForDone(10s));
+        QVERIFY(running.exception() != nullptr);
+        for (auto& f : pending) {
+            QVERIFY(f.waitForDone(10s));
+        }
+        QVERIFY(pool.isShutdown());
+        for (qint64 pid : pids)
+            QTRY_VERIFY(processGone(pid));
+    }
+
+    void payloadsBeyondPipeBuffer()
+    {
+        ProcessPoolExecutor pool(opts(1));
+        QByteArray data(4 << 20, 'x');
+        data[12345] = 'y';
+        const QByteArray back = pool.submit(&bigEcho, data).result(30s);
+        QCOMPARE(back.size(), data.size() * 2);
+        QCOMPARE(back.mid(data.size() + 12345, 1), QByteArray("y"));
+    }
+
+    void stdoutNoiseDoesNotCorruptProtocol()
+    {
+        ProcessPoolExecutor pool(opts(1));
+        QCOMPARE(pool.submit(&printsToStdout, 50).result(20s), qint64(50));
+        QCOMPARE(pool.submit(&addInts, 1, 2).result(20s), qint64(3));
+    }
+
+    void resizePausePriorities()
+    {
+        ProcessPoolExecutor pool(opts(1));
+        pool.prestart();
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        QCOMPARE(pool.workerCount(), 1);
+        pool.setMaxWorkers(3);
+        std::vector<Future<qint64>> fs;
+        for (int i = 0; i < 6; ++i)
+            fs.push_back(pool.submit(&napMs, 200));
+        QTRY_COMPARE_WITH_TIMEOUT(pool.workerCount(), 3, 20000);
+        for (auto& f : fs)
+            QCOMPARE(f.result(20s), qint64(200));
+        pool.setMaxWorkers(1);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.workerCount(), 1, 20000);
+
+        pool.pause();
+        auto a = pool.submitWith(TaskOptions(QStringLiteral("low"), 0), &pidOf);
+        auto b = pool.submitWith(TaskOptions(QStringLiteral("high"), 10), &pidOf);
+        QCOMPARE(pool.counters().queued, quint64(2));
+        QVERIFY(!a.waitForDone(200ms)); // paused: nothing is dispatched
+        pool.resume();
+        QVERIFY(a.waitForDone(20s) && b.waitForDone(20s));
+    }
+
+    void waitAndAsCompleted()
+    {
+        ProcessPoolExecutor pool(opts(2));
+        pool.prestart(); // both workers up, so the short task never queues behind the long one
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        std::vector<Future<qint64>> fs{pool.submit(&napMs, 1500), pool.submit(&napMs, 10)};
+        auto first = poolscope::wait(fs, ReturnWhen::FirstCompleted, 20s);
+        QVERIFY(!first.done.empty());
+        std::vector<qint64> order;
+        for (auto f : asCompleted(fs, 20s))
+            order.push_back(f.result());
+        QCOMPARE(order.size(), std::size_t(2));
+        QCOMPARE(order.front(), qint64(10));
+    }
+
+    void monitorSeesWorkerProcesses()
+    {
+        ProcessPoolExecutor pool(opts(2));
+        Monitor mon;
+        mon.attach(&pool);
+        auto f = pool.submit(&napMs, 400);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                for (const auto& w : mon.last().workers)
+                    if (w.state == WorkerState::Running && w.pid > 0 && w.progress > 0)
+                        return true;
+                return false;
+            }(),
+            20000);
+        QCOMPARE(f.result(20s), qint64(400));
+        QTRY_VERIFY(!mon.spanHistory().empty());
+        const TaskSpan& s = mon.spanHistory().back();
+        QCOMPARE(s.taskId, f.id());
+        QVERIFY(s.endNs - s.startNs >= 300'000'000);
+        QCOMPARE(NameTable::name(s.nameId), QStringLiteral("napMs"));
+        QVERIFY(s.cpuNs >= 0);
+    }
+};
+
+int main(int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i) {
+        if (std::strncmp(argv[i], "--evil=", 7) == 0)
+            return evilWorker(QByteArray(argv[i] + 7));
+    }
+    if (isWorkerInvocation(argc, argv))
+        return runWorker(argc, argv);
+    QCoreApplication app(argc, argv);
+    TstProcessPool t;
+    return QTest::qExec(&t, argc, argv);
+}
+#include "tst_processpool.moc"
