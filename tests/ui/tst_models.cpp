@@ -1,0 +1,804 @@
+// Models of ui/models under QAbstractItemModelTester, fed scripted Snapshots
+// built by hand (no executor): rows, columns, data and roles; the batching
+// rules (one insertion per tick, dataChanged per contiguous range); bounded
+// history; the futures filter and its numeric sorting; display helpers.
+
+#include "models/display.h"
+#include "models/futuresmodel.h"
+#include "models/progressdelegate.h"
+#include "models/queuemodel.h"
+#include "models/workersmodel.h"
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QSignalSpy>
+#include <QStandardItemModel>
+#include <QTableView>
+#include <QTest>
+
+using namespace poolscope;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr qint64 kMs = 1'000'000;
+constexpr qint64 kSec = 1'000'000'000;
+
+QueuedTask queued(quint64 id, qint64 enqueueNs, qint32 priority = 0, const QString& name = "primes")
+{
+    return QueuedTask{id, NameTable::intern(name), priority, enqueueNs};
+}
+
+Snapshot queueSnapshot(qint64 timeNs, const QList<quint64>& ids, quint64 totalQueued = 0)
+{
+    Snapshot s;
+    s.timeNs = timeNs;
+    for (quint64 id : ids)
+        s.queueHead.append(queued(id, qint64(id) * kMs));
+    s.counters.queued = totalQueued ? totalQueued : quint64(ids.size());
+    return s;
+}
+
+WorkerInfo worker(int index, WorkerState state = WorkerState::Idle)
+{
+    WorkerInfo w;
+    w.index = index;
+    w.name = QStringLiteral("poolscope_%1").arg(index);
+    w.tid = 1000 + index;
+    w.state = state;
+    return w;
+}
+
+TaskRecord record(quint64 id, TaskStatus status = TaskStatus::Succeeded, qint64 runNs = 10 * kMs,
+                  const QString& name = "primes")
+{
+    TaskRecord r;
+    r.span.taskId = id;
+    r.span.nameId = NameTable::intern(name);
+    r.span.enqueueNs = 100 * kMs;
+    r.span.startNs = 101 * kMs;
+    r.span.endNs = r.span.startNs + runNs;
+    r.span.cpuNs = runNs / 2;
+    r.span.gilWaitNs = 0;
+    r.span.worker = int(id % 4);
+    r.span.core = qint16(id % 2);
+    r.span.status = status;
+    r.args = QStringLiteral("[%1, %2]").arg(id * 1000).arg(id * 1000 + 1000);
+    if (status == TaskStatus::Succeeded)
+        r.result = QVariant(qint64(id * 7));
+    else if (status == TaskStatus::Failed)
+        r.error = QStringLiteral("ValueError: boom in task %1").arg(id);
+    return r;
+}
+
+QString cell(const QAbstractItemModel& m, int row, int col, int role = Qt::DisplayRole)
+{
+    return m.index(row, col).data(role).toString();
+}
+
+QList<quint64> queueIds(const QueueModel& m)
+{
+    QList<quint64> out;
+    for (int r = 0; r < m.rowCount(); ++r)
+        out.append(m.task(r).id);
+    return out;
+}
+
+QPalette darkPalette()
+{
+    QPalette p;
+    p.setColor(QPalette::Base, QColor(0x1e, 0x1e, 0x1e));
+    p.setColor(QPalette::Window, QColor(0x2b, 0x2b, 0x2b));
+    p.setColor(QPalette::Text, QColor(0xe0, 0xe0, 0xe0));
+    p.setColor(QPalette::WindowText, QColor(0xe0, 0xe0, 0xe0));
+    return p;
+}
+QPalette lightPalette()
+{
+    QPalette p;
+    p.setColor(QPalette::Base, Qt::white);
+    p.setColor(QPalette::Window, QColor(0xef, 0xef, 0xef));
+    p.setColor(QPalette::Text, Qt::black);
+    p.setColor(QPalette::WindowText, Qt::black);
+    return p;
+}
+
+} // namespace
+
+class TstModels : public QObject {
+    Q_OBJECT
+private slots:
+    // display helpers
+    void formatDuration_data();
+    void formatDuration();
+    void statusColoursContrast_data();
+    void statusColoursContrast();
+
+    // QueueModel
+    void queueRowsAndData();
+    void queueSameIdsOnlyWaitedChanges();
+    void queueTransitions_data();
+    void queueTransitions();
+
+    // WorkersModel
+    void workersRowsAndRoles();
+    void workersBatchedInsertAndRemove();
+    void workersDeadLinger();
+    void workersDataChangedPerRange();
+    void progressDelegatePaints();
+
+    // FuturesModel + FuturesFilterModel
+    void futuresColumns();
+    void futuresOneInsertionPerTick();
+    void futuresTrimming();
+    void futuresBatchLargerThanHistory();
+    void futuresDetailsText();
+    void filterByStatus_data();
+    void filterByStatus();
+    void filterByText_data();
+    void filterByText();
+    void sortNumeric_data();
+    void sortNumeric();
+};
+
+// ---------------------------------------------------------------- display
+
+void TstModels::formatDuration_data()
+{
+    QTest::addColumn<qint64>("ns");
+    QTest::addColumn<QString>("text");
+    QTest::newRow("zero") << qint64(0) << "0 ns";
+    QTest::newRow("ns") << qint64(850) << "850 ns";
+    QTest::newRow("us") << qint64(12'345) << "12.3 µs";
+    QTest::newRow("us-small") << qint64(1'500) << "1.50 µs";
+    QTest::newRow("ms") << qint64(4'560'000) << "4.56 ms";
+    QTest::newRow("ms-round-up") << qint64(999'999'000) << "1.00 s";
+    QTest::newRow("s") << qint64(1'234'000'000) << "1.23 s";
+    QTest::newRow("min") << 125 * kSec << "2 min 05 s";
+    QTest::newRow("hours") << 3720 * kSec << "1 h 02 min";
+    QTest::newRow("negative") << qint64(-2'000'000) << "-2.00 ms";
+}
+
+void TstModels::formatDuration()
+{
+    QFETCH(qint64, ns);
+    QFETCH(QString, text);
+    QCOMPARE(display::formatDuration(ns), text);
+}
+
+void TstModels::statusColoursContrast_data()
+{
+    QTest::addColumn<bool>("dark");
+    QTest::newRow("light") << false;
+    QTest::newRow("dark") << true;
+}
+
+void TstModels::statusColoursContrast()
+{
+    QFETCH(bool, dark);
+    const QPalette pal = dark ? darkPalette() : lightPalette();
+    QCOMPARE(display::isDark(pal), dark);
+    const QColor base = pal.color(QPalette::Base);
+    for (auto s : {TaskStatus::Succeeded, TaskStatus::Failed, TaskStatus::Cancelled})
+        QVERIFY2(display::contrastRatio(display::statusColor(s, pal), base) >= 3.0, toString(s));
+    for (auto s : {WorkerState::Starting, WorkerState::Idle, WorkerState::Running,
+                   WorkerState::Retiring, WorkerState::Dead})
+        QVERIFY2(display::contrastRatio(display::workerStateColor(s, pal), base) >= 3.0,
+                 toString(s));
+    // Task colours are stable (same name, same colour) and differ by name.
+    QCOMPARE(display::taskColor("primes", pal), display::taskColor("primes", pal));
+    QVERIFY(display::taskColor("primes", pal) != display::taskColor("sleep", pal));
+}
+
+// ---------------------------------------------------------------- QueueModel
+
+void TstModels::queueRowsAndData()
+{
+    QueueModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy total(&m, &QueueModel::totalQueuedChanged);
+
+    Snapshot s;
+    s.timeNs = 10 * kMs;
+    s.queueHead = {queued(1, 8'500'000, 0, "primes"), queued(2, 9 * kMs, 5, "sleep"),
+                   queued(3, 0, 0, "hash")};
+    s.counters.queued = 50;
+    m.applySnapshot(s);
+
+    QCOMPARE(m.rowCount(), 3);
+    QCOMPARE(m.columnCount(), int(QueueModel::ColumnCount));
+    QCOMPARE(cell(m, 0, QueueModel::IdColumn), "1");
+    QCOMPARE(cell(m, 0, QueueModel::TaskColumn), "primes");
+    QCOMPARE(cell(m, 1, QueueModel::TaskColumn), "sleep");
+    QCOMPARE(m.index(1, QueueModel::PriorityColumn).data().toInt(), 5);
+    QCOMPARE(cell(m, 0, QueueModel::WaitedColumn), "1.50 ms");
+    QCOMPARE(cell(m, 1, QueueModel::WaitedColumn), "1.00 ms");
+    QCOMPARE(cell(m, 2, QueueModel::WaitedColumn), "—"); // enqueued before the monitor
+    QCOMPARE(m.index(0, QueueModel::WaitedColumn).data(QueueModel::SortRole).toLongLong(),
+             1'500'000);
+    QCOMPARE(m.index(2, QueueModel::WaitedColumn).data(QueueModel::SortRole).toLongLong(), -1);
+    QCOMPARE(m.index(1, 0).data(QueueModel::TaskIdRole).toULongLong(), 2u);
+    QCOMPARE(m.headerData(QueueModel::WaitedColumn, Qt::Horizontal).toString(), "Waited");
+    QCOMPARE(m.totalQueued(), 50);
+    QCOMPARE(m.hiddenCount(), 47);
+    QCOMPARE(m.footerText(), "+47 more");
+    QCOMPARE(total.count(), 1);
+    QCOMPARE(total.first().first().toInt(), 50);
+
+    m.clear();
+    QCOMPARE(m.rowCount(), 0);
+    QCOMPARE(m.footerText(), QString());
+}
+
+void TstModels::queueSameIdsOnlyWaitedChanges()
+{
+    QueueModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.applySnapshot(queueSnapshot(10 * kMs, {1, 2, 3, 4}));
+
+    QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
+    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
+    QSignalSpy reset(&m, &QAbstractItemModel::modelReset);
+    m.applySnapshot(queueSnapshot(20 * kMs, {1, 2, 3, 4}));
+
+    QCOMPARE(inserted.count(), 0);
+    QCOMPARE(removed.count(), 0);
+    QCOMPARE(reset.count(), 0);
+    QCOMPARE(changed.count(), 1);
+    const auto tl = changed.first().at(0).value<QModelIndex>();
+    const auto br = changed.first().at(1).value<QModelIndex>();
+    QCOMPARE(tl.row(), 0);
+    QCOMPARE(br.row(), 3);
+    QCOMPARE(tl.column(), int(QueueModel::WaitedColumn));
+    QCOMPARE(br.column(), int(QueueModel::WaitedColumn));
+    QCOMPARE(cell(m, 0, QueueModel::WaitedColumn), "19.0 ms");
+}
+
+void TstModels::queueTransitions_data()
+{
+    QTest::addColumn<QList<quint64>>("before");
+    QTest::addColumn<QList<quint64>>("after");
+    QTest::addColumn<int>("inserts");
+    QTest::addColumn<int>("removes");
+    QTest::addColumn<int>("resets");
+
+    using L = QList<quint64>;
+    QTest::newRow("fill") << L{} << L{1, 2, 3} << 1 << 0 << 0;
+    QTest::newRow("drain") << L{1, 2, 3} << L{} << 0 << 1 << 0;
+    QTest::newRow("dispatch front") << L{1, 2, 3, 4} << L{3, 4} << 0 << 1 << 0;
+    QTest::newRow("append") << L{1, 2} << L{1, 2, 3, 4} << 1 << 0 << 0;
+    QTest::newRow("dispatch and append") << L{1, 2, 3} << L{3, 4, 5, 6} << 1 << 1 << 0;
+    QTest::newRow("tail replaced") << L{1, 2, 3, 4} << L{1, 2, 9} << 1 << 1 << 0;
+    QTest::newRow("priority jump") << L{1, 2, 3} << L{9, 1, 2, 3} << 0 << 0 << 1;
+    QTest::newRow("all new") << L{1, 2} << L{7, 8} << 0 << 0 << 1;
+}
+
+void TstModels::queueTransitions()
+{
+    QFETCH(QList<quint64>, before);
+    QFETCH(QList<quint64>, after);
+    QFETCH(int, inserts);
+    QFETCH(int, removes);
+    QFETCH(int, resets);
+
+    QueueModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.applySnapshot(queueSnapshot(10 * kMs, before));
+    QCOMPARE(queueIds(m), before);
+
+    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
+    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
+    QSignalSpy reset(&m, &QAbstractItemModel::modelReset);
+    m.applySnapshot(queueSnapshot(20 * kMs, after));
+    QCOMPARE(queueIds(m), after);
+    QCOMPARE(inserted.count(), inserts);
+    QCOMPARE(removed.count(), removes);
+    QCOMPARE(reset.count(), resets);
+}
+
+// ---------------------------------------------------------------- WorkersModel
+
+void TstModels::workersRowsAndRoles()
+{
+    WorkersModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.setPalette(lightPalette());
+
+    Snapshot s;
+    s.timeNs = 5 * kSec;
+    WorkerInfo busy = worker(0, WorkerState::Running);
+    busy.currentTask = 7;
+    busy.currentName = NameTable::intern("primes");
+    busy.currentStartNs = 4 * kSec;
+    busy.progress = 0.5;
+    busy.tasksDone = 1234;
+    busy.cpuLoad = 0.75;
+    busy.lastCore = 1;
+    busy.holdsGil = true;
+    WorkerInfo idle = worker(1, WorkerState::Idle);
+    WorkerInfo proc = worker(2, WorkerState::Running);
+    proc.pid = 4242;
+    proc.currentTask = 9;
+    proc.currentName = NameTable::intern("sleep");
+    proc.currentStartNs = 3 * kSec; // no progress reported
+    s.workers = {busy, idle, proc};
+    m.applySnapshot(s);
+
+    QCOMPARE(m.rowCount(), 3);
+    QCOMPARE(m.columnCount(), int(WorkersModel::ColumnCount));
+    QCOMPARE(cell(m, 0, WorkersModel::NameColumn), "poolscope_0");
+    QCOMPARE(cell(m, 0, WorkersModel::StateColumn), "running");
+    QCOMPARE(cell(m, 1, WorkersModel::StateColumn), "idle");
+    QCOMPARE(cell(m, 0, WorkersModel::TaskColumn), "primes #7");
+    QCOMPARE(cell(m, 1, WorkersModel::TaskColumn), QString());
+    QCOMPARE(m.index(0, WorkersModel::ProgressColumn).data(WorkersModel::ProgressRole).toDouble(),
+             0.5);
+    QCOMPARE(cell(m, 0, WorkersModel::ProgressColumn), "50 %");
+    QCOMPARE(m.index(1, WorkersModel::ProgressColumn).data(WorkersModel::ProgressRole).toDouble(),
+             -1.0);
+    // Running without progress: the progress cell shows how long it runs.
+    QCOMPARE(m.index(2, WorkersModel::ProgressColumn).data(WorkersModel::ProgressRole).toDouble(),
+             -1.0);
+    QCOMPARE(cell(m, 2, WorkersModel::ProgressColumn), "2.00 s");
+    QCOMPARE(m.index(0, WorkersModel::DoneColumn).data(WorkersModel::SortRole).toULongLong(),
+             1234u);
+    QCOMPARE(cell(m, 0, WorkersModel::CpuColumn), "75 %");
+    QCOMPARE(cell(m, 1, WorkersModel::CpuColumn), "—");
+    QCOMPARE(cell(m, 0, WorkersModel::CoreColumn), "1");
+    QCOMPARE(cell(m, 1, WorkersModel::CoreColumn), "—");
+    QCOMPARE(cell(m, 0, WorkersModel::PidColumn), "—");
+    QCOMPARE(cell(m, 2, WorkersModel::PidColumn), "4242");
+    QCOMPARE(cell(m, 0, WorkersModel::GilColumn), "✓");
+    QCOMPARE(cell(m, 1, WorkersModel::GilColumn), QString());
+    QCOMPARE(m.index(0, 0).data(WorkersModel::TaskIdRole).toULongLong(), 7u);
+    QCOMPARE(m.index(2, 0).data(WorkersModel::WorkerIndexRole).toInt(), 2);
+    QCOMPARE(m.index(0, 0).data(WorkersModel::StateRole).toInt(), int(WorkerState::Running));
+
+    const QColor running =
+        m.index(0, WorkersModel::StateColumn).data(WorkersModel::StateColorRole).value<QColor>();
+    const QColor idleC =
+        m.index(1, WorkersModel::StateColumn).data(WorkersModel::StateColorRole).value<QColor>();
+    QVERIFY(running.isValid());
+    QVERIFY(running != idleC);
+    QCOMPARE(m.index(0, WorkersModel::StateColumn).data(Qt::DecorationRole).value<QColor>(),
+             running);
+    QCOMPARE(m.rowOfWorker(2), 2);
+    QCOMPARE(m.rowOfWorker(99), -1);
+}
+
+void TstModels::workersBatchedInsertAndRemove()
+{
+    WorkersModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.setDeadLinger(0ms);
+    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
+    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
+
+    Snapshot s;
+    s.timeNs = kSec;
+    for (int i = 0; i < 8; ++i)
+        s.workers.append(worker(i));
+    m.applySnapshot(s);
+    QCOMPARE(m.rowCount(), 8);
+    QCOMPARE(inserted.count(), 1); // one batch for 8 workers
+    QCOMPARE(inserted.first().at(1).toInt(), 0);
+    QCOMPARE(inserted.first().at(2).toInt(), 7);
+
+    // Workers 2 and 3 die (process pool: respawned as 8 and 9).
+    inserted.clear();
+    s.timeNs = 2 * kSec;
+    s.workers = {worker(0),
+                 worker(1),
+                 worker(2, WorkerState::Dead),
+                 worker(3, WorkerState::Dead),
+                 worker(4),
+                 worker(5),
+                 worker(6),
+                 worker(7),
+                 worker(8, WorkerState::Starting),
+                 worker(9, WorkerState::Starting)};
+    m.applySnapshot(s);
+    QCOMPARE(removed.count(), 1); // 2..3, one contiguous range (linger 0)
+    QCOMPARE(removed.first().at(1).toInt(), 2);
+    QCOMPARE(removed.first().at(2).toInt(), 3);
+    QCOMPARE(inserted.count(), 1); // 8 and 9 in one batch
+    QCOMPARE(m.rowCount(), 8);
+    QList<int> indices;
+    for (int r = 0; r < m.rowCount(); ++r)
+        indices.append(m.worker(r).index);
+    QCOMPARE(indices, (QList<int>{0, 1, 4, 5, 6, 7, 8, 9}));
+}
+
+void TstModels::workersDeadLinger()
+{
+    WorkersModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.setDeadLinger(2000ms);
+    m.setPalette(darkPalette());
+    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
+
+    Snapshot s;
+    s.timeNs = 10 * kSec;
+    s.workers = {worker(0), worker(1), worker(2)};
+    m.applySnapshot(s);
+
+    // t = 11 s: worker 1 reported dead (once, as pools do).
+    WorkerInfo dying = worker(1, WorkerState::Dead);
+    dying.currentTask = 5; // the task it died with must not show as running
+    s.timeNs = 11 * kSec;
+    s.workers = {worker(0), dying, worker(2)};
+    m.applySnapshot(s);
+    QCOMPARE(m.rowCount(), 3);
+    QVERIFY(m.isDead(1));
+    QCOMPARE(m.index(1, 0).data(WorkersModel::DeadRole).toBool(), true);
+    QCOMPARE(m.index(1, 0).data(Qt::ForegroundRole).value<QColor>(),
+             darkPalette().color(QPalette::Disabled, QPalette::Text));
+    QCOMPARE(cell(m, 1, WorkersModel::TaskColumn), QString());
+
+    // t = 12 s: worker 1 gone from the snapshot, worker 2 vanishes silently.
+    s.timeNs = 12 * kSec;
+    s.workers = {worker(0)};
+    m.applySnapshot(s);
+    QCOMPARE(m.rowCount(), 3);
+    QVERIFY(m.isDead(2));
+    QCOMPARE(cell(m, 2, WorkersModel::StateColumn), "dead");
+    QCOMPARE(removed.count(), 0);
+
+    // t = 13 s: worker 1 dead for 2 s -> removed; worker 2 (dead for 1 s) stays.
+    s.timeNs = 13 * kSec;
+    m.applySnapshot(s);
+    QCOMPARE(removed.count(), 1);
+    QCOMPARE(m.rowCount(), 2);
+    QCOMPARE(m.rowOfWorker(1), -1);
+    QVERIFY(m.rowOfWorker(2) >= 0);
+
+    s.timeNs = 14 * kSec;
+    m.applySnapshot(s);
+    QCOMPARE(m.rowCount(), 1);
+    QCOMPARE(m.worker(0).index, 0);
+}
+
+void TstModels::workersDataChangedPerRange()
+{
+    WorkersModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Snapshot s;
+    s.timeNs = kSec;
+    for (int i = 0; i < 5; ++i)
+        s.workers.append(worker(i));
+    m.applySnapshot(s);
+
+    QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+    s.timeNs = 2 * kSec;
+    s.workers[0].tasksDone = 1;
+    s.workers[1].tasksDone = 1;
+    s.workers[3].lastCore = 1;
+    m.applySnapshot(s);
+    QCOMPARE(changed.count(), 2); // rows 0..1 and 3
+    QCOMPARE(changed.at(0).at(0).value<QModelIndex>().row(), 0);
+    QCOMPARE(changed.at(0).at(1).value<QModelIndex>().row(), 1);
+    QCOMPARE(changed.at(1).at(0).value<QModelIndex>().row(), 3);
+    QCOMPARE(changed.at(1).at(1).value<QModelIndex>().row(), 3);
+
+    changed.clear();
+    s.timeNs = 3 * kSec; // nothing changed, no running task: no signal at all
+    m.applySnapshot(s);
+    QCOMPARE(changed.count(), 0);
+}
+
+void TstModels::progressDelegatePaints()
+{
+    WorkersModel m;
+    Snapshot s;
+    s.timeNs = kSec;
+    WorkerInfo w = worker(0, WorkerState::Running);
+    w.currentTask = 1;
+    w.progress = 0.3;
+    s.workers = {w, worker(1)};
+    m.applySnapshot(s);
+
+    QTableView view;
+    auto* delegate = new ProgressBarDelegate(&view);
+    QCOMPARE(delegate->progressRole(), int(WorkersModel::ProgressRole));
+    view.setItemDelegateForColumn(WorkersModel::ProgressColumn, delegate);
+    view.setModel(&m);
+    view.resize(800, 200);
+    const QImage img = view.grab().toImage();
+    QVERIFY(!img.isNull());
+    QStyleOptionViewItem opt;
+    opt.initFrom(&view);
+    const QSize hint = delegate->sizeHint(opt, m.index(0, WorkersModel::ProgressColumn));
+    QVERIFY(hint.width() >= view.fontMetrics().horizontalAdvance("100 %"));
+}
+
+// ---------------------------------------------------------------- FuturesModel
+
+void TstModels::futuresColumns()
+{
+    FuturesModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Snapshot s;
+    s.workers = {worker(1)};
+    TaskRecord ok = record(1, TaskStatus::Succeeded, 2 * kMs);
+    ok.span.gilWaitNs = 300'000;
+    TaskRecord bad = record(2, TaskStatus::Failed, 1500);
+    TaskRecord cancelled = record(3, TaskStatus::Cancelled, 0);
+    cancelled.span.cpuNs = -1;
+    cancelled.span.enqueueNs = 0;
+    cancelled.span.core = -1;
+    s.completed = {ok, bad, cancelled};
+    m.applySnapshot(s);
+
+    QCOMPARE(m.rowCount(), 3);
+    QCOMPARE(m.columnCount(), int(FuturesModel::ColumnCount));
+    QCOMPARE(cell(m, 0, FuturesModel::IdColumn), "1");
+    QCOMPARE(cell(m, 0, FuturesModel::TaskColumn), "primes");
+    QCOMPARE(cell(m, 0, FuturesModel::ArgsColumn), "[1000, 2000]");
+    QCOMPARE(cell(m, 0, FuturesModel::ResultColumn), "7");
+    QCOMPARE(cell(m, 1, FuturesModel::ResultColumn), "ValueError: boom in task 2");
+    QCOMPARE(cell(m, 2, FuturesModel::ResultColumn), "cancelled");
+    QCOMPARE(cell(m, 0, FuturesModel::StatusColumn), "succeeded");
+    QCOMPARE(cell(m, 1, FuturesModel::StatusColumn), "failed");
+    QCOMPARE(cell(m, 2, FuturesModel::StatusColumn), "cancelled");
+    QCOMPARE(cell(m, 0, FuturesModel::WorkerColumn), "poolscope_1");
+    QCOMPARE(cell(m, 1, FuturesModel::WorkerColumn), "worker 2"); // name never seen
+    QCOMPARE(cell(m, 0, FuturesModel::CoreColumn), "1");
+    QCOMPARE(cell(m, 2, FuturesModel::CoreColumn), "—");
+    QCOMPARE(cell(m, 0, FuturesModel::QueuedColumn), "1.00 ms");
+    QCOMPARE(cell(m, 2, FuturesModel::QueuedColumn), "—");
+    QCOMPARE(cell(m, 0, FuturesModel::RunColumn), "2.00 ms");
+    QCOMPARE(cell(m, 1, FuturesModel::RunColumn), "1.50 µs");
+    QCOMPARE(cell(m, 0, FuturesModel::CpuColumn), "1.00 ms");
+    QCOMPARE(cell(m, 2, FuturesModel::CpuColumn), "—");
+    QCOMPARE(cell(m, 0, FuturesModel::GilWaitColumn), "300 µs");
+    QCOMPARE(cell(m, 0, FuturesModel::WaitingColumn), "1.00 ms");
+    QCOMPARE(cell(m, 2, FuturesModel::WaitingColumn), "—");
+
+    // raw numbers for sorting
+    QCOMPARE(m.index(0, FuturesModel::RunColumn).data(FuturesModel::SortRole).toLongLong(),
+             2 * kMs);
+    QCOMPARE(m.index(2, FuturesModel::CpuColumn).data(FuturesModel::SortRole).toLongLong(), -1);
+    QCOMPARE(m.index(1, 0).data(FuturesModel::StatusRole).toInt(), int(TaskStatus::Failed));
+    QCOMPARE(m.index(1, 0).data(FuturesModel::TaskIdRole).toULongLong(), 2u);
+    QVERIFY(
+        m.index(1, FuturesModel::StatusColumn).data(Qt::ForegroundRole).value<QColor>().isValid());
+}
+
+void TstModels::futuresOneInsertionPerTick()
+{
+    FuturesModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
+    QSignalSpy aboutToInsert(&m, &QAbstractItemModel::rowsAboutToBeInserted);
+
+    Snapshot s;
+    for (quint64 i = 1; i <= 1000; ++i)
+        s.completed.append(record(i));
+    m.applySnapshot(s);
+    QCOMPARE(m.rowCount(), 1000);
+    QCOMPARE(aboutToInsert.count(), 1);
+    QCOMPARE(inserted.count(), 1);
+    QCOMPARE(inserted.first().at(1).toInt(), 0);
+    QCOMPARE(inserted.first().at(2).toInt(), 999);
+
+    s.completed.clear();
+    for (quint64 i = 1001; i <= 2000; ++i)
+        s.completed.append(record(i));
+    m.applySnapshot(s);
+    QCOMPARE(inserted.count(), 2);
+    QCOMPARE(inserted.last().at(1).toInt(), 1000);
+    QCOMPARE(inserted.last().at(2).toInt(), 1999);
+
+    s.completed.clear(); // a tick without completions: no signal
+    m.applySnapshot(s);
+    QCOMPARE(inserted.count(), 2);
+}
+
+void TstModels::futuresTrimming()
+{
+    FuturesModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(m.maxRows(), FuturesModel::kDefaultMaxRows);
+    m.setMaxRows(1500);
+    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
+    QSignalSpy trimmed(&m, &FuturesModel::trimmedChanged);
+
+    Snapshot s;
+    for (quint64 i = 1; i <= 1000; ++i)
+        s.completed.append(record(i));
+    m.applySnapshot(s);
+    QCOMPARE(removed.count(), 0);
+    s.completed.clear();
+    for (quint64 i = 1001; i <= 2000; ++i)
+        s.completed.append(record(i));
+    m.applySnapshot(s);
+
+    QCOMPARE(m.rowCount(), 1500);
+    QCOMPARE(removed.count(), 1); // one batch of the 500 oldest
+    QCOMPARE(removed.first().at(1).toInt(), 0);
+    QCOMPARE(removed.first().at(2).toInt(), 499);
+    QCOMPARE(m.trimmed(), 500u);
+    QCOMPARE(trimmed.count(), 1);
+    QCOMPARE(trimmed.first().first().toULongLong(), 500u);
+    QCOMPARE(m.record(0).span.taskId, 501u);
+    QCOMPARE(m.record(1499).span.taskId, 2000u);
+
+    // Shrinking the bound trims at once.
+    m.setMaxRows(1000);
+    QCOMPARE(m.rowCount(), 1000);
+    QCOMPARE(m.trimmed(), 1000u);
+    QCOMPARE(m.record(0).span.taskId, 1001u);
+
+    m.clear();
+    QCOMPARE(m.rowCount(), 0);
+    QCOMPARE(m.trimmed(), 0u);
+    QCOMPARE(trimmed.last().first().toULongLong(), 0u);
+}
+
+void TstModels::futuresBatchLargerThanHistory()
+{
+    FuturesModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.setMaxRows(100);
+    Snapshot s;
+    for (quint64 i = 1; i <= 50; ++i)
+        s.completed.append(record(i));
+    m.applySnapshot(s);
+    s.completed.clear();
+    for (quint64 i = 51; i <= 300; ++i)
+        s.completed.append(record(i));
+    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
+    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
+    m.applySnapshot(s);
+    QCOMPARE(m.rowCount(), 100);
+    QCOMPARE(inserted.count(), 1);
+    QCOMPARE(removed.count(), 1);
+    QCOMPARE(m.trimmed(), 200u); // 50 old rows + 150 never shown
+    QCOMPARE(m.record(0).span.taskId, 201u);
+    QCOMPARE(m.record(99).span.taskId, 300u);
+}
+
+void TstModels::futuresDetailsText()
+{
+    FuturesModel m;
+    Snapshot s;
+    s.workers = {worker(3)};
+    TaskRecord bad = record(3, TaskStatus::Failed);
+    bad.error = QStringLiteral("RuntimeError: ") + QString(500, QLatin1Char('x')) + " END";
+    s.completed = {bad};
+    m.applySnapshot(s);
+
+    // the cell is elided, the details are not
+    QVERIFY(cell(m, 0, FuturesModel::ResultColumn).size() <= 200);
+    QVERIFY(cell(m, 0, FuturesModel::ResultColumn).endsWith(QChar(0x2026)));
+    const QString d = m.detailsText(0);
+    QVERIFY2(d.contains(bad.error), qPrintable(d));
+    QVERIFY(d.contains("primes"));
+    QVERIFY(d.contains("#3"));
+    QVERIFY(d.contains(bad.args));
+    QVERIFY(d.contains("poolscope_3"));
+    QVERIFY(d.contains("core 1"));
+    QVERIFY(d.contains("10.0 ms")); // run time
+    QVERIFY(d.contains("5.00 ms")); // CPU time
+    QCOMPARE(m.detailsText(5), QString());
+}
+
+void TstModels::filterByStatus_data()
+{
+    QTest::addColumn<FuturesFilterModel::StatusFilter>("filter");
+    QTest::addColumn<int>("rows");
+    QTest::newRow("all") << FuturesFilterModel::StatusFilter::All << 10;
+    QTest::newRow("succeeded") << FuturesFilterModel::StatusFilter::Succeeded << 5;
+    QTest::newRow("failed") << FuturesFilterModel::StatusFilter::Failed << 3;
+    QTest::newRow("cancelled") << FuturesFilterModel::StatusFilter::Cancelled << 2;
+}
+
+void TstModels::filterByStatus()
+{
+    QFETCH(FuturesFilterModel::StatusFilter, filter);
+    QFETCH(int, rows);
+    FuturesModel m;
+    FuturesFilterModel f;
+    f.setSourceModel(&m);
+    QAbstractItemModelTester tester(&f, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Snapshot s;
+    for (quint64 i = 1; i <= 10; ++i) {
+        const TaskStatus st = i <= 5   ? TaskStatus::Succeeded
+                              : i <= 8 ? TaskStatus::Failed
+                                       : TaskStatus::Cancelled;
+        s.completed.append(record(i, st));
+    }
+    m.applySnapshot(s);
+    f.setStatusFilter(filter);
+    QCOMPARE(f.statusFilter(), filter);
+    QCOMPARE(f.rowCount(), rows);
+    for (int r = 0; r < f.rowCount(); ++r) {
+        if (filter != FuturesFilterModel::StatusFilter::All)
+            QCOMPARE(f.index(r, 0).data(FuturesModel::StatusRole).toInt(),
+                     int(filter) - 1); // StatusFilter follows TaskStatus, shifted by All
+    }
+    // New rows are filtered as they arrive.
+    s.completed = {record(11, TaskStatus::Failed)};
+    m.applySnapshot(s);
+    QCOMPARE(f.rowCount(), rows
+                               + (filter == FuturesFilterModel::StatusFilter::All
+                                  || filter == FuturesFilterModel::StatusFilter::Failed));
+}
+
+void TstModels::filterByText_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QList<quint64>>("ids");
+    QTest::newRow("empty") << QString() << QList<quint64>{1, 2, 3, 4};
+    QTest::newRow("task name") << "SLEEP" << QList<quint64>{3};
+    QTest::newRow("args") << "[2000," << QList<quint64>{2};
+    QTest::newRow("error") << "boom" << QList<quint64>{4};
+    QTest::newRow("result") << "21" << QList<quint64>{3}; // 3 * 7
+    QTest::newRow("none") << "zzz" << QList<quint64>{};
+}
+
+void TstModels::filterByText()
+{
+    QFETCH(QString, text);
+    QFETCH(QList<quint64>, ids);
+    FuturesModel m;
+    FuturesFilterModel f;
+    f.setSourceModel(&m);
+    QAbstractItemModelTester tester(&f, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Snapshot s;
+    s.completed = {record(1), record(2), record(3, TaskStatus::Succeeded, kMs, "sleep"),
+                   record(4, TaskStatus::Failed)};
+    m.applySnapshot(s);
+    f.setTextFilter(text);
+    QList<quint64> got;
+    for (int r = 0; r < f.rowCount(); ++r)
+        got.append(f.index(r, 0).data(FuturesModel::TaskIdRole).toULongLong());
+    QCOMPARE(got, ids);
+
+    // text and status combine
+    f.setStatusFilter(FuturesFilterModel::StatusFilter::Failed);
+    QCOMPARE(f.rowCount(), ids.contains(4) ? 1 : 0);
+}
+
+void TstModels::sortNumeric_data()
+{
+    QTest::addColumn<int>("column");
+    QTest::addColumn<Qt::SortOrder>("order");
+    QTest::addColumn<QList<quint64>>("ids");
+    // ids 2, 10, 100 with run times 9 ns, 100 ns, 20 ns: as text "100" < "2" and
+    // "100 ns" < "20 ns" < "9 ns"; as numbers they sort the other way.
+    QTest::newRow("id asc") << int(FuturesModel::IdColumn) << Qt::AscendingOrder
+                            << QList<quint64>{2, 10, 100};
+    QTest::newRow("id desc") << int(FuturesModel::IdColumn) << Qt::DescendingOrder
+                             << QList<quint64>{100, 10, 2};
+    QTest::newRow("run asc") << int(FuturesModel::RunColumn) << Qt::AscendingOrder
+                             << QList<quint64>{2, 100, 10};
+    QTest::newRow("run desc") << int(FuturesModel::RunColumn) << Qt::DescendingOrder
+                              << QList<quint64>{10, 100, 2};
+    QTest::newRow("cpu asc") << int(FuturesModel::CpuColumn) << Qt::AscendingOrder
+                             << QList<quint64>{2, 100, 10};
+}
+
+void TstModels::sortNumeric()
+{
+    QFETCH(int, column);
+    QFETCH(Qt::SortOrder, order);
+    QFETCH(QList<quint64>, ids);
+    FuturesModel m;
+    FuturesFilterModel f;
+    f.setSourceModel(&m);
+    QAbstractItemModelTester tester(&f, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Snapshot s;
+    s.completed = {record(2, TaskStatus::Succeeded, 9), record(10, TaskStatus::Succeeded, 100),
+                   record(100, TaskStatus::Succeeded, 20)};
+    m.applySnapshot(s);
+    f.sort(column, order);
+    QList<quint64> got;
+    for (int r = 0; r < f.rowCount(); ++r)
+        got.append(f.index(r, 0).data(FuturesModel::TaskIdRole).toULongLong());
+    QCOMPARE(got, ids);
+}
+
+QTEST_MAIN(TstModels)
+#include "tst_models.moc"

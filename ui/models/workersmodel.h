@@ -1,0 +1,83 @@
+#pragma once
+// WorkersModel: one row per worker of the pool (Snapshot::workers), keyed by
+// worker index and kept in index order. A worker that dies (or vanishes from
+// the snapshots) stays visible, greyed, for deadLinger() of snapshot time and
+// is then removed. Per tick: inserts and removals are batched per contiguous
+// range, changed rows are reported with one dataChanged per contiguous range.
+
+#include "models/roles.h"
+
+#include <poolscope/monitor.h>
+
+#include <QAbstractTableModel>
+#include <QPalette>
+
+#include <chrono>
+#include <vector>
+
+namespace poolscope {
+
+class WorkersModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    enum Column : int {
+        NameColumn = 0,
+        StateColumn,
+        TaskColumn,
+        ProgressColumn,
+        DoneColumn,
+        CpuColumn,
+        CoreColumn,
+        PidColumn,
+        GilColumn,
+        ColumnCount
+    };
+    enum Role : int {
+        SortRole = ModelRoles::Sort,
+        ProgressRole = ModelRoles::Progress,      // double 0..1, -1 = none
+        StateRole = ModelRoles::Status,           // int(WorkerState)
+        StateColorRole = ModelRoles::StatusColor, // QColor of the state
+        TaskIdRole = ModelRoles::TaskId,          // current task id, 0 if idle
+        WorkerIndexRole = ModelRoles::WorkerIndex,
+        DeadRole = ModelRoles::Dead,
+    };
+
+    explicit WorkersModel(QObject* parent = nullptr);
+
+    void applySnapshot(const poolscope::Snapshot& snapshot);
+    void clear();
+
+    /// How long a dead worker stays visible (snapshot time). Default 3 s.
+    void setDeadLinger(std::chrono::milliseconds linger);
+    std::chrono::milliseconds deadLinger() const { return m_linger; }
+
+    /// Colours are derived from this palette (default: the application's).
+    void setPalette(const QPalette& palette);
+
+    /// Row of the worker with this index, or -1.
+    int rowOfWorker(int workerIndex) const;
+    const WorkerInfo& worker(int row) const { return m_rows.at(std::size_t(row)).info; }
+    bool isDead(int row) const { return m_rows.at(std::size_t(row)).deadSinceNs >= 0; }
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
+
+private:
+    struct Row {
+        WorkerInfo info;
+        qint64 deadSinceNs = -1; // snapshot time the worker was first seen dead
+    };
+    static bool sameDisplay(const WorkerInfo& a, const WorkerInfo& b);
+    void emitChangedRanges(const std::vector<int>& sortedRows);
+
+    std::vector<Row> m_rows; // sorted by info.index
+    std::chrono::milliseconds m_linger{3000};
+    QPalette m_palette;
+    bool m_customPalette = false;
+    qint64 m_timeNs = 0;
+};
+
+} // namespace poolscope
