@@ -93,7 +93,9 @@ public:
     int maxWorkers = 1;
     int nextWorkerIndex = 0;
     bool shutdown = false;
+    bool stopping = false; // stopAllLocked() ran: tear-down, nothing is requeued
     bool paused = false;
+    int stepBudget = 0; // tasks step() may still dispatch while paused
     bool broken = false;
     bool pumpScheduled = false;
     bool monitorAttached = false;
@@ -227,8 +229,20 @@ public:
 
     void dispatchLocked()
     {
-        if (paused && !shutdown)
+        if (paused && !shutdown) {
+            // step(): one task to the first ready idle worker per grant.
+            for (auto& w : workers) {
+                if (stepBudget == 0)
+                    break;
+                if (w->inflight.empty() && !queue.empty()) {
+                    const int before = int(w->inflight.size());
+                    feedLocked(*w, 1);
+                    if (int(w->inflight.size()) > before)
+                        --stepBudget;
+                }
+            }
             return;
+        }
         // Pass 1 gives every ready worker one task; pass 2 pipelines more
         // (up to pipelineDepth) only when no worker is still starting, so a
         // burst at start-up is not all queued behind the first worker ready.
@@ -676,6 +690,14 @@ public:
                 ++failed;
                 ++dispatchedNotStartedFailed;
                 complete.push_back({n, FutureState::Finished});
+            } else if (stopping) {
+                // Tear-down (shutdown grace over, terminateWorkers, killWorkers):
+                // a task its worker never started is cancelled like the queued
+                // ones. Requeueing it started a new worker for it, and with a
+                // hung task ~ProcessPoolExecutor then waited for ever
+                // (tst_shutdown_bounds). Counted as a cancelled pending task.
+                cancelledPending.fetch_add(1, std::memory_order_seq_cst);
+                complete.push_back({n, FutureState::Cancelled});
             } else if (++n->lostDispatches >= kMaxLostDispatches) {
                 // Three workers died holding it before it started: the task
                 // (or its arguments) is what kills them. Fail it, do not loop.
@@ -764,6 +786,7 @@ public:
         const QString why = hard ? QStringLiteral("its worker was killed by killWorkers()")
                                  : QStringLiteral("its worker was terminated by terminateWorkers()");
         const auto err = std::make_exception_ptr(WorkerCrashed(why.toStdString()));
+        stopping = true;
         for (auto& w : workers) {
             if (w->proc->state() == QProcess::NotRunning)
                 continue;
@@ -1094,10 +1117,20 @@ void ProcessPoolExecutor::pause()
     m_core->paused = true;
 }
 
+void ProcessPoolExecutor::step()
+{
+    std::lock_guard lk(m_core->m);
+    if (!m_core->paused)
+        return;
+    ++m_core->stepBudget;
+    m_core->schedulePumpLocked();
+}
+
 void ProcessPoolExecutor::resume()
 {
     std::lock_guard lk(m_core->m);
     m_core->paused = false;
+    m_core->stepBudget = 0;
     m_core->schedulePumpLocked();
 }
 

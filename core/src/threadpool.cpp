@@ -30,7 +30,7 @@ qint64 threadCpuNs(clockid_t clk)
 
 /// Everything the pool's threads share. Owned through shared_ptr so a thread
 /// that outlives a (grace-limited) destructor never touches freed memory.
-class ThreadPoolCore : public std::enable_shared_from_this<ThreadPoolCore> {
+class ThreadPoolCore : public std::enable_shared_from_this<ThreadPoolCore>, public CancelHook {
 public:
     struct Worker {
         std::shared_ptr<WorkerSlot> slot;
@@ -58,10 +58,13 @@ public:
     int maxWorkers = 1;
     int sleepers = 0;       // workers blocked on workCv
     int active = 0;         // workers between taking a task and finishing it
-    int idleWaiters = 0;    // threads blocked on idleCv
+    // Threads blocked on idleCv. Changed under m; atomic so that
+    // pendingCancelled() can skip the lock when nobody waits.
+    std::atomic<int> idleWaiters{0};
     int nextWorkerIndex = 0;
     bool shutdown = false;
     bool paused = false;
+    int stepBudget = 0; // tasks step() may still dispatch while paused
     bool broken = false;
     QString brokenReason;
     quint64 nextTaskId = 1;
@@ -122,7 +125,8 @@ public:
         quint64 started = retiredStarted;
         for (auto& w : workers)
             started += w->slot->started.load(std::memory_order_relaxed);
-        return qint64(submitted - started - cancelledPending.load(std::memory_order_relaxed)
+        // seq_cst load: see pendingCancelled().
+        return qint64(submitted - started - cancelledPending.load(std::memory_order_seq_cst)
                       - brokenFailed);
     }
 
@@ -171,16 +175,27 @@ public:
         while (TaskNode* n = queue.pop())
             taken.push_back(n);
     }
-    void cancelTaken(std::vector<TaskNode*>& taken) noexcept
+    /// (pendingCancelled() wakes waitForIdle() for each one.)
+    static void cancelTaken(std::vector<TaskNode*>& taken) noexcept
     {
-        if (taken.empty())
-            return;
         for (TaskNode* n : taken) {
             n->cancelPending();
             n->deref();
         }
         taken.clear();
-        std::lock_guard lk(m); // the queued count dropped: wake waitForIdle()
+    }
+
+    /// CancelHook: a queued task was cancelled by its future (no lock held).
+    /// The queued count dropped with no worker involved, so nothing else
+    /// would wake waitForIdle(). Dekker-style pairing, all seq_cst: we bump
+    /// cancelledPending then read idleWaiters; a waiter bumps idleWaiters
+    /// (under m) then reads cancelledPending in its predicate. Either it sees
+    /// our cancel, or we see it and notify under m.
+    void pendingCancelled() noexcept override
+    {
+        if (idleWaiters.load(std::memory_order_seq_cst) == 0)
+            return;
+        std::lock_guard lk(m);
         notifyIdleLocked();
     }
 
@@ -237,7 +252,8 @@ public:
         std::unique_lock lk(m);
         for (;;) {
             // Wait for work or a reason to leave.
-            while (!broken && !self->retire && !shutdown && (queue.empty() || paused)) {
+            while (!broken && !self->retire && !shutdown
+                   && (queue.empty() || (paused && stepBudget == 0))) {
                 ++sleepers;
                 workCv.wait(lk);
                 --sleepers;
@@ -249,6 +265,8 @@ public:
             TaskNode* node = queue.pop();
             if (!node)
                 continue;
+            if (paused && !shutdown && stepBudget > 0)
+                --stepBudget; // a step() grant, even if the task was cancelled
             if (!node->tryStart()) { // cancelled while queued
                 lk.unlock();
                 node->deref();
@@ -569,12 +587,22 @@ ThreadPoolExecutor::~ThreadPoolExecutor()
     }
     shutdown(false);
     std::vector<std::thread> join;
+    std::vector<detail::TaskNode*> taken;
     {
         std::unique_lock lk(c.m);
         ++c.idleWaiters;
         const auto grace = *c.opts.destroyGrace;
         if (!c.idleCv.wait_for(lk, grace, [&] { return c.workers.empty(); })) {
+            // Grace is over: queued tasks are cancelled (as shutdown's
+            // cancelFutures would) before running ones are asked to stop.
+            // Otherwise workers detached below went on through the whole
+            // queue after the destructor returned, and those futures stayed
+            // pending meanwhile (tst_shutdown_bounds).
+            c.takeQueuedLocked(taken);
             c.stopAll.store(true);
+            lk.unlock();
+            c.cancelTaken(taken); // outside m: done callbacks may call back in
+            lk.lock();
             c.idleCv.wait_for(lk, grace, [&] { return c.workers.empty(); });
         }
         --c.idleWaiters;
@@ -596,6 +624,7 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     auto& c = *m_core;
     node->priority = opts.priority;
     node->cancelCounter = &c.cancelledPending;
+    node->cancelHook = &c;
     if (opts.timeout)
         node->timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
     const bool spans = c.spansOn.load(std::memory_order_relaxed);
@@ -753,10 +782,21 @@ void ThreadPoolExecutor::pause()
     m_core->paused = true;
 }
 
+void ThreadPoolExecutor::step()
+{
+    std::lock_guard lk(m_core->m);
+    if (!m_core->paused)
+        return;
+    ++m_core->stepBudget;
+    m_core->workCv.notify_one();
+    m_core->growLocked();
+}
+
 void ThreadPoolExecutor::resume()
 {
     std::lock_guard lk(m_core->m);
     m_core->paused = false;
+    m_core->stepBudget = 0;
     m_core->workCv.notify_all();
     m_core->growLocked();
 }

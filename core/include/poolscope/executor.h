@@ -193,6 +193,10 @@ public:
     /// Stops dispatching queued tasks (running ones go on) / starts again.
     virtual void pause() = 0;
     virtual void resume() = 0;
+    /// While paused: lets exactly one more queued task start (slow-motion
+    /// teaching: watch one task go from queue to worker to done). No-op
+    /// when not paused.
+    virtual void step() = 0;
     virtual bool isPaused() const = 0;
 
     /// Exact counts right now.

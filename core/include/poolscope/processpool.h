@@ -196,6 +196,7 @@ public:
     int workerCount() const override;
     void pause() override;
     void resume() override;
+    void step() override;
     bool isPaused() const override;
     Counters counters() const override;
     bool waitForIdle(const Deadline& deadline = Deadline::never()) const override;
