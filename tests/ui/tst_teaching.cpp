@@ -1,0 +1,923 @@
+// ui/teaching: lessons (every file loads and its scenarios validate against
+// the workload catalogue), the lesson panel's requests, the pool-size sweep
+// (Amdahl fit on synthetic points, a small real sweep, cancel), record and
+// replay of a real run's trace, malformed traces, slow motion, presenter
+// mode, the decomposition bar, the analysis panel and the A/B comparison.
+
+#include "models/futuresmodel.h"
+#include "teaching/abcompare.h"
+#include "teaching/analysispanel.h"
+#include "teaching/decompositionbar.h"
+#include "teaching/lesson.h"
+#include "teaching/presenter.h"
+#include "teaching/replay.h"
+#include "teaching/slowmotion.h"
+#include "teaching/sweepchart.h"
+#include "teaching/sweeprunner.h"
+#include "timeline/timelinewidget.h"
+
+#include <poolscope/amdahl.h>
+#include <poolscope/monitor.h>
+#include <poolscope/threadpool.h>
+#include <poolscope/traceexport.h>
+#include <poolscope/workloads.h>
+
+#include <QComboBox>
+#include <QDir>
+#include <QFile>
+#include <QLabel>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThread>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <map>
+
+using namespace poolscope;
+
+namespace {
+
+constexpr qint64 kMs = 1'000'000;
+
+TaskSpan span(quint64 id, int worker, qint64 start, qint64 end, qint64 cpu, qint64 gil = 0)
+{
+    TaskSpan s;
+    s.taskId = id;
+    s.worker = worker;
+    s.enqueueNs = 1'000 * kMs;
+    s.startNs = start;
+    s.endNs = end;
+    s.cpuNs = cpu;
+    s.gilWaitNs = gil;
+    s.nameId = NameTable::intern(QStringLiteral("primes"));
+    return s;
+}
+
+/// A run of n tasks, back to back on `workers` lanes, each taskMs long.
+TraceData syntheticTrace(int n, int workers, qint64 taskMs, qint64 origin)
+{
+    TraceData t;
+    t.title = QStringLiteral("synthetic");
+    t.poolKind = QStringLiteral("thread");
+    t.originNs = origin;
+    for (int w = 0; w < workers; ++w)
+        t.workers.append(TraceWorker{w, QStringLiteral("w%1").arg(w), 0, 0});
+    for (int i = 0; i < n; ++i) {
+        const int w = i % workers;
+        const qint64 start = origin + (i / workers) * taskMs * kMs;
+        TaskSpan s = span(quint64(i + 1), w, start, start + taskMs * kMs, taskMs * kMs / 2);
+        s.enqueueNs = origin;
+        t.spans.push_back(s);
+    }
+    return t;
+}
+
+QPushButton* button(QWidget& w, const char* name)
+{
+    auto* b = w.findChild<QPushButton*>(QLatin1String(name));
+    if (!b)
+        qFatal("no button %s", name);
+    return b;
+}
+
+} // namespace
+
+class TstTeaching : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        Q_INIT_RESOURCE(lessons); // what the app does (static library resources)
+        qRegisterMetaType<poolscope::Lesson>();
+        qRegisterMetaType<poolscope::SweepPoint>();
+    }
+
+    // ---------------------------------------------------------------- lessons
+    void everyLessonFileLoadsAndValidates_data()
+    {
+        QTest::addColumn<QString>("file");
+        const QStringList files = QDir(LessonLibrary::resourceDir())
+                                      .entryList({QStringLiteral("*.md")}, QDir::Files, QDir::Name);
+        QCOMPARE(files.size(), 10);
+        for (const QString& f : files)
+            QTest::newRow(qPrintable(f)) << f;
+    }
+    void everyLessonFileLoadsAndValidates()
+    {
+        QFETCH(QString, file);
+        QString error;
+        const auto lesson =
+            LessonLibrary::fromFile(QDir(LessonLibrary::resourceDir()).filePath(file), &error);
+        QVERIFY2(lesson, qPrintable(error));
+        QVERIFY(!lesson->id.isEmpty());
+        QVERIFY(lesson->number >= 1 && lesson->number <= 10);
+        QVERIFY(
+            file.startsWith(QStringLiteral("%1-").arg(lesson->number, 2, 10, QLatin1Char('0'))));
+        QVERIFY(!lesson->title.isEmpty());
+        QVERIFY(lesson->predict.contains(QLatin1Char('?'))); // it asks the class something
+        QVERIFY(lesson->observe.size() >= 3);
+        QVERIFY(lesson->explanation.size() > 200);
+        // the scenario names a catalogue workload with acceptable parameters
+        const LessonScenario& sc = lesson->scenario;
+        QVERIFY2(Workloads::find(sc.workload), qPrintable(sc.workload));
+        QCOMPARE(Workloads::validate(sc.workload, sc.run, sc.poolKind), QString());
+        if (lesson->compare)
+            QCOMPARE(Workloads::validate(lesson->compare->workload, lesson->compare->run,
+                                         lesson->compare->poolKind),
+                     QString());
+        QCOMPARE(lesson->validate(), QString()); // pool rules and the sweep too
+        const RunSpec spec = sc.runSpec();
+        QCOMPARE(spec.workload, sc.workload);
+        QCOMPARE(spec.run.tasks, sc.run.tasks);
+        QCOMPARE(spec.gil, sc.gil);
+        QCOMPARE(spec.poolKind, sc.poolKind);
+        QCOMPARE(spec.workers, sc.workers);
+        QCOMPARE(spec.chunkSize, sc.chunkSize);
+        QCOMPARE(spec.timeoutMs, sc.timeoutMs);
+    }
+
+    void libraryOrderAndFind()
+    {
+        const QList<Lesson> all = LessonLibrary::all();
+        QCOMPARE(all.size(), 10);
+        QStringList ids;
+        for (int i = 0; i < all.size(); ++i) {
+            QCOMPARE(all[i].number, i + 1);
+            ids << all[i].id;
+        }
+        ids.removeDuplicates();
+        QCOMPARE(ids.size(), 10);
+        QCOMPARE(LessonLibrary::find(QStringLiteral("gil"))->number, 3);
+        QCOMPARE(LessonLibrary::find(QStringLiteral("3"))->id, QStringLiteral("gil"));
+        QCOMPARE(LessonLibrary::find(QStringLiteral("03-gil"))->id, QStringLiteral("gil"));
+        QCOMPARE(LessonLibrary::find(QStringLiteral("06-amdahl.md"))->id, QStringLiteral("amdahl"));
+        QVERIFY(!LessonLibrary::find(QStringLiteral("no-such-lesson")));
+    }
+
+    void lessonContents()
+    {
+        // the facts the lessons teach are in their scenarios
+        const Lesson gil = *LessonLibrary::find(QStringLiteral("gil"));
+        QVERIFY(gil.scenario.gil);
+        QCOMPARE(gil.scenario.switchIntervalMs, 5.0);
+        QVERIFY(gil.scenario.workers > 1);
+        QCOMPARE(gil.compare->workers, 1);
+        QVERIFY(gil.explanation.contains(QStringLiteral("5 ms")));
+
+        const Lesson io = *LessonLibrary::find(QStringLiteral("io-threads"));
+        QCOMPARE(io.scenario.workload, QStringLiteral("sleep"));
+        QVERIFY(io.scenario.workers >= 16); // far past the cores of a classroom machine
+        QCOMPARE(io.compare->workers, 2);
+
+        const Lesson amdahl = *LessonLibrary::find(QStringLiteral("amdahl"));
+        QVERIFY(amdahl.sweep);
+        QCOMPARE(amdahl.sweep->series,
+                 (QList<SweepSeries>{SweepSeries::Threads, SweepSeries::ThreadsGil,
+                                     SweepSeries::Processes}));
+        const auto req = amdahl.sweepRequest();
+        QVERIFY(req);
+        QCOMPARE(req->workers, SweepRequest::autoWorkers());
+        QVERIFY(amdahl.explanation.contains(QStringLiteral("1 / (s + (1 - s) / n)")));
+
+        const Lesson chunks = *LessonLibrary::find(QStringLiteral("chunks"));
+        QCOMPARE(chunks.scenario.chunkSize, 1);
+        QCOMPARE(chunks.compare->chunkSize, 100);
+
+        // run B of lesson 8 switches workload, drops the crash-only knob, adds a timeout
+        const Lesson crash = *LessonLibrary::find(QStringLiteral("crash"));
+        QCOMPARE(crash.scenario.poolKind, QStringLiteral("process"));
+        QCOMPARE(crash.compare->workload, QStringLiteral("hang"));
+        QVERIFY(!crash.compare->run.knobs.contains(QStringLiteral("mode")));
+        QCOMPARE(crash.compare->run.knobs.value(QStringLiteral("every")), 4);
+        QCOMPARE(crash.compare->timeoutMs, 1000);
+        QCOMPARE(crash.compare->runSpec().timeoutMs, 1000);
+        QCOMPARE(crash.compare->run.tasks, 8);
+        // only lessons that need a process pool use one
+        for (const Lesson& l : LessonLibrary::all()) {
+            if (Workloads::find(l.scenario.workload)->processOnly)
+                QCOMPARE(l.scenario.poolKind, QStringLiteral("process"));
+        }
+    }
+
+    void parseErrors_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("expected");
+        const QString body =
+            QStringLiteral("---\n## Predict\nWhat?\n## Observe\n- a\n## Explain\nBecause.\n");
+        const QString head = QStringLiteral("id: x\ntitle: T\nworkload: sleep\n");
+        QTest::newRow("no header end") << QStringLiteral("id: x\ntitle: T\nworkload: sleep\n")
+                                       << QStringLiteral("no '---' line");
+        QTest::newRow("no id") << QString(QStringLiteral("title: T\nworkload: sleep\n") + body)
+                               << QStringLiteral("no 'id:' line");
+        QTest::newRow("not key: value") << QString(head + QStringLiteral("workers 4\n") + body)
+                                        << QStringLiteral(":4: expected 'key: value'");
+        QTest::newRow("unknown key") << QString(head + QStringLiteral("wrokers: 4\n") + body)
+                                     << QStringLiteral("unknown key 'wrokers'");
+        QTest::newRow("unknown workload")
+            << QString(QStringLiteral("id: x\ntitle: T\nworkload: nope\n") + body)
+            << QStringLiteral("unknown workload 'nope'");
+        QTest::newRow("bad bool") << QString(head + QStringLiteral("gil: maybe\n") + body)
+                                  << QStringLiteral("'gil: maybe': expected on or off");
+        QTest::newRow("bad series")
+            << QString(head + QStringLiteral("sweep.series: threads, fibers\n") + body)
+            << QStringLiteral("unknown sweep series 'fibers'");
+        QTest::newRow("bad sweep workers")
+            << QString(head + QStringLiteral("sweep.workers: 4..2\n") + body)
+            << QStringLiteral("sweep.workers must be");
+        QTest::newRow("bad run B")
+            << QString(head + QStringLiteral("compare.pool: fork\n") + body)
+            << QStringLiteral("run B: 'pool: fork': expected thread or process");
+        QTest::newRow("unknown section")
+            << QString(head + QStringLiteral("---\n## Predict\nQ?\n## Answer\nx\n"))
+            << QStringLiteral("unknown section 'Answer'");
+        QTest::newRow("no observe list")
+            << QString(head + QStringLiteral("---\n## Predict\nQ?\n## Explain\nx\n"))
+            << QStringLiteral("no '## Observe' list");
+    }
+    void parseErrors()
+    {
+        QFETCH(QString, text);
+        QFETCH(QString, expected);
+        QString error;
+        QVERIFY(!LessonLibrary::parse(text, &error, QStringLiteral("t.md")));
+        QVERIFY2(error.contains(expected), qPrintable(error));
+        QVERIFY(error.startsWith(QStringLiteral("t.md")));
+    }
+
+    void invalidScenarioIsReported()
+    {
+        // parses, but the catalogue refuses it: validate() says why
+        const auto l = LessonLibrary::parse(
+            QStringLiteral("id: x\ntitle: T\nworkload: crash\npool: thread\n---\n## Predict\nQ?\n"
+                           "## Observe\n- a\n## Explain\nB.\n"));
+        QVERIFY(l);
+        QVERIFY(l->validate().contains(QStringLiteral("process pool")));
+    }
+
+    // ----------------------------------------------------------- lesson panel
+    void panelEmitsRequests_data()
+    {
+        QTest::addColumn<QString>("id");
+        QTest::addColumn<bool>("hasCompare");
+        QTest::addColumn<bool>("hasSweep");
+        QTest::newRow("futures") << QStringLiteral("futures") << false << false;
+        QTest::newRow("gil") << QStringLiteral("gil") << true << false;
+        QTest::newRow("amdahl (by number)") << QStringLiteral("6") << false << true;
+        QTest::newRow("pipeline") << QStringLiteral("pipeline") << true << false;
+    }
+    void panelEmitsRequests()
+    {
+        QFETCH(QString, id);
+        QFETCH(bool, hasCompare);
+        QFETCH(bool, hasSweep);
+        LessonPanel panel;
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QSignalSpy changed(&panel, &LessonPanel::lessonChanged);
+        QSignalSpy run(&panel, &LessonPanel::runRequested);
+        QSignalSpy reset(&panel, &LessonPanel::resetRequested);
+        QSignalSpy compare(&panel, &LessonPanel::compareRequested);
+        QSignalSpy sweep(&panel, &LessonPanel::sweepRequested);
+        QVERIFY(panel.selectLesson(id));
+        const Lesson expected = *LessonLibrary::find(id);
+        QCOMPARE(panel.currentLesson().id, expected.id);
+        if (expected.number != 1) // lesson 1 is shown first: no change
+            QCOMPARE(changed.size(), 1);
+        QVERIFY(panel.findChild<QLabel*>(QStringLiteral("lessonPredict"))->isVisible());
+        QVERIFY(!panel.findChild<QWidget*>(QStringLiteral("lessonObserve"))->isVisible());
+        QCOMPARE(button(panel, "compareButton")->isVisible(), hasCompare);
+        QCOMPARE(button(panel, "sweepButton")->isVisible(), hasSweep);
+
+        QTest::mouseClick(button(panel, "runButton"), Qt::LeftButton);
+        QCOMPARE(run.size(), 1);
+        QCOMPARE(run.at(0).at(0).value<Lesson>().id, expected.id);
+        QCOMPARE(run.at(0).at(0).value<Lesson>().scenario.workload, expected.scenario.workload);
+        QVERIFY(panel.isRevealed()); // after Run: what to look for
+        QVERIFY(panel.findChild<QWidget*>(QStringLiteral("lessonObserve"))->isVisible());
+
+        if (hasCompare) {
+            QTest::mouseClick(button(panel, "compareButton"), Qt::LeftButton);
+            QCOMPARE(compare.size(), 1);
+            QCOMPARE(compare.at(0).at(0).value<Lesson>().id, expected.id);
+        }
+        if (hasSweep) {
+            QTest::mouseClick(button(panel, "sweepButton"), Qt::LeftButton);
+            QCOMPARE(sweep.size(), 1);
+            QCOMPARE(sweep.at(0).at(0).value<Lesson>().id, expected.id);
+        }
+        QTest::mouseClick(button(panel, "resetButton"), Qt::LeftButton);
+        QCOMPARE(reset.size(), 1);
+        QCOMPARE(reset.at(0).at(0).value<Lesson>().id, expected.id);
+        QVERIFY(!panel.isRevealed());
+        QCOMPARE(run.size(), 1); // nothing else ran
+
+        panel.setRunEnabled(false);
+        QVERIFY(!button(panel, "runButton")->isEnabled());
+        QTest::mouseClick(button(panel, "runButton"), Qt::LeftButton);
+        QCOMPARE(run.size(), 1);
+    }
+
+    void panelComboSwitchesLesson()
+    {
+        LessonPanel panel;
+        QSignalSpy changed(&panel, &LessonPanel::lessonChanged);
+        auto* combo = panel.findChild<QComboBox*>(QStringLiteral("lessonCombo"));
+        QCOMPARE(combo->count(), 10);
+        combo->setCurrentIndex(4);
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(changed.at(0).at(0).value<Lesson>().number, 5);
+        QCOMPARE(panel.findChild<QLabel*>(QStringLiteral("lessonTitle"))->text(),
+                 LessonLibrary::find(QStringLiteral("5"))->displayName());
+        QVERIFY(!panel.selectLesson(QStringLiteral("nope")));
+        QCOMPARE(panel.currentLesson().number, 5);
+    }
+
+    // ------------------------------------------------------------------ sweep
+    void sweepChartRecoversSerialFraction_data()
+    {
+        QTest::addColumn<double>("serial");
+        QTest::addColumn<int>("cores");
+        QTest::addColumn<int>("maxWorkers");
+        QTest::newRow("s = 0, 16 cores") << 0.0 << 16 << 8;
+        QTest::newRow("s = 0.1, 16 cores") << 0.1 << 16 << 8;
+        QTest::newRow("s = 0.25, 16 cores") << 0.25 << 16 << 6;
+        QTest::newRow("s = 1 (GIL-like), 16 cores") << 1.0 << 16 << 4;
+        // past 2 cores the speedup is flat at amdahl(s, 2): still s
+        QTest::newRow("s = 0.2, 2 cores, 1..8 workers") << 0.2 << 2 << 8;
+    }
+    void sweepChartRecoversSerialFraction()
+    {
+        QFETCH(double, serial);
+        QFETCH(int, cores);
+        QFETCH(int, maxWorkers);
+        SweepChart chart;
+        chart.setCoreCount(cores);
+        const double t1 = 2.0;
+        for (int n = 1; n <= maxWorkers; ++n) {
+            SweepPoint p;
+            p.series = SweepSeries::Processes;
+            p.workers = n;
+            p.wallS = t1 / amdahlSpeedup(serial, std::min(n, cores));
+            chart.addPoint(p);
+        }
+        const double fitted = chart.serialFraction(SweepSeries::Processes);
+        QVERIFY2(qAbs(fitted - serial) < 1e-6, qPrintable(QString::number(fitted)));
+        // what the chart shows: the legend carries the fitted value
+        const QString legend = chart.amdahlLegend(SweepSeries::Processes);
+        QVERIFY2(legend.contains(QStringLiteral("s = %1").arg(serial, 0, 'f', 3)),
+                 qPrintable(legend));
+        QVERIFY2(chart.legendLabels().contains(legend),
+                 qPrintable(chart.legendLabels().join(" | ")));
+        QVERIFY(chart.legendLabels().contains(QStringLiteral("cores (%1)").arg(cores)));
+        QVERIFY(chart.legendLabels().contains(QStringLiteral("processes")));
+        QCOMPARE(chart.speedup(SweepSeries::Processes, 1), 1.0);
+        QVERIFY(qAbs(chart.speedup(SweepSeries::Processes, 2) - amdahlSpeedup(serial, 2)) < 1e-9);
+        QVERIFY(chart.summaryText().contains(QStringLiteral("fitted serial fraction")));
+        QVERIFY(chart.serialFraction(SweepSeries::Threads) < 0); // no such series
+    }
+
+    void sweepChartNeedsOneWorkerBaseline()
+    {
+        SweepChart chart;
+        chart.addPoint({SweepSeries::Threads, 2, 1.0, 0});
+        QCOMPARE(chart.speedup(SweepSeries::Threads, 2), -1.0);
+        QVERIFY(chart.serialFraction(SweepSeries::Threads) < 0);
+        chart.addPoint({SweepSeries::Threads, 1, 2.0, 0});
+        QCOMPARE(chart.speedup(SweepSeries::Threads, 2), 2.0);
+        QVERIFY(qAbs(chart.serialFraction(SweepSeries::Threads)) < 1e-9);
+        chart.clear();
+        QVERIFY(chart.points().isEmpty());
+        QVERIFY(chart.series().isEmpty());
+    }
+
+    void smallRealSweep()
+    {
+        SweepRunner runner;
+        QSignalSpy started(&runner, &SweepRunner::started);
+        QSignalSpy progress(&runner, &SweepRunner::progress);
+        QSignalSpy points(&runner, &SweepRunner::pointMeasured);
+        QSignalSpy finished(&runner, &SweepRunner::finished);
+        QSignalSpy errors(&runner, &SweepRunner::error);
+        SweepRequest req;
+        req.workload = QStringLiteral("primes");
+        req.run = Workloads::find(req.workload)->defaultRun();
+        req.run.tasks = 4;
+        req.run.size = 2000;
+        req.series = {SweepSeries::Threads};
+        req.workers = {1, 2};
+        QVERIFY(runner.start(req));
+        QVERIFY(runner.isRunning());
+        QCOMPARE(started.size(), 1);
+        QCOMPARE(started.at(0).at(0).toInt(), 2);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 120'000);
+        QCOMPARE(errors.size(), 0);
+        QCOMPARE(finished.at(0).at(0).toBool(), false);
+        QVERIFY(!runner.isRunning());
+        QCOMPARE(points.size(), 2);
+        QList<int> workers;
+        for (const auto& args : points) {
+            const SweepPoint p = args.at(0).value<SweepPoint>();
+            QCOMPARE(p.series, SweepSeries::Threads);
+            QVERIFY(p.wallS > 0);
+            QCOMPARE(p.failed, 0);
+            workers << p.workers;
+        }
+        QCOMPARE(workers, (QList<int>{1, 2}));
+        QVERIFY(!progress.isEmpty());
+        QCOMPARE(progress.last().at(1).toInt(), 2);              // total points
+        QCOMPARE(progress.last().at(3).toLongLong(), qint64(4)); // tasks per point
+        // the chart takes the runner's points
+        SweepChart chart;
+        chart.setPoints(runner.points());
+        QCOMPARE(chart.speedup(SweepSeries::Threads, 1), 1.0);
+        QVERIFY(chart.speedup(SweepSeries::Threads, 2) > 0);
+        QVERIFY(chart.serialFraction(SweepSeries::Threads) >= 0);
+    }
+
+    void smallProcessSweep()
+    {
+        // The process series: a pool of worker processes per point, started
+        // (warm-up) before the clock runs and shut down without blocking.
+        SweepRunner runner;
+        QSignalSpy points(&runner, &SweepRunner::pointMeasured);
+        QSignalSpy finished(&runner, &SweepRunner::finished);
+        QSignalSpy errors(&runner, &SweepRunner::error);
+        SweepRequest req;
+        req.workload = QStringLiteral("primes");
+        req.run = Workloads::find(req.workload)->defaultRun();
+        req.run.tasks = 4;
+        req.run.size = 2000;
+        req.series = {SweepSeries::Processes};
+        req.workers = {1, 2};
+        req.workerProgram = QStringLiteral(POOLSCOPE_WORKER_PATH);
+        QVERIFY(runner.start(req));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 120'000);
+        QCOMPARE(errors.size(), 0);
+        QCOMPARE(finished.at(0).at(0).toBool(), false);
+        QCOMPARE(points.size(), 2);
+        for (const auto& args : points) {
+            const SweepPoint p = args.at(0).value<SweepPoint>();
+            QCOMPARE(p.series, SweepSeries::Processes);
+            QVERIFY(p.wallS > 0);
+            QCOMPARE(p.failed, 0);
+        }
+    }
+
+    void sweepCancel()
+    {
+        SweepRunner runner;
+        QSignalSpy points(&runner, &SweepRunner::pointMeasured);
+        QSignalSpy finished(&runner, &SweepRunner::finished);
+        QSignalSpy progress(&runner, &SweepRunner::progress);
+        SweepRequest req;
+        req.workload = QStringLiteral("sleep");
+        req.run.tasks = 50;
+        req.run.size = 200; // 10 s at one worker: must be cut short
+        req.series = {SweepSeries::Threads, SweepSeries::ThreadsGil};
+        req.workers = {1, 2, 3};
+        QVERIFY(runner.start(req));
+        QTRY_VERIFY_WITH_TIMEOUT(!progress.isEmpty(), 30'000); // the batch is running
+        runner.cancel();
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 30'000);
+        QCOMPARE(finished.at(0).at(0).toBool(), true);
+        QCOMPARE(points.size(), 0);
+        QVERIFY(!runner.isRunning());
+        // and it can run again afterwards
+        req.run.tasks = 2;
+        req.run.size = 1;
+        req.series = {SweepSeries::ThreadsGil};
+        req.workers = {1};
+        QVERIFY(runner.start(req));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, 60'000);
+        QCOMPARE(finished.at(1).at(0).toBool(), false);
+        QCOMPARE(points.size(), 1);
+    }
+
+    void sweepRejects_data()
+    {
+        QTest::addColumn<QString>("workload");
+        QTest::addColumn<QList<int>>("workers");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("not from 1")
+            << QStringLiteral("primes") << QList<int>{2, 4} << QStringLiteral("starts at 1 worker");
+        QTest::newRow("not ascending")
+            << QStringLiteral("primes") << QList<int>{1, 3, 2} << QStringLiteral("ascending");
+        QTest::newRow("process-only on threads")
+            << QStringLiteral("crash") << QList<int>{1, 2} << QStringLiteral("process pool");
+        QTest::newRow("unknown workload")
+            << QStringLiteral("nope") << QList<int>{1} << QStringLiteral("unknown workload");
+    }
+    void sweepRejects()
+    {
+        QFETCH(QString, workload);
+        QFETCH(QList<int>, workers);
+        QFETCH(QString, expected);
+        SweepRunner runner;
+        QSignalSpy errors(&runner, &SweepRunner::error);
+        SweepRequest req;
+        req.workload = workload;
+        req.run.tasks = 2;
+        req.run.size = 10;
+        req.workers = workers;
+        QVERIFY(!runner.start(req));
+        QCOMPARE(errors.size(), 1);
+        QVERIFY2(errors.at(0).at(0).toString().contains(expected),
+                 qPrintable(errors.at(0).at(0).toString()));
+        QVERIFY(!runner.isRunning());
+    }
+
+    // ----------------------------------------------------------------- replay
+    void replayRoundTrip()
+    {
+        // A real small run, recorded by a Monitor and written as a trace.
+        ThreadPoolExecutor pool(2);
+        Monitor monitor;
+        monitor.attach(&pool);
+        WorkloadRun run = Workloads::find(QStringLiteral("primes"))->defaultRun();
+        run.tasks = 6;
+        run.size = 3000;
+        const auto futures = Workloads::submit(pool, QStringLiteral("primes"), run);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            std::all_of(futures.begin(), futures.end(), [](const auto& f) { return f.done(); }),
+            60'000);
+        pool.shutdown(true);
+        monitor.tick(); // the last spans
+        const TraceData recorded = monitor.traceData(QStringLiteral("round trip"));
+        QCOMPARE(recorded.spans.size(), std::size_t(6));
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(QStringLiteral("run.json"));
+        QString err;
+        QVERIFY2(writeChromeTrace(path, recorded, &err), qPrintable(err));
+
+        TimelineWidget timeline;
+        FuturesModel model;
+        ReplayController replay;
+        replay.setTimeline(&timeline);
+        replay.setFuturesModel(&model);
+        QSignalSpy loaded(&replay, &ReplayController::loaded);
+        QSignalSpy errors(&replay, &ReplayController::error);
+        QVERIFY(replay.load(path));
+        QCOMPARE(errors.size(), 0);
+        QCOMPARE(loaded.size(), 1);
+        QCOMPARE(loaded.at(0).at(0).toString(), QStringLiteral("round trip"));
+        QCOMPARE(loaded.at(0).at(1).toInt(), 6);
+        QCOMPARE(replay.sourceName(), QStringLiteral("run.json"));
+
+        // Whole run: the same task count and the same spans.
+        QCOMPARE(replay.positionNs(), replay.durationNs());
+        QCOMPARE(timeline.spanCount(), std::size_t(6));
+        QCOMPARE(model.rowCount(), 6);
+        std::map<quint64, TaskSpan> original;
+        for (const TaskSpan& s : recorded.spans)
+            original[s.taskId] = s;
+        std::size_t seen = 0;
+        for (int w : timeline.laneWorkers()) {
+            for (const TaskSpan& s : timeline.laneSpans(w)) {
+                QVERIFY(original.count(s.taskId));
+                const TaskSpan& o = original[s.taskId];
+                QCOMPARE(s.worker, o.worker);
+                QCOMPARE(s.startNs, o.startNs);
+                QCOMPARE(s.endNs, o.endNs);
+                QCOMPARE(s.status, o.status);
+                QCOMPARE(NameTable::name(s.nameId), NameTable::name(o.nameId));
+                ++seen;
+            }
+        }
+        QCOMPARE(seen, std::size_t(6));
+        for (int row = 0; row < model.rowCount(); ++row) {
+            const TaskRecord& r = model.record(row);
+            QVERIFY(original.count(r.span.taskId));
+            QCOMPARE(r.args, recorded.args.value(r.span.taskId)); // args came along
+        }
+
+        // Scrub: at mid-run only what had started / finished by then.
+        const qint64 start = recorded.spans.front().enqueueNs > 0
+                                 ? std::min_element(recorded.spans.begin(), recorded.spans.end(),
+                                                    [](const TaskSpan& a, const TaskSpan& b) {
+                                                        return a.enqueueNs < b.enqueueNs;
+                                                    })
+                                       ->enqueueNs
+                                 : 0;
+        QVERIFY(start > 0);
+        const qint64 mid = replay.durationNs() / 2;
+        replay.setPosition(mid);
+        int started = 0, done = 0;
+        for (const TaskSpan& s : recorded.spans) {
+            started += s.startNs <= start + mid;
+            done += s.endNs <= start + mid;
+        }
+        QCOMPARE(replay.visibleSpanCount(), started);
+        QCOMPARE(int(timeline.spanCount()), started);
+        QCOMPARE(model.rowCount(), done);
+        QCOMPARE(replay.finishedCount(), done);
+        replay.setPosition(0);
+        QCOMPARE(model.rowCount(), 0);
+
+        // Play at 16x to the end.
+        QSignalSpy finished(&replay, &ReplayController::finished);
+        QSignalSpy playing(&replay, &ReplayController::playingChanged);
+        replay.setSpeed(16);
+        replay.play();
+        QVERIFY(replay.isPlaying());
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 30'000);
+        QVERIFY(!replay.isPlaying());
+        QCOMPARE(playing.size(), 2);
+        QCOMPARE(replay.positionNs(), replay.durationNs());
+        QCOMPARE(model.rowCount(), 6);
+        QCOMPARE(timeline.spanCount(), std::size_t(6));
+
+        // The bar follows the controller.
+        ReplayBar bar(&replay);
+        QCOMPARE(bar.slider()->maximum(), int(replay.durationNs() / bar.sliderUnitNs()));
+        bar.slider()->setValue(0);
+        QCOMPARE(replay.positionNs(), 0);
+    }
+
+    void replayMalformed_data()
+    {
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<bool>("createFile");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("missing file") << QByteArray() << false << QStringLiteral("Cannot open");
+        QTest::newRow("empty file") << QByteArray() << true << QStringLiteral("empty");
+        QTest::newRow("not JSON") << QByteArray("hello, class") << true
+                                  << QStringLiteral("not a readable PoolScope trace");
+        QTest::newRow("truncated") << QByteArray("{\"traceEvents\":[{\"ph\":\"X\",\"ts\":1") << true
+                                   << QStringLiteral("not a readable PoolScope trace");
+        QTest::newRow("wrong shape")
+            << QByteArray("[1, 2, 3]") << true << QStringLiteral("not a readable PoolScope trace");
+        QTest::newRow("no tasks") << QByteArray("{\"traceEvents\":[]}") << true
+                                  << QStringLiteral("no finished tasks");
+    }
+    void replayMalformed()
+    {
+        QFETCH(QByteArray, content);
+        QFETCH(bool, createFile);
+        QFETCH(QString, expected);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("bad.json"));
+        if (createFile) {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(content);
+        }
+        ReplayController replay;
+        TimelineWidget timeline;
+        replay.setTimeline(&timeline);
+        // a good recording first: a bad file must not replace it
+        replay.setTrace(syntheticTrace(4, 2, 10, 5'000 * kMs));
+        QSignalSpy errors(&replay, &ReplayController::error);
+        QSignalSpy loaded(&replay, &ReplayController::loaded);
+        QVERIFY(!replay.load(path));
+        QCOMPARE(errors.size(), 1);
+        const QString msg = errors.at(0).at(0).toString();
+        QVERIFY2(msg.contains(expected), qPrintable(msg));
+        QVERIFY(msg.contains(QStringLiteral("bad.json")));
+        QCOMPARE(loaded.size(), 0);
+        QVERIFY(replay.isLoaded());
+        QCOMPARE(replay.trace().spans.size(), std::size_t(4));
+        QCOMPARE(timeline.spanCount(), std::size_t(4));
+    }
+
+    // ------------------------------------------------------------ slow motion
+    void slowMotionEveryWorkload_data()
+    {
+        QTest::addColumn<QString>("workload");
+        for (const Workload& w : Workloads::all())
+            QTest::newRow(qPrintable(w.name)) << w.name;
+    }
+    void slowMotionEveryWorkload()
+    {
+        QFETCH(QString, workload);
+        const Workload* w = Workloads::find(workload);
+        const WorkloadRun run = w->defaultRun();
+        const SlowMotionResult same = SlowMotion::apply(workload, run, 1);
+        QCOMPARE(same.run.size, run.size);
+        QCOMPARE(same.run.knobs, run.knobs);
+        QCOMPARE(same.appliedFactor, 1.0);
+        for (int factor : SlowMotion::factors()) {
+            const SlowMotionResult r = SlowMotion::apply(workload, run, factor);
+            QCOMPARE(Workloads::validate(workload, r.run), QString()); // limits respected
+            QCOMPARE(r.run.tasks, run.tasks);                          // same batch
+            QVERIFY(r.appliedFactor <= factor * 1.02);
+            if (factor > 1) {
+                QVERIFY2(r.appliedFactor > 1.5, qPrintable(r.description)); // slower
+                QVERIFY(r.capped == (r.appliedFactor < factor * 0.98));
+            }
+        }
+        QVERIFY(SlowMotion::howItSlows(workload).startsWith(workload));
+    }
+
+    void slowMotionRules_data()
+    {
+        QTest::addColumn<QString>("workload");
+        QTest::addColumn<qint64>("size");
+        QTest::addColumn<int>("factor");
+        QTest::addColumn<qint64>("expectedSize");
+        QTest::addColumn<bool>("capped");
+        QTest::newRow("sleep x10")
+            << QStringLiteral("sleep") << qint64(100) << 10 << qint64(1000) << false;
+        QTest::newRow("primes x50")
+            << QStringLiteral("primes") << qint64(300'000) << 50 << qint64(15'000'000) << false;
+        QTest::newRow("matmul x8: n x 2")
+            << QStringLiteral("matmul") << qint64(100) << 8 << qint64(200) << false;
+        QTest::newRow("matmul x10 capped at 1024")
+            << QStringLiteral("matmul") << qint64(768) << 10 << qint64(1024) << true;
+        QTest::newRow("sleep capped at 1 h")
+            << QStringLiteral("sleep") << qint64(3'000'000) << 2 << qint64(3'600'000) << true;
+    }
+    void slowMotionRules()
+    {
+        QFETCH(QString, workload);
+        QFETCH(qint64, size);
+        QFETCH(int, factor);
+        QFETCH(qint64, expectedSize);
+        QFETCH(bool, capped);
+        WorkloadRun run = Workloads::find(workload)->defaultRun();
+        run.size = size;
+        const SlowMotionResult r = SlowMotion::apply(workload, run, factor);
+        QCOMPARE(r.run.size, expectedSize);
+        QCOMPARE(r.capped, capped);
+    }
+
+    void slowMotionKnobs()
+    {
+        WorkloadRun run = Workloads::find(QStringLiteral("cpu_then_wait"))->defaultRun();
+        const SlowMotionResult r = SlowMotion::apply(QStringLiteral("cpu_then_wait"), run, 5);
+        QCOMPARE(r.run.size, run.size * 5);
+        QCOMPARE(r.run.knobs.value(QStringLiteral("wait_ms")), 60 * 5);
+        const WorkloadRun m = Workloads::find(QStringLiteral("mandelbrot"))->defaultRun();
+        const SlowMotionResult mr = SlowMotion::apply(QStringLiteral("mandelbrot"), m, 4);
+        QCOMPARE(mr.run.size, m.size * 2); // rows x 2, width x 2: the shape stays
+        QCOMPARE(mr.run.knobs.value(QStringLiteral("width")), m.knobs.value("width") * 2);
+        QCOMPARE(mr.appliedFactor, 4.0);
+    }
+
+    void slowMotionBarStep()
+    {
+        SlowMotionBar bar;
+        QSignalSpy step(&bar, &SlowMotionBar::stepRequested);
+        QSignalSpy factor(&bar, &SlowMotionBar::factorChanged);
+        QPushButton* b = button(bar, "stepButton");
+        QVERIFY(!b->isEnabled()); // only while paused
+        QTest::mouseClick(b, Qt::LeftButton);
+        QCOMPARE(step.size(), 0);
+        bar.setPaused(true);
+        QVERIFY(b->isEnabled());
+        QTest::mouseClick(b, Qt::LeftButton);
+        QTest::mouseClick(b, Qt::LeftButton);
+        QCOMPARE(step.size(), 2);
+        bar.setPaused(false);
+        QVERIFY(!b->isEnabled());
+        bar.setFactor(10);
+        QCOMPARE(bar.factor(), 10);
+        QCOMPARE(factor.size(), 1);
+        QCOMPARE(factor.at(0).at(0).toInt(), 10);
+    }
+
+    // ---------------------------------------------------------- presenter mode
+    void presenterMode()
+    {
+        QWidget window;
+        auto* layout = new QVBoxLayout(&window);
+        auto* plain = new QLabel(QStringLiteral("inherits"), &window);
+        auto* heading = new QLabel(QStringLiteral("own font"), &window);
+        QFont hf = heading->font();
+        hf.setBold(true);
+        hf.setPointSizeF(hf.pointSizeF() * 1.3);
+        heading->setFont(hf);
+        auto* advanced = new QPushButton(QStringLiteral("advanced"), &window);
+        advanced->setProperty("advanced", true);
+        auto* hiddenAdvanced = new QPushButton(QStringLiteral("hidden already"), &window);
+        hiddenAdvanced->setProperty("advanced", true);
+        hiddenAdvanced->hide();
+        for (QWidget* w : {static_cast<QWidget*>(plain), static_cast<QWidget*>(heading),
+                           static_cast<QWidget*>(advanced), static_cast<QWidget*>(hiddenAdvanced)})
+            layout->addWidget(w);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        const double plainSize = plain->font().pointSizeF();
+        const double headingSize = heading->font().pointSizeF();
+        const QColor windowColor = window.palette().color(QPalette::Window);
+        QVERIFY(plainSize > 0);
+        QVERIFY(advanced->isVisible());
+
+        applyPresenterMode(&window, true);
+        QVERIFY(isPresenterMode(&window));
+        QCOMPARE(plain->font().pointSizeF(), plainSize * kPresenterFontScale);
+        QCOMPARE(heading->font().pointSizeF(), headingSize * kPresenterFontScale);
+        QVERIFY(heading->font().bold());
+        QVERIFY(!advanced->isVisible());
+        QVERIFY(hiddenAdvanced->isHidden());
+        QCOMPARE(window.palette().color(QPalette::Window), QColor(Qt::black));
+        QCOMPARE(plain->palette().color(QPalette::WindowText), QColor(Qt::white));
+        QVERIFY(plain->property("presenter").toBool());
+
+        applyPresenterMode(&window, true); // idempotent: no double scaling
+        QCOMPARE(plain->font().pointSizeF(), plainSize * kPresenterFontScale);
+
+        applyPresenterMode(&window, false);
+        QVERIFY(!isPresenterMode(&window));
+        QCOMPARE(plain->font().pointSizeF(), plainSize);
+        QCOMPARE(heading->font().pointSizeF(), headingSize);
+        QVERIFY(heading->font().bold());
+        QVERIFY(advanced->isVisible());
+        QVERIFY(hiddenAdvanced->isHidden()); // was hidden before: stays hidden
+        QCOMPARE(window.palette().color(QPalette::Window), windowColor);
+        QVERIFY(!plain->property("presenter").toBool());
+        QCOMPARE(presenterShortcut(), QKeySequence(QStringLiteral("Ctrl+Shift+P")));
+    }
+
+    // ------------------------------------------- decomposition, hints, A/B
+    void decompositionBar()
+    {
+        DecompositionBar bar;
+        TimeDecomposition d;
+        d.queuedNs = 100 * kMs;
+        d.cpuNs = 500 * kMs;
+        d.waitingNs = 300 * kMs;
+        d.gilWaitNs = 100 * kMs;
+        d.tasks = 4;
+        bar.setDecomposition(d);
+        double sum = 0;
+        QStringList names;
+        for (const auto& s : bar.segments()) {
+            sum += s.fraction;
+            names << s.name;
+        }
+        QCOMPARE(sum, 1.0);
+        QCOMPARE(names, (QStringList{"queued", "GIL wait", "CPU", "waiting", "not measured"}));
+        QCOMPARE(bar.segments().at(2).fraction, 0.5);
+        QVERIFY2(bar.legendText().contains(QStringLiteral("CPU 50%")),
+                 qPrintable(bar.legendText()));
+        QVERIFY(!bar.legendText().contains(QStringLiteral("not measured"))); // zero parts omitted
+        bar.resize(400, 60);
+        QVERIFY(!bar.grab().isNull()); // paints without data issues
+        bar.clear();
+        QCOMPARE(bar.decomposition().totalNs(), 0);
+    }
+
+    void analysisPanel()
+    {
+        AnalysisPanel panel;
+        std::vector<TaskSpan> spans;
+        for (int w = 0; w < 4; ++w)
+            spans.push_back(
+                span(quint64(w + 1), w, 1'000 * kMs, 5'000 * kMs, 1'000 * kMs, 3'000 * kMs));
+        RunContext ctx;
+        ctx.workers = 4;
+        ctx.cores = 2;
+        ctx.gil = true;
+        panel.analyse(spans, ctx);
+        QCOMPARE(panel.hints().size(), 1);
+        QCOMPARE(panel.hints().first().id, QString::fromLatin1(kHintGilBound));
+        QVERIFY(panel.hintsText().contains(QStringLiteral("waiting for the GIL")));
+        QCOMPARE(panel.bar()->decomposition(), decompose(spans));
+        panel.clear();
+        QVERIFY(panel.hints().isEmpty());
+    }
+
+    void abCompareSharesTheTimeAxis()
+    {
+        ABCompare ab;
+        ab.resize(900, 700);
+        ab.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&ab));
+        // A: 8 tasks of 100 ms on 1 worker (0.8 s); B: on 4 workers (0.2 s),
+        // recorded at a different time.
+        ab.setRun(ABCompare::Slot::A, syntheticTrace(8, 1, 100, 50'000 * kMs),
+                  QStringLiteral("1 worker"));
+        QVERIFY(ab.comparisonText().isEmpty());
+        ab.setRun(ABCompare::Slot::B, syntheticTrace(8, 4, 100, 90'000 * kMs),
+                  QStringLiteral("4 workers"));
+        QCOMPARE(ab.numbers(ABCompare::Slot::A).wallNs, 800 * kMs);
+        QCOMPARE(ab.numbers(ABCompare::Slot::B).wallNs, 200 * kMs);
+        QVERIFY2(ab.comparisonText().contains(QStringLiteral("4.00x faster")),
+                 qPrintable(ab.comparisonText()));
+        QVERIFY(ab.summaryText(ABCompare::Slot::B).contains(QStringLiteral("8 tasks")));
+        QVERIFY(ab.summaryText(ABCompare::Slot::A).contains(QStringLiteral("CPU/wall 0.50")));
+        TimelineWidget* a = ab.timeline(ABCompare::Slot::A);
+        TimelineWidget* b = ab.timeline(ABCompare::Slot::B);
+        // one scale for both, each starting at its own run's start
+        QCOMPARE(a->nsPerPixel(), b->nsPerPixel());
+        QCOMPARE(a->viewStartNs() - 50'000.0 * kMs, b->viewStartNs() - 90'000.0 * kMs);
+        // zoom / pan one: the other follows
+        a->zoomBy(2.0, a->plotRect().center().x());
+        QCOMPARE(b->nsPerPixel(), a->nsPerPixel());
+        QCOMPARE(a->viewStartNs() - 50'000.0 * kMs, b->viewStartNs() - 90'000.0 * kMs);
+        b->panBy(37);
+        QCOMPARE(a->viewStartNs() - 50'000.0 * kMs, b->viewStartNs() - 90'000.0 * kMs);
+        ab.clearRun(ABCompare::Slot::A);
+        QVERIFY(!ab.hasRun(ABCompare::Slot::A));
+        QVERIFY(ab.comparisonText().isEmpty());
+    }
+};
+
+QTEST_MAIN(TstTeaching)
+#include "tst_teaching.moc"

@@ -1,0 +1,77 @@
+#pragma once
+// ABCompare: two recorded runs side by side (A above B) on the same time
+// axis: t = 0 is each run's first submission, and zoom / pan of either
+// timeline moves the other (viewChanged -> setView). Each run shows its
+// summary numbers (wall, tasks/s, CPU/wall, GIL wait) and where its time
+// went (DecompositionBar); a line compares the two wall times.
+//
+// Feed it from a Monitor after a run (monitor->traceData(label)) or from a
+// saved trace (readChromeTrace()).
+
+#include <poolscope/patterns.h>
+#include <poolscope/traceexport.h>
+
+#include <QString>
+#include <QWidget>
+
+#include <array>
+
+class QLabel;
+
+namespace poolscope {
+
+class DecompositionBar;
+class TimelineWidget;
+
+class ABCompare : public QWidget {
+    Q_OBJECT
+public:
+    enum class Slot { A = 0, B = 1 };
+    Q_ENUM(Slot)
+
+    explicit ABCompare(QWidget* parent = nullptr);
+
+    void setRun(Slot slot, const TraceData& trace, const QString& label);
+    void clearRun(Slot slot);
+    bool hasRun(Slot slot) const;
+    QString label(Slot slot) const;
+    RunNumbers numbers(Slot slot) const;
+    /// The summary line shown for the slot.
+    QString summaryText(Slot slot) const;
+    /// "B took 0.42 s, 3.1x faster than A (1.30 s)"; empty unless both are set.
+    QString comparisonText() const;
+
+    TimelineWidget* timeline(Slot slot) const;
+    DecompositionBar* decompositionBar(Slot slot) const;
+
+public slots:
+    /// Both timelines show both runs whole, on one scale (and keep doing so
+    /// on resize until the view is zoomed or panned).
+    void fitBoth();
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    struct Side {
+        QLabel* title = nullptr;
+        QLabel* summary = nullptr;
+        DecompositionBar* bar = nullptr;
+        TimelineWidget* timeline = nullptr;
+        RunNumbers numbers;
+        QString label;
+        qint64 runStartNs = 0; // the timeline's origin
+        bool set = false;
+    };
+    Side& side(Slot s) { return m_sides[std::size_t(s)]; }
+    const Side& side(Slot s) const { return m_sides[std::size_t(s)]; }
+    void syncFrom(Slot from);
+    void updateComparison();
+
+    std::array<Side, 2> m_sides;
+    QLabel* m_comparison = nullptr;
+    bool m_syncing = false;
+    bool m_autoFit = true;
+};
+
+} // namespace poolscope

@@ -1,0 +1,47 @@
+#pragma once
+// AnalysisPanel: "what limited this run", for the end of a run or a replay.
+// A DecompositionBar (where the time went) over a list of pattern hints
+// (patterns.h: oversubscription, load imbalance, GIL-bound, I/O-bound,
+// overhead-bound), each with its plain-words meaning and this run's numbers.
+//
+//     RunContext ctx{executor->maxWorkers(), QThread::idealThreadCount(), gil};
+//     panel->analyse(monitor->spanHistory(), ctx);
+
+#include <poolscope/patterns.h>
+
+#include <QList>
+#include <QWidget>
+
+#include <deque>
+#include <vector>
+
+class QLabel;
+
+namespace poolscope {
+
+class DecompositionBar;
+
+class AnalysisPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit AnalysisPanel(QWidget* parent = nullptr);
+
+    /// Decomposes the spans and detects patterns (fromSpans + detectPatterns).
+    void analyse(const std::vector<TaskSpan>& spans, const RunContext& context);
+    void analyse(const std::deque<TaskSpan>& spans, const RunContext& context);
+    /// Shows precomputed results.
+    void setResults(const TimeDecomposition& decomposition, const QList<PatternHint>& hints);
+    void clear();
+
+    QList<PatternHint> hints() const { return m_hints; }
+    DecompositionBar* bar() const { return m_bar; }
+    /// The hints as shown (plain text), for tests and copy/paste.
+    QString hintsText() const;
+
+private:
+    DecompositionBar* m_bar = nullptr;
+    QLabel* m_hintsLabel = nullptr;
+    QList<PatternHint> m_hints;
+};
+
+} // namespace poolscope

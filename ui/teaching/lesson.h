@@ -1,0 +1,162 @@
+#pragma once
+// Lessons: predict-then-observe scenarios for class (ANCHORS.md §C).
+//
+// Each lesson is a Markdown file under resources/lessons/ (compiled in as
+// the Qt resource ":/lessons/NN-name.md", see docs/lessons.md). It starts
+// with a header block of `key: value` lines up to a line `---`:
+//
+//   id, number, title               who the lesson is
+//   workload, tasks, size           the run (tasks/size default to the workload's)
+//   knob.NAME: VALUE                workload knobs
+//   pool: thread|process, workers, gil: on|off, switch_interval_ms, chunk,
+//   timeout_ms                      per-task timeout (0 = none)
+//   compare.KEY: VALUE              run B: the same scenario with KEY changed
+//                                   (any key above; VALUE "-" removes a knob);
+//                                   compare.label names it
+//   sweep.series: threads, threads+gil, processes
+//   sweep.workers: 1..N | 1,2,4 | auto
+//
+// followed by the sections "## Predict" (the question to ask BEFORE Start),
+// "## Observe" (a "- " list of what to look for) and "## Explain".
+//
+// LessonPanel shows one lesson: its title and scenario, the prediction
+// question (emphasised), and, after Run or on request, what to look for and
+// the explanation. It only emits requests; the main window runs them.
+
+#include "runcontroller.h"
+#include "teaching/sweeprunner.h"
+
+#include <QList>
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+
+#include <optional>
+
+class QComboBox;
+class QLabel;
+class QPushButton;
+class QTextBrowser;
+
+namespace poolscope {
+
+/// One run of a lesson.
+struct LessonScenario {
+    QString label; // short name, e.g. "2 threads" (run B)
+    QString workload;
+    WorkloadRun run;
+    QString poolKind = QStringLiteral("thread");
+    int workers = 0; // 0 = the pool kind's default
+    bool gil = false;
+    double switchIntervalMs = 5.0;
+    int chunkSize = 1;
+    int timeoutMs = 0; // per-task timeout, 0 = none
+
+    /// Empty when the scenario can run (Workloads::validate and pool rules).
+    QString validate() const;
+    /// One line: "primes: 8 tasks x 300000 numbers per task, 4 threads, GIL on (5 ms)".
+    QString describe() const;
+    /// What the main window's RunController::start() takes (timeout included).
+    RunSpec runSpec() const;
+};
+
+struct LessonSweep {
+    QList<SweepSeries> series;
+    QList<int> workers; // empty: SweepRequest::autoWorkers()
+};
+
+struct Lesson {
+    QString id;
+    int number = 0;
+    QString title;
+    LessonScenario scenario;
+    std::optional<LessonScenario> compare; // run B
+    std::optional<LessonSweep> sweep;
+    QString predict;     // Markdown
+    QStringList observe; // Markdown, one item each
+    QString explanation; // Markdown
+    QString source;      // file it came from
+
+    bool isValid() const { return !id.isEmpty(); }
+    /// Empty when every scenario (and the sweep) can run.
+    QString validate() const;
+    /// The sweep of this lesson on its scenario's batch; nullopt without a sweep.
+    std::optional<SweepRequest> sweepRequest() const;
+    /// "3. The GIL: CPU-bound threads take turns".
+    QString displayName() const;
+};
+
+class LessonLibrary {
+public:
+    /// Every lesson compiled into the program, ordered by number. Parsed once.
+    static QList<Lesson> all();
+    /// By id ("gil"), number ("3") or file name ("03-gil", "03-gil.md").
+    static std::optional<Lesson> find(const QString& idOrNumber);
+    /// Parses one lesson file's text; nullopt and *error (with the line) when malformed.
+    static std::optional<Lesson> parse(const QString& text, QString* error = nullptr,
+                                       const QString& source = {});
+    static std::optional<Lesson> fromFile(const QString& path, QString* error = nullptr);
+    /// The resource folder the lessons live in (":/lessons").
+    static QString resourceDir();
+};
+
+class LessonPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit LessonPanel(QWidget* parent = nullptr);
+
+    /// Fills the lesson chooser (LessonLibrary::all() by default).
+    void setLessons(const QList<Lesson>& lessons);
+    QList<Lesson> lessons() const { return m_lessons; }
+    /// Selects by id, number or file name; false when unknown.
+    bool selectLesson(const QString& idOrNumber);
+    const Lesson& currentLesson() const;
+    bool hasLesson() const { return m_current >= 0; }
+
+    /// "What to look for" and the explanation are hidden until Run is
+    /// pressed or revealed here (predict first, then observe).
+    bool isRevealed() const { return m_revealed; }
+
+    // Child widgets by object name (tests, the main window's layout):
+    // lessonCombo, lessonTitle, lessonScenario, lessonPredict, lessonObserve,
+    // lessonExplain, runButton, compareButton, sweepButton, resetButton, revealButton.
+
+public slots:
+    void setRevealed(bool revealed);
+    /// Enables/disables Run, Run B and Sweep (e.g. while a sweep runs).
+    void setRunEnabled(bool enabled);
+
+signals:
+    void lessonChanged(const poolscope::Lesson& lesson);
+    /// Run the lesson's scenario (lesson.scenario.runSpec()).
+    void runRequested(const poolscope::Lesson& lesson);
+    /// Run B (lesson.compare->runSpec()); only for lessons with a compare block.
+    void compareRequested(const poolscope::Lesson& lesson);
+    /// Run the lesson's sweep (lesson.sweepRequest()).
+    void sweepRequested(const poolscope::Lesson& lesson);
+    /// Put the controls back to the lesson's scenario and clear the views.
+    void resetRequested(const poolscope::Lesson& lesson);
+
+private:
+    void showLesson(int index);
+
+    QList<Lesson> m_lessons;
+    int m_current = -1;
+    bool m_revealed = false;
+    QComboBox* m_combo = nullptr;
+    QLabel* m_title = nullptr;
+    QLabel* m_scenario = nullptr;
+    QLabel* m_predict = nullptr;
+    QLabel* m_observe = nullptr;
+    QTextBrowser* m_explain = nullptr;
+    QPushButton* m_run = nullptr;
+    QPushButton* m_compare = nullptr;
+    QPushButton* m_sweep = nullptr;
+    QPushButton* m_reset = nullptr;
+    QPushButton* m_reveal = nullptr;
+};
+
+} // namespace poolscope
+
+Q_DECLARE_METATYPE(poolscope::Lesson)

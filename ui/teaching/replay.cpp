@@ -1,0 +1,394 @@
+#include "teaching/replay.h"
+
+#include "models/display.h"
+#include "models/futuresmodel.h"
+#include "timeline/timelinewidget.h"
+
+#include <QComboBox>
+#include <QEvent>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSlider>
+
+#include <algorithm>
+#include <limits>
+
+namespace poolscope {
+
+namespace {
+constexpr int kFrameMs = 33;
+/// Larger files are refused before reading (readChromeTrace has its own
+/// event limit; this keeps a wrong file from filling memory first).
+constexpr qint64 kMaxTraceBytes = qint64(2) << 30;
+} // namespace
+
+ReplayController::ReplayController(QObject* parent)
+    : QObject(parent)
+{
+    m_timer.setInterval(kFrameMs);
+    connect(&m_timer, &QTimer::timeout, this, &ReplayController::tick);
+}
+
+void ReplayController::setTimeline(TimelineWidget* timeline)
+{
+    if (m_timeline) {
+        m_timeline->removeEventFilter(this);
+        disconnect(m_timeline, nullptr, this, nullptr);
+    }
+    m_timeline = timeline;
+    m_autoFit = true;
+    if (!m_timeline)
+        return;
+    m_timeline->installEventFilter(this);
+    connect(m_timeline, &TimelineWidget::viewChanged, this, [this] {
+        if (!m_applying)
+            m_autoFit = false; // the user zoomed or panned: keep their view
+    });
+    if (m_loaded)
+        apply(-1);
+}
+
+void ReplayController::fitView()
+{
+    if (!m_timeline)
+        return;
+    const double span = double(std::max<qint64>(m_durationNs, 1'000'000));
+    const int width = std::max(1, m_timeline->plotRect().width());
+    const bool was = m_applying;
+    m_applying = true;
+    m_timeline->setView(double(m_startNs) - span * 0.02, span * 1.04 / width);
+    m_applying = was;
+    m_autoFit = true;
+}
+
+bool ReplayController::eventFilter(QObject* watched, QEvent* event)
+{
+    if (event->type() == QEvent::Resize && watched == m_timeline && m_autoFit && m_loaded)
+        fitView();
+    return QObject::eventFilter(watched, event);
+}
+
+void ReplayController::setFuturesModel(FuturesModel* model)
+{
+    m_model = model;
+    m_finished = 0;
+    if (m_loaded)
+        apply(-1);
+}
+
+bool ReplayController::load(const QString& path)
+{
+    const QString name = QFileInfo(path).fileName();
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        emit error(tr("Cannot open the trace '%1': %2").arg(path, f.errorString()));
+        return false;
+    }
+    if (f.size() > kMaxTraceBytes) {
+        emit error(tr("The trace '%1' is too large to replay (%2 bytes; the limit is %3)")
+                       .arg(name)
+                       .arg(f.size())
+                       .arg(kMaxTraceBytes));
+        return false;
+    }
+    const QByteArray data = f.readAll();
+    if (f.error() != QFileDevice::NoError) {
+        emit error(tr("Cannot read the trace '%1': %2").arg(path, f.errorString()));
+        return false;
+    }
+    return loadData(data, name.isEmpty() ? path : name);
+}
+
+bool ReplayController::loadData(const QByteArray& json, const QString& sourceName)
+{
+    const QString name =
+        sourceName.isEmpty() ? tr("the trace") : QStringLiteral("'%1'").arg(sourceName);
+    if (json.trimmed().isEmpty()) {
+        emit error(tr("Cannot replay %1: the file is empty").arg(name));
+        return false;
+    }
+    QString why;
+    std::optional<TraceData> t = readChromeTrace(json, &why);
+    if (!t) {
+        emit error(
+            tr("Cannot replay %1: it is not a readable PoolScope trace (%2)").arg(name, why));
+        return false;
+    }
+    if (t->spans.empty()) {
+        emit error(tr("Cannot replay %1: it holds no finished tasks").arg(name));
+        return false;
+    }
+    adopt(std::move(*t), sourceName);
+    return true;
+}
+
+void ReplayController::setTrace(const TraceData& trace)
+{
+    adopt(trace, {});
+}
+
+void ReplayController::adopt(TraceData trace, const QString& source)
+{
+    pause();
+    m_trace = std::move(trace);
+    m_source = source;
+    m_loaded = true;
+    m_startNs = std::numeric_limits<qint64>::max();
+    qint64 end = std::numeric_limits<qint64>::min();
+    for (const TaskSpan& s : m_trace.spans) {
+        m_startNs = std::min(m_startNs,
+                             s.enqueueNs > 0 && s.enqueueNs <= s.startNs ? s.enqueueNs : s.startNs);
+        end = std::max(end, s.endNs);
+    }
+    if (m_trace.spans.empty())
+        m_startNs = end = m_trace.originNs;
+    m_durationNs = std::max<qint64>(0, end - m_startNs);
+    m_byEnd.resize(m_trace.spans.size());
+    for (std::size_t i = 0; i < m_byEnd.size(); ++i)
+        m_byEnd[i] = i;
+    std::stable_sort(m_byEnd.begin(), m_byEnd.end(), [this](std::size_t a, std::size_t b) {
+        return m_trace.spans[a].endNs < m_trace.spans[b].endNs;
+    });
+    m_laneNames.clear();
+    for (const TraceWorker& w : m_trace.workers)
+        m_laneNames.insert(w.index, w.name);
+    if (m_model) {
+        for (auto it = m_laneNames.cbegin(); it != m_laneNames.cend(); ++it)
+            m_model->setWorkerName(it.key(), it.value());
+    }
+    m_autoFit = true;
+    m_finished = 0;
+    m_positionNs = m_durationNs;
+    apply(-1);
+    emit positionChanged(m_positionNs);
+    emit loaded(m_trace.title, int(m_trace.spans.size()), m_durationNs);
+}
+
+void ReplayController::unload()
+{
+    pause();
+    m_trace = {};
+    m_loaded = false;
+    m_durationNs = m_positionNs = 0;
+    m_byEnd.clear();
+    m_finished = m_visibleSpans = 0;
+    if (m_timeline)
+        m_timeline->clear();
+    if (m_model)
+        m_model->clear();
+    emit positionChanged(0);
+}
+
+void ReplayController::setPosition(qint64 ns)
+{
+    if (!m_loaded)
+        return;
+    ns = std::clamp<qint64>(ns, 0, m_durationNs);
+    if (ns == m_positionNs)
+        return;
+    const qint64 previous = m_positionNs;
+    m_positionNs = ns;
+    apply(previous);
+    emit positionChanged(m_positionNs);
+}
+
+void ReplayController::apply(qint64 previousNs)
+{
+    const qint64 now = m_startNs + m_positionNs;
+    if (m_timeline) {
+        // Spans that have started by now; a task still running is cut at now.
+        std::vector<TaskSpan> visible;
+        visible.reserve(m_trace.spans.size());
+        for (const TaskSpan& s : m_trace.spans) {
+            if (s.startNs > now)
+                continue;
+            TaskSpan v = s;
+            v.endNs = std::min(v.endNs, now);
+            visible.push_back(v);
+        }
+        m_visibleSpans = visible.size();
+        // setSpans() fits the view to what it gets; keep the whole run in
+        // view (or the user's zoom and pan) instead.
+        const double viewStart = m_timeline->viewStartNs();
+        const double npp = m_timeline->nsPerPixel();
+        m_applying = true;
+        m_timeline->setSpans(visible, m_laneNames, m_startNs);
+        if (m_autoFit)
+            fitView();
+        else
+            m_timeline->setView(viewStart, npp);
+        m_applying = false;
+    } else {
+        m_visibleSpans = 0;
+        for (const TaskSpan& s : m_trace.spans)
+            m_visibleSpans += s.startNs <= now ? 1 : 0;
+    }
+
+    // Tasks finished by now, in order of completion (as they arrived live).
+    std::size_t k = std::size_t(
+        std::upper_bound(m_byEnd.begin(), m_byEnd.end(), now,
+                         [this](qint64 t, std::size_t i) { return t < m_trace.spans[i].endNs; })
+        - m_byEnd.begin());
+    if (m_model) {
+        std::size_t from = m_finished;
+        if (previousNs < 0 || previousNs > m_positionNs || k < m_finished
+            || m_model->rowCount()
+                   != int(std::min<std::size_t>(m_finished, std::size_t(m_model->maxRows())))) {
+            m_model->clear();
+            from = 0;
+        }
+        if (k > from) {
+            QList<TaskRecord> records;
+            records.reserve(qsizetype(k - from));
+            for (std::size_t j = from; j < k; ++j) {
+                TaskRecord r;
+                r.span = m_trace.spans[m_byEnd[j]];
+                r.args = m_trace.args.value(r.span.taskId);
+                records.append(r);
+            }
+            m_model->appendRecords(records);
+        }
+    }
+    m_finished = k;
+}
+
+void ReplayController::play()
+{
+    if (!m_loaded || isPlaying())
+        return;
+    if (m_positionNs >= m_durationNs)
+        setPosition(0);
+    m_clock.start();
+    m_timer.start();
+    emit playingChanged(true);
+}
+
+void ReplayController::pause()
+{
+    if (!m_timer.isActive())
+        return;
+    m_timer.stop();
+    emit playingChanged(false);
+}
+
+void ReplayController::togglePlay()
+{
+    if (isPlaying())
+        pause();
+    else
+        play();
+}
+
+void ReplayController::setSpeed(int factor)
+{
+    m_speed = std::clamp(factor, 1, 1024);
+}
+
+void ReplayController::rewind()
+{
+    pause();
+    if (!m_loaded)
+        return;
+    if (m_positionNs == 0) {
+        apply(-1);
+        return;
+    }
+    setPosition(0);
+}
+
+void ReplayController::tick()
+{
+    const qint64 elapsed = m_clock.nsecsElapsed();
+    m_clock.restart();
+    const qint64 next = m_positionNs + elapsed * m_speed;
+    if (next >= m_durationNs) {
+        setPosition(m_durationNs);
+        pause();
+        emit finished();
+        return;
+    }
+    setPosition(next);
+}
+
+// ----------------------------------------------------------------- ReplayBar
+
+ReplayBar::ReplayBar(ReplayController* controller, QWidget* parent)
+    : QWidget(parent)
+    , m_controller(controller)
+{
+    auto* layout = new QHBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    m_open = new QPushButton(tr("Open trace…"), this);
+    m_open->setObjectName(QStringLiteral("replayOpen"));
+    m_play = new QPushButton(tr("Play"), this);
+    m_play->setObjectName(QStringLiteral("replayPlay"));
+    m_speed = new QComboBox(this);
+    m_speed->setObjectName(QStringLiteral("replaySpeed"));
+    for (int s : ReplayController::speeds())
+        m_speed->addItem(QStringLiteral("%1x").arg(s), s);
+    m_slider = new QSlider(Qt::Horizontal, this);
+    m_slider->setObjectName(QStringLiteral("replaySlider"));
+    m_time = new QLabel(this);
+    m_time->setObjectName(QStringLiteral("replayTime"));
+    m_time->setMinimumWidth(
+        m_time->fontMetrics().horizontalAdvance(QStringLiteral("00.00 s / 00.00 s")));
+    layout->addWidget(m_open);
+    layout->addWidget(m_play);
+    layout->addWidget(m_speed);
+    layout->addWidget(m_slider, 1);
+    layout->addWidget(m_time);
+
+    connect(m_open, &QPushButton::clicked, this, [this] {
+        const QString path =
+            QFileDialog::getOpenFileName(this, tr("Replay a recorded run"), {},
+                                         tr("PoolScope traces (*.json *.trace);;All files (*)"));
+        if (!path.isEmpty())
+            m_controller->load(path);
+    });
+    connect(m_play, &QPushButton::clicked, m_controller, &ReplayController::togglePlay);
+    connect(m_speed, &QComboBox::currentIndexChanged, this,
+            [this](int i) { m_controller->setSpeed(m_speed->itemData(i).toInt()); });
+    connect(m_slider, &QSlider::valueChanged, this, [this](int v) {
+        if (!m_updating)
+            m_controller->setPosition(qint64(v) * m_unitNs);
+    });
+    connect(m_controller, &ReplayController::positionChanged, this, &ReplayBar::sync);
+    connect(m_controller, &ReplayController::loaded, this, &ReplayBar::sync);
+    connect(m_controller, &ReplayController::playingChanged, this, &ReplayBar::sync);
+    connect(m_controller, &ReplayController::error, this, [this](const QString& message) {
+        m_time->setText(tr("cannot replay"));
+        m_time->setToolTip(message);
+    });
+    m_controller->setSpeed(m_speed->currentData().toInt());
+    sync();
+}
+
+void ReplayBar::sync()
+{
+    const bool loaded = m_controller->isLoaded();
+    const qint64 d = m_controller->durationNs();
+    m_unitNs = d / 1000 < std::numeric_limits<int>::max() ? 1000 : 1'000'000;
+    m_updating = true;
+    m_slider->setRange(0, int(d / m_unitNs));
+    m_slider->setValue(int(m_controller->positionNs() / m_unitNs));
+    m_updating = false;
+    m_slider->setEnabled(loaded);
+    m_play->setEnabled(loaded);
+    m_play->setText(m_controller->isPlaying() ? tr("Pause") : tr("Play"));
+    m_time->setText(
+        loaded ? QStringLiteral("%1 / %2").arg(display::formatDuration(m_controller->positionNs()),
+                                               display::formatDuration(d))
+               : tr("no recording"));
+    m_time->setToolTip(loaded ? tr("%1: %2 tasks")
+                                    .arg(m_controller->sourceName().isEmpty()
+                                             ? m_controller->trace().title
+                                             : m_controller->sourceName())
+                                    .arg(m_controller->trace().spans.size())
+                              : QString());
+}
+
+} // namespace poolscope
