@@ -47,7 +47,7 @@ std::string describeException(const std::exception_ptr& e)
     }
 }
 
-const char* toString(FutureState s) noexcept
+const char* nameOf(FutureState s) noexcept
 {
     switch (s) {
     case FutureState::Pending:
@@ -62,7 +62,7 @@ const char* toString(FutureState s) noexcept
     return "?";
 }
 
-const char* toString(TaskStatus s) noexcept
+const char* nameOf(TaskStatus s) noexcept
 {
     switch (s) {
     case TaskStatus::Succeeded:
@@ -75,7 +75,7 @@ const char* toString(TaskStatus s) noexcept
     return "?";
 }
 
-const char* toString(WorkerState s) noexcept
+const char* nameOf(WorkerState s) noexcept
 {
     switch (s) {
     case WorkerState::Starting:
@@ -207,8 +207,12 @@ bool TaskNode::cancelPending() noexcept
             break;
     }
     dropCallable();
+    // seq_cst: pairs with a pool's idle waiter, which registers itself and
+    // then reads this counter (see ThreadPoolCore::pendingCancelled()).
     if (cancelCounter)
-        cancelCounter->fetch_add(1, std::memory_order_relaxed);
+        cancelCounter->fetch_add(1, std::memory_order_seq_cst);
+    if (cancelHook)
+        cancelHook->pendingCancelled();
     if (s & kWaiters)
         futex(&m_state, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
     fireCallbacks();

@@ -469,7 +469,7 @@ public:
             return true;
         }
         default:
-            *error = QStringLiteral("unexpected '%1' frame").arg(protocol::toString(msg.type));
+            *error = QStringLiteral("unexpected '%1' frame").arg(protocol::nameOf(msg.type));
             return false;
         }
     }

@@ -54,7 +54,7 @@ QCborMap errorMap(const QString& type, const QString& text)
 }
 } // namespace
 
-const char* toString(MsgType t) noexcept
+const char* nameOf(MsgType t) noexcept
 {
     const int i = int(t);
     return i >= 0 && i < int(std::size(kTypeNames)) ? kTypeNames[i] : "?";
@@ -64,7 +64,7 @@ QByteArray encode(const Message& m)
 {
     QCborMap map;
     map.insert(kV, kVersion);
-    map.insert(kT, QLatin1String(toString(m.type)));
+    map.insert(kT, QLatin1String(nameOf(m.type)));
     switch (m.type) {
     case MsgType::Hello:
         map.insert(kWorker, m.worker);

@@ -10,7 +10,7 @@
 
 namespace poolscope {
 
-const char* toString(ArgKind k) noexcept
+const char* nameOf(ArgKind k) noexcept
 {
     switch (k) {
     case ArgKind::Integer:
@@ -141,7 +141,7 @@ QString TaskRegistry::validate(const QString& name, const QCborArray& args) cons
                 : QString();
             return QStringLiteral("argument %1%2 of task '%3' must be %4, got %5")
                 .arg(bad)
-                .arg(label, name, QString::fromLatin1(toString(info->args.at(bad - 1))),
+                .arg(label, name, QString::fromLatin1(nameOf(info->args.at(bad - 1))),
                      QString::fromLatin1(cborTypeName(args.at(bad - 1))));
         }
     }

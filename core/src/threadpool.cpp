@@ -600,9 +600,11 @@ ThreadPoolExecutor::~ThreadPoolExecutor()
             // pending meanwhile (tst_shutdown_bounds).
             c.takeQueuedLocked(taken);
             c.stopAll.store(true);
+            --c.idleWaiters; // we wait for workers, not for these cancels
             lk.unlock();
             c.cancelTaken(taken); // outside m: done callbacks may call back in
             lk.lock();
+            ++c.idleWaiters;
             c.idleCv.wait_for(lk, grace, [&] { return c.workers.empty(); });
         }
         --c.idleWaiters;
@@ -737,6 +739,11 @@ void ThreadPoolExecutor::setMaxWorkers(int n)
         for (auto& w : c.workers) {
             if (w->retire && live < n) {
                 w->retire = false;
+                // Undo the "retiring" label set below for idle workers, or
+                // telemetry shows a kept worker as retiring until its next task.
+                int retiring = int(WorkerState::Retiring);
+                w->slot->state.compare_exchange_strong(retiring, int(WorkerState::Idle),
+                                                       std::memory_order_relaxed);
                 ++live;
             }
         }

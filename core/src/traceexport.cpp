@@ -410,9 +410,9 @@ void writeTrace(Out& o, const TraceData& d)
 
     // ---- spans, in the caller's order (the reader returns them in file order)
     QHash<quint32, QByteArray> names; // nameId -> escaped JSON string
-    QByteArray statusJson[3] = {jsonString(QString::fromLatin1(toString(TaskStatus(0)))),
-                                jsonString(QString::fromLatin1(toString(TaskStatus(1)))),
-                                jsonString(QString::fromLatin1(toString(TaskStatus(2))))};
+    QByteArray statusJson[3] = {jsonString(QString::fromLatin1(nameOf(TaskStatus(0)))),
+                                jsonString(QString::fromLatin1(nameOf(TaskStatus(1)))),
+                                jsonString(QString::fromLatin1(nameOf(TaskStatus(2))))};
     for (std::size_t i = 0; i < d.spans.size(); ++i) {
         const TaskSpan& s = d.spans[i];
         auto nameIt = names.constFind(s.nameId);
@@ -1161,7 +1161,7 @@ QByteArray toCsv(const QList<TaskRecord>& records)
         out.append(',');
         appendCsvField(out, r.args);
         out.append(',');
-        out.append(toString(s.status));
+        out.append(nameOf(s.status));
         out.append(',');
         appendCsvField(out, variantText(r.result));
         out.append(',');

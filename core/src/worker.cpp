@@ -256,7 +256,7 @@ int runWorker(int /*argc*/, char** /*argv*/)
             return 0;
         if (msg->type != MsgType::Run) {
             std::fprintf(stderr, "poolscope-worker: unexpected '%s' frame\n",
-                         protocol::toString(msg->type));
+                         protocol::nameOf(msg->type));
             return 3;
         }
         Message started;

@@ -180,11 +180,11 @@ void TstModels::statusColoursContrast()
     QCOMPARE(display::isDark(pal), dark);
     const QColor base = pal.color(QPalette::Base);
     for (auto s : {TaskStatus::Succeeded, TaskStatus::Failed, TaskStatus::Cancelled})
-        QVERIFY2(display::contrastRatio(display::statusColor(s, pal), base) >= 3.0, toString(s));
+        QVERIFY2(display::contrastRatio(display::statusColor(s, pal), base) >= 3.0, nameOf(s));
     for (auto s : {WorkerState::Starting, WorkerState::Idle, WorkerState::Running,
                    WorkerState::Retiring, WorkerState::Dead})
         QVERIFY2(display::contrastRatio(display::workerStateColor(s, pal), base) >= 3.0,
-                 toString(s));
+                 nameOf(s));
     // Task colours are stable (same name, same colour) and differ by name.
     QCOMPARE(display::taskColor("primes", pal), display::taskColor("primes", pal));
     QVERIFY(display::taskColor("primes", pal) != display::taskColor("sleep", pal));

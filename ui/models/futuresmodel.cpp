@@ -137,7 +137,7 @@ QString FuturesModel::detailsText(int row) const
     QString t;
     t += tr("Task #%1 %2 — %3\n")
              .arg(s.taskId)
-             .arg(NameTable::name(s.nameId), QString::fromLatin1(toString(s.status)));
+             .arg(NameTable::name(s.nameId), QString::fromLatin1(nameOf(s.status)));
     t += tr("Arguments: %1\n").arg(r.args.isEmpty() ? QStringLiteral("—") : r.args);
     if (s.status == TaskStatus::Failed)
         t += tr("Error:\n%1\n").arg(r.error);
@@ -185,7 +185,7 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
         case ResultColumn:
             return display::elide(resultOrError(index.row()), kCellChars);
         case StatusColumn:
-            return QString::fromLatin1(toString(s.status));
+            return QString::fromLatin1(nameOf(s.status));
         case WorkerColumn:
             return workerName(s.worker);
         case CoreColumn:

@@ -195,7 +195,7 @@ QVariant WorkersModel::data(const QModelIndex& index, int role) const
         case NameColumn:
             return workerName(w);
         case StateColumn:
-            return QString::fromLatin1(toString(w.state));
+            return QString::fromLatin1(nameOf(w.state));
         case TaskColumn:
             return busy ? QStringLiteral("%1 #%2")
                               .arg(NameTable::name(w.currentName))

@@ -552,7 +552,7 @@ QString TimelineWidget::toolTipAt(const QPoint& pos) const
     return tr("%1 #%2 — %3, %4")
         .arg(NameTable::name(s.nameId))
         .arg(s.taskId)
-        .arg(hit->running ? tr("running") : QString::fromLatin1(toString(s.status)),
+        .arg(hit->running ? tr("running") : QString::fromLatin1(nameOf(s.status)),
              display::formatDuration(s.endNs - s.startNs));
 }
 
@@ -563,7 +563,7 @@ QString TimelineWidget::detailsText(const Hit& hit) const
     lines << tr("%1 #%2 — %3")
                  .arg(NameTable::name(s.nameId))
                  .arg(s.taskId)
-                 .arg(hit.running ? tr("running") : QString::fromLatin1(toString(s.status)));
+                 .arg(hit.running ? tr("running") : QString::fromLatin1(nameOf(s.status)));
     lines << tr("Worker: %1").arg(laneName(s.worker));
     lines << tr("Started at: %1").arg(display::formatDuration(s.startNs - m_originNs));
     lines << (hit.running ? tr("Running for: %1") : tr("Run time: %1"))

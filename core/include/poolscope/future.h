@@ -32,8 +32,8 @@ enum class FutureState : int { Pending = 0, Running = 1, Finished = 2, Cancelled
 /// How a task ended, as telemetry reports it.
 enum class TaskStatus : quint8 { Succeeded = 0, Failed = 1, Cancelled = 2 };
 
-const char* toString(FutureState s) noexcept;
-const char* toString(TaskStatus s) noexcept;
+const char* nameOf(FutureState s) noexcept;
+const char* nameOf(TaskStatus s) noexcept;
 
 class SimulatedGil;
 namespace detail {
@@ -96,6 +96,18 @@ private:
 };
 
 namespace detail {
+
+/// Told when a queued node is cancelled (Future::cancel()/requestStop() while
+/// pending, from any thread, with no pool lock held), so a pool can wake
+/// threads waiting for it to become idle: the pool's queued count just
+/// dropped without any worker noticing. Must not throw.
+class CancelHook {
+public:
+    virtual void pendingCancelled() noexcept = 0;
+
+protected:
+    ~CancelHook() = default;
+};
 
 /// One submitted task: state machine, outcome, callbacks, waiters.
 /// Reference counted; the queue holds one reference, each future one.
@@ -172,9 +184,11 @@ public:
     bool stopObserved = false; // written by the running worker only
     std::atomic<bool> stopRequested{false};
     std::atomic<quint64>* cancelCounter = nullptr; // pool counter bumped by cancelPending()
+    CancelHook* cancelHook = nullptr; // told by cancelPending(), after cancelCounter
     qint64 timeoutNs = 0;    // per-task timeout from TaskOptions, 0 = none
     qint64 deadlineNs = 0;   // set by the worker at start when timeoutNs > 0
     bool timedOut = false;   // written by the running worker only
+    quint8 lostDispatches = 0; // process pools: workers that died holding it unstarted
 
 private:
     static constexpr quint32 kStateMask = 0x3;

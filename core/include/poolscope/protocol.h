@@ -41,7 +41,7 @@ enum class MsgType {
     Progress,
     Result,
 };
-const char* toString(MsgType t) noexcept;
+const char* nameOf(MsgType t) noexcept;
 
 /// One decoded, validated message. Only the fields of its type are set.
 struct Message {

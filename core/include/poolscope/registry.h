@@ -22,7 +22,7 @@ namespace poolscope {
 
 /// Argument kinds a registered task can take (the CBOR type it expects).
 enum class ArgKind { Integer, Double, Bool, String, Bytes, Array, Map, Any };
-const char* toString(ArgKind k) noexcept;
+const char* nameOf(ArgKind k) noexcept;
 
 /// How a value of C++ type T travels as CBOR. Specialise for your own types.
 template<class T, class = void>

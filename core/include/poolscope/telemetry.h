@@ -29,7 +29,7 @@ public:
 };
 
 enum class WorkerState : quint8 { Starting = 0, Idle = 1, Running = 2, Retiring = 3, Dead = 4 };
-const char* toString(WorkerState s) noexcept;
+const char* nameOf(WorkerState s) noexcept;
 
 /// One finished task, as the timeline draws it. POD on purpose.
 struct TaskSpan {
