@@ -30,7 +30,8 @@ qint64 threadCpuNs(clockid_t clk)
 
 /// Everything the pool's threads share. Owned through shared_ptr so a thread
 /// that outlives a (grace-limited) destructor never touches freed memory.
-class ThreadPoolCore : public std::enable_shared_from_this<ThreadPoolCore>, public CancelHook {
+class ThreadPoolCore final : public std::enable_shared_from_this<ThreadPoolCore>,
+                             public CancelHook {
 public:
     struct Worker {
         std::shared_ptr<WorkerSlot> slot;
