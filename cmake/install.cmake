@@ -1,0 +1,53 @@
+# Installs the executor library so another CMake project can use it:
+#   cmake --install build/release --prefix /opt/poolscope
+#   find_package(PoolScope REQUIRED)            # with CMAKE_PREFIX_PATH=/opt/poolscope
+#   target_link_libraries(app PRIVATE PoolScope::core)
+# Included at the end of the top-level CMakeLists.txt, after core/ is defined.
+# The installed include path comes from core/CMakeLists.txt:
+#   $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>
+# so the headers go to <prefix>/include/poolscope.
+
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(POOLSCOPE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/PoolScope"
+    CACHE STRING "Where PoolScopeConfig.cmake is installed, relative to the prefix")
+# The Qt version the config asks for (the top-level find_package minimum).
+set(POOLSCOPE_QT_MIN_VERSION 6.4)
+
+set_target_properties(poolscope_core PROPERTIES EXPORT_NAME core)
+
+install(TARGETS poolscope_core
+    EXPORT PoolScopeTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/core/include/poolscope"
+    DESTINATION include # = $<INSTALL_INTERFACE:include> in core/CMakeLists.txt
+    FILES_MATCHING PATTERN "*.h")
+
+install(EXPORT PoolScopeTargets
+    NAMESPACE PoolScope::
+    DESTINATION ${POOLSCOPE_INSTALL_CMAKEDIR})
+
+configure_package_config_file(
+    "${CMAKE_CURRENT_LIST_DIR}/PoolScopeConfig.cmake.in"
+    "${PROJECT_BINARY_DIR}/PoolScopeConfig.cmake"
+    INSTALL_DESTINATION ${POOLSCOPE_INSTALL_CMAKEDIR})
+
+write_basic_package_version_file(
+    "${PROJECT_BINARY_DIR}/PoolScopeConfigVersion.cmake"
+    VERSION ${PROJECT_VERSION}
+    COMPATIBILITY SameMajorVersion)
+
+install(FILES
+    "${PROJECT_BINARY_DIR}/PoolScopeConfig.cmake"
+    "${PROJECT_BINARY_DIR}/PoolScopeConfigVersion.cmake"
+    DESTINATION ${POOLSCOPE_INSTALL_CMAKEDIR})
+
+# The build tree can be used without installing, too:
+#   -DPoolScope_DIR=<build dir>
+export(EXPORT PoolScopeTargets
+    NAMESPACE PoolScope::
+    FILE "${PROJECT_BINARY_DIR}/PoolScopeTargets.cmake")
