@@ -1,0 +1,365 @@
+// poolscope: the desktop task monitor (DESIGN.md §8).
+//
+//   poolscope [--workload NAME [--tasks N] [--size S] [--knob K=V]...]
+//             [--pool thread|process] [--workers W] [--gil] [--switch-interval MS]
+//             [--chunk C] [--priority P]
+//             [--screenshot FILE [--after MS]] [--startup-time] [--measure FILE]
+//             [--lesson NAME] [--no-settings]
+//
+// The command line is parsed before QApplication exists, so bad usage gives
+// one clear line on stderr and exit code 2 even without a display.
+#include "measure.h"
+
+#include <controlbar.h>
+#include <mainwindow.h>
+#include <runcontroller.h>
+#include <teaching/lesson.h>
+
+#include <poolscope/processpool.h>
+#include <poolscope/threadpool.h>
+#include <poolscope/workloads.h>
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QIcon>
+#include <QTimer>
+
+#include <cstdio>
+#include <optional>
+
+using namespace poolscope;
+
+namespace {
+
+[[noreturn]] void usageError(const QString& message)
+{
+    std::fprintf(stderr, "poolscope: %s (see poolscope --help)\n", qPrintable(message));
+    std::exit(2);
+}
+
+/// Qt's own GUI options (-platform, -style, ...) are for QApplication; drop
+/// them before our parser sees the arguments.
+QStringList withoutQtOptions(const QStringList& args)
+{
+    static const QStringList withValue = {QStringLiteral("-platform"),
+                                          QStringLiteral("-platformpluginpath"),
+                                          QStringLiteral("-platformtheme"),
+                                          QStringLiteral("-plugin"),
+                                          QStringLiteral("-qwindowgeometry"),
+                                          QStringLiteral("-qwindowtitle"),
+                                          QStringLiteral("-qwindowicon"),
+                                          QStringLiteral("-display"),
+                                          QStringLiteral("-geometry"),
+                                          QStringLiteral("-style"),
+                                          QStringLiteral("-stylesheet"),
+                                          QStringLiteral("-session"),
+                                          QStringLiteral("-name"),
+                                          QStringLiteral("-title")};
+    static const QStringList flags = {QStringLiteral("-reverse"), QStringLiteral("-widgetcount"),
+                                      QStringLiteral("-nograb"), QStringLiteral("-dograb"),
+                                      QStringLiteral("-sync")};
+    QStringList out;
+    for (qsizetype i = 0; i < args.size(); ++i) {
+        const QString& a = args[i];
+        if (i > 0 && withValue.contains(a)) {
+            ++i;
+            continue;
+        }
+        if (i > 0
+            && (flags.contains(a) || a.startsWith(QLatin1String("-style="))
+                || a.startsWith(QLatin1String("-platform="))))
+            continue;
+        out << a;
+    }
+    return out;
+}
+
+qint64 number(const QCommandLineParser& p, const QString& opt, qint64 min, qint64 max)
+{
+    bool ok = false;
+    const qint64 v = p.value(opt).toLongLong(&ok);
+    if (!ok)
+        usageError(QStringLiteral("--%1 needs a whole number, got '%2'").arg(opt, p.value(opt)));
+    if (v < min || v > max)
+        usageError(QStringLiteral("--%1 must be between %2 and %3, got %4")
+                       .arg(opt)
+                       .arg(min)
+                       .arg(max)
+                       .arg(v));
+    return v;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QElapsedTimer sinceMain;
+    sinceMain.start();
+
+    QStringList args;
+    for (int i = 0; i < argc; ++i)
+        args << QString::fromLocal8Bit(argv[i]);
+
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "PoolScope: watch thread and process pools run demo workloads, resize them live, "
+        "export traces."));
+    const QCommandLineOption help({QStringLiteral("h"), QStringLiteral("help")},
+                                  QStringLiteral("Show this help and exit."));
+    const QCommandLineOption version(QStringLiteral("version"),
+                                     QStringLiteral("Show the version and exit."));
+    p.addOption(help);
+    p.addOption(version);
+    auto opt = [&p](const char* name, const char* desc, const char* value = nullptr) {
+        QCommandLineOption o(QString::fromLatin1(name), QString::fromLatin1(desc));
+        if (value)
+            o.setValueName(QString::fromLatin1(value));
+        p.addOption(o);
+    };
+    opt("workload", "Start this workload at launch (see the Workload list).", "name");
+    opt("tasks", "Number of tasks (default: the workload's).", "n");
+    opt("size", "Size of each task in the workload's unit.", "s");
+    opt("knob", "Set a workload knob, e.g. --knob max_iter=500 (repeatable).", "name=value");
+    opt("pool", "thread or process (default: thread).", "kind");
+    opt("workers", "Pool size (default: the pool's default).", "w");
+    opt("gil", "Thread pool with the simulated GIL.");
+    opt("switch-interval", "GIL switch interval in ms (default 5).", "ms");
+    opt("chunk", "Items per task (thread pool; default 1).", "c");
+    opt("priority", "Priority of the run's tasks (-100..100).", "p");
+    opt("start", "Start the run the controls (or --lesson) describe at launch.");
+    opt("screenshot", "Save a PNG of the whole window and quit.", "file");
+    opt("after", "Take the screenshot this long after launch (default 3000).", "ms");
+    opt("startup-time", "Print the time from launch to the first painted window.");
+    opt("measure", "Measure startup, event-loop lag, GUI CPU and RSS; write JSON; quit.", "file");
+    opt("measure-tasks", "Trivial tasks for the busy phase of --measure (default 1000000).", "n");
+    opt("measure-rss-tasks", "More tasks before reading RSS (default 10000000; 0 skips).", "n");
+    opt("lesson", "Open a lesson in the Lesson panel (id, number or file name).", "name");
+    opt("no-settings", "Neither read nor write saved settings.");
+
+    if (!p.parse(withoutQtOptions(args))) {
+        QString why = p.errorText();
+        if (why.endsWith(QLatin1Char('.')))
+            why.chop(1);
+        usageError(why);
+    }
+    if (p.isSet(help)) {
+        // No QCoreApplication yet, so the parser cannot know our name.
+        std::fprintf(stdout, "%s",
+                     qPrintable(p.helpText().replace(QStringLiteral("<executable_name>"),
+                                                     QStringLiteral("poolscope"))));
+        return 0;
+    }
+    if (p.isSet(version)) {
+        std::fprintf(stdout, "poolscope %s\n", POOLSCOPE_VERSION);
+        return 0;
+    }
+    if (!p.positionalArguments().isEmpty())
+        usageError(QStringLiteral("unexpected argument '%1'").arg(p.positionalArguments().first()));
+
+    // ---- the scenario
+    RunSpec spec;
+    const bool scenario = p.isSet(QStringLiteral("workload"));
+    for (const char* needs : {"tasks", "size", "knob", "chunk", "priority"}) {
+        if (p.isSet(QLatin1String(needs)) && !scenario)
+            usageError(QStringLiteral("--%1 needs --workload NAME").arg(QLatin1String(needs)));
+    }
+    if (scenario) {
+        spec.workload = p.value(QStringLiteral("workload"));
+        const Workload* w = Workloads::find(spec.workload);
+        if (!w)
+            usageError(QStringLiteral("unknown workload '%1' (known: %2)")
+                           .arg(spec.workload, Workloads::names().join(QStringLiteral(", "))));
+        spec.run = w->defaultRun();
+        if (p.isSet(QStringLiteral("tasks")))
+            spec.run.tasks = int(number(p, QStringLiteral("tasks"), 1, w->maxTasks));
+        if (p.isSet(QStringLiteral("size")))
+            spec.run.size = number(p, QStringLiteral("size"), w->minSize, w->maxSize);
+        for (const QString& kv : p.values(QStringLiteral("knob"))) {
+            const qsizetype eq = kv.indexOf(QLatin1Char('='));
+            bool ok = false;
+            const qint64 v = eq > 0 ? kv.mid(eq + 1).toLongLong(&ok) : 0;
+            if (eq <= 0 || !ok)
+                usageError(QStringLiteral("--knob needs name=integer, got '%1'").arg(kv));
+            spec.run.knobs[kv.left(eq)] = v;
+        }
+    }
+    const QString pool = p.value(QStringLiteral("pool"));
+    if (p.isSet(QStringLiteral("pool"))) {
+        if (pool == QLatin1String("thread") || pool == QLatin1String("threads"))
+            spec.poolKind = QStringLiteral("thread");
+        else if (pool == QLatin1String("process") || pool == QLatin1String("processes"))
+            spec.poolKind = QStringLiteral("process");
+        else
+            usageError(QStringLiteral("--pool must be thread or process, got '%1'").arg(pool));
+    } else if (scenario && Workloads::find(spec.workload)->processOnly) {
+        spec.poolKind = QStringLiteral("process");
+    }
+    if (p.isSet(QStringLiteral("workers")))
+        spec.workers = int(number(p, QStringLiteral("workers"), 1, Executor::maxWorkersLimit()));
+    spec.gil = p.isSet(QStringLiteral("gil"));
+    if (spec.gil && spec.poolKind != QLatin1String("thread"))
+        usageError(QStringLiteral("--gil needs --pool thread (each process has its own GIL)"));
+    if (p.isSet(QStringLiteral("switch-interval"))) {
+        bool ok = false;
+        spec.switchIntervalMs = p.value(QStringLiteral("switch-interval")).toDouble(&ok);
+        if (!ok || spec.switchIntervalMs < 0.1 || spec.switchIntervalMs > 1000)
+            usageError(QStringLiteral("--switch-interval must be a number of ms from 0.1 to 1000, "
+                                      "got '%1'")
+                           .arg(p.value(QStringLiteral("switch-interval"))));
+    }
+    if (p.isSet(QStringLiteral("chunk")))
+        spec.chunkSize = int(number(p, QStringLiteral("chunk"), 1, 100'000));
+    if (p.isSet(QStringLiteral("priority")))
+        spec.priority = int(number(p, QStringLiteral("priority"), -100, 100));
+    if (scenario) {
+        // Same rules as the controls and the controller (one sentence each).
+        const QString why = Workloads::validate(spec.workload, spec.run, spec.poolKind);
+        if (!why.isEmpty())
+            usageError(why);
+        if (spec.chunkSize > 1
+            && (spec.poolKind == QLatin1String("process") || Workloads::find(spec.workload)->drive))
+            usageError(QStringLiteral("--chunk above 1 needs the thread pool and a workload "
+                                      "other than pipeline"));
+    }
+
+    const QString lesson = p.value(QStringLiteral("lesson"));
+    if (p.isSet(QStringLiteral("lesson"))) {
+        if (scenario)
+            usageError(QStringLiteral("--lesson sets up its own run; drop --workload"));
+        if (!LessonLibrary::find(lesson)) {
+            QStringList ids;
+            for (const Lesson& l : LessonLibrary::all())
+                ids << l.id;
+            usageError(QStringLiteral("unknown lesson '%1' (lessons: %2)")
+                           .arg(lesson, ids.join(QStringLiteral(", "))));
+        }
+    }
+
+    const bool screenshot = p.isSet(QStringLiteral("screenshot"));
+    if (p.isSet(QStringLiteral("after")) && !screenshot)
+        usageError(QStringLiteral("--after needs --screenshot FILE"));
+    const int afterMs = p.isSet(QStringLiteral("after"))
+                            ? int(number(p, QStringLiteral("after"), 0, 3'600'000))
+                            : 3000;
+    const QString shotPath = p.value(QStringLiteral("screenshot"));
+    if (screenshot && shotPath.isEmpty())
+        usageError(QStringLiteral("--screenshot needs a file name"));
+    const bool measure = p.isSet(QStringLiteral("measure"));
+    MeasureConfig mc;
+    if (measure) {
+        mc.path = p.value(QStringLiteral("measure"));
+        if (screenshot)
+            usageError(QStringLiteral("--measure and --screenshot cannot be combined"));
+        if (scenario || p.isSet(QStringLiteral("start")))
+            usageError(QStringLiteral("--measure runs its own load; drop --workload and --start"));
+        if (p.isSet(QStringLiteral("measure-tasks")))
+            mc.busyTasks = number(p, QStringLiteral("measure-tasks"), 1, 1'000'000'000);
+        if (p.isSet(QStringLiteral("measure-rss-tasks")))
+            mc.rssTasks = number(p, QStringLiteral("measure-rss-tasks"), 0, 10'000'000'000LL);
+        if (spec.workers > 0)
+            mc.workers = spec.workers;
+    } else if (p.isSet(QStringLiteral("measure-tasks"))
+               || p.isSet(QStringLiteral("measure-rss-tasks"))) {
+        usageError(QStringLiteral("--measure-tasks and --measure-rss-tasks need --measure FILE"));
+    }
+
+    // ---- the application
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("PoolScope"));
+    QApplication::setApplicationName(QStringLiteral("PoolScope"));
+    QApplication::setApplicationVersion(QStringLiteral(POOLSCOPE_VERSION));
+    QApplication::setDesktopFileName(QStringLiteral("poolscope"));
+
+    MainWindow::Options wo;
+    wo.useSettings = !p.isSet(QStringLiteral("no-settings")) && !screenshot && !measure;
+    MainWindow window(wo);
+    QApplication::setWindowIcon(window.windowIcon());
+
+    // Pool options alone (no workload) set up the controls and the pool.
+    {
+        RunSpec shown = window.controlBar()->spec();
+        if (scenario) {
+            shown = spec;
+        } else {
+            shown.poolKind = spec.poolKind;
+            if (spec.workers > 0)
+                shown.workers = spec.workers;
+            shown.gil = spec.gil;
+            if (p.isSet(QStringLiteral("switch-interval")))
+                shown.switchIntervalMs = spec.switchIntervalMs;
+        }
+        if (shown.workers <= 0)
+            shown.workers = shown.poolKind == QLatin1String("process")
+                                ? ProcessPoolExecutor::defaultMaxWorkers()
+                                : ThreadPoolExecutor::defaultMaxWorkers();
+        if (scenario || p.isSet(QStringLiteral("pool")) || p.isSet(QStringLiteral("workers"))
+            || spec.gil) {
+            window.controlBar()->setSpec(shown);
+            window.preparePool();
+        }
+    }
+
+    if (p.isSet(QStringLiteral("lesson")))
+        window.openLesson(lesson); // checked above
+
+    if (p.isSet(QStringLiteral("startup-time"))) {
+        QObject::connect(
+            &window, &MainWindow::firstPainted, &window,
+            [&sinceMain] {
+                std::fprintf(stdout,
+                             "poolscope: first paint %.1f ms after main() (%.0f ms after exec)\n",
+                             double(sinceMain.nsecsElapsed()) / 1e6, msSinceProcessStart());
+                std::fflush(stdout);
+            },
+            Qt::SingleShotConnection);
+    }
+    if (measure)
+        startMeasurement(&window, mc, sinceMain);
+
+    int exitCode = 0;
+    // The screenshot is taken --after ms after the run starts (or after launch).
+    auto scheduleShot = [&window, shotPath, afterMs, &exitCode] {
+        QTimer::singleShot(afterMs, &window, [&window, shotPath, &exitCode] {
+            if (window.saveWidgetPng(&window, shotPath)) {
+                std::fprintf(stdout, "poolscope: saved %s\n",
+                             qPrintable(QFileInfo(shotPath).absoluteFilePath()));
+            } else {
+                std::fprintf(stderr, "poolscope: could not save %s\n", qPrintable(shotPath));
+                exitCode = 1;
+            }
+            std::fflush(stdout);
+            window.controller()->stop();
+            QCoreApplication::exit(exitCode);
+        });
+    };
+    const bool startControls = p.isSet(QStringLiteral("start")) && !scenario;
+    if (startControls) {
+        QTimer::singleShot(0, &window, [&window, screenshot, scheduleShot] {
+            window.startFromControlsOrLesson();
+            if (screenshot)
+                scheduleShot();
+        });
+    } else if (scenario) {
+        QTimer::singleShot(0, &window, [&window, spec, screenshot, scheduleShot, &exitCode] {
+            if (!window.startSpec(spec)) {
+                std::fprintf(stderr, "poolscope: could not start %s: %s\n",
+                             qPrintable(spec.workload), qPrintable(window.controlBar()->hint()));
+                if (screenshot) {
+                    exitCode = 1;
+                    QCoreApplication::exit(1);
+                    return;
+                }
+            }
+            if (screenshot)
+                scheduleShot();
+        });
+    } else if (screenshot) {
+        scheduleShot();
+    }
+
+    window.show();
+    const int rc = app.exec();
+    return exitCode ? exitCode : rc;
+}

@@ -1,0 +1,615 @@
+// MainWindow on the offscreen platform: every panel exists, the controls and
+// buttons drive the RunController and the views follow, bad input is refused
+// in the widgets with a visible hint, shortcuts and settings work. No fixed
+// sleeps: QSignalSpy + QTRY_* on observable state.
+#include <charts/chartadapter.h>
+#include <charts/percorechart.h>
+#include <charts/throughputchart.h>
+#include <controlbar.h>
+#include <mainwindow.h>
+#include <mandelbrot/mandelbrotview.h>
+#include <models/futuresmodel.h>
+#include <models/queuemodel.h>
+#include <models/workersmodel.h>
+#include <runcontroller.h>
+#include <teaching/analysispanel.h>
+#include <teaching/decompositionbar.h>
+#include <teaching/lesson.h>
+#include <timeline/timelinewidget.h>
+
+#include <poolscope/executor.h>
+
+#include <QAbstractItemModelTester>
+#include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialog>
+#include <QDockWidget>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTabBar>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QToolButton>
+
+#include <memory>
+
+using namespace poolscope;
+
+namespace {
+constexpr int kLong = 60'000;
+
+std::unique_ptr<MainWindow> makeWindow(bool settings = false)
+{
+    MainWindow::Options o;
+    o.useSettings = settings;
+    auto w = std::make_unique<MainWindow>(o);
+    w->show();
+    return w;
+}
+
+QToolButton* button(MainWindow& w, const char* action)
+{
+    return w.controlBar()->findChild<QToolButton*>(QLatin1String(action) + QLatin1String("Button"));
+}
+
+QLineEdit* editorOf(QWidget* spin)
+{
+    return spin->findChild<QLineEdit*>();
+}
+
+void chooseWorkload(MainWindow& w, const QString& name)
+{
+    QComboBox* c = w.controlBar()->workloadCombo();
+    c->setCurrentIndex(c->findData(name));
+    QCOMPARE(w.controlBar()->spec().workload, name);
+}
+
+/// Clears an editor the way a user does (select all, delete), then types keys.
+void retype(QWidget* spin, const QString& keys)
+{
+    QLineEdit* le = editorOf(spin);
+    QVERIFY(le);
+    le->selectAll();
+    QTest::keyClick(le, Qt::Key_Backspace);
+    if (!keys.isEmpty())
+        QTest::keyClicks(le, keys);
+}
+} // namespace
+
+class TstMainWindow : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void buildsWithAllPanels();
+    void workersSliderResizesLivePool();
+    void buttonsDriveTheControllerAndViewsFollow();
+    void badInputIsRefusedWithHint_data();
+    void badInputIsRefusedWithHint();
+    void outOfRangeKeystrokesAreRefused();
+    void crossFieldProblemsAreHinted();
+    void shortcutsExist_data();
+    void shortcutsExist();
+    void keyboardDrivesARun();
+    void mandelbrotTilesReachTheView();
+    void doubleClickOpensDetails();
+    void panelsShowTheRun();
+    void exportsFromTheWindow();
+    void lessonRunsFromItsPanel();
+    void settingsPersist();
+
+private:
+    QTemporaryDir m_settingsDir;
+};
+
+void TstMainWindow::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY(m_settingsDir.isValid());
+    // Never touch the user's settings.
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settingsDir.path());
+    qputenv("POOLSCOPE_WORKER", POOLSCOPE_WORKER_PATH);
+}
+
+void TstMainWindow::buildsWithAllPanels()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    const QStringList expected = {QStringLiteral("queueDock"),     QStringLiteral("workersDock"),
+                                  QStringLiteral("cpuDock"),       QStringLiteral("timelineDock"),
+                                  QStringLiteral("futuresDock"),   QStringLiteral("throughputDock"),
+                                  QStringLiteral("mandelbrotDock")};
+    const QStringList teaching = {QStringLiteral("lessonDock"), QStringLiteral("analysisDock"),
+                                  QStringLiteral("sweepDock")};
+    QCOMPARE(w->docks().size(), expected.size() + teaching.size());
+    for (const QString& name : teaching) { // there, but closed until a lesson needs them
+        QVERIFY2(w->dock(name), qPrintable(name));
+        QVERIFY2(!w->dock(name)->toggleViewAction()->isChecked(), qPrintable(name));
+    }
+    QMenu* view = nullptr;
+    for (QAction* a : w->menuBar()->actions()) {
+        if (a->text().remove(QLatin1Char('&')) == QLatin1String("View"))
+            view = a->menu();
+    }
+    QVERIFY(view);
+    for (const QString& name : expected) {
+        QDockWidget* d = w->dock(name);
+        QVERIFY2(d, qPrintable(name));
+        QVERIFY(d->widget());
+        // Open (a dock behind another's tab is open but not visible).
+        QVERIFY2(d->toggleViewAction()->isChecked(), qPrintable(name));
+        QVERIFY(d->features() & QDockWidget::DockWidgetMovable);
+        QVERIFY(w->dockWidgetArea(d) != Qt::NoDockWidgetArea);
+        QVERIFY2(view->actions().contains(d->toggleViewAction()), qPrintable(name));
+    }
+    // Toggling from the View menu hides and shows a panel; reset brings all back.
+    QDockWidget* timeline = w->dock(QStringLiteral("timelineDock"));
+    timeline->toggleViewAction()->trigger();
+    QVERIFY(!timeline->isVisible());
+    w->action(QStringLiteral("resetLayout"))->trigger();
+    QVERIFY(timeline->isVisible());
+    QVERIFY(!w->tabifiedDockWidgets(w->dock(QStringLiteral("throughputDock"))).isEmpty());
+    // Models and views are in place and the controls made a pool already.
+    QVERIFY(w->queueModel() && w->workersModel() && w->futuresModel() && w->futuresFilter());
+    QVERIFY(w->timeline() && w->mandelbrot() && w->perCoreChart() && w->throughputChart());
+    QVERIFY(w->controller()->hasPool());
+    for (const char* a : {"start", "pause", "cancel", "stop", "shutdown"})
+        QVERIFY2(button(*w, a), a);
+}
+
+void TstMainWindow::workersSliderResizesLivePool()
+{
+    auto w = makeWindow();
+    ControlBar* cb = w->controlBar();
+    QSlider* slider = cb->workersSlider();
+    slider->setValue(3);
+    QCOMPARE(cb->workersSpin()->value(), 3);
+    QCOMPARE(w->controller()->executor()->maxWorkers(), 3);
+
+    // While a run is going: the same pool grows.
+    chooseWorkload(*w, QStringLiteral("sleep"));
+    cb->tasksSpin()->setValue(30);
+    cb->sizeSpin()->setValue(300);
+    QTest::mouseClick(button(*w, "start"), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(w->controller()->isRunning(), kLong);
+    Executor* pool = w->controller()->executor();
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->lastSnapshot().counters.running, quint64(3), kLong);
+    slider->setValue(6);
+    QCOMPARE(w->controller()->executor(), pool);
+    QCOMPARE(pool->maxWorkers(), 6);
+    QTRY_COMPARE_WITH_TIMEOUT(w->workersModel()->rowCount(), 6, kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(w->controller()->lastSnapshot().counters.running > 3, kLong);
+    // The spin box drives it too, beyond the slider's range.
+    cb->workersSpin()->setValue(slider->maximum() + 1);
+    QCOMPARE(pool->maxWorkers(), slider->maximum() + 1);
+    QCOMPARE(slider->value(), slider->maximum());
+    w->controller()->stop();
+    QTRY_VERIFY_WITH_TIMEOUT(!w->controller()->isRunning(), kLong);
+}
+
+void TstMainWindow::buttonsDriveTheControllerAndViewsFollow()
+{
+    auto w = makeWindow();
+    RunController* c = w->controller();
+    ControlBar* cb = w->controlBar();
+    // The live proxy is checked by the model tester the whole time.
+    QAbstractItemModelTester tester(w->futuresFilter(),
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy started(c, &RunController::runStarted);
+    QSignalSpy finished(c, &RunController::runFinished);
+
+    chooseWorkload(*w, QStringLiteral("sleep"));
+    cb->tasksSpin()->setValue(60);
+    cb->sizeSpin()->setValue(40);
+    cb->workersSpin()->setValue(2);
+    QVERIFY(!w->action(QStringLiteral("cancel"))->isEnabled()); // nothing to cancel yet
+    QTest::mouseClick(button(*w, "start"), Qt::LeftButton);
+    QCOMPARE(started.count(), 1);
+    QVERIFY(c->isRunning());
+    QVERIFY(w->action(QStringLiteral("cancel"))->isEnabled());
+    QVERIFY(w->action(QStringLiteral("stop"))->isEnabled());
+
+    // Completed futures appear and the row count grows.
+    QTRY_VERIFY_WITH_TIMEOUT(w->futuresModel()->rowCount() >= 2, kLong);
+    const int rowsBefore = w->futuresModel()->rowCount();
+    QTRY_VERIFY_WITH_TIMEOUT(w->futuresModel()->rowCount() > rowsBefore, kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(w->queueModel()->rowCount() > 0, kLong);
+
+    // Filtering while rows arrive (the tester watches every change).
+    w->futuresSearch()->setText(QStringLiteral("sleep"));
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresFilter()->textFilter(), QStringLiteral("sleep"), kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(w->futuresFilter()->rowCount() > 0, kLong);
+    w->futuresStatusCombo()->setCurrentIndex(
+        w->futuresStatusCombo()->findData(int(FuturesFilterModel::StatusFilter::Failed)));
+    QCOMPARE(w->futuresFilter()->rowCount(), 0); // sleep never fails
+    w->futuresStatusCombo()->setCurrentIndex(0);
+    QVERIFY(w->futuresFilter()->rowCount() > 0);
+
+    // Pause: the button drives the controller; the action reads "Resume".
+    QTest::mouseClick(button(*w, "pause"), Qt::LeftButton);
+    QVERIFY(c->isPaused());
+    QCOMPARE(w->action(QStringLiteral("pause"))->text(), QStringLiteral("Resume"));
+    QTRY_VERIFY_WITH_TIMEOUT(c->lastSnapshot().paused && c->lastSnapshot().counters.running == 0,
+                             kLong);
+    QVERIFY(w->statusText().contains(QStringLiteral("PAUSED")));
+    const quint64 queued = c->lastSnapshot().counters.queued;
+    QVERIFY(queued > 0);
+
+    // Cancel pending: every queued task is cancelled; the run ends.
+    QTest::mouseClick(button(*w, "cancel"), Qt::LeftButton);
+    QTest::mouseClick(button(*w, "pause"), Qt::LeftButton); // resume
+    QVERIFY(!c->isPaused());
+    QCOMPARE(w->action(QStringLiteral("pause"))->text(), QStringLiteral("Pause"));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = finished.first().first().value<RunSummary>();
+    QCOMPARE(s.cancelled, int(queued));
+    QCOMPARE(s.succeeded + s.cancelled, 60);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        w->statusText().contains(QStringLiteral("cancelled %1").arg(QLocale().toString(queued))),
+        kLong);
+    QVERIFY(!w->action(QStringLiteral("cancel"))->isEnabled());
+    // Every task that ran has its row.
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), s.succeeded, kLong);
+}
+
+void TstMainWindow::badInputIsRefusedWithHint_data()
+{
+    QTest::addColumn<QString>("editor");
+    QTest::addColumn<QString>("keys");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("tasks empty") << "tasksSpin"
+                                 << ""
+                                 << "Tasks";
+    QTest::newRow("tasks zero") << "tasksSpin"
+                                << "0"
+                                << "Tasks";
+    QTest::newRow("size empty") << "sizeSpin"
+                                << ""
+                                << "Size";
+    QTest::newRow("workers empty") << "workersSpin"
+                                   << ""
+                                   << "Workers";
+    QTest::newRow("knob empty") << "knob_start"
+                                << ""
+                                << "start";
+}
+
+void TstMainWindow::badInputIsRefusedWithHint()
+{
+    QFETCH(QString, editor);
+    QFETCH(QString, keys);
+    QFETCH(QString, needle);
+    auto w = makeWindow();
+    chooseWorkload(*w, QStringLiteral("primes"));
+    ControlBar* cb = w->controlBar();
+    QVERIFY(!cb->isHintVisible());
+    QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
+    QWidget* e = cb->findChild<QWidget*>(editor);
+    QVERIFY2(e, qPrintable(editor));
+    const RunSpec before = cb->spec();
+
+    retype(e, keys);
+    QVERIFY(cb->isHintVisible());
+    QVERIFY2(cb->hint().contains(needle), qPrintable(cb->hint()));
+    QVERIFY(cb->hintLabel()->isVisible());
+    QVERIFY(!w->action(QStringLiteral("start"))->isEnabled());
+    // Neither the button, the shortcut nor the slot reaches the core.
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QTest::mouseClick(button(*w, "start"), Qt::LeftButton);
+    QMetaObject::invokeMethod(w.get(), "startFromControls");
+    QCOMPARE(started.count(), 0);
+    QVERIFY(!w->controller()->isRunning());
+    QCOMPARE(w->controller()->lastSnapshot().counters.submitted, quint64(0));
+
+    // Fixing the input clears the hint and enables Start.
+    retype(e, editor == QLatin1String("tasksSpin")     ? QString::number(before.run.tasks)
+              : editor == QLatin1String("sizeSpin")    ? QString::number(before.run.size)
+              : editor == QLatin1String("workersSpin") ? QString::number(before.workers)
+                                                       : QStringLiteral("1000"));
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
+    QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
+}
+
+void TstMainWindow::outOfRangeKeystrokesAreRefused()
+{
+    auto w = makeWindow();
+    chooseWorkload(*w, QStringLiteral("primes"));
+    ControlBar* cb = w->controlBar();
+    const int maxTasks = Workloads::find(QStringLiteral("primes"))->maxTasks;
+    QCOMPARE(cb->tasksSpin()->maximum(), maxTasks);
+    retype(cb->tasksSpin(), QStringLiteral("99999999"));
+    // The keys that would leave the range were refused.
+    QVERIFY(cb->tasksSpin()->value() <= maxTasks);
+    QVERIFY(cb->tasksSpin()->hasAcceptableInput());
+    QCOMPARE(cb->spec().run.tasks, cb->tasksSpin()->value());
+
+    const qint64 maxSize = Workloads::find(QStringLiteral("primes"))->maxSize;
+    retype(cb->sizeSpin(), QStringLiteral("99999999999999"));
+    QVERIFY(cb->sizeSpin()->value() <= maxSize);
+    QVERIFY(cb->sizeSpin()->hasAcceptableInput());
+    retype(cb->sizeSpin(), QStringLiteral("12x"));
+    QCOMPARE(cb->sizeSpin()->value(), 12); // the letter was refused
+}
+
+void TstMainWindow::crossFieldProblemsAreHinted()
+{
+    auto w = makeWindow();
+    ControlBar* cb = w->controlBar();
+    // A Mandelbrot image taller than the workload allows.
+    chooseWorkload(*w, QStringLiteral("mandelbrot"));
+    cb->tasksSpin()->setValue(65'536);
+    cb->sizeSpin()->setValue(48);
+    QVERIFY(cb->isHintVisible());
+    QVERIFY2(cb->hint().contains(QStringLiteral("65536")), qPrintable(cb->hint()));
+    QVERIFY(!w->action(QStringLiteral("start"))->isEnabled());
+    cb->tasksSpin()->setValue(16);
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
+
+    // Crash needs processes: the pool switches; back to threads is refused.
+    chooseWorkload(*w, QStringLiteral("crash"));
+    QCOMPARE(cb->spec().poolKind, QStringLiteral("process"));
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
+    cb->poolCombo()->setCurrentIndex(cb->poolCombo()->findData(QStringLiteral("thread")));
+    QVERIFY(cb->isHintVisible());
+    QVERIFY2(cb->hint().contains(QStringLiteral("process pool")), qPrintable(cb->hint()));
+    QVERIFY(!w->action(QStringLiteral("start"))->isEnabled());
+    // GIL and chunk only make sense for threads.
+    cb->poolCombo()->setCurrentIndex(cb->poolCombo()->findData(QStringLiteral("process")));
+    QVERIFY(!cb->gilCheck()->isEnabled());
+    QVERIFY(!cb->chunkSpin()->isEnabled());
+}
+
+void TstMainWindow::shortcutsExist_data()
+{
+    QTest::addColumn<QString>("action");
+    QTest::addColumn<QKeySequence>("keys");
+    QTest::newRow("start") << "start" << QKeySequence(Qt::Key_F5);
+    QTest::newRow("pause") << "pause" << QKeySequence(Qt::Key_Space);
+    QTest::newRow("cancel") << "cancel" << QKeySequence(Qt::Key_Escape);
+    QTest::newRow("stop") << "stop" << QKeySequence(Qt::SHIFT | Qt::Key_F5);
+    QTest::newRow("export trace") << "exportTrace" << QKeySequence(Qt::CTRL | Qt::Key_E);
+    QTest::newRow("quit") << "quit" << QKeySequence(QKeySequence::Quit);
+}
+
+void TstMainWindow::shortcutsExist()
+{
+    QFETCH(QString, action);
+    QFETCH(QKeySequence, keys);
+    auto w = makeWindow();
+    QAction* a = w->action(action);
+    QVERIFY2(a, qPrintable(action));
+    QCOMPARE(a->shortcut(), keys);
+    QVERIFY(w->actions().contains(a)); // active whatever has focus
+}
+
+void TstMainWindow::keyboardDrivesARun()
+{
+    auto w = makeWindow();
+    QApplication::setActiveWindow(w.get());
+    QVERIFY(QTest::qWaitForWindowActive(w.get()));
+    chooseWorkload(*w, QStringLiteral("sleep"));
+    w->controlBar()->tasksSpin()->setValue(8);
+    w->controlBar()->sizeSpin()->setValue(600'000); // only Stop ends it
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QTest::keyClick(w.get(), Qt::Key_F5);
+    QCOMPARE(started.count(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(w->controller()->lastSnapshot().counters.running > 0, kLong);
+    QTest::keyClick(w.get(), Qt::Key_F5, Qt::ShiftModifier);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = finished.first().first().value<RunSummary>();
+    QCOMPARE(s.succeeded, 0);
+    QCOMPARE(s.cancelled + s.failed, 8);
+
+    // Space pauses the pool, except where it is text: the search box keeps it.
+    QLineEdit* search = w->futuresSearch();
+    search->setFocus();
+    QTRY_COMPARE(QApplication::focusWidget(), search);
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Space);
+    QCOMPARE(search->text(), QStringLiteral(" "));
+    QVERIFY(!w->controller()->isPaused());
+    w->futuresView()->setFocus();
+    QTRY_COMPARE(QApplication::focusWidget(), w->futuresView());
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Space);
+    QVERIFY(w->controller()->isPaused());
+    QCOMPARE(w->action(QStringLiteral("pause"))->text(), QStringLiteral("Resume"));
+}
+
+void TstMainWindow::mandelbrotTilesReachTheView()
+{
+    auto w = makeWindow();
+    RunSpec spec;
+    spec.workload = QStringLiteral("mandelbrot");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 16;
+    spec.run.size = 4;
+    spec.run.knobs[QStringLiteral("width")] = 96;
+    spec.run.knobs[QStringLiteral("max_iter")] = 60;
+    spec.workers = 2;
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec));
+    QVERIFY(w->dock(QStringLiteral("mandelbrotDock"))->isVisible());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QCOMPARE(w->mandelbrot()->tileCount(), 16);
+    QVERIFY(w->mandelbrot()->isComplete());
+    QCOMPARE(w->mandelbrot()->imageSize(), QSize(96, 64));
+
+    // A new run starts a new image.
+    spec.run.tasks = 8;
+    QVERIFY(w->startSpec(spec));
+    QCOMPARE(w->mandelbrot()->tileCount(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    QCOMPARE(w->mandelbrot()->tileCount(), 8);
+}
+
+void TstMainWindow::doubleClickOpensDetails()
+{
+    auto w = makeWindow();
+    RunSpec spec;
+    spec.workload = QStringLiteral("throws");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 5;
+    spec.run.size = 100;
+    spec.run.knobs[QStringLiteral("every")] = 5;
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 5, kLong);
+
+    // Only the failed one, then open it.
+    w->futuresStatusCombo()->setCurrentIndex(
+        w->futuresStatusCombo()->findData(int(FuturesFilterModel::StatusFilter::Failed)));
+    QCOMPARE(w->futuresFilter()->rowCount(), 1);
+    QTableView* view = w->futuresView();
+    const QModelIndex idx = w->futuresFilter()->index(0, FuturesModel::TaskColumn);
+    view->scrollTo(idx);
+    const QPoint at = view->visualRect(idx).center();
+    QSignalSpy doubleClicked(view, &QAbstractItemView::doubleClicked);
+    // What a real double-click delivers: press, release, then the double-click.
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, at);
+    QTest::mouseDClick(view->viewport(), Qt::LeftButton, {}, at);
+    QCOMPARE(doubleClicked.count(), 1);
+    QDialog* dlg = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((dlg = w->findChild<QDialog*>(QStringLiteral("futureDetails"))),
+                             kLong);
+    QTRY_VERIFY(dlg->isVisible());
+    const QString text = dlg->findChild<QPlainTextEdit*>()->toPlainText();
+    QVERIFY2(text.contains(QStringLiteral("failed on purpose")), qPrintable(text));
+    dlg->close();
+}
+
+void TstMainWindow::panelsShowTheRun()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    RunSpec spec;
+    spec.workload = QStringLiteral("primes");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 40;
+    spec.run.size = 3000;
+    spec.workers = 2;
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 40, kLong);
+    QCOMPARE(w->timeline()->spanCount(), std::size_t(40));
+    QCOMPARE(w->timeline()->laneCount(), 2);
+    QCOMPARE(w->workersModel()->rowCount(), 2);
+    QTRY_VERIFY_WITH_TIMEOUT(w->throughputChart()->chart()->pointCount(0) > 0, kLong);
+    // The CPU sampler runs every 500 ms, also while idle.
+    QTRY_VERIFY_WITH_TIMEOUT(w->perCoreChart()->coreCount() > 0, kLong);
+    QCOMPARE(w->perCoreChart()->chart()->lineCount(), w->perCoreChart()->coreCount() + 1);
+    QCOMPARE(w->perCoreChart()->chart()->barCount(), w->perCoreChart()->coreCount());
+    QVERIFY(w->perCoreChart()->toolTip().contains(QStringLiteral("iowait")));
+    QVERIFY2(w->statusText().contains(QStringLiteral("done 40")), qPrintable(w->statusText()));
+    QVERIFY(w->statusText().contains(QStringLiteral("dropped events: 0")));
+    QCOMPARE(w->trimmedLabel()->text(), QStringLiteral("0 trimmed"));
+}
+
+void TstMainWindow::exportsFromTheWindow()
+{
+    auto w = makeWindow();
+    RunSpec spec;
+    spec.workload = QStringLiteral("primes");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 10;
+    spec.run.size = 500;
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->monitor()->spanHistory().size(), std::size_t(10),
+                              kLong);
+    QTemporaryDir dir;
+    QVERIFY(w->exportTraceTo(dir.filePath(QStringLiteral("t.json"))));
+    QVERIFY(w->exportCsvTo(dir.filePath(QStringLiteral("t.csv"))));
+    QVERIFY(QFileInfo(dir.filePath(QStringLiteral("t.json"))).size() > 0);
+    QVERIFY(w->saveWidgetPng(w.get(), dir.filePath(QStringLiteral("w.png"))));
+    QImage img(dir.filePath(QStringLiteral("w.png")));
+    QVERIFY(!img.isNull());
+    QVERIFY(img.width() >= w->width());
+    // A failure is said in the hint, never silently.
+    QVERIFY(!w->exportTraceTo(dir.filePath(QStringLiteral("missing/dir/t.json"))));
+    QVERIFY(w->controlBar()->isHintVisible());
+    QVERIFY(w->controlBar()->hint().contains(QStringLiteral("could not write")));
+}
+
+void TstMainWindow::lessonRunsFromItsPanel()
+{
+    auto w = makeWindow();
+    QVERIFY(!w->openLesson(QStringLiteral("no-such-lesson")));
+    QVERIFY(w->openLesson(QStringLiteral("futures")));
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    // The Lesson tab is the current one of its tab group (it shares it with Queue).
+    auto currentTabs = [&w] {
+        QStringList out;
+        for (QTabBar* tb : w->findChildren<QTabBar*>()) {
+            if (tb->isVisible())
+                out << tb->tabText(tb->currentIndex());
+        }
+        return out;
+    };
+    QTRY_VERIFY2(currentTabs().contains(QStringLiteral("Lesson")),
+                 qPrintable(currentTabs().join(QLatin1Char(','))));
+    const Lesson lesson = *LessonLibrary::find(QStringLiteral("futures"));
+    // The controls show the lesson's scenario before anything runs.
+    QCOMPARE(w->controlBar()->spec().workload, lesson.scenario.workload);
+    QCOMPARE(w->controlBar()->spec().run.tasks, lesson.scenario.run.tasks);
+    QVERIFY(!w->controller()->isRunning());
+
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    auto* run = w->lessonPanel()->findChild<QPushButton*>(QStringLiteral("runButton"));
+    QVERIFY(run);
+    QTest::mouseClick(run, Qt::LeftButton);
+    QVERIFY(w->controller()->isRunning());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = finished.first().first().value<RunSummary>();
+    QCOMPARE(s.workload, lesson.scenario.workload);
+    QCOMPARE(s.items, lesson.scenario.run.tasks);
+    // Lesson 1: every 5th task raises; the futures carry it, the pool goes on.
+    QCOMPARE(s.failed, lesson.scenario.run.tasks / 5);
+    QCOMPARE(s.succeeded, lesson.scenario.run.tasks - s.failed);
+    // The analysis covers exactly that run's tasks.
+    QCOMPARE(w->analysisPanel()->bar()->decomposition().tasks, qint64(lesson.scenario.run.tasks));
+    QVERIFY(w->analysisPanel()->bar()->decomposition().totalNs() > 0);
+}
+
+void TstMainWindow::settingsPersist()
+{
+    {
+        auto w = makeWindow(true);
+        ControlBar* cb = w->controlBar();
+        chooseWorkload(*w, QStringLiteral("sleep"));
+        cb->tasksSpin()->setValue(7);
+        cb->sizeSpin()->setValue(123);
+        cb->workersSpin()->setValue(3);
+        cb->gilCheck()->setChecked(true);
+        chooseWorkload(*w, QStringLiteral("primes"));
+        cb->tasksSpin()->setValue(77);
+        w->close(); // saves
+    }
+    auto w = makeWindow(true);
+    const RunSpec s = w->controlBar()->spec();
+    QCOMPARE(s.workload, QStringLiteral("primes"));
+    QCOMPARE(s.run.tasks, 77);
+    QCOMPARE(s.workers, 3);
+    QCOMPARE(s.gil, true);
+    chooseWorkload(*w, QStringLiteral("sleep"));
+    QCOMPARE(w->controlBar()->spec().run.tasks, 7);
+    QCOMPARE(w->controlBar()->spec().run.size, 123);
+    // The pool follows the restored controls.
+    QCOMPARE(w->controller()->executor()->maxWorkers(), 3);
+    QCOMPARE(w->controller()->poolConfig().gil, true);
+}
+
+QTEST_MAIN(TstMainWindow)
+#include "tst_mainwindow.moc"

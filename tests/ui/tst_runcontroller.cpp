@@ -1,0 +1,483 @@
+// RunController, headless: runs start, finish with exact counts, resize live,
+// pause, cancel, stop, refuse bad specs, export, and hand results over in one
+// batch per tick. No fixed sleeps: QSignalSpy + QTRY_* on observable state.
+#include <runcontroller.h>
+
+#include <poolscope/executor.h>
+#include <poolscope/traceexport.h>
+
+#include <QFile>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace poolscope;
+
+namespace {
+constexpr int kLong = 60'000; // ms: bound on things that must happen
+
+RunSpec makeSpec(const QString& workload, int tasks, qint64 size, const QString& pool = "thread",
+                 int workers = 2)
+{
+    RunSpec s;
+    s.workload = workload;
+    s.run = Workloads::find(workload)->defaultRun();
+    s.run.tasks = tasks;
+    s.run.size = size;
+    s.poolKind = pool;
+    s.workers = workers;
+    return s;
+}
+
+RunSummary summaryAt(const QSignalSpy& spy, int i)
+{
+    return spy.at(i).at(0).value<RunSummary>();
+}
+
+qint64 countPrimes(qint64 lo, qint64 hi)
+{
+    qint64 n = 0;
+    for (qint64 x = std::max<qint64>(lo, 2); x < hi; ++x) {
+        bool prime = true;
+        for (qint64 d = 2; d * d <= x; ++d) {
+            if (x % d == 0) {
+                prime = false;
+                break;
+            }
+        }
+        n += prime;
+    }
+    return n;
+}
+
+void useBuiltWorker(RunController& c)
+{
+    c.setWorkerProgram(QStringLiteral(POOLSCOPE_WORKER_PATH));
+}
+} // namespace
+
+class TstRunController : public QObject {
+    Q_OBJECT
+private slots:
+    void runFinishesWithExactCounts_data();
+    void runFinishesWithExactCounts();
+    void workersChangeResizesLivePool();
+    void pauseStopsDispatch();
+    void cancelPendingCancelsQueued();
+    void stopStopsRunningTasks_data();
+    void stopStopsRunningTasks();
+    void stopWhilePausedEndsTheRun();
+    void invalidSpecIsRefused_data();
+    void invalidSpecIsRefused();
+    void poolSwitchWhileRunningIsRefused();
+    void severalRunsQueueByPriority();
+    void exportTraceAndCsv();
+    void exportErrorsAreClear();
+    void resultsComeInOneBatchPerTick_data();
+    void resultsComeInOneBatchPerTick();
+};
+
+void TstRunController::runFinishesWithExactCounts_data()
+{
+    QTest::addColumn<QString>("workload");
+    QTest::addColumn<QString>("pool");
+    QTest::addColumn<bool>("gil");
+    QTest::addColumn<int>("chunk");
+    QTest::addColumn<int>("tasks");
+    QTest::addColumn<int>("expectTasks");
+    QTest::addColumn<int>("expectFailed");
+
+    QTest::newRow("primes on threads") << "primes"
+                                       << "thread" << false << 1 << 12 << 12 << 0;
+    QTest::newRow("primes on threads with GIL") << "primes"
+                                                << "thread" << true << 1 << 12 << 12 << 0;
+    QTest::newRow("primes chunked by 5") << "primes"
+                                         << "thread" << false << 5 << 12 << 3 << 0;
+    QTest::newRow("primes on processes") << "primes"
+                                         << "process" << false << 1 << 12 << 12 << 0;
+    // every 5th task throws: tasks 0, 5 of 10 (index % every == 0 or similar)
+    QTest::newRow("throws on threads") << "throws"
+                                       << "thread" << false << 1 << 10 << 10 << 2;
+}
+
+void TstRunController::runFinishesWithExactCounts()
+{
+    QFETCH(QString, workload);
+    QFETCH(QString, pool);
+    QFETCH(bool, gil);
+    QFETCH(int, chunk);
+    QFETCH(int, tasks);
+    QFETCH(int, expectTasks);
+    QFETCH(int, expectFailed);
+
+    RunController c;
+    useBuiltWorker(c);
+    QSignalSpy started(&c, &RunController::runStarted);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QSignalSpy errors(&c, &RunController::error);
+    RunSpec spec = makeSpec(workload, tasks, 2000, pool);
+    spec.gil = gil;
+    spec.chunkSize = chunk;
+    const quint64 id = c.start(spec);
+    QVERIFY2(id != 0, qPrintable(errors.isEmpty() ? QString() : errors.first().first().toString()));
+    QCOMPARE(started.count(), 1);
+    QCOMPARE(started.first().first().value<quint64>(), id);
+    QVERIFY(c.isRunning());
+    QCOMPARE(c.executor()->kind(), pool);
+
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = summaryAt(finished, 0);
+    QCOMPARE(s.runId, id);
+    QCOMPARE(s.workload, workload);
+    QCOMPARE(s.poolKind, pool);
+    QCOMPARE(s.items, tasks);
+    QCOMPARE(s.tasks, expectTasks);
+    QCOMPARE(s.failed, expectFailed);
+    QCOMPARE(s.succeeded, expectTasks - expectFailed);
+    QCOMPARE(s.cancelled, 0);
+    QVERIFY(s.wallSeconds > 0);
+    QVERIFY(s.tasksPerSecond > 0);
+    QVERIFY(!c.isRunning());
+    // The pool's exact counters agree with the summary.
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.completed(), quint64(expectTasks), kLong);
+    QCOMPARE(c.lastSnapshot().counters.failed, quint64(expectFailed));
+    QVERIFY(errors.isEmpty());
+}
+
+void TstRunController::workersChangeResizesLivePool()
+{
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 12, 300, QStringLiteral("thread"), 2)));
+    Executor* before = c.executor();
+    QCOMPARE(before->maxWorkers(), 2);
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(2), kLong);
+
+    c.setWorkers(5);
+    QCOMPARE(c.executor(), before); // same pool, resized live
+    QCOMPARE(c.executor()->maxWorkers(), 5);
+    // The grown pool really runs more tasks at once.
+    QTRY_VERIFY_WITH_TIMEOUT(c.lastSnapshot().counters.running > 2, kLong);
+    QCOMPARE(c.lastSnapshot().maxWorkers, 5);
+
+    c.setWorkers(1);
+    QCOMPARE(c.executor()->maxWorkers(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(c.lastSnapshot().counters.running <= 1, kLong);
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QCOMPARE(summaryAt(finished, 0).tasks, 12);
+}
+
+void TstRunController::pauseStopsDispatch()
+{
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 6, 150, QStringLiteral("thread"), 1)));
+    QSignalSpy paused(&c, &RunController::pausedChanged); // the new pool said "not paused"
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(1), kLong);
+
+    c.pause();
+    QVERIFY(c.isPaused());
+    QCOMPARE(paused.count(), 1);
+    QCOMPARE(paused.last().first().toBool(), true);
+    // The running task finishes; nothing else starts.
+    QTRY_VERIFY_WITH_TIMEOUT(
+        c.lastSnapshot().counters.running == 0 && c.lastSnapshot().counters.queued > 0, kLong);
+    QVERIFY(c.lastSnapshot().paused);
+    const Counters frozen = c.lastSnapshot().counters;
+    // Counters stay still over many ticks (several task lengths).
+    QSignalSpy ticks(&c, &RunController::snapshotReady);
+    QTRY_VERIFY_WITH_TIMEOUT(ticks.count() >= 15, kLong);
+    QCOMPARE(c.lastSnapshot().counters.succeeded, frozen.succeeded);
+    QCOMPARE(c.lastSnapshot().counters.queued, frozen.queued);
+    QCOMPARE(c.lastSnapshot().counters.running, quint64(0));
+    QCOMPARE(finished.count(), 0);
+
+    c.resume();
+    QVERIFY(!c.isPaused());
+    QCOMPARE(paused.last().first().toBool(), false);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QCOMPARE(summaryAt(finished, 0).succeeded, 6);
+}
+
+void TstRunController::cancelPendingCancelsQueued()
+{
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 6, 1500, QStringLiteral("thread"), 1)));
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(1), kLong);
+    c.cancelPending();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = summaryAt(finished, 0);
+    QCOMPARE(s.tasks, 6);
+    QCOMPARE(s.cancelled, 5); // everything that was still queued
+    QCOMPARE(s.succeeded, 1); // the running one went on
+    QCOMPARE(s.failed, 0);
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.cancelled, quint64(5), kLong);
+}
+
+void TstRunController::stopStopsRunningTasks_data()
+{
+    QTest::addColumn<QString>("pool");
+    QTest::newRow("thread") << "thread";
+    QTest::newRow("process") << "process";
+}
+
+void TstRunController::stopStopsRunningTasks()
+{
+    QFETCH(QString, pool);
+    RunController c;
+    useBuiltWorker(c);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    // Tasks of ten minutes: only stop() can end this run in time.
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 4, 600'000, pool, 2)));
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(2), kLong);
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = summaryAt(finished, 0);
+    QCOMPARE(s.succeeded, 0);
+    QCOMPARE(s.tasks, 4);
+    QCOMPARE(s.cancelled + s.failed, 4);
+    QVERIFY(s.cancelled >= 2); // at least the two that were queued
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(0), kLong);
+}
+
+void TstRunController::stopWhilePausedEndsTheRun()
+{
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 6, 600'000, QStringLiteral("thread"), 1)));
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(1), kLong);
+    c.pause();
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = summaryAt(finished, 0);
+    QCOMPARE(s.succeeded, 0);
+    QCOMPARE(s.cancelled + s.failed, 6);
+    QVERIFY(c.isPaused()); // Stop is not Resume
+}
+
+void TstRunController::invalidSpecIsRefused_data()
+{
+    QTest::addColumn<RunSpec>("spec");
+    QTest::addColumn<QString>("needle");
+
+    RunSpec unknown = makeSpec(QStringLiteral("primes"), 4, 100);
+    unknown.workload = QStringLiteral("no_such_workload");
+    QTest::newRow("unknown workload") << unknown << "unknown workload";
+    QTest::newRow("zero tasks") << makeSpec(QStringLiteral("primes"), 0, 100) << "at least 1 task";
+    QTest::newRow("crash on threads")
+        << makeSpec(QStringLiteral("crash"), 4, 10) << "only run on a process pool";
+    QTest::newRow("size out of range") << makeSpec(QStringLiteral("matmul"), 4, 5000) << "size";
+    RunSpec chunked = makeSpec(QStringLiteral("primes"), 4, 100, QStringLiteral("process"));
+    chunked.chunkSize = 2;
+    QTest::newRow("chunk on processes") << chunked << "chunk";
+    RunSpec badPool = makeSpec(QStringLiteral("primes"), 4, 100);
+    badPool.poolKind = QStringLiteral("fibers");
+    QTest::newRow("unknown pool kind") << badPool << "pool kind";
+    RunSpec badKnob = makeSpec(QStringLiteral("primes"), 4, 100);
+    badKnob.run.knobs[QStringLiteral("nope")] = 1;
+    QTest::newRow("unknown knob") << badKnob << "no knob";
+}
+
+void TstRunController::invalidSpecIsRefused()
+{
+    QFETCH(RunSpec, spec);
+    QFETCH(QString, needle);
+    RunController c;
+    QSignalSpy errors(&c, &RunController::error);
+    QSignalSpy started(&c, &RunController::runStarted);
+    QCOMPARE(c.check(spec).isEmpty(), false);
+    QCOMPARE(c.start(spec), quint64(0));
+    QCOMPARE(errors.count(), 1);
+    const QString msg = errors.first().first().toString();
+    QVERIFY2(msg.contains(needle, Qt::CaseInsensitive), qPrintable(msg));
+    QCOMPARE(started.count(), 0);
+    QVERIFY(!c.isRunning());
+    // Nothing started: no pool was even made.
+    QVERIFY(!c.hasPool());
+}
+
+void TstRunController::poolSwitchWhileRunningIsRefused()
+{
+    RunController c;
+    QSignalSpy errors(&c, &RunController::error);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 4, 600'000, QStringLiteral("thread"), 2)));
+    Executor* pool = c.executor();
+    QCOMPARE(c.start(makeSpec(QStringLiteral("sleep"), 2, 10, QStringLiteral("process"))),
+             quint64(0));
+    QCOMPARE(errors.count(), 1);
+    QVERIFY(errors.first().first().toString().contains(QStringLiteral("still active")));
+    RunSpec gil = makeSpec(QStringLiteral("sleep"), 2, 10);
+    gil.gil = true;
+    QCOMPARE(c.start(gil), quint64(0));
+    QCOMPARE(errors.count(), 2);
+    QCOMPARE(c.executor(), pool); // untouched
+    QCOMPARE(c.activeRuns(), 1);
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    // Idle now: switching is fine.
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(0), kLong);
+    QVERIFY(c.configurePool({QStringLiteral("thread"), 2, true, 5.0}));
+    QVERIFY(c.executor() != nullptr);
+    QCOMPARE(c.poolConfig().gil, true);
+}
+
+void TstRunController::severalRunsQueueByPriority()
+{
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.configurePool({QStringLiteral("thread"), 1, false, 5.0}));
+    c.pause(); // both runs queue up before anything is dispatched
+    RunSpec low = makeSpec(QStringLiteral("sleep"), 3, 20, QStringLiteral("thread"), 1);
+    RunSpec high = low;
+    high.priority = 10;
+    const quint64 lowId = c.start(low);
+    const quint64 highId = c.start(high);
+    QVERIFY(lowId && highId);
+    QCOMPARE(c.activeRuns(), 2);
+    QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.queued, quint64(6), kLong);
+    c.resume();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    // The later but higher-priority run went first.
+    QCOMPARE(summaryAt(finished, 0).runId, highId);
+    QCOMPARE(summaryAt(finished, 1).runId, lowId);
+    QCOMPARE(summaryAt(finished, 0).succeeded, 3);
+    QCOMPARE(summaryAt(finished, 1).succeeded, 3);
+}
+
+void TstRunController::exportTraceAndCsv()
+{
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("primes"), 20, 500)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    // The run finishes on the tick that saw its last future; the spans of
+    // that tick are retained by then.
+    QTRY_COMPARE_WITH_TIMEOUT(c.monitor()->spanHistory().size(), std::size_t(20), kLong);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString trace = dir.filePath(QStringLiteral("trace.json"));
+    const QString csv = dir.filePath(QStringLiteral("tasks.csv"));
+    QVERIFY(c.exportTrace(trace));
+    QVERIFY(c.exportCsv(csv));
+
+    QFile tf(trace);
+    QVERIFY(tf.open(QIODevice::ReadOnly));
+    QString why;
+    const auto data = readChromeTrace(tf.readAll(), &why);
+    QVERIFY2(data.has_value(), qPrintable(why));
+    QCOMPARE(data->spans.size(), std::size_t(20));
+    QCOMPARE(data->poolKind, QStringLiteral("thread"));
+    for (const TaskSpan& s : data->spans) {
+        QVERIFY(s.endNs >= s.startNs);
+        QCOMPARE(s.status, TaskStatus::Succeeded);
+    }
+
+    QFile cf(csv);
+    QVERIFY(cf.open(QIODevice::ReadOnly));
+    QList<QByteArray> lines = cf.readAll().split('\n');
+    while (!lines.isEmpty() && lines.last().trimmed().isEmpty())
+        lines.removeLast();
+    QCOMPARE(lines.size(), 21); // header + one row per task
+    QVERIFY(lines.first().startsWith("id,task,args,status,result"));
+    for (int i = 1; i < lines.size(); ++i)
+        QVERIFY2(lines[i].contains(",primes,") && lines[i].contains("succeeded"),
+                 lines[i].constData());
+}
+
+void TstRunController::exportErrorsAreClear()
+{
+    RunController c;
+    QSignalSpy errors(&c, &RunController::error);
+    QTemporaryDir dir;
+    QVERIFY(!c.exportTrace(dir.filePath(QStringLiteral("t.json"))));
+    QCOMPARE(errors.count(), 1);
+    QVERIFY(errors.last().first().toString().contains(QStringLiteral("nothing to export")));
+    QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("t.json"))));
+
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("primes"), 4, 100)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.monitor()->spanHistory().empty(), kLong);
+    const QString bad = dir.filePath(QStringLiteral("no/such/dir/t.json"));
+    QVERIFY(!c.exportTrace(bad));
+    QCOMPARE(errors.count(), 2);
+    QVERIFY2(errors.last().first().toString().contains(bad),
+             qPrintable(errors.last().first().toString()));
+    QVERIFY(!c.exportCsv(dir.filePath(QStringLiteral("no/such/dir/t.csv"))));
+    QCOMPARE(errors.count(), 3);
+}
+
+void TstRunController::resultsComeInOneBatchPerTick_data()
+{
+    QTest::addColumn<QString>("workload");
+    QTest::addColumn<int>("tasks");
+    QTest::addColumn<qint64>("size");
+    QTest::addColumn<bool>("collectAll");
+    QTest::addColumn<int>("chunk");
+    QTest::newRow("primes, all results") << "primes" << 3000 << qint64(10) << true << 1;
+    QTest::newRow("primes chunked, all results") << "primes" << 3000 << qint64(10) << true << 7;
+    QTest::newRow("mandelbrot tiles by default") << "mandelbrot" << 64 << qint64(2) << false << 1;
+}
+
+void TstRunController::resultsComeInOneBatchPerTick()
+{
+    QFETCH(QString, workload);
+    QFETCH(int, tasks);
+    QFETCH(qint64, size);
+    QFETCH(bool, collectAll);
+    QFETCH(int, chunk);
+
+    RunController c;
+    c.setCollectAllResults(collectAll);
+    QSignalSpy results(&c, &RunController::resultsReady);
+    QSignalSpy ticks(&c, &RunController::snapshotReady);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    RunSpec spec = makeSpec(workload, tasks, size);
+    spec.chunkSize = chunk;
+    if (workload == QLatin1String("mandelbrot")) {
+        spec.run.knobs[QStringLiteral("width")] = 64;
+        spec.run.knobs[QStringLiteral("max_iter")] = 50;
+    }
+    const quint64 id = c.start(spec);
+    QVERIFY(id);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+
+    QList<TaskResult> all;
+    for (const auto& args : results)
+        all += args.first().value<QList<TaskResult>>();
+    // Every item's result arrived before runFinished, each exactly once.
+    QCOMPARE(all.size(), tasks);
+    // ...in batches: at most one per tick, far fewer than tasks.
+    QVERIFY2(
+        results.count() <= ticks.count(),
+        qPrintable(QStringLiteral("%1 batches, %2 ticks").arg(results.count()).arg(ticks.count())));
+    if (tasks >= 1000)
+        QVERIFY2(results.count() < tasks / 10, qPrintable(QString::number(results.count())));
+    for (const TaskResult& r : all) {
+        QCOMPARE(r.runId, id);
+        QCOMPARE(r.workload, workload);
+    }
+    if (workload == QLatin1String("primes")) {
+        const qint64 start = Workloads::find(workload)->knob(spec.run, QStringLiteral("start"));
+        qint64 sum = 0;
+        for (const TaskResult& r : all) {
+            QVERIFY(r.value.isInteger());
+            sum += r.value.toInteger();
+        }
+        QCOMPARE(sum, countPrimes(start, start + qint64(tasks) * size));
+    } else {
+        QSet<qint64> rows;
+        for (const TaskResult& r : all) {
+            QVERIFY(r.value.isMap());
+            rows.insert(r.value.toMap().value(QStringLiteral("y")).toInteger());
+        }
+        QCOMPARE(rows.size(), tasks); // one tile per band, none twice
+    }
+}
+
+QTEST_GUILESS_MAIN(TstRunController)
+#include "tst_runcontroller.moc"

@@ -1,0 +1,464 @@
+#include "chartadapter.h"
+
+#include <QBarCategoryAxis>
+#include <QBarSeries>
+#include <QBarSet>
+#include <QChart>
+#include <QChartView>
+#include <QEvent>
+#include <QHBoxLayout>
+#include <QLegend>
+#include <QLineSeries>
+#include <QResizeEvent>
+#include <QValueAxis>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace poolscope {
+
+namespace {
+// Tableau 10: distinguishable on light and dark backgrounds.
+const QColor kColors[] = {QColor(0x4e79a7), QColor(0xf28e2b), QColor(0xe15759), QColor(0x76b7b2),
+                          QColor(0x59a14f), QColor(0xedc948), QColor(0xb07aa1), QColor(0xff9da7),
+                          QColor(0x9c755f), QColor(0xbab0ac)};
+
+double niceCeil(double v)
+{
+    if (v <= 0)
+        return 1;
+    const double p = std::pow(10.0, std::floor(std::log10(v)));
+    for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+        if (v <= m * p)
+            return m * p;
+    }
+    return 10 * p;
+}
+
+/// Smallest 1, 2 or 5 x 10^k that is >= v (at least 1: labels are integers).
+double niceStep(double v)
+{
+    if (v <= 1)
+        return 1;
+    const double p = std::pow(10.0, std::floor(std::log10(v)));
+    for (double m : {1.0, 2.0, 5.0, 10.0}) {
+        if (v <= m * p)
+            return m * p;
+    }
+    return 10 * p;
+}
+
+/// Sets the range with ticks at multiples of a nice step, about maxTicks of
+/// them. The order matters: a small step applied while the range is huge (or
+/// a huge range with the old small step) makes Qt Charts create one item per
+/// tick, hundreds of thousands of them.
+void setRangeAndTicks(QValueAxis* axis, double lo, double hi, int maxTicks)
+{
+    if (!axis)
+        return;
+    const double step = niceStep((hi - lo) / std::max(1, maxTicks - 1));
+    const bool first = axis->tickType() != QValueAxis::TicksDynamic;
+    if (first) {
+        axis->setRange(lo, hi);
+        axis->setTickAnchor(0);
+        axis->setTickInterval(step);
+        axis->setTickType(QValueAxis::TicksDynamic);
+    } else if (step >= axis->tickInterval()) {
+        axis->setTickInterval(step);
+        axis->setRange(lo, hi);
+    } else {
+        axis->setRange(lo, hi);
+        axis->setTickInterval(step);
+    }
+}
+
+void setTicks(QValueAxis* axis, int maxTicks)
+{
+    if (axis)
+        setRangeAndTicks(axis, axis->min(), axis->max(), maxTicks);
+}
+
+class View : public QChartView {
+public:
+    explicit View(QChart* chart, QWidget* parent)
+        : QChartView(chart, parent)
+    {
+        setRenderHint(QPainter::Antialiasing, true);
+        setFrameShape(QFrame::NoFrame);
+        setMinimumSize(80, 60);
+    }
+};
+} // namespace
+
+struct ChartAdapter::Impl {
+    struct Line {
+        QLineSeries* series = nullptr;
+        Axis axis = Axis::Left;
+        QList<QPointF> points;
+        QColor color;
+        qreal width = 1.5;
+        bool dashed = false;
+    };
+    QChart* chart = nullptr;
+    View* view = nullptr;
+    QValueAxis* x = nullptr;
+    QValueAxis* y[2] = {nullptr, nullptr};
+    bool yAuto[2] = {true, true};
+    double yMinMax[2] = {1, 1};
+    std::vector<Line> lines;
+    double window = 60;
+    int maxPoints = 2000;
+    double lastT = -1;
+
+    QChart* barChart = nullptr;
+    View* barView = nullptr;
+    QBarSeries* bars = nullptr;
+    QBarSet* barSet = nullptr;
+    QBarCategoryAxis* barX = nullptr;
+    QValueAxis* barY = nullptr;
+
+    QValueAxis* axisFor(Axis a) { return y[a == Axis::Left ? 0 : 1]; }
+};
+
+ChartAdapter::ChartAdapter(QWidget* parent)
+    : QWidget(parent)
+    , d(std::make_unique<Impl>())
+{
+    d->chart = new QChart();
+    d->chart->setMargins(QMargins(2, 2, 2, 2));
+    d->chart->setBackgroundRoundness(0);
+    d->chart->legend()->setAlignment(Qt::AlignTop);
+    d->x = new QValueAxis(d->chart);
+    d->x->setLabelFormat(QStringLiteral("%.0f"));
+    d->x->setTickCount(7);
+    d->x->setRange(0, d->window);
+    d->chart->addAxis(d->x, Qt::AlignBottom);
+    d->y[0] = new QValueAxis(d->chart);
+    d->y[0]->setRange(0, 1);
+    d->y[0]->setLabelFormat(QStringLiteral("%.0f"));
+    d->chart->addAxis(d->y[0], Qt::AlignLeft);
+    d->view = new View(d->chart, this);
+
+    auto* lay = new QHBoxLayout(this);
+    lay->setContentsMargins(0, 0, 0, 0);
+    lay->setSpacing(0);
+    lay->addWidget(d->view, 3);
+    applyPalette();
+}
+
+ChartAdapter::~ChartAdapter() = default;
+
+QSize ChartAdapter::sizeHint() const
+{
+    return QSize(420, 220);
+}
+
+QSize ChartAdapter::minimumSizeHint() const
+{
+    return QSize(160, 100);
+}
+
+void ChartAdapter::setTitle(const QString& title)
+{
+    d->chart->setTitle(title);
+}
+
+void ChartAdapter::setWindow(double seconds)
+{
+    d->window = std::max(1.0, seconds);
+    applyXRange();
+}
+
+void ChartAdapter::applyXRange()
+{
+    // Grow from a short span up to the window, then roll: a young chart is
+    // not a sliver at the left edge of an empty minute.
+    const double t = std::max(0.0, d->lastT);
+    const double span = std::min(d->window, std::max(10.0, niceCeil(t)));
+    const double lo = std::max(0.0, t - d->window);
+    const double hi = std::max(lo + span, t);
+    if (d->x->min() != lo || d->x->max() != hi)
+        setRangeAndTicks(d->x, lo, hi, std::clamp(d->view->width() / 75, 2, 8));
+}
+
+void ChartAdapter::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    updateTicks();
+}
+
+void ChartAdapter::updateTicks()
+{
+    // As many ticks as fit, so labels never elide to "...".
+    const int w = d->view->width(), h = d->view->height();
+    setTicks(d->x, std::clamp(w / 75, 2, 8));
+    for (QValueAxis* y : d->y)
+        setTicks(y, std::clamp(h / 45, 2, 6));
+    if (d->barY)
+        setTicks(d->barY, std::clamp(d->barView->height() / 45, 2, 6));
+}
+
+double ChartAdapter::window() const
+{
+    return d->window;
+}
+
+void ChartAdapter::setMaxPoints(int points)
+{
+    d->maxPoints = std::max(2, points);
+}
+
+int ChartAdapter::addLine(const QString& name, const QColor& color, Axis axis, qreal width,
+                          bool dashed)
+{
+    Impl::Line l;
+    l.series = new QLineSeries(d->chart);
+    l.series->setName(name);
+    l.axis = axis;
+    l.color =
+        color.isValid() ? color : kColors[d->lines.size() % (sizeof(kColors) / sizeof(kColors[0]))];
+    l.width = width;
+    l.dashed = dashed;
+    QPen pen(l.color, width);
+    if (dashed)
+        pen.setStyle(Qt::DashLine);
+    l.series->setPen(pen);
+    d->chart->addSeries(l.series);
+    l.series->attachAxis(d->x);
+    if (axis == Axis::Right && !d->y[1]) {
+        d->y[1] = new QValueAxis(d->chart);
+        d->y[1]->setRange(0, 1);
+        d->y[1]->setLabelFormat(QStringLiteral("%.0f"));
+        d->chart->addAxis(d->y[1], Qt::AlignRight);
+        applyPalette();
+    }
+    l.series->attachAxis(d->axisFor(axis));
+    d->lines.push_back(l);
+    return int(d->lines.size()) - 1;
+}
+
+int ChartAdapter::lineCount() const
+{
+    return int(d->lines.size());
+}
+
+void ChartAdapter::setLineVisible(int index, bool visible)
+{
+    if (index >= 0 && index < lineCount())
+        d->lines[std::size_t(index)].series->setVisible(visible);
+}
+
+void ChartAdapter::appendPoints(double t, const QList<double>& values)
+{
+    if (t < d->lastT)
+        clear();
+    d->lastT = t;
+    const double from = t - d->window;
+    for (std::size_t i = 0; i < d->lines.size(); ++i) {
+        auto& l = d->lines[i];
+        if (qsizetype(i) < values.size() && std::isfinite(values[qsizetype(i)]))
+            l.points.append(QPointF(t, values[qsizetype(i)]));
+        qsizetype drop = 0;
+        // Keep one point left of the window so the line enters from the edge.
+        while (drop + 1 < l.points.size() && l.points[drop + 1].x() < from)
+            ++drop;
+        drop = std::max(drop, l.points.size() - d->maxPoints);
+        if (drop > 0)
+            l.points.remove(0, drop);
+        l.series->replace(l.points); // one update per series per sample
+    }
+    applyXRange();
+    rescale();
+}
+
+int ChartAdapter::pointCount(int index) const
+{
+    return index >= 0 && index < lineCount() ? int(d->lines[std::size_t(index)].points.size()) : 0;
+}
+
+double ChartAdapter::lastValue(int index) const
+{
+    if (index < 0 || index >= lineCount() || d->lines[std::size_t(index)].points.isEmpty())
+        return qQNaN();
+    return d->lines[std::size_t(index)].points.constLast().y();
+}
+
+void ChartAdapter::rescale()
+{
+    for (int a = 0; a < 2; ++a) {
+        if (!d->y[a] || !d->yAuto[a])
+            continue;
+        double mx = 0;
+        for (const auto& l : d->lines) {
+            if (int(l.axis) != a || !l.series->isVisible())
+                continue;
+            for (const auto& p : l.points)
+                mx = std::max(mx, p.y());
+        }
+        const double top = niceCeil(std::max(d->yMinMax[a], mx * 1.05));
+        if (d->y[a]->max() != top || d->y[a]->min() != 0)
+            setRangeAndTicks(d->y[a], 0, top, std::clamp(d->view->height() / 45, 2, 6));
+    }
+}
+
+void ChartAdapter::setYRange(Axis axis, double min, double max)
+{
+    const int a = axis == Axis::Left ? 0 : 1;
+    d->yAuto[a] = false;
+    if (d->y[a])
+        setRangeAndTicks(d->y[a], min, max, std::clamp(d->view->height() / 45, 2, 6));
+}
+
+void ChartAdapter::setYAuto(Axis axis, double minMax)
+{
+    const int a = axis == Axis::Left ? 0 : 1;
+    d->yAuto[a] = true;
+    d->yMinMax[a] = minMax;
+    rescale();
+}
+
+void ChartAdapter::setYTitle(Axis axis, const QString& title)
+{
+    if (auto* y = d->axisFor(axis))
+        y->setTitleText(title);
+}
+
+void ChartAdapter::setYLabelFormat(Axis axis, const QString& printfFormat)
+{
+    if (auto* y = d->axisFor(axis))
+        y->setLabelFormat(printfFormat);
+}
+
+void ChartAdapter::setXTitle(const QString& title)
+{
+    d->x->setTitleText(title);
+}
+
+void ChartAdapter::setBarCategories(const QStringList& categories, const QColor& color)
+{
+    if (!d->barChart) {
+        d->barChart = new QChart();
+        d->barChart->setMargins(QMargins(2, 2, 2, 2));
+        d->barChart->setBackgroundRoundness(0);
+        d->barChart->legend()->hide();
+        d->bars = new QBarSeries(d->barChart);
+        d->bars->setBarWidth(0.8);
+        d->barSet = new QBarSet(QStringLiteral("now"), d->bars);
+        d->bars->append(d->barSet);
+        d->barChart->addSeries(d->bars);
+        d->barX = new QBarCategoryAxis(d->barChart);
+        d->barY = new QValueAxis(d->barChart);
+        d->barY->setRange(0, 100);
+        d->barY->setLabelFormat(QStringLiteral("%.0f"));
+        d->barChart->addAxis(d->barX, Qt::AlignBottom);
+        d->barChart->addAxis(d->barY, Qt::AlignLeft);
+        d->bars->attachAxis(d->barX);
+        d->bars->attachAxis(d->barY);
+        d->barView = new View(d->barChart, this);
+        static_cast<QHBoxLayout*>(layout())->addWidget(d->barView, 1);
+    }
+    d->barX->setCategories(categories);
+    d->barSet->remove(0, d->barSet->count());
+    QList<qreal> zeros(categories.size(), 0.0);
+    d->barSet->append(zeros);
+    d->barSet->setColor(color.isValid() ? color : kColors[0]);
+    d->barSet->setBorderColor(d->barSet->color());
+    applyPalette();
+}
+
+void ChartAdapter::setBarValues(const QList<double>& values)
+{
+    if (!d->barSet)
+        return;
+    const qsizetype n = std::min<qsizetype>(values.size(), d->barSet->count());
+    for (qsizetype i = 0; i < n; ++i) {
+        if (d->barSet->at(i) != values[i])
+            d->barSet->replace(i, values[i]);
+    }
+}
+
+void ChartAdapter::setBarRange(double min, double max)
+{
+    if (d->barY)
+        setRangeAndTicks(d->barY, min, max, std::clamp(d->barView->height() / 45, 2, 6));
+}
+
+int ChartAdapter::barCount() const
+{
+    return d->barSet ? int(d->barSet->count()) : 0;
+}
+
+void ChartAdapter::setLegendVisible(bool visible)
+{
+    d->chart->legend()->setVisible(visible);
+}
+
+void ChartAdapter::setLegendAlignment(Qt::Alignment alignment)
+{
+    d->chart->legend()->setAlignment(alignment);
+}
+
+void ChartAdapter::clear()
+{
+    for (auto& l : d->lines) {
+        l.points.clear();
+        l.series->clear();
+    }
+    d->lastT = -1;
+    applyXRange();
+    if (d->barSet) {
+        for (qsizetype i = 0; i < d->barSet->count(); ++i)
+            d->barSet->replace(i, 0);
+    }
+    rescale();
+}
+
+QPixmap ChartAdapter::render()
+{
+    return grab();
+}
+
+void ChartAdapter::changeEvent(QEvent* event)
+{
+    if (event->type() == QEvent::PaletteChange || event->type() == QEvent::StyleChange)
+        applyPalette();
+    QWidget::changeEvent(event);
+}
+
+void ChartAdapter::applyPalette()
+{
+    // Follow the system palette (dark mode) instead of a fixed chart theme.
+    const QPalette pal = palette();
+    const QColor bg = pal.color(QPalette::Base);
+    const QColor fg = pal.color(QPalette::Text);
+    QColor grid = pal.color(QPalette::Mid);
+    grid.setAlpha(120);
+    QFont small = font();
+    if (small.pointSizeF() > 0)
+        small.setPointSizeF(std::max(6.0, small.pointSizeF() - 1));
+    for (QChart* c : {d->chart, d->barChart}) {
+        if (!c)
+            continue;
+        c->legend()->setFont(small);
+        c->setBackgroundBrush(bg);
+        c->setBackgroundPen(Qt::NoPen);
+        c->setTitleBrush(fg);
+        c->legend()->setLabelColor(fg);
+        for (QAbstractAxis* a : c->axes()) {
+            a->setLabelsFont(small);
+            a->setTitleFont(small);
+            a->setLabelsColor(fg);
+            a->setTitleBrush(fg);
+            a->setLinePenColor(grid);
+            a->setGridLineColor(grid);
+        }
+    }
+    for (QChartView* v :
+         {static_cast<QChartView*>(d->view), static_cast<QChartView*>(d->barView)}) {
+        if (v)
+            v->setBackgroundBrush(bg);
+    }
+}
+
+} // namespace poolscope

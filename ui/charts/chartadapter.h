@@ -1,0 +1,88 @@
+#pragma once
+// ChartAdapter: the only place in ui/ that touches Qt Charts types.
+//
+// Qt Charts is deprecated from Qt 6.10 (Qt Graphs replaces it), so every chart
+// in PoolScope goes through this small widget: rolling-window line series
+// (each update is ONE QXYSeries::replace() over a bounded window, never a
+// per-point append/remove) and an optional row of bars for current values.
+// Swapping the backend means rewriting chartadapter.cpp only.
+
+#include <QColor>
+#include <QList>
+#include <QPixmap>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+
+#include <memory>
+
+namespace poolscope {
+
+class ChartAdapter : public QWidget {
+    Q_OBJECT
+public:
+    enum class Axis { Left, Right };
+
+    explicit ChartAdapter(QWidget* parent = nullptr);
+    ~ChartAdapter() override;
+
+    void setTitle(const QString& title);
+    /// Rolling window of the line series, in seconds (default 60).
+    void setWindow(double seconds);
+    double window() const;
+    /// Most points kept per series; older points are dropped first. With the
+    /// window this bounds memory and the cost of each replace().
+    void setMaxPoints(int points);
+
+    /// Adds a line series; returns its index for appendPoints().
+    int addLine(const QString& name, const QColor& color = {}, Axis axis = Axis::Left,
+                qreal width = 1.5, bool dashed = false);
+    int lineCount() const;
+    void setLineVisible(int index, bool visible);
+    /// One sample for every line series at time t (seconds, increasing;
+    /// going back in time clears the chart). values[i] belongs to line i;
+    /// missing values are skipped.
+    void appendPoints(double t, const QList<double>& values);
+    /// Points currently kept by line `index` (for tests and tooltips).
+    int pointCount(int index) const;
+    double lastValue(int index) const;
+
+    /// Y axis: a fixed range, or automatic (0 .. a rounded-up maximum of what
+    /// the window shows, at least minMax).
+    void setYRange(Axis axis, double min, double max);
+    void setYAuto(Axis axis, double minMax);
+    void setYTitle(Axis axis, const QString& title);
+    void setYLabelFormat(Axis axis, const QString& printfFormat);
+    void setXTitle(const QString& title);
+
+    /// Bars: one bar per category, current values only.
+    void setBarCategories(const QStringList& categories, const QColor& color = {});
+    void setBarValues(const QList<double>& values);
+    void setBarRange(double min, double max);
+    int barCount() const;
+
+    void setLegendVisible(bool visible);
+    void setLegendAlignment(Qt::Alignment alignment);
+    /// Removes every point (series and bars stay).
+    void clear();
+
+    /// Renders the chart alone (for "Save chart as PNG").
+    QPixmap render();
+
+    QSize sizeHint() const override;
+    QSize minimumSizeHint() const override;
+
+protected:
+    void changeEvent(QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
+
+private:
+    void applyPalette();
+    void applyXRange();
+    void updateTicks();
+    void rescale();
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace poolscope

@@ -1,0 +1,84 @@
+#include "throughputchart.h"
+
+#include "chartadapter.h"
+
+#include <QVBoxLayout>
+
+namespace poolscope {
+
+ThroughputChart::ThroughputChart(Mode mode, QWidget* parent)
+    : QWidget(parent)
+    , m_mode(mode)
+{
+    m_chart = new ChartAdapter(this);
+    m_chart->setWindow(60);
+    m_chart->setMaxPoints(1200);
+    auto* lay = new QVBoxLayout(this);
+    lay->setContentsMargins(0, 0, 0, 0);
+    lay->addWidget(m_chart);
+    if (mode == Mode::Full) {
+        m_rateLine = m_chart->addLine(tr("tasks/s"), QColor(0x4e79a7), ChartAdapter::Axis::Left, 2);
+        m_queueLine = m_chart->addLine(tr("queued"), QColor(0xf28e2b), ChartAdapter::Axis::Right);
+        m_runningLine =
+            m_chart->addLine(tr("running"), QColor(0x59a14f), ChartAdapter::Axis::Right, 1.5, true);
+        m_chart->setYAuto(ChartAdapter::Axis::Left, 10);
+        m_chart->setYAuto(ChartAdapter::Axis::Right, 4);
+        m_chart->setYTitle(ChartAdapter::Axis::Left, tr("tasks/s"));
+        m_chart->setYTitle(ChartAdapter::Axis::Right, tr("tasks"));
+        m_chart->setXTitle(tr("seconds"));
+        setToolTip(tr("Completed tasks per second over the last second (exact counter, "
+                      "sampled every %1 ms) and the queue depth and running tasks at each "
+                      "sample.")
+                       .arg(m_sampleMs));
+    } else {
+        m_queueLine = m_chart->addLine(tr("queued"), QColor(0xf28e2b), ChartAdapter::Axis::Left, 2);
+        m_runningLine =
+            m_chart->addLine(tr("running"), QColor(0x59a14f), ChartAdapter::Axis::Left, 1.5, true);
+        m_chart->setYAuto(ChartAdapter::Axis::Left, 4);
+        m_chart->setLegendAlignment(Qt::AlignRight); // a mini chart has width to spare
+        setToolTip(tr("Queue depth (queued) and running tasks over the last 60 s."));
+    }
+}
+
+void ThroughputChart::setWindow(double seconds)
+{
+    m_chart->setWindow(seconds);
+}
+
+void ThroughputChart::clear()
+{
+    m_chart->clear();
+    m_lastSampleNs = -1;
+    m_history.clear();
+}
+
+void ThroughputChart::applySnapshot(const Snapshot& s)
+{
+    if (m_originNs < 0)
+        m_originNs = s.timeNs;
+    const quint64 completed = s.counters.completed();
+    if (m_lastSampleNs < 0 || completed < m_lastCompleted) { // first, or a new pool
+        m_history.clear();
+        m_history.emplace_back(s.timeNs, completed);
+        m_lastSampleNs = s.timeNs;
+        m_lastCompleted = completed;
+        return;
+    }
+    m_lastCompleted = completed;
+    if (s.timeNs - m_lastSampleNs < qint64(m_sampleMs) * 1'000'000)
+        return;
+    m_lastSampleNs = s.timeNs;
+    m_history.emplace_back(s.timeNs, completed);
+    while (m_history.size() > 2 && s.timeNs - m_history[1].first >= 1'000'000'000)
+        m_history.pop_front();
+    const auto& [t0, c0] = m_history.front();
+    m_lastRate = s.timeNs > t0 ? double(completed - c0) * 1e9 / double(s.timeNs - t0) : 0.0;
+    QList<double> values;
+    if (m_mode == Mode::Full)
+        values = {m_lastRate, double(s.counters.queued), double(s.counters.running)};
+    else
+        values = {double(s.counters.queued), double(s.counters.running)};
+    m_chart->appendPoints(double(s.timeNs - m_originNs) / 1e9, values);
+}
+
+} // namespace poolscope

@@ -1,0 +1,47 @@
+#pragma once
+// ThroughputChart: completed tasks per second and queue depth over a rolling
+// window. A sample is taken from the snapshots every sampleMs (200 ms); the
+// rate is the exact completed counter's growth over the last second (so slow
+// tasks do not make a comb of 0 and 10/s, and no tick is lost), which keeps
+// each series small whatever the tick rate.
+// Mode QueueOnly is the mini chart of the Queue panel (queued and running).
+
+#include <poolscope/monitor.h>
+
+#include <QWidget>
+
+#include <deque>
+#include <utility>
+
+namespace poolscope {
+
+class ChartAdapter;
+
+class ThroughputChart : public QWidget {
+    Q_OBJECT
+public:
+    enum class Mode { Full, QueueOnly };
+    explicit ThroughputChart(Mode mode = Mode::Full, QWidget* parent = nullptr);
+
+    void applySnapshot(const Snapshot& s);
+    void clear();
+    void setWindow(double seconds);
+    void setSampleIntervalMs(int ms) { m_sampleMs = ms; }
+
+    ChartAdapter* chart() const { return m_chart; }
+    Mode mode() const { return m_mode; }
+    double lastTasksPerSecond() const { return m_lastRate; }
+
+private:
+    Mode m_mode;
+    ChartAdapter* m_chart = nullptr;
+    int m_sampleMs = 200;
+    qint64 m_originNs = -1;
+    qint64 m_lastSampleNs = -1;
+    quint64 m_lastCompleted = 0;
+    std::deque<std::pair<qint64, quint64>> m_history; // (time, completed), last ~1 s
+    double m_lastRate = 0;
+    int m_rateLine = -1, m_queueLine = -1, m_runningLine = -1;
+};
+
+} // namespace poolscope

@@ -1,0 +1,982 @@
+#include "mainwindow.h"
+
+#include "appicons.h"
+#include "charts/percorechart.h"
+#include "charts/throughputchart.h"
+#include "controlbar.h"
+#include "mandelbrot/mandelbrotview.h"
+#include "models/futuresmodel.h"
+#include "models/progressdelegate.h"
+#include "models/queuemodel.h"
+#include "models/workersmodel.h"
+#include "teaching/analysispanel.h"
+#include "teaching/lesson.h"
+#include "teaching/presenter.h"
+#include "teaching/sweepchart.h"
+#include "teaching/sweeprunner.h"
+#include "timeline/timelinewidget.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QMenu>
+#include <QMenuBar>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QSettings>
+#include <QShowEvent>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTableView>
+#include <QThread>
+#include <QTimer>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include <ctime>
+
+namespace poolscope {
+
+namespace {
+constexpr int kStateVersion = 1; // bump when the dock set changes
+
+QTableView* makeTable(QAbstractItemModel* model, QWidget* parent)
+{
+    auto* v = new QTableView(parent);
+    v->setModel(model);
+    v->setSelectionBehavior(QAbstractItemView::SelectRows);
+    v->setSelectionMode(QAbstractItemView::SingleSelection);
+    v->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    v->setAlternatingRowColors(true);
+    v->setWordWrap(false);
+    v->verticalHeader()->hide();
+    // Fixed row heights: the view never measures 100k rows.
+    v->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    v->verticalHeader()->setDefaultSectionSize(v->fontMetrics().height() + 6);
+    v->horizontalHeader()->setStretchLastSection(true);
+    v->horizontalHeader()->setHighlightSections(false);
+    return v;
+}
+
+/// Makes a tabbed dock the current tab. QWidget::raise() only tells the
+/// layout (through a ZOrderChange event) when the dock was not already the
+/// main window's last child, so a second raise() of the same dock did
+/// nothing: step another child to the top first.
+void raiseDock(QMainWindow* window, QDockWidget* dock)
+{
+    if (!dock)
+        return;
+    if (!window->children().isEmpty() && window->children().constLast() == dock)
+        window->centralWidget()->raise();
+    dock->raise();
+}
+
+void setTextIfChanged(QLabel* label, const QString& text)
+{
+    if (label->text() != text)
+        label->setText(text);
+}
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : MainWindow(Options{}, parent)
+{}
+
+MainWindow::MainWindow(const Options& options, QWidget* parent)
+    : QMainWindow(parent)
+    , m_opts(options)
+{
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowTitle(tr("PoolScope"));
+    setWindowIcon(icons::get(icons::Icon::App));
+    setDockNestingEnabled(true);
+    setDockOptions(AnimatedDocks | AllowNestedDocks | AllowTabbedDocks);
+
+    m_controller = new RunController(this);
+    m_controls = new ControlBar(this);
+    m_controlToolBar = addToolBar(tr("Run controls"));
+    m_controlToolBar->setObjectName(QStringLiteral("controlsToolBar"));
+    m_controlToolBar->setFloatable(false);
+    m_controlToolBar->addWidget(m_controls);
+
+    // The panels are all docks; the central widget only anchors them.
+    auto* central = new QWidget(this);
+    central->setObjectName(QStringLiteral("centralPlaceholder"));
+    setCentralWidget(central);
+    central->hide();
+
+    buildActions();
+    m_controls->setActions({action(QStringLiteral("start")), action(QStringLiteral("pause")),
+                            action(QStringLiteral("cancel")), action(QStringLiteral("stop")),
+                            action(QStringLiteral("shutdown"))});
+    buildDocks();
+    buildTeaching();
+    buildMenus();
+    buildStatusBar();
+    applyDefaultLayout();
+
+    connect(m_controller, &RunController::snapshotReady, this, &MainWindow::onSnapshot);
+    connect(m_controller, &RunController::resultsReady, this, &MainWindow::onResults);
+    connect(m_controller, &RunController::runFinished, this, &MainWindow::onRunFinished);
+    connect(m_controller, &RunController::error, this, &MainWindow::onError);
+    connect(m_controller, &RunController::message, this,
+            [this](const QString& text) { statusBar()->showMessage(text, 5000); });
+    connect(m_controller, &RunController::pausedChanged, this, [this](bool paused) {
+        QAction* a = action(QStringLiteral("pause"));
+        a->setText(paused ? tr("Resume") : tr("Pause"));
+        a->setIcon(icons::get(paused ? icons::Icon::Resume : icons::Icon::Pause));
+        updateActions();
+    });
+    connect(m_controller, &RunController::busyChanged, this, [this] {
+        updateActions();
+        updateHint();
+    });
+    connect(m_controller, &RunController::poolChanged, this, [this] {
+        m_queueModel->clear();
+        m_workersModel->clear();
+        m_futuresModel->clear();
+        m_timeline->clear();
+        updateActions();
+        updateHint();
+    });
+    connect(m_controls, &ControlBar::edited, this, [this] {
+        m_lastError.clear();
+        updateHint();
+        updateActions();
+    });
+    connect(m_controls, &ControlBar::workersChanged, m_controller, &RunController::setWorkers);
+    connect(m_controls, &ControlBar::switchIntervalChanged, m_controller,
+            &RunController::setSwitchIntervalMs);
+    connect(m_controls, &ControlBar::poolKindChanged, this, [this] {
+        if (!m_controller->isRunning())
+            preparePool();
+    });
+
+    if (m_opts.useSettings)
+        restoreSettings();
+    else
+        resize(1600, 1000);
+    preparePool();
+    updateActions();
+    updateHint();
+}
+
+MainWindow::~MainWindow()
+{
+    // Views go before the controller's last signals could reach them.
+    disconnect(m_controller, nullptr, this, nullptr);
+}
+
+// ---------------------------------------------------------------- building
+
+QAction* MainWindow::makeAction(const QString& objectName, const QString& text,
+                                const QKeySequence& shortcut)
+{
+    auto* a = new QAction(text, this);
+    a->setObjectName(objectName);
+    if (!shortcut.isEmpty()) {
+        a->setShortcut(shortcut);
+        a->setToolTip(QStringLiteral("%1 (%2)").arg(QString(text).remove(QLatin1Char('&')),
+                                                    shortcut.toString(QKeySequence::NativeText)));
+    }
+    a->setShortcutContext(Qt::WindowShortcut);
+    addAction(a); // shortcuts work whatever has focus (and with no menu bar)
+    m_actions.append(a);
+    return a;
+}
+
+QAction* MainWindow::action(const QString& objectName) const
+{
+    for (QAction* a : m_actions) {
+        if (a->objectName() == objectName)
+            return a;
+    }
+    return nullptr;
+}
+
+QDockWidget* MainWindow::dock(const QString& objectName) const
+{
+    for (QDockWidget* d : m_docks) {
+        if (d->objectName() == objectName)
+            return d;
+    }
+    return nullptr;
+}
+
+void MainWindow::buildActions()
+{
+    QAction* a = makeAction(QStringLiteral("start"), tr("&Start"), Qt::Key_F5);
+    a->setIcon(icons::get(icons::Icon::Start));
+    connect(a, &QAction::triggered, this, &MainWindow::startFromControls);
+
+    a = makeAction(QStringLiteral("pause"), tr("Pause"), Qt::Key_Space);
+    a->setIcon(icons::get(icons::Icon::Pause));
+    connect(a, &QAction::triggered, m_controller, &RunController::togglePause);
+
+    a = makeAction(QStringLiteral("cancel"), tr("&Cancel pending"), Qt::Key_Escape);
+    a->setIcon(icons::get(icons::Icon::Cancel));
+    a->setStatusTip(tr("Cancel every task still in the queue; running tasks go on."));
+    connect(a, &QAction::triggered, m_controller, &RunController::cancelPending);
+
+    a = makeAction(QStringLiteral("stop"), tr("S&top"), QKeySequence(Qt::SHIFT | Qt::Key_F5));
+    a->setIcon(icons::get(icons::Icon::Stop));
+    a->setStatusTip(tr("Cancel pending tasks and stop running ones (process workers are "
+                       "killed and replaced)."));
+    connect(a, &QAction::triggered, m_controller, &RunController::stop);
+
+    a = makeAction(QStringLiteral("shutdown"), tr("Shut&down pool"));
+    a->setIcon(icons::get(icons::Icon::Shutdown));
+    a->setToolTip(tr("Stop everything and shut the pool down; the next run starts a new pool."));
+    connect(a, &QAction::triggered, m_controller, &RunController::shutdown);
+
+    a = makeAction(QStringLiteral("exportTrace"), tr("Export &trace JSON..."),
+                   QKeySequence(Qt::CTRL | Qt::Key_E));
+    a->setIcon(icons::get(icons::Icon::Export));
+    a->setStatusTip(tr("Chrome Trace Event JSON: open it in ui.perfetto.dev"));
+    connect(a, &QAction::triggered, this, [this] {
+        const QString dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Export trace"), dir + QStringLiteral("/poolscope-trace.json"),
+            tr("Chrome trace (*.json)"));
+        if (!path.isEmpty())
+            exportTraceTo(path);
+    });
+
+    a = makeAction(QStringLiteral("exportCsv"), tr("Export &CSV..."),
+                   QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+    connect(a, &QAction::triggered, this, [this] {
+        const QString dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Export completed tasks"), dir + QStringLiteral("/poolscope-tasks.csv"),
+            tr("CSV (*.csv)"));
+        if (!path.isEmpty())
+            exportCsvTo(path);
+    });
+
+    a = makeAction(QStringLiteral("savePng"), tr("Save window as &PNG..."),
+                   QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S));
+    connect(a, &QAction::triggered, this, [this] {
+        const QString dir = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save window as PNG"),
+                                                          dir + QStringLiteral("/poolscope.png"),
+                                                          tr("PNG image (*.png)"));
+        if (!path.isEmpty())
+            saveWidgetPng(this, path);
+    });
+
+    a = makeAction(QStringLiteral("quit"), tr("&Quit"), QKeySequence::Quit);
+    connect(a, &QAction::triggered, this, &QWidget::close);
+
+    a = makeAction(QStringLiteral("resetLayout"), tr("&Reset layout"));
+    connect(a, &QAction::triggered, this, &MainWindow::resetLayout);
+}
+
+void MainWindow::buildMenus()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(action(QStringLiteral("exportTrace")));
+    file->addAction(action(QStringLiteral("exportCsv")));
+    file->addSeparator();
+    file->addAction(action(QStringLiteral("savePng")));
+    QMenu* charts = file->addMenu(tr("Save panel as PNG"));
+    for (QDockWidget* d : m_docks) {
+        QAction* a = charts->addAction(d->windowTitle() + QStringLiteral("..."));
+        a->setObjectName(QStringLiteral("savePng_") + d->objectName());
+        connect(a, &QAction::triggered, this, [this, d] {
+            const QString dir = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
+            const QString path = QFileDialog::getSaveFileName(
+                this, tr("Save %1 as PNG").arg(d->windowTitle()),
+                dir
+                    + QStringLiteral("/poolscope-%1.png")
+                          .arg(d->objectName().remove(QStringLiteral("Dock"))),
+                tr("PNG image (*.png)"));
+            if (!path.isEmpty())
+                saveWidgetPng(d->widget(), path);
+        });
+    }
+    file->addSeparator();
+    file->addAction(action(QStringLiteral("quit")));
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    for (const char* name : {"start", "pause", "cancel", "stop", "shutdown"})
+        run->addAction(action(QLatin1String(name)));
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : m_docks)
+        view->addAction(d->toggleViewAction());
+    view->addAction(m_controlToolBar->toggleViewAction());
+    view->addSeparator();
+    view->addAction(action(QStringLiteral("resetLayout")));
+}
+
+QDockWidget* MainWindow::addPanel(const QString& objectName, const QString& title, QWidget* content)
+{
+    auto* d = new QDockWidget(title, this);
+    d->setObjectName(objectName);
+    d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable
+                   | QDockWidget::DockWidgetClosable);
+    d->setWidget(content);
+    m_docks.append(d);
+    return d;
+}
+
+void MainWindow::buildDocks()
+{
+    // Queue: the head of the queue, how many more, and the depth over time.
+    {
+        auto* w = new QWidget(this);
+        m_queueModel = new QueueModel(this);
+        auto* table = makeTable(m_queueModel, w);
+        table->setObjectName(QStringLiteral("queueView"));
+        m_queueFooter = new QLabel(w);
+        m_queueFooter->setObjectName(QStringLiteral("queueFooter"));
+        m_queueChart = new ThroughputChart(ThroughputChart::Mode::QueueOnly, w);
+        m_queueChart->setObjectName(QStringLiteral("queueChart"));
+        m_queueChart->setMinimumHeight(100);
+        auto* lay = new QVBoxLayout(w);
+        lay->setContentsMargins(2, 2, 2, 2);
+        lay->setSpacing(2);
+        lay->addWidget(table, 3);
+        lay->addWidget(m_queueFooter);
+        lay->addWidget(m_queueChart, 2);
+        addPanel(QStringLiteral("queueDock"), tr("Queue"), w);
+    }
+    // Workers: one row per worker, progress of its current task.
+    {
+        m_workersModel = new WorkersModel(this);
+        auto* table = makeTable(m_workersModel, this);
+        table->setObjectName(QStringLiteral("workersView"));
+        table->setItemDelegateForColumn(WorkersModel::ProgressColumn,
+                                        new ProgressBarDelegate(table));
+        table->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+        table->horizontalHeader()->setDefaultSectionSize(64);
+        table->setColumnWidth(WorkersModel::NameColumn, 110);
+        table->setColumnWidth(WorkersModel::StateColumn, 86);
+        table->setColumnWidth(WorkersModel::TaskColumn, 130);
+        table->setColumnWidth(WorkersModel::ProgressColumn, 110);
+        addPanel(QStringLiteral("workersDock"), tr("Workers"), table);
+    }
+    // Per-core CPU.
+    m_perCore = new PerCoreChart(this);
+    m_perCore->setObjectName(QStringLiteral("perCoreChart"));
+    addPanel(QStringLiteral("cpuDock"), tr("Per-core CPU"), m_perCore);
+    // Timeline.
+    m_timeline = new TimelineWidget(this);
+    m_timeline->setObjectName(QStringLiteral("timeline"));
+    connect(m_timeline, &TimelineWidget::taskClicked, this, &MainWindow::selectTask);
+    addPanel(QStringLiteral("timelineDock"), tr("Timeline"), m_timeline);
+    // Completed futures.
+    {
+        auto* w = new QWidget(this);
+        m_futuresModel = new FuturesModel(this);
+        m_futuresFilter = new FuturesFilterModel(this);
+        m_futuresFilter->setSourceModel(m_futuresModel);
+        m_statusFilter = new QComboBox(w);
+        m_statusFilter->setObjectName(QStringLiteral("futuresStatusFilter"));
+        m_statusFilter->addItem(tr("All"), int(FuturesFilterModel::StatusFilter::All));
+        m_statusFilter->addItem(tr("Succeeded"), int(FuturesFilterModel::StatusFilter::Succeeded));
+        m_statusFilter->addItem(tr("Failed"), int(FuturesFilterModel::StatusFilter::Failed));
+        m_statusFilter->addItem(tr("Cancelled"), int(FuturesFilterModel::StatusFilter::Cancelled));
+        connect(m_statusFilter, &QComboBox::currentIndexChanged, this, [this] {
+            m_futuresFilter->setStatusFilter(
+                FuturesFilterModel::StatusFilter(m_statusFilter->currentData().toInt()));
+        });
+        m_search = new QLineEdit(w);
+        m_search->setObjectName(QStringLiteral("futuresSearch"));
+        m_search->setPlaceholderText(tr("Filter by task, arguments, result or error"));
+        m_search->setClearButtonEnabled(true);
+        // Filtering 100k rows per keystroke would stutter: wait for a pause.
+        auto* debounce = new QTimer(this);
+        debounce->setSingleShot(true);
+        debounce->setInterval(200);
+        connect(m_search, &QLineEdit::textChanged, debounce, qOverload<>(&QTimer::start));
+        connect(debounce, &QTimer::timeout, this,
+                [this] { m_futuresFilter->setTextFilter(m_search->text()); });
+        connect(m_search, &QLineEdit::returnPressed, this, [this, debounce] {
+            debounce->stop();
+            m_futuresFilter->setTextFilter(m_search->text());
+        });
+        m_trimmedLabel = new QLabel(tr("0 trimmed"), w);
+        m_trimmedLabel->setObjectName(QStringLiteral("trimmedLabel"));
+        m_trimmedLabel->setToolTip(tr("The table keeps the newest %1 completed futures; older "
+                                      "rows are trimmed (counts stay exact in the status bar).")
+                                       .arg(QLocale().toString(m_futuresModel->maxRows())));
+        m_futuresView = makeTable(m_futuresFilter, w);
+        m_futuresView->setObjectName(QStringLiteral("futuresView"));
+        m_futuresView->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
+        m_futuresView->setSortingEnabled(true); // numeric through SortRole
+        m_futuresView->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+        m_futuresView->horizontalHeader()->setDefaultSectionSize(72);
+        m_futuresView->setColumnWidth(FuturesModel::IdColumn, 60);
+        m_futuresView->setColumnWidth(FuturesModel::TaskColumn, 90);
+        m_futuresView->setColumnWidth(FuturesModel::ArgsColumn, 150);
+        m_futuresView->setColumnWidth(FuturesModel::ResultColumn, 110);
+        m_futuresView->setToolTip(tr("Double-click a row for the full result or error."));
+        connect(m_futuresView, &QTableView::doubleClicked, this, &MainWindow::showDetails);
+        connect(m_futuresModel, &FuturesModel::trimmedChanged, this, [this](quint64 n) {
+            setTextIfChanged(m_trimmedLabel, tr("%1 trimmed").arg(QLocale().toString(n)));
+        });
+        auto* bar = new QHBoxLayout;
+        bar->addWidget(m_statusFilter);
+        bar->addWidget(m_search, 1);
+        bar->addWidget(m_trimmedLabel);
+        auto* lay = new QVBoxLayout(w);
+        lay->setContentsMargins(2, 2, 2, 2);
+        lay->setSpacing(2);
+        lay->addLayout(bar);
+        lay->addWidget(m_futuresView, 1);
+        addPanel(QStringLiteral("futuresDock"), tr("Completed futures"), w);
+    }
+    // Throughput and queue depth.
+    m_throughput = new ThroughputChart(ThroughputChart::Mode::Full, this);
+    m_throughput->setObjectName(QStringLiteral("throughputChart"));
+    addPanel(QStringLiteral("throughputDock"), tr("Throughput"), m_throughput);
+    // Mandelbrot.
+    m_mandelbrot = new MandelbrotView(this);
+    m_mandelbrot->setObjectName(QStringLiteral("mandelbrotView"));
+    addPanel(QStringLiteral("mandelbrotDock"), tr("Mandelbrot"), m_mandelbrot);
+    m_panels = m_docks;
+}
+
+void MainWindow::buildTeaching()
+{
+    // Lesson: predict, then observe. The panel only asks; we run.
+    m_lesson = new LessonPanel(this);
+    m_lesson->setObjectName(QStringLiteral("lessonPanel"));
+    addPanel(QStringLiteral("lessonDock"), tr("Lesson"), m_lesson);
+    connect(m_lesson, &LessonPanel::runRequested, this,
+            [this](const Lesson& l) { runLessonSpec(l.scenario.runSpec(), l.scenario.timeoutMs); });
+    connect(m_lesson, &LessonPanel::compareRequested, this, [this](const Lesson& l) {
+        if (l.compare)
+            runLessonSpec(l.compare->runSpec(), l.compare->timeoutMs);
+    });
+    connect(m_lesson, &LessonPanel::resetRequested, this, [this](const Lesson& l) {
+        if (m_controller->isRunning())
+            m_controller->stop();
+        m_controls->setSpec(l.scenario.runSpec());
+        m_futuresModel->clear();
+        m_timeline->clear();
+        m_mandelbrot->clear();
+        m_analysis->clear();
+        preparePool();
+    });
+    connect(m_lesson, &LessonPanel::sweepRequested, this, &MainWindow::startSweep);
+
+    // Analysis: where the time of the last run went, and what limited it.
+    m_analysis = new AnalysisPanel(this);
+    m_analysis->setObjectName(QStringLiteral("analysisPanel"));
+    addPanel(QStringLiteral("analysisDock"), tr("Analysis"), m_analysis);
+
+    // Sweep: the pool-size sweep of a lesson (its own pools, one per point).
+    auto* w = new QWidget(this);
+    m_sweepChart = new SweepChart(w);
+    m_sweepChart->setObjectName(QStringLiteral("sweepChart"));
+    m_sweepChart->setCoreCount(QThread::idealThreadCount());
+    m_sweepStatus = new QLabel(tr("Run a lesson's Sweep (lesson 6) to fill this panel."), w);
+    m_sweepStatus->setObjectName(QStringLiteral("sweepStatus"));
+    auto* cancel = new QPushButton(tr("Cancel sweep"), w);
+    cancel->setObjectName(QStringLiteral("cancelSweepButton"));
+    cancel->setEnabled(false);
+    auto* row = new QHBoxLayout;
+    row->addWidget(m_sweepStatus, 1);
+    row->addWidget(cancel);
+    auto* lay = new QVBoxLayout(w);
+    lay->setContentsMargins(2, 2, 2, 2);
+    lay->addLayout(row);
+    lay->addWidget(m_sweepChart, 1);
+    addPanel(QStringLiteral("sweepDock"), tr("Sweep"), w);
+    m_sweep = new SweepRunner(this);
+    connect(cancel, &QPushButton::clicked, m_sweep, &SweepRunner::cancel);
+    connect(m_sweep, &SweepRunner::started, this, [this, cancel](int points) {
+        cancel->setEnabled(true);
+        m_lesson->setRunEnabled(false);
+        m_sweepStatus->setText(tr("Sweep: %1 points...").arg(points));
+    });
+    connect(m_sweep, &SweepRunner::progress, this,
+            [this](int point, int total, qint64 done, qint64 tasks) {
+                m_sweepStatus->setText(tr("Sweep: point %1 of %2, %3 of %4 tasks")
+                                           .arg(point + 1)
+                                           .arg(total)
+                                           .arg(done)
+                                           .arg(tasks));
+            });
+    connect(m_sweep, &SweepRunner::pointMeasured, m_sweepChart, &SweepChart::addPoint);
+    connect(m_sweep, &SweepRunner::finished, this, [this, cancel](bool cancelled) {
+        cancel->setEnabled(false);
+        m_lesson->setRunEnabled(true);
+        m_sweepStatus->setText(cancelled ? tr("Sweep cancelled.") : m_sweepChart->summaryText());
+    });
+    connect(m_sweep, &SweepRunner::error, this, &MainWindow::onError);
+
+    QAction* a =
+        makeAction(QStringLiteral("presenter"), tr("&Presenter mode"), presenterShortcut());
+    a->setCheckable(true);
+    a->setStatusTip(tr("Large fonts and high contrast for a projector"));
+    connect(a, &QAction::toggled, this, [this](bool on) { applyPresenterMode(this, on); });
+}
+
+void MainWindow::runLessonSpec(const RunSpec& lessonSpec, int timeoutMs)
+{
+    RunSpec spec = lessonSpec;
+    spec.timeoutMs = timeoutMs;
+    if (m_controller->isRunning()) { // a lesson run replaces what is going on
+        m_controller->stop();
+    }
+    // A different pool kind or GIL needs the old runs gone: they are
+    // stopping; start when the controller says it is idle.
+    if (!m_controller->check(spec).isEmpty() && m_controller->isRunning()) {
+        auto* once = new QObject(this);
+        connect(m_controller, &RunController::busyChanged, once, [this, spec, once](bool busy) {
+            if (busy)
+                return;
+            once->deleteLater();
+            startSpec(spec);
+        });
+        return;
+    }
+    startSpec(spec);
+}
+
+void MainWindow::startSweep(const Lesson& lesson)
+{
+    std::optional<SweepRequest> req = lesson.sweepRequest();
+    if (!req)
+        return;
+    m_sweepChart->clear();
+    QDockWidget* d = dock(QStringLiteral("sweepDock"));
+    d->show();
+    raiseDock(this, d);
+    m_sweep->start(*req);
+}
+
+void MainWindow::startFromControlsOrLesson()
+{
+    QDockWidget* d = dock(QStringLiteral("lessonDock"));
+    if (d->isVisible() && m_lesson->hasLesson()) {
+        if (auto* run = m_lesson->findChild<QPushButton*>(QStringLiteral("runButton"))) {
+            run->click(); // reveals "what to look for", as in class
+            return;
+        }
+    }
+    startFromControls();
+}
+
+bool MainWindow::openLesson(const QString& idOrNumber)
+{
+    if (!m_lesson->selectLesson(idOrNumber))
+        return false;
+    QDockWidget* d = dock(QStringLiteral("lessonDock"));
+    d->show();
+    raiseDock(this, d);
+    if (!isVisible())
+        m_raiseOnShow = d; // tabs are laid out on the first show: raise it then
+    m_controls->setSpec(m_lesson->currentLesson().scenario.runSpec());
+    preparePool();
+    return true;
+}
+
+void MainWindow::buildStatusBar()
+{
+    auto make = [this](const QString& name, const QString& tip) {
+        auto* l = new QLabel(this);
+        l->setObjectName(name);
+        l->setToolTip(tip);
+        l->setTextFormat(Qt::PlainText);
+        statusBar()->addPermanentWidget(l);
+        return l;
+    };
+    m_poolLabel = make(QStringLiteral("poolLabel"), tr("The pool the runs go to."));
+    m_countersLabel =
+        make(QStringLiteral("countersLabel"),
+             tr("Exact counters of the pool (never sampled): every task is counted once."));
+    m_rateLabel = make(QStringLiteral("rateLabel"), tr("Completed tasks per second."));
+    m_droppedLabel = make(QStringLiteral("droppedLabel"),
+                          tr("Detail events (timeline spans, futures rows) dropped because a "
+                             "worker's ring was full between two ticks. Counters stay exact."));
+    m_notShownLabel = make(QStringLiteral("notShownLabel"),
+                           tr("Completed futures trimmed from the bounded table history."));
+    m_notShownLabel->hide();
+}
+
+void MainWindow::applyDefaultLayout()
+{
+    // Left column: workers, queue, completed futures. Right: timeline on top,
+    // then per-core CPU | throughput | Mandelbrot.
+    auto d = [this](const char* n) { return dock(QLatin1String(n)); };
+    for (QDockWidget* w : m_docks) {
+        removeDockWidget(w);
+        w->setFloating(false);
+    }
+    addDockWidget(Qt::LeftDockWidgetArea, d("workersDock"));
+    addDockWidget(Qt::RightDockWidgetArea, d("timelineDock"));
+    splitDockWidget(d("workersDock"), d("queueDock"), Qt::Vertical);
+    splitDockWidget(d("queueDock"), d("futuresDock"), Qt::Vertical);
+    splitDockWidget(d("timelineDock"), d("cpuDock"), Qt::Vertical);
+    splitDockWidget(d("cpuDock"), d("throughputDock"), Qt::Horizontal);
+    // The Mandelbrot image shares a tab with Throughput; a mandelbrot run
+    // raises it (startSpec).
+    tabifyDockWidget(d("throughputDock"), d("mandelbrotDock"));
+    // Teaching docks: the lesson and its analysis as tabs over the queue, the
+    // sweep beside throughput; closed until a lesson opens them.
+    if (d("lessonDock")) {
+        tabifyDockWidget(d("queueDock"), d("lessonDock"));
+        tabifyDockWidget(d("lessonDock"), d("analysisDock"));
+        tabifyDockWidget(d("mandelbrotDock"), d("sweepDock"));
+    }
+    for (QDockWidget* w : m_docks)
+        w->setVisible(m_panels.contains(w));
+    raiseDock(this, d("throughputDock"));
+    raiseDock(this, d("queueDock"));
+    resizeDocks({d("workersDock"), d("timelineDock")}, {600, 1000}, Qt::Horizontal);
+    resizeDocks({d("workersDock"), d("queueDock"), d("futuresDock")}, {200, 290, 350},
+                Qt::Vertical);
+    resizeDocks({d("timelineDock"), d("cpuDock")}, {450, 390}, Qt::Vertical);
+    resizeDocks({d("cpuDock"), d("throughputDock")}, {560, 440}, Qt::Horizontal);
+}
+
+void MainWindow::showAllPanels()
+{
+    QDockWidget* mandel = dock(QStringLiteral("mandelbrotDock"));
+    removeDockWidget(mandel);
+    splitDockWidget(dock(QStringLiteral("throughputDock")), mandel, Qt::Horizontal);
+    for (QDockWidget* d : m_panels) {
+        d->setFloating(false);
+        d->show();
+    }
+}
+
+void MainWindow::resetLayout()
+{
+    m_controlToolBar->show();
+    applyDefaultLayout();
+}
+
+// ------------------------------------------------------------------ state
+
+void MainWindow::updateActions()
+{
+    const bool valid =
+        m_controls->problem().isEmpty() && m_controller->check(m_controls->spec()).isEmpty();
+    const bool pool = m_controller->hasPool() && !m_controller->executor()->isShutdown();
+    const bool busy = m_controller->isRunning();
+    action(QStringLiteral("start"))->setEnabled(valid);
+    action(QStringLiteral("pause"))->setEnabled(pool);
+    action(QStringLiteral("cancel"))->setEnabled(busy);
+    action(QStringLiteral("stop"))->setEnabled(busy);
+    action(QStringLiteral("shutdown"))->setEnabled(pool);
+}
+
+void MainWindow::updateHint()
+{
+    QString text = m_controls->problem();
+    if (text.isEmpty())
+        text = m_controller->check(m_controls->spec());
+    if (text.isEmpty())
+        text = m_lastError;
+    m_controls->showHint(text);
+}
+
+void MainWindow::preparePool()
+{
+    if (m_controller->isRunning() || !m_controls->problem().isEmpty())
+        return;
+    const RunSpec s = m_controls->spec();
+    const PoolConfig want{s.poolKind, s.workers, s.gil, s.switchIntervalMs};
+    if (m_controller->check(s).isEmpty())
+        m_controller->configurePool(want);
+}
+
+void MainWindow::startFromControls()
+{
+    const QString why = m_controls->problem();
+    if (!why.isEmpty()) { // refused here: bad input never reaches the core
+        m_controls->showHint(why);
+        return;
+    }
+    startSpec(m_controls->spec());
+}
+
+quint64 MainWindow::startSpec(const RunSpec& spec)
+{
+    m_controls->setSpec(spec);
+    m_lastError.clear();
+    const quint64 id = m_controller->start(spec);
+    if (id && spec.workload == QLatin1String("mandelbrot")) {
+        m_mandelbrot->clear();
+        m_mandelbrotRun = id;
+        if (QDockWidget* d = dock(QStringLiteral("mandelbrotDock"))) {
+            d->show();
+            raiseDock(this, d);
+        }
+    }
+    updateHint();
+    updateActions();
+    return id;
+}
+
+// -------------------------------------------------------------- snapshots
+
+void MainWindow::setProfiling(bool on)
+{
+    m_profiling = on;
+    m_tickCosts.clear();
+}
+
+void MainWindow::onSnapshot(const Snapshot& s)
+{
+    QElapsedTimer clock;
+    clock.start();
+    TickCost cost;
+    auto threadCpuNs = [this] {
+        if (!m_profiling)
+            return qint64(0);
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return qint64(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    };
+    const qint64 cpu0 = threadCpuNs();
+    qint64 mark = cpu0;
+    auto lap = [&](qint64& into) {
+        const qint64 now = threadCpuNs();
+        into = now - mark;
+        mark = now;
+    };
+    m_queueModel->applySnapshot(s);
+    lap(cost.queueNs);
+    m_workersModel->applySnapshot(s);
+    lap(cost.workersNs);
+
+    QScrollBar* sb = m_futuresView->verticalScrollBar();
+    const bool follow = m_futuresView->horizontalHeader()->sortIndicatorSection() < 0
+                        && sb->value() >= sb->maximum() - 1;
+    m_futuresModel->applySnapshot(s);
+    if (follow && !s.completed.isEmpty())
+        m_futuresView->scrollToBottom();
+    lap(cost.futuresNs);
+
+    m_timeline->applySnapshot(s);
+    lap(cost.timelineNs);
+    m_perCore->applySnapshot(s);
+    m_throughput->applySnapshot(s);
+    m_queueChart->applySnapshot(s);
+    lap(cost.chartsNs);
+
+    const QLocale l;
+    setTextIfChanged(m_queueFooter, m_queueModel->footerText());
+    const Counters& c = s.counters;
+    setTextIfChanged(m_countersLabel,
+                     tr("submitted %1 | queued %2 | running %3 | done %4 | failed %5 | "
+                        "cancelled %6")
+                         .arg(l.toString(c.submitted), l.toString(c.queued), l.toString(c.running),
+                              l.toString(c.succeeded), l.toString(c.failed),
+                              l.toString(c.cancelled)));
+    setTextIfChanged(m_rateLabel,
+                     tr("%1 tasks/s").arg(l.toString(qint64(m_throughput->lastTasksPerSecond()))));
+    setTextIfChanged(m_droppedLabel, tr("dropped events: %1").arg(l.toString(c.droppedEvents)));
+    const quint64 trimmed = m_futuresModel->trimmed();
+    m_notShownLabel->setVisible(trimmed > 0);
+    if (trimmed > 0)
+        setTextIfChanged(m_notShownLabel, tr("%1 not shown").arg(l.toString(trimmed)));
+    QString pool = tr("%1 pool | %2/%3 workers")
+                       .arg(s.poolKind == QLatin1String("process") ? tr("process") : tr("thread"))
+                       .arg(s.workerCount)
+                       .arg(s.maxWorkers);
+    if (s.poolKind == QLatin1String("thread") && m_controller->poolConfig().gil)
+        pool += tr(" | GIL %1 ms").arg(m_controller->poolConfig().switchIntervalMs);
+    if (s.paused)
+        pool += tr(" | PAUSED");
+    if (s.shutdown)
+        pool += tr(" | shut down");
+    setTextIfChanged(m_poolLabel, pool);
+    lap(cost.statusNs);
+    if (m_profiling) {
+        cost.wallNs = clock.nsecsElapsed();
+        cost.totalNs = threadCpuNs() - cpu0;
+        m_tickCosts.push_back(cost);
+    }
+}
+
+void MainWindow::onResults(const QList<TaskResult>& results)
+{
+    QList<QCborValue> tiles;
+    for (const TaskResult& r : results) {
+        if (r.runId == m_mandelbrotRun && r.workload == QLatin1String("mandelbrot"))
+            tiles.append(r.value);
+    }
+    if (!tiles.isEmpty())
+        m_mandelbrot->addTiles(tiles); // one repaint per tick
+}
+
+void MainWindow::onRunFinished(const RunSummary& summary)
+{
+    statusBar()->showMessage(summary.text(), 20000);
+    updateActions();
+    // What limited this run: its spans only (submitted after it started).
+    std::vector<TaskSpan> spans;
+    for (const TaskSpan& sp : m_controller->monitor()->spanHistory()) {
+        const qint64 t = sp.enqueueNs > 0 ? sp.enqueueNs : sp.startNs;
+        if (t >= summary.startNs && sp.startNs <= summary.endNs)
+            spans.push_back(sp);
+    }
+    RunContext ctx;
+    ctx.workers = summary.workers;
+    ctx.cores = QThread::idealThreadCount();
+    ctx.gil = summary.poolKind == QLatin1String("thread") && m_controller->poolConfig().gil;
+    m_analysis->analyse(spans, ctx);
+    // In a lesson, the analysis is part of "observe": open it (as a tab).
+    if (dock(QStringLiteral("lessonDock"))->isVisible())
+        dock(QStringLiteral("analysisDock"))->show();
+}
+
+void MainWindow::onError(const QString& message)
+{
+    m_lastError = message;
+    m_controls->showHint(message);
+    statusBar()->showMessage(message, 10000);
+}
+
+QString MainWindow::statusText() const
+{
+    QStringList parts;
+    for (QLabel* l : {m_poolLabel, m_countersLabel, m_rateLabel, m_droppedLabel, m_notShownLabel}) {
+        if (!l->isHidden() && !l->text().isEmpty())
+            parts << l->text();
+    }
+    return parts.join(QStringLiteral(" | "));
+}
+
+// ------------------------------------------------------------ futures UI
+
+void MainWindow::showDetails(const QModelIndex& proxyIndex)
+{
+    if (!proxyIndex.isValid())
+        return;
+    const int row = m_futuresFilter->mapToSource(proxyIndex).row();
+    if (row < 0 || row >= m_futuresModel->rowCount())
+        return;
+    auto* dlg = new QDialog(this);
+    dlg->setObjectName(QStringLiteral("futureDetails"));
+    dlg->setAttribute(Qt::WA_DeleteOnClose);
+    dlg->setWindowTitle(tr("Task %1").arg(m_futuresModel->record(row).span.taskId));
+    auto* text = new QPlainTextEdit(dlg);
+    text->setObjectName(QStringLiteral("detailsText"));
+    text->setReadOnly(true);
+    text->setPlainText(m_futuresModel->detailsText(row));
+    text->setLineWrapMode(QPlainTextEdit::WidgetWidth);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, dlg);
+    QPushButton* copy = buttons->addButton(tr("Copy"), QDialogButtonBox::ActionRole);
+    connect(copy, &QPushButton::clicked, text,
+            [text] { QApplication::clipboard()->setText(text->toPlainText()); });
+    connect(buttons, &QDialogButtonBox::rejected, dlg, &QDialog::close);
+    auto* lay = new QVBoxLayout(dlg);
+    lay->addWidget(text);
+    lay->addWidget(buttons);
+    dlg->resize(560, 360);
+    dlg->show();
+}
+
+void MainWindow::selectTask(quint64 taskId)
+{
+    const QModelIndexList hits =
+        m_futuresFilter->match(m_futuresFilter->index(0, 0), FuturesModel::TaskIdRole,
+                               QVariant::fromValue(taskId), 1, Qt::MatchExactly);
+    if (hits.isEmpty()) {
+        statusBar()->showMessage(tr("task %1 is not in the completed futures table (filtered "
+                                    "out or trimmed)")
+                                     .arg(taskId),
+                                 5000);
+        return;
+    }
+    if (QDockWidget* d = dock(QStringLiteral("futuresDock"))) {
+        d->show();
+        raiseDock(this, d);
+    }
+    m_futuresView->selectRow(hits.first().row());
+    m_futuresView->scrollTo(hits.first(), QAbstractItemView::PositionAtCenter);
+}
+
+// ---------------------------------------------------------------- files
+
+bool MainWindow::exportTraceTo(const QString& path)
+{
+    return m_controller->exportTrace(path);
+}
+
+bool MainWindow::exportCsvTo(const QString& path)
+{
+    return m_controller->exportCsv(path);
+}
+
+bool MainWindow::saveWidgetPng(QWidget* widget, const QString& path)
+{
+    const QPixmap pm = widget->grab();
+    if (pm.isNull() || !pm.save(path, "PNG")) {
+        onError(tr("could not save the PNG to %1").arg(QDir::toNativeSeparators(path)));
+        return false;
+    }
+    statusBar()->showMessage(tr("saved %1").arg(QDir::toNativeSeparators(path)), 5000);
+    return true;
+}
+
+// -------------------------------------------------------------- settings
+
+void MainWindow::saveSettings()
+{
+    QSettings st(QStringLiteral("PoolScope"), QStringLiteral("PoolScope"));
+    m_controls->save(st);
+    st.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    st.setValue(QStringLiteral("window/state"), saveState(kStateVersion));
+}
+
+void MainWindow::restoreSettings()
+{
+    QSettings st(QStringLiteral("PoolScope"), QStringLiteral("PoolScope"));
+    m_controls->restore(st);
+    if (!restoreGeometry(st.value(QStringLiteral("window/geometry")).toByteArray()))
+        resize(1600, 1000);
+    restoreState(st.value(QStringLiteral("window/state")).toByteArray(), kStateVersion);
+}
+
+void MainWindow::showEvent(QShowEvent* event)
+{
+    QMainWindow::showEvent(event);
+    if (m_raiseOnShow) {
+        QTimer::singleShot(0, this, [this, d = m_raiseOnShow] { raiseDock(this, d); });
+        m_raiseOnShow = nullptr;
+    }
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    if (m_opts.useSettings)
+        saveSettings();
+    m_controller->stop();
+    QMainWindow::closeEvent(event);
+}
+
+bool MainWindow::event(QEvent* event)
+{
+    const bool r = QMainWindow::event(event);
+    if (!m_painted && event->type() == QEvent::Paint) {
+        m_painted = true;
+        // Queued: runs once this paint pass (children included) is done.
+        QMetaObject::invokeMethod(this, &MainWindow::firstPainted, Qt::QueuedConnection);
+    }
+    return r;
+}
+
+} // namespace poolscope

@@ -1,0 +1,186 @@
+#pragma once
+// MainWindow: the control bar, the dock panels and the menus. It only wires
+// things: the RunController's one snapshot per tick goes to every model and
+// view (each takes the whole batch), the controls edit a RunSpec, the
+// actions drive the controller (DESIGN.md §8).
+
+#include "runcontroller.h"
+
+#include <QMainWindow>
+#include <QPointer>
+
+#include <vector>
+
+class QAction;
+class QComboBox;
+class QDockWidget;
+class QLabel;
+class QLineEdit;
+class QTableView;
+class QToolBar;
+
+namespace poolscope {
+
+class AnalysisPanel;
+class ControlBar;
+class FuturesFilterModel;
+class LessonPanel;
+struct Lesson;
+class SweepChart;
+class SweepRunner;
+class FuturesModel;
+class MandelbrotView;
+class PerCoreChart;
+class QueueModel;
+class ThroughputChart;
+class TimelineWidget;
+class WorkersModel;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    struct Options {
+        /// Read and write QSettings (organisation "PoolScope"). Off for
+        /// tests, screenshots and measurements.
+        bool useSettings = true;
+    };
+
+    explicit MainWindow(QWidget* parent = nullptr);
+    MainWindow(const Options& options, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    RunController* controller() const { return m_controller; }
+    ControlBar* controlBar() const { return m_controls; }
+
+    /// Docks by object name: queueDock, workersDock, cpuDock, timelineDock,
+    /// futuresDock, throughputDock, mandelbrotDock (the panels), and the
+    /// teaching docks lessonDock, analysisDock, sweepDock (closed until used).
+    QList<QDockWidget*> docks() const { return m_docks; }
+    QDockWidget* dock(const QString& objectName) const;
+    /// Actions by object name: start, pause, cancel, stop, shutdown,
+    /// exportTrace, exportCsv, savePng, quit, resetLayout, presenter.
+    QAction* action(const QString& objectName) const;
+
+    QueueModel* queueModel() const { return m_queueModel; }
+    WorkersModel* workersModel() const { return m_workersModel; }
+    FuturesModel* futuresModel() const { return m_futuresModel; }
+    FuturesFilterModel* futuresFilter() const { return m_futuresFilter; }
+    QTableView* futuresView() const { return m_futuresView; }
+    QComboBox* futuresStatusCombo() const { return m_statusFilter; }
+    QLineEdit* futuresSearch() const { return m_search; }
+    QLabel* trimmedLabel() const { return m_trimmedLabel; }
+    TimelineWidget* timeline() const { return m_timeline; }
+    MandelbrotView* mandelbrot() const { return m_mandelbrot; }
+    PerCoreChart* perCoreChart() const { return m_perCore; }
+    LessonPanel* lessonPanel() const { return m_lesson; }
+    AnalysisPanel* analysisPanel() const { return m_analysis; }
+    SweepChart* sweepChart() const { return m_sweepChart; }
+    SweepRunner* sweepRunner() const { return m_sweep; }
+    ThroughputChart* throughputChart() const { return m_throughput; }
+    QString statusText() const;
+
+    /// Loads spec into the controls and starts it (command line, lessons).
+    quint64 startSpec(const RunSpec& spec);
+    bool exportTraceTo(const QString& path);
+    bool exportCsvTo(const QString& path);
+    bool saveWidgetPng(QWidget* widget, const QString& path);
+    void resetLayout();
+    /// Puts every panel on screen at once (no tabs): measurements, screenshots.
+    void showAllPanels();
+    /// Per-tick cost of feeding the views (for --measure): with profiling on,
+    /// the GUI thread's CPU time of each part of onSnapshot() is recorded per
+    /// tick (CPU, not wall time: on a busy machine wall time includes being
+    /// preempted), and the wall time of the whole.
+    struct TickCost {
+        qint64 wallNs = 0, totalNs = 0, queueNs = 0, workersNs = 0, futuresNs = 0, timelineNs = 0,
+               chartsNs = 0, statusNs = 0;
+    };
+    void setProfiling(bool on);
+    const std::vector<TickCost>& tickCosts() const { return m_tickCosts; }
+    /// Opens the Lesson dock on a lesson (id, number or file name) and puts
+    /// its scenario into the controls; false when there is no such lesson.
+    bool openLesson(const QString& idOrNumber);
+    /// Start as the user would: the open lesson's Run, else the controls.
+    void startFromControlsOrLesson();
+    /// Makes the pool the controls describe (at launch; when idle).
+    void preparePool();
+
+signals:
+    /// The window was painted for the first time (startup measurement).
+    void firstPainted();
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void showEvent(QShowEvent* event) override;
+    bool event(QEvent* event) override;
+
+private slots:
+    void startFromControls();
+    void onSnapshot(const poolscope::Snapshot& s);
+    void onResults(const QList<poolscope::TaskResult>& results);
+    void onRunFinished(const poolscope::RunSummary& summary);
+    void onError(const QString& message);
+
+private:
+    void buildActions();
+    void buildMenus();
+    void buildDocks();
+    void buildStatusBar();
+    void buildTeaching();
+    void runLessonSpec(const RunSpec& spec, int timeoutMs);
+    void startSweep(const Lesson& lesson);
+    void applyDefaultLayout();
+    void updateActions();
+    void updateHint();
+    void showDetails(const QModelIndex& proxyIndex);
+    void selectTask(quint64 taskId);
+    void saveSettings();
+    void restoreSettings();
+    QDockWidget* addPanel(const QString& objectName, const QString& title, QWidget* content);
+    QAction* makeAction(const QString& objectName, const QString& text,
+                        const QKeySequence& shortcut = {});
+
+    Options m_opts;
+    RunController* m_controller = nullptr;
+    ControlBar* m_controls = nullptr;
+    QToolBar* m_controlToolBar = nullptr;
+    QList<QDockWidget*> m_docks;
+    QList<QAction*> m_actions;
+
+    QueueModel* m_queueModel = nullptr;
+    QLabel* m_queueFooter = nullptr;
+    ThroughputChart* m_queueChart = nullptr;
+    WorkersModel* m_workersModel = nullptr;
+    FuturesModel* m_futuresModel = nullptr;
+    FuturesFilterModel* m_futuresFilter = nullptr;
+    QTableView* m_futuresView = nullptr;
+    QComboBox* m_statusFilter = nullptr;
+    QLineEdit* m_search = nullptr;
+    QLabel* m_trimmedLabel = nullptr;
+    TimelineWidget* m_timeline = nullptr;
+    MandelbrotView* m_mandelbrot = nullptr;
+    PerCoreChart* m_perCore = nullptr;
+    ThroughputChart* m_throughput = nullptr;
+    QList<QDockWidget*> m_panels; // the seven live panels (not the teaching docks)
+    LessonPanel* m_lesson = nullptr;
+    AnalysisPanel* m_analysis = nullptr;
+    SweepRunner* m_sweep = nullptr;
+    SweepChart* m_sweepChart = nullptr;
+    QLabel* m_sweepStatus = nullptr;
+
+    QLabel* m_countersLabel = nullptr;
+    QLabel* m_rateLabel = nullptr;
+    QLabel* m_droppedLabel = nullptr;
+    QLabel* m_notShownLabel = nullptr;
+    QLabel* m_poolLabel = nullptr;
+
+    QString m_lastError;                 // shown in the hint until the controls change
+    quint64 m_mandelbrotRun = 0;         // run whose tiles the Mandelbrot view shows
+    QPointer<QDockWidget> m_raiseOnShow; // a tab raised before the first show
+    bool m_profiling = false;
+    std::vector<TickCost> m_tickCosts;
+    bool m_painted = false;
+    bool m_followFutures = true;
+};
+
+} // namespace poolscope

@@ -1,0 +1,582 @@
+#include "runcontroller.h"
+
+#include <poolscope/errors.h>
+#include <poolscope/processpool.h>
+#include <poolscope/registry.h>
+#include <poolscope/threadpool.h>
+#include <poolscope/traceexport.h>
+
+#include <QLocale>
+
+#include <algorithm>
+#include <cmath>
+
+namespace poolscope {
+
+namespace {
+// Futures examined beyond a run's cursor on each tick: enough to see
+// out-of-order completions early (a Mandelbrot band through the set finishes
+// long after its neighbours) at a bounded cost per tick.
+constexpr qsizetype kLookahead = 4096;
+// Time one event-loop pass may spend submitting a big run.
+constexpr qint64 kSubmitBudgetNs = 6'000'000;
+
+bool validKind(const QString& kind)
+{
+    return kind == QLatin1String("thread") || kind == QLatin1String("process");
+}
+} // namespace
+
+QString RunSummary::text() const
+{
+    const QLocale l;
+    return QStringLiteral("%1 on %2 %3 pool: %4 tasks in %5 s (%6 tasks/s) - %7 done, %8 failed, "
+                          "%9 cancelled")
+        .arg(workload, QString::number(workers), poolKind, l.toString(tasks),
+             QString::number(wallSeconds, 'f', 2), l.toString(qint64(std::llround(tasksPerSecond))),
+             l.toString(succeeded), l.toString(failed), l.toString(cancelled));
+}
+
+struct RunController::Run {
+    quint64 id = 0;
+    RunSpec spec;
+    const Workload* workload = nullptr;
+    QString taskName;       // display name of each task
+    QList<QCborArray> plan; // items still to submit start at nextItem
+    qsizetype nextItem = 0;
+    bool submitted = false; // everything that will be submitted is
+    bool collect = false;   // harvest result values
+    int chunk = 1;
+    QList<Future<QCborValue>> futures;
+    std::vector<quint8> seen; // harvested already (look-ahead window)
+    qsizetype cursor = 0;     // futures before it are all harvested
+    int succeeded = 0, failed = 0, cancelled = 0;
+    QElapsedTimer clock;
+    qint64 startNs = 0;
+};
+
+RunController::RunController(QObject* parent)
+    : QObject(parent)
+{
+    qRegisterMetaType<poolscope::RunSpec>();
+    qRegisterMetaType<poolscope::RunSummary>();
+    qRegisterMetaType<poolscope::TaskResult>();
+    qRegisterMetaType<poolscope::PoolConfig>();
+    qRegisterMetaType<QList<poolscope::TaskResult>>();
+    MonitorOptions mo;
+    mo.intervalMs = m_idleTickMs;
+    m_monitor = new Monitor(mo, this);
+    connect(m_monitor, &Monitor::snapshotReady, this, &RunController::onSnapshot);
+    m_pump.setInterval(0);
+    connect(&m_pump, &QTimer::timeout, this, &RunController::pump);
+}
+
+RunController::~RunController()
+{
+    // Receivers of our signals may be half destroyed: no more snapshots.
+    disconnect(m_monitor, nullptr, this, nullptr);
+    m_pump.stop();
+    for (auto& r : m_runs) {
+        r->plan.clear();
+        for (auto& f : r->futures) {
+            if (f.isValid() && !f.done())
+                f.requestStop();
+        }
+    }
+    m_runs.clear();
+    destroyPool();
+}
+
+bool RunController::resultsWanted(const QString& workload)
+{
+    return workload == QLatin1String("mandelbrot");
+}
+
+void RunController::setTickIntervals(int activeMs, int idleMs)
+{
+    m_activeTickMs = std::max(1, activeMs);
+    m_idleTickMs = std::max(1, idleMs);
+    updateTickRate();
+}
+
+bool RunController::isPaused() const
+{
+    return m_executor && m_executor->isPaused();
+}
+
+// ------------------------------------------------------------------ pools
+
+bool RunController::needsNewPool(const PoolConfig& want) const
+{
+    if (!m_executor || m_executor->isShutdown() || m_executor->isBroken())
+        return true;
+    if (m_executor->kind() != want.kind)
+        return true;
+    return want.kind == QLatin1String("thread") && want.gil != m_config.gil;
+}
+
+QString RunController::poolProblem(const PoolConfig& want) const
+{
+    if (!validKind(want.kind))
+        return QStringLiteral("unknown pool kind '%1' (use thread or process)").arg(want.kind);
+    if (want.workers < 0 || want.workers > Executor::maxWorkersLimit())
+        return QStringLiteral("the pool needs 1 to %1 workers, got %2")
+            .arg(Executor::maxWorkersLimit())
+            .arg(want.workers);
+    if (want.gil && want.kind == QLatin1String("thread")
+        && !(want.switchIntervalMs >= 0.01 && want.switchIntervalMs <= 1000))
+        return QStringLiteral("the GIL switch interval must be between 0.01 and 1000 ms, got %1")
+            .arg(want.switchIntervalMs);
+    if (needsNewPool(want) && m_executor) {
+        if (!m_runs.empty())
+            return QStringLiteral("%1 run(s) are still active on the %2 pool: stop them "
+                                  "(Shift+F5) or let them finish before switching to a %3 pool%4")
+                .arg(m_runs.size())
+                .arg(m_executor->kind(), want.kind,
+                     want.kind == m_executor->kind() ? QStringLiteral(" with the GIL toggled")
+                                                     : QString());
+        const Counters c = m_executor->counters();
+        if (c.queued + c.running > 0)
+            return QStringLiteral("the previous pool is still finishing %1 task(s); try again in "
+                                  "a moment")
+                .arg(c.queued + c.running);
+    }
+    return {};
+}
+
+bool RunController::configurePool(const PoolConfig& config)
+{
+    const QString why = poolProblem(config);
+    if (!why.isEmpty()) {
+        emit error(why);
+        return false;
+    }
+    if (needsNewPool(config)) {
+        makePool(config);
+    } else {
+        if (config.workers > 0 && config.workers != m_executor->maxWorkers())
+            setWorkers(config.workers);
+        if (config.gil && config.switchIntervalMs != m_config.switchIntervalMs)
+            setSwitchIntervalMs(config.switchIntervalMs);
+    }
+    return true;
+}
+
+void RunController::makePool(const PoolConfig& config)
+{
+    destroyPool();
+    m_config = config;
+    if (config.kind == QLatin1String("process")) {
+        ProcessPoolOptions o;
+        if (config.workers > 0)
+            o.maxWorkers = config.workers;
+        o.workerProgram = m_workerProgram;
+        o.shutdownGrace = std::chrono::milliseconds(2000);
+        m_executor = std::make_unique<ProcessPoolExecutor>(o);
+    } else {
+        ThreadPoolOptions o;
+        if (config.workers > 0)
+            o.maxWorkers = config.workers;
+        o.gil = config.gil;
+        o.gilSwitchInterval =
+            std::chrono::microseconds(std::llround(config.switchIntervalMs * 1000.0));
+        // Tasks honour stop requests; never hang the GUI on exit.
+        o.destroyGrace = std::chrono::milliseconds(3000);
+        m_executor = std::make_unique<ThreadPoolExecutor>(o);
+    }
+    m_config.workers = m_executor->maxWorkers();
+    connect(
+        m_executor.get(), &Executor::unhandledExceptions, this,
+        [this](int count, const QString& last) {
+            emit error(
+                QStringLiteral("%1 fire-and-forget task(s) failed; last: %2").arg(count).arg(last));
+        });
+    m_monitor->clearHistory();
+    m_monitor->attach(m_executor.get());
+    updateTickRate();
+    emit poolChanged(m_config);
+    emit pausedChanged(false);
+}
+
+void RunController::destroyPool()
+{
+    if (!m_executor)
+        return;
+    m_monitor->detach();
+    // The pool is idle here (poolProblem() refuses otherwise), or we are being
+    // destroyed after stop(): the destructor waits at most its grace period.
+    m_executor.reset();
+}
+
+void RunController::setWorkers(int n)
+{
+    n = std::clamp(n, 1, Executor::maxWorkersLimit());
+    m_config.workers = n;
+    if (!m_executor || m_executor->isShutdown())
+        return;
+    if (m_executor->maxWorkers() == n)
+        return;
+    try {
+        m_executor->setMaxWorkers(n);
+        emit message(QStringLiteral("pool resized to %1 worker(s)").arg(n));
+    } catch (const std::exception& e) {
+        emit error(QString::fromStdString(e.what()));
+    }
+}
+
+void RunController::setSwitchIntervalMs(double ms)
+{
+    if (!(ms >= 0.01 && ms <= 1000)) {
+        emit error(QStringLiteral("the GIL switch interval must be between 0.01 and 1000 ms"));
+        return;
+    }
+    m_config.switchIntervalMs = ms;
+    if (auto* tp = dynamic_cast<ThreadPoolExecutor*>(m_executor.get())) {
+        if (SimulatedGil* gil = tp->gil())
+            gil->setSwitchInterval(std::chrono::microseconds(std::llround(ms * 1000.0)));
+    }
+}
+
+// ------------------------------------------------------------------- runs
+
+QString RunController::check(const RunSpec& spec) const
+{
+    if (!validKind(spec.poolKind))
+        return QStringLiteral("unknown pool kind '%1' (use thread or process)").arg(spec.poolKind);
+    const QString why = Workloads::validate(spec.workload, spec.run, spec.poolKind);
+    if (!why.isEmpty())
+        return why;
+    const Workload* w = Workloads::find(spec.workload);
+    if (spec.chunkSize < 1 || spec.chunkSize > 100'000)
+        return QStringLiteral("the chunk size must be between 1 and 100000, got %1")
+            .arg(spec.chunkSize);
+    if (spec.timeoutMs < 0 || spec.timeoutMs > 86'400'000)
+        return QStringLiteral("the per-task timeout must be between 0 (none) and 86400000 ms, "
+                              "got %1")
+            .arg(spec.timeoutMs);
+    if (spec.chunkSize > 1 && spec.poolKind == QLatin1String("process"))
+        return QStringLiteral("chunk size %1 needs the thread pool: the GUI submits process-pool "
+                              "tasks one by one by name (use chunk 1)")
+            .arg(spec.chunkSize);
+    if (spec.chunkSize > 1 && w->drive)
+        return QStringLiteral("workload '%1' submits its own two-stage tasks and cannot be "
+                              "chunked (use chunk 1)")
+            .arg(spec.workload);
+    PoolConfig want{spec.poolKind, spec.workers, spec.gil, spec.switchIntervalMs};
+    return poolProblem(want);
+}
+
+quint64 RunController::start(const RunSpec& spec)
+{
+    const QString why = check(spec);
+    if (!why.isEmpty()) {
+        emit error(why);
+        return 0;
+    }
+    const PoolConfig want{spec.poolKind, spec.workers, spec.gil, spec.switchIntervalMs};
+    if (needsNewPool(want))
+        makePool(want);
+    else
+        configurePool(want);
+
+    auto run = std::make_unique<Run>();
+    run->id = m_nextRunId++;
+    run->spec = spec;
+    run->workload = Workloads::find(spec.workload);
+    run->chunk = std::max(1, spec.chunkSize);
+    run->collect = m_collectAll || resultsWanted(spec.workload);
+    run->taskName = run->chunk > 1
+                        ? QStringLiteral("%1 x%2").arg(run->workload->taskName).arg(run->chunk)
+                        : run->workload->taskName;
+    run->clock.start();
+    run->startNs = monotonicNs();
+    const bool wasBusy = !m_runs.empty();
+
+    if (run->workload->drive) {
+        // The pipeline submits its own stage-2 tasks from stage-1 callbacks.
+        try {
+            run->futures = Workloads::submit(*m_executor, spec.workload, spec.run);
+        } catch (const std::exception& e) {
+            emit error(QString::fromStdString(e.what()));
+            return 0;
+        }
+        run->submitted = true;
+    } else {
+        run->plan = run->workload->plan(spec.run);
+        run->futures.reserve((run->plan.size() + run->chunk - 1) / run->chunk);
+    }
+    const quint64 id = run->id;
+    m_runs.push_back(std::move(run));
+    emit runStarted(id, spec);
+    if (!wasBusy)
+        emit busyChanged(true);
+    pump(); // first slice now, the rest from the event loop
+    updateTickRate();
+    return id;
+}
+
+void RunController::pump()
+{
+    QElapsedTimer budget;
+    budget.start();
+    bool more = false;
+    for (auto& rp : m_runs) {
+        Run& r = *rp;
+        if (r.submitted)
+            continue;
+        const Workload& w = *r.workload;
+        TaskOptions opts(r.taskName, r.spec.priority);
+        if (r.spec.timeoutMs > 0)
+            opts.timeout = std::chrono::milliseconds(r.spec.timeoutMs);
+        try {
+            while (r.nextItem < r.plan.size()) {
+                const qsizetype b = r.nextItem;
+                const qsizetype e = std::min(r.plan.size(), b + r.chunk);
+                if (r.chunk == 1) {
+                    r.futures.append(m_executor->submitNamed(w.taskName, r.plan.at(b), opts));
+                } else {
+                    auto* tp = static_cast<ThreadPoolExecutor*>(m_executor.get());
+                    const TaskInfo* info = TaskRegistry::global().find(w.taskName);
+                    const QString bad = TaskRegistry::global().validate(w.taskName, r.plan.at(b));
+                    if (!info || !bad.isEmpty())
+                        throw InvalidArgument(bad.isEmpty() ? "unknown task" : bad.toStdString());
+                    QList<QCborArray> items = r.plan.mid(b, e - b);
+                    r.futures.append(tp->submitWith(opts, [info, items](TaskContext& ctx) {
+                        QCborArray out;
+                        for (const auto& a : items) {
+                            ctx.throwIfStopRequested();
+                            out.append(info->invoke(ctx, a));
+                        }
+                        return QCborValue(out);
+                    }));
+                }
+                r.nextItem = e;
+                if ((r.futures.size() & 255) == 0 && budget.nsecsElapsed() > kSubmitBudgetNs)
+                    break;
+            }
+        } catch (const std::exception& e) {
+            emit error(QStringLiteral("run %1 (%2): %3")
+                           .arg(r.id)
+                           .arg(r.spec.workload, QString::fromStdString(e.what())));
+            dropUnsubmitted(r);
+        }
+        if (r.nextItem >= r.plan.size()) {
+            r.plan = {};
+            r.submitted = true;
+        } else {
+            more = true;
+            break; // out of budget
+        }
+    }
+    for (auto& r : m_runs)
+        r->seen.resize(std::size_t(r->futures.size()), 0);
+    if (more && !m_pump.isActive())
+        m_pump.start();
+    else if (!more)
+        m_pump.stop();
+}
+
+void RunController::dropUnsubmitted(Run& r)
+{
+    const qsizetype left = r.plan.size() - r.nextItem;
+    if (left > 0)
+        r.cancelled += int((left + r.chunk - 1) / r.chunk);
+    r.plan = {};
+    r.nextItem = 0;
+    r.submitted = true;
+}
+
+void RunController::pause()
+{
+    if (!m_executor || m_executor->isPaused())
+        return;
+    m_executor->pause();
+    emit pausedChanged(true);
+}
+
+void RunController::resume()
+{
+    if (!m_executor || !m_executor->isPaused())
+        return;
+    m_executor->resume();
+    emit pausedChanged(false);
+}
+
+void RunController::togglePause()
+{
+    if (isPaused())
+        resume();
+    else
+        pause();
+}
+
+void RunController::cancelPending()
+{
+    int n = 0;
+    for (auto& r : m_runs) {
+        if (!r->submitted)
+            dropUnsubmitted(*r);
+        for (qsizetype i = r->cursor; i < r->futures.size(); ++i) {
+            auto& f = r->futures[i];
+            if (f.isValid() && f.state() == FutureState::Pending && f.cancel())
+                ++n;
+        }
+    }
+    m_pump.stop();
+    emit message(QStringLiteral("cancelled %1 pending task(s)").arg(n));
+}
+
+void RunController::stop()
+{
+    cancelPending();
+    int n = 0;
+    for (auto& r : m_runs) {
+        for (qsizetype i = r->cursor; i < r->futures.size(); ++i) {
+            auto& f = r->futures[i];
+            if (f.isValid() && !f.done() && f.requestStop())
+                ++n;
+        }
+    }
+    // (requestStop() cancels pending tasks outright, so a paused pool stays
+    // paused: Stop is not Resume.)
+    emit message(QStringLiteral("asked %1 running task(s) to stop").arg(n));
+}
+
+void RunController::shutdown()
+{
+    if (!m_executor)
+        return;
+    stop();
+    m_executor->shutdown(/*wait=*/false, /*cancelFutures=*/true);
+    emit message(QStringLiteral("pool shut down; the next run starts a new one"));
+}
+
+// --------------------------------------------------------------- harvest
+
+void RunController::harvest(Run& r, QList<TaskResult>& results)
+{
+    const qsizetype n = r.futures.size();
+    const qsizetype end = std::min(n, r.cursor + kLookahead);
+    for (qsizetype i = r.cursor; i < end; ++i) {
+        if (r.seen[std::size_t(i)])
+            continue;
+        Future<QCborValue>& f = r.futures[i];
+        if (!f.done())
+            continue;
+        r.seen[std::size_t(i)] = 1;
+        if (f.cancelled()) {
+            ++r.cancelled;
+        } else if (f.node()->error) {
+            ++r.failed;
+        } else {
+            ++r.succeeded;
+            if (r.collect) {
+                const QCborValue v = f.result();
+                if (r.chunk > 1 && v.isArray()) {
+                    for (const auto& item : v.toArray())
+                        results.append({r.id, f.id(), r.spec.workload, r.taskName, item});
+                } else {
+                    results.append({r.id, f.id(), r.spec.workload, r.taskName, v});
+                }
+            }
+        }
+        f = Future<QCborValue>(); // frees the task and its result now
+    }
+    while (r.cursor < n && r.seen[std::size_t(r.cursor)])
+        ++r.cursor;
+}
+
+void RunController::onSnapshot(const Snapshot& s)
+{
+    QList<TaskResult> results;
+    for (auto& r : m_runs)
+        harvest(*r, results);
+    emit snapshotReady(s);
+    if (!results.isEmpty())
+        emit resultsReady(results);
+    // Take finished runs out first, so slots of runFinished() see the
+    // controller as it is now (isRunning() false after the last one).
+    std::vector<std::unique_ptr<Run>> done;
+    for (auto it = m_runs.begin(); it != m_runs.end();) {
+        if ((*it)->submitted && (*it)->cursor >= (*it)->futures.size()) {
+            done.push_back(std::move(*it));
+            it = m_runs.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto& r : done)
+        finishRun(*r);
+    if (!done.empty() && m_runs.empty())
+        emit busyChanged(false);
+    updateTickRate();
+}
+
+void RunController::finishRun(Run& r)
+{
+    RunSummary sum;
+    sum.runId = r.id;
+    sum.workload = r.spec.workload;
+    sum.poolKind = m_executor ? m_executor->kind() : r.spec.poolKind;
+    sum.workers = m_executor ? m_executor->maxWorkers() : r.spec.workers;
+    sum.items = r.spec.run.tasks;
+    sum.succeeded = r.succeeded;
+    sum.failed = r.failed;
+    sum.cancelled = r.cancelled;
+    sum.tasks = sum.succeeded + sum.failed + sum.cancelled;
+    sum.wallSeconds = double(r.clock.nsecsElapsed()) / 1e9;
+    sum.startNs = r.startNs;
+    sum.endNs = monotonicNs();
+    sum.tasksPerSecond = sum.wallSeconds > 0 ? sum.tasks / sum.wallSeconds : 0;
+    emit runFinished(sum);
+}
+
+void RunController::updateTickRate()
+{
+    bool active = !m_runs.empty();
+    if (!active && m_executor) {
+        const Counters& c = m_monitor->last().counters;
+        active = c.queued + c.running > 0;
+    }
+    const int want = active ? m_activeTickMs : m_idleTickMs;
+    if (m_monitor->intervalMs() != want)
+        m_monitor->setIntervalMs(want);
+}
+
+// ---------------------------------------------------------------- export
+
+bool RunController::exportTrace(const QString& path)
+{
+    if (m_monitor->spanHistory().empty()) {
+        emit error(QStringLiteral("nothing to export yet: no task has finished on this pool"));
+        return false;
+    }
+    QString why;
+    const TraceData data = m_monitor->traceData(
+        QStringLiteral("PoolScope %1 pool, %2 worker(s)").arg(m_config.kind).arg(m_config.workers));
+    if (!writeChromeTrace(path, data, &why)) {
+        emit error(QStringLiteral("could not write the trace to %1: %2").arg(path, why));
+        return false;
+    }
+    emit message(
+        QStringLiteral("trace of %1 task(s) written to %2").arg(data.spans.size()).arg(path));
+    return true;
+}
+
+bool RunController::exportCsv(const QString& path)
+{
+    const QList<TaskRecord> records = m_monitor->records();
+    if (records.isEmpty()) {
+        emit error(QStringLiteral("nothing to export yet: no task has finished on this pool"));
+        return false;
+    }
+    QString why;
+    if (!writeCsv(path, records, &why)) {
+        emit error(QStringLiteral("could not write the CSV to %1: %2").arg(path, why));
+        return false;
+    }
+    emit message(QStringLiteral("%1 task record(s) written to %2").arg(records.size()).arg(path));
+    return true;
+}
+
+} // namespace poolscope

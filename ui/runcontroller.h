@@ -1,0 +1,192 @@
+#pragma once
+// RunController: what the GUI asks of the core, without any widget, so it can
+// be tested headless. It owns the current executor (thread or process pool)
+// and a Monitor, launches workload runs on it, and turns the Monitor's one
+// snapshot per tick into everything the views need (DESIGN.md §2):
+//
+//   * snapshotReady(): the Monitor's snapshot, forwarded as is;
+//   * resultsReady(): the results of tasks that finished since the last tick,
+//     ONE batch per tick (never one cross-thread signal per task), for the
+//     workloads whose results a view shows (Mandelbrot tiles) or for every
+//     workload with setCollectAllResults(true). Futures are polled on the GUI
+//     thread at each tick from a per-run cursor (plus a bounded look-ahead
+//     window, so out-of-order completions show up early); workers never call
+//     back into the controller;
+//   * runStarted() / runFinished(): one summary per run.
+//
+// Several runs can be queued on one pool: start() while a run is active adds
+// a run. A different pool kind or GIL setting needs a new pool, which is only
+// made while no run is active (error() says so otherwise); a different worker
+// count on a live pool resizes it (Executor::setMaxWorkers).
+//
+// Chunk size: with chunk > 1 on a THREAD pool, consecutive items of a
+// workload are grouped into one task that runs them one after another through
+// the task registry (one future, one timeline span, one queue entry per
+// chunk; a chunk fails as a whole). Process pools and the pipeline workload
+// refuse chunk > 1 with a clear error: the Executor interface has no public
+// "named batch" submission (ProcessPoolExecutor::map batches only typed,
+// registered function pointers), so the GUI cannot chunk them honestly.
+
+#include <poolscope/executor.h>
+#include <poolscope/monitor.h>
+#include <poolscope/workloads.h>
+
+#include <QCborValue>
+#include <QElapsedTimer>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QTimer>
+
+#include <memory>
+
+namespace poolscope {
+
+/// What one press of Start asks for.
+struct RunSpec {
+    QString workload = QStringLiteral("primes");
+    WorkloadRun run;                             // tasks, size, knobs (see Workload::defaultRun)
+    QString poolKind = QStringLiteral("thread"); // "thread" or "process"
+    int workers = 0;                             // 0 = the pool kind's default
+    bool gil = false;                            // simulated GIL (thread pools only)
+    double switchIntervalMs = 5.0;               // GIL switch interval
+    int chunkSize = 1;                           // items per task (thread pools, see above)
+    int priority = 0;                            // higher runs first (not for pipeline)
+    int timeoutMs = 0;                           // per-task timeout, 0 = none (not for pipeline)
+};
+
+/// The pool settings a run needs.
+struct PoolConfig {
+    QString kind = QStringLiteral("thread");
+    int workers = 0;
+    bool gil = false;
+    double switchIntervalMs = 5.0;
+};
+
+/// How a run ended.
+struct RunSummary {
+    quint64 runId = 0;
+    QString workload;
+    QString poolKind;
+    int workers = 0;
+    int items = 0;     // items asked for (WorkloadRun::tasks)
+    int tasks = 0;     // futures made (items / chunk, rounded up)
+    int succeeded = 0; // tasks
+    int failed = 0;
+    int cancelled = 0;      // includes tasks never submitted because of stop/cancel
+    double wallSeconds = 0; // start() to the tick that saw the last task done
+    qint64 startNs = 0;     // monotonicNs() at start(), the time base of TaskSpan
+    qint64 endNs = 0;       // monotonicNs() when the run was seen finished
+    double tasksPerSecond = 0;
+    QString text() const; // one line for the status bar and the log
+};
+
+/// One finished task's result, harvested on the GUI thread.
+struct TaskResult {
+    quint64 runId = 0;
+    quint64 taskId = 0;
+    QString workload;
+    QString taskName;
+    QCborValue value;
+};
+
+class RunController : public QObject {
+    Q_OBJECT
+public:
+    explicit RunController(QObject* parent = nullptr);
+    ~RunController() override;
+
+    /// Validates spec (Workloads::validate plus the pool rules above), makes or
+    /// reuses the pool and submits the run. On a bad spec emits error() with
+    /// one clear sentence, starts nothing and returns 0; else the run's id.
+    quint64 start(const RunSpec& spec);
+    /// The error start() would report for spec, or empty. Changes nothing.
+    QString check(const RunSpec& spec) const;
+
+    /// Makes the pool now (e.g. at launch, so the CPU chart and the workers
+    /// table are live before the first run). Refused while a run is active
+    /// and the config needs a new pool.
+    bool configurePool(const PoolConfig& config);
+
+    /// Live resize of the current pool (remembered for the next one).
+    void setWorkers(int n);
+    /// Live GIL switch interval (thread pool with GIL).
+    void setSwitchIntervalMs(double ms);
+    void pause();
+    void resume();
+    void togglePause();
+    /// cancel() on every pending future of every active run (running ones go
+    /// on); items not yet submitted are dropped.
+    void cancelPending();
+    /// cancelPending() and requestStop() on every running future: thread
+    /// tasks see TaskContext::stopRequested(), process workers are killed
+    /// and respawned.
+    void stop();
+    /// stop(), then shuts the pool down (without blocking the GUI); the next
+    /// start() makes a new pool.
+    void shutdown();
+
+    bool exportTrace(const QString& path);
+    bool exportCsv(const QString& path);
+
+    /// Collect results of every workload, not only those a view shows.
+    void setCollectAllResults(bool all) { m_collectAll = all; }
+    /// Process pools: the worker program (empty: the core's default lookup).
+    void setWorkerProgram(const QString& path) { m_workerProgram = path; }
+    /// Monitor tick while runs are active / while idle.
+    void setTickIntervals(int activeMs, int idleMs);
+
+    Executor* executor() const { return m_executor.get(); }
+    Monitor* monitor() const { return m_monitor; }
+    PoolConfig poolConfig() const { return m_config; }
+    bool hasPool() const { return m_executor != nullptr; }
+    bool isRunning() const { return !m_runs.empty(); }
+    bool isPaused() const;
+    int activeRuns() const { return int(m_runs.size()); }
+    const Snapshot& lastSnapshot() const { return m_monitor->last(); }
+
+    static bool resultsWanted(const QString& workload);
+
+signals:
+    void snapshotReady(const poolscope::Snapshot& snapshot);
+    void resultsReady(const QList<poolscope::TaskResult>& results);
+    void runStarted(quint64 runId, const poolscope::RunSpec& spec);
+    void runFinished(const poolscope::RunSummary& summary);
+    void poolChanged(const poolscope::PoolConfig& config);
+    void pausedChanged(bool paused);
+    void busyChanged(bool busy);
+    void error(const QString& message);
+    void message(const QString& text);
+
+private:
+    struct Run;
+    QString poolProblem(const PoolConfig& want) const;
+    bool needsNewPool(const PoolConfig& want) const;
+    void makePool(const PoolConfig& config);
+    void destroyPool();
+    void pump();
+    void onSnapshot(const Snapshot& s);
+    void harvest(Run& run, QList<TaskResult>& results);
+    void finishRun(Run& run);
+    void dropUnsubmitted(Run& run);
+    void updateTickRate();
+
+    Monitor* m_monitor = nullptr;
+    std::unique_ptr<Executor> m_executor;
+    PoolConfig m_config;
+    QString m_workerProgram;
+    std::vector<std::unique_ptr<Run>> m_runs;
+    QTimer m_pump; // spreads submission of big runs over event-loop passes
+    quint64 m_nextRunId = 1;
+    bool m_collectAll = false;
+    int m_activeTickMs = 33;
+    int m_idleTickMs = 100;
+};
+
+} // namespace poolscope
+
+Q_DECLARE_METATYPE(poolscope::RunSpec)
+Q_DECLARE_METATYPE(poolscope::RunSummary)
+Q_DECLARE_METATYPE(poolscope::TaskResult)
+Q_DECLARE_METATYPE(poolscope::PoolConfig)
