@@ -6,17 +6,17 @@
 set -euo pipefail
 
 # ---------------------------------------------------------------------------
-# WHAT TO RUN: the program (path relative to the repository root) and its
-# arguments, in one array.
-#   Today: the command-line demo, which runs a workload on the thread pool and
-#   prints a summary.
-#   Later, for the GUI, switch to something like
-#     APP=(build/release/app/poolscope --screenshot "$SCREENSHOT")
-#   and set APP_IS_GUI=1: a GUI program is started under `xvfb-run -a` when
-#   $DISPLAY is empty, and SCREENSHOT is where it should save its window.
-APP=(build/release/app/poolscope-cli demo)
-APP_IS_GUI=0
+# WHAT TO RUN: the PoolScope window, starting a demo workload (primes on the
+# thread pool). With a display it stays open for you to use. Without one
+# (a server, CI) it runs under `xvfb-run`, saves a screenshot of the running
+# window to $SCREENSHOT after a few seconds and quits, so the main job also
+# proves itself headless.
 SCREENSHOT=${SCREENSHOT:-build/release/poolscope-screenshot.png}
+APP=(build/release/app/poolscope --workload primes --start)
+APP_IS_GUI=1
+if [ -z "${DISPLAY:-}" ]; then
+    APP+=(--no-settings --screenshot "$SCREENSHOT" --after 4000)
+fi
 # ---------------------------------------------------------------------------
 
 PRESET=release
