@@ -77,24 +77,23 @@ build "$preset"
 suite "$preset" || failed+=("$preset")
 
 if [ "$sanitizers" = 1 ]; then
+    # Sanitizer gates (CI time budget: ~2 cores). ASan+UBSan runs the tests
+    # labelled `core`; TSan runs them too except those that drive worker
+    # processes through QProcess: Qt's event dispatcher and QProcess
+    # synchronise inside the uninstrumented libQt6Core (futex, eventfd,
+    # queued events), which TSan cannot see, so it reports false races there
+    # (docs/reliability.md). The long stress/soak/bench binaries run in the
+    # main suite only.
+    sanitizer_skip='tst_faults|tst_shutdown_bounds|soak|bench'
+    tsan_skip="$sanitizer_skip|tst_processpool|tst_step"
     if build asan; then
-        suite asan || failed+=(asan)
+        suite asan -L '^core$' -E "$sanitizer_skip" || failed+=(asan)
     else
         failed+=("asan (build)")
     fi
 
     if build tsan; then
-        tsan_args=()
-        if [ "${CI:-}" = true ]; then
-            # Only the tests labelled `core` in CI (time budget). If none carry
-            # the label yet, run all rather than nothing.
-            if ctest --preset tsan -N -L '^core$' | grep -q 'Total Tests: [1-9]'; then
-                tsan_args=(-L '^core$')
-            else
-                say "no test is labelled 'core'; running the whole suite under TSan"
-            fi
-        fi
-        suite tsan "${tsan_args[@]}" || failed+=(tsan)
+        suite tsan -L '^core$' -E "$tsan_skip" || failed+=(tsan)
     else
         failed+=("tsan (build)")
     fi

@@ -1012,17 +1012,28 @@ QList<qint64> ProcessPoolExecutor::workerPids() const
 void ProcessPoolExecutor::shutdown(bool wait, bool cancelFutures)
 {
     auto& c = *m_core;
-    std::unique_lock lk(c.m);
-    c.shutdown = true;
-    if (cancelFutures) {
-        while (detail::TaskNode* n = c.queue.pop()) {
+    // Cancelling runs done callbacks, which may call back into this pool:
+    // take the nodes out under the lock, cancel them after releasing it.
+    auto cancelTaken = [](std::vector<detail::TaskNode*>& taken) {
+        for (detail::TaskNode* n : taken) {
             n->cancelPending();
             n->deref();
         }
+        taken.clear();
+    };
+    std::vector<detail::TaskNode*> taken;
+    std::unique_lock lk(c.m);
+    c.shutdown = true;
+    if (cancelFutures) {
+        while (detail::TaskNode* n = c.queue.pop())
+            taken.push_back(n);
     }
     c.schedulePumpLocked();
+    lk.unlock();
+    cancelTaken(taken);
     if (!wait)
         return;
+    lk.lock();
     if (QThread::currentThread() == supervisorThreadOf(m_core)) {
         qWarning("poolscope: shutdown(wait=true) from the pool's own supervisor thread "
                  "(a done callback?) cannot wait; not waiting");
@@ -1036,13 +1047,16 @@ void ProcessPoolExecutor::shutdown(bool wait, bool cancelFutures)
                 m_core,
                 [core = m_core] {
                     std::vector<std::pair<detail::TaskNode*, FutureState>> complete;
+                    std::vector<detail::TaskNode*> pending;
                     {
                         std::lock_guard l2(core->m);
-                        while (detail::TaskNode* n = core->queue.pop()) {
-                            n->cancelPending();
-                            n->deref();
-                        }
+                        while (detail::TaskNode* n = core->queue.pop())
+                            pending.push_back(n);
                         core->stopAllLocked(false, complete);
+                    }
+                    for (detail::TaskNode* n : pending) { // outside the lock: callbacks
+                        n->cancelPending();
+                        n->deref();
                     }
                     ProcessPoolCore::finish(complete);
                 },

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <sched.h>
 #include <thread>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace poolscope {
@@ -214,6 +216,15 @@ Message runTask(const Message& run, detail::WorkerSlot& slot)
 
 int runWorker(int /*argc*/, char** /*argv*/)
 {
+    // Die with the parent. A worker busy in a long task never reads stdin, so
+    // it would not notice a parent that crashed or was killed (kill -9, a
+    // sanitizer abort) and would run on as an orphan, e.g. spinning a core
+    // for ever (tst_shutdown_bounds workersDieWithTheirParent). The signal is
+    // tied to the parent *thread* that spawned us: the pool's supervisor
+    // thread, which outlives every worker it starts. If the parent is already
+    // gone, the hello read below sees EOF and we leave anyway.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+
     // Keep the protocol on a private copy of stdout; tasks' prints go to stderr.
     const int out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
     if (out < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
