@@ -265,6 +265,16 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
             std::fprintf(stderr, "poolscope-cli: %s\n", e.what());
             return 1;
         }
+        if (sum.failed > 0 || sum.cancelled > 0) {
+            // A speedup of a run that did not complete means nothing.
+            std::fprintf(stderr, "poolscope-cli: the run with %d worker(s) did not complete "
+                                 "(%lld failed, %lld cancelled)%s%s\n",
+                         n, static_cast<long long>(sum.failed),
+                         static_cast<long long>(sum.cancelled),
+                         sum.failures.isEmpty() ? "" : ": ",
+                         sum.failures.isEmpty() ? "" : qPrintable(sum.failures.first()));
+            return 1;
+        }
         if (n == sizes.first())
             base = sum.wallS; // one worker: speedups are relative to it
         rows.append(sum);
