@@ -149,7 +149,7 @@ Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSwe
     s.workers = defaults;
     if (p.isSet(o.workers) && !forSweep)
         s.workers = int(std::clamp<qint64>(toInt(p.value(o.workers), QStringLiteral("--workers")),
-                                           -1, 1'000'000));
+                                           -1'000'000, 1'000'000));
     s.gil = p.isSet(o.gil);
     s.switchIntervalMs = int(std::clamp<qint64>(
         toInt(p.value(o.switchInterval), QStringLiteral("--switch-interval")), -1, 1'000'000));
