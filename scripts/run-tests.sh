@@ -97,6 +97,10 @@ if [ "$sanitizers" = 1 ]; then
     else
         failed+=("tsan (build)")
     fi
+
+    # Bounded libFuzzer runs of the frame codec and the trace loader (clang).
+    say "fuzz: 30 s per target"
+    bash scripts/fuzz.sh 30 || failed+=(fuzz)
 fi
 
 say "total $((SECONDS - total_start)) s"
