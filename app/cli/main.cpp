@@ -93,8 +93,7 @@ struct Options {
                              QStringLiteral("Tasks per chunk (one message, one failure unit)."),
                              QStringLiteral("C"), QStringLiteral("1")};
     QCommandLineOption timeout{QStringLiteral("timeout"),
-                               QStringLiteral("Per-task timeout in seconds."),
-                               QStringLiteral("S")};
+                               QStringLiteral("Per-task timeout in seconds."), QStringLiteral("S")};
     QCommandLineOption trace{QStringLiteral("trace"),
                              QStringLiteral("Write a Chrome/Perfetto trace JSON."),
                              QStringLiteral("FILE")};
@@ -144,8 +143,9 @@ Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSwe
         s.run.knobs.insert(kv.left(eq), toInt(kv.mid(eq + 1), QStringLiteral("--knob ") + kv));
     }
     s.pool = p.value(o.pool);
-    const int defaults = s.pool == QLatin1String("process") ? ProcessPoolExecutor::defaultMaxWorkers()
-                                                            : ThreadPoolExecutor::defaultMaxWorkers();
+    const int defaults = s.pool == QLatin1String("process")
+                             ? ProcessPoolExecutor::defaultMaxWorkers()
+                             : ThreadPoolExecutor::defaultMaxWorkers();
     s.workers = defaults;
     if (p.isSet(o.workers) && !forSweep)
         s.workers = int(std::clamp<qint64>(toInt(p.value(o.workers), QStringLiteral("--workers")),
@@ -153,13 +153,14 @@ Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSwe
     s.gil = p.isSet(o.gil);
     s.switchIntervalMs = int(std::clamp<qint64>(
         toInt(p.value(o.switchInterval), QStringLiteral("--switch-interval")), -1, 1'000'000));
-    s.chunk = int(std::clamp<qint64>(toInt(p.value(o.chunk), QStringLiteral("--chunk")), -1,
-                                     2'000'000));
+    s.chunk =
+        int(std::clamp<qint64>(toInt(p.value(o.chunk), QStringLiteral("--chunk")), -1, 2'000'000));
     if (p.isSet(o.timeout)) {
         bool ok = false;
         const double t = p.value(o.timeout).toDouble(&ok);
         if (!ok)
-            usageError(QStringLiteral("--timeout needs seconds (got '%1')").arg(p.value(o.timeout)));
+            usageError(
+                QStringLiteral("--timeout needs seconds (got '%1')").arg(p.value(o.timeout)));
         s.timeoutS = t;
     }
     s.tracePath = p.value(o.trace);
@@ -267,11 +268,11 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
         }
         if (sum.failed > 0 || sum.cancelled > 0) {
             // A speedup of a run that did not complete means nothing.
-            std::fprintf(stderr, "poolscope-cli: the run with %d worker(s) did not complete "
-                                 "(%lld failed, %lld cancelled)%s%s\n",
+            std::fprintf(stderr,
+                         "poolscope-cli: the run with %d worker(s) did not complete "
+                         "(%lld failed, %lld cancelled)%s%s\n",
                          n, static_cast<long long>(sum.failed),
-                         static_cast<long long>(sum.cancelled),
-                         sum.failures.isEmpty() ? "" : ": ",
+                         static_cast<long long>(sum.cancelled), sum.failures.isEmpty() ? "" : ": ",
                          sum.failures.isEmpty() ? "" : qPrintable(sum.failures.first()));
             return 1;
         }
@@ -306,8 +307,7 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
     std::printf("sweep %s on %s%s, %d tasks x size %lld\n", qPrintable(s.workload),
                 qPrintable(s.pool), s.gil ? " with the simulated GIL" : "", s.run.tasks,
                 static_cast<long long>(s.run.size));
-    std::printf("%8s %10s %9s %11s %9s\n", "workers", "wall_s", "speedup", "efficiency",
-                "amdahl");
+    std::printf("%8s %10s %9s %11s %9s\n", "workers", "wall_s", "speedup", "efficiency", "amdahl");
     for (int i = 0; i < rows.size(); ++i) {
         const double pred = serial >= 0 ? amdahlSpeedup(serial, pts[i].workers) : pts[i].speedup;
         std::printf("%8d %10.3f %8.2fx %10.0f%% %8.2fx\n", pts[i].workers, rows[i].wallS,

@@ -26,7 +26,7 @@ double rusageCpuS()
     getrusage(RUSAGE_CHILDREN, &children);
     auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
     return sec(self.ru_utime) + sec(self.ru_stime) + sec(children.ru_utime)
-        + sec(children.ru_stime);
+           + sec(children.ru_stime);
 }
 
 QString bar(double fraction, int width)
@@ -132,8 +132,8 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
         } else {
             for (int i = 0; i < plan.size(); i += s.chunk) {
                 const QList<QCborArray> batch = plan.mid(i, s.chunk);
-                items.push_back({ex->submitNamedBatch(w->taskName, batch, topts), i,
-                                 int(batch.size())});
+                items.push_back(
+                    {ex->submitNamedBatch(w->taskName, batch, topts), i, int(batch.size())});
             }
         }
     }
@@ -176,7 +176,8 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
         } else if (progress == Progress::Lines && wall.elapsed() - lastLineMs >= 1000) {
             lastLineMs = wall.elapsed();
             std::fprintf(stderr, "progress %lld/%lld tasks, %.0f tasks/s, queue %llu\n",
-                         static_cast<long long>(done), static_cast<long long>(totalItems), snap.tasksPerSecond,
+                         static_cast<long long>(done), static_cast<long long>(totalItems),
+                         snap.tasksPerSecond,
                          static_cast<unsigned long long>(snap.counters.queued));
         }
         if (done == totalItems)
@@ -295,7 +296,8 @@ QString Summary::toText() const
         line("queue wait", QStringLiteral("%1 ms mean").arg(meanQueueWaitMs, 0, 'f', 3));
     if (meanRunMs >= 0)
         line("run time", QStringLiteral("%1 ms mean").arg(meanRunMs, 0, 'f', 3));
-    line("CPU / wall", QStringLiteral("%1 (%2 s CPU)").arg(cpuWallRatio, 0, 'f', 2).arg(cpuS, 0, 'f', 3));
+    line("CPU / wall",
+         QStringLiteral("%1 (%2 s CPU)").arg(cpuWallRatio, 0, 'f', 2).arg(cpuS, 0, 'f', 3));
     if (gil)
         line("GIL wait", QStringLiteral("%1 ms total").arg(gilWaitMs, 0, 'f', 1));
     if (droppedEvents)

@@ -98,7 +98,8 @@ bool TaskContext::stopRequested() const noexcept
 {
     if (m_node->deadlineNs && !m_node->timedOut && monotonicNs() >= m_node->deadlineNs)
         m_node->timedOut = true; // per-task timeout: a stop request of its own
-    const bool stop = m_node->stopRequested.load(std::memory_order_relaxed) || m_node->timedOut
+    const bool stop =
+        m_node->stopRequested.load(std::memory_order_relaxed) || m_node->timedOut
         || (m_slot && m_slot->poolStop && m_slot->poolStop->load(std::memory_order_relaxed));
     if (stop)
         m_node->stopObserved = true;
@@ -357,9 +358,8 @@ void FutureBase::addDoneCallback(std::function<void(const FutureBase&)> fn) cons
         throw InvalidArgument("addDoneCallback() on an invalid future");
     if (!fn)
         throw InvalidArgument("addDoneCallback(): empty callback");
-    m_node->addCallback([fn = std::move(fn)](detail::TaskNode& n) {
-        fn(FutureBase(detail::NodeRef(&n)));
-    });
+    m_node->addCallback(
+        [fn = std::move(fn)](detail::TaskNode& n) { fn(FutureBase(detail::NodeRef(&n))); });
 }
 
 // ------------------------------------------------------------------ NameTable

@@ -6,7 +6,9 @@
 
 namespace poolscope {
 
-Monitor::Monitor(QObject* parent) : Monitor(MonitorOptions{}, parent) {}
+Monitor::Monitor(QObject* parent)
+    : Monitor(MonitorOptions{}, parent)
+{}
 
 Monitor::Monitor(const MonitorOptions& options, QObject* parent)
     : QObject(parent)
@@ -122,8 +124,8 @@ const Snapshot& Monitor::tick()
             ++s.workerCount;
         auto prev = m_prevWorkerCpu.value(w.index, {0, -1});
         if (w.cpuNs >= 0 && prev.second >= 0 && s.timeNs > prev.first)
-            w.cpuLoad = std::clamp(double(w.cpuNs - prev.second) / double(s.timeNs - prev.first),
-                                   0.0, 1.0);
+            w.cpuLoad =
+                std::clamp(double(w.cpuNs - prev.second) / double(s.timeNs - prev.first), 0.0, 1.0);
         if (w.state == WorkerState::Dead)
             m_prevWorkerCpu.remove(w.index);
         else

@@ -42,7 +42,8 @@ QString defaultWorkerProgram()
         return env;
     const QString self = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
     if (!self.isEmpty()) {
-        const QString sibling = QFileInfo(self).absolutePath() + QStringLiteral("/poolscope-worker");
+        const QString sibling =
+            QFileInfo(self).absolutePath() + QStringLiteral("/poolscope-worker");
         if (QFileInfo(sibling).isExecutable())
             return sibling;
     }
@@ -65,18 +66,19 @@ struct ProcWorker {
     QProcess* proc = nullptr;
     protocol::FrameReader reader;
     std::deque<InFlight> inflight;
-    bool ready = false;         // under m: said hello back
-    bool exitSent = false;      // under m: asked to leave
-    bool retire = false;        // under m: leave when idle
-    QString killReason;         // set when we terminate it on purpose
+    bool ready = false;    // under m: said hello back
+    bool exitSent = false; // under m: asked to leave
+    bool retire = false;   // under m: leave when idle
+    QString killReason;    // set when we terminate it on purpose
     int tasksRun = 0;
-    qint64 pid = 0;             // under m
+    qint64 pid = 0; // under m
 };
 
 class ProcessPoolCore : public QObject {
 public:
     static constexpr int kMaxLostDispatches = 3;
-    explicit ProcessPoolCore(const ProcessPoolOptions& o) : opts(o)
+    explicit ProcessPoolCore(const ProcessPoolOptions& o)
+        : opts(o)
     {
         program = opts.workerProgram.isEmpty() ? defaultWorkerProgram() : opts.workerProgram;
     }
@@ -119,13 +121,14 @@ public:
         if (pumpScheduled)
             return;
         pumpScheduled = true;
-        QMetaObject::invokeMethod(this, [this] { pump(); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this] { pump(); }, Qt::QueuedConnection);
     }
 
     quint64 queuedLocked() const
     {
-        return submitted - started - cancelledPending.load(std::memory_order_relaxed)
-            - brokenFailed - dispatchedNotStartedFailed;
+        return submitted - started - cancelledPending.load(std::memory_order_relaxed) - brokenFailed
+               - dispatchedNotStartedFailed;
     }
     quint64 dispatchedNotStartedFailed = 0; // failed before a worker reported start
 
@@ -139,8 +142,9 @@ public:
         c.cancelled = cancelledRun + cp;
         c.droppedEvents = dropped;
         c.queued = submitted - started - cp - brokenFailed - dispatchedNotStartedFailed;
-        c.running = started - (succeeded + failed + cancelledRun - brokenFailed
-                               - dispatchedNotStartedFailed);
+        c.running =
+            started
+            - (succeeded + failed + cancelledRun - brokenFailed - dispatchedNotStartedFailed);
         return c;
     }
 
@@ -264,7 +268,7 @@ public:
         // With max_tasks_per_child, never send a worker more than it may run.
         auto mayTake = [&] {
             return opts.maxTasksPerChild == 0
-                || w.tasksRun + int(w.inflight.size()) < opts.maxTasksPerChild;
+                   || w.tasksRun + int(w.inflight.size()) < opts.maxTasksPerChild;
         };
         QByteArray frames;
         while (int(w.inflight.size()) < depth && !queue.empty() && mayTake()) {
@@ -420,8 +424,8 @@ public:
             slot.lastCore.store(msg.core, std::memory_order_relaxed);
             slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
             if (f.deadlineNs)
-                QMetaObject::invokeMethod(this, [this] { updateWatchdog(); },
-                                          Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    this, [this] { updateWatchdog(); }, Qt::QueuedConnection);
             return true;
         }
         case MsgType::Progress:
@@ -474,8 +478,8 @@ public:
         }
     }
 
-    void recordLocked(ProcWorker& w, const ProcWorker::InFlight& f, TaskStatus status,
-                      qint64 cpuNs, int core)
+    void recordLocked(ProcWorker& w, const ProcWorker::InFlight& f, TaskStatus status, qint64 cpuNs,
+                      int core)
     {
         WorkerSlot& slot = *w.slot;
         const qint64 end = monotonicNs();
@@ -561,10 +565,8 @@ public:
     void breakWorkerLocked(ProcWorker* w, const QString& why,
                            std::vector<std::pair<TaskNode*, FutureState>>& complete)
     {
-        const QString text = QStringLiteral("worker %1 (pid %2) %3")
-                                 .arg(w->slot->index)
-                                 .arg(w->pid)
-                                 .arg(why);
+        const QString text =
+            QStringLiteral("worker %1 (pid %2) %3").arg(w->slot->index).arg(w->pid).arg(why);
         qWarning("poolscope: %s; replacing it", qPrintable(text));
         abortRunningLocked(w, std::make_exception_ptr(WorkerCrashed(text.toStdString())), false,
                            text, complete, /*hard=*/true);
@@ -621,8 +623,8 @@ public:
             // Frames still buffered (e.g. a result written just before exit).
             w->reader.feed(w->proc->readAllStandardOutput());
             const QString how = st == QProcess::CrashExit
-                ? QStringLiteral("was killed by %1").arg(signalName(code))
-                : QStringLiteral("exited with code %1").arg(code);
+                                    ? QStringLiteral("was killed by %1").arg(signalName(code))
+                                    : QStringLiteral("exited with code %1").arg(code);
             const bool expected = w->exitSent && w->inflight.empty();
             if (!expected && w->killReason.isEmpty()) {
                 if (!w->ready)
@@ -639,8 +641,9 @@ public:
                 }
                 qWarning("poolscope: %s", qPrintable(text));
                 if (opts.crashPolicy == ProcessPoolOptions::CrashPolicy::BreakPool) {
-                    breakPoolLocked(text + QStringLiteral("; the pool is broken (crash policy "
-                                                          "BreakPool)"),
+                    breakPoolLocked(text
+                                        + QStringLiteral("; the pool is broken (crash policy "
+                                                         "BreakPool)"),
                                     complete);
                 } else if (startupFailures >= 3) {
                     breakPoolLocked(QStringLiteral("%1 workers in a row died before they "
@@ -661,12 +664,11 @@ public:
                 }
             }
             removeWorkerLocked(w, complete,
-                               w->killReason.isEmpty()
-                                   ? QStringLiteral("worker %1 (pid %2) %3")
-                                         .arg(w->slot->index)
-                                         .arg(w->pid)
-                                         .arg(how)
-                                   : w->killReason);
+                               w->killReason.isEmpty() ? QStringLiteral("worker %1 (pid %2) %3")
+                                                             .arg(w->slot->index)
+                                                             .arg(w->pid)
+                                                             .arg(how)
+                                                       : w->killReason);
             schedulePumpLocked();
             cv.notify_all();
         }
@@ -762,15 +764,15 @@ public:
                                        QStringLiteral("its task %1 was cancelled").arg(n->id),
                                        complete);
                 } else if (f.deadlineNs && now >= f.deadlineNs) {
-                    const QString text
-                        = QStringLiteral("task %1 '%2' exceeded its timeout of %3 ms; its "
-                                         "worker (pid %4) was terminated")
-                              .arg(n->id)
-                              .arg(n->remote()->name)
-                              .arg(n->timeoutNs / 1'000'000)
-                              .arg(w->pid);
-                    abortRunningLocked(w.get(), std::make_exception_ptr(TimeoutError(
-                                                    text.toStdString())),
+                    const QString text =
+                        QStringLiteral("task %1 '%2' exceeded its timeout of %3 ms; its "
+                                       "worker (pid %4) was terminated")
+                            .arg(n->id)
+                            .arg(n->remote()->name)
+                            .arg(n->timeoutNs / 1'000'000)
+                            .arg(w->pid);
+                    abortRunningLocked(w.get(),
+                                       std::make_exception_ptr(TimeoutError(text.toStdString())),
                                        false, text, complete);
                 }
             }
@@ -783,8 +785,9 @@ public:
 
     void stopAllLocked(bool hard, std::vector<std::pair<TaskNode*, FutureState>>& complete)
     {
-        const QString why = hard ? QStringLiteral("its worker was killed by killWorkers()")
-                                 : QStringLiteral("its worker was terminated by terminateWorkers()");
+        const QString why = hard
+                                ? QStringLiteral("its worker was killed by killWorkers()")
+                                : QStringLiteral("its worker was terminated by terminateWorkers()");
         const auto err = std::make_exception_ptr(WorkerCrashed(why.toStdString()));
         stopping = true;
         for (auto& w : workers) {
@@ -821,16 +824,14 @@ ProcessPoolExecutor::ProcessPoolExecutor(int maxWorkers, QObject* parent)
             return o;
         }(),
         parent)
-{
-}
+{}
 
 ProcessPoolExecutor::ProcessPoolExecutor(const ProcessPoolOptions& options, QObject* parent)
     : Executor(parent)
 {
     const int n = options.maxWorkers.value_or(defaultMaxWorkers());
     if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
-                              + ")");
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
     if (n > maxWorkersLimit())
         throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
                               + std::to_string(maxWorkersLimit()));
@@ -1088,8 +1089,7 @@ QString ProcessPoolExecutor::brokenReason() const
 void ProcessPoolExecutor::setMaxWorkers(int n)
 {
     if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
-                              + ")");
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
     if (n > maxWorkersLimit())
         throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
                               + std::to_string(maxWorkersLimit()));
@@ -1104,9 +1104,9 @@ void ProcessPoolExecutor::setMaxWorkers(int n)
             && (m_core->opts.maxTasksPerChild == 0
                 || w->tasksRun < m_core->opts.maxTasksPerChild)) {
             w->retire = false;
-            w->slot->state.store(int(w->inflight.empty() ? WorkerState::Idle
-                                                          : WorkerState::Running),
-                                 std::memory_order_relaxed);
+            w->slot->state.store(
+                int(w->inflight.empty() ? WorkerState::Idle : WorkerState::Running),
+                std::memory_order_relaxed);
             ++live;
         }
     }
@@ -1219,8 +1219,8 @@ void ProcessPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax
             wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
         }
         wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
-            + s.failed.load(std::memory_order_relaxed)
-            + s.cancelled.load(std::memory_order_relaxed);
+                       + s.failed.load(std::memory_order_relaxed)
+                       + s.cancelled.load(std::memory_order_relaxed);
         wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
         wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
         if (alive && wi.pid > 0) {

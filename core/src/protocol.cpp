@@ -21,7 +21,7 @@ std::optional<MsgType> typeFromName(const QString& s)
 bool isFromWorker(MsgType t)
 {
     return t == MsgType::Ready || t == MsgType::InitFailed || t == MsgType::Started
-        || t == MsgType::Progress || t == MsgType::Result;
+           || t == MsgType::Progress || t == MsgType::Result;
 }
 
 // Keys are short on purpose: they are on every frame.
@@ -143,9 +143,8 @@ FrameReader::Status FrameReader::next(QByteArray* payload, QString* error)
     if (len == 0) {
         m_error = QStringLiteral("empty frame (length 0)");
     } else if (qsizetype(len) > m_max) {
-        m_error = QStringLiteral("oversized frame: %1 bytes announced, limit %2")
-                      .arg(len)
-                      .arg(m_max);
+        m_error =
+            QStringLiteral("oversized frame: %1 bytes announced, limit %2").arg(len).arg(m_max);
     }
     if (!m_error.isEmpty()) {
         if (error)

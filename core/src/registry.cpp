@@ -137,8 +137,8 @@ QString TaskRegistry::validate(const QString& name, const QCborArray& args) cons
     if (info->check) {
         if (const int bad = info->check(args)) {
             const QString label = bad <= info->argNames.size()
-                ? QStringLiteral(" (%1)").arg(info->argNames.at(bad - 1))
-                : QString();
+                                      ? QStringLiteral(" (%1)").arg(info->argNames.at(bad - 1))
+                                      : QString();
             return QStringLiteral("argument %1%2 of task '%3' must be %4, got %5")
                 .arg(bad)
                 .arg(label, name, QString::fromLatin1(nameOf(info->args.at(bad - 1))),
@@ -149,7 +149,7 @@ QString TaskRegistry::validate(const QString& name, const QCborArray& args) cons
 }
 
 QString Executor::validateNamed(const QString& name, const QList<QCborArray>& items,
-                               bool threadPool)
+                                bool threadPool)
 {
     const auto& reg = TaskRegistry::global();
     const TaskInfo* info = reg.find(name);

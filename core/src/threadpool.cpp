@@ -40,7 +40,8 @@ public:
         bool retire = false;
     };
 
-    explicit ThreadPoolCore(const ThreadPoolOptions& o) : opts(o)
+    explicit ThreadPoolCore(const ThreadPoolOptions& o)
+        : opts(o)
     {
         if (o.gil)
             gil = std::make_unique<SimulatedGil>(o.gilSwitchInterval);
@@ -52,13 +53,13 @@ public:
     std::condition_variable workCv;         // workers wait here for tasks
     mutable std::condition_variable idleCv; // waitForIdle / shutdown wait here
     TaskQueue queue;
-    std::vector<std::unique_ptr<Worker>> workers; // alive, including retiring
+    std::vector<std::unique_ptr<Worker>> workers;       // alive, including retiring
     std::vector<std::shared_ptr<WorkerSlot>> deadSlots; // for the monitor's last look
     std::vector<std::thread> toJoin;
     ThreadPoolOptions opts;
     int maxWorkers = 1;
-    int sleepers = 0;       // workers blocked on workCv
-    int active = 0;         // workers between taking a task and finishing it
+    int sleepers = 0; // workers blocked on workCv
+    int active = 0;   // workers between taking a task and finishing it
     // Threads blocked on idleCv. Changed under m; atomic so that
     // pendingCancelled() can skip the lock when nobody waits.
     std::atomic<int> idleWaiters{0};
@@ -70,7 +71,7 @@ public:
     QString brokenReason;
     quint64 nextTaskId = 1;
     quint64 submitted = 0;
-    Counters retired;       // folded counters of workers that exited
+    Counters retired; // folded counters of workers that exited
     quint64 retiredStarted = 0;
     qint64 retiredBusyNs = 0;
     quint64 brokenFailed = 0;
@@ -225,10 +226,10 @@ public:
             try {
                 opts.initializer();
             } catch (...) {
-                const QString why = QStringLiteral("A thread initializer failed, the pool is "
-                                                   "not usable anymore (%1)")
-                                        .arg(QString::fromStdString(
-                                            describeException(std::current_exception())));
+                const QString why =
+                    QStringLiteral("A thread initializer failed, the pool is "
+                                   "not usable anymore (%1)")
+                        .arg(QString::fromStdString(describeException(std::current_exception())));
                 qWarning("poolscope: %s", qPrintable(why));
                 std::vector<TaskNode*> failed;
                 {
@@ -267,7 +268,7 @@ public:
             if (!node)
                 continue;
             if (paused && !shutdown && stepBudget > 0)
-                --stepBudget; // a step() grant, even if the task was cancelled
+                --stepBudget;        // a step() grant, even if the task was cancelled
             if (!node->tryStart()) { // cancelled while queued
                 lk.unlock();
                 node->deref();
@@ -330,9 +331,9 @@ public:
         if (node->deadlineNs && (node->timedOut || monotonicNs() >= node->deadlineNs)) {
             node->timedOut = true;
             node->dropValue();
-            node->error = std::make_exception_ptr(TimeoutError(
-                "task " + std::to_string(node->id) + " exceeded its timeout of "
-                + std::to_string(node->timeoutNs / 1'000'000) + " ms"));
+            node->error = std::make_exception_ptr(
+                TimeoutError("task " + std::to_string(node->id) + " exceeded its timeout of "
+                             + std::to_string(node->timeoutNs / 1'000'000) + " ms"));
         }
 
         TaskStatus status = TaskStatus::Succeeded;
@@ -345,7 +346,7 @@ public:
                     std::rethrow_exception(node->error);
                 } catch (const CancelledError&) {
                     cancelled = node->stopRequested.load(std::memory_order_relaxed)
-                        || stopAll.load(std::memory_order_relaxed);
+                                || stopAll.load(std::memory_order_relaxed);
                 } catch (...) {
                 }
             }
@@ -363,7 +364,8 @@ public:
             span.gilWaitNs = ctx.gilWaitNs();
             if (record)
                 span.cpuNs = threadCpuNs(cpuClock) - cpu0;
-            slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (span.endNs - span.startNs),
+            slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed)
+                                  + (span.endNs - span.startNs),
                               std::memory_order_relaxed);
             if (!slot.spans.push(span))
                 WorkerSlot::bump(slot.dropped);
@@ -383,8 +385,8 @@ public:
         slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
 
         const bool posted = node->posted;
-        std::exception_ptr postedError = posted && status == TaskStatus::Failed ? node->error
-                                                                                 : nullptr;
+        std::exception_ptr postedError =
+            posted && status == TaskStatus::Failed ? node->error : nullptr;
         // Count before completing so a waiter woken by complete() sees exact counters.
         WorkerSlot::bump(status == TaskStatus::Succeeded ? slot.succeeded
                          : status == TaskStatus::Failed  ? slot.failed
@@ -399,8 +401,7 @@ public:
     void reportUnhandled(const std::exception_ptr& e)
     {
         const QString msg = QString::fromStdString(describeException(e));
-        qWarning("poolscope: a posted task threw and nobody holds its future: %s",
-                 qPrintable(msg));
+        qWarning("poolscope: a posted task threw and nobody holds its future: %s", qPrintable(msg));
         std::lock_guard lk(ownerMutex);
         if (!owner)
             return;
@@ -482,9 +483,10 @@ namespace detail {
 class NamedNode final : public ResultNode<QCborValue> {
 public:
     NamedNode(const TaskInfo* info, QCborArray args, bool batch)
-        : m_info(info), m_args(std::move(args)), m_batch(batch)
-    {
-    }
+        : m_info(info)
+        , m_args(std::move(args))
+        , m_batch(batch)
+    {}
     void run(TaskContext& ctx) noexcept override
     {
         try {
@@ -518,7 +520,8 @@ Future<QCborValue> ThreadPoolExecutor::submitNamed(const QString& name, const QC
 {
     const QString why = validateNamed(name, {args}, true);
     if (!why.isEmpty())
-        return failedFuture<QCborValue>(std::make_exception_ptr(InvalidArgument(why.toStdString())));
+        return failedFuture<QCborValue>(
+            std::make_exception_ptr(InvalidArgument(why.toStdString())));
     auto* node = new detail::NamedNode(TaskRegistry::global().find(name), args, false);
     detail::NodeRef ref(node, true);
     TaskOptions o = options;
@@ -534,7 +537,8 @@ Future<QCborValue> ThreadPoolExecutor::submitNamedBatch(const QString& name,
 {
     const QString why = validateNamed(name, items, true);
     if (!why.isEmpty())
-        return failedFuture<QCborValue>(std::make_exception_ptr(InvalidArgument(why.toStdString())));
+        return failedFuture<QCborValue>(
+            std::make_exception_ptr(InvalidArgument(why.toStdString())));
     QCborArray all;
     for (const auto& a : items)
         all.append(a);
@@ -557,16 +561,14 @@ int ThreadPoolExecutor::defaultMaxWorkers()
 
 ThreadPoolExecutor::ThreadPoolExecutor(int maxWorkers, QObject* parent)
     : ThreadPoolExecutor(ThreadPoolOptions{maxWorkers, QStringLiteral("poolscope"), {}, {}}, parent)
-{
-}
+{}
 
 ThreadPoolExecutor::ThreadPoolExecutor(const ThreadPoolOptions& options, QObject* parent)
     : Executor(parent)
 {
     const int n = options.maxWorkers.value_or(defaultMaxWorkers());
     if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
-                              + ")");
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
     if (n > maxWorkersLimit())
         throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
                               + std::to_string(maxWorkersLimit()));
@@ -721,8 +723,7 @@ QString ThreadPoolExecutor::brokenReason() const
 void ThreadPoolExecutor::setMaxWorkers(int n)
 {
     if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n)
-                              + ")");
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
     if (n > maxWorkersLimit())
         throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
                               + std::to_string(maxWorkersLimit()));
@@ -888,8 +889,8 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
                 wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
             }
             wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
-                + s.failed.load(std::memory_order_relaxed)
-                + s.cancelled.load(std::memory_order_relaxed);
+                           + s.failed.load(std::memory_order_relaxed)
+                           + s.cancelled.load(std::memory_order_relaxed);
             wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
             wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
             wi.holdsGil = c.gil && c.gil->holder() == s.index;

@@ -6,16 +6,16 @@
 
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <thread>
 #include <time.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace poolscope {
@@ -54,7 +54,10 @@ qint64 rssBytes()
 
 class Channel {
 public:
-    Channel(int in, int out) : m_in(in), m_out(out) {}
+    Channel(int in, int out)
+        : m_in(in)
+        , m_out(out)
+    {}
 
     bool send(const Message& m)
     {
@@ -117,7 +120,9 @@ private:
 /// Sends throttled progress frames for the running task (at most 20/s).
 class ProgressReporter {
 public:
-    ProgressReporter(Channel& ch, detail::WorkerSlot& slot) : m_ch(ch), m_slot(slot)
+    ProgressReporter(Channel& ch, detail::WorkerSlot& slot)
+        : m_ch(ch)
+        , m_slot(slot)
     {
         m_thread = std::thread([this] { loop(); });
     }
@@ -201,10 +206,9 @@ Message runTask(const Message& run, detail::WorkerSlot& slot)
         r.ok = false;
         const std::string d = describeException(std::current_exception());
         const auto colon = d.find(": ");
-        r.errorType = QString::fromStdString(colon == std::string::npos ? "exception"
-                                                                        : d.substr(0, colon));
-        r.errorText = QString::fromStdString(colon == std::string::npos ? d
-                                                                        : d.substr(colon + 2));
+        r.errorType =
+            QString::fromStdString(colon == std::string::npos ? "exception" : d.substr(0, colon));
+        r.errorText = QString::fromStdString(colon == std::string::npos ? d : d.substr(colon + 2));
     }
     r.cpuNs = threadCpuNs() - cpu0;
     r.core = sched_getcpu();

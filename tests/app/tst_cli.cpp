@@ -45,7 +45,8 @@ private slots:
         QTest::newRow("threads") << "thread" << QStringList{};
         QTest::newRow("threads+gil") << "thread" << QStringList{QStringLiteral("--gil")};
         QTest::newRow("processes") << "process" << QStringList{};
-        QTest::newRow("chunked") << "thread" << QStringList{QStringLiteral("--chunk"), QStringLiteral("3")};
+        QTest::newRow("chunked") << "thread"
+                                 << QStringList{QStringLiteral("--chunk"), QStringLiteral("3")};
     }
     void runJson()
     {
@@ -54,11 +55,22 @@ private slots:
         QTemporaryDir dir;
         const QString trace = dir.filePath(QStringLiteral("t.json"));
         const QString csv = dir.filePath(QStringLiteral("t.csv"));
-        QStringList args{QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("primes"),
-                         QStringLiteral("--tasks"), QStringLiteral("8"), QStringLiteral("--size"),
-                         QStringLiteral("20000"), QStringLiteral("--pool"), pool,
-                         QStringLiteral("--workers"), QStringLiteral("2"), QStringLiteral("--json"),
-                         QStringLiteral("--trace"), trace, QStringLiteral("--csv"), csv};
+        QStringList args{QStringLiteral("run"),
+                         QStringLiteral("--workload"),
+                         QStringLiteral("primes"),
+                         QStringLiteral("--tasks"),
+                         QStringLiteral("8"),
+                         QStringLiteral("--size"),
+                         QStringLiteral("20000"),
+                         QStringLiteral("--pool"),
+                         pool,
+                         QStringLiteral("--workers"),
+                         QStringLiteral("2"),
+                         QStringLiteral("--json"),
+                         QStringLiteral("--trace"),
+                         trace,
+                         QStringLiteral("--csv"),
+                         csv};
         args += extra;
         const auto r = run(args);
         QCOMPARE(r.code, 0);
@@ -84,9 +96,10 @@ private slots:
 
     void failuresExitOne()
     {
-        const auto r = run({QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("throws"),
-                            QStringLiteral("--tasks"), QStringLiteral("6"), QStringLiteral("--size"),
-                            QStringLiteral("1000"), QStringLiteral("--json")});
+        const auto r =
+            run({QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("throws"),
+                 QStringLiteral("--tasks"), QStringLiteral("6"), QStringLiteral("--size"),
+                 QStringLiteral("1000"), QStringLiteral("--json")});
         QCOMPARE(r.code, 1);
         const QJsonObject o = QJsonDocument::fromJson(r.out).object();
         QVERIFY(o.value(QStringLiteral("failed")).toInt() > 0);
@@ -95,9 +108,10 @@ private slots:
 
     void crashIsolatedOnProcesses()
     {
-        const auto r = run({QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("crash"),
-                            QStringLiteral("--pool"), QStringLiteral("process"),
-                            QStringLiteral("--workers"), QStringLiteral("2"), QStringLiteral("--json")});
+        const auto r =
+            run({QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("crash"),
+                 QStringLiteral("--pool"), QStringLiteral("process"), QStringLiteral("--workers"),
+                 QStringLiteral("2"), QStringLiteral("--json")});
         QCOMPARE(r.code, 1); // some tasks crashed...
         const QJsonObject o = QJsonDocument::fromJson(r.out).object();
         QVERIFY(o.value(QStringLiteral("failed")).toInt() > 0);
@@ -106,10 +120,11 @@ private slots:
 
     void sweep()
     {
-        const auto r = run({QStringLiteral("sweep"), QStringLiteral("--workload"), QStringLiteral("primes"),
-                            QStringLiteral("--tasks"), QStringLiteral("4"), QStringLiteral("--size"),
-                            QStringLiteral("20000"), QStringLiteral("--workers"), QStringLiteral("1..2"),
-                            QStringLiteral("--json")});
+        const auto r =
+            run({QStringLiteral("sweep"), QStringLiteral("--workload"), QStringLiteral("primes"),
+                 QStringLiteral("--tasks"), QStringLiteral("4"), QStringLiteral("--size"),
+                 QStringLiteral("20000"), QStringLiteral("--workers"), QStringLiteral("1..2"),
+                 QStringLiteral("--json")});
         QCOMPARE(r.code, 0);
         const QJsonObject o = QJsonDocument::fromJson(r.out).object();
         QCOMPARE(o.value(QStringLiteral("rows")).toArray().size(), 2);
@@ -129,21 +144,37 @@ private slots:
         QTest::newRow("no command") << QStringList{} << "give one command";
         QTest::newRow("unknown command") << QStringList{QStringLiteral("fly")} << "unknown command";
         QTest::newRow("unknown workload") << w({"--workload", "nope"}) << "unknown workload";
-        QTest::newRow("unknown pool") << w({"--workload", "primes", "--pool", "gpu"}) << "unknown pool";
-        QTest::newRow("workers 0") << w({"--workload", "primes", "--workers", "0"}) << "--workers must be between";
-        QTest::newRow("workers negative") << w({"--workload", "primes", "--workers", "-3"}) << "--workers must be between";
-        QTest::newRow("workers 100000") << w({"--workload", "primes", "--workers", "100000"}) << "--workers must be between";
-        QTest::newRow("workers not a number") << w({"--workload", "primes", "--workers", "many"}) << "needs an integer";
+        QTest::newRow("unknown pool")
+            << w({"--workload", "primes", "--pool", "gpu"}) << "unknown pool";
+        QTest::newRow("workers 0")
+            << w({"--workload", "primes", "--workers", "0"}) << "--workers must be between";
+        QTest::newRow("workers negative")
+            << w({"--workload", "primes", "--workers", "-3"}) << "--workers must be between";
+        QTest::newRow("workers 100000")
+            << w({"--workload", "primes", "--workers", "100000"}) << "--workers must be between";
+        QTest::newRow("workers not a number")
+            << w({"--workload", "primes", "--workers", "many"}) << "needs an integer";
         QTest::newRow("size out of range") << w({"--workload", "primes", "--size", "0"}) << "size";
-        QTest::newRow("tasks 0") << w({"--workload", "primes", "--tasks", "0"}) << "--tasks must be";
+        QTest::newRow("tasks 0") << w({"--workload", "primes", "--tasks", "0"})
+                                 << "--tasks must be";
         QTest::newRow("crash on threads") << w({"--workload", "crash"}) << "process";
-        QTest::newRow("gil on processes") << w({"--workload", "primes", "--pool", "process", "--gil"}) << "--gil applies";
-        QTest::newRow("unwritable trace") << w({"--workload", "primes", "--trace", "/nonexistent-dir/x.json"}) << "cannot write";
-        QTest::newRow("bad knob") << w({"--workload", "primes", "--knob", "oops"}) << "--knob must look like";
-        QTest::newRow("unknown knob") << w({"--workload", "primes", "--knob", "colour=3"}) << "colour";
-        QTest::newRow("chunk 0") << w({"--workload", "primes", "--chunk", "0"}) << "--chunk must be";
-        QTest::newRow("sweep not from 1") << QStringList{QStringLiteral("sweep"), QStringLiteral("--workload"), QStringLiteral("primes"), QStringLiteral("--workers"), QStringLiteral("2..4")} << "starts at 1";
-        QTest::newRow("unknown option") << w({"--workload", "primes", "--frobnicate"}) << "frobnicate";
+        QTest::newRow("gil on processes")
+            << w({"--workload", "primes", "--pool", "process", "--gil"}) << "--gil applies";
+        QTest::newRow("unwritable trace")
+            << w({"--workload", "primes", "--trace", "/nonexistent-dir/x.json"}) << "cannot write";
+        QTest::newRow("bad knob") << w({"--workload", "primes", "--knob", "oops"})
+                                  << "--knob must look like";
+        QTest::newRow("unknown knob")
+            << w({"--workload", "primes", "--knob", "colour=3"}) << "colour";
+        QTest::newRow("chunk 0") << w({"--workload", "primes", "--chunk", "0"})
+                                 << "--chunk must be";
+        QTest::newRow("sweep not from 1")
+            << QStringList{QStringLiteral("sweep"), QStringLiteral("--workload"),
+                           QStringLiteral("primes"), QStringLiteral("--workers"),
+                           QStringLiteral("2..4")}
+            << "starts at 1";
+        QTest::newRow("unknown option")
+            << w({"--workload", "primes", "--frobnicate"}) << "frobnicate";
     }
     void badInput()
     {

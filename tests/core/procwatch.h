@@ -65,8 +65,8 @@ inline QList<ProcStat> children()
 {
     QList<ProcStat> out;
     const qint64 self = qint64(::getpid());
-    const QStringList entries
-        = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    const QStringList entries =
+        QDir(QStringLiteral("/proc")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
     for (const QString& e : entries) {
         bool ok = false;
         const qint64 pid = e.toLongLong(&ok);
@@ -129,9 +129,13 @@ inline QString unreapedChildren()
                                : QStringLiteral("waitpid failed: %1").arg(qt_error_string(errno));
     QStringList bad;
     for (const ProcStat& c : workerChildren())
-        bad << QStringLiteral("%1 (%2) %3").arg(c.pid).arg(QChar::fromLatin1(c.state)).arg(cmdline(c.pid));
-    return bad.isEmpty() ? QString()
-                         : QStringLiteral("live worker children: ") + bad.join(QStringLiteral(", "));
+        bad << QStringLiteral("%1 (%2) %3")
+                   .arg(c.pid)
+                   .arg(QChar::fromLatin1(c.state))
+                   .arg(cmdline(c.pid));
+    return bad.isEmpty()
+               ? QString()
+               : QStringLiteral("live worker children: ") + bad.join(QStringLiteral(", "));
 }
 
 } // namespace procwatch

@@ -28,8 +28,14 @@ inline constexpr auto kGuard = 30s;
 
 class Gate {
 public:
-    Gate() : m_s(std::make_shared<State>()), m_owner(true) {}
-    Gate(const Gate& o) : m_s(o.m_s), m_owner(false) {}
+    Gate()
+        : m_s(std::make_shared<State>())
+        , m_owner(true)
+    {}
+    Gate(const Gate& o)
+        : m_s(o.m_s)
+        , m_owner(false)
+    {}
     Gate& operator=(const Gate&) = delete;
     ~Gate()
     {
@@ -73,7 +79,9 @@ private:
 /// (e.g. captured by an initializer): declare the opener after the pool.
 class GateOpener {
 public:
-    explicit GateOpener(const Gate& g) : m_g(g) {}
+    explicit GateOpener(const Gate& g)
+        : m_g(g)
+    {}
     GateOpener(const GateOpener&) = delete;
     GateOpener& operator=(const GateOpener&) = delete;
     ~GateOpener() { m_g.open(); }
@@ -84,7 +92,9 @@ private:
 
 class Arrivals {
 public:
-    Arrivals() : m_s(std::make_shared<State>()) {}
+    Arrivals()
+        : m_s(std::make_shared<State>())
+    {}
     void arrive() const
     {
         std::lock_guard lk(m_s->m);
@@ -115,7 +125,9 @@ private:
 /// Thread-safe list of labels, to check the order in which tasks ran.
 class Recorder {
 public:
-    Recorder() : m_s(std::make_shared<State>()) {}
+    Recorder()
+        : m_s(std::make_shared<State>())
+    {}
     void add(const QString& s) const
     {
         QMutexLocker lk(&m_s->m);
@@ -140,6 +152,6 @@ private:
 // Compares a future's state by name, so a failure prints "running" vs
 // "finished". (The name functions are called nameOf, not toString, because
 // QtTest's QCOMPARE finds a toString() by ADL and delete[]s what it returns.)
-#define TST_COMPARE_STATE(future, expected)                                                      \
-    QCOMPARE(QByteArray(poolscope::nameOf((future).state())),                                    \
+#define TST_COMPARE_STATE(future, expected)                                                        \
+    QCOMPARE(QByteArray(poolscope::nameOf((future).state())),                                      \
              QByteArray(poolscope::nameOf(expected)))

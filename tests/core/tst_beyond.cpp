@@ -447,7 +447,8 @@ void TstBeyond::postedExceptionsAreCountedAndSignalled()
     ThreadPoolExecutor pool(1); // one worker: the warnings come from one thread
     QSignalSpy spy(&pool, &Executor::unhandledExceptions);
     for (int i = 0; i < 51; ++i)
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("posted task threw.*TaskError: boom"));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression("posted task threw.*TaskError: boom"));
     for (int i = 0; i < 50; ++i)
         pool.post([i] {
             if (i >= 0)

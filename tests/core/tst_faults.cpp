@@ -31,10 +31,10 @@
 #include <QtTest>
 
 #include <atomic>
-#include <functional>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <memory>
 #include <sys/resource.h>
 #include <thread>
@@ -56,7 +56,7 @@ using namespace std::chrono_literals;
 #endif
 #endif
 #ifdef POOLSCOPE_UNDER_TSAN
-#define SKIP_PROCESS_POOL_UNDER_TSAN()                                                          \
+#define SKIP_PROCESS_POOL_UNDER_TSAN()                                                             \
     QSKIP("process pools under TSan: fork+exec and Qt's event loop are not instrumented")
 #else
 #define SKIP_PROCESS_POOL_UNDER_TSAN() (void)0
@@ -136,14 +136,26 @@ static qint64 faultTask(QString dir, qint64 id, qint64 mode)
 }
 POOLSCOPE_TASK(faultTask, "marks its id once, then succeeds, crashes, hangs or throws");
 
-static qint64 notRegistered(qint64 x) { return x; }
-static qint64 echo(qint64 x) { return x; }
+static qint64 notRegistered(qint64 x)
+{
+    return x;
+}
+static qint64 echo(qint64 x)
+{
+    return x;
+}
 POOLSCOPE_TASK(echo, "returns x");
 // "skewed" is registered in main(): returning an integer in this (parent)
 // process and a string in the workers, as when $POOLSCOPE_WORKER points at an
 // older worker build. The parent cannot decode the worker's result.
-static qint64 skewedParent() { return 1; }
-static QString skewedWorker() { return QStringLiteral("one"); }
+static qint64 skewedParent()
+{
+    return 1;
+}
+static QString skewedWorker()
+{
+    return QStringLiteral("one");
+}
 
 class TstFaults : public QObject {
     Q_OBJECT
@@ -226,8 +238,7 @@ void TstFaults::processPoolUnderFire()
         QVERIFY2(wall.elapsed() < limitMs, "the process pool stopped making progress");
 
         // ---- every future ended exactly once, with the right outcome
-        int ok = 0, failed = 0, cancelled = 0, crashed = 0, timeouts = 0, thrown = 0,
-            segvSeen = 0;
+        int ok = 0, failed = 0, cancelled = 0, crashed = 0, timeouts = 0, thrown = 0, segvSeen = 0;
         int segvPreempted = 0, sleepPreempted = 0, throwPreempted = 0; // killed or cancelled first
         auto preempted = [&](Mode m) {
             segvPreempted += m == Segv;
@@ -251,9 +262,9 @@ void TstFaults::processPoolUnderFire()
             const std::exception_ptr e = f.exception();
             if (!e) {
                 ++ok;
-                QVERIFY2(m == Normal, qPrintable(QStringLiteral("task %1 (mode %2) succeeded")
-                                                     .arg(i)
-                                                     .arg(int(m))));
+                QVERIFY2(
+                    m == Normal,
+                    qPrintable(QStringLiteral("task %1 (mode %2) succeeded").arg(i).arg(int(m))));
                 QCOMPARE(f.result(), qint64(i));
                 QVERIFY(markerExists(marks.path(), i));
                 continue;
@@ -279,9 +290,9 @@ void TstFaults::processPoolUnderFire()
             } catch (const Error&) {
                 // A task's own exception crosses as poolscope::Error "<type>: <what>".
                 QCOMPARE(int(m), int(Throw));
-                QVERIFY2(text.contains(QStringLiteral("std::runtime_error: injected failure %1")
-                                           .arg(i)),
-                         qPrintable(text));
+                QVERIFY2(
+                    text.contains(QStringLiteral("std::runtime_error: injected failure %1").arg(i)),
+                    qPrintable(text));
                 ++thrown;
             } catch (...) {
                 QFAIL(qPrintable(QStringLiteral("task %1: unexpected error %2").arg(i).arg(text)));
@@ -435,9 +446,8 @@ void TstFaults::threadPoolUnderFire()
                 pool.postWith(t, body);
             } else {
                 Future<qint64> f = pool.submitWith(t, body);
-                f.addDoneCallback([&doneCalls, i](const FutureBase&) {
-                    doneCalls[std::size_t(i)].fetch_add(1);
-                });
+                f.addDoneCallback(
+                    [&doneCalls, i](const FutureBase&) { doneCalls[std::size_t(i)].fetch_add(1); });
                 fs[std::size_t(i)] = std::move(f);
             }
             published.store(i + 1, std::memory_order_release);
@@ -472,9 +482,9 @@ void TstFaults::threadPoolUnderFire()
                     QCOMPARE(ran, 1);
                     ++stoppedRunning;
                 } else {
-                    QVERIFY2(ran == 0, qPrintable(QStringLiteral("cancelled task %1 ran %2 times")
-                                                      .arg(i)
-                                                      .arg(ran)));
+                    QVERIFY2(ran == 0,
+                             qPrintable(
+                                 QStringLiteral("cancelled task %1 ran %2 times").arg(i).arg(ran)));
                 }
                 QVERIFY_THROWS_EXCEPTION(CancelledError, f.result());
                 continue;
@@ -535,7 +545,8 @@ void TstFaults::badProcessPoolOptionsRejected_data()
     QTest::addColumn<QString>("message");
     QTest::newRow("0 workers") << 0 << 2 << 0 << "max_workers must be greater than 0 (got 0)";
     QTest::newRow("-1 workers") << -1 << 2 << 0 << "max_workers must be greater than 0 (got -1)";
-    QTest::newRow("1025 workers") << 1025 << 2 << 0 << "max_workers 1025 is above the limit of 1024";
+    QTest::newRow("1025 workers") << 1025 << 2 << 0
+                                  << "max_workers 1025 is above the limit of 1024";
     QTest::newRow("pipelineDepth 0") << 1 << 0 << 0 << "pipelineDepth must be 1..64";
     QTest::newRow("pipelineDepth 65") << 1 << 65 << 0 << "pipelineDepth must be 1..64";
     QTest::newRow("maxTasksPerChild -1") << 1 << 2 << -1 << "maxTasksPerChild must be >= 0";

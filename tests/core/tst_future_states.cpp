@@ -27,7 +27,10 @@ namespace {
 
 /// A task exception with its own type and payload, to check both survive.
 struct MyError : std::runtime_error {
-    MyError(const std::string& what, int c) : std::runtime_error(what), code(c) {}
+    MyError(const std::string& what, int c)
+        : std::runtime_error(what)
+        , code(c)
+    {}
     int code;
 };
 
@@ -75,8 +78,9 @@ void TstFutureStates::submitPassesArguments()
 {
     ThreadPoolExecutor pool(2);
     // Python's test_submit / test_submit_keyword: arguments are bound by value.
-    auto f = pool.submit([](int a, const QString& s, double d) { return s.repeated(a) + QString::number(d); },
-                         2, QStringLiteral("ab"), 0.5);
+    auto f = pool.submit(
+        [](int a, const QString& s, double d) { return s.repeated(a) + QString::number(d); }, 2,
+        QStringLiteral("ab"), 0.5);
     QCOMPARE(f.result(), QStringLiteral("abab0.5"));
     std::string owned = "kept";
     auto g = pool.submit([](std::string s) { return s.size(); }, owned);
@@ -431,8 +435,7 @@ void TstFutureStates::doneCallbacksInOrder()
     QVERIFY(order.items().isEmpty()); // nothing ran while the task runs
     gate.open();
     QVERIFY(pool.waitForIdle(Deadline::after(tst::kGuard))); // callbacks run before idle
-    QCOMPARE(order.items(),
-             QStringList({"0:8", "1:8", "2:8", "3:8", "4:8", "5:8"}));
+    QCOMPARE(order.items(), QStringList({"0:8", "1:8", "2:8", "3:8", "4:8", "5:8"}));
     // Run by the thread that completed the future, not the one that added them.
     QVERIFY(callbackThread->load() != QThread::currentThread());
 }
@@ -473,7 +476,8 @@ void TstFutureStates::doneCallbackAtOnceIfDone()
     QCOMPARE(QByteArray(nameOf(seen)), QByteArray(nameOf(f.state())));
     // Type-erased form too.
     bool erased = false;
-    static_cast<const FutureBase&>(f).addDoneCallback([&](const FutureBase& b) { erased = b.done(); });
+    static_cast<const FutureBase&>(f).addDoneCallback(
+        [&](const FutureBase& b) { erased = b.done(); });
     QVERIFY(erased);
 }
 
@@ -599,12 +603,12 @@ void TstFutureStates::qfutureCarriesException()
     QObject context;
     bool failedHandled = false;
     QString message;
-    auto handled = q.then(&context, [](int v) { return v; })
-                       .onFailed(&context, [&](const MyError& e) {
-                           failedHandled = true;
-                           message = QString::fromUtf8(e.what());
-                           return -1;
-                       });
+    auto handled =
+        q.then(&context, [](int v) { return v; }).onFailed(&context, [&](const MyError& e) {
+            failedHandled = true;
+            message = QString::fromUtf8(e.what());
+            return -1;
+        });
     gate.open();
     QTRY_VERIFY_WITH_TIMEOUT(failedHandled, 20000);
     QCOMPARE(message, QStringLiteral("through qt"));

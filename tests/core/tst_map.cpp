@@ -37,7 +37,9 @@ std::vector<int> iota(int n)
 
 /// One flag per input item: how many times it ran.
 struct RunCounts {
-    explicit RunCounts(int n) : counts(std::size_t(n)) {}
+    explicit RunCounts(int n)
+        : counts(std::size_t(n))
+    {}
     std::vector<std::atomic<int>> counts;
     int total() const
     {
@@ -272,10 +274,11 @@ void TstMap::timeoutCountsFromCallAndCancelsRest()
     const Deadline passed = Deadline::after(timeout);
     QVERIFY(started.waitFor(1));
     // Let the whole timeout pass before the first next() (a task simulating work).
-    other.submit([passed] {
-             while (!passed.expired())
-                 std::this_thread::sleep_for(5ms);
-         })
+    other
+        .submit([passed] {
+            while (!passed.expired())
+                std::this_thread::sleep_for(5ms);
+        })
         .result();
     QElapsedTimer timer;
     timer.start();

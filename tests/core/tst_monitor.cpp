@@ -199,7 +199,7 @@ void TstMonitor::oneSignalPerTick()
     mon.tick();
     mon.tick();
     QCOMPARE(quint64(spy.count()), mon.last().tick); // exactly one emission per tick
-    QVERIFY(spy.count() < 1000);                      // not one per task
+    QVERIFY(spy.count() < 1000);                     // not one per task
 }
 
 QTEST_GUILESS_MAIN(TstMonitor)

@@ -27,9 +27,15 @@ using namespace poolscope;
 using namespace std::chrono_literals;
 
 // ---------------------------------------------------------------- test tasks
-static qint64 addInts(qint64 a, qint64 b) { return a + b; }
+static qint64 addInts(qint64 a, qint64 b)
+{
+    return a + b;
+}
 POOLSCOPE_TASK(addInts, "a + b");
-static qint64 pidOf() { return qint64(::getpid()); }
+static qint64 pidOf()
+{
+    return qint64(::getpid());
+}
 POOLSCOPE_TASK(pidOf, "the worker's pid");
 static qint64 dieBySignal(qint64 sig)
 {
@@ -37,7 +43,10 @@ static qint64 dieBySignal(qint64 sig)
     return 0;
 }
 POOLSCOPE_TASK(dieBySignal, "raise a signal");
-static qint64 exitWith(qint64 code) { ::_exit(int(code)); }
+static qint64 exitWith(qint64 code)
+{
+    ::_exit(int(code));
+}
 POOLSCOPE_TASK(exitWith, "_exit(code)");
 static qint64 napMs(TaskContext& ctx, qint64 ms)
 {
@@ -50,9 +59,16 @@ static qint64 napMs(TaskContext& ctx, qint64 ms)
     return ms;
 }
 POOLSCOPE_TASK(napMs, "sleep ms, reporting progress");
-static qint64 hangForever() { for (;;) ::pause(); }
+static qint64 hangForever()
+{
+    for (;;)
+        ::pause();
+}
 POOLSCOPE_TASK(hangForever, "never returns");
-static QByteArray bigEcho(QByteArray data) { return data + data; }
+static QByteArray bigEcho(QByteArray data)
+{
+    return data + data;
+}
 POOLSCOPE_TASK(bigEcho, "returns data twice");
 static qint64 printsToStdout(qint64 n)
 {
@@ -69,7 +85,10 @@ static qint64 failIfOdd(qint64 x)
     return x;
 }
 POOLSCOPE_TASK(failIfOdd, "throws for odd x");
-static qint64 square(qint64 x) { return x * x; }
+static qint64 square(qint64 x)
+{
+    return x * x;
+}
 POOLSCOPE_TASK(square, "x * x");
 /// Creates dir/id exclusively: a second run of the same id fails loudly.
 static qint64 runOnce(QString dir, qint64 id)
@@ -89,7 +108,10 @@ static qint64 holdMemory(qint64 mb)
     return qint64(::getpid());
 }
 POOLSCOPE_TASK(holdMemory, "keeps mb MiB alive");
-static void initFails() { throw std::runtime_error("no database here"); }
+static void initFails()
+{
+    throw std::runtime_error("no database here");
+}
 POOLSCOPE_TASK(initFails, "initializer that fails");
 
 // ------------------------------------------------------------ evil workers
@@ -161,7 +183,10 @@ class TstProcessPool : public QObject {
         o.terminateGrace = 300ms;
         return o;
     }
-    static bool processGone(qint64 pid) { return !QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)); }
+    static bool processGone(qint64 pid)
+    {
+        return !QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid));
+    }
 
 private slots:
     void typedSubmitAndNamed()
@@ -196,7 +221,7 @@ private slots:
         } catch (const InvalidArgument& e) {
             QVERIFY2(QString::fromUtf8(e.what()).contains(message), e.what());
         }
-        QCOMPARE(pool.counters().submitted, quint64(0)); // nothing was queued
+        QCOMPARE(pool.counters().submitted, quint64(0));              // nothing was queued
         QCOMPARE(pool.submit(&addInts, 1, 1).result(20s), qint64(2)); // the pool is fine
     }
 
@@ -240,7 +265,8 @@ private slots:
             f.result(20s);
             QFAIL("expected an error");
         } catch (const Error& e) {
-            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("std::invalid_argument")), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("std::invalid_argument")),
+                     e.what());
             QVERIFY(QString::fromUtf8(e.what()).contains(QStringLiteral("odd input 3")));
         }
     }
@@ -309,7 +335,7 @@ private slots:
         auto f = pool.submit(&hangForever);
         QTRY_COMPARE_WITH_TIMEOUT(pool.counters().running, quint64(1), 20000);
         const qint64 pid = pool.workerPids().value(0);
-        QVERIFY(!f.cancel());      // Python's rule: cannot cancel a running future...
+        QVERIFY(!f.cancel());     // Python's rule: cannot cancel a running future...
         QVERIFY(f.requestStop()); // ...but PoolScope can stop it
         QVERIFY(f.waitForDone(20s));
         QCOMPARE(f.state(), FutureState::Cancelled);
@@ -329,7 +355,8 @@ private slots:
             f.result(20s);
             QFAIL("expected TimeoutError");
         } catch (const TimeoutError& e) {
-            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("timeout of 200 ms")), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("timeout of 200 ms")),
+                     e.what());
         }
         QCOMPARE(pool.submit(&addInts, 5, 5).result(20s), qint64(10));
     }
@@ -338,11 +365,16 @@ private slots:
     {
         QTest::addColumn<QString>("mode");
         QTest::addColumn<QString>("message");
-        QTest::newRow("garbage") << "garbage" << "malformed frame";
-        QTest::newRow("oversized") << "oversized" << "oversized frame";
-        QTest::newRow("wrong version") << "version" << "protocol version 99";
-        QTest::newRow("out of order") << "outoforder" << "out-of-order";
-        QTest::newRow("truncated then exit") << "truncated" << "exited with code 0";
+        QTest::newRow("garbage") << "garbage"
+                                 << "malformed frame";
+        QTest::newRow("oversized") << "oversized"
+                                   << "oversized frame";
+        QTest::newRow("wrong version") << "version"
+                                       << "protocol version 99";
+        QTest::newRow("out of order") << "outoforder"
+                                      << "out-of-order";
+        QTest::newRow("truncated then exit") << "truncated"
+                                             << "exited with code 0";
     }
     void malformedFramesBreakOnlyTheWorker()
     {
@@ -388,7 +420,8 @@ private slots:
                 ++ok;
             } else {
                 const QString e = QString::fromStdString(describeException(fs[i].exception()));
-                QVERIFY2(e.contains(QStringLiteral("WorkerCrashed")), qPrintable(e)); // never "ran twice"
+                QVERIFY2(e.contains(QStringLiteral("WorkerCrashed")),
+                         qPrintable(e)); // never "ran twice"
                 ++crashed;
             }
         }
@@ -486,7 +519,9 @@ private slots:
             f.result(20s);
             QFAIL("expected BrokenExecutor");
         } catch (const BrokenExecutor& e) {
-            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("cannot start the worker program")), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(
+                         QStringLiteral("cannot start the worker program")),
+                     e.what());
         }
     }
 

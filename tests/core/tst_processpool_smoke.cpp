@@ -8,11 +8,22 @@
 using namespace poolscope;
 using namespace std::chrono_literals;
 
-static qint64 addInts(qint64 a, qint64 b) { return a + b; }
+static qint64 addInts(qint64 a, qint64 b)
+{
+    return a + b;
+}
 POOLSCOPE_TASK(addInts, "a + b");
-static qint64 dieBySignal(qint64 sig) { ::raise(int(sig)); return 0; }
+static qint64 dieBySignal(qint64 sig)
+{
+    ::raise(int(sig));
+    return 0;
+}
 POOLSCOPE_TASK(dieBySignal, "raise a signal");
-static qint64 sleepForever(TaskContext&) { for (;;) ::pause(); }
+static qint64 sleepForever(TaskContext&)
+{
+    for (;;)
+        ::pause();
+}
 POOLSCOPE_TASK(sleepForever, "hang");
 
 class TstProcessPoolSmoke : public QObject {
@@ -44,7 +55,9 @@ private slots:
         for (int i = 0; i < 50; ++i)
             fs.push_back(pool.submit(&addInts, i, 1));
         QVERIFY_THROWS_EXCEPTION(WorkerCrashed, bad.result(10s));
-        try { bad.result(); } catch (const WorkerCrashed& e) {
+        try {
+            bad.result();
+        } catch (const WorkerCrashed& e) {
             QVERIFY2(QString::fromUtf8(e.what()).contains("SIGKILL"), e.what());
         }
         for (int i = 0; i < 50; ++i)

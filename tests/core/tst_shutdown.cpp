@@ -467,7 +467,8 @@ void TstShutdown::initializerFailureBreaksPool()
     ThreadPoolExecutor pool(o);
     tst::GateOpener opener(release); // a failing test must not hang the destructor
     if (workers == 1)
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("initializer failed.*error in initializer"));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression("initializer failed.*error in initializer"));
     auto ran = std::make_shared<std::atomic<int>>(0);
     std::vector<Future<int>> fs;
     for (int i = 0; i < 5; ++i)
@@ -524,7 +525,7 @@ void TstShutdown::invalidMaxWorkersRejected()
     QVERIFY_THROWS_EXCEPTION(InvalidArgument, ThreadPoolExecutor pool(o));
     ThreadPoolExecutor pool(3);
     QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setMaxWorkers(n));
-    QCOMPARE(pool.maxWorkers(), 3); // unchanged
+    QCOMPARE(pool.maxWorkers(), 3);                      // unchanged
     QCOMPARE(pool.submit([] { return 4; }).result(), 4); // and still usable
 }
 
@@ -583,8 +584,7 @@ void TstShutdown::threadNamePrefix()
         return name;
     });
     QVERIFY(started.waitFor(1));
-    QVERIFY2(processThreadNames().contains(kernelName),
-             processThreadNames().join(' ').constData());
+    QVERIFY2(processThreadNames().contains(kernelName), processThreadNames().join(' ').constData());
     TelemetryBatch batch;
     pool.collectTelemetry(batch, 0);
     QCOMPARE(batch.workers.size(), qsizetype(1));

@@ -26,8 +26,8 @@
 
 #include <QElapsedTimer>
 #include <QProcess>
-#include <QScopeGuard>
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QtTest>
 
 #include <atomic>
@@ -61,7 +61,7 @@ constexpr qint64 kSanitizerSlackMs = 10000;
 constexpr qint64 kSanitizerSlackMs = 0;
 #endif
 #ifdef POOLSCOPE_UNDER_TSAN
-#define SKIP_PROCESS_POOL_UNDER_TSAN()                                                          \
+#define SKIP_PROCESS_POOL_UNDER_TSAN()                                                             \
     QSKIP("process pools under TSan: fork+exec and Qt's event loop are not instrumented")
 #else
 #define SKIP_PROCESS_POOL_UNDER_TSAN() (void)0
@@ -216,7 +216,8 @@ void TstShutdownBounds::threadPoolDestroyIsBounded()
     int notDone = 0;
     for (const auto& f : fs)
         notDone += f.done() ? 0 : 1;
-    QVERIFY2(notDone <= workers, qPrintable(QStringLiteral("%1 futures still pending").arg(notDone)));
+    QVERIFY2(notDone <= workers,
+             qPrintable(QStringLiteral("%1 futures still pending").arg(notDone)));
     release.open(); // the hung tasks may finish now
     for (const auto& f : fs)
         QVERIFY(f.waitForDone(20s));
@@ -375,9 +376,9 @@ void TstShutdownBounds::workersDieWithTheirParent()
     ::kill(pid_t(parent.processId()), SIGKILL);
     QVERIFY(parent.waitForFinished(20000));
     // Gone (or at worst a zombie waiting for init to reap it), not running.
-    QTRY_VERIFY2_WITH_TIMEOUT(!procwatch::readStat(worker, &st) || st.state == 'Z',
-                              qPrintable(QStringLiteral("worker %1 outlived its parent").arg(worker)),
-                              10000);
+    QTRY_VERIFY2_WITH_TIMEOUT(
+        !procwatch::readStat(worker, &st) || st.state == 'Z',
+        qPrintable(QStringLiteral("worker %1 outlived its parent").arg(worker)), 10000);
 }
 
 /// --spawn-busy-pool: starts a pool, keeps its one worker busy, prints the

@@ -8,7 +8,10 @@
 using namespace poolscope;
 using namespace std::chrono_literals;
 
-static qint64 twice(qint64 x) { return 2 * x; }
+static qint64 twice(qint64 x)
+{
+    return 2 * x;
+}
 POOLSCOPE_TASK(twice, "2x");
 
 class TstStep : public QObject {

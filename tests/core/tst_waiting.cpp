@@ -148,33 +148,46 @@ void TstWaiting::waitRules_data()
     const auto FE = ReturnWhen::FirstException;
     const auto AC = ReturnWhen::AllCompleted;
     // Python's test_first_completed
-    QTest::newRow("FIRST_COMPLETED one finishes later") << "L B" << FC << -1 << "L" << "B" << 0;
+    QTest::newRow("FIRST_COMPLETED one finishes later") << "L B" << FC << -1 << "L"
+                                                        << "B" << 0;
     // test_first_completed_some_already_completed (cancelled counts as done)
-    QTest::newRow("FIRST_COMPLETED some already done") << "C S B P" << FC << -1 << "C S" << "B P" << 0;
-    QTest::newRow("FIRST_COMPLETED timeout") << "B P" << FC << 30 << "" << "B P" << 30;
+    QTest::newRow("FIRST_COMPLETED some already done") << "C S B P" << FC << -1 << "C S"
+                                                       << "B P" << 0;
+    QTest::newRow("FIRST_COMPLETED timeout") << "B P" << FC << 30 << ""
+                                             << "B P" << 30;
     // test_first_exception
-    QTest::newRow("FIRST_EXCEPTION raised later") << "S F B" << FE << -1 << "S F" << "B" << 0;
+    QTest::newRow("FIRST_EXCEPTION raised later") << "S F B" << FE << -1 << "S F"
+                                                  << "B" << 0;
     // test_first_exception_some_already_complete
-    QTest::newRow("FIRST_EXCEPTION some already complete")
-        << "S C F B" << FE << -1 << "S C F" << "B" << 0;
+    QTest::newRow("FIRST_EXCEPTION some already complete") << "S C F B" << FE << -1 << "S C F"
+                                                           << "B" << 0;
     // test_first_exception_one_already_failed: returns at once
-    QTest::newRow("FIRST_EXCEPTION one already failed") << "E B" << FE << -1 << "E" << "B" << 0;
-    QTest::newRow("FIRST_EXCEPTION already failed among pending")
-        << "B P E S" << FE << -1 << "E S" << "B P" << 0;
+    QTest::newRow("FIRST_EXCEPTION one already failed") << "E B" << FE << -1 << "E"
+                                                        << "B" << 0;
+    QTest::newRow("FIRST_EXCEPTION already failed among pending") << "B P E S" << FE << -1 << "E S"
+                                                                  << "B P" << 0;
     // None raises: acts as ALL_COMPLETED (so it waits past the first completion)
-    QTest::newRow("FIRST_EXCEPTION none raises") << "S L1 L2" << FE << -1 << "S L1 L2" << "" << 0;
+    QTest::newRow("FIRST_EXCEPTION none raises") << "S L1 L2" << FE << -1 << "S L1 L2"
+                                                 << "" << 0;
     QTest::newRow("FIRST_EXCEPTION none raises, times out like ALL_COMPLETED")
-        << "S C B" << FE << 60 << "S C" << "B" << 60;
-    QTest::newRow("FIRST_EXCEPTION cancelled is not an exception")
-        << "C1 C2" << FE << -1 << "C1 C2" << "" << 0;
+        << "S C B" << FE << 60 << "S C"
+        << "B" << 60;
+    QTest::newRow("FIRST_EXCEPTION cancelled is not an exception") << "C1 C2" << FE << -1 << "C1 C2"
+                                                                   << "" << 0;
     // test_all_completed
-    QTest::newRow("ALL_COMPLETED") << "S C E L1 F1" << AC << -1 << "S C E L1 F1" << "" << 0;
+    QTest::newRow("ALL_COMPLETED") << "S C E L1 F1" << AC << -1 << "S C E L1 F1"
+                                   << "" << 0;
     // test_timeout: no exception, not-done returned
-    QTest::newRow("ALL_COMPLETED timeout") << "C E S B" << AC << 60 << "C E S" << "B" << 60;
-    QTest::newRow("ALL_COMPLETED zero timeout") << "S P B" << AC << 0 << "S" << "P B" << 0;
-    QTest::newRow("empty FIRST_COMPLETED") << "" << FC << -1 << "" << "" << 0;
-    QTest::newRow("empty FIRST_EXCEPTION") << "" << FE << -1 << "" << "" << 0;
-    QTest::newRow("empty ALL_COMPLETED") << "" << AC << -1 << "" << "" << 0;
+    QTest::newRow("ALL_COMPLETED timeout") << "C E S B" << AC << 60 << "C E S"
+                                           << "B" << 60;
+    QTest::newRow("ALL_COMPLETED zero timeout") << "S P B" << AC << 0 << "S"
+                                                << "P B" << 0;
+    QTest::newRow("empty FIRST_COMPLETED") << "" << FC << -1 << ""
+                                           << "" << 0;
+    QTest::newRow("empty FIRST_EXCEPTION") << "" << FE << -1 << ""
+                                           << "" << 0;
+    QTest::newRow("empty ALL_COMPLETED") << "" << AC << -1 << ""
+                                         << "" << 0;
 }
 
 void TstWaiting::waitRules()

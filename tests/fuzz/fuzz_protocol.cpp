@@ -26,11 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
         }
         if (pass == 0)
-            reader.feed(QByteArrayView(reinterpret_cast<const char*>(data) + half,
-                                       qsizetype(size - half)));
+            reader.feed(
+                QByteArrayView(reinterpret_cast<const char*>(data) + half, qsizetype(size - half)));
     }
     // And the whole input as one payload.
     QString error;
-    (void)decode(QByteArrayView(reinterpret_cast<const char*>(data), qsizetype(size)), true, &error);
+    (void)decode(QByteArrayView(reinterpret_cast<const char*>(data), qsizetype(size)), true,
+                 &error);
     return 0;
 }

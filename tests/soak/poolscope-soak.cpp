@@ -44,7 +44,10 @@
 using namespace poolscope;
 using namespace std::chrono_literals;
 
-static qint64 soakInc(qint64 x) { return x + 1; }
+static qint64 soakInc(qint64 x)
+{
+    return x + 1;
+}
 POOLSCOPE_TASK(soakInc, "x + 1 (poolscope-soak)");
 
 namespace {
@@ -59,7 +62,10 @@ void line(const char* name, double value, const char* unit)
     std::fflush(stdout);
 }
 
-double mb(qint64 bytes) { return double(bytes) / (1024.0 * 1024.0); }
+double mb(qint64 bytes)
+{
+    return double(bytes) / (1024.0 * 1024.0);
+}
 
 struct Options {
     qint64 tasks = 10'000'000;
@@ -75,7 +81,8 @@ void runWithEventLoop(QCoreApplication& app, const std::function<void()>& drive)
 {
     std::thread t([&] {
         drive();
-        QMetaObject::invokeMethod(&app, [] { QCoreApplication::quit(); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            &app, [] { QCoreApplication::quit(); }, Qt::QueuedConnection);
     });
     app.exec();
     t.join();
@@ -146,9 +153,8 @@ PhaseResult threadPhase(QCoreApplication& app, const Options& o)
         return quint64((b - a)) * quint64(a + b - 1) / 2;
     };
     r.exact = c.submitted == quint64(n) && c.succeeded == quint64(n) && c.failed == 0
-        && c.cancelled == 0 && c.queued == 0 && c.running == 0
-        && seen.succeeded == quint64(n) && submitSum == tri(0, viaSubmit)
-        && postedSum.load() == tri(viaSubmit, n);
+              && c.cancelled == 0 && c.queued == 0 && c.running == 0 && seen.succeeded == quint64(n)
+              && submitSum == tri(0, viaSubmit) && postedSum.load() == tri(viaSubmit, n);
     r.ticks = mon.last().tick;
     r.dropped = c.droppedEvents;
     r.rssWarmMb = qint64(mb(rssWarm));
@@ -234,8 +240,9 @@ PhaseResult processPhase(QCoreApplication& app, const Options& o)
     const Counters c = pool.counters();
     const quint64 expected = quint64(n) * quint64(n + 1) / 2; // sum of x + 1
     r.exact = valuesOk && sum == expected && c.submitted == quint64(chunks)
-        && c.succeeded == quint64(chunks) && c.failed == 0 && c.cancelled == 0
-        && c.queued == 0 && c.running == 0 && mon.last().counters.succeeded == quint64(chunks);
+              && c.succeeded == quint64(chunks) && c.failed == 0 && c.cancelled == 0
+              && c.queued == 0 && c.running == 0
+              && mon.last().counters.succeeded == quint64(chunks);
     r.ticks = mon.last().tick;
     r.dropped = c.droppedEvents;
     r.rssWarmMb = qint64(mb(rssWarm));
@@ -354,8 +361,9 @@ int main(int argc, char** argv)
     line("wall_s", double(wall.nsecsElapsed()) / 1e9, "s");
     const bool clean = exact && threadsAfter == threadsBefore && childrenAfter == childrenBefore;
     if (!clean)
-        std::fprintf(stderr, "poolscope-soak: FAILED (counts exact %d, threads %d -> %d, "
-                             "children %d -> %d)\n",
+        std::fprintf(stderr,
+                     "poolscope-soak: FAILED (counts exact %d, threads %d -> %d, "
+                     "children %d -> %d)\n",
                      int(exact), threadsBefore, threadsAfter, childrenBefore, childrenAfter);
     return clean ? 0 : 1;
 }

@@ -183,8 +183,7 @@ void TstModels::statusColoursContrast()
         QVERIFY2(display::contrastRatio(display::statusColor(s, pal), base) >= 3.0, nameOf(s));
     for (auto s : {WorkerState::Starting, WorkerState::Idle, WorkerState::Running,
                    WorkerState::Retiring, WorkerState::Dead})
-        QVERIFY2(display::contrastRatio(display::workerStateColor(s, pal), base) >= 3.0,
-                 nameOf(s));
+        QVERIFY2(display::contrastRatio(display::workerStateColor(s, pal), base) >= 3.0, nameOf(s));
     // Task colours are stable (same name, same colour) and differ by name.
     QCOMPARE(display::taskColor("primes", pal), display::taskColor("primes", pal));
     QVERIFY(display::taskColor("primes", pal) != display::taskColor("sleep", pal));

@@ -16,7 +16,9 @@ public:
 /// result()/exception() on a cancelled future (Python: CancelledError).
 class CancelledError : public Error {
 public:
-    CancelledError() : Error("the future was cancelled") {}
+    CancelledError()
+        : Error("the future was cancelled")
+    {}
     using Error::Error;
 };
 
@@ -29,7 +31,9 @@ public:
 /// submit() after shutdown() (Python raises RuntimeError with this text).
 class ShutdownError : public Error {
 public:
-    ShutdownError() : Error("cannot schedule new futures after shutdown") {}
+    ShutdownError()
+        : Error("cannot schedule new futures after shutdown")
+    {}
 };
 
 /// The pool can no longer run work, e.g. its initializer failed

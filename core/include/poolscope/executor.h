@@ -21,9 +21,9 @@ namespace poolscope {
 struct TaskOptions {
     TaskOptions() = default;
     TaskOptions(QString taskName, int taskPriority = 0) // NOLINT: implicit on purpose
-        : name(std::move(taskName)), priority(taskPriority)
-    {
-    }
+        : name(std::move(taskName))
+        , priority(taskPriority)
+    {}
     QString name;
     int priority = 0;
     /// Per-task timeout counted from the task's start. Process pools kill
@@ -52,7 +52,10 @@ public:
     using SubmitChunk = std::function<Future<std::vector<R>>(std::size_t chunk)>;
 
     MapIterator(SubmitChunk submit, std::size_t chunks, std::size_t maxInFlight, Deadline dl)
-        : m_submit(std::move(submit)), m_chunks(chunks), m_maxInFlight(maxInFlight), m_deadline(dl)
+        : m_submit(std::move(submit))
+        , m_chunks(chunks)
+        , m_maxInFlight(maxInFlight)
+        , m_deadline(dl)
     {
         fill();
     }
@@ -97,7 +100,11 @@ public:
         using value_type = R;
         using difference_type = std::ptrdiff_t;
         iterator() = default;
-        explicit iterator(MapIterator* m) : m_m(m) { ++*this; }
+        explicit iterator(MapIterator* m)
+            : m_m(m)
+        {
+            ++*this;
+        }
         const R& operator*() const { return *m_cur; }
         iterator& operator++()
         {
@@ -143,7 +150,9 @@ private:
 class Executor : public QObject, public TelemetrySource {
     Q_OBJECT
 public:
-    explicit Executor(QObject* parent = nullptr) : QObject(parent) {}
+    explicit Executor(QObject* parent = nullptr)
+        : QObject(parent)
+    {}
 
     /// "thread" or "process".
     virtual QString kind() const = 0;
@@ -160,8 +169,7 @@ public:
     /// worker (Python's map chunksize); the value is a CBOR array of the
     /// results in order, and one failure fails the whole chunk. Validation as
     /// submitNamed (the message names the bad item).
-    virtual Future<QCborValue> submitNamedBatch(const QString& name,
-                                                const QList<QCborArray>& items,
+    virtual Future<QCborValue> submitNamedBatch(const QString& name, const QList<QCborArray>& items,
                                                 const TaskOptions& options = {}) = 0;
 
 protected:
@@ -170,7 +178,6 @@ protected:
                                  bool threadPool);
 
 public:
-
     /// Python's shutdown(wait, cancel_futures). Idempotent. wait=false returns
     /// at once (queued work still runs unless cancelFutures). Later submits
     /// throw ShutdownError.

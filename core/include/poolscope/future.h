@@ -83,9 +83,10 @@ public:
     // Used by executors.
     TaskContext(detail::TaskNode* node, detail::WorkerSlot* slot,
                 SimulatedGil* gil = nullptr) noexcept
-        : m_node(node), m_slot(slot), m_gil(gil)
-    {
-    }
+        : m_node(node)
+        , m_slot(slot)
+        , m_gil(gil)
+    {}
     void addGilWait(qint64 ns) noexcept { m_gilWaitNs += ns; }
 
 private:
@@ -177,17 +178,17 @@ public:
 
     std::exception_ptr error; // set by run() before complete() when it threw
     quint64 id = 0;
-    quint32 nameId = 0;      // interned display name, see NameTable
+    quint32 nameId = 0; // interned display name, see NameTable
     qint32 priority = 0;
-    qint64 enqueueNs = 0;    // 0 when no monitor was attached at submit
-    bool posted = false;     // fire-and-forget: nobody reads error
+    qint64 enqueueNs = 0;      // 0 when no monitor was attached at submit
+    bool posted = false;       // fire-and-forget: nobody reads error
     bool stopObserved = false; // written by the running worker only
     std::atomic<bool> stopRequested{false};
     std::atomic<quint64>* cancelCounter = nullptr; // pool counter bumped by cancelPending()
-    CancelHook* cancelHook = nullptr; // told by cancelPending(), after cancelCounter
-    qint64 timeoutNs = 0;    // per-task timeout from TaskOptions, 0 = none
-    qint64 deadlineNs = 0;   // set by the worker at start when timeoutNs > 0
-    bool timedOut = false;   // written by the running worker only
+    CancelHook* cancelHook = nullptr;              // told by cancelPending(), after cancelCounter
+    qint64 timeoutNs = 0;                          // per-task timeout from TaskOptions, 0 = none
+    qint64 deadlineNs = 0;                         // set by the worker at start when timeoutNs > 0
+    bool timedOut = false;                         // written by the running worker only
     quint8 lostDispatches = 0; // process pools: workers that died holding it unstarted
 
 private:
@@ -205,17 +206,21 @@ private:
 class NodeRef {
 public:
     NodeRef() = default;
-    explicit NodeRef(TaskNode* n, bool adopt = false) noexcept : m_n(n)
+    explicit NodeRef(TaskNode* n, bool adopt = false) noexcept
+        : m_n(n)
     {
         if (m_n && !adopt)
             m_n->ref();
     }
-    NodeRef(const NodeRef& o) noexcept : m_n(o.m_n)
+    NodeRef(const NodeRef& o) noexcept
+        : m_n(o.m_n)
     {
         if (m_n)
             m_n->ref();
     }
-    NodeRef(NodeRef&& o) noexcept : m_n(std::exchange(o.m_n, nullptr)) {}
+    NodeRef(NodeRef&& o) noexcept
+        : m_n(std::exchange(o.m_n, nullptr))
+    {}
     NodeRef& operator=(NodeRef o) noexcept
     {
         std::swap(m_n, o.m_n);
@@ -235,9 +240,9 @@ private:
 };
 
 template<class T>
-constexpr bool kCheapVariant = std::is_arithmetic_v<T> || std::is_enum_v<T>
-    || std::is_same_v<T, QString> || std::is_same_v<T, QByteArray>
-    || std::is_same_v<T, QVariant>;
+constexpr bool kCheapVariant =
+    std::is_arithmetic_v<
+        T> || std::is_enum_v<T> || std::is_same_v<T, QString> || std::is_same_v<T, QByteArray> || std::is_same_v<T, QVariant>;
 
 /// Node that stores a value of type T (or nothing for void).
 template<class T>
@@ -255,14 +260,15 @@ public:
     }
 };
 template<>
-class ResultNode<void> : public TaskNode {
-};
+class ResultNode<void> : public TaskNode {};
 
 /// Node holding the callable `fn(TaskContext&) -> T`.
 template<class T, class Fn>
 class CallNode final : public ResultNode<T> {
 public:
-    explicit CallNode(Fn&& fn) : m_fn(std::move(fn)) {}
+    explicit CallNode(Fn&& fn)
+        : m_fn(std::move(fn))
+    {}
     void run(TaskContext& ctx) noexcept override
     {
         try {
@@ -285,9 +291,8 @@ private:
 template<class F, class... Args>
 auto bindTask(F&& f, Args&&... args)
 {
-    return [fn = std::forward<F>(f),
-            tup = std::make_tuple(std::forward<Args>(args)...)](TaskContext& ctx) mutable
-               -> decltype(auto) {
+    return [fn = std::forward<F>(f), tup = std::make_tuple(std::forward<Args>(args)...)](
+               TaskContext& ctx) mutable -> decltype(auto) {
         if constexpr (std::is_invocable_v<std::decay_t<F>&, TaskContext&, std::decay_t<Args>&...>)
             return std::apply([&](auto&... a) { return std::invoke(fn, ctx, a...); }, tup);
         else
@@ -296,8 +301,9 @@ auto bindTask(F&& f, Args&&... args)
 }
 
 template<class F, class... Args>
-using TaskResultT = std::decay_t<decltype(std::declval<decltype(bindTask(
-    std::declval<F>(), std::declval<Args>()...))&>()(std::declval<TaskContext&>()))>;
+using TaskResultT = std::decay_t<
+    decltype(std::declval<decltype(bindTask(std::declval<F>(), std::declval<Args>()...))&>()(
+        std::declval<TaskContext&>()))>;
 
 } // namespace detail
 
@@ -305,7 +311,9 @@ using TaskResultT = std::decay_t<decltype(std::declval<decltype(bindTask(
 class FutureBase {
 public:
     FutureBase() = default;
-    explicit FutureBase(detail::NodeRef node) : m_node(std::move(node)) {}
+    explicit FutureBase(detail::NodeRef node)
+        : m_node(std::move(node))
+    {}
 
     bool isValid() const noexcept { return bool(m_node); }
     quint64 id() const noexcept { return m_node ? m_node->id : 0; }
@@ -362,7 +370,9 @@ class Future : public FutureBase {
 public:
     using value_type = T;
     Future() = default;
-    explicit Future(detail::NodeRef node) : FutureBase(std::move(node)) {}
+    explicit Future(detail::NodeRef node)
+        : FutureBase(std::move(node))
+    {}
 
     /// Python's result(): blocks; rethrows the task's exception (its own type);
     /// CancelledError if cancelled.
@@ -434,7 +444,11 @@ class Promise {
     };
 
 public:
-    Promise() : m_node(new Node(), /*adopt=*/true) { m_node->tryStart(); }
+    Promise()
+        : m_node(new Node(), /*adopt=*/true)
+    {
+        m_node->tryStart();
+    }
     Promise(Promise&&) noexcept = default;
     Promise& operator=(Promise&&) noexcept = default;
     ~Promise()

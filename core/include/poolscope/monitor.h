@@ -21,33 +21,33 @@ namespace poolscope {
 /// Everything the UI needs for one frame.
 struct Snapshot {
     quint64 tick = 0;
-    qint64 timeNs = 0;          // monotonic
-    qint64 sinceStartNs = 0;    // since the monitor attached
+    qint64 timeNs = 0;       // monotonic
+    qint64 sinceStartNs = 0; // since the monitor attached
     QString poolKind;
     Counters counters;
     int maxWorkers = 0;
     int workerCount = 0;
     bool paused = false;
     bool shutdown = false;
-    QList<QueuedTask> queueHead;     // first N pending tasks, dispatch order
-    QList<WorkerInfo> workers;       // alive and just-died workers
-    std::vector<TaskSpan> spans;     // finished since the last tick
-    QList<TaskRecord> completed;     // newly completed records (bounded by the rings)
-    double tasksPerSecond = 0;       // completions per second over the last tick
-    CpuUsage cpu;                    // latest system sample (refreshed every cpu period)
-    bool cpuFresh = false;           // cpu was sampled on this tick
+    QList<QueuedTask> queueHead; // first N pending tasks, dispatch order
+    QList<WorkerInfo> workers;   // alive and just-died workers
+    std::vector<TaskSpan> spans; // finished since the last tick
+    QList<TaskRecord> completed; // newly completed records (bounded by the rings)
+    double tasksPerSecond = 0;   // completions per second over the last tick
+    CpuUsage cpu;                // latest system sample (refreshed every cpu period)
+    bool cpuFresh = false;       // cpu was sampled on this tick
 };
 
 struct MonitorOptions {
-    int intervalMs = 33;            // ~30 Hz
-    int cpuPeriodMs = 500;          // /proc/stat sampling period
+    int intervalMs = 33;   // ~30 Hz
+    int cpuPeriodMs = 500; // /proc/stat sampling period
     int queueHeadSize = 20;
-    std::size_t spanRing = 8192;    // per worker
-    std::size_t recordRing = 1024;  // per worker
-    bool records = true;            // collect completed-task records (texts)
+    std::size_t spanRing = 8192;   // per worker
+    std::size_t recordRing = 1024; // per worker
+    bool records = true;           // collect completed-task records (texts)
     // Retained history (for exports, timeline and replay). Bounded: memory
     // stays flat however many tasks run.
-    std::size_t historySpans = 250'000;   // ~14 MB of TaskSpan
+    std::size_t historySpans = 250'000; // ~14 MB of TaskSpan
     qint64 historySeconds = 600;
     std::size_t historyRecords = 100'000;
     std::size_t historyCounters = 100'000;

@@ -64,7 +64,9 @@ class ProcessPoolCore;
 template<class R>
 class RemoteNode final : public ResultNode<R> {
 public:
-    explicit RemoteNode(TaskNode::Remote spec) : m_spec(std::move(spec)) {}
+    explicit RemoteNode(TaskNode::Remote spec)
+        : m_spec(std::move(spec))
+    {}
     void run(TaskContext&) noexcept override {}
     const TaskNode::Remote* remote() const noexcept override { return &m_spec; }
     void deliver(const QCborValue& reply) noexcept override
@@ -126,14 +128,14 @@ public:
     template<class R, class... A, class... Args>
     Future<R> submitWith(const TaskOptions& opts, R (*fn)(A...), Args&&... args)
     {
-        const TaskInfo* info = TaskRegistry::global().findByAddress(
-            reinterpret_cast<const void*>(fn));
+        const TaskInfo* info =
+            TaskRegistry::global().findByAddress(reinterpret_cast<const void*>(fn));
         if (!info)
             return failedFuture<R>(std::make_exception_ptr(InvalidArgument(
                 "this function is not a registered task (use POOLSCOPE_TASK or registerTask)")));
         using Params = typename detail::TaskSig<A...>::Params;
-        QCborArray cargs
-            = detail::encodeArgs(std::type_identity<Params>{}, std::forward<Args>(args)...);
+        QCborArray cargs =
+            detail::encodeArgs(std::type_identity<Params>{}, std::forward<Args>(args)...);
         return submitRemote<R>(info->name, std::move(cargs), false, opts);
     }
 
@@ -148,8 +150,8 @@ public:
     MapIterator<R> map(R (*fn)(A), Container inputs, const MapOptions& opts = {})
     {
         using Param = detail::Plain<A>;
-        const TaskInfo* info = TaskRegistry::global().findByAddress(
-            reinterpret_cast<const void*>(fn));
+        const TaskInfo* info =
+            TaskRegistry::global().findByAddress(reinterpret_cast<const void*>(fn));
         if (!info)
             throw InvalidArgument(
                 "map: this function is not a registered task (use POOLSCOPE_TASK)");

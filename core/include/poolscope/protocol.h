@@ -46,21 +46,21 @@ const char* nameOf(MsgType t) noexcept;
 /// One decoded, validated message. Only the fields of its type are set.
 struct Message {
     MsgType type = MsgType::Exit;
-    quint64 id = 0;          // run, started, progress, result
-    int worker = -1;         // hello
-    qint64 pid = 0;          // ready
-    QString name;            // run; hello's initializer
-    QCborArray args;         // run (batch: an array of argument arrays); hello's init args
-    bool batch = false;      // run
-    bool hasInit = false;    // hello
-    bool ok = false;         // result
-    QCborValue value;        // result (ok)
-    QString errorType;       // result (!ok), init_failed
-    QString errorText;       // result (!ok), init_failed
+    quint64 id = 0;       // run, started, progress, result
+    int worker = -1;      // hello
+    qint64 pid = 0;       // ready
+    QString name;         // run; hello's initializer
+    QCborArray args;      // run (batch: an array of argument arrays); hello's init args
+    bool batch = false;   // run
+    bool hasInit = false; // hello
+    bool ok = false;      // result
+    QCborValue value;     // result (ok)
+    QString errorType;    // result (!ok), init_failed
+    QString errorText;    // result (!ok), init_failed
     qint64 progressValue = 0, progressMax = 0; // progress
-    qint64 cpuNs = -1;       // result
-    int core = -1;           // started, result
-    qint64 rssBytes = -1;    // result
+    qint64 cpuNs = -1;                         // result
+    int core = -1;                             // started, result
+    qint64 rssBytes = -1;                      // result
 };
 
 /// Encodes a message into one frame (length prefix included).
@@ -69,7 +69,9 @@ QByteArray encode(const Message& m);
 /// Incremental frame reader: feed bytes as they arrive, take whole frames.
 class FrameReader {
 public:
-    explicit FrameReader(qsizetype maxFrame = kDefaultMaxFrame) : m_max(maxFrame) {}
+    explicit FrameReader(qsizetype maxFrame = kDefaultMaxFrame)
+        : m_max(maxFrame)
+    {}
     void feed(QByteArrayView bytes);
     enum class Status { NeedMore, Frame, Error };
     /// Frame: *payload holds one payload. Error: *error says why; the reader

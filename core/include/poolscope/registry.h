@@ -188,8 +188,8 @@ struct CborTraits<QList<E>> {
 struct TaskInfo {
     QString name;
     QString description;
-    QList<ArgKind> args;       // from the C++ signature
-    QStringList argNames;      // optional, for messages and UIs
+    QList<ArgKind> args;  // from the C++ signature
+    QStringList argNames; // optional, for messages and UIs
     ArgKind result = ArgKind::Any;
     /// Runs the task on CBOR arguments (already validated) and returns CBOR.
     std::function<QCborValue(TaskContext&, const QCborArray&)> invoke;
@@ -262,9 +262,8 @@ int decodeArgs(const QCborArray& args, Tuple& out)
     qsizetype i = 0;
     std::apply(
         [&](auto&... v) {
-            ((bad == 0 && !CborTraits<Plain<decltype(v)>>::from(args.at(i), v)
-                  ? bad = int(i) + 1
-                  : 0,
+            ((bad == 0 && !CborTraits<Plain<decltype(v)>>::from(args.at(i), v) ? bad = int(i) + 1
+                                                                               : 0,
               ++i),
              ...);
         },
@@ -335,6 +334,6 @@ bool registerTask(const QString& name, R (*fn)(A...), const QString& description
 
 /// POOLSCOPE_TASK(myFunction, "one-line description") registers a function
 /// under its own name at static-initialisation time.
-#define POOLSCOPE_TASK(fn, description)                                                     \
-    static const bool poolscope_registered_##fn = ::poolscope::registerTask(               \
-        QStringLiteral(#fn), &fn, QStringLiteral(description))
+#define POOLSCOPE_TASK(fn, description)                                                            \
+    static const bool poolscope_registered_##fn =                                                  \
+        ::poolscope::registerTask(QStringLiteral(#fn), &fn, QStringLiteral(description))

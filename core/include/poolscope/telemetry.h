@@ -37,11 +37,11 @@ struct TaskSpan {
     qint64 enqueueNs = 0; // 0 when unknown (submitted before a monitor attached)
     qint64 startNs = 0;
     qint64 endNs = 0;
-    qint64 cpuNs = -1;     // -1 when not measured
+    qint64 cpuNs = -1; // -1 when not measured
     qint64 gilWaitNs = 0;
     quint32 nameId = 0;
-    qint32 worker = -1;    // worker index
-    qint16 core = -1;      // CPU the task started on (sched_getcpu)
+    qint32 worker = -1; // worker index
+    qint16 core = -1;   // CPU the task started on (sched_getcpu)
     TaskStatus status = TaskStatus::Succeeded;
 };
 
@@ -49,8 +49,8 @@ struct TaskSpan {
 struct TaskRecord {
     TaskSpan span;
     QString args;
-    QVariant result;  // cheap types only; see ResultNode::resultVariant
-    QString error;    // "<type>: <what>" when failed
+    QVariant result; // cheap types only; see ResultNode::resultVariant
+    QString error;   // "<type>: <what>" when failed
 };
 
 namespace detail {
@@ -120,9 +120,10 @@ private:
 /// worker) so they cost a relaxed store, never a contended RMW.
 struct alignas(64) WorkerSlot {
     WorkerSlot(int idx, std::size_t spanCap, std::size_t recordCap)
-        : index(idx), spans(spanCap), records(recordCap)
-    {
-    }
+        : index(idx)
+        , spans(spanCap)
+        , records(recordCap)
+    {}
     const int index;
     QString name;
     std::atomic<qint64> pid{0}; // process id (process pools) or 0
@@ -135,7 +136,7 @@ struct alignas(64) WorkerSlot {
     std::atomic<qint64> progressMax{0};
     std::atomic<int> lastCore{-1};
     std::atomic<bool> holdsGil{false};
-    std::atomic<qint64> cpuNs{-1};      // last known CPU time of the worker
+    std::atomic<qint64> cpuNs{-1};               // last known CPU time of the worker
     const std::atomic<bool>* poolStop = nullptr; // pool-wide stop request
 
     // exact counters, single writer
@@ -187,11 +188,11 @@ struct WorkerInfo {
     quint64 currentTask = 0; // 0 when idle
     quint32 currentName = 0;
     qint64 currentStartNs = 0;
-    double progress = -1;    // 0..1, or -1 when the task reports none
+    double progress = -1; // 0..1, or -1 when the task reports none
     quint64 tasksDone = 0;
     qint64 busyNs = 0;
     qint64 cpuNs = -1;
-    double cpuLoad = -1;     // CPU time / wall time since the last tick (Monitor fills it)
+    double cpuLoad = -1; // CPU time / wall time since the last tick (Monitor fills it)
     int lastCore = -1;
     bool holdsGil = false;
 };

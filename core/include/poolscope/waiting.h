@@ -154,7 +154,11 @@ public:
         using value_type = F;
         using difference_type = std::ptrdiff_t;
         iterator() = default;
-        explicit iterator(AsCompleted* ac) : m_ac(ac) { ++*this; }
+        explicit iterator(AsCompleted* ac)
+            : m_ac(ac)
+        {
+            ++*this;
+        }
         const F& operator*() const { return *m_cur; }
         iterator& operator++()
         {
