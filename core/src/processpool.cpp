@@ -830,11 +830,7 @@ ProcessPoolExecutor::ProcessPoolExecutor(const ProcessPoolOptions& options, QObj
     : Executor(parent)
 {
     const int n = options.maxWorkers.value_or(defaultMaxWorkers());
-    if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
-    if (n > maxWorkersLimit())
-        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
-                              + std::to_string(maxWorkersLimit()));
+    checkMaxWorkers(n);
     if (options.pipelineDepth < 1 || options.pipelineDepth > 64)
         throw InvalidArgument("pipelineDepth must be 1..64");
     if (options.maxTasksPerChild < 0)
@@ -1088,11 +1084,7 @@ QString ProcessPoolExecutor::brokenReason() const
 
 void ProcessPoolExecutor::setMaxWorkers(int n)
 {
-    if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
-    if (n > maxWorkersLimit())
-        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
-                              + std::to_string(maxWorkersLimit()));
+    checkMaxWorkers(n);
     std::lock_guard lk(m_core->m);
     m_core->maxWorkers = n;
     // Growing back: workers marked to retire (but not yet gone) stay.

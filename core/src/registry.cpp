@@ -148,6 +148,15 @@ QString TaskRegistry::validate(const QString& name, const QCborArray& args) cons
     return {};
 }
 
+void Executor::checkMaxWorkers(int n)
+{
+    if (n <= 0)
+        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
+    if (n > maxWorkersLimit())
+        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
+                              + std::to_string(maxWorkersLimit()));
+}
+
 QString Executor::validateNamed(const QString& name, const QList<QCborArray>& items,
                                 bool threadPool)
 {

@@ -567,11 +567,7 @@ ThreadPoolExecutor::ThreadPoolExecutor(const ThreadPoolOptions& options, QObject
     : Executor(parent)
 {
     const int n = options.maxWorkers.value_or(defaultMaxWorkers());
-    if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
-    if (n > maxWorkersLimit())
-        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
-                              + std::to_string(maxWorkersLimit()));
+    checkMaxWorkers(n);
     m_core = std::make_shared<ThreadPoolCore>(options);
     m_core->maxWorkers = n;
     m_core->owner = this;
@@ -722,11 +718,7 @@ QString ThreadPoolExecutor::brokenReason() const
 
 void ThreadPoolExecutor::setMaxWorkers(int n)
 {
-    if (n <= 0)
-        throw InvalidArgument("max_workers must be greater than 0 (got " + std::to_string(n) + ")");
-    if (n > maxWorkersLimit())
-        throw InvalidArgument("max_workers " + std::to_string(n) + " is above the limit of "
-                              + std::to_string(maxWorkersLimit()));
+    checkMaxWorkers(n);
     auto& c = *m_core;
     std::vector<std::thread> join;
     {

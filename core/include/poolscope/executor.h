@@ -173,6 +173,9 @@ public:
                                                 const TaskOptions& options = {}) = 0;
 
 protected:
+    /// Throws InvalidArgument unless 1 <= n <= maxWorkersLimit() (both pools,
+    /// constructor and setMaxWorkers).
+    static void checkMaxWorkers(int n);
     /// Shared validation of submitNamed/submitNamedBatch: empty when fine.
     static QString validateNamed(const QString& name, const QList<QCborArray>& items,
                                  bool threadPool);
