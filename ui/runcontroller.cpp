@@ -254,10 +254,6 @@ QString RunController::check(const RunSpec& spec) const
         return QStringLiteral("the per-task timeout must be between 0 (none) and 86400000 ms, "
                               "got %1")
             .arg(spec.timeoutMs);
-    if (spec.chunkSize > 1 && spec.poolKind == QLatin1String("process"))
-        return QStringLiteral("chunk size %1 needs the thread pool: the GUI submits process-pool "
-                              "tasks one by one by name (use chunk 1)")
-            .arg(spec.chunkSize);
     if (spec.chunkSize > 1 && w->drive)
         return QStringLiteral("workload '%1' submits its own two-stage tasks and cannot be "
                               "chunked (use chunk 1)")
@@ -332,24 +328,13 @@ void RunController::pump()
             while (r.nextItem < r.plan.size()) {
                 const qsizetype b = r.nextItem;
                 const qsizetype e = std::min(r.plan.size(), b + r.chunk);
-                if (r.chunk == 1) {
-                    r.futures.append(m_executor->submitNamed(w.taskName, r.plan.at(b), opts));
-                } else {
-                    auto* tp = static_cast<ThreadPoolExecutor*>(m_executor.get());
-                    const TaskInfo* info = TaskRegistry::global().find(w.taskName);
-                    const QString bad = TaskRegistry::global().validate(w.taskName, r.plan.at(b));
-                    if (!info || !bad.isEmpty())
-                        throw InvalidArgument(bad.isEmpty() ? "unknown task" : bad.toStdString());
-                    QList<QCborArray> items = r.plan.mid(b, e - b);
-                    r.futures.append(tp->submitWith(opts, [info, items](TaskContext& ctx) {
-                        QCborArray out;
-                        for (const auto& a : items) {
-                            ctx.throwIfStopRequested();
-                            out.append(info->invoke(ctx, a));
-                        }
-                        return QCborValue(out);
-                    }));
-                }
+                // Chunks go through the pool's own batch submission: one
+                // task, one future, one queue entry per chunk on both kinds
+                // (a process pool ships the chunk in one message).
+                r.futures.append(
+                    r.chunk == 1
+                        ? m_executor->submitNamed(w.taskName, r.plan.at(b), opts)
+                        : m_executor->submitNamedBatch(w.taskName, r.plan.mid(b, e - b), opts));
                 r.nextItem = e;
                 if ((r.futures.size() & 255) == 0 && budget.nsecsElapsed() > kSubmitBudgetNs)
                     break;
@@ -408,6 +393,22 @@ void RunController::togglePause()
         resume();
     else
         pause();
+}
+
+bool RunController::step()
+{
+    if (!m_executor || m_executor->isShutdown()) {
+        emit error(QStringLiteral("there is no pool to step: start a run first"));
+        return false;
+    }
+    if (!m_executor->isPaused()) {
+        emit error(QStringLiteral("Step lets one task start while the pool is paused: pause it "
+                                  "first (Space)"));
+        return false;
+    }
+    m_executor->step();
+    updateTickRate();
+    return true;
 }
 
 void RunController::cancelPending()

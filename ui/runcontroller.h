@@ -19,13 +19,13 @@
 // made while no run is active (error() says so otherwise); a different worker
 // count on a live pool resizes it (Executor::setMaxWorkers).
 //
-// Chunk size: with chunk > 1 on a THREAD pool, consecutive items of a
-// workload are grouped into one task that runs them one after another through
-// the task registry (one future, one timeline span, one queue entry per
-// chunk; a chunk fails as a whole). Process pools and the pipeline workload
-// refuse chunk > 1 with a clear error: the Executor interface has no public
-// "named batch" submission (ProcessPoolExecutor::map batches only typed,
-// registered function pointers), so the GUI cannot chunk them honestly.
+// Chunk size: with chunk > 1, consecutive items of a workload are grouped
+// into one task (Executor::submitNamedBatch, Python's map chunksize) on
+// either pool kind: one future, one timeline span, one queue entry per
+// chunk, and on a process pool one message each way per chunk; a chunk fails
+// as a whole and its result is the array of its items' results (harvested
+// item by item). The pipeline workload submits its own two-stage tasks and
+// refuses chunk > 1 with a clear error.
 
 #include <poolscope/executor.h>
 #include <poolscope/monitor.h>
@@ -51,7 +51,7 @@ struct RunSpec {
     int workers = 0;                             // 0 = the pool kind's default
     bool gil = false;                            // simulated GIL (thread pools only)
     double switchIntervalMs = 5.0;               // GIL switch interval
-    int chunkSize = 1;                           // items per task (thread pools, see above)
+    int chunkSize = 1;                           // items per task (see above)
     int priority = 0;                            // higher runs first (not for pipeline)
     int timeoutMs = 0;                           // per-task timeout, 0 = none (not for pipeline)
 };
@@ -116,6 +116,10 @@ public:
     void pause();
     void resume();
     void togglePause();
+    /// While paused: lets exactly one queued task start (Executor::step(),
+    /// slow motion). Returns false, with error(), when there is no pool or it
+    /// is not paused.
+    bool step();
     /// cancel() on every pending future of every active run (running ones go
     /// on); items not yet submitted are dropped.
     void cancelPending();

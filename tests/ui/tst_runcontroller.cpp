@@ -95,6 +95,11 @@ void TstRunController::runFinishesWithExactCounts_data()
                                          << "thread" << false << 5 << 12 << 3 << 0;
     QTest::newRow("primes on processes") << "primes"
                                          << "process" << false << 1 << 12 << 12 << 0;
+    QTest::newRow("primes on processes chunked by 5") << "primes"
+                                                      << "process" << false << 5 << 12 << 3 << 0;
+    // A chunk fails as a whole: items 4 and 9 throw, so chunks [0..4] and [5..9] fail.
+    QTest::newRow("throws on processes chunked by 5") << "throws"
+                                                      << "process" << false << 5 << 12 << 3 << 2;
     // every 5th task throws: tasks 0, 5 of 10 (index % every == 0 or similar)
     QTest::newRow("throws on threads") << "throws"
                                        << "thread" << false << 1 << 10 << 10 << 2;
@@ -269,9 +274,12 @@ void TstRunController::invalidSpecIsRefused_data()
     QTest::newRow("crash on threads")
         << makeSpec(QStringLiteral("crash"), 4, 10) << "only run on a process pool";
     QTest::newRow("size out of range") << makeSpec(QStringLiteral("matmul"), 4, 5000) << "size";
-    RunSpec chunked = makeSpec(QStringLiteral("primes"), 4, 100, QStringLiteral("process"));
+    RunSpec chunked = makeSpec(QStringLiteral("pipeline"), 4, 100);
     chunked.chunkSize = 2;
-    QTest::newRow("chunk on processes") << chunked << "chunk";
+    QTest::newRow("chunk on the pipeline") << chunked << "cannot be chunked";
+    RunSpec hugeChunk = makeSpec(QStringLiteral("primes"), 4, 100, QStringLiteral("process"));
+    hugeChunk.chunkSize = 100'001;
+    QTest::newRow("chunk out of range") << hugeChunk << "chunk size";
     RunSpec badPool = makeSpec(QStringLiteral("primes"), 4, 100);
     badPool.poolKind = QStringLiteral("fibers");
     QTest::newRow("unknown pool kind") << badPool << "pool kind";
@@ -418,9 +426,16 @@ void TstRunController::resultsComeInOneBatchPerTick_data()
     QTest::addColumn<qint64>("size");
     QTest::addColumn<bool>("collectAll");
     QTest::addColumn<int>("chunk");
-    QTest::newRow("primes, all results") << "primes" << 3000 << qint64(10) << true << 1;
-    QTest::newRow("primes chunked, all results") << "primes" << 3000 << qint64(10) << true << 7;
-    QTest::newRow("mandelbrot tiles by default") << "mandelbrot" << 64 << qint64(2) << false << 1;
+    QTest::addColumn<QString>("pool");
+    QTest::newRow("primes, all results") << "primes" << 3000 << qint64(10) << true << 1 << "thread";
+    QTest::newRow("primes chunked, all results")
+        << "primes" << 3000 << qint64(10) << true << 7 << "thread";
+    QTest::newRow("primes chunked on processes, all results")
+        << "primes" << 3000 << qint64(10) << true << 7 << "process";
+    QTest::newRow("mandelbrot tiles by default")
+        << "mandelbrot" << 64 << qint64(2) << false << 1 << "thread";
+    QTest::newRow("mandelbrot chunked on processes")
+        << "mandelbrot" << 64 << qint64(2) << false << 5 << "process";
 }
 
 void TstRunController::resultsComeInOneBatchPerTick()
@@ -430,13 +445,15 @@ void TstRunController::resultsComeInOneBatchPerTick()
     QFETCH(qint64, size);
     QFETCH(bool, collectAll);
     QFETCH(int, chunk);
+    QFETCH(QString, pool);
 
     RunController c;
+    useBuiltWorker(c);
     c.setCollectAllResults(collectAll);
     QSignalSpy results(&c, &RunController::resultsReady);
     QSignalSpy ticks(&c, &RunController::snapshotReady);
     QSignalSpy finished(&c, &RunController::runFinished);
-    RunSpec spec = makeSpec(workload, tasks, size);
+    RunSpec spec = makeSpec(workload, tasks, size, pool);
     spec.chunkSize = chunk;
     if (workload == QLatin1String("mandelbrot")) {
         spec.run.knobs[QStringLiteral("width")] = 64;
