@@ -203,6 +203,37 @@ private slots:
         }
     }
 
+    void describeNamesThePool_data()
+    {
+        QTest::addColumn<QString>("pool");
+        QTest::addColumn<int>("workers");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("2 processes") << "process" << 2 << "; 2 processes";
+        QTest::newRow("1 process") << "process" << 1 << "; 1 process";
+        QTest::newRow("4 threads") << "thread" << 4 << "; 4 threads, GIL off";
+        QTest::newRow("1 thread") << "thread" << 1 << "; 1 thread, GIL off";
+        QTest::newRow("default process pool") << "process" << 0 << "; process pool, default size";
+    }
+
+    void describeNamesThePool()
+    {
+        QFETCH(QString, pool);
+        QFETCH(int, workers);
+        QFETCH(QString, expected);
+        LessonScenario sc;
+        sc.workload = QStringLiteral("primes");
+        sc.run = Workloads::find(sc.workload)->defaultRun();
+        sc.poolKind = pool;
+        sc.workers = workers;
+        const QString text = sc.describe();
+        QVERIFY2(text.contains(expected), qPrintable(text));
+        QVERIFY2(!text.contains(QStringLiteral("processs")), qPrintable(text));
+        // The lesson panel shows it as is: lesson 5 runs on 2 processes.
+        const Lesson l = *LessonLibrary::find(QStringLiteral("processes"));
+        QVERIFY2(l.scenario.describe().contains(QStringLiteral("2 processes")),
+                 qPrintable(l.scenario.describe()));
+    }
+
     void parseErrors_data()
     {
         QTest::addColumn<QString>("text");

@@ -203,10 +203,10 @@ QString LessonScenario::describe() const
         s += QStringLiteral(", %1 = %2").arg(it.key()).arg(it.value());
     const bool process = poolKind == QLatin1String("process");
     const QString kind = process ? QStringLiteral("process") : QStringLiteral("thread");
-    if (workers > 0)
-        s += QStringLiteral("; %1 %2%3")
-                 .arg(workers)
-                 .arg(kind, workers == 1 ? QLatin1String("") : QLatin1String("s"));
+    if (workers > 0) // (not kind + "s": the plural of process is processes)
+        s += QStringLiteral("; %1 %2").arg(workers).arg(
+            workers == 1 ? kind
+                         : (process ? QStringLiteral("processes") : QStringLiteral("threads")));
     else
         s += QStringLiteral("; %1 pool, default size").arg(kind);
     if (!process)
