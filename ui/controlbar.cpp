@@ -1,4 +1,5 @@
 #include "controlbar.h"
+#include "teaching/presenter.h"
 
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
@@ -230,9 +231,10 @@ ControlBar::ControlBar(QWidget* parent)
     m_chunk = new QSpinBox(pbox);
     m_chunk->setObjectName(QStringLiteral("chunkSpin"));
     m_chunk->setRange(1, 100'000);
-    m_chunk->setToolTip(tr("Items per task. With chunk > 1 on the thread pool, consecutive "
-                           "items run as one task (fewer, longer tasks: less overhead, coarser "
-                           "balance). Process pools and the pipeline run chunk 1 from the GUI."));
+    m_chunk->setToolTip(tr("Items per task. With chunk > 1, consecutive items run as one task "
+                           "on a thread or a process pool (fewer, longer tasks: less overhead, "
+                           "coarser balance; one failing item fails its chunk). The pipeline "
+                           "submits its own tasks and runs chunk 1."));
     m_priority = new QSpinBox(pbox);
     m_priority->setObjectName(QStringLiteral("prioritySpin"));
     m_priority->setRange(-100, 100);
@@ -249,7 +251,12 @@ ControlBar::ControlBar(QWidget* parent)
     pg->addWidget(m_switch, 1, 1);
     pg->addWidget(caption(tr("C&hunk"), m_chunk, pbox), 1, 2);
     pg->addWidget(m_chunk, 1, 3);
-    pg->addWidget(caption(tr("Pr&iority"), m_priority, pbox), 1, 4);
+    // Presenter mode hides what a class does not need (kAdvancedProperty).
+    QLabel* priorityCaption = caption(tr("Pr&iority"), m_priority, pbox);
+    for (QWidget* advanced :
+         {static_cast<QWidget*>(priorityCaption), static_cast<QWidget*>(m_priority)})
+        advanced->setProperty(kAdvancedProperty, true);
+    pg->addWidget(priorityCaption, 1, 4);
     pg->addWidget(m_priority, 1, 5, 1, 2);
 
     // ---- buttons (filled by setActions) and hint
@@ -444,7 +451,7 @@ void ControlBar::updateEnabled()
     const Workload* w = Workloads::find(m_current);
     m_gil->setEnabled(threads);
     m_switch->setEnabled(threads && m_gil->isChecked());
-    m_chunk->setEnabled(threads && w && !w->drive);
+    m_chunk->setEnabled(w && !w->drive);
     if (!m_chunk->isEnabled() && m_chunk->value() != 1)
         m_chunk->setValue(1);
     m_priority->setEnabled(w && !w->drive);

@@ -9,14 +9,18 @@
 #include "models/progressdelegate.h"
 #include "models/queuemodel.h"
 #include "models/workersmodel.h"
+#include "teaching/abcompare.h"
 #include "teaching/analysispanel.h"
 #include "teaching/lesson.h"
 #include "teaching/presenter.h"
+#include "teaching/replay.h"
+#include "teaching/slowmotion.h"
 #include "teaching/sweepchart.h"
 #include "teaching/sweeprunner.h"
 #include "timeline/timelinewidget.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
@@ -39,8 +43,10 @@
 #include <QScrollBar>
 #include <QSettings>
 #include <QShowEvent>
+#include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTabBar>
 #include <QTableView>
 #include <QThread>
 #include <QTimer>
@@ -52,7 +58,7 @@
 namespace poolscope {
 
 namespace {
-constexpr int kStateVersion = 1; // bump when the dock set changes
+constexpr int kStateVersion = 2; // bump when the dock set changes (2: abDock, replayDock)
 
 QTableView* makeTable(QAbstractItemModel* model, QWidget* parent)
 {
@@ -139,8 +145,16 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
         QAction* a = action(QStringLiteral("pause"));
         a->setText(paused ? tr("Resume") : tr("Pause"));
         a->setIcon(icons::get(paused ? icons::Icon::Resume : icons::Icon::Pause));
+        m_slowMotion->setPaused(paused);
         updateActions();
     });
+    connect(m_controller, &RunController::runStarted, this,
+            [this](quint64 id, const RunSpec& spec) {
+                RunInfo& info = m_runs[id];
+                info.spec = spec;
+                info.cpuBusySum = m_cpuBusySum;
+                info.cpuBusyTicks = m_cpuBusyTicks;
+            });
     connect(m_controller, &RunController::busyChanged, this, [this] {
         updateActions();
         updateHint();
@@ -155,6 +169,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
     });
     connect(m_controls, &ControlBar::edited, this, [this] {
         m_lastError.clear();
+        m_slowMotion->setWorkload(m_controls->spec().workload);
         updateHint();
         updateActions();
     });
@@ -166,6 +181,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
             preparePool();
     });
 
+    m_slowMotion->setWorkload(m_controls->spec().workload);
     if (m_opts.useSettings)
         restoreSettings();
     else
@@ -215,6 +231,22 @@ QDockWidget* MainWindow::dock(const QString& objectName) const
             return d;
     }
     return nullptr;
+}
+
+bool MainWindow::isDockOnTop(QDockWidget* d) const
+{
+    if (!d || !d->isVisible())
+        return false;
+    if (d->isFloating() || tabifiedDockWidgets(d).isEmpty())
+        return true;
+    // The main window's tab bars name each tab's dock in the tab data.
+    for (QTabBar* tb : findChildren<QTabBar*>(Qt::FindDirectChildrenOnly)) {
+        for (int i = 0; i < tb->count(); ++i) {
+            if (tb->tabData(i).value<quintptr>() == reinterpret_cast<quintptr>(d))
+                return i == tb->currentIndex();
+        }
+    }
+    return true;
 }
 
 void MainWindow::buildActions()
@@ -291,6 +323,8 @@ void MainWindow::buildMenus()
     file->addAction(action(QStringLiteral("exportTrace")));
     file->addAction(action(QStringLiteral("exportCsv")));
     file->addSeparator();
+    file->addAction(action(QStringLiteral("openReplay")));
+    file->addSeparator();
     file->addAction(action(QStringLiteral("savePng")));
     QMenu* charts = file->addMenu(tr("Save panel as PNG"));
     for (QDockWidget* d : m_docks) {
@@ -314,12 +348,32 @@ void MainWindow::buildMenus()
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     for (const char* name : {"start", "pause", "cancel", "stop", "shutdown"})
         run->addAction(action(QLatin1String(name)));
+    run->addSeparator();
+    run->addAction(action(QStringLiteral("step")));
+    QMenu* slow = run->addMenu(tr("S&low motion"));
+    slow->setObjectName(QStringLiteral("slowMotionMenu"));
+    for (int f : SlowMotion::factors())
+        slow->addAction(action(QStringLiteral("slowMotion%1").arg(f)));
+    slow->addSeparator();
+    slow->addAction(action(QStringLiteral("slowMotionCycle")));
+
+    QMenu* teach = menuBar()->addMenu(tr("&Teach"));
+    teach->setObjectName(QStringLiteral("teachMenu"));
+    for (const char* name : {"abPanel", "keepAsA", "keepAsB", "runAB"})
+        teach->addAction(action(QLatin1String(name)));
+    teach->addSeparator();
+    for (const char* name : {"replayPanel", "openReplay", "replayLastRun"})
+        teach->addAction(action(QLatin1String(name)));
+    teach->addSeparator();
+    teach->addAction(action(QStringLiteral("presenter")));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* d : m_docks)
         view->addAction(d->toggleViewAction());
     view->addAction(m_controlToolBar->toggleViewAction());
+    view->addAction(m_slowToolBar->toggleViewAction());
     view->addSeparator();
+    view->addAction(action(QStringLiteral("presenter")));
     view->addAction(action(QStringLiteral("resetLayout")));
 }
 
@@ -458,11 +512,15 @@ void MainWindow::buildTeaching()
     m_lesson = new LessonPanel(this);
     m_lesson->setObjectName(QStringLiteral("lessonPanel"));
     addPanel(QStringLiteral("lessonDock"), tr("Lesson"), m_lesson);
-    connect(m_lesson, &LessonPanel::runRequested, this,
-            [this](const Lesson& l) { runLessonSpec(l.scenario.runSpec(), l.scenario.timeoutMs); });
+    // A lesson with a Run B records its runs into the A/B dock: Run -> A,
+    // Run B -> B.
+    connect(m_lesson, &LessonPanel::runRequested, this, [this](const Lesson& l) {
+        runLessonSpec(l.scenario.runSpec(), l.scenario.timeoutMs, l.compare ? 0 : -1,
+                      tr("lesson run"));
+    });
     connect(m_lesson, &LessonPanel::compareRequested, this, [this](const Lesson& l) {
         if (l.compare)
-            runLessonSpec(l.compare->runSpec(), l.compare->timeoutMs);
+            runLessonSpec(l.compare->runSpec(), l.compare->timeoutMs, 1, l.compare->label);
     });
     connect(m_lesson, &LessonPanel::resetRequested, this, [this](const Lesson& l) {
         if (m_controller->isRunning())
@@ -527,12 +585,281 @@ void MainWindow::buildTeaching()
     a->setCheckable(true);
     a->setStatusTip(tr("Large fonts and high contrast for a projector"));
     connect(a, &QAction::toggled, this, [this](bool on) { applyPresenterMode(this, on); });
+
+    buildSlowMotion();
+    buildAbDock();
+    buildReplayDock();
 }
 
-void MainWindow::runLessonSpec(const RunSpec& lessonSpec, int timeoutMs)
+void MainWindow::showDock(const QString& objectName)
+{
+    QDockWidget* d = dock(objectName);
+    d->show();
+    raiseDock(this, d);
+    if (!isVisible())
+        m_raiseOnShow = d;
+}
+
+void MainWindow::toggleDock(const QString& objectName)
+{
+    // Open and on top: close it. Closed, or open behind another tab: bring
+    // it to the front (a plain toggle would close a dock the user cannot see).
+    QDockWidget* d = dock(objectName);
+    if (isDockOnTop(d))
+        d->close();
+    else
+        showDock(objectName);
+}
+
+void MainWindow::buildSlowMotion()
+{
+    // A toolbar of its own next to the controls: factor and Step.
+    m_slowMotion = new SlowMotionBar(this);
+    m_slowMotion->setObjectName(QStringLiteral("slowMotionBar"));
+    m_slowToolBar = addToolBar(tr("Slow motion"));
+    m_slowToolBar->setObjectName(QStringLiteral("slowMotionToolBar"));
+    m_slowToolBar->setFloatable(false);
+    m_slowToolBar->addWidget(m_slowMotion);
+    connect(m_slowMotion, &SlowMotionBar::stepRequested, m_controller, &RunController::step);
+
+    QAction* step = makeAction(QStringLiteral("step"), tr("S&tep one task"), Qt::Key_F10);
+    step->setStatusTip(tr("While paused: let exactly one queued task start"));
+    connect(step, &QAction::triggered, m_controller, &RunController::step);
+
+    auto* group = new QActionGroup(this);
+    group->setExclusive(true);
+    for (int f : SlowMotion::factors()) {
+        QAction* a = makeAction(QStringLiteral("slowMotion%1").arg(f),
+                                f == 1 ? tr("Normal speed") : tr("%1x slower").arg(f));
+        a->setCheckable(true);
+        a->setData(f);
+        a->setChecked(f == m_slowMotion->factor());
+        group->addAction(a);
+        connect(a, &QAction::triggered, this, [this, f] { m_slowMotion->setFactor(f); });
+    }
+    QAction* cycle =
+        makeAction(QStringLiteral("slowMotionCycle"), tr("Next slow-motion factor"), Qt::Key_F9);
+    cycle->setStatusTip(tr("1x, 2x, 5x, 10x, 50x slower, then back to normal"));
+    connect(cycle, &QAction::triggered, this, [this] {
+        const QList<int> fs = SlowMotion::factors();
+        const qsizetype i = fs.indexOf(m_slowMotion->factor());
+        m_slowMotion->setFactor(fs.at((i + 1) % fs.size()));
+    });
+    connect(m_slowMotion, &SlowMotionBar::factorChanged, this, [this](int f) {
+        if (QAction* a = action(QStringLiteral("slowMotion%1").arg(f)))
+            a->setChecked(true);
+        const RunSpec spec = m_controls->spec();
+        const SlowMotionResult r = SlowMotion::apply(spec.workload, spec.run, f);
+        statusBar()->showMessage(
+            f <= 1 ? tr("Slow motion off: the next run goes at normal speed")
+                   : tr("Slow motion %1x for the next run: %2").arg(f).arg(r.description),
+            8000);
+    });
+}
+
+void MainWindow::buildAbDock()
+{
+    auto* w = new QWidget(this);
+    m_ab = new ABCompare(w);
+    m_ab->setObjectName(QStringLiteral("abCompare"));
+    auto* row = new QHBoxLayout;
+    auto button = [w, row](const QString& name, QAction* a) {
+        auto* b = new QPushButton(a->text().remove(QLatin1Char('&')), w);
+        b->setObjectName(name);
+        b->setToolTip(a->toolTip());
+        QObject::connect(b, &QPushButton::clicked, a, &QAction::trigger);
+        QObject::connect(a, &QAction::changed, b, [a, b] { b->setEnabled(a->isEnabled()); });
+        b->setEnabled(a->isEnabled());
+        row->addWidget(b);
+    };
+    QAction* a = makeAction(QStringLiteral("keepAsA"), tr("Keep last run as &A"),
+                            QKeySequence(Qt::CTRL | Qt::Key_1));
+    a->setEnabled(false);
+    connect(a, &QAction::triggered, this, [this] { keepLastRun(0); });
+    button(QStringLiteral("keepAButton"), a);
+    a = makeAction(QStringLiteral("keepAsB"), tr("Keep last run as &B"),
+                   QKeySequence(Qt::CTRL | Qt::Key_2));
+    a->setEnabled(false);
+    connect(a, &QAction::triggered, this, [this] { keepLastRun(1); });
+    button(QStringLiteral("keepBButton"), a);
+    a = makeAction(QStringLiteral("runAB"), tr("&Run lesson A, then B"),
+                   QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_B));
+    a->setStatusTip(tr("The open lesson's run, then its Run B, one after the other, into A and B"));
+    a->setEnabled(false);
+    connect(a, &QAction::triggered, this, &MainWindow::runLessonAB);
+    button(QStringLiteral("runABButton"), a);
+    row->addStretch(1);
+    auto* lay = new QVBoxLayout(w);
+    lay->setContentsMargins(2, 2, 2, 2);
+    lay->addLayout(row);
+    lay->addWidget(m_ab, 1);
+    addPanel(QStringLiteral("abDock"), tr("A/B comparison"), w);
+
+    a = makeAction(QStringLiteral("abPanel"), tr("A/B &comparison panel"),
+                   QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
+    connect(a, &QAction::triggered, this, [this] { toggleDock(QStringLiteral("abDock")); });
+    connect(m_lesson, &LessonPanel::lessonChanged, this, [this] { updateActions(); });
+}
+
+void MainWindow::buildReplayDock()
+{
+    auto* w = new QWidget(this);
+    m_replay = new ReplayController(this);
+    m_replayTimeline = new TimelineWidget(w);
+    m_replayTimeline->setObjectName(QStringLiteral("replayTimeline"));
+    m_replayFutures = new FuturesModel(this);
+    auto* table = makeTable(m_replayFutures, w);
+    table->setObjectName(QStringLiteral("replayFuturesView"));
+    table->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+    table->horizontalHeader()->setDefaultSectionSize(72);
+    table->setColumnWidth(FuturesModel::ArgsColumn, 150);
+    table->setColumnWidth(FuturesModel::ResultColumn, 110);
+    m_replay->setTimeline(m_replayTimeline);
+    m_replay->setFuturesModel(m_replayFutures);
+    auto* bar = new ReplayBar(m_replay, w);
+    bar->setObjectName(QStringLiteral("replayBar"));
+    m_replayError = new QLabel(w);
+    m_replayError->setObjectName(QStringLiteral("replayError"));
+    m_replayError->setWordWrap(true);
+    m_replayError->setTextFormat(Qt::PlainText);
+    m_replayError->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_replayError->setStyleSheet(QStringLiteral("color: #c62828; font-weight: bold;"));
+    m_replayError->hide();
+    m_replaySummary = new QLabel(tr("No recording loaded: File > Open trace for replay "
+                                    "(Ctrl+O), or Teach > Replay the last run."),
+                                 w);
+    m_replaySummary->setObjectName(QStringLiteral("replaySummary"));
+    m_replaySummary->setWordWrap(true);
+    m_replaySummary->setTextFormat(Qt::PlainText);
+    auto* split = new QSplitter(Qt::Vertical, w);
+    split->addWidget(m_replayTimeline);
+    split->addWidget(table);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    auto* lay = new QVBoxLayout(w);
+    lay->setContentsMargins(2, 2, 2, 2);
+    lay->setSpacing(2);
+    lay->addWidget(bar);
+    lay->addWidget(m_replayError);
+    lay->addWidget(m_replaySummary);
+    lay->addWidget(split, 1);
+    QDockWidget* d = addPanel(QStringLiteral("replayDock"), tr("Replay"), w);
+    connect(m_replay, &ReplayController::error, this, &MainWindow::showReplayError);
+    connect(m_replay, &ReplayController::loaded, this,
+            [this, d](const QString& title, int tasks, qint64 durationNs) {
+                m_replayError->hide();
+                m_replayError->clear();
+                const RunNumbers n = summarize(m_replay->trace());
+                QString text =
+                    tr("%1: %2 tasks over %3")
+                        .arg(m_replay->sourceName().isEmpty() ? title : m_replay->sourceName())
+                        .arg(tasks)
+                        .arg(QStringLiteral("%1 s").arg(double(durationNs) / 1e9, 0, 'f', 2));
+                if (n.failed || n.cancelled)
+                    text += tr(", %1 failed, %2 cancelled").arg(n.failed).arg(n.cancelled);
+                if (n.cpuPerWall >= 0)
+                    text += tr(", CPU/wall %1").arg(n.cpuPerWall, 0, 'f', 2);
+                m_replaySummary->setText(text);
+                d->setWindowTitle(tr("Replay: %1")
+                                      .arg(m_replay->sourceName().isEmpty()
+                                               ? tr("last run")
+                                               : m_replay->sourceName()));
+            });
+
+    QAction* a = makeAction(QStringLiteral("openReplay"), tr("&Open trace for replay..."),
+                            QKeySequence::Open);
+    a->setStatusTip(tr("Load a trace saved with Export trace (or poolscope-cli --trace) and "
+                       "replay it"));
+    connect(a, &QAction::triggered, this, [this] {
+        const QString dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+        const QString path =
+            QFileDialog::getOpenFileName(this, tr("Replay a recorded run"), dir,
+                                         tr("PoolScope traces (*.json *.trace);;All files (*)"));
+        if (!path.isEmpty())
+            openReplay(path);
+    });
+    a = makeAction(QStringLiteral("replayLastRun"), tr("Replay the &last run"),
+                   QKeySequence(Qt::CTRL | Qt::Key_R));
+    a->setEnabled(false);
+    connect(a, &QAction::triggered, this, &MainWindow::replayLastRun);
+    a = makeAction(QStringLiteral("replayPanel"), tr("R&eplay panel"),
+                   QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+    connect(a, &QAction::triggered, this, [this] { toggleDock(QStringLiteral("replayDock")); });
+}
+
+void MainWindow::showReplayError(const QString& message)
+{
+    m_replayError->setText(message);
+    m_replayError->show();
+    statusBar()->showMessage(message, 10000);
+}
+
+bool MainWindow::openReplay(const QString& path)
+{
+    showDock(QStringLiteral("replayDock"));
+    return m_replay->load(path);
+}
+
+bool MainWindow::replayLastRun()
+{
+    if (m_lastRun.spans.empty()) {
+        showReplayError(tr("Nothing to replay yet: no run has finished"));
+        return false;
+    }
+    showDock(QStringLiteral("replayDock"));
+    m_replay->setTrace(m_lastRun);
+    return true;
+}
+
+bool MainWindow::keepLastRun(int slot)
+{
+    if (m_lastRun.spans.empty()) {
+        onError(tr("No finished run to keep yet: run something first"));
+        return false;
+    }
+    m_ab->setRun(slot == 0 ? ABCompare::Slot::A : ABCompare::Slot::B, m_lastRun, m_lastRunLabel);
+    showDock(QStringLiteral("abDock"));
+    return true;
+}
+
+bool MainWindow::runLessonAB()
+{
+    if (!m_lesson->hasLesson() || !m_lesson->currentLesson().compare) {
+        onError(tr("Run A then B needs a lesson with a Run B (lessons 2, 3, 4, 5, 7, 8, 10)"));
+        return false;
+    }
+    const Lesson& l = m_lesson->currentLesson();
+    m_ab->clearRun(ABCompare::Slot::A);
+    m_ab->clearRun(ABCompare::Slot::B);
+    showDock(QStringLiteral("abDock"));
+    m_abThenB = std::make_pair(l.compare->runSpec(), l.compare->label);
+    m_abThenBTimeoutMs = l.compare->timeoutMs;
+    runLessonSpec(l.scenario.runSpec(), l.scenario.timeoutMs, 0, tr("lesson run"));
+    return true;
+}
+
+bool MainWindow::runLessonSweep()
+{
+    if (!m_lesson->hasLesson() || !m_lesson->currentLesson().sweepRequest())
+        return false;
+    startSweep(m_lesson->currentLesson());
+    return true;
+}
+
+void MainWindow::runLessonSpec(const RunSpec& lessonSpec, int timeoutMs, int abSlot,
+                               const QString& abLabel)
 {
     RunSpec spec = lessonSpec;
     spec.timeoutMs = timeoutMs;
+    auto start = [this, abSlot, abLabel](const RunSpec& s) {
+        const quint64 id = startSpec(s);
+        if (id && abSlot >= 0 && m_runs.contains(id)) {
+            m_runs[id].abSlot = abSlot;
+            m_runs[id].abLabel = abLabel;
+        }
+        if (!id)
+            m_abThenB.reset(); // A did not start: no B either
+    };
     if (m_controller->isRunning()) { // a lesson run replaces what is going on
         m_controller->stop();
     }
@@ -540,15 +867,15 @@ void MainWindow::runLessonSpec(const RunSpec& lessonSpec, int timeoutMs)
     // stopping; start when the controller says it is idle.
     if (!m_controller->check(spec).isEmpty() && m_controller->isRunning()) {
         auto* once = new QObject(this);
-        connect(m_controller, &RunController::busyChanged, once, [this, spec, once](bool busy) {
+        connect(m_controller, &RunController::busyChanged, once, [spec, once, start](bool busy) {
             if (busy)
                 return;
             once->deleteLater();
-            startSpec(spec);
+            start(spec);
         });
         return;
     }
-    startSpec(spec);
+    start(spec);
 }
 
 void MainWindow::startSweep(const Lesson& lesson)
@@ -637,10 +964,16 @@ void MainWindow::applyDefaultLayout()
         tabifyDockWidget(d("lessonDock"), d("analysisDock"));
         tabifyDockWidget(d("mandelbrotDock"), d("sweepDock"));
     }
+    // A/B and Replay have timelines of their own: tabs over the live one.
+    if (d("abDock")) {
+        tabifyDockWidget(d("timelineDock"), d("abDock"));
+        tabifyDockWidget(d("abDock"), d("replayDock"));
+    }
     for (QDockWidget* w : m_docks)
         w->setVisible(m_panels.contains(w));
     raiseDock(this, d("throughputDock"));
     raiseDock(this, d("queueDock"));
+    raiseDock(this, d("timelineDock"));
     resizeDocks({d("workersDock"), d("timelineDock")}, {600, 1000}, Qt::Horizontal);
     resizeDocks({d("workersDock"), d("queueDock"), d("futuresDock")}, {200, 290, 350},
                 Qt::Vertical);
@@ -662,6 +995,7 @@ void MainWindow::showAllPanels()
 void MainWindow::resetLayout()
 {
     m_controlToolBar->show();
+    m_slowToolBar->show();
     applyDefaultLayout();
 }
 
@@ -678,6 +1012,13 @@ void MainWindow::updateActions()
     action(QStringLiteral("cancel"))->setEnabled(busy);
     action(QStringLiteral("stop"))->setEnabled(busy);
     action(QStringLiteral("shutdown"))->setEnabled(pool);
+    action(QStringLiteral("step"))->setEnabled(pool && m_controller->isPaused());
+    const bool haveRun = !m_lastRun.spans.empty();
+    action(QStringLiteral("keepAsA"))->setEnabled(haveRun);
+    action(QStringLiteral("keepAsB"))->setEnabled(haveRun);
+    action(QStringLiteral("replayLastRun"))->setEnabled(haveRun);
+    action(QStringLiteral("runAB"))
+        ->setEnabled(m_lesson->hasLesson() && m_lesson->currentLesson().compare.has_value());
 }
 
 void MainWindow::updateHint()
@@ -714,7 +1055,16 @@ quint64 MainWindow::startSpec(const RunSpec& spec)
 {
     m_controls->setSpec(spec);
     m_lastError.clear();
-    const quint64 id = m_controller->start(spec);
+    // Slow motion changes the submitted run, not the controls: turning it
+    // off gives the normal run back.
+    RunSpec submitted = spec;
+    const int factor = m_slowMotion->factor();
+    if (factor > 1) {
+        const SlowMotionResult r = SlowMotion::apply(spec.workload, spec.run, factor);
+        submitted.run = r.run;
+        statusBar()->showMessage(tr("Slow motion %1x: %2").arg(factor).arg(r.description), 8000);
+    }
+    const quint64 id = m_controller->start(submitted);
     if (id && spec.workload == QLatin1String("mandelbrot")) {
         m_mandelbrot->clear();
         m_mandelbrotRun = id;
@@ -755,6 +1105,12 @@ void MainWindow::onSnapshot(const Snapshot& s)
         into = now - mark;
         mark = now;
     };
+    // How busy the whole machine is while runs are active (RunContext::
+    // systemCpuBusy: tells waiting for I/O from waiting for a core).
+    if (s.cpuFresh && s.cpu.valid && s.cpu.total >= 0 && m_controller->isRunning()) {
+        m_cpuBusySum += s.cpu.total;
+        ++m_cpuBusyTicks;
+    }
     m_queueModel->applySnapshot(s);
     lap(cost.queueNs);
     m_workersModel->applySnapshot(s);
@@ -832,14 +1188,56 @@ void MainWindow::onRunFinished(const RunSummary& summary)
         if (t >= summary.startNs && sp.startNs <= summary.endNs)
             spans.push_back(sp);
     }
+    const RunInfo info = m_runs.take(summary.runId);
     RunContext ctx;
     ctx.workers = summary.workers;
     ctx.cores = QThread::idealThreadCount();
     ctx.gil = summary.poolKind == QLatin1String("thread") && m_controller->poolConfig().gil;
+    const qint64 ticks = m_cpuBusyTicks - info.cpuBusyTicks;
+    if (ticks > 0)
+        ctx.systemCpuBusy = (m_cpuBusySum - info.cpuBusySum) / double(ticks);
+    m_lastContext = ctx;
     m_analysis->analyse(spans, ctx);
     // In a lesson, the analysis is part of "observe": open it (as a tab).
     if (dock(QStringLiteral("lessonDock"))->isVisible())
         dock(QStringLiteral("analysisDock"))->show();
+
+    // Record it: this run's spans (and argument texts) as a trace, for
+    // replay and A/B.
+    TraceData trace = m_controller->monitor()->traceData(summary.text());
+    trace.spans = std::move(spans);
+    QHash<quint64, QString> args;
+    for (const TaskSpan& sp : trace.spans) {
+        const auto it = trace.args.constFind(sp.taskId);
+        if (it != trace.args.cend())
+            args.insert(sp.taskId, it.value());
+    }
+    trace.args = std::move(args);
+    trace.counters.clear();
+    m_lastRun = std::move(trace);
+    const RunSpec& rs = info.spec;
+    m_lastRunLabel = tr("%1 on %2 %3%4%5")
+                         .arg(summary.workload)
+                         .arg(summary.workers)
+                         .arg(summary.poolKind == QLatin1String("process")
+                                  ? (summary.workers == 1 ? tr("process") : tr("processes"))
+                                  : (summary.workers == 1 ? tr("thread") : tr("threads")))
+                         .arg(ctx.gil ? tr(", GIL on") : QString())
+                         .arg(rs.chunkSize > 1 ? tr(", chunk %1").arg(rs.chunkSize) : QString());
+    updateActions();
+    if (info.abSlot >= 0 && !m_lastRun.spans.empty()) {
+        m_ab->setRun(info.abSlot == 0 ? ABCompare::Slot::A : ABCompare::Slot::B, m_lastRun,
+                     info.abLabel.isEmpty() ? m_lastRunLabel
+                                            : info.abLabel + QStringLiteral(": ") + m_lastRunLabel);
+        showDock(QStringLiteral("abDock"));
+    }
+    if (info.abSlot == 0 && m_abThenB) {
+        // Run A is done: B next, alone on the machine (never both at once).
+        const auto [spec, label] = *m_abThenB;
+        m_abThenB.reset();
+        QTimer::singleShot(
+            0, this, [this, spec, label] { runLessonSpec(spec, m_abThenBTimeoutMs, 1, label); });
+    }
 }
 
 void MainWindow::onError(const QString& message)
@@ -938,6 +1336,7 @@ void MainWindow::saveSettings()
 {
     QSettings st(QStringLiteral("PoolScope"), QStringLiteral("PoolScope"));
     m_controls->save(st);
+    st.setValue(QStringLiteral("teaching/slowMotion"), m_slowMotion->factor());
     st.setValue(QStringLiteral("window/geometry"), saveGeometry());
     st.setValue(QStringLiteral("window/state"), saveState(kStateVersion));
 }
@@ -946,6 +1345,7 @@ void MainWindow::restoreSettings()
 {
     QSettings st(QStringLiteral("PoolScope"), QStringLiteral("PoolScope"));
     m_controls->restore(st);
+    m_slowMotion->setFactor(st.value(QStringLiteral("teaching/slowMotion"), 1).toInt());
     if (!restoreGeometry(st.value(QStringLiteral("window/geometry")).toByteArray()))
         resize(1600, 1000);
     restoreState(st.value(QStringLiteral("window/state")).toByteArray(), kStateVersion);

@@ -6,9 +6,15 @@
 
 #include "runcontroller.h"
 
+#include <poolscope/patterns.h>
+#include <poolscope/traceexport.h>
+
+#include <QHash>
 #include <QMainWindow>
 #include <QPointer>
 
+#include <optional>
+#include <utility>
 #include <vector>
 
 class QAction;
@@ -21,8 +27,11 @@ class QToolBar;
 
 namespace poolscope {
 
+class ABCompare;
 class AnalysisPanel;
 class ControlBar;
+class ReplayController;
+class SlowMotionBar;
 class FuturesFilterModel;
 class LessonPanel;
 struct Lesson;
@@ -54,11 +63,18 @@ public:
 
     /// Docks by object name: queueDock, workersDock, cpuDock, timelineDock,
     /// futuresDock, throughputDock, mandelbrotDock (the panels), and the
-    /// teaching docks lessonDock, analysisDock, sweepDock (closed until used).
+    /// teaching docks lessonDock, analysisDock, sweepDock, abDock, replayDock
+    /// (closed until used).
     QList<QDockWidget*> docks() const { return m_docks; }
     QDockWidget* dock(const QString& objectName) const;
+    /// Open and not behind another dock's tab (Qt keeps a background tab
+    /// "visible", moved out of sight, so isVisible() cannot tell).
+    bool isDockOnTop(QDockWidget* dock) const;
     /// Actions by object name: start, pause, cancel, stop, shutdown,
-    /// exportTrace, exportCsv, savePng, quit, resetLayout, presenter.
+    /// exportTrace, exportCsv, savePng, quit, resetLayout, presenter, and for
+    /// teaching: step, slowMotionCycle, slowMotion1/2/5/10/50 (the factors),
+    /// abPanel, keepAsA, keepAsB, runAB, replayPanel, openReplay,
+    /// replayLastRun.
     QAction* action(const QString& objectName) const;
 
     QueueModel* queueModel() const { return m_queueModel; }
@@ -77,6 +93,17 @@ public:
     SweepChart* sweepChart() const { return m_sweepChart; }
     SweepRunner* sweepRunner() const { return m_sweep; }
     ThroughputChart* throughputChart() const { return m_throughput; }
+    ABCompare* abCompare() const { return m_ab; }
+    ReplayController* replay() const { return m_replay; }
+    TimelineWidget* replayTimeline() const { return m_replayTimeline; }
+    FuturesModel* replayFuturesModel() const { return m_replayFutures; }
+    /// The Replay dock's error line (hidden while there is none).
+    QLabel* replayErrorLabel() const { return m_replayError; }
+    SlowMotionBar* slowMotionBar() const { return m_slowMotion; }
+    QToolBar* slowMotionToolBar() const { return m_slowToolBar; }
+    /// What the analysis of the last finished run was given (pool size,
+    /// cores, GIL, how busy the whole machine was: systemCpuBusy).
+    RunContext lastRunContext() const { return m_lastContext; }
     QString statusText() const;
 
     /// Loads spec into the controls and starts it (command line, lessons).
@@ -105,6 +132,25 @@ public:
     /// Makes the pool the controls describe (at launch; when idle).
     void preparePool();
 
+    // ---- record, replay, compare
+    /// Loads a recorded trace (RunController::exportTrace, poolscope-cli
+    /// --trace) into the Replay dock and opens it. A bad file keeps what was
+    /// loaded and shows why in the dock (replayErrorLabel) and the status bar.
+    bool openReplay(const QString& path);
+    /// Replays the last finished run from memory (no file needed).
+    bool replayLastRun();
+    /// Puts the last finished run into slot 0 (A) or 1 (B) of the A/B dock.
+    bool keepLastRun(int slot);
+    /// Runs the open lesson's scenario into A, then (when A is done) its
+    /// run B into B, one after the other. False without a lesson that has
+    /// a run B.
+    bool runLessonAB();
+    /// The trace of the last finished run (its spans only); empty before.
+    const TraceData& lastRunTrace() const { return m_lastRun; }
+    /// Opens the Sweep dock and runs the open lesson's sweep; false when the
+    /// lesson has none.
+    bool runLessonSweep();
+
 signals:
     /// The window was painted for the first time (startup measurement).
     void firstPainted();
@@ -127,7 +173,14 @@ private:
     void buildDocks();
     void buildStatusBar();
     void buildTeaching();
-    void runLessonSpec(const RunSpec& spec, int timeoutMs);
+    void runLessonSpec(const RunSpec& spec, int timeoutMs, int abSlot = -1,
+                       const QString& abLabel = {});
+    void buildReplayDock();
+    void buildAbDock();
+    void buildSlowMotion();
+    void showDock(const QString& objectName);
+    void toggleDock(const QString& objectName);
+    void showReplayError(const QString& message);
     void startSweep(const Lesson& lesson);
     void applyDefaultLayout();
     void updateActions();
@@ -167,6 +220,30 @@ private:
     SweepRunner* m_sweep = nullptr;
     SweepChart* m_sweepChart = nullptr;
     QLabel* m_sweepStatus = nullptr;
+    ABCompare* m_ab = nullptr;
+    ReplayController* m_replay = nullptr;
+    TimelineWidget* m_replayTimeline = nullptr;
+    FuturesModel* m_replayFutures = nullptr;
+    QLabel* m_replayError = nullptr;
+    QLabel* m_replaySummary = nullptr;
+    SlowMotionBar* m_slowMotion = nullptr;
+    QToolBar* m_slowToolBar = nullptr;
+
+    struct RunInfo {
+        RunSpec spec;
+        double cpuBusySum = 0; // m_cpuBusySum / m_cpuBusyTicks when it started
+        qint64 cpuBusyTicks = 0;
+        int abSlot = -1; // A/B slot the run goes to when it finishes
+        QString abLabel;
+    };
+    QHash<quint64, RunInfo> m_runs; // active runs
+    double m_cpuBusySum = 0;        // Snapshot::cpu.total over fresh ticks while busy
+    qint64 m_cpuBusyTicks = 0;
+    RunContext m_lastContext;
+    TraceData m_lastRun;
+    QString m_lastRunLabel;
+    std::optional<std::pair<RunSpec, QString>> m_abThenB; // run B after A finishes
+    int m_abThenBTimeoutMs = 0;
 
     QLabel* m_countersLabel = nullptr;
     QLabel* m_rateLabel = nullptr;

@@ -4,7 +4,8 @@
 //             [--pool thread|process] [--workers W] [--gil] [--switch-interval MS]
 //             [--chunk C] [--priority P]
 //             [--screenshot FILE [--after MS]] [--startup-time] [--measure FILE]
-//             [--lesson NAME] [--no-settings]
+//             [--lesson NAME [--compare | --sweep]] [--replay TRACE] [--slow-motion F]
+//             [--no-settings]
 //
 // The command line is parsed before QApplication exists, so bad usage gives
 // one clear line on stderr and exit code 2 even without a display.
@@ -14,6 +15,8 @@
 #include <mainwindow.h>
 #include <runcontroller.h>
 #include <teaching/lesson.h>
+#include <teaching/replay.h>
+#include <teaching/slowmotion.h>
 
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
@@ -126,7 +129,7 @@ int main(int argc, char** argv)
     opt("workers", "Pool size (default: the pool's default).", "w");
     opt("gil", "Thread pool with the simulated GIL.");
     opt("switch-interval", "GIL switch interval in ms (default 5).", "ms");
-    opt("chunk", "Items per task (thread pool; default 1).", "c");
+    opt("chunk", "Items per task (default 1).", "c");
     opt("priority", "Priority of the run's tasks (-100..100).", "p");
     opt("start", "Start the run the controls (or --lesson) describe at launch.");
     opt("screenshot", "Save a PNG of the whole window and quit.", "file");
@@ -136,6 +139,13 @@ int main(int argc, char** argv)
     opt("measure-tasks", "Trivial tasks for the busy phase of --measure (default 1000000).", "n");
     opt("measure-rss-tasks", "More tasks before reading RSS (default 10000000; 0 skips).", "n");
     opt("lesson", "Open a lesson in the Lesson panel (id, number or file name).", "name");
+    opt("compare", "With --lesson: run the lesson's run A, then its run B, into the A/B panel.");
+    opt("sweep", "With --lesson: run the lesson's pool-size sweep (lesson 6).");
+    opt("replay",
+        "Open a recorded trace (Export trace, poolscope-cli --trace) in the Replay "
+        "panel.",
+        "file");
+    opt("slow-motion", "Make every task of the runs F times longer (1, 2, 5, 10 or 50).", "f");
     opt("no-settings", "Neither read nor write saved settings.");
 
     if (!p.parse(withoutQtOptions(args))) {
@@ -218,10 +228,10 @@ int main(int argc, char** argv)
         const QString why = Workloads::validate(spec.workload, spec.run, spec.poolKind);
         if (!why.isEmpty())
             usageError(why);
-        if (spec.chunkSize > 1
-            && (spec.poolKind == QLatin1String("process") || Workloads::find(spec.workload)->drive))
-            usageError(QStringLiteral("--chunk above 1 needs the thread pool and a workload "
-                                      "other than pipeline"));
+        if (spec.chunkSize > 1 && Workloads::find(spec.workload)->drive)
+            usageError(QStringLiteral("--chunk above 1 needs a workload other than %1 (it "
+                                      "submits its own two-stage tasks)")
+                           .arg(spec.workload));
     }
 
     const QString lesson = p.value(QStringLiteral("lesson"));
@@ -236,6 +246,40 @@ int main(int argc, char** argv)
                            .arg(lesson, ids.join(QStringLiteral(", "))));
         }
     }
+
+    const bool compare = p.isSet(QStringLiteral("compare"));
+    const bool sweep = p.isSet(QStringLiteral("sweep"));
+    if ((compare || sweep) && !p.isSet(QStringLiteral("lesson")))
+        usageError(QStringLiteral("--%1 needs --lesson NAME").arg(compare ? "compare" : "sweep"));
+    if (compare && sweep)
+        usageError(QStringLiteral("--compare and --sweep cannot be combined"));
+    if ((compare || sweep) && p.isSet(QStringLiteral("start")))
+        usageError(QStringLiteral("--%1 starts the lesson itself; drop --start")
+                       .arg(compare ? "compare" : "sweep"));
+    if (p.isSet(QStringLiteral("lesson"))) {
+        const Lesson l = *LessonLibrary::find(lesson);
+        if (compare && !l.compare)
+            usageError(QStringLiteral("lesson '%1' has no run B to compare (lessons with one: "
+                                      "2, 3, 4, 5, 7, 8, 10)")
+                           .arg(lesson));
+        if (sweep && !l.sweep)
+            usageError(QStringLiteral("lesson '%1' has no sweep (lesson 6 has)").arg(lesson));
+    }
+    int slowMotion = 1;
+    if (p.isSet(QStringLiteral("slow-motion"))) {
+        slowMotion = int(number(p, QStringLiteral("slow-motion"), 1, 50));
+        if (!SlowMotion::factors().contains(slowMotion)) {
+            QStringList fs;
+            for (int f : SlowMotion::factors())
+                fs << QString::number(f);
+            usageError(QStringLiteral("--slow-motion must be one of %1, got %2")
+                           .arg(fs.join(QStringLiteral(", ")))
+                           .arg(slowMotion));
+        }
+    }
+    const QString replayPath = p.value(QStringLiteral("replay"));
+    if (p.isSet(QStringLiteral("replay")) && replayPath.isEmpty())
+        usageError(QStringLiteral("--replay needs a trace file"));
 
     const bool screenshot = p.isSet(QStringLiteral("screenshot"));
     if (p.isSet(QStringLiteral("after")) && !screenshot)
@@ -303,6 +347,16 @@ int main(int argc, char** argv)
 
     if (p.isSet(QStringLiteral("lesson")))
         window.openLesson(lesson); // checked above
+    if (slowMotion > 1)
+        window.slowMotionBar()->setFactor(slowMotion);
+    if (!replayPath.isEmpty()) {
+        // A bad file is a runtime error shown in the Replay panel (as from
+        // File > Open), and on stderr for scripts.
+        QObject::connect(
+            window.replay(), &ReplayController::error, &window,
+            [](const QString& why) { std::fprintf(stderr, "poolscope: %s\n", qPrintable(why)); });
+        window.openReplay(replayPath);
+    }
 
     if (p.isSet(QStringLiteral("startup-time"))) {
         QObject::connect(
@@ -335,7 +389,16 @@ int main(int argc, char** argv)
         });
     };
     const bool startControls = p.isSet(QStringLiteral("start")) && !scenario;
-    if (startControls) {
+    if (compare || sweep) {
+        QTimer::singleShot(0, &window, [&window, compare, screenshot, scheduleShot] {
+            if (compare)
+                window.runLessonAB();
+            else
+                window.runLessonSweep();
+            if (screenshot)
+                scheduleShot();
+        });
+    } else if (startControls) {
         QTimer::singleShot(0, &window, [&window, screenshot, scheduleShot] {
             window.startFromControlsOrLesson();
             if (screenshot)

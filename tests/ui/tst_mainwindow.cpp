@@ -130,7 +130,8 @@ void TstMainWindow::buildsWithAllPanels()
                                   QStringLiteral("futuresDock"),   QStringLiteral("throughputDock"),
                                   QStringLiteral("mandelbrotDock")};
     const QStringList teaching = {QStringLiteral("lessonDock"), QStringLiteral("analysisDock"),
-                                  QStringLiteral("sweepDock")};
+                                  QStringLiteral("sweepDock"), QStringLiteral("abDock"),
+                                  QStringLiteral("replayDock")};
     QCOMPARE(w->docks().size(), expected.size() + teaching.size());
     for (const QString& name : teaching) { // there, but closed until a lesson needs them
         QVERIFY2(w->dock(name), qPrintable(name));
@@ -363,9 +364,12 @@ void TstMainWindow::crossFieldProblemsAreHinted()
     QVERIFY(cb->isHintVisible());
     QVERIFY2(cb->hint().contains(QStringLiteral("process pool")), qPrintable(cb->hint()));
     QVERIFY(!w->action(QStringLiteral("start"))->isEnabled());
-    // GIL and chunk only make sense for threads.
+    // The GIL only makes sense for threads; chunks work on both pool kinds,
+    // but not for the pipeline (it submits its own two-stage tasks).
     cb->poolCombo()->setCurrentIndex(cb->poolCombo()->findData(QStringLiteral("process")));
     QVERIFY(!cb->gilCheck()->isEnabled());
+    QVERIFY(cb->chunkSpin()->isEnabled());
+    chooseWorkload(*w, QStringLiteral("pipeline"));
     QVERIFY(!cb->chunkSpin()->isEnabled());
 }
 

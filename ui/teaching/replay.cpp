@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLocale>
 #include <QPushButton>
 #include <QSlider>
 
@@ -21,9 +22,7 @@ namespace poolscope {
 
 namespace {
 constexpr int kFrameMs = 33;
-/// Larger files are refused before reading (readChromeTrace has its own
-/// event limit; this keeps a wrong file from filling memory first).
-constexpr qint64 kMaxTraceBytes = qint64(2) << 30;
+constexpr qint64 kMaxTraceBytes = ReplayController::maxFileBytes();
 } // namespace
 
 ReplayController::ReplayController(QObject* parent)
@@ -89,10 +88,10 @@ bool ReplayController::load(const QString& path)
         return false;
     }
     if (f.size() > kMaxTraceBytes) {
-        emit error(tr("The trace '%1' is too large to replay (%2 bytes; the limit is %3)")
-                       .arg(name)
-                       .arg(f.size())
-                       .arg(kMaxTraceBytes));
+        const QLocale l;
+        emit error(tr("The trace '%1' is too large to replay: %2 (%3 bytes); the limit is %4")
+                       .arg(name, l.formattedDataSize(f.size()), l.toString(f.size()),
+                            l.formattedDataSize(kMaxTraceBytes)));
         return false;
     }
     const QByteArray data = f.readAll();
@@ -353,8 +352,12 @@ ReplayBar::ReplayBar(ReplayController* controller, QWidget* parent)
     connect(m_speed, &QComboBox::currentIndexChanged, this,
             [this](int i) { m_controller->setSpeed(m_speed->itemData(i).toInt()); });
     connect(m_slider, &QSlider::valueChanged, this, [this](int v) {
-        if (!m_updating)
-            m_controller->setPosition(qint64(v) * m_unitNs);
+        if (m_updating)
+            return;
+        // The slider counts whole units: its end is the end of the run (the
+        // last task ends there), not the last whole unit before it.
+        m_controller->setPosition(v >= m_slider->maximum() ? m_controller->durationNs()
+                                                           : qint64(v) * m_unitNs);
     });
     connect(m_controller, &ReplayController::positionChanged, this, &ReplayBar::sync);
     connect(m_controller, &ReplayController::loaded, this, &ReplayBar::sync);

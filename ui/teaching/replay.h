@@ -63,6 +63,10 @@ public:
     int finishedCount() const { return int(m_finished); }
     bool isPlaying() const { return m_timer.isActive(); }
     int speed() const { return m_speed; }
+    /// Files larger than this are refused before reading (2 GiB):
+    /// readChromeTrace has its own event limit, this keeps a wrong file
+    /// from filling memory first.
+    static constexpr qint64 maxFileBytes() { return qint64(2) << 30; }
     /// 1, 4 and 16: the speeds offered by ReplayBar.
     static QList<int> speeds() { return {1, 4, 16}; }
 

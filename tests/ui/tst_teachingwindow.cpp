@@ -1,0 +1,704 @@
+// The teaching tools as the main window wires them (offscreen): the A/B and
+// Replay docks with their actions and shortcuts, a real exported trace
+// replayed, bad replay files refused with a visible error, a lesson's run A
+// and run B compared, slow motion and Step, chunked runs on a process pool,
+// the machine's CPU figure in the run analysis, presenter mode, settings.
+// QSignalSpy + QTRY_* on observable state, no fixed sleeps.
+#include <controlbar.h>
+#include <mainwindow.h>
+#include <models/futuresmodel.h>
+#include <runcontroller.h>
+#include <teaching/abcompare.h>
+#include <teaching/lesson.h>
+#include <teaching/replay.h>
+#include <teaching/slowmotion.h>
+#include <timeline/timelinewidget.h>
+
+#include <poolscope/executor.h>
+#include <poolscope/monitor.h>
+#include <poolscope/traceexport.h>
+#include <poolscope/workloads.h>
+
+#include <QAbstractItemModelTester>
+#include <QAction>
+#include <QApplication>
+#include <QComboBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QToolBar>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <memory>
+
+using namespace poolscope;
+
+namespace {
+constexpr int kLong = 60'000;
+constexpr qint64 kMs = 1'000'000;
+
+/// Shown and active, so window-wide shortcuts reach its actions.
+std::unique_ptr<MainWindow> makeWindow(bool settings = false)
+{
+    MainWindow::Options o;
+    o.useSettings = settings;
+    auto w = std::make_unique<MainWindow>(o);
+    w->show();
+    QApplication::setActiveWindow(w.get());
+    if (!QTest::qWaitForWindowActive(w.get()))
+        qWarning("the window did not become active");
+    return w;
+}
+
+QMenu* menu(MainWindow& w, const QString& title)
+{
+    for (QAction* a : w.menuBar()->actions()) {
+        if (a->text().remove(QLatin1Char('&')) == title)
+            return a->menu();
+    }
+    return nullptr;
+}
+
+bool menuHas(QMenu* m, QAction* a)
+{
+    if (!m)
+        return false;
+    for (QAction* x : m->actions()) {
+        if (x == a || (x->menu() && menuHas(x->menu(), a)))
+            return true;
+    }
+    return false;
+}
+
+RunSpec spec(const QString& workload, int tasks, qint64 size, const QString& pool, int workers)
+{
+    RunSpec s;
+    s.workload = workload;
+    s.run = Workloads::find(workload)->defaultRun();
+    s.run.tasks = tasks;
+    s.run.size = size;
+    s.poolKind = pool;
+    s.workers = workers;
+    return s;
+}
+
+/// Starts spec from the window and waits for its summary.
+RunSummary runToEnd(MainWindow& w, const RunSpec& s)
+{
+    QSignalSpy finished(w.controller(), &RunController::runFinished);
+    const quint64 id = w.startSpec(s);
+    if (!id)
+        qWarning("could not start: %s", qPrintable(w.controlBar()->hint()));
+    if (!id || !QTest::qWaitFor([&] { return finished.count() > 0; }, kLong))
+        return {};
+    return finished.first().first().value<RunSummary>();
+}
+
+TraceData smallTrace(int n)
+{
+    TraceData t;
+    t.title = QStringLiteral("hand-made");
+    t.poolKind = QStringLiteral("thread");
+    t.originNs = 1'000 * kMs;
+    t.workers = {TraceWorker{0, QStringLiteral("w0"), 0, 0}};
+    for (int i = 0; i < n; ++i) {
+        TaskSpan s;
+        s.taskId = quint64(i + 1);
+        s.enqueueNs = t.originNs;
+        s.startNs = t.originNs + i * 10 * kMs;
+        s.endNs = s.startNs + 10 * kMs;
+        s.cpuNs = 5 * kMs;
+        s.worker = 0;
+        t.spans.push_back(s);
+    }
+    return t;
+}
+} // namespace
+
+class TstTeachingWindow : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void docksAreToggledByTheirActions_data();
+    void docksAreToggledByTheirActions();
+    void shortcutsAreUniqueAndInMenus_data();
+    void shortcutsAreUniqueAndInMenus();
+    void replayLoadsAnExportedTrace();
+    void replayOfTheLastRunNeedsNoFile();
+    void replayBadFilesShowAnError_data();
+    void replayBadFilesShowAnError();
+    void abRunsLessonAThenB();
+    void abKeepsTwoPoolKinds();
+    void stepStartsExactlyOneTask();
+    void slowMotionLengthensTheSubmittedRun();
+    void chunkedProcessRunFromTheWindow();
+    void analysisGetsTheMachinesCpu();
+    void presenterHidesAdvancedControls();
+    void teachingStatePersists();
+
+private:
+    QTemporaryDir m_settingsDir;
+};
+
+void TstTeachingWindow::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY(m_settingsDir.isValid());
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settingsDir.path());
+    qputenv("POOLSCOPE_WORKER", POOLSCOPE_WORKER_PATH);
+}
+
+void TstTeachingWindow::docksAreToggledByTheirActions_data()
+{
+    QTest::addColumn<QString>("dockName");
+    QTest::addColumn<QString>("actionName");
+    QTest::addColumn<QKeySequence>("keys");
+    QTest::addColumn<QString>("otherAction");
+    QTest::newRow("A/B") << "abDock"
+                         << "abPanel" << QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A)
+                         << "replayPanel";
+    QTest::newRow("replay") << "replayDock"
+                            << "replayPanel" << QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R)
+                            << "abPanel";
+}
+
+void TstTeachingWindow::docksAreToggledByTheirActions()
+{
+    QFETCH(QString, dockName);
+    QFETCH(QString, actionName);
+    QFETCH(QKeySequence, keys);
+    QFETCH(QString, otherAction);
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    QDockWidget* d = w->dock(dockName);
+    QVERIFY(d);
+    QVERIFY(d->widget());
+    QVERIFY(!d->toggleViewAction()->isChecked()); // closed until used
+    QVERIFY(menuHas(menu(*w, QStringLiteral("View")), d->toggleViewAction()));
+    QAction* a = w->action(actionName);
+    QVERIFY(a);
+    QCOMPARE(a->shortcut(), keys);
+    QVERIFY(menuHas(menu(*w, QStringLiteral("Teach")), a));
+
+    // The shortcut opens the dock on top (a tab over the live timeline)...
+    QTest::keySequence(w.get(), keys);
+    QTRY_VERIFY(w->isDockOnTop(d));
+    QVERIFY(w->dockWidgetArea(d) != Qt::NoDockWidgetArea);
+    QVERIFY(w->tabifiedDockWidgets(d).contains(w->dock(QStringLiteral("timelineDock"))));
+    // ...and closes it again.
+    QTest::keySequence(w.get(), keys);
+    QTRY_VERIFY(!d->isVisible());
+    QVERIFY(!d->toggleViewAction()->isChecked());
+    // The menu action does the same.
+    a->trigger();
+    QTRY_VERIFY(w->isDockOnTop(d));
+    // A dock open behind another tab is brought to the front, not closed.
+    w->action(otherAction)->trigger(); // the other teaching dock, on top of d
+    QTRY_VERIFY(!w->isDockOnTop(d));
+    QVERIFY(w->isDockOnTop(w->dock(otherAction == QLatin1String("abPanel")
+                                       ? QStringLiteral("abDock")
+                                       : QStringLiteral("replayDock"))));
+    QVERIFY(d->toggleViewAction()->isChecked());
+    a->trigger();
+    QTRY_VERIFY(w->isDockOnTop(d));
+    // Reset layout closes the teaching docks again.
+    w->action(QStringLiteral("resetLayout"))->trigger();
+    QVERIFY(!d->isVisible());
+}
+
+void TstTeachingWindow::shortcutsAreUniqueAndInMenus_data()
+{
+    QTest::addColumn<QString>("actionName");
+    QTest::addColumn<QKeySequence>("keys");
+    QTest::addColumn<QString>("menuTitle");
+    QTest::newRow("step") << "step" << QKeySequence(Qt::Key_F10) << "Run";
+    QTest::newRow("next slow-motion factor")
+        << "slowMotionCycle" << QKeySequence(Qt::Key_F9) << "Run";
+    QTest::newRow("slow motion 10x") << "slowMotion10" << QKeySequence() << "Run";
+    QTest::newRow("open replay") << "openReplay" << QKeySequence(QKeySequence::Open) << "File";
+    QTest::newRow("replay last run")
+        << "replayLastRun" << QKeySequence(Qt::CTRL | Qt::Key_R) << "Teach";
+    QTest::newRow("keep as A") << "keepAsA" << QKeySequence(Qt::CTRL | Qt::Key_1) << "Teach";
+    QTest::newRow("keep as B") << "keepAsB" << QKeySequence(Qt::CTRL | Qt::Key_2) << "Teach";
+    QTest::newRow("run A then B") << "runAB" << QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_B)
+                                  << "Teach";
+    QTest::newRow("presenter") << "presenter" << QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P)
+                               << "View";
+}
+
+void TstTeachingWindow::shortcutsAreUniqueAndInMenus()
+{
+    QFETCH(QString, actionName);
+    QFETCH(QKeySequence, keys);
+    QFETCH(QString, menuTitle);
+    auto w = makeWindow();
+    QAction* a = w->action(actionName);
+    QVERIFY2(a, qPrintable(actionName));
+    QCOMPARE(a->shortcut(), keys);
+    QVERIFY2(menuHas(menu(*w, menuTitle), a), qPrintable(menuTitle));
+    // No two actions of the window share a shortcut (Qt would make both
+    // ambiguous and neither fire).
+    QList<QKeySequence> all;
+    for (QAction* x : w->actions()) {
+        if (!x->shortcut().isEmpty()) {
+            QVERIFY2(!all.contains(x->shortcut()),
+                     qPrintable(x->shortcut().toString() + QStringLiteral(" twice")));
+            all << x->shortcut();
+        }
+    }
+}
+
+void TstTeachingWindow::replayLoadsAnExportedTrace()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    auto w = makeWindow();
+    QAbstractItemModelTester tester(w->replayFuturesModel(),
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
+    // A real run, exported as the user does (File > Export trace).
+    const RunSummary s =
+        runToEnd(*w, spec(QStringLiteral("primes"), 12, 20'000, QStringLiteral("thread"), 2));
+    QCOMPARE(s.succeeded, 12);
+    const QString path = dir.filePath(QStringLiteral("run.json"));
+    QVERIFY(w->exportTraceTo(path));
+    const std::deque<TaskSpan> live = w->controller()->monitor()->spanHistory();
+    QCOMPARE(live.size(), std::size_t(12));
+
+    QSignalSpy loaded(w->replay(), &ReplayController::loaded);
+    QVERIFY(w->openReplay(path));
+    QCOMPARE(loaded.count(), 1);
+    QDockWidget* d = w->dock(QStringLiteral("replayDock"));
+    QTRY_VERIFY(d->isVisible());
+    QVERIFY(d->windowTitle().contains(QStringLiteral("run.json")));
+    QVERIFY(w->replayErrorLabel()->isHidden());
+    QVERIFY2(w->findChild<QLabel*>(QStringLiteral("replaySummary"))
+                 ->text()
+                 .contains(QStringLiteral("12 tasks")),
+             qPrintable(w->findChild<QLabel*>(QStringLiteral("replaySummary"))->text()));
+
+    // The same tasks with the same spans (the trace keeps ns precision),
+    // compared from each run's first start.
+    const TraceData& t = w->replay()->trace();
+    QCOMPARE(t.spans.size(), live.size());
+    auto firstStart = [](const auto& spans) {
+        qint64 m = std::numeric_limits<qint64>::max();
+        for (const TaskSpan& sp : spans)
+            m = std::min(m, sp.startNs);
+        return m;
+    };
+    const qint64 t0 = firstStart(t.spans), l0 = firstStart(live);
+    std::map<quint64, TaskSpan> byId;
+    for (const TaskSpan& sp : live)
+        byId[sp.taskId] = sp;
+    for (const TaskSpan& sp : t.spans) {
+        QVERIFY(byId.count(sp.taskId));
+        const TaskSpan& o = byId[sp.taskId];
+        QCOMPARE(sp.endNs - sp.startNs, o.endNs - o.startNs);
+        QCOMPARE(sp.startNs - t0, o.startNs - l0);
+        QCOMPARE(sp.worker, o.worker);
+        QCOMPARE(sp.status, o.status);
+    }
+    // Whole run shown: every span on the replay timeline, every task listed.
+    QCOMPARE(w->replayTimeline()->spanCount(), std::size_t(12));
+    QCOMPARE(w->replayFuturesModel()->rowCount(), 12);
+    QCOMPARE(w->replayTimeline()->laneCount(), 2);
+
+    // The scrubber: at 0 nothing has finished; at the end all has.
+    auto* bar = w->findChild<ReplayBar*>(QStringLiteral("replayBar"));
+    QVERIFY(bar);
+    bar->slider()->setValue(0);
+    QCOMPARE(w->replay()->positionNs(), qint64(0));
+    QCOMPARE(w->replayFuturesModel()->rowCount(), 0);
+    QVERIFY(w->replay()->visibleSpanCount() < 12);
+    bar->slider()->setValue(bar->slider()->maximum());
+    QCOMPARE(w->replayFuturesModel()->rowCount(), 12);
+    QCOMPARE(w->replay()->visibleSpanCount(), 12);
+    // The live views are not touched by the replay.
+    QCOMPARE(w->futuresModel()->rowCount(), 12);
+}
+
+void TstTeachingWindow::replayOfTheLastRunNeedsNoFile()
+{
+    auto w = makeWindow();
+    QAction* a = w->action(QStringLiteral("replayLastRun"));
+    QVERIFY(!a->isEnabled()); // nothing ran yet
+    QVERIFY(!w->replayLastRun());
+    QVERIFY(w->replayErrorLabel()->text().contains(QStringLiteral("no run has finished")));
+    runToEnd(*w, spec(QStringLiteral("sleep"), 4, 20, QStringLiteral("thread"), 2));
+    // A second run: the recording holds the last run only.
+    const RunSummary s =
+        runToEnd(*w, spec(QStringLiteral("sleep"), 6, 20, QStringLiteral("thread"), 3));
+    QCOMPARE(s.succeeded, 6);
+    QVERIFY(a->isEnabled());
+    QTest::keySequence(w.get(), a->shortcut());
+    QTRY_VERIFY(w->dock(QStringLiteral("replayDock"))->isVisible());
+    QCOMPARE(w->replay()->trace().spans.size(), std::size_t(6));
+    QCOMPARE(w->replayFuturesModel()->rowCount(), 6);
+    QVERIFY(w->replayErrorLabel()->isHidden());
+}
+
+void TstTeachingWindow::replayBadFilesShowAnError_data()
+{
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("over the size limit") << "huge"
+                                         << "too large to replay";
+    QTest::newRow("unreadable: a directory") << "directory"
+                                             << "Cannot open the trace";
+    QTest::newRow("unreadable: missing") << "missing"
+                                         << "Cannot open the trace";
+    QTest::newRow("unreadable: read fails (I/O error)") << "ioerror"
+                                                        << "Cannot read the trace";
+    QTest::newRow("unreadable: no permission") << "noperm"
+                                               << "Cannot open the trace";
+    QTest::newRow("not a trace") << "garbage"
+                                 << "not a readable PoolScope trace";
+}
+
+void TstTeachingWindow::replayBadFilesShowAnError()
+{
+    QFETCH(QString, kind);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QString path = dir.filePath(QStringLiteral("bad.json"));
+    if (kind == QLatin1String("huge")) {
+        // A sparse file one byte over the limit: refused before reading.
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        if (!f.resize(ReplayController::maxFileBytes() + 1))
+            QSKIP("this file system cannot make a sparse 2 GiB file");
+        f.close();
+    } else if (kind == QLatin1String("directory")) {
+        QVERIFY(QDir(dir.path()).mkdir(QStringLiteral("bad.json")));
+    } else if (kind == QLatin1String("ioerror")) {
+        // Opens fine, but reading fails (address 0 is not mapped).
+        path = QStringLiteral("/proc/self/mem");
+        if (!QFile::exists(path))
+            QSKIP("no /proc/self/mem here");
+    } else if (kind == QLatin1String("noperm")) {
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(toChromeTrace(smallTrace(2)));
+        f.close();
+        QVERIFY(f.setPermissions(QFileDevice::WriteOwner));
+        QFile probe(path);
+        if (probe.open(QIODevice::ReadOnly))
+            QSKIP("this user reads files without read permission (root)");
+    } else if (kind == QLatin1String("garbage")) {
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("{\"traceEvents\": [ this is not json");
+    } // "missing": nothing there
+
+    auto w = makeWindow();
+    // A good recording first: a bad file must not replace it.
+    const QString good = dir.filePath(QStringLiteral("good.json"));
+    QVERIFY(writeChromeTrace(good, smallTrace(3)));
+    QVERIFY(w->openReplay(good));
+    QCOMPARE(w->replayFuturesModel()->rowCount(), 3);
+
+    QSignalSpy errors(w->replay(), &ReplayController::error);
+    QVERIFY(!w->openReplay(path));
+    QCOMPARE(errors.count(), 1);
+    QLabel* label = w->replayErrorLabel();
+    QTRY_VERIFY(label->isVisible()); // in the Replay dock, which is open
+    QVERIFY(w->dock(QStringLiteral("replayDock"))->isVisible());
+    QVERIFY2(label->text().contains(expected), qPrintable(label->text()));
+    const QString name = QFileInfo(path).fileName();
+    QVERIFY2(label->text().contains(name), qPrintable(label->text()));
+    QVERIFY2(w->statusBar()->currentMessage().contains(expected),
+             qPrintable(w->statusBar()->currentMessage()));
+    // The recording already loaded stays.
+    QCOMPARE(w->replay()->trace().spans.size(), std::size_t(3));
+    QCOMPARE(w->replayFuturesModel()->rowCount(), 3);
+    // A good file again clears the error.
+    QVERIFY(w->openReplay(good));
+    QVERIFY(label->isHidden());
+}
+
+void TstTeachingWindow::abRunsLessonAThenB()
+{
+    auto w = makeWindow();
+    QAction* ab = w->action(QStringLiteral("runAB"));
+    QVERIFY(!ab->isEnabled()); // no lesson open
+    QVERIFY(w->openLesson(QStringLiteral("amdahl")));
+    QVERIFY(!ab->isEnabled()); // lesson 6 has a sweep, not a run B
+    QVERIFY(w->openLesson(QStringLiteral("io-threads")));
+    QVERIFY(ab->isEnabled());
+    const Lesson lesson = *LessonLibrary::find(QStringLiteral("io-threads"));
+    QVERIFY(lesson.compare);
+
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QTest::keySequence(w.get(), ab->shortcut());
+    QTRY_VERIFY(w->dock(QStringLiteral("abDock"))->isVisible());
+    ABCompare* cmp = w->abCompare();
+    QTRY_VERIFY_WITH_TIMEOUT(cmp->hasRun(ABCompare::Slot::A) && cmp->hasRun(ABCompare::Slot::B),
+                             kLong);
+    QCOMPARE(finished.count(), 2);
+    // A is the lesson's run, B its run B: both configurations, in order.
+    const RunSpec a = started.at(0).at(1).value<RunSpec>();
+    const RunSpec b = started.at(1).at(1).value<RunSpec>();
+    QCOMPARE(a.workers, lesson.scenario.workers);
+    QCOMPARE(b.workers, lesson.compare->workers);
+    QCOMPARE(finished.at(0).at(0).value<RunSummary>().workers, lesson.scenario.workers);
+    QCOMPARE(finished.at(1).at(0).value<RunSummary>().workers, lesson.compare->workers);
+    // Both results are shown, each with its own tasks.
+    QCOMPARE(cmp->numbers(ABCompare::Slot::A).tasks, qint64(lesson.scenario.run.tasks));
+    QCOMPARE(cmp->numbers(ABCompare::Slot::B).tasks, qint64(lesson.compare->run.tasks));
+    QCOMPARE(cmp->timeline(ABCompare::Slot::A)->spanCount(),
+             std::size_t(lesson.scenario.run.tasks));
+    QCOMPARE(cmp->timeline(ABCompare::Slot::B)->spanCount(),
+             std::size_t(lesson.compare->run.tasks));
+    QVERIFY2(cmp->label(ABCompare::Slot::A)
+                 .contains(QStringLiteral("%1 threads").arg(lesson.scenario.workers)),
+             qPrintable(cmp->label(ABCompare::Slot::A)));
+    QVERIFY2(cmp->label(ABCompare::Slot::B).contains(lesson.compare->label),
+             qPrintable(cmp->label(ABCompare::Slot::B)));
+    QVERIFY(cmp->summaryText(ABCompare::Slot::A).contains(QStringLiteral("40 tasks")));
+    QVERIFY(cmp->summaryText(ABCompare::Slot::B).contains(QStringLiteral("40 tasks")));
+    QVERIFY2(!cmp->comparisonText().isEmpty(), "no comparison line");
+    // One after the other, never both at once: every task of B started after
+    // the last task of A ended.
+    const qint64 aSeenDone = finished.at(0).at(0).value<RunSummary>().endNs;
+    qint64 aEnd = 0, bStart = std::numeric_limits<qint64>::max();
+    int aTasks = 0, bTasks = 0;
+    for (const TaskSpan& s : w->controller()->monitor()->spanHistory()) {
+        if (s.enqueueNs <= aSeenDone) {
+            aEnd = std::max(aEnd, s.endNs);
+            ++aTasks;
+        } else {
+            bStart = std::min(bStart, s.startNs);
+            ++bTasks;
+        }
+    }
+    QCOMPARE(aTasks, lesson.scenario.run.tasks);
+    QCOMPARE(bTasks, lesson.compare->run.tasks);
+    QVERIFY(aEnd <= bStart);
+}
+
+void TstTeachingWindow::abKeepsTwoPoolKinds()
+{
+    auto w = makeWindow();
+    QAction* keepA = w->action(QStringLiteral("keepAsA"));
+    QAction* keepB = w->action(QStringLiteral("keepAsB"));
+    QVERIFY(!keepA->isEnabled() && !keepB->isEnabled());
+    RunSummary s =
+        runToEnd(*w, spec(QStringLiteral("primes"), 6, 20'000, QStringLiteral("thread"), 2));
+    QCOMPARE(s.succeeded, 6);
+    QVERIFY(keepA->isEnabled());
+    QTest::keySequence(w.get(), keepA->shortcut());
+    QTRY_VERIFY(w->dock(QStringLiteral("abDock"))->isVisible());
+    s = runToEnd(*w, spec(QStringLiteral("primes"), 8, 20'000, QStringLiteral("process"), 2));
+    QCOMPARE(s.succeeded, 8);
+    // The button in the dock does what the action does.
+    auto* button = w->findChild<QPushButton*>(QStringLiteral("keepBButton"));
+    QVERIFY(button && button->isEnabled());
+    QTest::mouseClick(button, Qt::LeftButton);
+    ABCompare* cmp = w->abCompare();
+    QVERIFY(cmp->hasRun(ABCompare::Slot::A) && cmp->hasRun(ABCompare::Slot::B));
+    QVERIFY2(cmp->label(ABCompare::Slot::A).contains(QStringLiteral("2 threads")),
+             qPrintable(cmp->label(ABCompare::Slot::A)));
+    QVERIFY2(cmp->label(ABCompare::Slot::B).contains(QStringLiteral("2 processes")),
+             qPrintable(cmp->label(ABCompare::Slot::B)));
+    QCOMPARE(cmp->numbers(ABCompare::Slot::A).tasks, qint64(6));
+    QCOMPARE(cmp->numbers(ABCompare::Slot::B).tasks, qint64(8));
+    QVERIFY(!cmp->comparisonText().isEmpty());
+}
+
+void TstTeachingWindow::stepStartsExactlyOneTask()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    RunController* c = w->controller();
+    QAction* step = w->action(QStringLiteral("step"));
+    auto* stepButton =
+        w->slowMotionToolBar()->findChild<QPushButton*>(QStringLiteral("stepButton"));
+    QVERIFY(stepButton);
+    QVERIFY(!step->isEnabled());
+    QVERIFY(!stepButton->isEnabled());
+    QVERIFY(w->slowMotionToolBar()->isVisible());
+
+    // Pause first (Space), then submit: everything waits in the queue.
+    QTest::keyClick(w.get(), Qt::Key_Space);
+    QVERIFY(c->isPaused());
+    QVERIFY(step->isEnabled());
+    QVERIFY(stepButton->isEnabled());
+    QSignalSpy finished(c, &RunController::runFinished);
+    QVERIFY(w->startSpec(spec(QStringLiteral("sleep"), 5, 30, QStringLiteral("thread"), 2)));
+    QSignalSpy ticks(c, &RunController::snapshotReady);
+    QTRY_COMPARE_WITH_TIMEOUT(c->lastSnapshot().counters.queued, quint64(5), kLong);
+    QCOMPARE(c->lastSnapshot().counters.running + c->lastSnapshot().counters.succeeded, quint64(0));
+
+    // F10: exactly one task goes from the queue to a worker to done.
+    auto settled = [&](quint64 done) {
+        // wait for the task, then for three more ticks: no other task moved
+        if (!QTest::qWaitFor([&] { return c->lastSnapshot().counters.succeeded == done; }, kLong))
+            return false;
+        const qsizetype at = ticks.count();
+        return QTest::qWaitFor([&] { return ticks.count() >= at + 3; }, kLong);
+    };
+    QTest::keyClick(w.get(), Qt::Key_F10);
+    QVERIFY(settled(1));
+    QCOMPARE(c->lastSnapshot().counters.succeeded, quint64(1));
+    QCOMPARE(c->lastSnapshot().counters.running, quint64(0));
+    QCOMPARE(c->lastSnapshot().counters.queued, quint64(4));
+    // The toolbar's Step button does the same.
+    QTest::mouseClick(stepButton, Qt::LeftButton);
+    QVERIFY(settled(2));
+    QCOMPARE(c->lastSnapshot().counters.succeeded, quint64(2));
+    QCOMPARE(c->lastSnapshot().counters.running, quint64(0));
+    QCOMPARE(c->lastSnapshot().counters.queued, quint64(3));
+    QCOMPARE(w->futuresModel()->rowCount(), 2);
+    QCOMPARE(finished.count(), 0);
+
+    // Resume: the rest runs; Step is off again (and refuses with a reason).
+    QTest::keyClick(w.get(), Qt::Key_Space);
+    QVERIFY(!step->isEnabled());
+    QVERIFY(!stepButton->isEnabled());
+    QSignalSpy errors(c, &RunController::error);
+    QVERIFY(!c->step());
+    QCOMPARE(errors.count(), 1);
+    QVERIFY(errors.first().first().toString().contains(QStringLiteral("paused")));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QCOMPARE(finished.first().first().value<RunSummary>().succeeded, 5);
+}
+
+void TstTeachingWindow::slowMotionLengthensTheSubmittedRun()
+{
+    auto w = makeWindow();
+    SlowMotionBar* bar = w->slowMotionBar();
+    QCOMPARE(bar->factor(), 1);
+    // F9 cycles the factors, the menu shows the current one.
+    QTest::keyClick(w.get(), Qt::Key_F9);
+    QCOMPARE(bar->factor(), SlowMotion::factors().at(1));
+    QVERIFY(w->action(QStringLiteral("slowMotion%1").arg(bar->factor()))->isChecked());
+    w->action(QStringLiteral("slowMotion5"))->trigger();
+    QCOMPARE(bar->factor(), 5);
+
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    const RunSpec asked = spec(QStringLiteral("sleep"), 4, 20, QStringLiteral("thread"), 4);
+    const RunSummary s = runToEnd(*w, asked);
+    QCOMPARE(s.succeeded, 4);
+    QCOMPARE(started.count(), 1);
+    // The pool got tasks 5x longer; the controls keep what was asked.
+    QCOMPARE(started.first().at(1).value<RunSpec>().run.size, qint64(100));
+    QCOMPARE(started.first().at(1).value<RunSpec>().run.tasks, 4);
+    QCOMPARE(w->controlBar()->spec().run.size, qint64(20));
+    for (const TaskSpan& sp : w->controller()->monitor()->spanHistory())
+        QVERIFY2(sp.endNs - sp.startNs >= 100 * kMs,
+                 qPrintable(QString::number(sp.endNs - sp.startNs)));
+
+    // Back to normal: the next run is the one asked for.
+    w->action(QStringLiteral("slowMotion1"))->trigger();
+    runToEnd(*w, asked);
+    QCOMPARE(started.count(), 2);
+    QCOMPARE(started.at(1).at(1).value<RunSpec>().run.size, qint64(20));
+}
+
+void TstTeachingWindow::chunkedProcessRunFromTheWindow()
+{
+    auto w = makeWindow();
+    ControlBar* cb = w->controlBar();
+    RunSpec s = spec(QStringLiteral("primes"), 12, 5'000, QStringLiteral("process"), 2);
+    s.chunkSize = 4;
+    cb->setSpec(s);
+    QVERIFY(cb->chunkSpin()->isEnabled());
+    QCOMPARE(cb->spec().chunkSize, 4);
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
+    QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    w->action(QStringLiteral("start"))->trigger();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary sum = finished.first().first().value<RunSummary>();
+    QCOMPARE(sum.poolKind, QStringLiteral("process"));
+    QCOMPARE(sum.items, 12);
+    QCOMPARE(sum.tasks, 3);
+    QCOMPARE(sum.succeeded, 3);
+    // One row and one span per chunk, named as a chunk, each with the
+    // array of its four items' prime counts.
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 3, kLong);
+    for (int row = 0; row < 3; ++row) {
+        const QString task =
+            w->futuresModel()->index(row, FuturesModel::TaskColumn).data().toString();
+        QVERIFY2(task.contains(QStringLiteral("x4")), qPrintable(task));
+    }
+    QCOMPARE(w->timeline()->spanCount(), std::size_t(3));
+}
+
+void TstTeachingWindow::analysisGetsTheMachinesCpu()
+{
+    auto w = makeWindow();
+    QCOMPARE(w->lastRunContext().systemCpuBusy, -1.0);
+    // Long enough for several CPU samples (every 500 ms).
+    const RunSummary s =
+        runToEnd(*w, spec(QStringLiteral("sleep"), 4, 800, QStringLiteral("thread"), 2));
+    QCOMPARE(s.succeeded, 4);
+    const RunContext ctx = w->lastRunContext();
+    QVERIFY2(ctx.systemCpuBusy >= 0.0 && ctx.systemCpuBusy <= 1.0,
+             qPrintable(QString::number(ctx.systemCpuBusy)));
+    QCOMPARE(ctx.workers, 2);
+    QVERIFY(ctx.cores >= 1);
+    QVERIFY(!ctx.gil);
+}
+
+void TstTeachingWindow::presenterHidesAdvancedControls()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    QSpinBox* priority = w->controlBar()->prioritySpin();
+    QVERIFY(priority->isVisible());
+    QVERIFY(w->controlBar()->workersSpin()->isVisible());
+    QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
+    QVERIFY(w->action(QStringLiteral("presenter"))->isChecked());
+    QVERIFY(!priority->isVisible());
+    QVERIFY(w->controlBar()->workersSpin()->isVisible()); // not advanced
+    QVERIFY(w->slowMotionBar()->isVisible());             // the class needs it
+    QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
+    QVERIFY(priority->isVisible());
+}
+
+void TstTeachingWindow::teachingStatePersists()
+{
+    {
+        auto w = makeWindow(true);
+        QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+        w->action(QStringLiteral("abPanel"))->trigger();
+        QTRY_VERIFY(w->dock(QStringLiteral("abDock"))->isVisible());
+        w->action(QStringLiteral("slowMotion10"))->trigger();
+        w->slowMotionToolBar()->toggleViewAction()->trigger();
+        QVERIFY(!w->slowMotionToolBar()->isVisible());
+        w->close(); // saves
+    }
+    auto w = makeWindow(true);
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    QVERIFY(w->dock(QStringLiteral("abDock"))->toggleViewAction()->isChecked());
+    QVERIFY(!w->dock(QStringLiteral("replayDock"))->toggleViewAction()->isChecked());
+    QCOMPARE(w->slowMotionBar()->factor(), 10);
+    QVERIFY(w->action(QStringLiteral("slowMotion10"))->isChecked());
+    QVERIFY(!w->slowMotionToolBar()->isVisible());
+    // Reset layout brings the toolbar back and closes the teaching docks.
+    w->action(QStringLiteral("resetLayout"))->trigger();
+    QVERIFY(w->slowMotionToolBar()->isVisible());
+    QVERIFY(!w->dock(QStringLiteral("abDock"))->isVisible());
+}
+
+QTEST_MAIN(TstTeachingWindow)
+#include "tst_teachingwindow.moc"
