@@ -576,7 +576,10 @@ void MainWindow::buildTeaching()
     connect(m_sweep, &SweepRunner::finished, this, [this, cancel](bool cancelled) {
         cancel->setEnabled(false);
         m_lesson->setRunEnabled(true);
-        m_sweepStatus->setText(cancelled ? tr("Sweep cancelled.") : m_sweepChart->summaryText());
+        // (the chart itself lists each series' best speedup and fit)
+        m_sweepStatus->setText(cancelled ? tr("Sweep cancelled.")
+                                         : tr("Sweep finished: %1 points measured.")
+                                               .arg(m_sweepChart->points().size()));
     });
     connect(m_sweep, &SweepRunner::error, this, &MainWindow::onError);
 
@@ -707,6 +710,7 @@ void MainWindow::buildReplayDock()
     m_replay = new ReplayController(this);
     m_replayTimeline = new TimelineWidget(w);
     m_replayTimeline->setObjectName(QStringLiteral("replayTimeline"));
+    m_replayTimeline->setFollowing(false); // a recording, never "live"
     m_replayFutures = new FuturesModel(this);
     auto* table = makeTable(m_replayFutures, w);
     table->setObjectName(QStringLiteral("replayFuturesView"));
@@ -957,16 +961,18 @@ void MainWindow::applyDefaultLayout()
     // The Mandelbrot image shares a tab with Throughput; a mandelbrot run
     // raises it (startSpec).
     tabifyDockWidget(d("throughputDock"), d("mandelbrotDock"));
-    // Teaching docks: the lesson and its analysis as tabs over the queue, the
-    // sweep beside throughput; closed until a lesson opens them.
+    // Teaching docks, closed until used: the lesson and its analysis as tabs
+    // over the queue.
     if (d("lessonDock")) {
         tabifyDockWidget(d("queueDock"), d("lessonDock"));
         tabifyDockWidget(d("lessonDock"), d("analysisDock"));
-        tabifyDockWidget(d("mandelbrotDock"), d("sweepDock"));
     }
-    // A/B and Replay have timelines of their own: tabs over the live one.
+    // A/B and Replay have timelines of their own, and a sweep runs on pools
+    // of its own (the live timeline shows nothing of it): tabs over the live
+    // timeline, where there is room for them.
     if (d("abDock")) {
-        tabifyDockWidget(d("timelineDock"), d("abDock"));
+        tabifyDockWidget(d("timelineDock"), d("sweepDock"));
+        tabifyDockWidget(d("sweepDock"), d("abDock"));
         tabifyDockWidget(d("abDock"), d("replayDock"));
     }
     for (QDockWidget* w : m_docks)

@@ -89,9 +89,10 @@ bool ReplayController::load(const QString& path)
     }
     if (f.size() > kMaxTraceBytes) {
         const QLocale l;
-        emit error(tr("The trace '%1' is too large to replay: %2 (%3 bytes); the limit is %4")
-                       .arg(name, l.formattedDataSize(f.size()), l.toString(f.size()),
-                            l.formattedDataSize(kMaxTraceBytes)));
+        emit error(tr("The trace '%1' is too large to replay: %2 bytes, over the limit of %3 "
+                      "bytes (%4)")
+                       .arg(name, l.toString(f.size()), l.toString(kMaxTraceBytes),
+                            l.formattedDataSize(kMaxTraceBytes, 0)));
         return false;
     }
     const QByteArray data = f.readAll();
