@@ -577,9 +577,10 @@ void MainWindow::buildTeaching()
         cancel->setEnabled(false);
         m_lesson->setRunEnabled(true);
         // (the chart itself lists each series' best speedup and fit)
-        m_sweepStatus->setText(cancelled ? tr("Sweep cancelled.")
-                                         : tr("Sweep finished: %1 points measured.")
-                                               .arg(m_sweepChart->points().size()));
+        m_sweepStatus->setText(
+            cancelled
+                ? tr("Sweep cancelled.")
+                : tr("Sweep finished: %1 points measured.").arg(m_sweepChart->points().size()));
     });
     connect(m_sweep, &SweepRunner::error, this, &MainWindow::onError);
 
