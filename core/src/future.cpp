@@ -47,6 +47,54 @@ std::string describeException(const std::exception_ptr& e)
     }
 }
 
+RemoteError::RemoteError(std::string type, std::string message)
+    : Error(type + ": " + message)
+    , m_type(std::move(type))
+    , m_message(std::move(message))
+{}
+
+std::exception_ptr rebuildException(const std::string& type, const std::string& message)
+{
+    using Make = std::exception_ptr (*)(const std::string&);
+    // Every type here has a (const std::string&) constructor whose what() is
+    // that string, so the rebuilt exception reads exactly like the original.
+    static const std::pair<const char*, Make> known[] = {
+        {"std::runtime_error",
+         [](const std::string& m) { return std::make_exception_ptr(std::runtime_error(m)); }},
+        {"std::logic_error",
+         [](const std::string& m) { return std::make_exception_ptr(std::logic_error(m)); }},
+        {"std::invalid_argument",
+         [](const std::string& m) { return std::make_exception_ptr(std::invalid_argument(m)); }},
+        {"std::domain_error",
+         [](const std::string& m) { return std::make_exception_ptr(std::domain_error(m)); }},
+        {"std::length_error",
+         [](const std::string& m) { return std::make_exception_ptr(std::length_error(m)); }},
+        {"std::out_of_range",
+         [](const std::string& m) { return std::make_exception_ptr(std::out_of_range(m)); }},
+        {"std::range_error",
+         [](const std::string& m) { return std::make_exception_ptr(std::range_error(m)); }},
+        {"std::overflow_error",
+         [](const std::string& m) { return std::make_exception_ptr(std::overflow_error(m)); }},
+        {"std::underflow_error",
+         [](const std::string& m) { return std::make_exception_ptr(std::underflow_error(m)); }},
+        {"poolscope::Error",
+         [](const std::string& m) { return std::make_exception_ptr(Error(m)); }},
+        {"poolscope::InvalidArgument",
+         [](const std::string& m) { return std::make_exception_ptr(InvalidArgument(m)); }},
+        {"poolscope::TimeoutError",
+         [](const std::string& m) { return std::make_exception_ptr(TimeoutError(m)); }},
+        {"poolscope::CancelledError",
+         [](const std::string& m) { return std::make_exception_ptr(CancelledError(m)); }},
+        {"poolscope::BrokenExecutor",
+         [](const std::string& m) { return std::make_exception_ptr(BrokenExecutor(m)); }},
+    };
+    for (const auto& [name, make] : known) {
+        if (type == name)
+            return make(message);
+    }
+    return std::make_exception_ptr(RemoteError(type, message));
+}
+
 const char* nameOf(FutureState s) noexcept
 {
     switch (s) {

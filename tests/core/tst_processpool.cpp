@@ -85,6 +85,16 @@ static qint64 failIfOdd(qint64 x)
     return x;
 }
 POOLSCOPE_TASK(failIfOdd, "throws for odd x");
+namespace tstpp {
+struct ParseError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+} // namespace tstpp
+static qint64 throwsOwnType(qint64 line)
+{
+    throw tstpp::ParseError("bad token on line " + std::to_string(line));
+}
+POOLSCOPE_TASK(throwsOwnType, "throws a type only this program knows");
 static qint64 square(qint64 x)
 {
     return x * x;
@@ -254,20 +264,36 @@ private slots:
         auto it = pool.map(&failIfOdd, std::vector<qint64>{0, 2, 4, 6, 8, 9, 10, 12}, mo);
         for (int i = 0; i < 4; ++i)
             QCOMPARE(*it.next(), qint64(2 * i));
-        QVERIFY_THROWS_EXCEPTION(Error, it.next()); // the chunk with 9 fails as a whole
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 it.next()); // the chunk with 9 fails as a whole
     }
 
-    void taskExceptionKeepsText()
+    void taskExceptionKeepsTypeAndText()
     {
+        // A standard exception comes back as itself, with its exact text, as
+        // it would from the thread pool.
         ProcessPoolExecutor pool(opts(1));
         auto f = pool.submit(&failIfOdd, 3);
         try {
             f.result(20s);
             QFAIL("expected an error");
-        } catch (const Error& e) {
-            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("std::invalid_argument")),
-                     e.what());
-            QVERIFY(QString::fromUtf8(e.what()).contains(QStringLiteral("odd input 3")));
+        } catch (const std::invalid_argument& e) {
+            QCOMPARE(QByteArray(e.what()), QByteArray("odd input 3"));
+        }
+    }
+
+    void unknownExceptionTypeBecomesRemoteError()
+    {
+        // A type the parent cannot rebuild keeps its name and text.
+        ProcessPoolExecutor pool(opts(1));
+        auto f = pool.submit(&throwsOwnType, 7);
+        try {
+            f.result(20s);
+            QFAIL("expected an error");
+        } catch (const RemoteError& e) {
+            QCOMPARE(QByteArray::fromStdString(e.type()), QByteArray("tstpp::ParseError"));
+            QCOMPARE(QByteArray::fromStdString(e.message()), QByteArray("bad token on line 7"));
+            QCOMPARE(QByteArray(e.what()), QByteArray("tstpp::ParseError: bad token on line 7"));
         }
     }
 
