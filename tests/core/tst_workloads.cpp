@@ -1,9 +1,12 @@
-// The demo workload catalogue on the thread pool: every workload's results
-// against values computed here independently (a sieve for primes, the
+// The demo workload catalogue on both pools (threads, threads sharing the
+// simulated GIL, and worker processes -- this test binary is its own worker):
+// every workload's results against values computed here independently (a sieve for primes, the
 // closed form of the matmul checksum, the FNV-1a offset basis, ...),
 // failures and refusals with their messages, validation sentences, progress,
 // stop requests and clean-up, and the two-stage pipeline.
+#include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
+#include <poolscope/worker.h>
 #include <poolscope/workloads.h>
 
 #include "testutil.h"
@@ -177,6 +180,10 @@ private slots:
     void throwsFailsEveryKth();
     void processOnlyRefusedOnThreadPool_data();
     void processOnlyRefusedOnThreadPool();
+    void crashOnProcessPool_data();
+    void crashOnProcessPool();
+    void hangOnProcessPoolIsCancelled();
+    void throwsOnProcessPool();
     void validateRejects_data();
     void validateRejects();
     void progressAndStop_data();
@@ -248,16 +255,18 @@ void TstWorkloads::catalogueIsConsistent()
 
 void TstWorkloads::results_data()
 {
-    // Every row twice: plain threads, and threads sharing a simulated GIL
-    // (results must not change; interpreted kernels then take turns).
+    // Every row three times: plain threads, threads sharing a simulated GIL
+    // (results must not change; interpreted kernels then take turns), and
+    // worker processes (arguments and results cross the CBOR protocol).
     QTest::addColumn<QString>("name");
     QTest::addColumn<WorkloadRun>("run");
-    QTest::addColumn<bool>("gil");
+    QTest::addColumn<QString>("pool");
     auto row = [](const char* tag, const char* name, int tasks, qint64 size,
                   const QVariantMap& knobs = {}) {
-        for (const bool gil : {false, true})
-            QTest::addRow("%s%s", tag, gil ? ", GIL" : "")
-                << QString::fromLatin1(name) << makeRun(tasks, size, knobs) << gil;
+        for (const char* pool : {"threads", "threads+GIL", "processes"})
+            QTest::addRow("%s, %s", tag, pool)
+                << QString::fromLatin1(name) << makeRun(tasks, size, knobs)
+                << QString::fromLatin1(pool);
     };
     row("primes", "primes", 4, 20'000);
     row("primes from 0", "primes", 3, 1000, {{"start", 0}});
@@ -284,20 +293,40 @@ void TstWorkloads::results()
 {
     QFETCH(QString, name);
     QFETCH(WorkloadRun, run);
-    QFETCH(bool, gil);
+    QFETCH(QString, pool);
     const Workload* w = Workloads::find(name);
     QVERIFY(w);
-    ThreadPoolOptions options;
-    options.maxWorkers = 3;
-    options.gil = gil;
-    options.gilSwitchInterval = 200us; // frequent hand-overs even in short tasks
-    ThreadPoolExecutor pool(options);
-    QCOMPARE(pool.gil() != nullptr, gil);
+    const bool gil = pool == QLatin1String("threads+GIL");
+    std::unique_ptr<Executor> executor;
+    ThreadPoolExecutor* threads = nullptr;
+    if (pool == QLatin1String("processes")) {
+        ProcessPoolOptions options;
+        options.maxWorkers = 3;
+        options.workerProgram = QCoreApplication::applicationFilePath();
+        executor = std::make_unique<ProcessPoolExecutor>(options);
+    } else {
+        ThreadPoolOptions options;
+        options.maxWorkers = 3;
+        options.gil = gil;
+        options.gilSwitchInterval = 200us; // frequent hand-overs even in short tasks
+        auto tp = std::make_unique<ThreadPoolExecutor>(options);
+        threads = tp.get();
+        QCOMPARE(threads->gil() != nullptr, gil);
+        executor = std::move(tp);
+    }
     const auto t0 = std::chrono::steady_clock::now();
-    QList<Future<QCborValue>> fs = Workloads::submit(pool, name, run);
+    QList<Future<QCborValue>> fs = Workloads::submit(*executor, name, run);
     QCOMPARE(fs.size(), qsizetype(run.tasks));
-    for (auto& f : fs)
+    for (auto& f : fs) {
         QVERIFY(f.waitForDone(tst::kGuard));
+        if (const std::exception_ptr e = f.exception()) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                QFAIL(ex.what());
+            }
+        }
+    }
     const qint64 start = w->knob(run, QStringLiteral("start"));
     const qint64 seed = w->knob(run, QStringLiteral("seed"));
 
@@ -369,10 +398,16 @@ void TstWorkloads::results()
     if (name == QLatin1String("file_io"))
         QCOMPARE(leftoverFiles(), QStringList());
     if (gil) {
-        QVERIFY(pool.waitForIdle(Deadline::after(tst::kGuard)));
-        QCOMPARE(pool.gil()->holder(), -1); // every task gave it back
-        QCOMPARE(pool.gil()->waiters(), 0);
+        QVERIFY(threads->waitForIdle(Deadline::after(tst::kGuard)));
+        QCOMPARE(threads->gil()->holder(), -1); // every task gave it back
+        QCOMPARE(threads->gil()->waiters(), 0);
     }
+    // Every task ran exactly once, wherever it ran (the pipeline submits a
+    // second-stage task per item when its first stage finishes).
+    QVERIFY(executor->waitForIdle(Deadline::after(tst::kGuard)));
+    const quint64 stages = name == QLatin1String("pipeline") ? 2 : 1;
+    QCOMPARE(executor->counters().succeeded, quint64(run.tasks) * stages);
+    QCOMPARE(executor->counters().failed, quint64(0));
 }
 
 void TstWorkloads::throwsFailsEveryKth_data()
@@ -450,6 +485,125 @@ void TstWorkloads::processOnlyRefusedOnThreadPool()
     QVERIFY(f.done());
     QVERIFY(errorText(f).contains(QStringLiteral("can only run on a process pool")));
     QCOMPARE(pool.counters().submitted, quint64(0)); // nothing was queued
+}
+
+// ------------------------------------------- pathological, on processes
+
+void TstWorkloads::crashOnProcessPool_data()
+{
+    QTest::addColumn<int>("mode");
+    QTest::addColumn<QString>("named"); // what the error must name
+    QTest::newRow("segfault") << 0 << QStringLiteral("SIGSEGV");
+    QTest::newRow("abort") << 1 << QStringLiteral("SIGABRT");
+    QTest::newRow("exit 3") << 2 << QStringLiteral("exited with code 3");
+}
+
+void TstWorkloads::crashOnProcessPool()
+{
+    QFETCH(int, mode);
+    QFETCH(QString, named);
+#if defined(__SANITIZE_ADDRESS__)
+    if (mode == 0) // ASan's SEGV handler reports, then aborts the worker
+        named = QStringLiteral("SIGABRT");
+#endif
+    ProcessPoolOptions options;
+    options.maxWorkers = 2;
+    options.workerProgram = QCoreApplication::applicationFilePath();
+    ProcessPoolExecutor pool(options);
+    // 8 tasks, every 4th (index 3 and 7) kills its worker; the others return
+    // their index -- on the replacement workers too.
+    const WorkloadRun run = makeRun(8, 0, {{"every", 4}, {"mode", mode}, {"exit_code", 3}});
+    QList<Future<QCborValue>> fs = Workloads::submit(pool, QStringLiteral("crash"), run);
+    QCOMPARE(fs.size(), 8);
+    for (qsizetype i = 0; i < fs.size(); ++i) {
+        QVERIFY(fs[i].waitForDone(tst::kGuard));
+        if (i == 3 || i == 7) {
+            QVERIFY(fs[i].exception());
+            try {
+                std::rethrow_exception(fs[i].exception());
+            } catch (const WorkerCrashed& e) {
+                QVERIFY2(QString::fromUtf8(e.what()).contains(named), e.what());
+            } catch (const std::exception& e) {
+                QFAIL(qPrintable(QStringLiteral("not WorkerCrashed: %1").arg(e.what())));
+            }
+        } else {
+            QCOMPARE(fs[i].result().toInteger(), qint64(i));
+        }
+    }
+    QVERIFY(!pool.isBroken());
+    QCOMPARE(pool.counters().failed, quint64(2));
+    QCOMPARE(pool.counters().succeeded, quint64(6));
+}
+
+void TstWorkloads::hangOnProcessPoolIsCancelled()
+{
+    ProcessPoolOptions options;
+    // One task per worker: with pipelining, a task sent ahead to the worker
+    // that runs a hanging task would wait behind it.
+    options.maxWorkers = 4;
+    options.pipelineDepth = 1;
+    options.shutdownGrace = 5s; // a failed check must not hang the destructor
+    options.workerProgram = QCoreApplication::applicationFilePath();
+    ProcessPoolExecutor pool(options);
+    // Tasks 1 and 3 never end on their own; 0 and 2 return their index.
+    const WorkloadRun run = makeRun(4, 0, {{"every", 2}});
+    QList<Future<QCborValue>> fs = Workloads::submit(pool, QStringLiteral("hang"), run);
+    QCOMPARE(fs[0].result(tst::kGuard).toInteger(), 0);
+    QCOMPARE(fs[2].result(tst::kGuard).toInteger(), 2);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        fs[1].state() == FutureState::Running && fs[3].state() == FutureState::Running, 30000);
+    // Python's cancel() refuses a running task; requestStop() on the process
+    // pool kills the worker that runs it and cancels the future.
+    QVERIFY(!fs[1].cancel());
+    QVERIFY(fs[1].requestStop());
+    QVERIFY(fs[3].requestStop());
+    QVERIFY(fs[1].waitForDone(tst::kGuard));
+    QVERIFY(fs[3].waitForDone(tst::kGuard));
+    QCOMPARE(fs[1].state(), FutureState::Cancelled);
+    QCOMPARE(fs[3].state(), FutureState::Cancelled);
+    // The pool is healthy afterwards: a fresh task runs on a new worker.
+    QList<Future<QCborValue>> more =
+        Workloads::submit(pool, QStringLiteral("hang"), makeRun(1, 0, {{"every", 2}}));
+    QCOMPARE(more[0].result(tst::kGuard).toInteger(), 0);
+    QVERIFY(!pool.isBroken());
+}
+
+void TstWorkloads::throwsOnProcessPool()
+{
+    // The task's exception crosses the protocol: same type and message as on
+    // the thread pool (throwsFailsEveryKth checks those).
+    ProcessPoolOptions options;
+    options.maxWorkers = 2;
+    options.workerProgram = QCoreApplication::applicationFilePath();
+    ProcessPoolExecutor pool(options);
+    const Workload* w = Workloads::find(QStringLiteral("throws"));
+    QVERIFY(w);
+    const WorkloadRun run = w->defaultRun();
+    QList<Future<QCborValue>> onProcesses = Workloads::submit(pool, w->name, run);
+    ThreadPoolExecutor threads(ThreadPoolOptions{});
+    QList<Future<QCborValue>> onThreads = Workloads::submit(threads, w->name, run);
+    QCOMPARE(onProcesses.size(), onThreads.size());
+    int failed = 0;
+    for (qsizetype i = 0; i < onThreads.size(); ++i) {
+        QVERIFY(onProcesses[i].waitForDone(tst::kGuard));
+        QVERIFY(onThreads[i].waitForDone(tst::kGuard));
+        QCOMPARE(onProcesses[i].state(), onThreads[i].state());
+        if (onThreads[i].exception()) {
+            ++failed;
+            auto what = [](const Future<QCborValue>& f) {
+                try {
+                    std::rethrow_exception(f.exception());
+                } catch (const std::exception& e) {
+                    return QString::fromUtf8(e.what());
+                }
+                return QString();
+            };
+            QCOMPARE(what(onProcesses[i]), what(onThreads[i]));
+        } else {
+            QCOMPARE(onProcesses[i].result(), onThreads[i].result());
+        }
+    }
+    QVERIFY(failed > 0);
 }
 
 void TstWorkloads::validateRejects_data()
@@ -664,5 +818,13 @@ void TstWorkloads::pipelineStage2AfterShutdownFails()
     QVERIFY_THROWS_EXCEPTION(ShutdownError, fs.first().result());
 }
 
-QTEST_GUILESS_MAIN(TstWorkloads)
+int main(int argc, char** argv)
+{
+    // The process-pool rows start this binary as their worker.
+    if (isWorkerInvocation(argc, argv))
+        return runWorker(argc, argv);
+    QCoreApplication app(argc, argv);
+    TstWorkloads t;
+    return QTest::qExec(&t, argc, argv);
+}
 #include "tst_workloads.moc"
