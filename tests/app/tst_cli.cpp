@@ -5,8 +5,12 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <csignal>
+#include <sys/types.h>
 
 class TstCli : public QObject {
     Q_OBJECT
@@ -94,6 +98,60 @@ private slots:
         QVERIFY(cf.readLine().startsWith("id,task"));
     }
 
+    void ctrlCStopsWritesExportsAndSummarises_data()
+    {
+        QTest::addColumn<QString>("pool");
+        QTest::newRow("threads") << "thread";
+        QTest::newRow("processes") << "process";
+    }
+    void ctrlCStopsWritesExportsAndSummarises()
+    {
+        // Ctrl-C mid-run: pending tasks are cancelled, running ones stopped
+        // (asked to stop on threads, their worker killed on processes), the
+        // exports are written, and the summary says what completed.
+        QFETCH(QString, pool);
+        QTemporaryDir dir;
+        const QString trace = dir.filePath(QStringLiteral("t.json"));
+        QProcess p;
+        p.start(QStringLiteral(POOLSCOPE_CLI),
+                {QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("sleep"),
+                 QStringLiteral("--tasks"), QStringLiteral("40"), QStringLiteral("--size"),
+                 QStringLiteral("300"), QStringLiteral("--pool"), pool, QStringLiteral("--workers"),
+                 QStringLiteral("2"), QStringLiteral("--json"), QStringLiteral("--trace"), trace});
+        QVERIFY(p.waitForStarted());
+        // Progress lines go to stderr once a second (stderr is not a tty
+        // here); wait until one reports finished tasks, so the run is
+        // demonstrably under way with work left (40 x 300 ms on 2 workers
+        // takes 6 s).
+        QByteArray err;
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (err += p.readAllStandardError(),
+             QRegularExpression(QStringLiteral("progress [1-9][0-9]*/40 tasks"))
+                 .match(QString::fromUtf8(err))
+                 .hasMatch()),
+            30000);
+        QCOMPARE(::kill(pid_t(p.processId()), SIGINT), 0);
+        QVERIFY(p.waitForFinished(30000));
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 1); // not everything ran
+        const QJsonObject o = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+        QVERIFY2(o.value(QStringLiteral("interrupted")).toBool(),
+                 qPrintable(QString::fromUtf8(err)));
+        const int done = o.value(QStringLiteral("done")).toInt();
+        const int failed = o.value(QStringLiteral("failed")).toInt();
+        const int cancelled = o.value(QStringLiteral("cancelled")).toInt();
+        QVERIFY(done >= 1);
+        QVERIFY(cancelled >= 1);
+        QCOMPARE(failed, 0);
+        QCOMPARE(done + failed + cancelled, 40); // every task accounted for once
+        QFile tf(trace);
+        QVERIFY(tf.open(QIODevice::ReadOnly));
+        QString why;
+        const auto td = poolscope::readChromeTrace(tf.readAll(), &why);
+        QVERIFY2(td.has_value(), qPrintable(why));
+        QVERIFY(qsizetype(td->spans.size()) >= done);
+    }
+
     void failuresExitOne()
     {
         const auto r =
@@ -148,8 +206,8 @@ private slots:
             << w({"--workload", "primes", "--pool", "gpu"}) << "unknown pool";
         QTest::newRow("workers 0")
             << w({"--workload", "primes", "--workers", "0"}) << "--workers must be between";
-        QTest::newRow("workers negative")
-            << w({"--workload", "primes", "--workers", "-3"}) << "--workers must be between";
+        QTest::newRow("workers negative") << w({"--workload", "primes", "--workers", "-3"})
+                                          << "--workers must be between 1 and 1024 (got -3)";
         QTest::newRow("workers 100000")
             << w({"--workload", "primes", "--workers", "100000"}) << "--workers must be between";
         QTest::newRow("workers not a number")
