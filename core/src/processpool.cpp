@@ -14,6 +14,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
@@ -77,6 +78,12 @@ struct ProcWorker {
 class ProcessPoolCore : public QObject {
 public:
     static constexpr int kMaxLostDispatches = 3;
+    /// Adaptive pipelining: when tasks turn out short, each worker is sent
+    /// about this much work ahead (by the running average of task times),
+    /// up to kMaxAdaptiveDepth tasks, so a worker does not sit idle for a
+    /// round trip through the parent after every trivial task.
+    static constexpr qint64 kPipelineBudgetNs = 2'000'000;
+    static constexpr int kMaxAdaptiveDepth = 64;
     explicit ProcessPoolCore(const ProcessPoolOptions& o)
         : opts(o)
     {
@@ -112,6 +119,7 @@ public:
     std::size_t spanCap = 4096, recordCap = 512;
     QString lastName;
     quint32 lastNameId = 0;
+    qint64 avgTaskNs = -1; // running average of started -> result wall time; -1: none yet
 
     QTimer* watchdog = nullptr; // supervisor thread
 
@@ -156,18 +164,36 @@ public:
         std::vector<std::pair<TaskNode*, FutureState>> complete;
         {
             std::lock_guard lk(m);
-            pumpScheduled = false;
-            if (broken) {
-                failPendingLocked(complete);
-            } else {
-                spawnNeededLocked();
-                dispatchLocked();
-            }
-            retireIdleLocked();
+            pumpLocked(complete);
             cv.notify_all();
         }
         finish(complete);
         updateWatchdog();
+    }
+
+    void pumpLocked(std::vector<std::pair<TaskNode*, FutureState>>& complete)
+    {
+        pumpScheduled = false;
+        if (broken) {
+            failPendingLocked(complete);
+        } else {
+            spawnNeededLocked();
+            dispatchLocked();
+        }
+        retireIdleLocked();
+    }
+
+    /// How many tasks each worker may hold (sent, not finished). At least
+    /// opts.pipelineDepth; more when the tasks seen so far were short, so
+    /// that about kPipelineBudgetNs of work is queued at each worker.
+    /// pipelineDepth 1 means no pipelining at all and is kept as is.
+    int depthLocked() const
+    {
+        const int base = opts.pipelineDepth;
+        if (base < 2 || avgTaskNs < 0)
+            return base;
+        const qint64 byTime = kPipelineBudgetNs / std::max<qint64>(avgTaskNs, 1000);
+        return int(std::clamp<qint64>(byTime, base, std::max(base, kMaxAdaptiveDepth)));
     }
 
     int liveWorkersLocked() const
@@ -184,16 +210,17 @@ public:
             return;
         int live = liveWorkersLocked();
         // Capacity of live workers for queued tasks.
+        const qint64 depth = depthLocked();
         qint64 capacity = 0;
         for (auto& w : workers) {
             if (!w->retire && !w->exitSent)
-                capacity += std::max<qint64>(0, opts.pipelineDepth - qint64(w->inflight.size()));
+                capacity += std::max<qint64>(0, depth - qint64(w->inflight.size()));
         }
         const qint64 queued = qint64(queue.size());
         while (live < maxWorkers && queued > capacity) {
             spawnLocked();
             ++live;
-            capacity += opts.pipelineDepth;
+            capacity += depth;
         }
     }
 
@@ -247,21 +274,29 @@ public:
             }
             return;
         }
-        // Pass 1 gives every ready worker one task; pass 2 pipelines more
-        // (up to pipelineDepth) only when no worker is still starting, so a
-        // burst at start-up is not all queued behind the first worker ready.
+        // Level 1 gives every ready worker one task; deeper levels pipeline
+        // more (up to depthLocked()), one task per worker per level so a
+        // batch is split evenly, and only when no worker is still starting,
+        // so a burst at start-up is not all queued behind the first worker
+        // ready. Each worker's frames go out in one write.
         bool starting = false;
         for (auto& w : workers)
             starting = starting || (!w->ready && w->killReason.isEmpty() && !w->retire);
-        for (int depth : {1, opts.pipelineDepth}) {
-            if (depth > 1 && starting)
-                break;
-            for (auto& w : workers)
-                feedLocked(*w, depth);
+        const int depth = starting ? 1 : depthLocked();
+        std::vector<QByteArray> frames(workers.size());
+        for (int level = 1; level <= depth && !queue.empty(); ++level) {
+            for (std::size_t i = 0; i < workers.size(); ++i)
+                feedLocked(*workers[i], level, &frames[i]);
+        }
+        for (std::size_t i = 0; i < workers.size(); ++i) {
+            if (!frames[i].isEmpty())
+                workers[i]->proc->write(frames[i]);
         }
     }
 
-    void feedLocked(ProcWorker& w, int depth)
+    /// Sends w tasks until it holds `depth`. With `out`, the frames are
+    /// appended there for the caller to write; otherwise written here.
+    void feedLocked(ProcWorker& w, int depth, QByteArray* out = nullptr)
     {
         if (!w.ready || w.retire || w.exitSent || !w.killReason.isEmpty())
             return;
@@ -288,7 +323,9 @@ public:
             w.inflight.push_back(ProcWorker::InFlight{n});
             ++inflightTotal;
         }
-        if (!frames.isEmpty())
+        if (out)
+            *out += frames;
+        else if (!frames.isEmpty())
             w.proc->write(frames);
     }
 
@@ -369,11 +406,16 @@ public:
             if (!error.isEmpty())
                 breakWorkerLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error),
                                   complete);
+            // Refill the workers now (we are the supervisor thread) rather
+            // than through a queued pump(): one event-loop round trip less
+            // per result, and the worker gets its next tasks sooner.
             if (needPump)
-                schedulePumpLocked();
+                pumpLocked(complete);
             cv.notify_all();
         }
         finish(complete);
+        if (needPump)
+            updateWatchdog();
     }
 
     bool handleLocked(ProcWorker* w, const protocol::Message& msg,
@@ -447,6 +489,10 @@ public:
             w->inflight.pop_front();
             --inflightTotal;
             ++w->tasksRun;
+            {
+                const qint64 took = monotonicNs() - f.startNs;
+                avgTaskNs = avgTaskNs < 0 ? took : avgTaskNs + (took - avgTaskNs) / 8;
+            }
             TaskNode* n = f.node;
             TaskStatus status;
             if (msg.ok) {
@@ -680,6 +726,17 @@ public:
     void removeWorkerLocked(ProcWorker* w, std::vector<std::pair<TaskNode*, FutureState>>& complete,
                             const QString& reason = {})
     {
+        // Only the first task the worker had not started yet can be what
+        // killed it (it decodes its frames one at a time, in order); the
+        // ones queued behind it in the pipe are innocent and do not count a
+        // lost dispatch (with deep pipelining there may be dozens).
+        const TaskNode* suspect = nullptr;
+        for (const auto& f : w->inflight) {
+            if (!f.started) {
+                suspect = f.node;
+                break;
+            }
+        }
         for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
             TaskNode* n = it->node;
             --inflightTotal;
@@ -700,7 +757,7 @@ public:
                 // (tst_shutdown_bounds). Counted as a cancelled pending task.
                 cancelledPending.fetch_add(1, std::memory_order_seq_cst);
                 complete.push_back({n, FutureState::Cancelled});
-            } else if (++n->lostDispatches >= kMaxLostDispatches) {
+            } else if (n == suspect && ++n->lostDispatches >= kMaxLostDispatches) {
                 // Three workers died holding it before it started: the task
                 // (or its arguments) is what kills them. Fail it, do not loop.
                 n->error = std::make_exception_ptr(WorkerCrashed(

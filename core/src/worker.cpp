@@ -9,9 +9,11 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <thread>
@@ -41,16 +43,44 @@ qint64 threadCpuNs()
     return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-qint64 rssBytes()
-{
-    FILE* f = std::fopen("/proc/self/statm", "r");
-    if (!f)
-        return -1;
-    long size = 0, resident = 0;
-    const int n = std::fscanf(f, "%ld %ld", &size, &resident);
-    std::fclose(f);
-    return n == 2 ? qint64(resident) * sysconf(_SC_PAGESIZE) : -1;
-}
+/// The worker's resident set size after each task (for maxRssBytes). Keeps
+/// /proc/self/statm open and re-reads it with one pread(): the kernel
+/// regenerates the text on every read from offset 0. Opening the file per
+/// task cost more than a trivial task itself.
+class RssReader {
+public:
+    RssReader()
+        : m_fd(::open("/proc/self/statm", O_RDONLY | O_CLOEXEC))
+        , m_page(sysconf(_SC_PAGESIZE))
+    {}
+    ~RssReader()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    RssReader(const RssReader&) = delete;
+    RssReader& operator=(const RssReader&) = delete;
+
+    qint64 bytes() const
+    {
+        if (m_fd < 0)
+            return -1;
+        char buf[128];
+        const ssize_t n = ::pread(m_fd, buf, sizeof buf - 1, 0);
+        if (n <= 0)
+            return -1;
+        buf[n] = 0;
+        char* end = nullptr;
+        std::strtoll(buf, &end, 10); // size
+        const char* rest = end;
+        const long long resident = std::strtoll(rest, &end, 10);
+        return end == rest ? -1 : qint64(resident) * m_page;
+    }
+
+private:
+    int m_fd;
+    long m_page;
+};
 
 class Channel {
 public:
@@ -59,12 +89,14 @@ public:
         , m_out(out)
     {}
 
-    bool send(const Message& m)
+    bool send(const Message& m) { return sendFrames(protocol::encode(m)); }
+
+    /// Writes encoded frames in one go (several frames: one syscall).
+    bool sendFrames(const QByteArray& frames)
     {
-        const QByteArray frame = protocol::encode(m);
         std::lock_guard lk(m_writeMutex);
-        const char* p = frame.constData();
-        qsizetype left = frame.size();
+        const char* p = frames.constData();
+        qsizetype left = frames.size();
         while (left > 0) {
             const ssize_t n = ::write(m_out, p, size_t(left));
             if (n < 0) {
@@ -81,37 +113,58 @@ public:
     /// Blocks for the next message; nullopt at EOF or on a protocol error.
     std::optional<Message> receive()
     {
+        std::optional<Message> msg;
+        while (poll(&msg, /*block=*/true) == Poll::Empty) {
+        }
+        return msg;
+    }
+
+    enum class Poll { Message, Empty, Closed };
+    /// Like receive() without blocking: Empty when no whole frame is there yet.
+    Poll tryReceive(std::optional<Message>* msg) { return poll(msg, /*block=*/false); }
+
+private:
+    Poll poll(std::optional<Message>* out, bool block)
+    {
         for (;;) {
             QByteArray payload;
             QString error;
             switch (m_reader.next(&payload, &error)) {
             case protocol::FrameReader::Status::Frame: {
-                auto msg = protocol::decode(payload, /*fromWorker=*/false, &error);
-                if (!msg)
+                *out = protocol::decode(payload, /*fromWorker=*/false, &error);
+                if (!*out) {
                     std::fprintf(stderr, "poolscope-worker: bad frame from parent: %s\n",
                                  qPrintable(error));
-                return msg;
+                    return Poll::Closed;
+                }
+                return Poll::Message;
             }
             case protocol::FrameReader::Status::Error:
                 std::fprintf(stderr, "poolscope-worker: %s\n", qPrintable(error));
-                return std::nullopt;
+                return Poll::Closed;
             case protocol::FrameReader::Status::NeedMore:
                 break;
+            }
+            if (!block) {
+                pollfd p{m_in, POLLIN, 0};
+                const int r = ::poll(&p, 1, 0);
+                if (r == 0 || (r < 0 && errno == EINTR))
+                    return Poll::Empty;
+                // Readable, hung up or an error: the read below tells which.
             }
             char buf[65536];
             const ssize_t n = ::read(m_in, buf, sizeof buf);
             if (n == 0)
-                return std::nullopt;
+                return Poll::Closed;
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
-                return std::nullopt;
+                return Poll::Closed;
             }
             m_reader.feed(QByteArrayView(buf, n));
         }
     }
 
-private:
     int m_in, m_out;
     std::mutex m_writeMutex;
     protocol::FrameReader m_reader;
@@ -173,7 +226,7 @@ public:
     void run(TaskContext&) noexcept override {}
 };
 
-Message runTask(const Message& run, detail::WorkerSlot& slot)
+Message runTask(const Message& run, detail::WorkerSlot& slot, const RssReader* rss = nullptr)
 {
     Message r;
     r.type = MsgType::Result;
@@ -212,7 +265,7 @@ Message runTask(const Message& run, detail::WorkerSlot& slot)
     }
     r.cpuNs = threadCpuNs() - cpu0;
     r.core = sched_getcpu();
-    r.rssBytes = rssBytes();
+    r.rssBytes = rss ? rss->bytes() : -1;
     return r;
 }
 
@@ -266,10 +319,21 @@ int runWorker(int /*argc*/, char** /*argv*/)
         return 3;
 
     ProgressReporter reporter(ch, slot);
-    while (auto msg = ch.receive()) {
-        if (msg->type == MsgType::Exit)
+    const RssReader rss;
+    // Frames not written yet. A task's result is held back only while we
+    // look (without blocking) for the next task already sent: its 'started'
+    // frame then goes out in the same write, one syscall (and one wake-up
+    // of the parent) per task instead of two. 'started' always leaves
+    // before its task runs.
+    QByteArray pending;
+    std::optional<Message> msg = ch.receive();
+    while (msg) {
+        if (msg->type == MsgType::Exit) {
+            ch.sendFrames(pending);
             return 0;
+        }
         if (msg->type != MsgType::Run) {
+            ch.sendFrames(pending);
             std::fprintf(stderr, "poolscope-worker: unexpected '%s' frame\n",
                          protocol::nameOf(msg->type));
             return 3;
@@ -278,13 +342,28 @@ int runWorker(int /*argc*/, char** /*argv*/)
         started.type = MsgType::Started;
         started.id = msg->id;
         started.core = sched_getcpu();
-        ch.send(started);
+        pending += protocol::encode(started);
+        if (!ch.sendFrames(pending))
+            return 3;
+        pending.clear();
         slot.progressValue.store(-1, std::memory_order_relaxed);
         slot.currentTask.store(msg->id, std::memory_order_release);
-        const Message result = runTask(*msg, slot);
+        const Message result = runTask(*msg, slot, &rss);
         slot.currentTask.store(0, std::memory_order_release);
-        if (!ch.send(result))
-            return 3;
+        pending = protocol::encode(result);
+        switch (ch.tryReceive(&msg)) {
+        case Channel::Poll::Message:
+            continue; // its 'started' joins this result
+        case Channel::Poll::Empty:
+            if (!ch.sendFrames(pending))
+                return 3;
+            pending.clear();
+            msg = ch.receive();
+            break;
+        case Channel::Poll::Closed:
+            ch.sendFrames(pending);
+            return 0; // stdin closed: the parent is gone or done with us
+        }
     }
     return 0; // stdin closed: the parent is gone or done with us
 }

@@ -52,6 +52,9 @@ struct ProcessPoolOptions {
     /// BreakPool: like Python, the pool breaks and every pending future fails.
     enum class CrashPolicy { IsolateTask, BreakPool } crashPolicy = CrashPolicy::IsolateTask;
     /// Tasks sent ahead to each worker so it never waits for the parent.
+    /// From 2 up this is the minimum: when the tasks run so far were short,
+    /// each worker is sent about 2 ms of work ahead (by their average run
+    /// time), up to 64 tasks. 1 turns pipelining off (one task at a time).
     int pipelineDepth = 2;
     /// Largest frame accepted from a worker.
     qsizetype maxFrameBytes = 256 * 1024 * 1024;
