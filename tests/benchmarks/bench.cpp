@@ -6,6 +6,7 @@
 #include <QStringList>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -133,6 +134,61 @@ double processCpuSeconds()
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+double threadCpuSeconds()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+long long rssBytes()
+{
+    std::ifstream in("/proc/self/statm");
+    long long size = 0, resident = -1;
+    if (!(in >> size >> resident))
+        return -1;
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+double percentile(std::vector<double> v, double p)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const auto rank = std::size_t(std::ceil(p / 100.0 * double(v.size())));
+    return v[std::min(v.size() - 1, rank > 0 ? rank - 1 : 0)];
+}
+
+long long countPrimes(long long limit)
+{
+    long long count = 0;
+    for (long long k = 2; k < limit; ++k) {
+        bool prime = true;
+        for (long long d = 2; d * d <= k; ++d) {
+            if (k % d == 0) {
+                prime = false;
+                break;
+            }
+        }
+        count += prime;
+    }
+    return count;
+}
+
+long long calibratePrimeLimit(double target)
+{
+    long long limit = 20000;
+    for (int i = 0; i < 4; ++i) {
+        const double c0 = threadCpuSeconds();
+        doNotOptimize(countPrimes(limit));
+        const double s = std::max(threadCpuSeconds() - c0, 1e-5);
+        // Trial division costs roughly limit^1.5 / ln(limit).
+        limit =
+            std::max(1000LL, static_cast<long long>(double(limit) * std::pow(target / s, 1 / 1.4)));
+    }
+    return limit;
 }
 
 LoadMeter::LoadMeter()

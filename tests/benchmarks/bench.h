@@ -37,6 +37,19 @@ private:
 
 /// CPU time (user + system) of this whole process so far, in seconds.
 double processCpuSeconds();
+/// CPU time of the calling thread so far, in seconds.
+double threadCpuSeconds();
+/// Resident set size of this process (/proc/self/statm), in bytes; -1 if unknown.
+long long rssBytes();
+/// The p-th percentile (0..100) of v, nearest rank; 0 when v is empty.
+double percentile(std::vector<double> v, double p);
+
+/// Counts primes below `limit` by trial division: a CPU-bound task that
+/// touches no memory, for the speedup figures.
+long long countPrimes(long long limit);
+/// A limit whose countPrimes() takes about `target` seconds of this thread's
+/// CPU time (so a busy machine does not shrink it).
+long long calibratePrimeLimit(double target);
 
 /// Keeps the compiler from dropping a value the benchmark computes.
 template<class T>
@@ -134,6 +147,14 @@ public:
     void add(Suite s) { m_suites.push_back(std::move(s)); }
     void ratio(Ratio r) { m_ratios.push_back(std::move(r)); }
     void check(Check c) { m_checks.push_back(std::move(c)); }
+    /// Also print, after ratio line `ratio`, the cost it stands for:
+    /// "<label> (1 - ratio) x 100 % throughput".
+    void cost(const std::string& ratio, const std::string& label) { m_costs[ratio] = label; }
+    std::string costLabel(const std::string& ratio) const
+    {
+        auto it = m_costs.find(ratio);
+        return it == m_costs.end() ? std::string() : it->second;
+    }
     const std::vector<Suite>& suites() const { return m_suites; }
     const std::vector<Ratio>& ratios() const { return m_ratios; }
     const std::vector<Check>& checks() const { return m_checks; }
@@ -142,6 +163,7 @@ private:
     std::vector<Suite> m_suites;
     std::vector<Ratio> m_ratios;
     std::vector<Check> m_checks;
+    std::map<std::string, std::string> m_costs;
 };
 
 /// Measures what the rest of the machine did while a suite ran: CPU time of
@@ -175,5 +197,7 @@ std::optional<std::string> runPython3(const std::string& script,
 
 // Suites live in their own translation units.
 void addThreadSuites(Registry& r);
+void addMonitorSuites(Registry& r);
+void addProcessSuites(Registry& r);
 
 } // namespace bench

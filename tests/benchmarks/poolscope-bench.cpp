@@ -12,6 +12,8 @@
 
 #include "bench.h"
 
+#include <poolscope/worker.h>
+
 #include <QCoreApplication>
 #include <QThread>
 #include <QtGlobal>
@@ -75,11 +77,16 @@ std::string verdict(double v, const bench::Target& t)
 
 int main(int argc, char** argv)
 {
+    // The process-pool suites start this very program as their workers, so
+    // the tasks registered in suites_process.cpp exist there too.
+    if (poolscope::isWorkerInvocation(argc, argv))
+        return poolscope::runWorker(argc, argv);
     QCoreApplication app(argc, argv);
 
     bench::Registry reg;
     bench::addThreadSuites(reg);
-    // Later issues: bench::addMonitorSuites(reg); ...
+    bench::addMonitorSuites(reg);
+    bench::addProcessSuites(reg);
 
     bench::Context ctx;
     std::vector<std::string> prefixes;
@@ -169,8 +176,14 @@ int main(int argc, char** argv)
         if (!a || !b || *b <= 0)
             continue;
         const double v = *a / *b;
-        std::printf("%-44s %12.2f %-8s # %s / %s%s%s\n", r.name.c_str(), v, "x",
-                    r.numerator.c_str(), r.denominator.c_str(), r.target ? "; " : "",
+        std::string cost;
+        if (const std::string label = reg.costLabel(r.name); !label.empty()) {
+            char buf[96];
+            std::snprintf(buf, sizeof buf, "; %s %.1f %% throughput", label.c_str(), (1 - v) * 100);
+            cost = buf;
+        }
+        std::printf("%-44s %12.2f %-8s # %s / %s%s%s%s\n", r.name.c_str(), v, "x",
+                    r.numerator.c_str(), r.denominator.c_str(), cost.c_str(), r.target ? "; " : "",
                     r.target ? verdict(v, *r.target).c_str() : "");
     }
     for (const auto& c : reg.checks()) {

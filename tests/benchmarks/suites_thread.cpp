@@ -6,6 +6,7 @@
 // first in each repetition so slow drift on the machine hits all of them.
 
 #include "bench.h"
+#include "monitorthread.h"
 #include "peer_tbb.h"
 
 #include <poolscope/threadpool.h>
@@ -16,8 +17,6 @@
 #include <QtConcurrentMap>
 #include <QtConcurrentRun>
 
-#include <cmath>
-#include <ctime>
 #include <functional>
 #include <numeric>
 #include <sstream>
@@ -53,10 +52,10 @@ void submitSuite(Context& ctx)
 
     std::vector<poolscope::Future<int>> fs;
     fs.reserve(std::size_t(n));
-    auto poolscopeOnce = [&] {
+    auto submitBatch = [&](poolscope::ThreadPoolExecutor& pool) {
         Timer t;
         for (long long i = 0; i < n; ++i)
-            fs.push_back(ex.submit([i] { return int(i); }));
+            fs.push_back(pool.submit([i] { return int(i); }));
         long long sum = 0;
         for (const auto& f : fs)
             sum += f.result();
@@ -64,6 +63,17 @@ void submitSuite(Context& ctx)
         const double s = t.seconds();
         require(sum == expectedSum(n), "poolscope submit results");
         return double(n) / s;
+    };
+    auto poolscopeOnce = [&] { return submitBatch(ex); };
+    // Issue #3: the same batch on a pool a Monitor watches at 30 Hz from its
+    // own event-loop thread (attached only around the timed batch).
+    poolscope::ThreadPoolExecutor mex(kWorkers);
+    MonitorThread monitor;
+    auto monitoredOnce = [&] {
+        monitor.attach(&mex);
+        const double rate = submitBatch(mex);
+        monitor.attach(nullptr);
+        return rate;
     };
 
     QList<QFuture<int>> qfs;
@@ -86,6 +96,9 @@ void submitSuite(Context& ctx)
     const std::string ns = "N=" + std::to_string(n);
     ctx.compare({{"poolscope.thread.submit_future", "tasks/s",
                   ns + ", 2 workers, Future<int> per task", poolscopeOnce, double(n)},
+                 {"poolscope.thread.monitored.submit_future", "tasks/s",
+                  ns + ", same, a Monitor ticking at 30 Hz in its own event-loop thread",
+                  monitoredOnce, double(n)},
                  {"qtconcurrent.run_future", "tasks/s",
                   ns + ", QThreadPool(2), QFuture<int> per task", qtOnce, double(n)}});
 
@@ -146,17 +159,24 @@ void postSuite(Context& ctx)
     std::string tbbWhy;
     auto tbb = makeTbbPeer(kWorkers, tbbWhy);
 
-    quint64 baseSucceeded = 0;
-    auto poolscopeOnce = [&] {
+    auto postBatch = [n](poolscope::ThreadPoolExecutor& pool) {
+        const quint64 before = pool.counters().succeeded;
         Timer t;
         for (long long i = 0; i < n; ++i)
-            ex.post([i] { doNotOptimize(i); });
-        ex.waitForIdle();
+            pool.post([i] { doNotOptimize(i); });
+        pool.waitForIdle();
         const double s = t.seconds();
-        const auto c = ex.counters();
-        require(c.succeeded - baseSucceeded == quint64(n), "poolscope post count");
-        baseSucceeded = c.succeeded;
+        require(pool.counters().succeeded - before == quint64(n), "poolscope post count");
         return double(n) / s;
+    };
+    auto poolscopeOnce = [&] { return postBatch(ex); };
+    poolscope::ThreadPoolExecutor mex(kWorkers); // issue #3: watched by a Monitor
+    MonitorThread monitor;
+    auto monitoredOnce = [&] {
+        monitor.attach(&mex);
+        const double rate = postBatch(mex);
+        monitor.attach(nullptr);
+        return rate;
     };
     auto qtOnce = [&] {
         Timer t;
@@ -171,6 +191,9 @@ void postSuite(Context& ctx)
     std::vector<Contender> cs{
         {"poolscope.thread.post", "tasks/s", ns + ", 2 workers, post() then waitForIdle()",
          poolscopeOnce, double(n)},
+        {"poolscope.thread.monitored.post", "tasks/s",
+         ns + ", same, a Monitor ticking at 30 Hz in its own event-loop thread", monitoredOnce,
+         double(n)},
         {"qthreadpool.start", "tasks/s", ns + ", QThreadPool(2), start(lambda) then waitForDone()",
          qtOnce, double(n)}};
     if (tbb)
@@ -227,45 +250,6 @@ void mapSuite(Context& ctx)
 }
 
 // ------------------------------------------------------- thread.cpu_speedup
-
-long long countPrimes(long long limit)
-{
-    long long count = 0;
-    for (long long k = 2; k < limit; ++k) {
-        bool prime = true;
-        for (long long d = 2; d * d <= k; ++d) {
-            if (k % d == 0) {
-                prime = false;
-                break;
-            }
-        }
-        count += prime;
-    }
-    return count;
-}
-
-double threadCpuSeconds()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
-// Finds a limit whose countPrimes takes about `target` seconds of CPU on one
-// core. Measured in thread CPU time, so a busy machine does not shrink it.
-long long calibratePrimeLimit(double target)
-{
-    long long limit = 20000;
-    for (int i = 0; i < 4; ++i) {
-        const double c0 = threadCpuSeconds();
-        doNotOptimize(countPrimes(limit));
-        const double s = std::max(threadCpuSeconds() - c0, 1e-5);
-        // Trial division costs roughly limit^1.5 / ln(limit).
-        limit =
-            std::max(1000LL, static_cast<long long>(double(limit) * std::pow(target / s, 1 / 1.4)));
-    }
-    return limit;
-}
 
 void cpuSpeedupSuite(Context& ctx)
 {
