@@ -241,9 +241,12 @@ Message runTask(const Message& run, detail::WorkerSlot& slot, const RssReader* r
         if (!info)
             throw InvalidArgument(reg.validate(run.name, {}).toStdString());
         auto one = [&](const QCborArray& args) {
-            const QString why = reg.validate(run.name, args);
-            if (!why.isEmpty())
-                throw InvalidArgument(why.toStdString());
+            // The registry's lookup by name is done once per message above;
+            // only a bad item pays for validate()'s message.
+            const bool ok =
+                args.size() == info->args.size() && (!info->check || !info->check(args));
+            if (!ok)
+                throw InvalidArgument(reg.validate(run.name, args).toStdString());
             return info->invoke(ctx, args);
         };
         if (run.batch) {
