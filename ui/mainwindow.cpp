@@ -861,8 +861,10 @@ void MainWindow::runLessonSpec(const RunSpec& lessonSpec, int timeoutMs, int abS
         if (id && abSlot >= 0 && m_runs.contains(id)) {
             m_runs[id].abSlot = abSlot;
             m_runs[id].abLabel = abLabel;
+            if (abSlot == 0 && m_abThenB)
+                m_abThenBAfterRun = id; // (not an older A that is still stopping)
         }
-        if (!id)
+        if (!id && abSlot == 0)
             m_abThenB.reset(); // A did not start: no B either
     };
     if (m_controller->isRunning()) { // a lesson run replaces what is going on
@@ -1238,12 +1240,18 @@ void MainWindow::onRunFinished(const RunSummary& summary)
                                             : info.abLabel + QStringLiteral(": ") + m_lastRunLabel);
         showDock(QStringLiteral("abDock"));
     }
-    if (info.abSlot == 0 && m_abThenB) {
-        // Run A is done: B next, alone on the machine (never both at once).
+    if (m_abThenB && summary.runId == m_abThenBAfterRun) {
         const auto [spec, label] = *m_abThenB;
         m_abThenB.reset();
-        QTimer::singleShot(
-            0, this, [this, spec, label] { runLessonSpec(spec, m_abThenBTimeoutMs, 1, label); });
+        m_abThenBAfterRun = 0;
+        if (summary.cancelled > 0) { // stopped or cancelled by the user: no B
+            statusBar()->showMessage(tr("Run A was stopped: run B not started"), 10000);
+        } else {
+            // Run A is done: B next, alone on the machine (never both at once).
+            QTimer::singleShot(0, this, [this, spec, label] {
+                runLessonSpec(spec, m_abThenBTimeoutMs, 1, label);
+            });
+        }
     }
 }
 

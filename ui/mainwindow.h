@@ -244,6 +244,7 @@ private:
     QString m_lastRunLabel;
     std::optional<std::pair<RunSpec, QString>> m_abThenB; // run B after A finishes
     int m_abThenBTimeoutMs = 0;
+    quint64 m_abThenBAfterRun = 0; // the run A whose end starts B
 
     QLabel* m_countersLabel = nullptr;
     QLabel* m_rateLabel = nullptr;

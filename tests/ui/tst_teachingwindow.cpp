@@ -143,6 +143,7 @@ private slots:
     void replayBadFilesShowAnError_data();
     void replayBadFilesShowAnError();
     void abRunsLessonAThenB();
+    void abStoppingAMeansNoB();
     void abKeepsTwoPoolKinds();
     void stepStartsExactlyOneTask();
     void slowMotionLengthensTheSubmittedRun();
@@ -492,6 +493,29 @@ void TstTeachingWindow::abRunsLessonAThenB()
     QCOMPARE(aTasks, lesson.scenario.run.tasks);
     QCOMPARE(bTasks, lesson.compare->run.tasks);
     QVERIFY(aEnd <= bStart);
+}
+
+void TstTeachingWindow::abStoppingAMeansNoB()
+{
+    auto w = makeWindow();
+    QVERIFY(w->openLesson(QStringLiteral("io-threads")));
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QSignalSpy ticks(w->controller(), &RunController::snapshotReady);
+    QVERIFY(w->runLessonAB());
+    QCOMPARE(started.count(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(w->controller()->lastSnapshot().counters.running > 0, kLong);
+    w->action(QStringLiteral("stop"))->trigger();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QVERIFY(finished.first().first().value<RunSummary>().cancelled > 0);
+    // B would start on the next event-loop pass: give it several ticks.
+    const qsizetype at = ticks.count();
+    QTRY_VERIFY_WITH_TIMEOUT(ticks.count() >= at + 5, kLong);
+    QCOMPARE(started.count(), 1);
+    QVERIFY(!w->controller()->isRunning());
+    QVERIFY(w->abCompare()->hasRun(ABCompare::Slot::A)); // what ran of A is kept
+    QVERIFY(!w->abCompare()->hasRun(ABCompare::Slot::B));
+    QVERIFY(w->statusBar()->currentMessage().contains(QStringLiteral("run B not started")));
 }
 
 void TstTeachingWindow::abKeepsTwoPoolKinds()
