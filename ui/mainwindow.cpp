@@ -11,6 +11,7 @@
 #include "models/workersmodel.h"
 #include "teaching/abcompare.h"
 #include "teaching/analysispanel.h"
+#include "teaching/decompositionbar.h"
 #include "teaching/lesson.h"
 #include "teaching/presenter.h"
 #include "teaching/replay.h"
@@ -747,9 +748,24 @@ void MainWindow::buildReplayDock()
     lay->addWidget(bar);
     lay->addWidget(m_replayError);
     lay->addWidget(m_replaySummary);
+    m_replayDecomposition = new DecompositionBar(w);
+    m_replayDecomposition->setObjectName(QStringLiteral("replayDecomposition"));
+    m_replayDecomposition->setToolTip(tr("Where the time of the tasks finished by this position "
+                                         "went (queued, GIL wait, CPU, waiting)"));
+    lay->addWidget(m_replayDecomposition);
     lay->addWidget(split, 1);
     QDockWidget* d = addPanel(QStringLiteral("replayDock"), tr("Replay"), w);
     connect(m_replay, &ReplayController::error, this, &MainWindow::showReplayError);
+    // The time bar replays too: the tasks finished by the position.
+    connect(m_replay, &ReplayController::positionChanged, this, [this](qint64 pos) {
+        TimeDecomposition spent;
+        const qint64 now = m_replay->startNs() + pos;
+        for (const TaskSpan& sp : m_replay->trace().spans) {
+            if (sp.endNs <= now)
+                spent += decompose(sp);
+        }
+        m_replayDecomposition->setDecomposition(spent);
+    });
     connect(m_replay, &ReplayController::loaded, this,
             [this, d](const QString& title, int tasks, qint64 durationNs) {
                 m_replayError->hide();

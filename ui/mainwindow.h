@@ -30,6 +30,7 @@ namespace poolscope {
 class ABCompare;
 class AnalysisPanel;
 class ControlBar;
+class DecompositionBar;
 class ReplayController;
 class SlowMotionBar;
 class FuturesFilterModel;
@@ -97,6 +98,8 @@ public:
     ReplayController* replay() const { return m_replay; }
     TimelineWidget* replayTimeline() const { return m_replayTimeline; }
     FuturesModel* replayFuturesModel() const { return m_replayFutures; }
+    /// Where the time of the replayed tasks went, up to the position.
+    DecompositionBar* replayDecomposition() const { return m_replayDecomposition; }
     /// The Replay dock's error line (hidden while there is none).
     QLabel* replayErrorLabel() const { return m_replayError; }
     SlowMotionBar* slowMotionBar() const { return m_slowMotion; }
@@ -226,6 +229,7 @@ private:
     FuturesModel* m_replayFutures = nullptr;
     QLabel* m_replayError = nullptr;
     QLabel* m_replaySummary = nullptr;
+    DecompositionBar* m_replayDecomposition = nullptr;
     SlowMotionBar* m_slowMotion = nullptr;
     QToolBar* m_slowToolBar = nullptr;
 

@@ -9,6 +9,7 @@
 #include <models/futuresmodel.h>
 #include <runcontroller.h>
 #include <teaching/abcompare.h>
+#include <teaching/decompositionbar.h>
 #include <teaching/lesson.h>
 #include <teaching/replay.h>
 #include <teaching/slowmotion.h>
@@ -319,6 +320,8 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     QCOMPARE(w->replayTimeline()->spanCount(), std::size_t(12));
     QCOMPARE(w->replayFuturesModel()->rowCount(), 12);
     QCOMPARE(w->replayTimeline()->laneCount(), 2);
+    QCOMPARE(w->replayDecomposition()->decomposition(), decompose(t.spans));
+    QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(12));
 
     // The scrubber: at 0 nothing has finished; at the end all has.
     auto* bar = w->findChild<ReplayBar*>(QStringLiteral("replayBar"));
@@ -327,9 +330,15 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     QCOMPARE(w->replay()->positionNs(), qint64(0));
     QCOMPARE(w->replayFuturesModel()->rowCount(), 0);
     QVERIFY(w->replay()->visibleSpanCount() < 12);
+    QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(0));
+    // Half-way: the bar and the table agree on how many have finished.
+    bar->slider()->setValue(bar->slider()->maximum() / 2);
+    QCOMPARE(w->replayDecomposition()->decomposition().tasks,
+             qint64(w->replayFuturesModel()->rowCount()));
     bar->slider()->setValue(bar->slider()->maximum());
     QCOMPARE(w->replayFuturesModel()->rowCount(), 12);
     QCOMPARE(w->replay()->visibleSpanCount(), 12);
+    QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(12));
     // The live views are not touched by the replay.
     QCOMPARE(w->futuresModel()->rowCount(), 12);
 }

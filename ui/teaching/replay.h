@@ -56,6 +56,8 @@ public:
     const TraceData& trace() const { return m_trace; }
     QString sourceName() const { return m_source; }
     qint64 durationNs() const { return m_durationNs; }
+    /// The trace's time (TaskSpan clock) of position 0: the first submission.
+    qint64 startNs() const { return m_startNs; }
     qint64 positionNs() const { return m_positionNs; }
     /// Spans shown at the current position (started by it).
     int visibleSpanCount() const { return int(m_visibleSpans); }
