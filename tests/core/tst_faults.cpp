@@ -19,6 +19,7 @@
 // This binary is its own process-pool worker (see tst_processpool.cpp).
 
 #include "procwatch.h"
+#include "testutil.h"
 
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
@@ -42,25 +43,6 @@
 
 using namespace poolscope;
 using namespace std::chrono_literals;
-
-// Process pools spawn workers with fork+exec from the supervisor thread and
-// hand work over through Qt's event loop. Under ThreadSanitizer neither is
-// visible (Qt is not instrumented; TSan does not support fork in a
-// multi-threaded process), so it reports noise there, not races: the process
-// rows run in the Debug and ASan builds, the thread rows everywhere.
-#if defined(__SANITIZE_THREAD__)
-#define POOLSCOPE_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define POOLSCOPE_UNDER_TSAN 1
-#endif
-#endif
-#ifdef POOLSCOPE_UNDER_TSAN
-#define SKIP_PROCESS_POOL_UNDER_TSAN()                                                             \
-    QSKIP("process pools under TSan: fork+exec and Qt's event loop are not instrumented")
-#else
-#define SKIP_PROCESS_POOL_UNDER_TSAN() (void)0
-#endif
 
 namespace {
 

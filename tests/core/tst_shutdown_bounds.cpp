@@ -43,28 +43,10 @@
 using namespace poolscope;
 using namespace std::chrono_literals;
 
-// Process pools spawn workers with fork+exec from the supervisor thread and
-// hand work over through Qt's event loop. Under ThreadSanitizer neither is
-// visible (Qt is not instrumented; TSan does not support fork in a
-// multi-threaded process), so it reports noise there, not races: the process
-// rows run in the Debug and ASan builds, the thread rows everywhere.
-#if defined(__SANITIZE_THREAD__)
-#define POOLSCOPE_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define POOLSCOPE_UNDER_TSAN 1
-#endif
-#endif
 #ifdef POOLSCOPE_UNDER_TSAN
 constexpr qint64 kSanitizerSlackMs = 10000;
 #else
 constexpr qint64 kSanitizerSlackMs = 0;
-#endif
-#ifdef POOLSCOPE_UNDER_TSAN
-#define SKIP_PROCESS_POOL_UNDER_TSAN()                                                             \
-    QSKIP("process pools under TSan: fork+exec and Qt's event loop are not instrumented")
-#else
-#define SKIP_PROCESS_POOL_UNDER_TSAN() (void)0
 #endif
 
 namespace {
