@@ -135,6 +135,8 @@ class TstTeachingWindow : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase();
+    void everyLessonSetsUpAndResets_data();
+    void everyLessonSetsUpAndResets();
     void docksAreToggledByTheirActions_data();
     void docksAreToggledByTheirActions();
     void shortcutsAreUniqueAndInMenus_data();
@@ -164,6 +166,59 @@ void TstTeachingWindow::initTestCase()
     QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settingsDir.path());
     qputenv("POOLSCOPE_WORKER", POOLSCOPE_WORKER_PATH);
+}
+
+void TstTeachingWindow::everyLessonSetsUpAndResets_data()
+{
+    QTest::addColumn<QString>("id");
+    for (const Lesson& l : LessonLibrary::all())
+        QTest::newRow(qPrintable(l.id)) << l.id;
+    QVERIFY(LessonLibrary::all().size() == 10);
+}
+
+void TstTeachingWindow::everyLessonSetsUpAndResets()
+{
+    QFETCH(QString, id);
+    const Lesson lesson = *LessonLibrary::find(id);
+    const RunSpec want = lesson.scenario.runSpec();
+    auto w = makeWindow();
+    ControlBar* cb = w->controlBar();
+    auto same = [&want](const RunSpec& got) {
+        return got.workload == want.workload && got.run.tasks == want.run.tasks
+               && got.run.size == want.run.size && got.poolKind == want.poolKind
+               && got.gil == (want.gil && want.poolKind == QLatin1String("thread"))
+               && got.chunkSize == want.chunkSize
+               && (want.workers == 0 || got.workers == want.workers) && [&] {
+                      for (auto it = want.run.knobs.cbegin(); it != want.run.knobs.cend(); ++it) {
+                          if (got.run.knobs.value(it.key()) != it.value())
+                              return false;
+                      }
+                      return true;
+                  }();
+    };
+    // Set-up: the controls show the scenario and the pool it needs is made.
+    QVERIFY(w->openLesson(id));
+    QVERIFY2(same(cb->spec()), qPrintable(lesson.scenario.describe()));
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
+    QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
+    QVERIFY(w->controller()->hasPool());
+    QCOMPARE(w->controller()->executor()->kind(), want.poolKind);
+    if (want.workers > 0)
+        QCOMPARE(w->controller()->executor()->maxWorkers(), want.workers);
+    QCOMPARE(w->lessonPanel()->currentLesson().id, lesson.id);
+    // Run A then B is offered exactly when the lesson has a run B.
+    QCOMPARE(w->action(QStringLiteral("runAB"))->isEnabled(), lesson.compare.has_value());
+
+    // The class changes things; Reset puts the lesson's scenario back.
+    cb->tasksSpin()->setValue(want.run.tasks == 1 ? 2 : 1);
+    cb->chunkSpin()->setValue(want.chunkSize == 1 ? 3 : 1);
+    QVERIFY(!same(cb->spec()));
+    auto* reset = w->lessonPanel()->findChild<QPushButton*>(QStringLiteral("resetButton"));
+    QVERIFY(reset);
+    QTest::mouseClick(reset, Qt::LeftButton);
+    QVERIFY2(same(cb->spec()), qPrintable(lesson.scenario.describe()));
+    QVERIFY(!w->lessonPanel()->isRevealed()); // predict first, again
+    QVERIFY(!w->controller()->isRunning());
 }
 
 void TstTeachingWindow::docksAreToggledByTheirActions_data()
