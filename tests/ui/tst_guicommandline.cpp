@@ -1,0 +1,81 @@
+// poolscope's command line: bad usage gives one clear line on stderr and exit
+// code 2 before any window (or display) is needed. Runs the built program.
+#include <QProcess>
+#include <QTest>
+
+class TstGuiCommandLine : public QObject {
+    Q_OBJECT
+private slots:
+    void badUsageExitsWithTwo_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("--compare without --lesson")
+            << QStringList{QStringLiteral("--compare")} << "--compare needs --lesson NAME";
+        QTest::newRow("--sweep without --lesson")
+            << QStringList{QStringLiteral("--sweep")} << "--sweep needs --lesson NAME";
+        QTest::newRow("--compare on a lesson without run B")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("6"),
+                           QStringLiteral("--compare")}
+            << "lesson '6' has no run B to compare";
+        QTest::newRow("--sweep on a lesson without sweep")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("gil"),
+                           QStringLiteral("--sweep")}
+            << "lesson 'gil' has no sweep";
+        QTest::newRow("--compare and --sweep")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("6"),
+                           QStringLiteral("--compare"), QStringLiteral("--sweep")}
+            << "--compare and --sweep cannot be combined";
+        QTest::newRow("--compare with --start")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("gil"),
+                           QStringLiteral("--compare"), QStringLiteral("--start")}
+            << "--compare starts the lesson itself; drop --start";
+        QTest::newRow("--slow-motion 3")
+            << QStringList{QStringLiteral("--slow-motion"), QStringLiteral("3")}
+            << "--slow-motion must be one of 1, 2, 5, 10, 50, got 3";
+        QTest::newRow("--slow-motion x")
+            << QStringList{QStringLiteral("--slow-motion"), QStringLiteral("x")}
+            << "--slow-motion needs a whole number, got 'x'";
+        QTest::newRow("--replay empty")
+            << QStringList{QStringLiteral("--replay"), QString()} << "--replay needs a trace file";
+        QTest::newRow("--chunk on the pipeline")
+            << QStringList{QStringLiteral("--workload"), QStringLiteral("pipeline"),
+                           QStringLiteral("--chunk"), QStringLiteral("4")}
+            << "--chunk above 1 needs a workload other than pipeline";
+    }
+
+    void badUsageExitsWithTwo()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, expected);
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("DISPLAY")); // refused before a display is needed
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(POOLSCOPE_GUI_PATH), args);
+        QVERIFY(p.waitForFinished(60'000));
+        const QString err = QString::fromLocal8Bit(p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY2(err.startsWith(QStringLiteral("poolscope: ")), qPrintable(err));
+        QVERIFY2(err.contains(expected), qPrintable(err));
+        QCOMPARE(err.count(QLatin1Char('\n')), 1); // one line
+    }
+
+    /// --help names the new options; --chunk no longer says "thread pool".
+    void helpListsTheTeachingOptions()
+    {
+        QProcess p;
+        p.start(QStringLiteral(POOLSCOPE_GUI_PATH), {QStringLiteral("--help")});
+        QVERIFY(p.waitForFinished(60'000));
+        QCOMPARE(p.exitCode(), 0);
+        const QString help = QString::fromLocal8Bit(p.readAllStandardOutput());
+        for (const char* opt : {"--compare", "--sweep", "--replay", "--slow-motion", "--chunk"})
+            QVERIFY2(help.contains(QLatin1String(opt)), opt);
+        QVERIFY(!help.contains(QStringLiteral("thread pool; default 1")));
+    }
+};
+
+QTEST_GUILESS_MAIN(TstGuiCommandLine)
+#include "tst_guicommandline.moc"
