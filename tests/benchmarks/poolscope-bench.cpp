@@ -82,6 +82,15 @@ int main(int argc, char** argv)
     if (poolscope::isWorkerInvocation(argc, argv))
         return poolscope::runWorker(argc, argv);
     QCoreApplication app(argc, argv);
+    // Internal: monitor.rss_growth measures in a fresh copy of this program.
+    if (argc == 3 && std::string(argv[1]) == "--rss-growth-child") {
+        try {
+            return bench::runRssGrowthChild(std::atoll(argv[2]));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "poolscope-bench --rss-growth-child: %s\n", e.what());
+            return 1;
+        }
+    }
 
     bench::Registry reg;
     bench::addThreadSuites(reg);
