@@ -294,10 +294,13 @@ void rssGrowthSuite(Context& ctx)
     require(child.waitForFinished(600000) && child.exitStatus() == QProcess::NormalExit
                 && child.exitCode() == 0,
             "rss child finished (exit code " + std::to_string(child.exitCode()) + ")");
-    // "growth_mb start_mb after_warm_mb tasks_per_s spans records snapshots"
+    // "growth_mb start_mb after_warm_mb tasks_per_s spans records snapshots
+    //  after_full_mb tasks_done_when_full"
     std::istringstream in(child.readAllStandardOutput().toStdString());
-    double growth = 0, start = 0, afterWarm = 0, rate = 0, spans = 0, records = 0, snaps = 0;
-    require(bool(in >> growth >> start >> afterWarm >> rate >> spans >> records >> snaps),
+    double growth = 0, start = 0, afterWarm = 0, rate = 0, spans = 0, records = 0, snaps = 0,
+           afterFull = 0, doneAtFull = 0;
+    require(bool(in >> growth >> start >> afterWarm >> rate >> spans >> records >> snaps
+                 >> afterFull >> doneAtFull),
             "rss child printed its figures");
     Samples s;
     s.add(growth);
@@ -309,6 +312,20 @@ void rssGrowthSuite(Context& ctx)
                   "snapshots; one run",
                   n, fmtRate(rate).c_str(), start, afterWarm, spans, records, snaps);
     ctx.report("monitor.rss_growth", s, "MB", note);
+    // The part that is not the bounded history filling up (MonitorOptions:
+    // historySpans, historyRecords): growth from the moment both were full.
+    if (afterFull < 0) {
+        ctx.skip("monitor.rss_growth_after_history_full",
+                 "the Monitor's history never filled: too few tasks");
+        return;
+    }
+    Samples f;
+    f.add(afterFull);
+    std::snprintf(note, sizeof note,
+                  "same run, from the moment the Monitor's bounded history was full (%.0f "
+                  "tasks done) to the end",
+                  doneAtFull);
+    ctx.report("monitor.rss_growth_after_history_full", f, "MB", note);
 }
 
 } // namespace
@@ -321,6 +338,8 @@ int runRssGrowthChild(long long n)
     const double mb = 1024.0 * 1024.0;
     const long long rss0 = rssBytes();
     long long rssWarm = 0;
+    long long rssFull = -1; // when the Monitor's bounded history first was full
+    quint64 doneAtFull = 0;
     quint64 snapshots = 0;
     poolscope::ThreadPoolExecutor pool(kWorkers);
     poolscope::Monitor mon;
@@ -348,13 +367,26 @@ int runRssGrowthChild(long long n)
             }
             submitsDone.store(true);
         });
-        while (!submitsDone.load())
+        // The Monitor lives in this thread: its history is read between spins.
+        const auto& o = mon.options();
+        auto noteFull = [&] {
+            if (rssFull < 0 && mon.spanHistory().size() >= o.historySpans
+                && mon.recordHistory().size() >= o.historyRecords) {
+                rssFull = rssBytes();
+                doneAtFull = pool.counters().completed();
+            }
+        };
+        while (!submitsDone.load()) {
             spinEventLoop(50);
+            noteFull();
+        }
         submitter.join();
         require(sum == n / 2, "submit results");
         Feeder feed(pool, n - n / 2);
-        while (!feed.done())
+        while (!feed.done()) {
             spinEventLoop(50);
+            noteFull();
+        }
     }
     const double secs = t.seconds();
     mon.detach();
@@ -362,9 +394,12 @@ int runRssGrowthChild(long long n)
     require(c.succeeded == quint64(n) && c.submitted == quint64(n), "monitored task count");
     require(mon.last().counters.succeeded == quint64(n), "the monitor's count");
     const long long rssEnd = rssBytes();
-    std::printf("%.3f %.3f %.3f %.0f %zu %zu %llu\n", double(rssEnd - rss0) / mb, double(rss0) / mb,
-                double(rssEnd - rssWarm) / mb, double(n) / secs, mon.spanHistory().size(),
-                mon.recordHistory().size(), static_cast<unsigned long long>(snapshots));
+    std::printf("%.3f %.3f %.3f %.0f %zu %zu %llu %.3f %llu\n", double(rssEnd - rss0) / mb,
+                double(rss0) / mb, double(rssEnd - rssWarm) / mb, double(n) / secs,
+                mon.spanHistory().size(), mon.recordHistory().size(),
+                static_cast<unsigned long long>(snapshots),
+                rssFull < 0 ? -1.0 : double(rssEnd - rssFull) / mb,
+                static_cast<unsigned long long>(doneAtFull));
     std::fflush(stdout);
     return 0;
 }
