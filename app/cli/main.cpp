@@ -12,6 +12,9 @@
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
 #include <poolscope/worker.h>
+#ifdef POOLSCOPE_HAVE_MPI
+#include <poolscope/mpipool.h>
+#endif
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -22,6 +25,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
 #include <unistd.h>
 
 using namespace poolscope;
@@ -79,8 +85,12 @@ struct Options {
     QCommandLineOption knob{QStringLiteral("knob"),
                             QStringLiteral("Workload knob, repeatable: --knob seed=7."),
                             QStringLiteral("NAME=VALUE")};
-    QCommandLineOption pool{QStringLiteral("pool"), QStringLiteral("thread (default) or process."),
-                            QStringLiteral("KIND"), QStringLiteral("thread")};
+    QCommandLineOption pool{
+        QStringLiteral("pool"),
+        QStringLiteral("thread (default), process, or mpi (when built with MPI: under "
+                       "mpirun -n N rank 0 runs the scenario and ranks 1..N-1 the tasks; "
+                       "alone it spawns --workers ranks; docs/scale-out.md)."),
+        QStringLiteral("KIND"), QStringLiteral("thread")};
     QCommandLineOption workers{QStringLiteral("workers"),
                                QStringLiteral("Pool size (sweep: 1..N, or a list 1,2,4)."),
                                QStringLiteral("W")};
@@ -143,9 +153,12 @@ Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSwe
         s.run.knobs.insert(kv.left(eq), toInt(kv.mid(eq + 1), QStringLiteral("--knob ") + kv));
     }
     s.pool = p.value(o.pool);
-    const int defaults = s.pool == QLatin1String("process")
-                             ? ProcessPoolExecutor::defaultMaxWorkers()
-                             : ThreadPoolExecutor::defaultMaxWorkers();
+    int defaults = s.pool == QLatin1String("process") ? ProcessPoolExecutor::defaultMaxWorkers()
+                                                      : ThreadPoolExecutor::defaultMaxWorkers();
+#ifdef POOLSCOPE_HAVE_MPI
+    if (s.pool == QLatin1String("mpi"))
+        defaults = MpiPoolExecutor::defaultMaxWorkers();
+#endif
     s.workers = defaults;
     if (p.isSet(o.workers) && !forSweep)
         s.workers = int(std::clamp<qint64>(toInt(p.value(o.workers), QStringLiteral("--workers")),
@@ -321,6 +334,44 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
     return 0;
 }
 
+/// --pool mpi anywhere on the command line (the MPI environment must exist
+/// before QCoreApplication and before any thread).
+bool wantsMpi(int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--pool=mpi") == 0
+            || (std::strcmp(argv[i], "--pool") == 0 && i + 1 < argc
+                && std::strcmp(argv[i + 1], "mpi") == 0))
+            return true;
+    }
+    return false;
+}
+
+/// Open MPI ends the whole job when one rank dies: mpirun sends SIGTERM to
+/// every other rank, then SIGKILL. The master says what completed before it
+/// goes, so the user knows what did and did not run.
+void reportOnSigterm()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr); // inherited by every thread started later
+    std::thread([set] {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            return;
+        const QString report = liveRunReport();
+        std::fprintf(stderr,
+                     "poolscope-cli: terminated (SIGTERM) by the MPI runtime, usually because "
+                     "another rank died (mpirun aborts the whole job; run it with "
+                     "--enable-recovery to keep going without that rank)\n");
+        if (!report.isEmpty())
+            std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(report));
+        std::fflush(stderr);
+        ::_exit(1);
+    }).detach();
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -328,6 +379,23 @@ int main(int argc, char** argv)
     // The process pool may spawn this very program as its worker.
     if (isWorkerInvocation(argc, argv))
         return runWorker(argc, argv);
+#ifdef POOLSCOPE_HAVE_MPI
+    std::unique_ptr<mpi::Environment> mpiEnv;
+    if (wantsMpi(argc, argv)) {
+        // Only under mpirun: a lone master forks Open MPI's daemon at
+        // MPI_Init, and a blocked SIGTERM would be inherited by it.
+        if (qEnvironmentVariableIsSet("OMPI_COMM_WORLD_SIZE"))
+            reportOnSigterm();
+        try {
+            mpiEnv = std::make_unique<mpi::Environment>(&argc, &argv);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "poolscope-cli: %s\n", e.what());
+            return 1;
+        }
+        if (mpiEnv->isWorker()) // ranks 1..N-1 of `mpirun -n N poolscope-cli ...`
+            return mpiEnv->runWorker();
+    }
+#endif
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("poolscope-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(PROJECT_VERSION));

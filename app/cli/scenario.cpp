@@ -4,6 +4,9 @@
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
 #include <poolscope/traceexport.h>
+#ifdef POOLSCOPE_HAVE_MPI
+#include <poolscope/mpipool.h>
+#endif
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -14,6 +17,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <sys/resource.h>
 
 namespace poolscope::cli {
@@ -29,12 +33,83 @@ double rusageCpuS()
            + sec(children.ru_stime);
 }
 
+/// The run in progress, for liveRunReport() (another thread).
+struct LiveRun {
+    std::mutex m;
+    const Executor* executor = nullptr;
+    const std::vector<std::pair<Future<QCborValue>, int>>* futures = nullptr; // (future, weight)
+    qint64 totalItems = 0;
+    QString workload;
+};
+LiveRun& liveRun()
+{
+    static LiveRun r;
+    return r;
+}
+
 QString bar(double fraction, int width)
 {
     const int filled = int(fraction * width + 0.5);
     return QString(filled, QLatin1Char('#')) + QString(width - filled, QLatin1Char('.'));
 }
 } // namespace
+
+bool haveMpiPool()
+{
+#ifdef POOLSCOPE_HAVE_MPI
+    return true;
+#else
+    return false;
+#endif
+}
+
+QString liveRunReport()
+{
+    LiveRun& r = liveRun();
+    std::lock_guard lk(r.m);
+    if (!r.executor)
+        return {};
+    const Counters c = r.executor->counters();
+    QString text = QStringLiteral("run of %1 on the %2 pool: ").arg(r.workload, r.executor->kind());
+    if (!r.futures) {
+        return text
+               + QStringLiteral("interrupted while submitting: %1 task(s) succeeded, %2 failed, "
+                                "%3 cancelled; %4 running and %5 queued did not complete")
+                     .arg(c.succeeded)
+                     .arg(c.failed)
+                     .arg(c.cancelled)
+                     .arg(c.running)
+                     .arg(c.queued);
+    }
+    qint64 ok = 0, bad = 0, cancelled = 0, open = 0;
+    QStringList firstErrors;
+    for (const auto& [f, weight] : *r.futures) {
+        if (!f.done()) {
+            open += weight;
+        } else if (f.state() == FutureState::Cancelled) {
+            cancelled += weight;
+        } else if (f.node()->error) {
+            bad += weight;
+            if (firstErrors.size() < 3)
+                firstErrors << QString::fromStdString(describeException(f.node()->error));
+        } else {
+            ok += weight;
+        }
+    }
+    text += QStringLiteral("%1 of %2 task(s) completed (%3 succeeded, %4 failed, %5 cancelled); "
+                           "%6 did not complete (%7 running, %8 queued at the pool)")
+                .arg(ok + bad + cancelled)
+                .arg(r.totalItems)
+                .arg(ok)
+                .arg(bad)
+                .arg(cancelled)
+                .arg(open)
+                .arg(c.running)
+                .arg(c.queued);
+    for (const auto& e : firstErrors)
+        text += QStringLiteral("\n  failed: ") + e;
+    return text;
+}
 
 bool writablePath(const QString& path, QString* why)
 {
@@ -56,8 +131,15 @@ QString validate(const Scenario& s)
 {
     if (!Workloads::find(s.workload))
         return QStringLiteral("unknown workload '%1' (try: poolscope-cli list)").arg(s.workload);
-    if (s.pool != QLatin1String("thread") && s.pool != QLatin1String("process"))
-        return QStringLiteral("unknown pool '%1': use thread or process").arg(s.pool);
+    if (s.pool == QLatin1String("mpi") && !haveMpiPool())
+        return QStringLiteral("--pool mpi: this build has no MPI pool (install MPI, e.g. "
+                              "libopenmpi-dev, and reconfigure; see docs/scale-out.md)");
+    if (s.pool != QLatin1String("thread") && s.pool != QLatin1String("process")
+        && s.pool != QLatin1String("mpi"))
+        return QStringLiteral("unknown pool '%1': use thread, process or mpi").arg(s.pool);
+    if (s.pool == QLatin1String("mpi") && s.timeoutS)
+        return QStringLiteral("--timeout is not available on the MPI pool: a rank cannot be "
+                              "terminated on its own (docs/scale-out.md)");
     if (s.workers < 0 || s.workers > Executor::maxWorkersLimit() || s.workers == 0)
         return QStringLiteral("--workers must be between 1 and %1 (got %2)")
             .arg(Executor::maxWorkersLimit())
@@ -88,7 +170,14 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
 {
     const Workload* w = Workloads::find(s.workload);
     std::unique_ptr<Executor> ex;
-    if (s.pool == QLatin1String("process")) {
+#ifdef POOLSCOPE_HAVE_MPI
+    if (s.pool == QLatin1String("mpi")) {
+        MpiPoolOptions o;
+        o.maxWorkers = s.workers;
+        ex = std::make_unique<MpiPoolExecutor>(o);
+    } else
+#endif
+        if (s.pool == QLatin1String("process")) {
         ProcessPoolOptions o;
         o.maxWorkers = s.workers;
         ex = std::make_unique<ProcessPoolExecutor>(o);
@@ -116,6 +205,21 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
         int weight = 1;
     };
     std::vector<Item> items;
+    std::vector<std::pair<Future<QCborValue>, int>> live; // for liveRunReport()
+    {
+        std::lock_guard lk(liveRun().m);
+        liveRun().executor = ex.get();
+        liveRun().futures = nullptr;
+        liveRun().workload = s.workload;
+    }
+    struct Unregister {
+        ~Unregister()
+        {
+            std::lock_guard lk(liveRun().m);
+            liveRun().executor = nullptr;
+            liveRun().futures = nullptr;
+        }
+    } unregister;
     TaskOptions topts(w->taskName);
     if (s.timeoutS)
         topts.timeout = std::chrono::milliseconds(qint64(*s.timeoutS * 1000));
@@ -140,6 +244,14 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     qint64 totalItems = 0;
     for (const auto& it : items)
         totalItems += it.weight;
+    live.reserve(items.size());
+    for (const auto& it : items)
+        live.emplace_back(it.future, it.weight);
+    {
+        std::lock_guard lk(liveRun().m);
+        liveRun().futures = &live;
+        liveRun().totalItems = totalItems;
+    }
 
     // Wait on the event loop so the monitor ticks; redraw progress at 10 Hz.
     QEventLoop loop;

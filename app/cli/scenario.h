@@ -16,7 +16,7 @@ namespace poolscope::cli {
 struct Scenario {
     QString workload;
     WorkloadRun run;
-    QString pool = QStringLiteral("thread"); // "thread" | "process"
+    QString pool = QStringLiteral("thread"); // "thread" | "process" | "mpi"
     int workers = 0;                         // 0 = pool default
     bool gil = false;
     int switchIntervalMs = 5;
@@ -65,5 +65,14 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
 
 /// True when path can be created or overwritten (checked before running).
 bool writablePath(const QString& path, QString* why);
+
+/// True when this build has the MPI pool (--pool mpi).
+bool haveMpiPool();
+
+/// One paragraph on the run in progress: how many tasks completed (and how),
+/// how many were running or queued and so did not complete. Thread-safe; for
+/// the CLI's SIGTERM handler thread (MPI aborts the job when a rank dies).
+/// Empty when no run is in progress.
+QString liveRunReport();
 
 } // namespace poolscope::cli

@@ -106,6 +106,7 @@ const Snapshot& Monitor::tick()
     s.shutdown = m_batch.shutdown;
     s.queueHead = m_batch.queueHead;
     s.workers = m_batch.workers;
+    s.hostCpu = m_batch.hostCpu;
     s.spans.swap(m_batch.spans);
     s.completed.clear();
     s.completed.reserve(qsizetype(m_batch.records.size()));

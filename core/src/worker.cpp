@@ -82,19 +82,16 @@ private:
     long m_page;
 };
 
-class Channel {
+/// The fd pair of a spawned worker: stdin in, a private copy of stdout out.
+class PipeTransport final : public WorkerTransport {
 public:
-    Channel(int in, int out)
+    PipeTransport(int in, int out)
         : m_in(in)
         , m_out(out)
     {}
 
-    bool send(const Message& m) { return sendFrames(protocol::encode(m)); }
-
-    /// Writes encoded frames in one go (several frames: one syscall).
-    bool sendFrames(const QByteArray& frames)
+    bool write(const QByteArray& frames) override
     {
-        std::lock_guard lk(m_writeMutex);
         const char* p = frames.constData();
         qsizetype left = frames.size();
         while (left > 0) {
@@ -108,6 +105,49 @@ public:
             left -= n;
         }
         return true;
+    }
+
+    Read read(QByteArray* out, bool block) override
+    {
+        if (!block) {
+            pollfd p{m_in, POLLIN, 0};
+            const int r = ::poll(&p, 1, 0);
+            if (r == 0 || (r < 0 && errno == EINTR))
+                return Read::Empty;
+            // Readable, hung up or an error: the read below tells which.
+        }
+        char buf[65536];
+        for (;;) {
+            const ssize_t n = ::read(m_in, buf, sizeof buf);
+            if (n > 0) {
+                out->append(buf, n);
+                return Read::Data;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            return Read::Closed; // EOF or error
+        }
+    }
+
+private:
+    int m_in, m_out;
+};
+
+/// Frames over a transport: encodes, validates, and serialises the writers
+/// (the loop and the progress reporter).
+class Channel {
+public:
+    explicit Channel(WorkerTransport& t)
+        : m_t(t)
+    {}
+
+    bool send(const Message& m) { return sendFrames(protocol::encode(m)); }
+
+    /// Writes encoded frames in one go (several frames: one syscall).
+    bool sendFrames(const QByteArray& frames)
+    {
+        std::lock_guard lk(m_writeMutex);
+        return m_t.write(frames);
     }
 
     /// Blocks for the next message; nullopt at EOF or on a protocol error.
@@ -145,27 +185,20 @@ private:
             case protocol::FrameReader::Status::NeedMore:
                 break;
             }
-            if (!block) {
-                pollfd p{m_in, POLLIN, 0};
-                const int r = ::poll(&p, 1, 0);
-                if (r == 0 || (r < 0 && errno == EINTR))
-                    return Poll::Empty;
-                // Readable, hung up or an error: the read below tells which.
-            }
-            char buf[65536];
-            const ssize_t n = ::read(m_in, buf, sizeof buf);
-            if (n == 0)
-                return Poll::Closed;
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
+            QByteArray bytes;
+            switch (m_t.read(&bytes, block)) {
+            case WorkerTransport::Read::Data:
+                m_reader.feed(bytes);
+                break;
+            case WorkerTransport::Read::Empty:
+                return Poll::Empty;
+            case WorkerTransport::Read::Closed:
                 return Poll::Closed;
             }
-            m_reader.feed(QByteArrayView(buf, n));
         }
     }
 
-    int m_in, m_out;
+    WorkerTransport& m_t;
     std::mutex m_writeMutex;
     protocol::FrameReader m_reader;
 };
@@ -291,7 +324,13 @@ int runWorker(int /*argc*/, char** /*argv*/)
         std::perror("poolscope-worker: cannot set up the protocol pipe");
         return 3;
     }
-    Channel ch(STDIN_FILENO, out);
+    PipeTransport pipes(STDIN_FILENO, out);
+    return serveWorker(pipes);
+}
+
+int serveWorker(WorkerTransport& transport)
+{
+    Channel ch(transport);
     detail::WorkerSlot slot(0, 2, 2);
 
     auto hello = ch.receive();

@@ -36,6 +36,8 @@ struct Snapshot {
     double tasksPerSecond = 0;   // completions per second over the last tick
     CpuUsage cpu;                // latest system sample (refreshed every cpu period)
     bool cpuFresh = false;       // cpu was sampled on this tick
+    // Remote hosts' CPU (MPI pool): latest sample per host name.
+    QMap<QString, CpuUsage> hostCpu;
 };
 
 struct MonitorOptions {

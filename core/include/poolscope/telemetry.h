@@ -6,6 +6,7 @@
 // at its own rate. Counters are exact (per-worker, single writer, summed by
 // the reader); detail that does not fit a ring is dropped and counted.
 
+#include "cpusampler.h"
 #include "future.h"
 
 #include <QList>
@@ -195,6 +196,11 @@ struct WorkerInfo {
     double cpuLoad = -1; // CPU time / wall time since the last tick (Monitor fills it)
     int lastCore = -1;
     bool holdsGil = false;
+    // Where the worker runs, for pools whose workers may sit on other
+    // machines (the MPI pool): host name and MPI rank. Local pools leave
+    // host empty and rank -1.
+    QString host;
+    int rank = -1;
 };
 
 /// What an executor hands a Monitor on each tick (the raw material of a
@@ -209,6 +215,10 @@ struct TelemetryBatch {
     QList<WorkerInfo> workers;
     std::vector<TaskSpan> spans;
     std::vector<TaskRecord> records;
+    /// Per-host CPU utilisation reported by remote workers (the MPI pool),
+    /// keyed by host name. Empty for local pools (the Monitor samples this
+    /// machine itself).
+    QMap<QString, CpuUsage> hostCpu;
 };
 
 /// Implemented by every executor; the Monitor is its only client.

@@ -8,6 +8,11 @@
 //           return poolscope::runWorker(argc, argv);
 //       ... // the normal program; its registered tasks exist in the worker too
 //   }
+//
+// The loop itself (serveWorker) does not care how frames travel: pipes for
+// the process pool, MPI messages for the MPI pool (core/mpi).
+
+#include <QByteArray>
 
 namespace poolscope {
 
@@ -20,5 +25,24 @@ bool isWorkerInvocation(int argc, char** argv);
 /// closes. Whatever a task prints to stdout goes to stderr instead, so it
 /// cannot corrupt the protocol. Returns the process exit code.
 int runWorker(int argc, char** argv);
+
+/// How a worker exchanges protocol frames (protocol.h) with its pool.
+class WorkerTransport {
+public:
+    virtual ~WorkerTransport() = default;
+    /// Sends encoded frames (one or several). Calls are serialised by the caller.
+    virtual bool write(const QByteArray& frames) = 0;
+    enum class Read { Data, Empty, Closed };
+    /// Appends bytes from the pool to *out (any split: whole frames, parts of
+    /// one, several): Data. block = true waits for them; block = false
+    /// returns Empty at once when none are there. Closed at the end.
+    virtual Read read(QByteArray* out, bool block) = 0;
+};
+
+/// The worker loop over any transport: hello (and the initializer), ready,
+/// then run -> started, progress, result until exit or the end of input.
+/// Returns 0 after exit or end of input, 3 on a protocol error, 4 when the
+/// initializer failed.
+int serveWorker(WorkerTransport& transport);
 
 } // namespace poolscope

@@ -1,0 +1,1131 @@
+// MpiPoolExecutor: the master side. One communication thread per pool makes
+// every MPI call of the pool: it sends hello/run/exit frames with MPI_Isend
+// (never blocking on a rank busy in a long task), polls for frames and
+// heartbeats with MPI_Iprobe, and sleeps with a backoff when there is nothing
+// to do (Open MPI's blocking receive would busy-poll a core the workers need).
+// The task bookkeeping follows the process pool (processpool.cpp): the same
+// queue, the same counters, the same started/progress/result rules.
+
+#include "mpicommon.h"
+
+#include "poolscope/mpipool.h"
+#include "poolscope/protocol.h"
+#include "taskqueue.h"
+
+#include <QCborArray>
+#include <QCborMap>
+#include <QCborValue>
+#include <QDebug>
+#include <QFileInfo>
+#include <QStandardPaths>
+#include <QThread>
+
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace poolscope {
+namespace detail {
+
+namespace {
+
+using mpi::detail::kTagFrame;
+using mpi::detail::kTagHeartbeat;
+using mpi::detail::kTagTerminate;
+
+QString defaultWorkerProgram()
+{
+    const QString env = qEnvironmentVariable("POOLSCOPE_WORKER");
+    if (!env.isEmpty())
+        return env;
+    const QString self = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
+    if (!self.isEmpty()) {
+        const QString sibling =
+            QFileInfo(self).absolutePath() + QStringLiteral("/poolscope-worker");
+        if (QFileInfo(sibling).isExecutable())
+            return sibling;
+    }
+    const QString onPath = QStandardPaths::findExecutable(QStringLiteral("poolscope-worker"));
+    return onPath.isEmpty() ? QStringLiteral("poolscope-worker") : onPath;
+}
+
+int worldSize()
+{
+    int n = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    return n;
+}
+
+using Completion = std::vector<std::pair<TaskNode*, FutureState>>;
+
+} // namespace
+
+/// One worker rank. Touched under the core's mutex.
+struct RankWorker {
+    struct InFlight {
+        TaskNode* node; // the worker's reference
+        bool started = false;
+        qint64 startNs = 0;
+        int core = -1;
+    };
+    int peer = -1; // rank in the pool's communicator
+    std::shared_ptr<WorkerSlot> slot;
+    protocol::FrameReader reader;
+    std::deque<InFlight> inflight;
+    bool ready = false;       // answered hello
+    bool sessionOver = false; // exit sent, or its initializer failed
+    bool lost = false;        // died or went silent
+    QString host;
+    qint64 pid = 0;
+    qint64 lastHeardNs = 0;
+    qint64 taskCpuNs = 0; // sum of the tasks' CPU time
+    CpuUsage cpu;
+};
+
+class MpiPoolCore {
+public:
+    explicit MpiPoolCore(const MpiPoolOptions& o)
+        : opts(o)
+    {}
+
+    MpiPoolOptions opts;
+    MPI_Comm comm = MPI_COMM_NULL;
+    bool spawned = false;
+    QString myHost;
+
+    // ---- shared, under m
+    mutable std::mutex m;
+    mutable std::condition_variable cv; // waiters: idle, ready, shutdown done
+    std::condition_variable wake;       // the comm thread's idle sleep
+    bool wakeup = false;
+    TaskQueue queue;
+    std::vector<std::unique_ptr<RankWorker>> workers; // all ranks, in rank order
+    std::vector<std::shared_ptr<WorkerSlot>> deadSlots;
+    int maxWorkers = 1; // ranks [0, maxWorkers) of `workers` get tasks
+    bool shutdown = false;
+    bool finished = false; // every session closed; the comm thread is leaving
+    bool paused = false;
+    int stepBudget = 0;
+    bool broken = false;
+    QString brokenReason;
+    bool monitorAttached = false, spansOn = false, recordsOn = false;
+    std::size_t spanCap = 4096, recordCap = 512;
+    quint64 nextTaskId = 1;
+    quint64 submitted = 0, started = 0, succeeded = 0, failed = 0, brokenFailed = 0,
+            dispatchedNotStartedFailed = 0, dropped = 0;
+    std::atomic<quint64> cancelledPending{0};
+    int inflightTotal = 0;
+    QString lastName;
+    quint32 lastNameId = 0;
+    QMap<QString, CpuUsage> hostCpu;
+
+    // ---- comm thread only
+    struct PendingSend {
+        QByteArray buf;
+        MPI_Request req = MPI_REQUEST_NULL;
+    };
+    std::deque<PendingSend> sends;
+    std::thread thread;
+    qint64 lastLivenessNs = 0;
+
+    Counters countersLocked() const
+    {
+        Counters c;
+        c.submitted = submitted;
+        c.succeeded = succeeded;
+        c.failed = failed;
+        const quint64 cp = cancelledPending.load(std::memory_order_acquire);
+        c.cancelled = cp;
+        c.droppedEvents = dropped;
+        c.queued = submitted - started - cp - brokenFailed - dispatchedNotStartedFailed;
+        c.running = started - (succeeded + failed - brokenFailed - dispatchedNotStartedFailed);
+        return c;
+    }
+    bool idleLocked() const { return inflightTotal == 0 && queue.empty(); }
+    void wakeLocked()
+    {
+        wakeup = true;
+        wake.notify_one();
+    }
+
+    static void finish(Completion& complete)
+    {
+        for (auto& [n, st] : complete) {
+            n->complete(st);
+            n->deref();
+        }
+        complete.clear();
+    }
+
+    // ------------------------------------------------------------ sending
+
+    void post(int peer, int tag, QByteArray bytes)
+    {
+        sends.push_back(PendingSend{std::move(bytes)});
+        PendingSend& s = sends.back();
+        const int rc =
+            MPI_Isend(s.buf.constData(), int(s.buf.size()), MPI_BYTE, peer, tag, comm, &s.req);
+        if (rc != MPI_SUCCESS) {
+            qWarning("poolscope: MPI_Isend to rank %d failed: %s", peer,
+                     qPrintable(mpi::detail::errorText(rc)));
+            s.req = MPI_REQUEST_NULL;
+        }
+    }
+
+    /// Completes finished sends; true when any did.
+    bool progressSends()
+    {
+        bool any = false;
+        while (!sends.empty()) {
+            PendingSend& s = sends.front();
+            if (s.req != MPI_REQUEST_NULL) {
+                int done = 0;
+                MPI_Test(&s.req, &done, MPI_STATUS_IGNORE);
+                if (!done)
+                    break; // FIFO is enough: sends to one rank complete in order
+            }
+            sends.pop_front();
+            any = true;
+        }
+        return any;
+    }
+
+    RankWorker* workerOf(int peer)
+    {
+        for (auto& w : workers)
+            if (w->peer == peer)
+                return w.get();
+        return nullptr;
+    }
+
+    void sendHellos()
+    {
+        std::lock_guard lk(m);
+        for (auto& w : workers) {
+            if (w->lost)
+                continue;
+            protocol::Message hello;
+            hello.type = protocol::MsgType::Hello;
+            hello.worker = w->slot->index;
+            if (!opts.initializer.isEmpty()) {
+                hello.hasInit = true;
+                hello.name = opts.initializer;
+                hello.args = opts.initializerArgs;
+            }
+            post(w->peer, kTagFrame, protocol::encode(hello));
+            w->lastHeardNs = monotonicNs();
+        }
+    }
+
+    // ------------------------------------------------------------ receiving
+
+    /// Receives what has arrived; true when anything did.
+    bool receive()
+    {
+        bool any = false;
+        for (int i = 0; i < 256; ++i) {
+            int flag = 0;
+            MPI_Status st;
+            if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &st) != MPI_SUCCESS || !flag)
+                break;
+            int count = 0;
+            MPI_Get_count(&st, MPI_BYTE, &count);
+            QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
+            MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm,
+                     MPI_STATUS_IGNORE);
+            any = true;
+            if (st.MPI_TAG == kTagFrame)
+                onFrames(st.MPI_SOURCE, buf);
+            else if (st.MPI_TAG == kTagHeartbeat)
+                onHeartbeat(st.MPI_SOURCE, buf);
+        }
+        return any;
+    }
+
+    void onHeartbeat(int peer, const QByteArray& bytes)
+    {
+        const QCborMap map = QCborValue::fromCbor(bytes).toMap();
+        std::lock_guard lk(m);
+        RankWorker* w = workerOf(peer);
+        if (!w || w->lost)
+            return;
+        w->lastHeardNs = monotonicNs();
+        const QString host = map.value(QStringLiteral("host")).toString();
+        if (!host.isEmpty())
+            w->host = host;
+        if (const qint64 pid = map.value(QStringLiteral("pid")).toInteger(); pid > 0 && !w->pid)
+            w->pid = pid;
+        const QCborArray cores = map.value(QStringLiteral("cores")).toArray();
+        if (!cores.isEmpty() && !w->host.isEmpty()) {
+            CpuUsage u;
+            u.valid = true;
+            u.timeNs = w->lastHeardNs;
+            u.total = std::clamp(map.value(QStringLiteral("total")).toDouble(), 0.0, 1.0);
+            for (qsizetype c = 0; c < cores.size(); ++c)
+                u.perCore.insert(int(c), std::clamp(cores.at(c).toDouble(), 0.0, 1.0));
+            w->cpu = u;
+            hostCpu.insert(w->host, u);
+        }
+    }
+
+    void onFrames(int peer, const QByteArray& bytes)
+    {
+        Completion complete;
+        {
+            std::lock_guard lk(m);
+            RankWorker* w = workerOf(peer);
+            if (!w || w->lost)
+                return;
+            w->lastHeardNs = monotonicNs();
+            w->reader.feed(bytes);
+            QString error;
+            for (;;) {
+                QByteArray payload;
+                const auto st = w->reader.next(&payload, &error);
+                if (st != protocol::FrameReader::Status::Frame)
+                    break;
+                auto msg = protocol::decode(payload, /*fromWorker=*/true, &error);
+                if (!msg || !handleLocked(w, *msg, complete, &error))
+                    break;
+                error.clear();
+            }
+            if (!error.isEmpty())
+                loseLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error), false,
+                           complete);
+            cv.notify_all();
+        }
+        finish(complete);
+    }
+
+    bool handleLocked(RankWorker* w, const protocol::Message& msg, Completion& complete,
+                      QString* error)
+    {
+        using protocol::MsgType;
+        WorkerSlot& slot = *w->slot;
+        switch (msg.type) {
+        case MsgType::Ready:
+            if (w->ready) {
+                *error = QStringLiteral("a second 'ready' frame");
+                return false;
+            }
+            w->ready = true;
+            w->pid = msg.pid;
+            slot.pid.store(msg.pid, std::memory_order_relaxed);
+            slot.tid.store(msg.pid, std::memory_order_relaxed);
+            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+            return true;
+        case MsgType::InitFailed:
+            w->sessionOver = true; // the rank left this session
+            breakPoolLocked(QStringLiteral("the worker initializer '%1' failed on %2 (%3: %4); "
+                                           "the pool is not usable anymore")
+                                .arg(opts.initializer, placeOf(*w), msg.errorType, msg.errorText),
+                            complete);
+            return true;
+        case MsgType::Started: {
+            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
+                || w->inflight.front().started) {
+                *error = QStringLiteral("out-of-order 'started' frame for task %1").arg(msg.id);
+                return false;
+            }
+            auto& f = w->inflight.front();
+            f.started = true;
+            f.startNs = monotonicNs();
+            f.core = msg.core;
+            ++started;
+            slot.started.store(slot.started.load() + 1, std::memory_order_relaxed);
+            slot.currentTask.store(msg.id, std::memory_order_relaxed);
+            slot.currentName.store(f.node->nameId, std::memory_order_relaxed);
+            slot.currentStartNs.store(f.startNs, std::memory_order_relaxed);
+            slot.progressValue.store(-1, std::memory_order_relaxed);
+            slot.lastCore.store(msg.core, std::memory_order_relaxed);
+            slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
+            return true;
+        }
+        case MsgType::Progress:
+            // May trail its result, or even a finished pool's session
+            // (static ranks serve pool after pool): only for the running task.
+            if (!w->inflight.empty() && w->inflight.front().started
+                && w->inflight.front().node->id == msg.id) {
+                slot.progressMax.store(msg.progressMax, std::memory_order_relaxed);
+                slot.progressValue.store(msg.progressValue, std::memory_order_relaxed);
+            }
+            return true;
+        case MsgType::Result: {
+            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
+                || !w->inflight.front().started) {
+                *error = QStringLiteral("out-of-order 'result' frame for task %1").arg(msg.id);
+                return false;
+            }
+            auto f = w->inflight.front();
+            w->inflight.pop_front();
+            --inflightTotal;
+            TaskNode* n = f.node;
+            TaskStatus status;
+            if (msg.ok) {
+                n->deliver(msg.value);
+                status = n->error ? TaskStatus::Failed : TaskStatus::Succeeded;
+            } else {
+                n->error = std::make_exception_ptr(
+                    Error((msg.errorType + QStringLiteral(": ") + msg.errorText).toStdString()));
+                status = TaskStatus::Failed;
+            }
+            (status == TaskStatus::Succeeded ? succeeded : failed) += 1;
+            WorkerSlot::bump(status == TaskStatus::Succeeded ? slot.succeeded : slot.failed);
+            if (msg.cpuNs > 0)
+                w->taskCpuNs += msg.cpuNs;
+            recordLocked(*w, f, status, msg.cpuNs, msg.core);
+            slot.currentTask.store(0, std::memory_order_relaxed);
+            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+            complete.push_back({n, FutureState::Finished});
+            return true;
+        }
+        default:
+            *error = QStringLiteral("unexpected '%1' frame").arg(protocol::nameOf(msg.type));
+            return false;
+        }
+    }
+
+    void recordLocked(RankWorker& w, const RankWorker::InFlight& f, TaskStatus status, qint64 cpuNs,
+                      int core)
+    {
+        WorkerSlot& slot = *w.slot;
+        const qint64 end = monotonicNs();
+        const qint64 start = f.started ? f.startNs : end;
+        slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (end - start),
+                          std::memory_order_relaxed);
+        if (!spansOn)
+            return;
+        TaskSpan span;
+        span.taskId = f.node->id;
+        span.enqueueNs = f.node->enqueueNs;
+        span.startNs = start;
+        span.endNs = end;
+        span.cpuNs = cpuNs;
+        span.nameId = f.node->nameId;
+        span.worker = slot.index;
+        span.core = qint16(core >= 0 ? core : f.core);
+        span.status = status;
+        if (!slot.spans.push(span))
+            ++dropped;
+        if (recordsOn) {
+            TaskRecord rec;
+            rec.span = span;
+            rec.args = f.node->argsSummary();
+            if (status == TaskStatus::Succeeded)
+                rec.result = f.node->resultVariant();
+            else if (f.node->error)
+                rec.error = QString::fromStdString(describeException(f.node->error));
+            if (!slot.records.push(std::move(rec)))
+                ++dropped;
+        }
+    }
+
+    QString placeOf(const RankWorker& w) const
+    {
+        QString s = QStringLiteral("rank %1").arg(w.peer);
+        if (!w.host.isEmpty())
+            s += QStringLiteral(" on %1").arg(w.host);
+        if (w.pid > 0)
+            s += QStringLiteral(" (pid %1)").arg(w.pid);
+        return s;
+    }
+
+    // ------------------------------------------------------------ failures
+
+    /// A rank died or stopped answering. Its running task fails with
+    /// RankLost; tasks it had not started go back to the queue when its death
+    /// is certain (its process is gone), else they fail too: a rank that is
+    /// only silent might still run them, and nothing may run twice.
+    void loseLocked(RankWorker* w, const QString& why, bool certainlyDead, Completion& complete)
+    {
+        if (w->lost)
+            return;
+        w->lost = true;
+        QString text = QStringLiteral("%1 %2").arg(placeOf(*w), why);
+        if (!w->inflight.empty() && w->inflight.front().started) {
+            const TaskNode* n = w->inflight.front().node;
+            text += QStringLiteral(" while running task %1 '%2'").arg(n->id).arg(n->remote()->name);
+        }
+        qWarning("poolscope: MPI pool: %s", qPrintable(text));
+        const auto err = std::make_exception_ptr(RankLost(text.toStdString()));
+        for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
+            TaskNode* n = it->node;
+            --inflightTotal;
+            if (it->started) {
+                n->error = err;
+                ++failed;
+                WorkerSlot::bump(w->slot->failed);
+                recordLocked(*w, *it, TaskStatus::Failed, -1, -1);
+                complete.push_back({n, FutureState::Finished});
+            } else if (certainlyDead && !broken && n->unstart()) {
+                queue.pushFront(n);
+            } else {
+                n->error = std::make_exception_ptr(
+                    RankLost(QStringLiteral("task %1 '%2' was sent to %3, which was lost before it "
+                                            "started; it did not run here and was not retried")
+                                 .arg(n->id)
+                                 .arg(n->remote()->name, placeOf(*w))
+                                 .toStdString()));
+                ++failed;
+                ++dispatchedNotStartedFailed;
+                complete.push_back({n, FutureState::Finished});
+            }
+        }
+        w->inflight.clear();
+        WorkerSlot& slot = *w->slot;
+        slot.state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+        slot.currentTask.store(0, std::memory_order_relaxed);
+        if (!spawned) {
+            std::lock_guard lw(mpi::detail::world().m);
+            mpi::detail::world().lostRanks.insert(w->peer);
+        }
+        bool anyLeft = false;
+        for (auto& o : workers)
+            anyLeft = anyLeft || !o->lost;
+        if (!anyLeft)
+            breakPoolLocked(QStringLiteral("every worker rank was lost (last: %1)").arg(text),
+                            complete);
+        wakeLocked();
+    }
+
+    void failPendingLocked(Completion& complete)
+    {
+        const auto err = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
+        while (TaskNode* n = queue.pop()) {
+            if (n->tryStart()) {
+                n->error = err;
+                ++brokenFailed;
+                ++failed;
+                complete.push_back({n, FutureState::Finished});
+            } else {
+                n->deref();
+            }
+        }
+    }
+
+    void breakPoolLocked(const QString& why, Completion& complete)
+    {
+        if (broken)
+            return;
+        broken = true;
+        brokenReason = why;
+        qWarning("poolscope: %s", qPrintable(why));
+        failPendingLocked(complete);
+        const auto err = std::make_exception_ptr(BrokenExecutor(why.toStdString()));
+        for (auto& w : workers) {
+            for (auto it = w->inflight.begin(); it != w->inflight.end();) {
+                if (!it->started) {
+                    it->node->error = err;
+                    ++failed;
+                    ++dispatchedNotStartedFailed;
+                    complete.push_back({it->node, FutureState::Finished});
+                    it = w->inflight.erase(it);
+                    --inflightTotal;
+                } else {
+                    ++it; // a running task still delivers its result
+                }
+            }
+        }
+    }
+
+    /// Every 100 ms: a rank on this host whose process is gone is lost at
+    /// once; any rank silent for heartbeatTimeout is lost.
+    void checkLivenessLocked(Completion& complete)
+    {
+        const qint64 now = monotonicNs();
+        if (now - lastLivenessNs < 100'000'000)
+            return;
+        lastLivenessNs = now;
+        const qint64 limit = qint64(opts.heartbeatTimeout.count()) * 1'000'000;
+        for (auto& w : workers) {
+            if (w->lost || (w->sessionOver && w->inflight.empty()))
+                continue;
+            if (w->pid > 0 && w->host == myHost && ::kill(pid_t(w->pid), 0) != 0
+                && errno == ESRCH) {
+                loseLocked(w.get(), QStringLiteral("died (its process is gone)"), true, complete);
+                continue;
+            }
+            if (now - w->lastHeardNs > limit)
+                loseLocked(w.get(),
+                           QStringLiteral("sent nothing for %1 ms (heartbeat timeout)")
+                               .arg(opts.heartbeatTimeout.count()),
+                           false, complete);
+        }
+    }
+
+    // ------------------------------------------------------------ dispatch
+
+    void dispatchLocked()
+    {
+        if (paused && !shutdown) {
+            for (int i = 0; i < maxWorkers && stepBudget > 0; ++i) {
+                RankWorker& w = *workers[std::size_t(i)];
+                if (w.inflight.empty() && !queue.empty() && feedLocked(w, 1) > 0)
+                    --stepBudget;
+            }
+            return;
+        }
+        // One task to every ready rank first, then pipeline more, so a burst
+        // is spread over the ranks rather than queued behind the first.
+        for (int depth : {1, opts.pipelineDepth})
+            for (int i = 0; i < maxWorkers && !queue.empty(); ++i)
+                feedLocked(*workers[std::size_t(i)], depth);
+    }
+
+    int feedLocked(RankWorker& w, int depth)
+    {
+        if (!w.ready || w.lost || w.sessionOver)
+            return 0;
+        int sent = 0;
+        QByteArray frames;
+        while (int(w.inflight.size()) < depth && !queue.empty()) {
+            TaskNode* n = queue.pop();
+            if (!n->tryStart()) { // cancelled while queued
+                n->deref();
+                continue;
+            }
+            const TaskNode::Remote* r = n->remote();
+            protocol::Message run;
+            run.type = protocol::MsgType::Run;
+            run.id = n->id;
+            run.name = r->name;
+            run.args = r->args;
+            run.batch = r->batch;
+            frames += protocol::encode(run);
+            w.inflight.push_back(RankWorker::InFlight{n});
+            ++inflightTotal;
+            ++sent;
+        }
+        if (!frames.isEmpty())
+            post(w.peer, kTagFrame, std::move(frames));
+        return sent;
+    }
+
+    /// After shutdown, once nothing is left: exit to every rank that is
+    /// ready (a rank still saying hello is waited for, so its 'ready' cannot
+    /// reach the next pool). True when every session is closed.
+    bool closeSessionsLocked()
+    {
+        if (!(shutdown || broken) || !queue.empty() || inflightTotal > 0)
+            return false;
+        bool all = true;
+        for (auto& w : workers) {
+            if (w->lost || w->sessionOver)
+                continue;
+            if (!w->ready) {
+                all = false;
+                continue;
+            }
+            protocol::Message bye;
+            bye.type = protocol::MsgType::Exit;
+            post(w->peer, kTagFrame, protocol::encode(bye));
+            w->sessionOver = true;
+            w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+        }
+        return all;
+    }
+
+    void loop()
+    {
+        sendHellos();
+        mpi::detail::Backoff backoff;
+        for (;;) {
+            bool activity = receive();
+            Completion complete;
+            bool done = false;
+            {
+                std::lock_guard lk(m);
+                if (broken)
+                    failPendingLocked(complete);
+                else
+                    dispatchLocked();
+                checkLivenessLocked(complete);
+                done = closeSessionsLocked();
+                if (!complete.empty())
+                    cv.notify_all();
+            }
+            activity = !complete.empty() || activity;
+            finish(complete);
+            activity = progressSends() || activity;
+            if (done && sends.empty())
+                break;
+            if (activity) {
+                backoff.reset();
+                continue;
+            }
+            const auto d = backoff.next();
+            std::unique_lock lk(m);
+            if (wakeup) {
+                wakeup = false;
+                continue;
+            }
+            if (d.count() == 0) {
+                lk.unlock();
+                std::this_thread::yield();
+            } else {
+                wake.wait_for(lk, d, [this] { return wakeup; });
+                wakeup = false;
+            }
+        }
+        if (spawned) {
+            // The spawned ranks leave for good; then the intercommunicator
+            // is disconnected (collective: only when no rank was lost, else
+            // it would wait for the dead one for ever).
+            bool anyLost = false;
+            for (auto& w : workers) {
+                anyLost = anyLost || w->lost;
+                if (!w->lost)
+                    post(w->peer, kTagTerminate, {});
+            }
+            mpi::detail::Backoff b;
+            while (!sends.empty()) {
+                progressSends();
+                b.wait();
+            }
+            if (!anyLost)
+                MPI_Comm_disconnect(&comm);
+        }
+        std::lock_guard lk(m);
+        finished = true;
+        for (auto& w : workers)
+            if (!w->lost)
+                w->slot->state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+        cv.notify_all();
+    }
+};
+
+} // namespace detail
+
+using detail::MpiPoolCore;
+
+// ------------------------------------------------------------ MpiPoolExecutor
+
+int MpiPoolExecutor::defaultMaxWorkers()
+{
+    if (mpi::isInitialized() && detail::worldSize() > 1)
+        return detail::worldSize() - 1;
+    return std::max(1, QThread::idealThreadCount());
+}
+
+MpiPoolExecutor::MpiPoolExecutor(const MpiPoolOptions& options, QObject* parent)
+    : Executor(parent)
+{
+    using Launch = MpiPoolOptions::Launch;
+    if (options.pipelineDepth < 1 || options.pipelineDepth > 64)
+        throw InvalidArgument("pipelineDepth must be 1..64");
+    if (options.heartbeatTimeout < std::chrono::milliseconds(3 * mpi::detail::kHeartbeatMs))
+        throw InvalidArgument("heartbeatTimeout must be at least 1500 ms (ranks send a "
+                              "heartbeat every 500 ms)");
+    if (options.maxWorkers)
+        checkMaxWorkers(*options.maxWorkers);
+    mpi::detail::ensureInitialized(nullptr, nullptr);
+    auto& world = mpi::detail::world();
+    const int size = detail::worldSize();
+    Launch launch = options.launch;
+    if (launch == Launch::Auto)
+        launch = size > 1 ? Launch::Static : Launch::Spawn;
+
+    auto core = std::make_unique<MpiPoolCore>(options);
+    core->myHost = mpi::hostName();
+    std::vector<int> peers;
+    if (launch == Launch::Static) {
+        int rank = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        std::lock_guard lk(world.m);
+        if (rank != 0)
+            throw InvalidArgument("a static MPI pool lives on rank 0; ranks 1.."
+                                  + std::to_string(size - 1)
+                                  + " serve it (mpi::Environment::runWorker)");
+        if (world.comm == MPI_COMM_NULL)
+            throw InvalidArgument("a static MPI pool needs a poolscope::mpi::Environment created "
+                                  "first thing in main() on every rank");
+        if (size < 2)
+            throw InvalidArgument("a static MPI pool needs worker ranks: run the program with "
+                                  "mpirun -n N (N >= 2), or use the spawn launch");
+        if (world.staticPoolActive)
+            throw InvalidArgument("another static MpiPoolExecutor is using the worker ranks; "
+                                  "shut it down first (ranks serve one pool at a time)");
+        for (int r = 1; r < size; ++r)
+            if (!world.lostRanks.count(r))
+                peers.push_back(r);
+        if (peers.empty())
+            throw BrokenExecutor("every worker rank of this MPI job was lost by an earlier pool");
+        const int want = options.maxWorkers.value_or(int(peers.size()));
+        if (want > int(peers.size()))
+            throw InvalidArgument(
+                QStringLiteral("maxWorkers %1 is more than the %2 worker rank(s) of this MPI job "
+                               "(mpirun -n %3 gives ranks 1..%4 to the pool)")
+                    .arg(want)
+                    .arg(peers.size())
+                    .arg(size)
+                    .arg(size - 1)
+                    .toStdString());
+        core->comm = world.comm;
+        core->maxWorkers = want;
+        world.staticPoolActive = true;
+    } else {
+        const int n = options.maxWorkers.value_or(std::max(1, QThread::idealThreadCount()));
+        const QString program = options.workerProgram.isEmpty() ? detail::defaultWorkerProgram()
+                                                                : options.workerProgram;
+        if (!QFileInfo(program).isExecutable())
+            throw InvalidArgument(
+                QStringLiteral("cannot spawn MPI workers: '%1' is not an executable program")
+                    .arg(program)
+                    .toStdString());
+        const QByteArray prog = program.toLocal8Bit();
+        QList<QByteArray> argBytes{QByteArray(mpi::kWorkerFlag)};
+        for (const auto& a : options.workerArguments)
+            argBytes.append(a.toLocal8Bit());
+        std::vector<char*> argv;
+        for (auto& a : argBytes)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        MPI_Info info = MPI_INFO_NULL;
+        if (options.oversubscribe) {
+            MPI_Info_create(&info);
+            MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
+        }
+        std::vector<int> errcodes(std::size_t(n), MPI_SUCCESS);
+        MPI_Comm inter = MPI_COMM_NULL;
+        const int rc = MPI_Comm_spawn(prog.constData(), argv.data(), n, info, 0, MPI_COMM_SELF,
+                                      &inter, errcodes.data());
+        if (info != MPI_INFO_NULL)
+            MPI_Info_free(&info);
+        if (rc != MPI_SUCCESS || inter == MPI_COMM_NULL)
+            throw BrokenExecutor(
+                QStringLiteral("MPI_Comm_spawn of %1 rank(s) of '%2' failed: %3 (the MPI "
+                               "runtime may not allow spawning here; launch statically with "
+                               "mpirun -n N instead)")
+                    .arg(n)
+                    .arg(program, mpi::detail::errorText(rc))
+                    .toStdString());
+        MPI_Comm_set_errhandler(inter, MPI_ERRORS_RETURN);
+        for (int r = 0; r < n; ++r)
+            peers.push_back(r);
+        core->comm = inter;
+        core->spawned = true;
+        core->maxWorkers = n;
+    }
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+        auto w = std::make_unique<detail::RankWorker>();
+        w->peer = peers[i];
+        w->slot = std::make_shared<detail::WorkerSlot>(int(i), core->spanCap, core->recordCap);
+        w->slot->name = QStringLiteral("rank %1").arg(peers[i]);
+        w->reader = protocol::FrameReader(options.maxFrameBytes);
+        core->workers.push_back(std::move(w));
+    }
+    m_core = core.release();
+    m_core->thread = std::thread([c = m_core] { c->loop(); });
+}
+
+MpiPoolExecutor::~MpiPoolExecutor()
+{
+    shutdown(true);
+    if (m_core->thread.joinable())
+        m_core->thread.join();
+    if (!m_core->spawned) {
+        auto& world = mpi::detail::world();
+        std::lock_guard lk(world.m);
+        world.staticPoolActive = false;
+    }
+    delete m_core;
+}
+
+QString MpiPoolExecutor::launchMode() const
+{
+    return m_core->spawned ? QStringLiteral("spawn") : QStringLiteral("static");
+}
+
+void MpiPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts)
+{
+    auto& c = *m_core;
+    node->priority = opts.priority;
+    node->cancelCounter = &c.cancelledPending;
+    std::lock_guard lk(c.m);
+    if (c.broken)
+        throw BrokenExecutor(c.brokenReason.toStdString());
+    if (c.shutdown)
+        throw ShutdownError();
+    if (c.spansOn)
+        node->enqueueNs = monotonicNs();
+    if (!opts.name.isEmpty()) {
+        if (opts.name != c.lastName) {
+            c.lastName = opts.name;
+            c.lastNameId = NameTable::intern(opts.name);
+        }
+        node->nameId = c.lastNameId;
+    }
+    node->id = c.nextTaskId++;
+    node->ref();
+    c.queue.push(node);
+    ++c.submitted;
+    c.wakeLocked();
+}
+
+Future<QCborValue> MpiPoolExecutor::submitNamed(const QString& name, const QCborArray& args,
+                                                const TaskOptions& options)
+{
+    const QString why = validateNamed(name, {args}, false);
+    if (!why.isEmpty())
+        return failedFuture<QCborValue>(
+            std::make_exception_ptr(InvalidArgument(why.toStdString())));
+    return submitRemote<QCborValue>(name, args, false, options);
+}
+
+Future<QCborValue> MpiPoolExecutor::submitNamedBatch(const QString& name,
+                                                     const QList<QCborArray>& items,
+                                                     const TaskOptions& options)
+{
+    const QString why = validateNamed(name, items, false);
+    if (!why.isEmpty())
+        return failedFuture<QCborValue>(
+            std::make_exception_ptr(InvalidArgument(why.toStdString())));
+    QCborArray all;
+    for (const auto& a : items)
+        all.append(a);
+    return submitRemote<QCborValue>(name, std::move(all), true, options);
+}
+
+bool MpiPoolExecutor::waitUntilReady(const Deadline& deadline) const
+{
+    auto& c = *m_core;
+    std::unique_lock lk(c.m);
+    auto ready = [&] {
+        if (c.broken)
+            return true;
+        for (auto& w : c.workers)
+            if (!w->lost && (!w->ready || w->host.isEmpty()))
+                return false;
+        return true;
+    };
+    if (deadline.isForever()) {
+        c.cv.wait(lk, ready);
+        return !c.broken;
+    }
+    // Heartbeats update state without notifying: poll the predicate.
+    while (!ready()) {
+        if (deadline.expired())
+            return false;
+        c.cv.wait_for(lk, std::chrono::milliseconds(20));
+    }
+    return !c.broken;
+}
+
+QStringList MpiPoolExecutor::workerPlaces() const
+{
+    std::lock_guard lk(m_core->m);
+    QStringList out;
+    for (auto& w : m_core->workers)
+        out << QStringLiteral("%1/rank %2 (pid %3)%4")
+                   .arg(w->host.isEmpty() ? QStringLiteral("?") : w->host)
+                   .arg(w->peer)
+                   .arg(w->pid)
+                   .arg(w->lost ? QStringLiteral(" lost") : QString());
+    return out;
+}
+
+void MpiPoolExecutor::shutdown(bool wait, bool cancelFutures)
+{
+    auto& c = *m_core;
+    std::vector<detail::TaskNode*> taken;
+    std::unique_lock lk(c.m);
+    c.shutdown = true;
+    if (cancelFutures) {
+        while (detail::TaskNode* n = c.queue.pop())
+            taken.push_back(n);
+    }
+    c.wakeLocked();
+    lk.unlock();
+    for (detail::TaskNode* n : taken) { // outside the lock: callbacks
+        n->cancelPending();
+        n->deref();
+    }
+    if (!wait)
+        return;
+    if (std::this_thread::get_id() == c.thread.get_id()) {
+        qWarning("poolscope: shutdown(wait=true) from the MPI pool's own thread (a done "
+                 "callback?) cannot wait; not waiting");
+        return;
+    }
+    lk.lock();
+    c.cv.wait(lk, [&] { return c.finished; });
+}
+
+bool MpiPoolExecutor::isShutdown() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->shutdown;
+}
+
+bool MpiPoolExecutor::isBroken() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->broken;
+}
+
+QString MpiPoolExecutor::brokenReason() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->brokenReason;
+}
+
+void MpiPoolExecutor::setMaxWorkers(int n)
+{
+    checkMaxWorkers(n);
+    std::lock_guard lk(m_core->m);
+    const int have = int(m_core->workers.size());
+    if (n > have)
+        throw InvalidArgument(QStringLiteral("the MPI pool has %1 worker rank(s); it cannot "
+                                             "grow to %2 (ranks come from mpirun -n or the "
+                                             "spawn count)")
+                                  .arg(have)
+                                  .arg(n)
+                                  .toStdString());
+    m_core->maxWorkers = n;
+    for (int i = 0; i < have; ++i) {
+        auto& w = *m_core->workers[std::size_t(i)];
+        if (w.lost || !w.ready || w.sessionOver)
+            continue;
+        if (i >= n)
+            w.slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+        else if (w.inflight.empty())
+            w.slot->state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+    }
+    m_core->wakeLocked();
+}
+
+int MpiPoolExecutor::maxWorkers() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->maxWorkers;
+}
+
+int MpiPoolExecutor::workerCount() const
+{
+    std::lock_guard lk(m_core->m);
+    int n = 0;
+    for (auto& w : m_core->workers)
+        n += (!w->lost && !m_core->finished) ? 1 : 0;
+    return n;
+}
+
+void MpiPoolExecutor::pause()
+{
+    std::lock_guard lk(m_core->m);
+    m_core->paused = true;
+}
+
+void MpiPoolExecutor::resume()
+{
+    std::lock_guard lk(m_core->m);
+    m_core->paused = false;
+    m_core->stepBudget = 0;
+    m_core->wakeLocked();
+}
+
+void MpiPoolExecutor::step()
+{
+    std::lock_guard lk(m_core->m);
+    if (!m_core->paused)
+        return;
+    ++m_core->stepBudget;
+    m_core->wakeLocked();
+}
+
+bool MpiPoolExecutor::isPaused() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->paused;
+}
+
+Counters MpiPoolExecutor::counters() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->countersLocked();
+}
+
+bool MpiPoolExecutor::waitForIdle(const Deadline& deadline) const
+{
+    auto& c = *m_core;
+    std::unique_lock lk(c.m);
+    auto idle = [&] { return c.idleLocked() || (c.broken && c.inflightTotal == 0); };
+    if (deadline.isForever()) {
+        c.cv.wait(lk, idle);
+        return true;
+    }
+    return c.cv.wait_until(lk, deadline.at(), idle);
+}
+
+void MpiPoolExecutor::setDetailEnabled(bool spans, bool records)
+{
+    std::lock_guard lk(m_core->m);
+    m_core->monitorAttached = spans || records;
+    m_core->spansOn = spans || records;
+    m_core->recordsOn = records;
+}
+
+void MpiPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
+{
+    std::lock_guard lk(m_core->m);
+    m_core->spanCap = std::max<std::size_t>(2, spans);
+    m_core->recordCap = std::max<std::size_t>(2, records);
+    for (auto& w : m_core->workers) {
+        // Slots are made in the constructor, before a monitor can ask;
+        // resize the rings while nothing was recorded yet.
+        if (w->slot->started.load(std::memory_order_relaxed) == 0) {
+            w->slot->spans.resize(m_core->spanCap);
+            w->slot->records.resize(m_core->recordCap);
+        }
+    }
+}
+
+void MpiPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
+{
+    auto& c = *m_core;
+    std::lock_guard lk(c.m);
+    out.timeNs = monotonicNs();
+    out.counters = c.countersLocked();
+    out.maxWorkers = c.maxWorkers;
+    out.paused = c.paused;
+    out.shutdown = c.shutdown;
+    out.queueHead.clear();
+    c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
+        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.enqueueNs});
+    });
+    out.workers.clear();
+    for (auto& w : c.workers) {
+        const detail::WorkerSlot& s = *w->slot;
+        WorkerInfo wi;
+        wi.index = s.index;
+        wi.host = w->host;
+        wi.rank = w->peer;
+        wi.name = w->host.isEmpty() ? s.name : QStringLiteral("%1/%2").arg(w->host, s.name);
+        wi.pid = w->pid;
+        wi.tid = w->pid;
+        wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
+        wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
+        if (wi.currentTask) {
+            wi.currentName = s.currentName.load(std::memory_order_relaxed);
+            wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
+            const qint64 v = s.progressValue.load(std::memory_order_relaxed);
+            const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
+            wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
+        }
+        wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
+                       + s.failed.load(std::memory_order_relaxed)
+                       + s.cancelled.load(std::memory_order_relaxed);
+        wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
+        wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
+        wi.cpuNs = w->taskCpuNs; // finished tasks' CPU time (the rank may be remote)
+        out.workers.append(wi);
+        w->slot->spans.drain(out.spans);
+        w->slot->records.drain(out.records);
+    }
+    out.hostCpu = c.hostCpu;
+}
+
+} // namespace poolscope
