@@ -20,6 +20,8 @@ packages=(
                         # find_package(Qt6 COMPONENTS Charts) fails without it
     libgl-dev
     libtbb-dev
+    libopenmpi-dev      # the MPI pool (core/mpi, POOLSCOPE_WITH_MPI=AUTO picks it up)
+    openmpi-bin         # mpirun: the mpi-labelled tests run under it
     python3
     xvfb                # xvfb-run for the GUI when there is no $DISPLAY
     xauth               # needed by xvfb-run

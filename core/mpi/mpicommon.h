@@ -39,6 +39,10 @@ struct World {
     MPI_Comm comm = MPI_COMM_NULL; // static launch: dup of MPI_COMM_WORLD
     bool staticPoolActive = false; // one static pool owns the worker ranks at a time
     std::set<int> lostRanks;       // static ranks declared lost by an earlier pool
+    // A rank was lost: skip MPI_Finalize. Open MPI 4.1's finalize runs a
+    // fence over every process of the job and, now and then, waits for the
+    // dead one for ever (seen here under load with --enable-recovery).
+    bool skipFinalize = false;
 };
 World& world();
 

@@ -255,8 +255,10 @@ public:
             return;
         w->lastHeardNs = monotonicNs();
         const QString host = map.value(QStringLiteral("host")).toString();
-        if (!host.isEmpty())
+        if (!host.isEmpty() && host != w->host) {
             w->host = host;
+            cv.notify_all(); // waitUntilReady waits for the host too
+        }
         if (const qint64 pid = map.value(QStringLiteral("pid")).toInteger(); pid > 0 && !w->pid)
             w->pid = pid;
         const QCborArray cores = map.value(QStringLiteral("cores")).toArray();
@@ -479,9 +481,11 @@ public:
         WorkerSlot& slot = *w->slot;
         slot.state.store(int(WorkerState::Dead), std::memory_order_relaxed);
         slot.currentTask.store(0, std::memory_order_relaxed);
-        if (!spawned) {
+        {
             std::lock_guard lw(mpi::detail::world().m);
-            mpi::detail::world().lostRanks.insert(w->peer);
+            if (!spawned)
+                mpi::detail::world().lostRanks.insert(w->peer);
+            mpi::detail::world().skipFinalize = true;
         }
         bool anyLeft = false;
         for (auto& o : workers)
@@ -675,11 +679,13 @@ public:
             // The spawned ranks leave for good; then the intercommunicator
             // is disconnected (collective: only when no rank was lost, else
             // it would wait for the dead one for ever).
+            // The byte tells them whether to skip MPI_Finalize (World).
             bool anyLost = false;
-            for (auto& w : workers) {
+            for (auto& w : workers)
                 anyLost = anyLost || w->lost;
+            for (auto& w : workers) {
                 if (!w->lost)
-                    post(w->peer, kTagTerminate, {});
+                    post(w->peer, kTagTerminate, QByteArray(1, anyLost ? 1 : 0));
             }
             mpi::detail::Backoff b;
             while (!sends.empty()) {
@@ -906,13 +912,7 @@ bool MpiPoolExecutor::waitUntilReady(const Deadline& deadline) const
         c.cv.wait(lk, ready);
         return !c.broken;
     }
-    // Heartbeats update state without notifying: poll the predicate.
-    while (!ready()) {
-        if (deadline.expired())
-            return false;
-        c.cv.wait_for(lk, std::chrono::milliseconds(20));
-    }
-    return !c.broken;
+    return c.cv.wait_until(lk, deadline.at(), ready) && !c.broken;
 }
 
 QStringList MpiPoolExecutor::workerPlaces() const

@@ -43,7 +43,7 @@ void finalizeAtExit()
 {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized)
+    if (!finalized && !world().skipFinalize)
         MPI_Finalize();
 }
 } // namespace
@@ -157,6 +157,10 @@ public:
             MPI_Recv(buf.data(), count, MPI_BYTE, m_master, st.MPI_TAG, m_comm, MPI_STATUS_IGNORE);
             if (st.MPI_TAG == kTagTerminate) {
                 m_terminated = true;
+                if (!buf.isEmpty() && buf.at(0) == 1) { // the master lost a rank
+                    std::lock_guard lk(world().m);
+                    world().skipFinalize = true;
+                }
                 return Read::Closed;
             }
             if (st.MPI_TAG != kTagFrame)
@@ -281,14 +285,23 @@ Environment::~Environment()
         if (w.comm != MPI_COMM_NULL && rank() == 0) {
             // Let the worker ranks go; a lost rank gets nothing (a send to a
             // dead process may block).
+            // The one byte says whether to skip MPI_Finalize (World).
+            const char lost = w.lostRanks.empty() ? 0 : 1;
             for (int r = 1; r < size(); ++r) {
                 if (!w.lostRanks.count(r))
-                    MPI_Send(nullptr, 0, MPI_BYTE, r, kTagTerminate, w.comm);
+                    MPI_Send(&lost, 1, MPI_BYTE, r, kTagTerminate, w.comm);
             }
         }
     }
     if (w.initializedByUs && !w.finalizeAtExit && isInitialized()) {
-        if (w.lostRanks.empty() && w.comm != MPI_COMM_NULL)
+        if (w.skipFinalize) {
+            std::fprintf(stderr,
+                         "poolscope: rank %d leaves without MPI_Finalize: a worker rank "
+                         "was lost, and Open MPI's finalize may wait for it for ever\n",
+                         rank());
+            return;
+        }
+        if (w.comm != MPI_COMM_NULL)
             MPI_Comm_free(&w.comm);
         MPI_Finalize();
     }

@@ -1,0 +1,161 @@
+// poolscope-cli --pool mpi, end to end: this program is not an MPI job; it
+// starts mpirun (or a lone CLI that spawns its ranks) and reads what the CLI
+// prints. Covers what happens when a rank dies: Open MPI's mpirun ends the
+// whole job, the CLI reports what completed before it goes and exits
+// non-zero; with --enable-recovery the run goes on and the summary names the
+// lost rank.
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTest>
+
+namespace {
+struct Run {
+    int exitCode = -1;
+    QByteArray out, err;
+};
+
+Run run(const QString& program, const QStringList& args)
+{
+    QProcess p;
+    p.start(program, args);
+    Run r;
+    if (!p.waitForFinished(120000)) {
+        p.kill();
+        p.waitForFinished();
+        r.err = "timed out: " + program.toUtf8() + ' ' + args.join(' ').toUtf8();
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+
+QStringList mpirun(int ranks, const QStringList& extra = {})
+{
+    return QStringList{QStringLiteral("--oversubscribe")} + extra
+           + QStringList{QStringLiteral("-n"), QString::number(ranks),
+                         QStringLiteral(POOLSCOPE_CLI_PATH)};
+}
+
+/// The summary's JSON line on stdout.
+QJsonObject summary(const Run& r)
+{
+    for (const QByteArray& line : r.out.split('\n')) {
+        if (line.startsWith('{'))
+            return QJsonDocument::fromJson(line).object();
+    }
+    return {};
+}
+} // namespace
+
+class TstMpiCli : public QObject {
+    Q_OBJECT
+private slots:
+    void staticRun_data();
+    void staticRun();
+    void spawnedRanks();
+    void rankDeathEndsTheJobWithASummary();
+    void rankDeathWithRecovery();
+    void badUsage();
+};
+
+void TstMpiCli::staticRun_data()
+{
+    QTest::addColumn<QString>("workload");
+    QTest::addColumn<int>("chunk");
+    QTest::newRow("primes") << QStringLiteral("primes") << 1;
+    QTest::newRow("hash, chunks of 3") << QStringLiteral("hash") << 3;
+}
+
+void TstMpiCli::staticRun()
+{
+    QFETCH(QString, workload);
+    QFETCH(int, chunk);
+    const Run r =
+        run(QStringLiteral(MPIEXEC_PATH),
+            mpirun(3)
+                + QStringList{"run", "--pool", "mpi", "--workload", workload, "--tasks", "7",
+                              "--chunk", QString::number(chunk), "--json", "--quiet"});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    const QJsonObject s = summary(r);
+    QCOMPARE(s.value("pool").toString(), QStringLiteral("mpi"));
+    QCOMPARE(s.value("workers").toInt(), 2); // ranks 1 and 2
+    QCOMPARE(s.value("done").toInt(), 7);
+    QCOMPARE(s.value("failed").toInt(), 0);
+}
+
+void TstMpiCli::spawnedRanks()
+{
+    // No mpirun: the CLI is a lone MPI process and spawns 2 poolscope-worker ranks.
+    const Run r = run(QStringLiteral(POOLSCOPE_CLI_PATH),
+                      {"run", "--pool", "mpi", "--workers", "2", "--workload", "primes", "--tasks",
+                       "5", "--json", "--quiet"});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    const QJsonObject s = summary(r);
+    QCOMPARE(s.value("workers").toInt(), 2);
+    QCOMPARE(s.value("done").toInt(), 5);
+}
+
+void TstMpiCli::rankDeathEndsTheJobWithASummary()
+{
+    // Task 3 of 8 kills its rank after 300 ms; the others take 100 ms.
+    const Run r = run(QStringLiteral(MPIEXEC_PATH),
+                      mpirun(3)
+                          + QStringList{"run", "--pool", "mpi", "--workload", "crash", "--tasks",
+                                        "8", "--knob", "every=4", "--size", "300", "--quiet"});
+    QVERIFY2(r.exitCode != 0, r.out.constData());
+    const QString err = QString::fromLocal8Bit(r.err);
+    // Either mpirun's SIGTERM reached the CLI first (the usual case), or the
+    // pool saw the rank die first and the CLI finished with the failures. In
+    // both cases it says what completed, and never more than did.
+    static const QRegularExpression live(
+        QStringLiteral("(\\d+) of 8 task\\(s\\) completed \\((\\d+) succeeded, (\\d+) failed, "
+                       "(\\d+) cancelled\\); (\\d+) did not complete"));
+    const auto m = live.match(err);
+    if (m.hasMatch()) {
+        QVERIFY(err.contains(QStringLiteral("terminated (SIGTERM) by the MPI runtime")));
+        const int completed = m.captured(1).toInt(), ok = m.captured(2).toInt(),
+                  failed = m.captured(3).toInt(), cancelled = m.captured(4).toInt(),
+                  open = m.captured(5).toInt();
+        QCOMPARE(ok + failed + cancelled, completed);
+        QCOMPARE(completed + open, 8);
+        QVERIFY(ok <= 7); // task 3 cannot have succeeded
+        QVERIFY(open >= 1 || failed >= 1);
+    } else {
+        QVERIFY2(QString::fromLocal8Bit(r.out).contains(QStringLiteral("RankLost")),
+                 qPrintable(err + QString::fromLocal8Bit(r.out)));
+    }
+}
+
+void TstMpiCli::rankDeathWithRecovery()
+{
+    // Only task 3 of 6 crashes (every 4th): one rank is lost, one survives.
+    const Run r =
+        run(QStringLiteral(MPIEXEC_PATH),
+            mpirun(3, {QStringLiteral("--enable-recovery")})
+                + QStringList{"run", "--pool", "mpi", "--workload", "crash", "--tasks", "6",
+                              "--knob", "every=4", "--size", "300", "--json", "--quiet"});
+    const QJsonObject s = summary(r);
+    QVERIFY2(!s.isEmpty(), r.err.constData());
+    QCOMPARE(s.value("done").toInt(), 5);
+    QCOMPARE(s.value("failed").toInt(), 1);
+    const QString failure = s.value("failures").toVariant().toStringList().value(0);
+    QVERIFY2(failure.startsWith(QStringLiteral("task 3: poolscope::RankLost: rank ")),
+             qPrintable(failure));
+    // The CLI exits 1 (a task failed); mpirun --enable-recovery hides exit
+    // codes, so the summary is what tells.
+}
+
+void TstMpiCli::badUsage()
+{
+    const Run r = run(QStringLiteral(POOLSCOPE_CLI_PATH),
+                      {"run", "--pool", "mpi", "--workload", "primes", "--timeout", "1"});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("--timeout is not available on the MPI pool"), r.err.constData());
+}
+
+QTEST_GUILESS_MAIN(TstMpiCli)
+#include "tst_mpi_cli.moc"
