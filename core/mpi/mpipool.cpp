@@ -371,8 +371,9 @@ public:
                 n->deliver(msg.value);
                 status = n->error ? TaskStatus::Failed : TaskStatus::Succeeded;
             } else {
-                n->error = std::make_exception_ptr(
-                    Error((msg.errorType + QStringLiteral(": ") + msg.errorText).toStdString()));
+                // The task's own exception type, as on the process pool.
+                n->error =
+                    rebuildException(msg.errorType.toStdString(), msg.errorText.toStdString());
                 status = TaskStatus::Failed;
             }
             (status == TaskStatus::Succeeded ? succeeded : failed) += 1;
