@@ -334,6 +334,7 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
     return 0;
 }
 
+#ifdef POOLSCOPE_HAVE_MPI
 /// --pool mpi anywhere on the command line (the MPI environment must exist
 /// before QCoreApplication and before any thread).
 bool wantsMpi(int argc, char** argv)
@@ -371,6 +372,7 @@ void reportOnSigterm()
         ::_exit(1);
     }).detach();
 }
+#endif
 
 } // namespace
 
