@@ -11,6 +11,7 @@
 #include <cxxabi.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <thread>
 #include <typeinfo>
 #include <unistd.h>
 
@@ -194,8 +195,19 @@ namespace {
 struct CallbackItem {
     CallbackItem* next = nullptr;
     TaskNode::Callback fn;
+    TaskNode::CallbackToken token = 0;
 };
-constexpr std::uintptr_t kCallbacksFired = 1;
+// m_callbacks holds a LIFO list of CallbackItem*, or one of these markers
+// (items are aligned, so 1 and 2 are never item addresses).
+constexpr std::uintptr_t kCallbacksFired = 1;  // the list ran; later adds run at once
+constexpr std::uintptr_t kCallbacksLocked = 2; // removeCallback() is editing the list
+std::atomic<TaskNode::CallbackToken> g_nextCallbackToken{1};
+
+/// The short wait while another thread edits the list (a walk, no callbacks).
+inline void callbackListBackoff() noexcept
+{
+    std::this_thread::yield();
+}
 
 long futex(std::atomic<quint32>* addr, int op, quint32 val, const timespec* ts)
 {
@@ -305,11 +317,17 @@ bool TaskNode::waitUntil(const Deadline& deadline) const noexcept
     }
 }
 
-void TaskNode::addCallback(Callback cb)
+TaskNode::CallbackToken TaskNode::addCallback(Callback cb)
 {
-    auto* item = new CallbackItem{nullptr, std::move(cb)};
+    auto* item = new CallbackItem{nullptr, std::move(cb),
+                                  g_nextCallbackToken.fetch_add(1, std::memory_order_relaxed)};
     auto head = m_callbacks.load(std::memory_order_acquire);
     for (;;) {
+        if (head == kCallbacksLocked) {
+            callbackListBackoff();
+            head = m_callbacks.load(std::memory_order_acquire);
+            continue;
+        }
         // Already done: run now, in the caller. Python keys this rule off the
         // state, not off "callbacks already invoked": the completing thread
         // publishes FINISHED/CANCELLED (waking result() waiters) before it
@@ -327,18 +345,79 @@ void TaskNode::addCallback(Callback cb)
                          describeException(std::current_exception()).c_str());
             }
             delete item;
-            return;
+            return 0;
         }
         item->next = reinterpret_cast<CallbackItem*>(head);
         if (m_callbacks.compare_exchange_weak(head, reinterpret_cast<std::uintptr_t>(item),
                                               std::memory_order_acq_rel))
-            return;
+            return item->token;
     }
+}
+
+std::uintptr_t TaskNode::lockCallbacks() const noexcept
+{
+    auto head = m_callbacks.load(std::memory_order_acquire);
+    for (;;) {
+        if (head == 0 || head == kCallbacksFired)
+            return head;
+        if (head == kCallbacksLocked) {
+            callbackListBackoff();
+            head = m_callbacks.load(std::memory_order_acquire);
+            continue;
+        }
+        if (m_callbacks.compare_exchange_weak(head, kCallbacksLocked, std::memory_order_acq_rel))
+            return head;
+    }
+}
+
+bool TaskNode::removeCallback(CallbackToken token) noexcept
+{
+    if (token == 0)
+        return false;
+    const auto head = lockCallbacks();
+    if (head == 0 || head == kCallbacksFired)
+        return false;
+    // We own the list: adders and fireCallbacks() wait while it is locked.
+    CallbackItem* removed = nullptr;
+    auto* first = reinterpret_cast<CallbackItem*>(head);
+    CallbackItem** link = &first;
+    for (CallbackItem* it = first; it; it = it->next) {
+        if (it->token == token) {
+            *link = it->next;
+            removed = it;
+            break;
+        }
+        link = &it->next;
+    }
+    m_callbacks.store(reinterpret_cast<std::uintptr_t>(first), std::memory_order_release);
+    delete removed; // outside the lock: the callable's captures may do anything
+    return removed != nullptr;
+}
+
+int TaskNode::pendingCallbacks() const noexcept
+{
+    const auto head = lockCallbacks();
+    if (head == 0 || head == kCallbacksFired)
+        return 0;
+    int n = 0;
+    for (auto* it = reinterpret_cast<CallbackItem*>(head); it; it = it->next)
+        ++n;
+    m_callbacks.store(head, std::memory_order_release);
+    return n;
 }
 
 void TaskNode::fireCallbacks() noexcept
 {
-    auto head = m_callbacks.exchange(kCallbacksFired, std::memory_order_acq_rel);
+    auto head = m_callbacks.load(std::memory_order_acquire);
+    for (;;) {
+        if (head == kCallbacksLocked) { // a removeCallback() walk; short
+            callbackListBackoff();
+            head = m_callbacks.load(std::memory_order_acquire);
+            continue;
+        }
+        if (m_callbacks.compare_exchange_weak(head, kCallbacksFired, std::memory_order_acq_rel))
+            break;
+    }
     if (head == 0 || head == kCallbacksFired)
         return;
     // The list is LIFO; reverse it so callbacks run in the order added.

@@ -17,6 +17,8 @@
 #include <QElapsedTimer>
 #include <QtTest>
 
+#include <array>
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -126,6 +128,10 @@ private slots:
     void waitOnMixedTypes();
     void waitRejectsInvalidFuture();
     void waitPendingCallsRace();
+    void waitLeavesNoCallbacksBehind_data();
+    void waitLeavesNoCallbacksBehind();
+    void asCompletedGivenUpLeavesNoCallbacks();
+    void removeCallbackRacesCompletion();
     void asCompletedAlreadyFinishedFirst();
     void asCompletedDuplicatesOnce();
     void asCompletedTimeoutMessage_data();
@@ -278,6 +284,102 @@ void TstWaiting::waitRejectsInvalidFuture()
     std::vector<Future<int>> fs{pool.submit([] { return 1; }), Future<int>()};
     QVERIFY_THROWS_EXCEPTION(InvalidArgument, poolscope::wait(fs));
     QVERIFY_THROWS_EXCEPTION(InvalidArgument, asCompleted(fs));
+}
+
+void TstWaiting::waitLeavesNoCallbacksBehind_data()
+{
+    QTest::addColumn<ReturnWhen>("when");
+    QTest::newRow("FIRST_COMPLETED") << ReturnWhen::FirstCompleted;
+    QTest::newRow("FIRST_EXCEPTION") << ReturnWhen::FirstException;
+    QTest::newRow("ALL_COMPLETED") << ReturnWhen::AllCompleted;
+}
+
+void TstWaiting::waitLeavesNoCallbacksBehind()
+{
+    // An event loop that polls wait(fs, 0) or waits FIRST_COMPLETED again
+    // and again on a long task must not pile up callbacks on it (CPython
+    // removes its waiter from every future when wait() returns).
+    QFETCH(ReturnWhen, when);
+    ThreadPoolExecutor pool(2);
+    Gate gate;
+    auto longTask = pool.submit([gate] {
+        gate.wait();
+        return 1;
+    });
+    auto quick = pool.submit([] { return 2; });
+    QCOMPARE(quick.result(tst::kGuard), 2);
+    longTask.addDoneCallback([](const FutureBase&) {}); // the user's own stays
+    QCOMPARE(longTask.node()->pendingCallbacks(), 1);
+    for (int i = 0; i < 10'000; ++i) {
+        const auto r = poolscope::wait(std::vector{longTask}, when, 0ms);
+        QCOMPARE(r.notDone.size(), std::size_t(1));
+        const auto r2 = poolscope::wait(std::vector{longTask, quick}, ReturnWhen::FirstCompleted);
+        QCOMPARE(r2.done.size(), std::size_t(1));
+    }
+    QCOMPARE(longTask.node()->pendingCallbacks(), 1);
+    gate.open();
+    QCOMPARE(longTask.result(tst::kGuard), 1);
+    // The worker publishes the result before it runs the callbacks.
+    QTRY_COMPARE(longTask.node()->pendingCallbacks(), 0);
+}
+
+void TstWaiting::asCompletedGivenUpLeavesNoCallbacks()
+{
+    ThreadPoolExecutor pool(2);
+    Gate gate;
+    auto longTask = pool.submit([gate] {
+        gate.wait();
+        return 1;
+    });
+    auto quick = pool.submit([] { return 2; });
+    QCOMPARE(quick.result(tst::kGuard), 2);
+    for (int i = 0; i < 1000; ++i) {
+        auto it = poolscope::asCompleted(std::vector{quick, longTask}, 0ms);
+        QCOMPARE(it.next()->result(), 2);
+        QVERIFY_THROWS_EXCEPTION(TimeoutError, it.next());
+    } // each iterator unregisters from longTask here
+    QCOMPARE(longTask.node()->pendingCallbacks(), 0);
+    gate.open();
+    QCOMPARE(longTask.result(tst::kGuard), 1);
+}
+
+void TstWaiting::removeCallbackRacesCompletion()
+{
+    // Removal and completion race: every callback either runs exactly once
+    // or is removed (removeCallback() says which), never both, never lost.
+    ThreadPoolExecutor pool(2);
+    for (int round = 0; round < 200; ++round) {
+        Gate gate;
+        auto f = pool.submit([gate] {
+            gate.wait();
+            return 0;
+        });
+        constexpr int kCallbacks = 50;
+        auto ran = std::make_shared<std::array<std::atomic<int>, kCallbacks>>();
+        std::vector<detail::TaskNode::CallbackToken> tokens;
+        for (int i = 0; i < kCallbacks; ++i)
+            tokens.push_back(f.node()->addCallback([ran, i](detail::TaskNode&) { ++(*ran)[i]; }));
+        std::vector<bool> removed(kCallbacks, false);
+        std::thread remover([&] {
+            for (int i = 0; i < kCallbacks; i += 2)
+                removed[std::size_t(i)] = f.node()->removeCallback(tokens[std::size_t(i)]);
+        });
+        gate.open();
+        QCOMPARE(f.result(tst::kGuard), 0);
+        remover.join();
+        QVERIFY(pool.waitForIdle(Deadline::after(tst::kGuard)));
+        for (int i = 0; i < kCallbacks; ++i) {
+            const int runs = (*ran)[std::size_t(i)].load();
+            QVERIFY2(runs == (removed[std::size_t(i)] ? 0 : 1),
+                     qPrintable(QStringLiteral("round %1 callback %2 ran %3 times, removed %4")
+                                    .arg(round)
+                                    .arg(i)
+                                    .arg(runs)
+                                    .arg(removed[std::size_t(i)])));
+        }
+        QVERIFY(!f.node()->removeCallback(tokens[1])); // ran: nothing to remove
+        QVERIFY(!f.node()->removeCallback(0));
+    }
 }
 
 void TstWaiting::waitPendingCallsRace()

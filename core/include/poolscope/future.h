@@ -173,8 +173,18 @@ public:
     void complete(FutureState final) noexcept;
     /// Blocks until done or the deadline passes; returns isDone().
     bool waitUntil(const Deadline& deadline) const noexcept;
-    /// Runs cb when done, at once (in this thread) if already done. Order kept.
-    void addCallback(Callback cb);
+    /// Identifies a registered callback for removeCallback(); 0 = none.
+    using CallbackToken = quint64;
+    /// Runs cb when done, at once (in this thread) if already done. Order
+    /// kept. Returns a token for removeCallback(), or 0 if cb already ran.
+    CallbackToken addCallback(Callback cb);
+    /// Unregisters a callback that has not run; false if it ran (or is
+    /// running), was removed already, or token is 0. wait()/asCompleted use
+    /// it so that waiting repeatedly on a long task does not pile up
+    /// callbacks on it (Python removes its waiters the same way).
+    bool removeCallback(CallbackToken token) noexcept;
+    /// Callbacks registered and not run yet (introspection and tests).
+    int pendingCallbacks() const noexcept;
 
     std::exception_ptr error; // set by run() before complete() when it threw
     quint64 id = 0;
@@ -196,10 +206,13 @@ private:
     static constexpr quint32 kWaiters = 0x4;
     void finishTransition(quint32 finalState) noexcept;
     void fireCallbacks() noexcept;
+    /// Takes the callback list exclusively (kCallbacksLocked) unless it is
+    /// empty or fired; returns the list head, or 0 / kCallbacksFired.
+    std::uintptr_t lockCallbacks() const noexcept;
 
     std::atomic<int> m_refs{1};
     mutable std::atomic<quint32> m_state{0};
-    std::atomic<std::uintptr_t> m_callbacks{0};
+    mutable std::atomic<std::uintptr_t> m_callbacks{0};
 };
 
 /// Owning smart pointer to a TaskNode.

@@ -56,14 +56,16 @@ WaitResult<F> waitUntil(const std::vector<F>& futures, ReturnWhen when, const De
         bool exception = false;
     };
     auto sh = std::make_shared<Shared>();
+    std::vector<detail::TaskNode::CallbackToken> tokens;
+    tokens.reserve(fs.size());
     for (const auto& f : fs) {
-        f.node()->addCallback([sh](detail::TaskNode& n) {
+        tokens.push_back(f.node()->addCallback([sh](detail::TaskNode& n) {
             const bool ex = detail::finishedWithException(n);
             std::lock_guard lk(sh->m);
             ++sh->done;
             sh->exception = sh->exception || ex;
             sh->cv.notify_all();
-        });
+        }));
     }
     auto satisfied = [&] {
         switch (when) {
@@ -83,6 +85,10 @@ WaitResult<F> waitUntil(const std::vector<F>& futures, ReturnWhen when, const De
         else
             sh->cv.wait_until(lk, deadline.at(), satisfied);
     }
+    // Unregister from the futures still running, so that waiting again and
+    // again on a long task does not pile callbacks up on it.
+    for (std::size_t i = 0; i < fs.size(); ++i)
+        fs[i].node()->removeCallback(tokens[i]);
     WaitResult<F> r;
     for (const auto& f : fs)
         (f.done() ? r.done : r.notDone).push_back(f);
@@ -123,12 +129,24 @@ public:
         for (std::size_t i = 0; i < m_fs.size(); ++i) {
             if (queued[i])
                 continue;
-            m_fs[i].node()->addCallback([sh = m_sh, i](detail::TaskNode&) {
+            m_tokens.push_back(m_fs[i].node()->addCallback([sh = m_sh, i](detail::TaskNode&) {
                 std::lock_guard lk(sh->m);
                 sh->ready.push_back(i);
                 sh->cv.notify_all();
-            });
+            }));
+            m_tokenOwner.push_back(i);
         }
+    }
+    AsCompleted(const AsCompleted&) = delete;
+    AsCompleted& operator=(const AsCompleted&) = delete;
+    AsCompleted(AsCompleted&&) noexcept = default;
+    AsCompleted& operator=(AsCompleted&&) noexcept = default;
+    /// Unregisters from the futures not yet completed (an iteration given up
+    /// early, e.g. after a TimeoutError, leaves nothing behind on them).
+    ~AsCompleted()
+    {
+        for (std::size_t k = 0; k < m_tokens.size(); ++k)
+            m_fs[m_tokenOwner[k]].node()->removeCallback(m_tokens[k]);
     }
 
     /// The next completed future, or nullopt when all have been yielded.
@@ -186,6 +204,8 @@ private:
     std::shared_ptr<Shared> m_sh;
     Deadline m_deadline;
     std::size_t m_yielded = 0;
+    std::vector<detail::TaskNode::CallbackToken> m_tokens; // callbacks still registered
+    std::vector<std::size_t> m_tokenOwner;                 // index into m_fs, per token
 };
 
 template<class F>
