@@ -84,6 +84,12 @@ void Monitor::clearHistory()
     m_records.clear();
     m_counterSamples.clear();
     m_trimmedSpans = m_trimmedRecords = 0;
+    // Workers that retired before the clear have no spans left: keep only
+    // those the last snapshot saw, so an export of the next run has no
+    // empty lanes for them.
+    m_knownWorkers.clear();
+    for (const auto& w : m_last.workers)
+        m_knownWorkers.insert(w.index, w);
 }
 
 const Snapshot& Monitor::tick()

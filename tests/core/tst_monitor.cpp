@@ -20,6 +20,7 @@ private slots:
     void recordsCarryResultsAndErrors();
     void attachDetachUnderLoad();
     void historyIsBounded();
+    void clearHistoryForgetsGoneWorkers();
     void oneSignalPerTick();
 };
 
@@ -166,6 +167,33 @@ void TstMonitor::attachDetachUnderLoad()
     QCOMPARE(c.submitted, posted.load());
     QCOMPARE(c.succeeded, posted.load());
     QCOMPARE(c.queued + c.running, quint64(0));
+}
+
+void TstMonitor::clearHistoryForgetsGoneWorkers()
+{
+    // Run 1 on 4 workers, shrink to 1, clear, run 2: the trace of run 2 has
+    // one lane, not four, and only run 2's spans.
+    ThreadPoolExecutor pool(4);
+    Monitor mon;
+    mon.attach(&pool);
+    std::latch all(4);
+    std::vector<Future<void>> fs;
+    for (int i = 0; i < 4; ++i) // each waits for the others: 4 workers busy
+        fs.push_back(pool.submit([&all] { all.arrive_and_wait(); }));
+    for (auto& f : fs)
+        f.result();
+    pool.setMaxWorkers(1);
+    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().workers.size()), qsizetype(1), 30000);
+    QCOMPARE(mon.traceData().workers.size(), 4);
+    mon.clearHistory();
+    QCOMPARE(mon.spanHistory().size(), std::size_t(0));
+    QCOMPARE(mon.traceData().workers.size(), 1); // the live one
+    pool.submit([] {}).result();
+    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.spanHistory().size()), std::size_t(1), 30000);
+    const TraceData t = mon.traceData();
+    QCOMPARE(t.workers.size(), 1);
+    QCOMPARE(t.spans.size(), std::size_t(1));
+    QCOMPARE(t.spans.front().worker, t.workers.front().index);
 }
 
 void TstMonitor::historyIsBounded()

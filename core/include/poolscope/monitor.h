@@ -98,6 +98,8 @@ public:
     quint64 trimmedSpans() const { return m_trimmedSpans; }
     quint64 trimmedRecords() const { return m_trimmedRecords; }
     qint64 originNs() const { return m_originNs; }
+    /// Forgets retained spans, records and counter samples (a new run), and
+    /// the workers that are gone; the last snapshot is kept.
     void clearHistory();
     /// Retained history as a trace (Perfetto / replay) and as CSV records.
     TraceData traceData(const QString& title = {}) const;
