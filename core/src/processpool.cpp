@@ -209,8 +209,11 @@ public:
         if (shutdown && queue.empty())
             return;
         int live = liveWorkersLocked();
-        // Capacity of live workers for queued tasks.
-        const qint64 depth = depthLocked();
+        // Capacity of live workers for queued tasks. By the base depth, not
+        // the adaptive one: after a run of short tasks the adaptive depth is
+        // large, and a few long tasks submitted then must still get workers
+        // of their own (up to maxWorkers), not queue behind one worker.
+        const qint64 depth = opts.pipelineDepth;
         qint64 capacity = 0;
         for (auto& w : workers) {
             if (!w->retire && !w->exitSent)
