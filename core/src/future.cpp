@@ -215,6 +215,187 @@ long futex(std::atomic<quint32>* addr, int op, quint32 val, const timespec* ts)
 }
 } // namespace
 
+// ------------------------------------------------------------- node recycling
+//
+// Size classes of 64 bytes up to 512. Each thread keeps a free list per class
+// (a plain thread_local, no guard on the fast path). A thread that frees more
+// than it allocates (a worker) hands batches of kBatch blocks to a shared
+// per-class stack; a thread that runs dry (a submitter) takes the whole stack
+// at once. Batches are pushed with a CAS and only ever taken all together
+// with an exchange, so the stack has no ABA problem and needs no lock. The
+// shared stack holds at most kSharedMaxBytes per class; beyond that, and
+// at thread exit, blocks go back to the global allocator.
+//
+// Under AddressSanitizer the cache is bypassed so use-after-free of a node
+// is still reported.
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRecycleNodes = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRecycleNodes = false;
+#else
+constexpr bool kRecycleNodes = true;
+#endif
+#else
+constexpr bool kRecycleNodes = true;
+#endif
+
+constexpr std::size_t kGranule = 64;
+constexpr std::size_t kClasses = 8; // 64 .. 512 bytes
+constexpr int kBatch = 32;
+constexpr int kLocalMax = 2 * kBatch;
+constexpr std::size_t kSharedMaxBytes = std::size_t(2) << 20; // per size class
+
+struct FreeBlock {
+    FreeBlock* next;      // next block (in a local list or inside a batch)
+    FreeBlock* nextBatch; // batch heads on the shared stack: the next batch
+    FreeBlock* tail;      // batch heads: the batch's last block
+};
+static_assert(sizeof(FreeBlock) <= kGranule);
+
+struct alignas(64) SharedBin {
+    std::atomic<FreeBlock*> batches{nullptr};
+    std::atomic<int> blocks{0};
+};
+SharedBin g_shared[kClasses];
+
+// Trivial, so no TLS guard or wrapper is needed to reach it.
+struct LocalCache {
+    FreeBlock* head[kClasses];
+    int count[kClasses];
+    bool registered; // the flusher below was set up
+    bool dead;       // this thread's thread_locals are being destroyed
+};
+thread_local LocalCache t_cache;
+
+std::size_t blockSize(std::size_t cls)
+{
+    return (cls + 1) * kGranule;
+}
+
+void releaseLocal(std::size_t cls) noexcept
+{
+    auto& c = t_cache;
+    while (FreeBlock* b = c.head[cls]) {
+        c.head[cls] = b->next;
+        ::operator delete(b, blockSize(cls));
+    }
+    c.count[cls] = 0;
+}
+
+struct CacheFlusher {
+    ~CacheFlusher()
+    {
+        t_cache.dead = true;
+        for (std::size_t cls = 0; cls < kClasses; ++cls)
+            releaseLocal(cls);
+    }
+    void arm() noexcept { armed = true; }
+    bool armed = false;
+};
+thread_local CacheFlusher t_flusher;
+
+/// Moves kBatch blocks from the local list to the shared stack, or frees
+/// them when the stack is full.
+void spill(std::size_t cls) noexcept
+{
+    auto& c = t_cache;
+    FreeBlock* first = c.head[cls];
+    FreeBlock* last = first;
+    for (int i = 1; i < kBatch; ++i)
+        last = last->next;
+    c.head[cls] = last->next;
+    c.count[cls] -= kBatch;
+    last->next = nullptr;
+    SharedBin& bin = g_shared[cls];
+    if (std::size_t(bin.blocks.fetch_add(kBatch, std::memory_order_relaxed)) * blockSize(cls)
+        >= kSharedMaxBytes) {
+        bin.blocks.fetch_sub(kBatch, std::memory_order_relaxed);
+        while (first) {
+            FreeBlock* next = first->next;
+            ::operator delete(first, blockSize(cls));
+            first = next;
+        }
+        return;
+    }
+    first->tail = last;
+    FreeBlock* top = bin.batches.load(std::memory_order_relaxed);
+    do {
+        first->nextBatch = top;
+    } while (!bin.batches.compare_exchange_weak(top, first, std::memory_order_release,
+                                                std::memory_order_relaxed));
+}
+
+/// Takes every batch of the shared stack into the (empty) local list.
+bool refill(std::size_t cls) noexcept
+{
+    SharedBin& bin = g_shared[cls];
+    if (!bin.batches.load(std::memory_order_relaxed))
+        return false;
+    FreeBlock* list = bin.batches.exchange(nullptr, std::memory_order_acquire);
+    if (!list)
+        return false;
+    int n = 0;
+    for (FreeBlock* b = list; b; b = b->nextBatch) {
+        b->tail->next = b->nextBatch; // chain the batches into one list
+        n += kBatch;
+    }
+    bin.blocks.fetch_sub(n, std::memory_order_relaxed);
+    auto& c = t_cache;
+    c.head[cls] = list;
+    c.count[cls] = n;
+    return true;
+}
+
+} // namespace
+
+void* TaskNode::operator new(std::size_t size)
+{
+    const std::size_t cls = (size - 1) / kGranule;
+    if (!kRecycleNodes || cls >= kClasses)
+        return ::operator new(size);
+    auto& c = t_cache;
+    if (!c.registered) {
+        c.registered = true;
+        t_flusher.arm(); // constructs it, so its destructor runs at thread exit
+    }
+    if (c.dead)
+        return ::operator new(blockSize(cls));
+    if (c.head[cls] || refill(cls)) {
+        FreeBlock* b = c.head[cls];
+        c.head[cls] = b->next;
+        --c.count[cls];
+        return b;
+    }
+    return ::operator new(blockSize(cls));
+}
+
+void TaskNode::operator delete(void* p, std::size_t size) noexcept
+{
+    const std::size_t cls = (size - 1) / kGranule;
+    if (!kRecycleNodes || cls >= kClasses) {
+        ::operator delete(p, size);
+        return;
+    }
+    auto& c = t_cache;
+    if (!c.registered) {
+        c.registered = true;
+        t_flusher.arm();
+    }
+    if (c.dead) {
+        ::operator delete(p, blockSize(cls));
+        return;
+    }
+    auto* b = static_cast<FreeBlock*>(p);
+    b->next = c.head[cls];
+    c.head[cls] = b;
+    if (++c.count[cls] >= kLocalMax)
+        spill(cls);
+}
+
 TaskNode::~TaskNode()
 {
     // Callbacks never fired (node destroyed while pending: cannot happen via

@@ -26,6 +26,50 @@ qint64 threadCpuNs(clockid_t clk)
         return -1;
     return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
+
+/// One iteration of a busy-wait: tells the core we spin (x86 `pause`).
+inline void cpuRelax() noexcept
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Why the pool spins a little (docs/benchmarks.md, "Where the time goes"):
+// glibc's mutex never spins, so with a submitter and two workers on two
+// cores, a thread that found `m` taken for the ~50 ns of someone else's
+// critical section went to sleep in the kernel, every unlock then paid a
+// futex wake, and the pool ran as a lock convoy (0.1-0.2 context switches
+// per task). Both spins are short and bounded.
+
+// Both spins were tuned with `poolscope-bench thread.post --only poolscope`
+// under perf stat (docs/benchmarks.md has the table); a `pause` takes ~60 ns
+// on that Xeon.
+/// try_lock attempts before blocking on the pool mutex (~4 us). 16 (~1 us)
+/// let the convoy come back: 20-70 k futex calls per 6 M tasks, not ~1 k.
+constexpr int kLockSpins = 64;
+/// Polls of the queue-size hint before an idle worker sleeps (~15 us), with
+/// a sched_yield() every kSpinYieldEvery. The yield is what makes the spin
+/// work when threads outnumber cores (a submitter and two workers on two
+/// cores): it hands the core to the submitter that shares it, which then
+/// refills the queue. Without it the spinner used up its window while the
+/// submitter waited for that very core, then slept anyway: 150-210 k
+/// context switches per 6 M tasks instead of 0.5-8 k, ~160 ns CPU per task
+/// instead of ~100.
+constexpr int kIdleSpins = 256;
+constexpr int kSpinYieldEvery = 64;
+
+void lockSpinning(std::unique_lock<std::mutex>& lk)
+{
+    for (int i = 0; i < kLockSpins; ++i) {
+        if (lk.try_lock())
+            return;
+        cpuRelax();
+    }
+    lk.lock();
+}
 } // namespace
 
 /// Everything the pool's threads share. Owned through shared_ptr so a thread
@@ -41,12 +85,21 @@ public:
     };
 
     explicit ThreadPoolCore(const ThreadPoolOptions& o)
-        : opts(o)
+        : maxSpinners(QThread::idealThreadCount() > 1 ? QThread::idealThreadCount() : 0)
+        , opts(o)
     {
         if (o.gil)
             gil = std::make_unique<SimulatedGil>(o.gilSwitchInterval);
     }
     std::unique_ptr<SimulatedGil> gil;
+    // Idle workers allowed to spin at once: one per core, so a pool with
+    // many workers does not burn every core when it runs dry. Allowing only
+    // one per two cores was measured worse on 2 cores (the second worker
+    // slept and was woken by futex again and again: 7-33 k context switches
+    // per 6 M tasks against 3-8 k, 150-360 ns CPU per task against ~100).
+    // None on a single core, where the spinner would only delay the thread
+    // it waits for.
+    const int maxSpinners;
 
     // ---- shared state, guarded by m unless atomic
     mutable std::mutex m;
@@ -59,7 +112,17 @@ public:
     ThreadPoolOptions opts;
     int maxWorkers = 1;
     int sleepers = 0; // workers blocked on workCv
-    int active = 0;   // workers between taking a task and finishing it
+    // notify_one() calls made for sleepers that have not re-taken `m` yet.
+    // enqueue() wakes a sleeper only while sleepers > wakePending, so a burst
+    // of submits does not signal the same waking worker again and again.
+    // Every wake-up (signalled or spurious) decrements it (not below 0), so
+    // it can only under-count, which costs a spare notify, never a lost one.
+    int wakePending = 0;
+    int spinners = 0; // workers polling queuedHint before they sleep
+    // queue.size(), stored under `m` whenever the queue changes; an idle
+    // worker polls it without the lock before it goes to sleep.
+    std::atomic<std::size_t> queuedHint{0};
+    int active = 0; // workers between taking a task and finishing it
     // Threads blocked on idleCv. Changed under m; atomic so that
     // pendingCancelled() can skip the lock when nobody waits.
     std::atomic<int> idleWaiters{0};
@@ -92,6 +155,13 @@ public:
     QString lastUnhandled;
 
     // ---- called with m held
+    void queueChangedLocked() { queuedHint.store(queue.size(), std::memory_order_relaxed); }
+    void notifyAllWorkersLocked()
+    {
+        workCv.notify_all();
+        wakePending = sleepers;
+    }
+
     void spawnLocked()
     {
         auto w = std::make_unique<Worker>();
@@ -150,6 +220,7 @@ public:
     void failPendingLocked(const QString& why, std::vector<TaskNode*>& taken)
     {
         const auto err = std::make_exception_ptr(BrokenExecutor(why.toStdString()));
+        queuedHint.store(0, std::memory_order_relaxed);
         while (TaskNode* n = queue.pop()) {
             if (n->tryStart()) {
                 n->error = err;
@@ -176,6 +247,7 @@ public:
     {
         while (TaskNode* n = queue.pop())
             taken.push_back(n);
+        queueChangedLocked();
     }
     /// (pendingCancelled() wakes waitForIdle() for each one.)
     static void cancelTaken(std::vector<TaskNode*>& taken) noexcept
@@ -239,7 +311,7 @@ public:
                         brokenReason = why;
                         failPendingLocked(why, failed);
                     }
-                    workCv.notify_all();
+                    notifyAllWorkersLocked();
                 }
                 // Still listed in `workers`, so shutdown()/the destructor wait
                 // until these futures are complete.
@@ -252,27 +324,51 @@ public:
         slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
 
         std::unique_lock lk(m);
+        bool spun = false; // spun once since the last task: next time, sleep
         for (;;) {
             // Wait for work or a reason to leave.
             while (!broken && !self->retire && !shutdown
                    && (queue.empty() || (paused && stepBudget == 0))) {
+                if (!spun && !paused && spinners < maxSpinners) {
+                    // The queue ran dry: a submitter usually refills it
+                    // within microseconds. Poll without the lock first;
+                    // sleeping now costs a futex wake and a context switch
+                    // per task (the convoy described at kLockSpins).
+                    spun = true;
+                    ++spinners;
+                    lk.unlock();
+                    for (int i = 0; i < kIdleSpins; ++i) {
+                        if (queuedHint.load(std::memory_order_relaxed) != 0)
+                            break;
+                        cpuRelax();
+                        if ((i + 1) % kSpinYieldEvery == 0)
+                            sched_yield();
+                    }
+                    lockSpinning(lk);
+                    --spinners;
+                    continue; // re-check everything under m
+                }
                 ++sleepers;
                 workCv.wait(lk);
                 --sleepers;
+                if (wakePending > 0)
+                    --wakePending;
             }
             if (broken || self->retire || (shutdown && queue.empty()))
                 break;
             // Here the queue has work and we are not paused, or we are shutting
             // down: shutdown overrides pause so it cannot hang.
             TaskNode* node = queue.pop();
+            queueChangedLocked();
             if (!node)
                 continue;
+            spun = false;
             if (paused && !shutdown && stepBudget > 0)
                 --stepBudget;        // a step() grant, even if the task was cancelled
             if (!node->tryStart()) { // cancelled while queued
                 lk.unlock();
                 node->deref();
-                lk.lock();
+                lockSpinning(lk);
                 continue;
             }
             WorkerSlot::bump(slot.started); // under m: see collectTelemetry
@@ -282,7 +378,7 @@ public:
 
             runOne(slot, node, spans, cpuClock);
 
-            lk.lock();
+            lockSpinning(lk);
             --active;
             if (int(workers.size()) > maxWorkers && !self->retire) {
                 // Shrink: the first workers to finish a task retire.
@@ -620,7 +716,7 @@ ThreadPoolExecutor::~ThreadPoolExecutor()
         t.join();
 }
 
-void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts)
+void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts, bool adopt)
 {
     auto& c = *m_core;
     node->priority = opts.priority;
@@ -632,12 +728,23 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     if (spans)
         node->enqueueNs = monotonicNs();
     std::vector<std::thread> join;
+    bool wake = false;
+    if (!adopt)
+        node->ref(); // the queue's reference, taken before the lock to keep it short
     {
-        std::lock_guard lk(c.m);
-        if (c.broken)
-            throw BrokenExecutor(c.brokenReason.toStdString());
-        if (c.shutdown)
+        std::unique_lock lk(c.m, std::defer_lock);
+        detail::lockSpinning(lk);
+        if (c.broken || c.shutdown) {
+            const bool broken = c.broken;
+            const std::string why = c.brokenReason.toStdString();
+            lk.unlock();
+            // The queue's reference; adopted, this frees the node, whose
+            // captures' destructors must not run under m.
+            node->deref();
+            if (broken)
+                throw BrokenExecutor(why);
             throw ShutdownError();
+        }
         if (!opts.name.isEmpty()) {
             if (opts.name != c.lastName) {
                 c.lastName = opts.name;
@@ -646,23 +753,33 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
             node->nameId = c.lastNameId;
         }
         node->id = c.nextTaskId++;
-        node->ref(); // the queue's reference
         c.queue.push(node);
+        c.queueChangedLocked();
         ++c.submitted;
         // A sleeper stays counted in `sleepers` until it wakes and re-takes
         // the lock, so two quick submits could both "use" the same sleeper
         // and the second task would wait behind the first with free worker
-        // slots (a deadlock if the first waits for the second). So wake one,
-        // and still grow when queued tasks outnumber sleepers; growLocked()
-        // decides exactly (queued > live - active), this is only a cheap
-        // pre-check that never skips a needed worker.
-        if (c.sleepers > 0)
-            c.workCv.notify_one();
+        // slots (a deadlock if the first waits for the second). So wake a
+        // sleeper nobody has signalled yet (wakePending) unless each queued
+        // task already has a worker on its way: a signalled one, or a
+        // spinning one, which sees queuedHint, re-checks the queue under m
+        // and needs no signal. Still grow when queued tasks outnumber
+        // sleepers; growLocked() decides exactly (queued > live - active),
+        // this is only a cheap pre-check that never skips a needed worker.
+        if (c.sleepers > c.wakePending
+            && c.queue.size() > std::size_t(c.wakePending + c.spinners)) {
+            ++c.wakePending;
+            wake = true;
+        }
         if (int(c.workers.size()) < c.maxWorkers && c.queue.size() > std::size_t(c.sleepers))
             c.growLocked();
         if (!c.toJoin.empty())
             c.reapLocked(join);
     }
+    // Signal after unlocking: the woken worker's first act is to take `m`,
+    // which it would otherwise find still held by us.
+    if (wake)
+        c.workCv.notify_one();
     for (auto& t : join)
         t.join();
 }
@@ -677,7 +794,7 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancelFutures)
         c.shutdown = true;
         if (cancelFutures)
             c.takeQueuedLocked(taken);
-        c.workCv.notify_all();
+        c.notifyAllWorkersLocked();
     }
     c.cancelTaken(taken); // outside m: callbacks may call back into the pool
     {
@@ -752,7 +869,7 @@ void ThreadPoolExecutor::setMaxWorkers(int n)
                 --excess;
             }
         }
-        c.workCv.notify_all();
+        c.notifyAllWorkersLocked();
         c.growLocked();
         c.reapLocked(join);
     }
@@ -798,7 +915,7 @@ void ThreadPoolExecutor::resume()
     std::lock_guard lk(m_core->m);
     m_core->paused = false;
     m_core->stepBudget = 0;
-    m_core->workCv.notify_all();
+    m_core->notifyAllWorkersLocked();
     m_core->growLocked();
 }
 

@@ -20,6 +20,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -120,6 +121,23 @@ public:
     TaskNode(const TaskNode&) = delete;
     TaskNode& operator=(const TaskNode&) = delete;
     virtual ~TaskNode();
+
+    // Nodes are recycled through small per-thread caches of same-size blocks
+    // (future.cpp). A node is usually made by the submitting thread and freed
+    // by a worker; glibc's per-thread cache cannot recycle that, so every
+    // node went through malloc's shared arena and its lock, which was the
+    // pool's busiest futex once its own mutex stopped convoying
+    // (docs/benchmarks.md). Over-aligned nodes use the global allocator.
+    static void* operator new(std::size_t size);
+    static void operator delete(void* p, std::size_t size) noexcept;
+    static void* operator new(std::size_t size, std::align_val_t al)
+    {
+        return ::operator new(size, al);
+    }
+    static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept
+    {
+        ::operator delete(p, size, al);
+    }
 
     /// Runs the callable, stores value or exception. Never throws.
     virtual void run(TaskContext& ctx) noexcept = 0;

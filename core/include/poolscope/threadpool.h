@@ -79,8 +79,7 @@ public:
         auto* node = new detail::CallNode<void, PostAdapter<decltype(bound)>>(
             PostAdapter<decltype(bound)>{std::move(bound)});
         node->posted = true;
-        detail::NodeRef ref(node, true);
-        enqueue(node, opts);
+        enqueue(node, opts, /*adopt=*/true); // nobody else holds this node
     }
 
     /// Python's map(fn, iterable, timeout, chunksize, buffersize): results in
@@ -144,7 +143,10 @@ private:
         B b;
         void operator()(TaskContext& ctx) { (void)b(ctx); }
     };
-    void enqueue(detail::TaskNode* node, const TaskOptions& opts);
+    /// Queues node; the queue takes a reference of its own, or with adopt
+    /// the caller's only one (freed here if enqueue throws): a posted node
+    /// then costs no extra atomic increment and decrement.
+    void enqueue(detail::TaskNode* node, const TaskOptions& opts, bool adopt = false);
     void reportUnhandled(const QString& message);
 
     std::shared_ptr<detail::ThreadPoolCore> m_core;
