@@ -500,8 +500,8 @@ bool TaskNode::waitUntil(const Deadline& deadline) const noexcept
 
 TaskNode::CallbackToken TaskNode::addCallback(Callback cb)
 {
-    auto* item = new CallbackItem{nullptr, std::move(cb),
-                                  g_nextCallbackToken.fetch_add(1, std::memory_order_relaxed)};
+    const CallbackToken token = g_nextCallbackToken.fetch_add(1, std::memory_order_relaxed);
+    auto* item = new CallbackItem{nullptr, std::move(cb), token};
     auto head = m_callbacks.load(std::memory_order_acquire);
     for (;;) {
         if (head == kCallbacksLocked) {
@@ -531,7 +531,7 @@ TaskNode::CallbackToken TaskNode::addCallback(Callback cb)
         item->next = reinterpret_cast<CallbackItem*>(head);
         if (m_callbacks.compare_exchange_weak(head, reinterpret_cast<std::uintptr_t>(item),
                                               std::memory_order_acq_rel))
-            return item->token;
+            return token; // not item->token: once published, a worker may run and free it
     }
 }
 
