@@ -202,8 +202,13 @@ ControlBar::ControlBar(QWidget* parent)
     m_pool->setObjectName(QStringLiteral("poolCombo"));
     m_pool->addItem(tr("Threads"), QStringLiteral("thread"));
     m_pool->addItem(tr("Processes"), QStringLiteral("process"));
-    m_pool->setToolTip(tr("Thread pool (one process, optional simulated GIL) or process pool "
-                          "(poolscope-worker processes: crash isolation, no shared GIL)."));
+#ifdef POOLSCOPE_HAVE_MPI
+    m_pool->addItem(tr("MPI ranks"), QStringLiteral("mpi"));
+#endif
+    m_pool->setToolTip(tr("Thread pool (one process, optional simulated GIL), process pool "
+                          "(poolscope-worker processes: crash isolation, no shared GIL) or, "
+                          "when built with MPI, MPI ranks (spawned poolscope-worker ranks, "
+                          "workers named host/rank; docs/scale-out.md)."));
     const int ideal = std::max(1, QThread::idealThreadCount());
     m_workersSlider = new QSlider(Qt::Horizontal, pbox);
     m_workersSlider->setObjectName(QStringLiteral("workersSlider"));

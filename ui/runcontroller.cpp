@@ -3,6 +3,9 @@
 #include <poolscope/errors.h>
 #include <poolscope/processpool.h>
 #include <poolscope/registry.h>
+#ifdef POOLSCOPE_HAVE_MPI
+#include <poolscope/mpipool.h>
+#endif
 #include <poolscope/threadpool.h>
 #include <poolscope/traceexport.h>
 
@@ -23,6 +26,10 @@ constexpr qint64 kSubmitBudgetNs = 6'000'000;
 
 bool validKind(const QString& kind)
 {
+#ifdef POOLSCOPE_HAVE_MPI
+    if (kind == QLatin1String("mpi")) // MPI ranks (docs/scale-out.md)
+        return true;
+#endif
     return kind == QLatin1String("thread") || kind == QLatin1String("process");
 }
 } // namespace
@@ -152,7 +159,8 @@ bool RunController::configurePool(const PoolConfig& config)
         return false;
     }
     if (needsNewPool(config)) {
-        makePool(config);
+        if (!makePool(config))
+            return false;
     } else {
         if (config.workers > 0 && config.workers != m_executor->maxWorkers())
             setWorkers(config.workers);
@@ -162,11 +170,27 @@ bool RunController::configurePool(const PoolConfig& config)
     return true;
 }
 
-void RunController::makePool(const PoolConfig& config)
+bool RunController::makePool(const PoolConfig& config)
 {
     destroyPool();
     m_config = config;
-    if (config.kind == QLatin1String("process")) {
+#ifdef POOLSCOPE_HAVE_MPI
+    if (config.kind == QLatin1String("mpi")) {
+        // Spawned ranks of poolscope-worker (or the job's ranks when the GUI
+        // itself runs under mpirun); the MPI runtime may refuse.
+        MpiPoolOptions o;
+        if (config.workers > 0)
+            o.maxWorkers = config.workers;
+        o.workerProgram = m_workerProgram;
+        try {
+            m_executor = std::make_unique<MpiPoolExecutor>(o);
+        } catch (const std::exception& e) {
+            emit error(QStringLiteral("cannot start the MPI pool: %1").arg(e.what()));
+            return false;
+        }
+    } else
+#endif
+        if (config.kind == QLatin1String("process")) {
         ProcessPoolOptions o;
         if (config.workers > 0)
             o.maxWorkers = config.workers;
@@ -196,6 +220,7 @@ void RunController::makePool(const PoolConfig& config)
     updateTickRate();
     emit poolChanged(m_config);
     emit pausedChanged(false);
+    return true;
 }
 
 void RunController::destroyPool()
@@ -247,6 +272,14 @@ QString RunController::check(const RunSpec& spec) const
     if (!why.isEmpty())
         return why;
     const Workload* w = Workloads::find(spec.workload);
+    if (spec.poolKind == QLatin1String("mpi") && w->processOnly)
+        return QStringLiteral("workload '%1' would kill an MPI rank, and Open MPI then ends the "
+                              "whole job, this window included (run it from poolscope-cli: "
+                              "docs/scale-out.md)")
+            .arg(spec.workload);
+    if (spec.poolKind == QLatin1String("mpi") && spec.timeoutMs > 0)
+        return QStringLiteral("per-task timeouts are not available on the MPI pool: a rank cannot "
+                              "be terminated on its own");
     if (spec.chunkSize < 1 || spec.chunkSize > 100'000)
         return QStringLiteral("the chunk size must be between 1 and 100000, got %1")
             .arg(spec.chunkSize);
@@ -270,10 +303,12 @@ quint64 RunController::start(const RunSpec& spec)
         return 0;
     }
     const PoolConfig want{spec.poolKind, spec.workers, spec.gil, spec.switchIntervalMs};
-    if (needsNewPool(want))
-        makePool(want);
-    else
+    if (needsNewPool(want)) {
+        if (!makePool(want))
+            return 0;
+    } else {
         configurePool(want);
+    }
 
     auto run = std::make_unique<Run>();
     run->id = m_nextRunId++;

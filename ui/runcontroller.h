@@ -47,7 +47,7 @@ namespace poolscope {
 struct RunSpec {
     QString workload = QStringLiteral("primes");
     WorkloadRun run;                             // tasks, size, knobs (see Workload::defaultRun)
-    QString poolKind = QStringLiteral("thread"); // "thread" or "process"
+    QString poolKind = QStringLiteral("thread"); // "thread", "process" or "mpi" (if built)
     int workers = 0;                             // 0 = the pool kind's default
     bool gil = false;                            // simulated GIL (thread pools only)
     double switchIntervalMs = 5.0;               // GIL switch interval
@@ -167,7 +167,8 @@ private:
     struct Run;
     QString poolProblem(const PoolConfig& want) const;
     bool needsNewPool(const PoolConfig& want) const;
-    void makePool(const PoolConfig& config);
+    /// False (after error()) when the pool cannot be made (MPI refused).
+    bool makePool(const PoolConfig& config);
     void destroyPool();
     void pump();
     void onSnapshot(const Snapshot& s);

@@ -1,0 +1,113 @@
+// The MPI pool kind in the GUI, offscreen: the control bar offers it, the
+// run controller spawns MPI ranks for it (this program is a lone MPI process:
+// MPI_Comm_spawn of poolscope-worker), runs a workload to the end with the
+// same results as threads, and the snapshots name every worker host/rank.
+#include <controlbar.h>
+#include <runcontroller.h>
+
+#include <poolscope/mpipool.h>
+#include <poolscope/threadpool.h>
+
+#include <QApplication>
+#include <QComboBox>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace poolscope;
+
+class TstMpiGui : public QObject {
+    Q_OBJECT
+private slots:
+    void controlBarOffersMpi();
+    void runOnMpiRanks();
+    void refusedOnMpi_data();
+    void refusedOnMpi();
+};
+
+void TstMpiGui::controlBarOffersMpi()
+{
+    ControlBar bar;
+    const int i = bar.poolCombo()->findData(QStringLiteral("mpi"));
+    QVERIFY(i >= 0);
+    bar.poolCombo()->setCurrentIndex(i);
+    QCOMPARE(bar.spec().poolKind, QStringLiteral("mpi"));
+    QVERIFY(!bar.spec().gil); // the GIL is a thread-pool setting
+}
+
+void TstMpiGui::runOnMpiRanks()
+{
+    RunController c;
+    c.setWorkerProgram(QStringLiteral(POOLSCOPE_WORKER_PATH));
+    c.setCollectAllResults(true);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QSignalSpy results(&c, &RunController::resultsReady);
+    QSignalSpy errors(&c, &RunController::error);
+    RunSpec spec;
+    spec.workload = QStringLiteral("primes");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 6;
+    spec.poolKind = QStringLiteral("mpi");
+    spec.workers = 2;
+    QVERIFY(c.start(spec) != 0);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+    QCOMPARE(errors.count(), 0);
+    const RunSummary s = finished.at(0).at(0).value<RunSummary>();
+    QCOMPARE(s.poolKind, QStringLiteral("mpi"));
+    QCOMPARE(s.succeeded, 6);
+    QCOMPARE(s.failed, 0);
+    // The same numbers as a thread pool gives.
+    QMap<quint64, QCborValue> got;
+    for (const auto& args : results)
+        for (const TaskResult& r : args.at(0).value<QList<TaskResult>>())
+            got.insert(r.taskId, r.value);
+    QCOMPARE(got.size(), 6);
+    ThreadPoolExecutor threads(2);
+    QList<QCborValue> expect;
+    for (auto& f : Workloads::submit(threads, spec.workload, spec.run))
+        expect << f.result();
+    QCOMPARE(got.values(), expect);
+    // Every worker is a rank with a host, named host/rank N.
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            const auto& ws = c.lastSnapshot().workers;
+            if (ws.size() != 2)
+                return false;
+            for (const auto& w : ws)
+                if (w.host != mpi::hostName() || w.rank < 0
+                    || w.name != QStringLiteral("%1/rank %2").arg(w.host).arg(w.rank))
+                    return false;
+            return true;
+        }(),
+        20000);
+}
+
+void TstMpiGui::refusedOnMpi_data()
+{
+    QTest::addColumn<QString>("workload");
+    QTest::addColumn<int>("timeoutMs");
+    QTest::addColumn<QString>("because");
+    QTest::newRow("crash kills a rank")
+        << QStringLiteral("crash") << 0 << QStringLiteral("would kill an MPI rank");
+    QTest::newRow("timeout") << QStringLiteral("primes") << 500
+                             << QStringLiteral("timeouts are not available on the MPI pool");
+}
+
+void TstMpiGui::refusedOnMpi()
+{
+    QFETCH(QString, workload);
+    QFETCH(int, timeoutMs);
+    QFETCH(QString, because);
+    RunController c;
+    RunSpec spec;
+    spec.workload = workload;
+    spec.run = Workloads::find(workload)->defaultRun();
+    spec.poolKind = QStringLiteral("mpi");
+    spec.timeoutMs = timeoutMs;
+    QVERIFY2(c.check(spec).contains(because), qPrintable(c.check(spec)));
+    QSignalSpy errors(&c, &RunController::error);
+    QCOMPARE(c.start(spec), 0u);
+    QCOMPARE(errors.count(), 1);
+}
+
+QTEST_MAIN(TstMpiGui)
+#include "tst_mpi_gui.moc"
