@@ -41,6 +41,8 @@ void Monitor::attach(Executor* executor)
     m_originNs = monotonicNs();
     m_prevTimeNs = m_originNs;
     m_prevCompleted = executor->counters().completed();
+    m_prevSubmitted = executor->counters().submitted;
+    executor->setDetailSampling(1);
     m_prevWorkerCpu.clear();
     m_sampler->reset();
     m_sampler->sample(); // prime: the first reading is since boot
@@ -57,6 +59,7 @@ void Monitor::detach()
     // Drain what is left so nothing finished before detach goes unseen.
     tick();
     m_executor->setDetailEnabled(false, false);
+    m_executor->setDetailSampling(1);
     m_executor = nullptr;
     emit attachedChanged(false);
 }
@@ -92,6 +95,21 @@ void Monitor::clearHistory()
         m_knownWorkers.insert(w.index, w);
 }
 
+void Monitor::adjustSampling(double tasksPerSecond)
+{
+    if (m_opts.maxSpansPerSecond <= 0)
+        return;
+    // The smallest power of two that brings the detail under budget; raise
+    // at once, lower only when a quarter of the current sampling would do
+    // (so a rate near a boundary does not flip it every tick).
+    int want = 1;
+    while (want < (1 << 20) && tasksPerSecond / want > m_opts.maxSpansPerSecond)
+        want <<= 1;
+    const int current = m_executor->detailSampling();
+    if (want > current || want * 4 <= current)
+        m_executor->setDetailSampling(want);
+}
+
 const Snapshot& Monitor::tick()
 {
     if (!m_executor)
@@ -123,8 +141,13 @@ const Snapshot& Monitor::tick()
     const qint64 dt = s.timeNs - m_prevTimeNs;
     const quint64 done = s.counters.completed();
     s.tasksPerSecond = dt > 0 ? double(done - m_prevCompleted) * 1e9 / double(dt) : 0.0;
+    const double submitRate =
+        dt > 0 ? double(s.counters.submitted - m_prevSubmitted) * 1e9 / double(dt) : 0.0;
     m_prevTimeNs = s.timeNs;
     m_prevCompleted = done;
+    m_prevSubmitted = s.counters.submitted;
+    adjustSampling(std::max(s.tasksPerSecond, submitRate));
+    s.detailSampling = m_executor->detailSampling();
     s.workerCount = 0;
     for (auto& w : s.workers) {
         if (w.state != WorkerState::Dead)

@@ -8,6 +8,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <bit>
 #include <condition_variable>
 #include <mutex>
 #include <pthread.h>
@@ -142,6 +143,10 @@ public:
     std::atomic<bool> stopAll{false};
     std::atomic<bool> spansOn{false};
     std::atomic<bool> recordsOn{false};
+    // Detail for one task in 2^sampleShift (Monitor::setDetailSampling): the
+    // submitting thread decides, so a task is timed from its enqueue to its
+    // end or not at all.
+    std::atomic<quint32> sampleShift{0};
     bool monitorAttached = false;
     std::size_t spanCap = 4096;
     std::size_t recordCap = 512;
@@ -403,6 +408,11 @@ public:
         TaskSpan span;
         bool record = false;
         qint64 cpu0 = 0;
+        if (spans && node->sampledOut) {
+            spans = false; // a sampled-out task: counted, not timed
+            slot.currentStartNs.store(0, std::memory_order_relaxed);
+            WorkerSlot::bump(slot.sampledOut);
+        }
         if (spans) {
             span.startNs = monotonicNs();
             slot.currentStartNs.store(span.startNs, std::memory_order_relaxed);
@@ -460,8 +470,9 @@ public:
             span.gilWaitNs = ctx.gilWaitNs();
             if (record)
                 span.cpuNs = threadCpuNs(cpuClock) - cpu0;
+            // Sampling 1 in 2^k: each timed task stands for 2^k of them.
             slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed)
-                                  + (span.endNs - span.startNs),
+                                  + ((span.endNs - span.startNs) << node->sampleShift),
                               std::memory_order_relaxed);
             if (!slot.spans.push(span))
                 WorkerSlot::bump(slot.dropped);
@@ -531,6 +542,7 @@ public:
         retired.failed += slot.failed.load(std::memory_order_relaxed);
         retired.cancelled += slot.cancelled.load(std::memory_order_relaxed);
         retired.droppedEvents += slot.dropped.load(std::memory_order_relaxed);
+        retired.sampledOut += slot.sampledOut.load(std::memory_order_relaxed);
         retiredBusyNs += slot.busyNs.load(std::memory_order_relaxed);
         if (monitorAttached)
             deadSlots.push_back(self->slot);
@@ -550,12 +562,14 @@ public:
         c.failed = retired.failed;
         c.cancelled = retired.cancelled;
         c.droppedEvents = retired.droppedEvents;
+        c.sampledOut = retired.sampledOut;
         // Finished counters first, then started (see runOne): running >= 0.
         for (auto& w : workers) {
             c.succeeded += w->slot->succeeded.load(std::memory_order_acquire);
             c.failed += w->slot->failed.load(std::memory_order_acquire);
             c.cancelled += w->slot->cancelled.load(std::memory_order_acquire);
             c.droppedEvents += w->slot->dropped.load(std::memory_order_relaxed);
+            c.sampledOut += w->slot->sampledOut.load(std::memory_order_relaxed);
         }
         for (auto& w : workers)
             started += w->slot->started.load(std::memory_order_acquire);
@@ -724,9 +738,18 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     node->cancelHook = &c;
     if (opts.timeout)
         node->timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
-    const bool spans = c.spansOn.load(std::memory_order_relaxed);
-    if (spans)
-        node->enqueueNs = monotonicNs();
+    if (c.spansOn.load(std::memory_order_relaxed)) {
+        // One task in 2^shift per submitting thread (a thread-local count:
+        // no shared counter to contend on; the id is only assigned under m).
+        thread_local quint64 submitSeq = 0;
+        const quint32 shift = c.sampleShift.load(std::memory_order_relaxed);
+        if (shift == 0 || (submitSeq++ & ((quint64(1) << shift) - 1)) == 0) {
+            node->sampleShift = quint8(shift);
+            node->enqueueNs = monotonicNs();
+        } else {
+            node->sampledOut = true;
+        }
+    }
     std::vector<std::thread> join;
     bool wake = false;
     if (!adopt)
@@ -956,6 +979,20 @@ void ThreadPoolExecutor::setDetailEnabled(bool spans, bool records)
     m_core->recordsOn.store(records, std::memory_order_relaxed);
     if (!m_core->monitorAttached)
         m_core->deadSlots.clear();
+}
+
+void ThreadPoolExecutor::setDetailSampling(int every)
+{
+    if (every < 1 || (every & (every - 1)) != 0 || every > (1 << 20))
+        throw InvalidArgument("setDetailSampling: every must be a power of two in 1..2^20, got "
+                              + std::to_string(every));
+    m_core->sampleShift.store(quint32(std::countr_zero(unsigned(every))),
+                              std::memory_order_relaxed);
+}
+
+int ThreadPoolExecutor::detailSampling() const
+{
+    return 1 << m_core->sampleShift.load(std::memory_order_relaxed);
 }
 
 void ThreadPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)

@@ -21,6 +21,8 @@ private slots:
     void attachDetachUnderLoad();
     void historyIsBounded();
     void clearHistoryForgetsGoneWorkers();
+    void detailSamplingKeepsCountsExact();
+    void samplingFollowsTheRate();
     void oneSignalPerTick();
 };
 
@@ -196,6 +198,67 @@ void TstMonitor::clearHistoryForgetsGoneWorkers()
     QCOMPARE(t.spans.front().worker, t.workers.front().index);
 }
 
+void TstMonitor::detailSamplingKeepsCountsExact()
+{
+    // Detail for one task in 8: task ids are consecutive, so exactly 1 in 8
+    // of a batch is timed; every other task is counted as sampled out.
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.maxSpansPerSecond = 0; // no automatic sampling: set it by hand
+    Monitor mon(o);
+    mon.attach(&pool);
+    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setDetailSampling(3));
+    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setDetailSampling(0));
+    pool.setDetailSampling(8);
+    QCOMPARE(pool.detailSampling(), 8);
+    std::vector<Future<int>> fs;
+    for (int i = 0; i < 8000; ++i)
+        fs.push_back(pool.submit([i] { return i; }));
+    for (auto& f : fs)
+        f.result();
+    QVERIFY(pool.waitForIdle());
+    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().counters.succeeded), quint64(8000), 30000);
+    const Counters c = mon.last().counters;
+    QCOMPARE(c.sampledOut, quint64(7000));
+    QCOMPARE(mon.spanHistory().size() + c.droppedEvents, quint64(1000));
+    for (const auto& sp : mon.spanHistory()) {
+        QVERIFY(sp.startNs > 0 && sp.endNs >= sp.startNs);
+        QVERIFY(sp.enqueueNs > 0);
+    }
+    QCOMPARE(mon.last().detailSampling, 8);
+    mon.detach();
+    QCOMPARE(pool.detailSampling(), 1); // detaching restores full detail
+}
+
+void TstMonitor::samplingFollowsTheRate()
+{
+    // A budget of 1,000 spans/s: a burst of tasks far above it makes the
+    // monitor sample; a quiet pool brings full detail back.
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.maxSpansPerSecond = 1000;
+    o.intervalMs = 60'000; // ticks by hand only
+    Monitor mon(o);
+    mon.attach(&pool);
+    mon.tick();
+    QCOMPARE(mon.last().detailSampling, 1);
+    for (int round = 0; round < 50 && mon.last().detailSampling == 1; ++round) {
+        for (int i = 0; i < 20'000; ++i)
+            pool.post([] {});
+        QVERIFY(pool.waitForIdle());
+        mon.tick();
+    }
+    QVERIFY2(mon.last().detailSampling > 1, qPrintable(QString::number(mon.last().tasksPerSecond)));
+    QVERIFY(pool.detailSampling() > 1);
+    // Nothing runs: the rate falls to 0 and detail comes back in full.
+    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().detailSampling), 1, 30000);
+    pool.submit([] {}).result();
+    QVERIFY(pool.waitForIdle());
+    const quint64 spansBefore = mon.spanHistory().size();
+    mon.tick();
+    QCOMPARE(mon.spanHistory().size(), spansBefore + 1); // timed again
+}
+
 void TstMonitor::historyIsBounded()
 {
     ThreadPoolExecutor pool(2);
@@ -211,7 +274,8 @@ void TstMonitor::historyIsBounded()
     QVERIFY(mon.spanHistory().size() <= 1000);
     QVERIFY(mon.trimmedSpans() > 0);
     // Every span is retained, trimmed from history, or counted as dropped.
-    QCOMPARE(mon.spanHistory().size() + mon.trimmedSpans() + mon.last().counters.droppedEvents,
+    QCOMPARE(mon.spanHistory().size() + mon.trimmedSpans() + mon.last().counters.droppedEvents
+                 + mon.last().counters.sampledOut,
              quint64(20'000));
 }
 

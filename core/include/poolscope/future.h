@@ -218,6 +218,8 @@ public:
     qint64 deadlineNs = 0;                         // set by the worker at start when timeoutNs > 0
     bool timedOut = false;                         // written by the running worker only
     quint8 lostDispatches = 0; // process pools: workers that died holding it unstarted
+    bool sampledOut = false;   // thread pool: run without telemetry detail (sampling)
+    quint8 sampleShift = 0;    // log2 of the sampling in force when it was queued
 
 private:
     static constexpr quint32 kStateMask = 0x3;

@@ -34,6 +34,7 @@ struct Snapshot {
     std::vector<TaskSpan> spans; // finished since the last tick
     QList<TaskRecord> completed; // newly completed records (bounded by the rings)
     double tasksPerSecond = 0;   // completions per second over the last tick
+    int detailSampling = 1;      // spans/records for one task in N (see MonitorOptions)
     CpuUsage cpu;                // latest system sample (refreshed every cpu period)
     bool cpuFresh = false;       // cpu was sampled on this tick
     // Remote hosts' CPU (MPI pool): latest sample per host name.
@@ -47,6 +48,12 @@ struct MonitorOptions {
     std::size_t spanRing = 8192;   // per worker
     std::size_t recordRing = 1024; // per worker
     bool records = true;           // collect completed-task records (texts)
+    // Detail budget: above this many tasks per second the pool records spans
+    // and records for one task in N (N a power of two, so about this many
+    // spans a second), because timing every task of a million a second costs
+    // more than the tasks. Counters stay exact; Counters::sampledOut counts
+    // the tasks run without detail. 0 = detail for every task.
+    double maxSpansPerSecond = 100'000;
     // Retained history (for exports, timeline and replay). Bounded: memory
     // stays flat however many tasks run.
     std::size_t historySpans = 250'000; // ~14 MB of TaskSpan
@@ -110,6 +117,7 @@ signals:
     void attachedChanged(bool attached);
 
 private:
+    void adjustSampling(double tasksPerSecond);
     void retain(const Snapshot& s);
 
     MonitorOptions m_opts;
@@ -124,7 +132,8 @@ private:
     qint64 m_prevTimeNs = 0;
     quint64 m_prevCompleted = 0;
     QHash<int, QPair<qint64, qint64>> m_prevWorkerCpu; // index -> (timeNs, cpuNs)
-    QHash<int, WorkerInfo> m_knownWorkers;             // every worker seen (for exports)
+    quint64 m_prevSubmitted = 0;
+    QHash<int, WorkerInfo> m_knownWorkers; // every worker seen (for exports)
     QString m_poolKind;
     std::deque<TaskSpan> m_spans;
     std::deque<TaskRecord> m_records;

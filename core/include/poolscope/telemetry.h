@@ -147,6 +147,7 @@ struct alignas(64) WorkerSlot {
     std::atomic<quint64> cancelled{0};
     std::atomic<qint64> busyNs{0};
     std::atomic<quint64> dropped{0};
+    std::atomic<quint64> sampledOut{0}; // tasks run without detail (sampling)
 
     SpscRing<TaskSpan> spans;
     SpscRing<TaskRecord> records;
@@ -168,6 +169,9 @@ struct Counters {
     quint64 failed = 0;
     quint64 cancelled = 0;
     quint64 droppedEvents = 0;
+    /// Tasks that ran without a span or record because the monitor asked for
+    /// detail on one task in N at high rates (counts above stay exact).
+    quint64 sampledOut = 0;
     quint64 completed() const { return succeeded + failed + cancelled; }
 };
 
@@ -231,6 +235,13 @@ public:
     virtual void collectTelemetry(TelemetryBatch& out, int queueHeadMax) = 0;
     /// Sets ring capacities for workers created from now on (tests use tiny ones).
     virtual void setRingCapacity(std::size_t spans, std::size_t records) = 0;
+    /// Per-task detail (span, record) for one task in `every` (a power of
+    /// two; 1 = every task). At a million tasks a second the timestamps
+    /// themselves cost more than the tasks; counters stay exact whatever the
+    /// sampling. Pools whose per-task cost dwarfs the detail may ignore it.
+    virtual void setDetailSampling(int every) { (void)every; }
+    /// The sampling in force (1 when not sampling).
+    virtual int detailSampling() const { return 1; }
 };
 
 } // namespace poolscope

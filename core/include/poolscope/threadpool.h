@@ -136,6 +136,8 @@ public:
     void setDetailEnabled(bool spans, bool records) override;
     void collectTelemetry(TelemetryBatch& out, int queueHeadMax) override;
     void setRingCapacity(std::size_t spans, std::size_t records) override;
+    void setDetailSampling(int every) override;
+    int detailSampling() const override;
 
 private:
     template<class B>
