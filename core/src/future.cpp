@@ -281,7 +281,7 @@ void releaseLocal(std::size_t cls) noexcept
     auto& c = t_cache;
     while (FreeBlock* b = c.head[cls]) {
         c.head[cls] = b->next;
-        ::operator delete(b, blockSize(cls));
+        ::operator delete(b);
     }
     c.count[cls] = 0;
 }
@@ -316,7 +316,7 @@ void spill(std::size_t cls) noexcept
         bin.blocks.fetch_sub(kBatch, std::memory_order_relaxed);
         while (first) {
             FreeBlock* next = first->next;
-            ::operator delete(first, blockSize(cls));
+            ::operator delete(first);
             first = next;
         }
         return;
@@ -373,11 +373,14 @@ void* TaskNode::operator new(std::size_t size)
     return ::operator new(blockSize(cls));
 }
 
+// The global deletes below are the unsized forms on purpose: clang 14 only
+// declares the sized ones with -fsized-deallocation (off by default there),
+// and glibc's free() does not use the size anyway.
 void TaskNode::operator delete(void* p, std::size_t size) noexcept
 {
     const std::size_t cls = (size - 1) / kGranule;
     if (!kRecycleNodes || cls >= kClasses) {
-        ::operator delete(p, size);
+        ::operator delete(p);
         return;
     }
     auto& c = t_cache;
@@ -386,7 +389,7 @@ void TaskNode::operator delete(void* p, std::size_t size) noexcept
         t_flusher.arm();
     }
     if (c.dead) {
-        ::operator delete(p, blockSize(cls));
+        ::operator delete(p);
         return;
     }
     auto* b = static_cast<FreeBlock*>(p);

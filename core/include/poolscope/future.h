@@ -134,9 +134,11 @@ public:
     {
         return ::operator new(size, al);
     }
-    static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept
+    static void operator delete(void* p, std::size_t, std::align_val_t al) noexcept
     {
-        ::operator delete(p, size, al);
+        // Not the sized global form: clang 14 declares it only with
+        // -fsized-deallocation, which it leaves off by default.
+        ::operator delete(p, al);
     }
 
     /// Runs the callable, stores value or exception. Never throws.
