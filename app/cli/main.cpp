@@ -251,6 +251,7 @@ int cmdRun(const Scenario& s, bool json, bool quiet)
     } else {
         std::printf("%s", qPrintable(sum.toText()));
     }
+    std::fflush(stdout); // before MPI_Finalize, which a dying job can cut short
     if (!exportError.isEmpty()) {
         std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(exportError));
         return 1;
@@ -369,6 +370,9 @@ void reportOnSigterm()
         if (!report.isEmpty())
             std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(report));
         std::fflush(stderr);
+        // A summary already printed may still sit in stdout's buffer (a pipe
+        // is fully buffered); this is a normal thread, so flushing is safe.
+        std::fflush(stdout);
         ::_exit(1);
     }).detach();
 }

@@ -40,11 +40,14 @@ struct LiveRun {
     const std::vector<std::pair<Future<QCborValue>, int>>* futures = nullptr; // (future, weight)
     qint64 totalItems = 0;
     QString workload;
+    QString finalReport; // the last run's report, kept once it has returned
 };
 LiveRun& liveRun()
 {
-    static LiveRun r;
-    return r;
+    // Never destroyed: the SIGTERM reporter thread (main.cpp) may read it
+    // while the process is already running its static destructors.
+    static LiveRun* r = new LiveRun;
+    return *r;
 }
 
 QString bar(double fraction, int width)
@@ -63,12 +66,11 @@ bool haveMpiPool()
 #endif
 }
 
-QString liveRunReport()
+namespace {
+QString reportLocked(const LiveRun& r)
 {
-    LiveRun& r = liveRun();
-    std::lock_guard lk(r.m);
     if (!r.executor)
-        return {};
+        return r.finalReport;
     const Counters c = r.executor->counters();
     QString text = QStringLiteral("run of %1 on the %2 pool: ").arg(r.workload, r.executor->kind());
     if (!r.futures) {
@@ -109,6 +111,14 @@ QString liveRunReport()
     for (const auto& e : firstErrors)
         text += QStringLiteral("\n  failed: ") + e;
     return text;
+}
+} // namespace
+
+QString liveRunReport()
+{
+    LiveRun& r = liveRun();
+    std::lock_guard lk(r.m);
+    return reportLocked(r);
 }
 
 bool writablePath(const QString& path, QString* why)
@@ -211,11 +221,16 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
         liveRun().executor = ex.get();
         liveRun().futures = nullptr;
         liveRun().workload = s.workload;
+        liveRun().finalReport.clear();
     }
     struct Unregister {
         ~Unregister()
         {
+            // A SIGTERM can come after the run has returned but before its
+            // summary is printed (the pool saw the rank die first, then
+            // mpirun ended the job): keep the report for that moment.
             std::lock_guard lk(liveRun().m);
+            liveRun().finalReport = reportLocked(liveRun());
             liveRun().executor = nullptr;
             liveRun().futures = nullptr;
         }
