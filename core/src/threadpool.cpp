@@ -38,39 +38,25 @@ inline void cpuRelax() noexcept
 #endif
 }
 
-// Why the pool spins a little (docs/benchmarks.md, "Where the time goes"):
-// glibc's mutex never spins, so with a submitter and two workers on two
-// cores, a thread that found `m` taken for the ~50 ns of someone else's
-// critical section went to sleep in the kernel, every unlock then paid a
-// futex wake, and the pool ran as a lock convoy (0.1-0.2 context switches
-// per task). Both spins are short and bounded.
+// Why an idle worker polls a little before it sleeps: a submitter usually
+// refills the queue within microseconds, and sleeping costs a futex wake
+// and a context switch per task.
+//
+// The pool does NOT spin on its mutex. An earlier version spun 64 try_locks
+// (tuned under load 7 from other jobs, where it broke a lock convoy);
+// on a quiet 2-core machine it was the opposite: a submitter and two workers
+// on two cores, a spinner often shares its core with the lock holder it
+// waits for, and post() fell to 1.1-1.6 M tasks/s at 1.2-1.8 us of CPU per
+// task, against 3.6-5.0 M/s and ~0.3 us with plain lock() (docs/benchmarks.md,
+// "Lock spinning removed").
 
-// Both spins were tuned with `poolscope-bench thread.post --only poolscope`
-// under perf stat (docs/benchmarks.md has the table); a `pause` takes ~60 ns
-// on that Xeon.
-/// try_lock attempts before blocking on the pool mutex (~4 us). 16 (~1 us)
-/// let the convoy come back: 20-70 k futex calls per 6 M tasks, not ~1 k.
-constexpr int kLockSpins = 64;
-/// Polls of the queue-size hint before an idle worker sleeps (~15 us), with
-/// a sched_yield() every kSpinYieldEvery. The yield is what makes the spin
-/// work when threads outnumber cores (a submitter and two workers on two
-/// cores): it hands the core to the submitter that shares it, which then
-/// refills the queue. Without it the spinner used up its window while the
-/// submitter waited for that very core, then slept anyway: 150-210 k
-/// context switches per 6 M tasks instead of 0.5-8 k, ~160 ns CPU per task
-/// instead of ~100.
-constexpr int kIdleSpins = 256;
-constexpr int kSpinYieldEvery = 64;
-
-void lockSpinning(std::unique_lock<std::mutex>& lk)
-{
-    for (int i = 0; i < kLockSpins; ++i) {
-        if (lk.try_lock())
-            return;
-        cpuRelax();
-    }
-    lk.lock();
-}
+/// Polls of the queue-size hint before an idle worker sleeps, with a
+/// sched_yield() every kSpinYieldEvery: the yield hands the core to the
+/// submitter that shares it, which then refills the queue. Quiet-machine
+/// runs with 0, 32, 64, 128 and 256 polls were within noise of each other
+/// (3.4-4.0 M tasks/s); 256 cost more context switches.
+constexpr int kIdleSpins = 64;
+constexpr int kSpinYieldEvery = 32;
 } // namespace
 
 /// Everything the pool's threads share. Owned through shared_ptr so a thread
@@ -338,7 +324,7 @@ public:
                     // The queue ran dry: a submitter usually refills it
                     // within microseconds. Poll without the lock first;
                     // sleeping now costs a futex wake and a context switch
-                    // per task (the convoy described at kLockSpins).
+                    // per task (see kIdleSpins).
                     spun = true;
                     ++spinners;
                     lk.unlock();
@@ -349,7 +335,7 @@ public:
                         if ((i + 1) % kSpinYieldEvery == 0)
                             sched_yield();
                     }
-                    lockSpinning(lk);
+                    lk.lock();
                     --spinners;
                     continue; // re-check everything under m
                 }
@@ -373,7 +359,7 @@ public:
             if (!node->tryStart()) { // cancelled while queued
                 lk.unlock();
                 node->deref();
-                lockSpinning(lk);
+                lk.lock();
                 continue;
             }
             WorkerSlot::bump(slot.started); // under m: see collectTelemetry
@@ -383,7 +369,7 @@ public:
 
             runOne(slot, node, spans, cpuClock);
 
-            lockSpinning(lk);
+            lk.lock();
             --active;
             if (int(workers.size()) > maxWorkers && !self->retire) {
                 // Shrink: the first workers to finish a task retire.
@@ -755,8 +741,7 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     if (!adopt)
         node->ref(); // the queue's reference, taken before the lock to keep it short
     {
-        std::unique_lock lk(c.m, std::defer_lock);
-        detail::lockSpinning(lk);
+        std::unique_lock lk(c.m);
         if (c.broken || c.shutdown) {
             const bool broken = c.broken;
             const std::string why = c.brokenReason.toStdString();
