@@ -23,6 +23,7 @@ private slots:
     void clearHistoryForgetsGoneWorkers();
     void detailSamplingKeepsCountsExact();
     void samplingFollowsTheRate();
+    void samplingSetBeforeTheFirstTick();
     void oneSignalPerTick();
 };
 
@@ -257,6 +258,32 @@ void TstMonitor::samplingFollowsTheRate()
     const quint64 spansBefore = mon.spanHistory().size();
     mon.tick();
     QCOMPARE(mon.spanHistory().size(), spansBefore + 1); // timed again
+}
+
+void TstMonitor::samplingSetBeforeTheFirstTick()
+{
+    // The first tick is a whole interval away (here a minute); the early
+    // rate probes must already have raised the sampling for a burst.
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.maxSpansPerSecond = 1000;
+    o.intervalMs = 60'000;
+    Monitor mon(o);
+    QSignalSpy ticks(&mon, &Monitor::snapshotReady);
+    mon.attach(&pool);
+    QCOMPARE(pool.detailSampling(), 1);
+    for (int i = 0; i < 20'000; ++i)
+        pool.post([] {});
+    QTRY_VERIFY_WITH_TIMEOUT(pool.detailSampling() > 1, 5000);
+    QCOMPARE(ticks.count(), 0); // the probes emit nothing
+    QCOMPARE(mon.last().tick, quint64(0));
+    // Tasks submitted from now on are sampled; counts stay exact.
+    for (int i = 0; i < 20'000; ++i)
+        pool.post([] {});
+    QVERIFY(pool.waitForIdle());
+    mon.tick();
+    QCOMPARE(mon.last().counters.succeeded, quint64(40'000));
+    QVERIFY(mon.last().counters.sampledOut >= 10'000);
 }
 
 void TstMonitor::historyIsBounded()

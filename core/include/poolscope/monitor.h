@@ -118,6 +118,7 @@ signals:
 
 private:
     void adjustSampling(double tasksPerSecond);
+    void probeRate(quint64 generation);
     void retain(const Snapshot& s);
 
     MonitorOptions m_opts;
@@ -133,6 +134,7 @@ private:
     quint64 m_prevCompleted = 0;
     QHash<int, QPair<qint64, qint64>> m_prevWorkerCpu; // index -> (timeNs, cpuNs)
     quint64 m_prevSubmitted = 0;
+    quint64 m_attachGeneration = 0;        // tells a rate probe its attach is still current
     QHash<int, WorkerInfo> m_knownWorkers; // every worker seen (for exports)
     QString m_poolKind;
     std::deque<TaskSpan> m_spans;
