@@ -75,15 +75,19 @@ struct ProcWorker {
     qint64 pid = 0; // under m
 };
 
+int adaptivePipelineDepth(int base, qint64 avgTaskNs)
+{
+    constexpr qint64 kBudgetNs = 2'000'000; // work kept queued at each worker
+    constexpr int kMaxDepth = 64;
+    if (base < 2 || avgTaskNs < 0)
+        return base;
+    const qint64 byTime = kBudgetNs / std::max<qint64>(avgTaskNs, 1000);
+    return int(std::clamp<qint64>(byTime, base, std::max(base, kMaxDepth)));
+}
+
 class ProcessPoolCore : public QObject {
 public:
     static constexpr int kMaxLostDispatches = 3;
-    /// Adaptive pipelining: when tasks turn out short, each worker is sent
-    /// about this much work ahead (by the running average of task times),
-    /// up to kMaxAdaptiveDepth tasks, so a worker does not sit idle for a
-    /// round trip through the parent after every trivial task.
-    static constexpr qint64 kPipelineBudgetNs = 2'000'000;
-    static constexpr int kMaxAdaptiveDepth = 64;
     explicit ProcessPoolCore(const ProcessPoolOptions& o)
         : opts(o)
     {
@@ -183,18 +187,8 @@ public:
         retireIdleLocked();
     }
 
-    /// How many tasks each worker may hold (sent, not finished). At least
-    /// opts.pipelineDepth; more when the tasks seen so far were short, so
-    /// that about kPipelineBudgetNs of work is queued at each worker.
-    /// pipelineDepth 1 means no pipelining at all and is kept as is.
-    int depthLocked() const
-    {
-        const int base = opts.pipelineDepth;
-        if (base < 2 || avgTaskNs < 0)
-            return base;
-        const qint64 byTime = kPipelineBudgetNs / std::max<qint64>(avgTaskNs, 1000);
-        return int(std::clamp<qint64>(byTime, base, std::max(base, kMaxAdaptiveDepth)));
-    }
+    /// How many tasks each worker may hold (adaptivePipelineDepth).
+    int depthLocked() const { return adaptivePipelineDepth(opts.pipelineDepth, avgTaskNs); }
 
     int liveWorkersLocked() const
     {
@@ -209,21 +203,23 @@ public:
         if (shutdown && queue.empty())
             return;
         int live = liveWorkersLocked();
-        // Capacity of live workers for queued tasks. By the base depth, not
-        // the adaptive one: after a run of short tasks the adaptive depth is
-        // large, and a few long tasks submitted then must still get workers
-        // of their own (up to maxWorkers), not queue behind one worker.
-        const qint64 depth = opts.pipelineDepth;
-        qint64 capacity = 0;
+        // As Python's pool: a task that finds no idle worker gets a new one
+        // (up to maxWorkers). Idle = holding nothing (a starting worker
+        // holds nothing yet and counts). Pipelining fills busy workers
+        // deeper, but must not stand in for a worker the pool may still
+        // start: two long tasks after a run of short ones ran one after the
+        // other in a single worker when busy workers counted as capacity
+        // (tst_processpool longTasksAfterShortOnesGetTheirOwnWorkers).
+        qint64 idle = 0;
         for (auto& w : workers) {
-            if (!w->retire && !w->exitSent)
-                capacity += std::max<qint64>(0, depth - qint64(w->inflight.size()));
+            if (!w->retire && !w->exitSent && w->inflight.empty())
+                ++idle;
         }
         const qint64 queued = qint64(queue.size());
-        while (live < maxWorkers && queued > capacity) {
+        while (live < maxWorkers && queued > idle) {
             spawnLocked();
             ++live;
-            capacity += depth;
+            ++idle;
         }
     }
 

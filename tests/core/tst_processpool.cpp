@@ -37,6 +37,12 @@ static qint64 pidOf()
     return qint64(::getpid());
 }
 POOLSCOPE_TASK(pidOf, "the worker's pid");
+static qint64 sleepThenPid(qint64 ms)
+{
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return qint64(::getpid());
+}
+POOLSCOPE_TASK(sleepThenPid, "sleep ms, then the worker's pid");
 static qint64 dieBySignal(qint64 sig)
 {
     ::raise(int(sig));
@@ -199,6 +205,43 @@ class TstProcessPool : public QObject {
     }
 
 private slots:
+    void adaptivePipelineDepth_data()
+    {
+        QTest::addColumn<int>("base");
+        QTest::addColumn<qint64>("avgTaskNs");
+        QTest::addColumn<int>("depth");
+        QTest::newRow("no task timed yet: base") << 2 << qint64(-1) << 2;
+        QTest::newRow("pipelining off stays off") << 1 << qint64(1'000) << 1;
+        QTest::newRow("long tasks: base") << 2 << qint64(50'000'000) << 2;
+        QTest::newRow("1 ms tasks: base (2 ms budget)") << 2 << qint64(1'000'000) << 2;
+        QTest::newRow("250 us tasks: 8") << 2 << qint64(250'000) << 8;
+        QTest::newRow("tiny tasks: capped at 64") << 2 << qint64(100) << 64;
+        QTest::newRow("base above the cap wins") << 100 << qint64(100) << 100;
+        QTest::newRow("base 4 with 1 ms tasks: 4") << 4 << qint64(1'000'000) << 4;
+    }
+    void adaptivePipelineDepth()
+    {
+        QFETCH(int, base);
+        QFETCH(qint64, avgTaskNs);
+        QFETCH(int, depth);
+        QCOMPARE(detail::adaptivePipelineDepth(base, avgTaskNs), depth);
+    }
+
+    void longTasksAfterShortOnesGetTheirOwnWorkers()
+    {
+        // After many short tasks the pipeline is deep (up to 64 per worker);
+        // two long tasks submitted then must still run on two workers, side
+        // by side, not queue behind each other at one.
+        ProcessPoolExecutor pool(opts(2));
+        // One at a time: on-demand spawning starts a single worker.
+        for (int i = 0; i < 200; ++i)
+            QCOMPARE(pool.submit(&addInts, i, 1).result(20s), qint64(i + 1));
+        auto a = pool.submit(&sleepThenPid, 300);
+        auto b = pool.submit(&sleepThenPid, 300);
+        const qint64 pa = a.result(20s), pb = b.result(20s);
+        QVERIFY2(pa != pb, "both long tasks ran in the same worker process");
+    }
+
     void typedSubmitAndNamed()
     {
         ProcessPoolExecutor pool(opts(2));

@@ -63,6 +63,14 @@ struct ProcessPoolOptions {
 namespace detail {
 class ProcessPoolCore;
 
+/// Adaptive pipelining: how many tasks a worker may hold (sent, not yet
+/// finished). `base` (ProcessPoolOptions::pipelineDepth) is the minimum;
+/// when the tasks run so far averaged `avgTaskNs` of wall time (negative:
+/// none yet), enough to keep about 2 ms of work queued at the worker, up to
+/// 64, so it never idles for a round trip through the parent after each
+/// short task. A base of 1 turns pipelining off and is kept as is.
+int adaptivePipelineDepth(int base, qint64 avgTaskNs);
+
 /// A task that runs in a worker process; its reply decodes into R.
 template<class R>
 class RemoteNode final : public ResultNode<R> {
