@@ -935,6 +935,9 @@ private slots:
         QVERIFY(ab.summaryText(ABCompare::Slot::A).contains(QStringLiteral("CPU/wall 0.50")));
         TimelineWidget* a = ab.timeline(ABCompare::Slot::A);
         TimelineWidget* b = ab.timeline(ABCompare::Slot::B);
+        // finished runs: no "live / paused view" badge
+        QVERIFY(!a->liveBadgeVisible());
+        QVERIFY(!b->liveBadgeVisible());
         // one scale for both, each starting at its own run's start
         QCOMPARE(a->nsPerPixel(), b->nsPerPixel());
         QCOMPARE(a->viewStartNs() - 50'000.0 * kMs, b->viewStartNs() - 90'000.0 * kMs);

@@ -110,6 +110,7 @@ class TstTimeline : public QObject {
     Q_OBJECT
 private slots:
     void emptyRenders();
+    void liveBadgeCanBeHidden();
     void lanesPerWorker();
     void spansStoredSortedAndTrimmed();
     void replaySetSpans();
@@ -137,6 +138,25 @@ void TstTimeline::emptyRenders()
     QCOMPARE(w.laneCount(), 0);
     QCOMPARE(w.noteText(), QString());
     QVERIFY(!w.hitTest(QPoint(300, 100)).has_value());
+}
+
+void TstTimeline::liveBadgeCanBeHidden()
+{
+    TimelineWidget w;
+    w.resize(600, 200);
+    QVERIFY(w.liveBadgeVisible());
+    // The corner above the lane labels, without the axis' bottom line.
+    const QRect corner(0, 0, w.plotRect().left(), w.plotRect().top() - 1);
+    QVERIFY(corner.width() > 8 && corner.height() > 4);
+    const QImage with = w.grab().toImage().copy(corner);
+    w.setLiveBadgeVisible(false);
+    QVERIFY(!w.liveBadgeVisible());
+    const QImage without = w.grab().toImage().copy(corner);
+    QVERIFY(with != without); // the badge was painted, now it is not
+    const QRgb bg = without.pixel(0, 0);
+    for (int y = 0; y < without.height(); ++y)
+        for (int x = 0; x < without.width(); ++x)
+            QCOMPARE(without.pixel(x, y), bg); // an empty corner
 }
 
 void TstTimeline::lanesPerWorker()

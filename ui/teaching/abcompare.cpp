@@ -39,6 +39,7 @@ ABCompare::ABCompare(QWidget* parent)
         sd.bar->setObjectName(QStringLiteral("abBar") + letter);
         sd.timeline = new TimelineWidget(this);
         sd.timeline->setObjectName(QStringLiteral("abTimeline") + letter);
+        sd.timeline->setLiveBadgeVisible(false); // a finished run: nothing to follow
         layout->addWidget(sd.title);
         layout->addWidget(sd.summary);
         layout->addWidget(sd.bar);

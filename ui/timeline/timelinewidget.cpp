@@ -647,6 +647,14 @@ void TimelineWidget::paintEvent(QPaintEvent*)
     m_stats = st;
 }
 
+void TimelineWidget::setLiveBadgeVisible(bool visible)
+{
+    if (visible == m_liveBadge)
+        return;
+    m_liveBadge = visible;
+    update();
+}
+
 void TimelineWidget::paintAxis(QPainter& p, const Layout& l) const
 {
     const QPalette& pal = palette();
@@ -656,11 +664,14 @@ void TimelineWidget::paintAxis(QPainter& p, const Layout& l) const
     p.drawLine(0, l.axisHeight - 1, width(), l.axisHeight - 1);
 
     // follow-mode badge in the corner above the lane labels
-    const QRect badge(4, 0, l.labelWidth - 8, l.axisHeight);
-    p.setPen(m_following ? pal.color(QPalette::Highlight) : pal.color(QPalette::PlaceholderText));
-    p.drawText(badge, Qt::AlignVCenter | Qt::AlignLeft,
-               fm.elidedText(m_following ? tr("● live") : tr("○ paused view"), Qt::ElideRight,
-                             badge.width()));
+    if (m_liveBadge) {
+        const QRect badge(4, 0, l.labelWidth - 8, l.axisHeight);
+        p.setPen(m_following ? pal.color(QPalette::Highlight)
+                             : pal.color(QPalette::PlaceholderText));
+        p.drawText(badge, Qt::AlignVCenter | Qt::AlignLeft,
+                   fm.elidedText(m_following ? tr("● live") : tr("○ paused view"), Qt::ElideRight,
+                                 badge.width()));
+    }
 
     const double minTickPx = fm.horizontalAdvance(QStringLiteral("000.000 ms")) + fm.height();
     const double step = niceStep(m_nsPerPixel * minTickPx);

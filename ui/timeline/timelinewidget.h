@@ -89,6 +89,10 @@ public:
 
     // ---- view
     bool isFollowing() const { return m_following; }
+    /// The "live / paused view" badge above the lane labels. Off for
+    /// timelines of finished runs (A/B panel), where following means nothing.
+    bool liveBadgeVisible() const { return m_liveBadge; }
+    void setLiveBadgeVisible(bool visible);
     double viewStartNs() const { return m_viewStart; }
     double viewEndNs() const;
     double nsPerPixel() const { return m_nsPerPixel; }
@@ -191,6 +195,7 @@ private:
     double m_viewStart = 0;
     double m_nsPerPixel = 10e9 / 1000; // 10 s across 1000 px
     bool m_following = true;
+    bool m_liveBadge = true;
 
     // interaction
     QPoint m_pressPos;
