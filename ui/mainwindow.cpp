@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 
 #include "appicons.h"
+#include "charts/hostcpucharts.h"
 #include "charts/percorechart.h"
 #include "charts/throughputchart.h"
 #include "controlbar.h"
@@ -165,6 +166,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
         m_workersModel->clear();
         m_futuresModel->clear();
         m_timeline->clear();
+        m_hostCpu->clear(); // the new pool's hosts come with its snapshots
         updateActions();
         updateHint();
     });
@@ -420,15 +422,32 @@ void MainWindow::buildDocks()
         table->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
         table->horizontalHeader()->setDefaultSectionSize(64);
         table->setColumnWidth(WorkersModel::NameColumn, 110);
+        table->setColumnWidth(WorkersModel::HostColumn, 90);
+        table->setColumnWidth(WorkersModel::RankColumn, 44);
         table->setColumnWidth(WorkersModel::StateColumn, 86);
+        // Host and rank mean something for MPI pools only (onSnapshot).
+        table->setColumnHidden(WorkersModel::HostColumn, true);
+        table->setColumnHidden(WorkersModel::RankColumn, true);
+        m_workersView = table;
         table->setColumnWidth(WorkersModel::TaskColumn, 130);
         table->setColumnWidth(WorkersModel::ProgressColumn, 110);
         addPanel(QStringLiteral("workersDock"), tr("Workers"), table);
     }
-    // Per-core CPU.
-    m_perCore = new PerCoreChart(this);
-    m_perCore->setObjectName(QStringLiteral("perCoreChart"));
-    addPanel(QStringLiteral("cpuDock"), tr("Per-core CPU"), m_perCore);
+    // Per-core CPU: this machine's, or one chart per host for an MPI pool
+    // (its ranks send their hosts' CPU use; onSnapshot switches).
+    {
+        auto* w = new QWidget(this);
+        m_perCore = new PerCoreChart(w);
+        m_perCore->setObjectName(QStringLiteral("perCoreChart"));
+        m_hostCpu = new HostCpuCharts(w);
+        m_hostCpu->setObjectName(QStringLiteral("hostCpuCharts"));
+        m_hostCpu->hide();
+        auto* lay = new QVBoxLayout(w);
+        lay->setContentsMargins(0, 0, 0, 0);
+        lay->addWidget(m_perCore);
+        lay->addWidget(m_hostCpu);
+        addPanel(QStringLiteral("cpuDock"), tr("Per-core CPU"), w);
+    }
     // Timeline.
     m_timeline = new TimelineWidget(this);
     m_timeline->setObjectName(QStringLiteral("timeline"));
@@ -1139,6 +1158,10 @@ void MainWindow::onSnapshot(const Snapshot& s)
     m_queueModel->applySnapshot(s);
     lap(cost.queueNs);
     m_workersModel->applySnapshot(s);
+    if (m_workersModel->hasHosts() == m_workersView->isColumnHidden(WorkersModel::HostColumn)) {
+        m_workersView->setColumnHidden(WorkersModel::HostColumn, !m_workersModel->hasHosts());
+        m_workersView->setColumnHidden(WorkersModel::RankColumn, !m_workersModel->hasHosts());
+    }
     lap(cost.workersNs);
 
     QScrollBar* sb = m_futuresView->verticalScrollBar();
@@ -1152,6 +1175,11 @@ void MainWindow::onSnapshot(const Snapshot& s)
     m_timeline->applySnapshot(s);
     lap(cost.timelineNs);
     m_perCore->applySnapshot(s);
+    m_hostCpu->applySnapshot(s);
+    if (const bool hosts = m_hostCpu->hostCount() > 0; hosts != m_hostCpu->isVisibleTo(this)) {
+        m_hostCpu->setVisible(hosts);
+        m_perCore->setVisible(!hosts);
+    }
     m_throughput->applySnapshot(s);
     m_queueChart->applySnapshot(s);
     lap(cost.chartsNs);
@@ -1173,7 +1201,9 @@ void MainWindow::onSnapshot(const Snapshot& s)
     if (trimmed > 0)
         setTextIfChanged(m_notShownLabel, tr("%1 not shown").arg(l.toString(trimmed)));
     QString pool = tr("%1 pool | %2/%3 workers")
-                       .arg(s.poolKind == QLatin1String("process") ? tr("process") : tr("thread"))
+                       .arg(s.poolKind == QLatin1String("process") ? tr("process")
+                            : s.poolKind == QLatin1String("mpi")   ? tr("MPI")
+                                                                   : tr("thread"))
                        .arg(s.workerCount)
                        .arg(s.maxWorkers);
     if (s.poolKind == QLatin1String("thread") && m_controller->poolConfig().gil)

@@ -40,6 +40,7 @@ class SweepChart;
 class SweepRunner;
 class FuturesModel;
 class MandelbrotView;
+class HostCpuCharts;
 class PerCoreChart;
 class QueueModel;
 class ThroughputChart;
@@ -89,6 +90,10 @@ public:
     TimelineWidget* timeline() const { return m_timeline; }
     MandelbrotView* mandelbrot() const { return m_mandelbrot; }
     PerCoreChart* perCoreChart() const { return m_perCore; }
+    /// One per-core chart per host of an MPI pool (shown instead of
+    /// perCoreChart() while the pool reports hosts).
+    HostCpuCharts* hostCpuCharts() const { return m_hostCpu; }
+    QTableView* workersView() const { return m_workersView; }
     LessonPanel* lessonPanel() const { return m_lesson; }
     AnalysisPanel* analysisPanel() const { return m_analysis; }
     SweepChart* sweepChart() const { return m_sweepChart; }
@@ -216,6 +221,8 @@ private:
     TimelineWidget* m_timeline = nullptr;
     MandelbrotView* m_mandelbrot = nullptr;
     PerCoreChart* m_perCore = nullptr;
+    HostCpuCharts* m_hostCpu = nullptr;
+    QTableView* m_workersView = nullptr;
     ThroughputChart* m_throughput = nullptr;
     QList<QDockWidget*> m_panels; // the seven live panels (not the teaching docks)
     LessonPanel* m_lesson = nullptr;

@@ -1,7 +1,7 @@
 // poolscope: the desktop task monitor (DESIGN.md §8).
 //
 //   poolscope [--workload NAME [--tasks N] [--size S] [--knob K=V]...]
-//             [--pool thread|process] [--workers W] [--gil] [--switch-interval MS]
+//             [--pool thread|process|mpi] [--workers W] [--gil] [--switch-interval MS]
 //             [--chunk C] [--priority P]
 //             [--screenshot FILE [--after MS]] [--startup-time] [--measure FILE]
 //             [--lesson NAME [--compare | --sweep]] [--replay TRACE] [--slow-motion F]
@@ -125,7 +125,8 @@ int main(int argc, char** argv)
     opt("tasks", "Number of tasks (default: the workload's).", "n");
     opt("size", "Size of each task in the workload's unit.", "s");
     opt("knob", "Set a workload knob, e.g. --knob max_iter=500 (repeatable).", "name=value");
-    opt("pool", "thread or process (default: thread).", "kind");
+    opt("pool", "thread, process or mpi (MPI ranks, when built with MPI; default: thread).",
+        "kind");
     opt("workers", "Pool size (default: the pool's default).", "w");
     opt("gil", "Thread pool with the simulated GIL.");
     opt("switch-interval", "GIL switch interval in ms (default 5).", "ms");
@@ -201,8 +202,15 @@ int main(int argc, char** argv)
             spec.poolKind = QStringLiteral("thread");
         else if (pool == QLatin1String("process") || pool == QLatin1String("processes"))
             spec.poolKind = QStringLiteral("process");
+        else if (pool == QLatin1String("mpi"))
+#ifdef POOLSCOPE_HAVE_MPI
+            spec.poolKind = QStringLiteral("mpi");
+#else
+            usageError(QStringLiteral("--pool mpi: this build has no MPI pool (configure with "
+                                      "MPI installed; docs/scale-out.md)"));
+#endif
         else
-            usageError(QStringLiteral("--pool must be thread or process, got '%1'").arg(pool));
+            usageError(QStringLiteral("--pool must be thread, process or mpi, got '%1'").arg(pool));
     } else if (scenario && Workloads::find(spec.workload)->processOnly) {
         spec.poolKind = QStringLiteral("process");
     }
@@ -335,7 +343,7 @@ int main(int argc, char** argv)
                 shown.switchIntervalMs = spec.switchIntervalMs;
         }
         if (shown.workers <= 0)
-            shown.workers = shown.poolKind == QLatin1String("process")
+            shown.workers = shown.poolKind != QLatin1String("thread") // one per core
                                 ? ProcessPoolExecutor::defaultMaxWorkers()
                                 : ThreadPoolExecutor::defaultMaxWorkers();
         if (scenario || p.isSet(QStringLiteral("pool")) || p.isSet(QStringLiteral("workers"))

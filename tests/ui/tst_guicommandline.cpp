@@ -38,6 +38,9 @@ private slots:
             << "--slow-motion needs a whole number, got 'x'";
         QTest::newRow("--replay empty")
             << QStringList{QStringLiteral("--replay"), QString()} << "--replay needs a trace file";
+        QTest::newRow("--pool bogus")
+            << QStringList{QStringLiteral("--pool"), QStringLiteral("bogus")}
+            << "--pool must be thread, process or mpi, got 'bogus'";
         QTest::newRow("--chunk on the pipeline")
             << QStringList{QStringLiteral("--workload"), QStringLiteral("pipeline"),
                            QStringLiteral("--chunk"), QStringLiteral("4")}

@@ -49,6 +49,29 @@ WorkerInfo worker(int index, WorkerState state = WorkerState::Idle)
     return w;
 }
 
+/// A worker of an MPI pool: rank `rank` on `host`, named as the pool names it.
+WorkerInfo rankWorker(int index, const QString& host, int rank,
+                      WorkerState state = WorkerState::Idle)
+{
+    WorkerInfo w;
+    w.index = index;
+    w.host = host;
+    w.rank = rank;
+    w.name = host.isEmpty() ? QStringLiteral("rank %1").arg(rank)
+                            : QStringLiteral("%1/rank %2").arg(host).arg(rank);
+    w.pid = 5000 + rank;
+    w.state = state;
+    return w;
+}
+
+QStringList column(const QAbstractItemModel& m, int col)
+{
+    QStringList out;
+    for (int r = 0; r < m.rowCount(); ++r)
+        out << m.index(r, col).data().toString();
+    return out;
+}
+
 TaskRecord record(quint64 id, TaskStatus status = TaskStatus::Succeeded, qint64 runNs = 10 * kMs,
                   const QString& name = "primes")
 {
@@ -125,6 +148,8 @@ private slots:
     void workersBatchedInsertAndRemove();
     void workersDeadLinger();
     void workersDataChangedPerRange();
+    void workersGroupedByHostAndRank();
+    void workersHostArrivesLate();
     void progressDelegatePaints();
 
     // FuturesModel + FuturesFilterModel
@@ -407,6 +432,102 @@ void TstModels::workersBatchedInsertAndRemove()
     for (int r = 0; r < m.rowCount(); ++r)
         indices.append(m.worker(r).index);
     QCOMPARE(indices, (QList<int>{0, 1, 4, 5, 6, 7, 8, 9}));
+}
+
+void TstModels::workersGroupedByHostAndRank()
+{
+    WorkersModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
+
+    // A local pool: no host, no rank, index order, host columns meaningless.
+    Snapshot local;
+    local.timeNs = kSec;
+    local.workers = {worker(1), worker(0)};
+    m.applySnapshot(local);
+    QVERIFY(!m.hasHosts());
+    QCOMPARE(column(m, WorkersModel::NameColumn), (QStringList{"poolscope_0", "poolscope_1"}));
+    QCOMPARE(column(m, WorkersModel::HostColumn), (QStringList{"—", "—"}));
+    m.clear();
+    inserted.clear();
+
+    // An MPI pool over two hosts. The pool numbers workers in the order the
+    // ranks answered, so indices interleave the hosts; rows are grouped by
+    // host (name order), then rank.
+    Snapshot s;
+    s.timeNs = 2 * kSec;
+    s.poolKind = QStringLiteral("mpi");
+    WorkerInfo busy = rankWorker(0, "nodeB", 4, WorkerState::Running);
+    busy.currentTask = 11;
+    busy.currentName = NameTable::intern("primes");
+    busy.currentStartNs = kSec;
+    s.workers = {busy, rankWorker(1, "nodeA", 2), rankWorker(2, "nodeB", 3),
+                 rankWorker(3, "nodeA", 1)};
+    m.applySnapshot(s);
+    QVERIFY(m.hasHosts());
+    QCOMPARE(m.rowCount(), 4);
+    QCOMPARE(inserted.count(), 1); // one batch into an empty model
+    QCOMPARE(column(m, WorkersModel::HostColumn),
+             (QStringList{"nodeA", "nodeA", "nodeB", "nodeB"}));
+    QCOMPARE(column(m, WorkersModel::RankColumn), (QStringList{"1", "2", "3", "4"}));
+    QCOMPARE(column(m, WorkersModel::NameColumn),
+             (QStringList{"nodeA/rank 1", "nodeA/rank 2", "nodeB/rank 3", "nodeB/rank 4"}));
+    QCOMPARE(m.hosts(), (QStringList{"nodeA", "nodeB"}));
+    QCOMPARE(m.rowOfWorker(0), 3); // index 0 is rank 4 on nodeB, the last row
+    QCOMPARE(cell(m, 3, WorkersModel::StateColumn), "running");
+    QCOMPARE(cell(m, 3, WorkersModel::TaskColumn), "primes #11");
+    QCOMPARE(m.index(0, WorkersModel::HostColumn).data(WorkersModel::SortRole).toString(), "nodeA");
+    QCOMPARE(m.index(0, WorkersModel::RankColumn).data(WorkersModel::SortRole).toInt(), 1);
+    QVERIFY(cell(m, 0, WorkersModel::NameColumn, Qt::ToolTipRole).contains("MPI rank 1 on nodeA"));
+    QCOMPARE(m.headerData(WorkersModel::HostColumn, Qt::Horizontal).toString(), "Host");
+    QCOMPARE(m.headerData(WorkersModel::RankColumn, Qt::Horizontal).toString(), "Rank");
+
+    // Rank 5 joins on nodeA: it lands inside nodeA's group, not at the end.
+    inserted.clear();
+    s.timeNs = 3 * kSec;
+    s.workers.append(rankWorker(4, "nodeA", 5));
+    m.applySnapshot(s);
+    QCOMPARE(inserted.count(), 1);
+    QCOMPARE(inserted.first().at(1).toInt(), 2);
+    QCOMPARE(inserted.first().at(2).toInt(), 2);
+    QCOMPARE(column(m, WorkersModel::RankColumn), (QStringList{"1", "2", "5", "3", "4"}));
+    QCOMPARE(m.hosts(), (QStringList{"nodeA", "nodeB"}));
+
+    // A new pool on a third host alone: the old rows go, the new one stays.
+    m.setDeadLinger(0ms);
+    s.timeNs = 4 * kSec;
+    s.workers = {rankWorker(0, "nodeC", 1)};
+    m.applySnapshot(s);
+    QCOMPARE(column(m, WorkersModel::NameColumn), (QStringList{"nodeC/rank 1"}));
+    QCOMPARE(m.hosts(), (QStringList{"nodeC"}));
+}
+
+void TstModels::workersHostArrivesLate()
+{
+    // An MPI rank is listed before its first heartbeat names its host; when
+    // the host arrives the row moves into its host's group (one removal, one
+    // insertion), keeping the model consistent.
+    WorkersModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Snapshot s;
+    s.timeNs = kSec;
+    s.workers = {rankWorker(0, "nodeA", 1), rankWorker(1, QString(), 2), rankWorker(2, "nodeB", 3)};
+    m.applySnapshot(s);
+    QCOMPARE(column(m, WorkersModel::HostColumn), (QStringList{"—", "nodeA", "nodeB"}));
+    QVERIFY(m.hasHosts());
+
+    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
+    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
+    s.timeNs = 2 * kSec;
+    s.workers[1] = rankWorker(1, "nodeB", 2);
+    m.applySnapshot(s);
+    QCOMPARE(removed.count(), 1);
+    QCOMPARE(inserted.count(), 1);
+    QCOMPARE(m.rowCount(), 3);
+    QCOMPARE(column(m, WorkersModel::NameColumn),
+             (QStringList{"nodeA/rank 1", "nodeB/rank 2", "nodeB/rank 3"}));
+    QCOMPARE(m.rowOfWorker(1), 1);
+    QVERIFY(!m.isDead(1));
 }
 
 void TstModels::workersDeadLinger()

@@ -389,6 +389,13 @@ int ChartAdapter::barCount() const
     return d->barSet ? int(d->barSet->count()) : 0;
 }
 
+double ChartAdapter::barValue(int index) const
+{
+    if (!d->barSet || index < 0 || index >= d->barSet->count())
+        return qQNaN();
+    return d->barSet->at(index);
+}
+
 void ChartAdapter::setLegendVisible(bool visible)
 {
     d->chart->legend()->setVisible(visible);

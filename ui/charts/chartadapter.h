@@ -60,6 +60,8 @@ public:
     void setBarValues(const QList<double>& values);
     void setBarRange(double min, double max);
     int barCount() const;
+    /// Current value of bar `index` (NaN when there is no such bar).
+    double barValue(int index) const;
 
     void setLegendVisible(bool visible);
     void setLegendAlignment(Qt::Alignment alignment);

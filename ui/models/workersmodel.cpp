@@ -6,6 +6,7 @@
 #include <QLocale>
 
 #include <algorithm>
+#include <functional>
 
 namespace poolscope {
 
@@ -26,14 +27,58 @@ bool WorkersModel::sameDisplay(const WorkerInfo& a, const WorkerInfo& b)
            && a.currentTask == b.currentTask && a.currentName == b.currentName
            && a.currentStartNs == b.currentStartNs && a.progress == b.progress
            && a.tasksDone == b.tasksDone && a.cpuLoad == b.cpuLoad && a.lastCore == b.lastCore
-           && a.holdsGil == b.holdsGil && a.busyNs == b.busyNs && a.cpuNs == b.cpuNs;
+           && a.holdsGil == b.holdsGil && a.busyNs == b.busyNs && a.cpuNs == b.cpuNs
+           && a.host == b.host && a.rank == b.rank;
+}
+
+bool WorkersModel::keyLess(const WorkerInfo& a, const WorkerInfo& b)
+{
+    if (a.host != b.host)
+        return a.host < b.host;
+    if (a.rank != b.rank)
+        return a.rank < b.rank;
+    return a.index < b.index;
+}
+
+bool WorkersModel::sameKey(const WorkerInfo& a, const WorkerInfo& b)
+{
+    return a.index == b.index && a.rank == b.rank && a.host == b.host;
+}
+
+int WorkersModel::rowOfKey(const WorkerInfo& w) const
+{
+    auto it =
+        std::lower_bound(m_rows.begin(), m_rows.end(), w,
+                         [](const Row& r, const WorkerInfo& k) { return keyLess(r.info, k); });
+    return it != m_rows.end() && sameKey(it->info, w) ? int(it - m_rows.begin()) : -1;
 }
 
 int WorkersModel::rowOfWorker(int workerIndex) const
 {
-    auto it = std::lower_bound(m_rows.begin(), m_rows.end(), workerIndex,
-                               [](const Row& r, int i) { return r.info.index < i; });
-    return it != m_rows.end() && it->info.index == workerIndex ? int(it - m_rows.begin()) : -1;
+    // Rows are ordered by host first, so the index alone needs a scan (a
+    // pool has at most a few thousand workers; the model itself looks rows
+    // up by their full key).
+    for (std::size_t r = 0; r < m_rows.size(); ++r) {
+        if (m_rows[r].info.index == workerIndex)
+            return int(r);
+    }
+    return -1;
+}
+
+QStringList WorkersModel::hosts() const
+{
+    QStringList out;
+    for (const Row& r : m_rows) {
+        if (out.isEmpty() || out.constLast() != r.info.host)
+            out.append(r.info.host);
+    }
+    return out;
+}
+
+void WorkersModel::countHostRows()
+{
+    m_hostRows = int(std::count_if(m_rows.begin(), m_rows.end(),
+                                   [](const Row& r) { return !r.info.host.isEmpty(); }));
 }
 
 void WorkersModel::applySnapshot(const Snapshot& snapshot)
@@ -42,12 +87,33 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
     // Running workers show "running for ..." which moves with time.
     const bool timeMoved = now != m_timeNs;
     m_timeNs = now;
+
+    // 0. workers whose host or rank changed leave their old place (one
+    //    removal each; rare: an MPI rank's host arrives after its first
+    //    report). They come back below as new rows in their group.
+    if (!m_rows.empty()) {
+        std::vector<int> moved;
+        for (const WorkerInfo& w : snapshot.workers) {
+            if (rowOfKey(w) >= 0)
+                continue;
+            const int r = rowOfWorker(w.index);
+            if (r >= 0 && std::find(moved.begin(), moved.end(), r) == moved.end())
+                moved.push_back(r);
+        }
+        std::sort(moved.begin(), moved.end(), std::greater<>());
+        for (int r : moved) {
+            beginRemoveRows({}, r, r);
+            m_rows.erase(m_rows.begin() + r);
+            endRemoveRows();
+        }
+    }
+
     std::vector<char> seen(m_rows.size(), 0);
     std::vector<int> changed;
     std::vector<WorkerInfo> added;
 
     for (const WorkerInfo& w : snapshot.workers) {
-        const int r = rowOfWorker(w.index);
+        const int r = rowOfKey(w);
         if (r < 0) {
             added.push_back(w);
             continue;
@@ -106,20 +172,22 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
     }
 
     // 3. insertions, one per run of new workers landing at the same place
-    //    (normally one at the end: new workers get new, higher indices)
-    std::sort(added.begin(), added.end(),
-              [](const WorkerInfo& a, const WorkerInfo& b) { return a.index < b.index; });
+    //    (normally one at the end: new workers get new, higher indices; in
+    //    an MPI pool one per host group)
+    std::stable_sort(added.begin(), added.end(),
+                     [](const WorkerInfo& a, const WorkerInfo& b) { return a.index < b.index; });
     added.erase(
         std::unique(added.begin(), added.end(),
                     [](const WorkerInfo& a, const WorkerInfo& b) { return a.index == b.index; }),
         added.end());
+    std::sort(added.begin(), added.end(), keyLess);
     for (std::size_t i = 0; i < added.size();) {
-        const auto pos =
-            std::lower_bound(m_rows.begin(), m_rows.end(), added[i].index,
-                             [](const Row& row, int idx) { return row.info.index < idx; });
+        const auto pos = std::lower_bound(
+            m_rows.begin(), m_rows.end(), added[i],
+            [](const Row& row, const WorkerInfo& k) { return keyLess(row.info, k); });
         const int at = int(pos - m_rows.begin());
         std::size_t j = i + 1;
-        while (j < added.size() && (pos == m_rows.end() || added[j].index < pos->info.index))
+        while (j < added.size() && (pos == m_rows.end() || keyLess(added[j], pos->info)))
             ++j;
         std::vector<Row> batch;
         batch.reserve(j - i);
@@ -130,6 +198,7 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
         endInsertRows();
         i = j;
     }
+    countHostRows();
 }
 
 void WorkersModel::emitChangedRanges(const std::vector<int>& rows)
@@ -147,6 +216,7 @@ void WorkersModel::clear()
 {
     beginResetModel();
     m_rows.clear();
+    m_hostRows = 0;
     m_timeNs = 0;
     endResetModel();
 }
@@ -194,6 +264,10 @@ QVariant WorkersModel::data(const QModelIndex& index, int role) const
         switch (col) {
         case NameColumn:
             return workerName(w);
+        case HostColumn:
+            return w.host.isEmpty() ? QStringLiteral("—") : w.host;
+        case RankColumn:
+            return w.rank >= 0 ? QString::number(w.rank) : QStringLiteral("—");
         case StateColumn:
             return QString::fromLatin1(nameOf(w.state));
         case TaskColumn:
@@ -223,6 +297,10 @@ QVariant WorkersModel::data(const QModelIndex& index, int role) const
         switch (col) {
         case NameColumn:
             return w.index;
+        case HostColumn:
+            return w.host;
+        case RankColumn:
+            return w.rank;
         case StateColumn:
             return int(w.state);
         case TaskColumn:
@@ -267,6 +345,10 @@ QVariant WorkersModel::data(const QModelIndex& index, int role) const
         switch (col) {
         case NameColumn: {
             QString t = tr("Worker #%1").arg(w.index);
+            if (w.rank >= 0)
+                t += tr(", MPI rank %1").arg(w.rank);
+            if (!w.host.isEmpty())
+                t += tr(" on %1").arg(w.host);
             if (w.pid > 0)
                 t += tr(", process %1").arg(w.pid);
             else if (w.tid > 0)
@@ -283,6 +365,12 @@ QVariant WorkersModel::data(const QModelIndex& index, int role) const
             if (runningNs >= 0)
                 return tr("running for %1").arg(display::formatDuration(runningNs));
             break;
+        case HostColumn:
+            return w.host.isEmpty() ? QVariant()
+                                    : tr("Host the MPI runtime placed this rank on (rows are "
+                                         "grouped by host, then rank)");
+        case RankColumn:
+            return w.rank >= 0 ? tr("MPI rank in the job (rank 0 is the master)") : QVariant();
         case CpuColumn:
             return tr("CPU time / wall time of this worker over the last tick");
         case CoreColumn:
@@ -293,6 +381,7 @@ QVariant WorkersModel::data(const QModelIndex& index, int role) const
         break;
     case Qt::TextAlignmentRole:
         switch (col) {
+        case RankColumn:
         case DoneColumn:
         case CpuColumn:
         case CoreColumn:
@@ -315,6 +404,10 @@ QVariant WorkersModel::headerData(int section, Qt::Orientation orientation, int 
     switch (section) {
     case NameColumn:
         return tr("Worker");
+    case HostColumn:
+        return tr("Host");
+    case RankColumn:
+        return tr("Rank");
     case StateColumn:
         return tr("State");
     case TaskColumn:
