@@ -2,6 +2,8 @@
 #   cmake --install build/release --prefix /opt/poolscope
 #   find_package(PoolScope REQUIRED)            # with CMAKE_PREFIX_PATH=/opt/poolscope
 #   target_link_libraries(app PRIVATE PoolScope::core)
+#   find_package(PoolScope REQUIRED COMPONENTS mpi)  # the MPI pool, when it was built
+#   target_link_libraries(app PRIVATE PoolScope::mpi)
 # Included at the end of the top-level CMakeLists.txt, after core/ is defined.
 # The installed include path comes from core/CMakeLists.txt:
 #   $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>
@@ -23,13 +25,36 @@ install(TARGETS poolscope_core
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
+# mpipool.h only with the library that implements it.
+if(TARGET poolscope_mpi)
+    set(_poolscope_header_excludes "")
+else()
+    set(_poolscope_header_excludes PATTERN "mpipool.h" EXCLUDE)
+endif()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/core/include/poolscope"
     DESTINATION include # = $<INSTALL_INTERFACE:include> in core/CMakeLists.txt
-    FILES_MATCHING PATTERN "*.h")
+    FILES_MATCHING PATTERN "*.h" ${_poolscope_header_excludes})
 
 install(EXPORT PoolScopeTargets
     NAMESPACE PoolScope::
     DESTINATION ${POOLSCOPE_INSTALL_CMAKEDIR})
+
+# The MPI pool (when built): PoolScope::mpi in an export set of its own, so
+# only find_package(PoolScope COMPONENTS mpi) looks for MPI; a package built
+# without MPI simply has no such file and says so when asked for it.
+if(TARGET poolscope_mpi)
+    set_target_properties(poolscope_mpi PROPERTIES EXPORT_NAME mpi)
+    install(TARGETS poolscope_mpi
+        EXPORT PoolScopeMpiTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    install(EXPORT PoolScopeMpiTargets
+        NAMESPACE PoolScope::
+        DESTINATION ${POOLSCOPE_INSTALL_CMAKEDIR})
+    export(EXPORT PoolScopeMpiTargets
+        NAMESPACE PoolScope::
+        FILE "${PROJECT_BINARY_DIR}/PoolScopeMpiTargets.cmake")
+endif()
 
 configure_package_config_file(
     "${CMAKE_CURRENT_LIST_DIR}/PoolScopeConfig.cmake.in"
