@@ -938,6 +938,13 @@ private slots:
         // finished runs: no "live / paused view" badge
         QVERIFY(!a->liveBadgeVisible());
         QVERIFY(!b->liveBadgeVisible());
+        QCOMPARE(a->laneCount(), 1);
+        QCOMPARE(b->laneCount(), 4);
+        // A worker that ran nothing in the run (retired by a resize) gets no lane.
+        TraceData shrunk = syntheticTrace(8, 1, 100, 50'000 * kMs);
+        shrunk.workers.append(TraceWorker{7, QStringLiteral("w7"), 0, 0});
+        ab.setRun(ABCompare::Slot::A, shrunk, QStringLiteral("1 worker"));
+        QCOMPARE(a->laneCount(), 1);
         // one scale for both, each starting at its own run's start
         QCOMPARE(a->nsPerPixel(), b->nsPerPixel());
         QCOMPARE(a->viewStartNs() - 50'000.0 * kMs, b->viewStartNs() - 90'000.0 * kMs);

@@ -6,6 +6,7 @@
 
 #include <QEvent>
 #include <QLabel>
+#include <QSet>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -92,9 +93,17 @@ void ABCompare::setRun(Slot slot, const TraceData& trace, const QString& label)
         start =
             std::min(start, s.enqueueNs > 0 && s.enqueueNs <= s.startNs ? s.enqueueNs : s.startNs);
     sd.runStartNs = trace.spans.empty() ? trace.originNs : start;
+    // Lanes only for workers that ran something in this run: after a
+    // resize from 4 workers to 1, run B listed A's three retired workers as
+    // empty lanes.
+    QSet<int> ran;
+    for (const TaskSpan& s : trace.spans)
+        ran.insert(s.worker);
     QHash<int, QString> names;
-    for (const TraceWorker& w : trace.workers)
-        names.insert(w.index, w.name);
+    for (const TraceWorker& w : trace.workers) {
+        if (ran.contains(w.index))
+            names.insert(w.index, w.name);
+    }
     sd.timeline->setSpans(trace.spans, names, sd.runStartNs);
 
     const QString letter = slot == Slot::A ? QStringLiteral("A") : QStringLiteral("B");
