@@ -363,9 +363,12 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
 
     QStringList errors;
     QString err;
-    if (!s.tracePath.isEmpty()
-        && !writeChromeTrace(s.tracePath, monitor.traceData(s.workload), &err))
-        errors << err;
+    if (!s.tracePath.isEmpty()) {
+        TraceData trace = monitor.traceData(s.workload);
+        setWorkerPlaces(trace, monitor.knownWorkers()); // MPI ranks: tracks by host and rank
+        if (!writeChromeTrace(s.tracePath, trace, &err))
+            errors << err;
+    }
     if (!s.csvPath.isEmpty() && !writeCsv(s.csvPath, monitor.records(), &err))
         errors << err;
     if (exportError)

@@ -340,16 +340,31 @@ void writeTrace(Out& o, const TraceData& d)
         idx = {}; // free early
     }
 
+    // Track order: by host, then rank (MPI pools), then worker index. Local
+    // pools have neither, so their tracks stay in index order.
+    std::vector<std::pair<int, const TraceWorker*>> order;
+    order.reserve(std::size_t(workers.size()));
+    for (auto it = workers.cbegin(); it != workers.cend(); ++it)
+        order.emplace_back(it.key(), it.value());
+    if (!d.places.isEmpty()) {
+        std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+            const TraceWorkerPlace pa = d.places.value(a.first);
+            const TraceWorkerPlace pb = d.places.value(b.first);
+            if (pa.host != pb.host)
+                return pa.host < pb.host;
+            return pa.rank < pb.rank;
+        });
+    }
     QList<Lane> lanes;
     std::vector<qint64> baseTid(buckets.size(), 0);
     qint64 nextTid = kFirstWorkerTid;
-    for (auto it = workers.cbegin(); it != workers.cend(); ++it) {
-        const auto b = bucketOf.constFind(it.key());
+    for (const auto& [index, info] : order) {
+        const auto b = bucketOf.constFind(index);
         const quint32 n = b == bucketOf.cend() ? 1 : laneCount[*b];
         if (b != bucketOf.cend())
             baseTid[*b] = nextTid;
         for (quint32 l = 0; l < n; ++l)
-            lanes.append(Lane{it.key(), int(l), nextTid++, it.value() == nullptr, it.value()});
+            lanes.append(Lane{index, int(l), nextTid++, info == nullptr, info});
     }
 
     // ---- header. displayTimeUnit first: Perfetto's tokenizer honours it only
@@ -388,6 +403,16 @@ void writeTrace(Out& o, const TraceData& d)
             o.integer(lane.info->pid);
             o.lit(",\"real_tid\":");
             o.integer(lane.info->tid);
+        }
+        if (const auto place = d.places.constFind(lane.worker); place != d.places.cend()) {
+            if (!place->host.isEmpty()) {
+                o.lit(",\"host\":");
+                o.bytes(jsonString(place->host));
+            }
+            if (place->rank >= 0) {
+                o.lit(",\"rank\":");
+                o.integer(place->rank);
+            }
         }
         o.lit("}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":1,\"tid\":");
         o.integer(lane.tid);
@@ -923,6 +948,18 @@ bool Reader::handleEvent(qsizetype i, const QJsonObject& e)
                 || (!rtV.isUndefined() && !toInt64(rtV, 0, qint64(1) << 53, &tw.tid)))
                 return failAt(i, QStringLiteral("args.real_pid/real_tid must be integers"));
             m_workers.insert(tw.index, tw); // a repeated worker: the last one wins
+            const QJsonValue hostV = args.value(QLatin1String("host"));
+            if (!hostV.isUndefined() && !hostV.isString())
+                return failAt(i, QStringLiteral("args.host must be a string"));
+            const QJsonValue rankV = args.value(QLatin1String("rank"));
+            qint64 rank = -1;
+            if (!rankV.isUndefined() && !toInt64(rankV, 0, INT_MAX, &rank))
+                return failAt(i, QStringLiteral("args.rank must be a non-negative integer"));
+            if (!hostV.isUndefined() || !rankV.isUndefined())
+                m_out.places.insert(tw.index,
+                                    TraceWorkerPlace{hostV.toString().left(1024), int(rank)});
+            else
+                m_out.places.remove(tw.index);
         }
         return true;
     }
@@ -1112,6 +1149,15 @@ QString variantText(const QVariant& v)
 }
 
 } // namespace
+
+void setWorkerPlaces(TraceData& data, const QHash<int, WorkerInfo>& known)
+{
+    for (const TraceWorker& w : data.workers) {
+        const auto it = known.constFind(w.index);
+        if (it != known.cend() && (!it->host.isEmpty() || it->rank >= 0))
+            data.places.insert(w.index, TraceWorkerPlace{it->host, it->rank});
+    }
+}
 
 QByteArray toChromeTrace(const TraceData& data)
 {

@@ -9,6 +9,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSet>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -248,6 +249,105 @@ private slots:
                  QString::fromUtf8("na\"me\\ with\nnewline \x01 é 日本 🙂"));
     }
 
+    void tracksGroupedByHostAndRank()
+    {
+        // An MPI pool over two hosts: workers numbered in the order the
+        // ranks answered, so indices interleave hosts. Each host/rank gets
+        // its own track, tracks are ordered by host, then rank, and carry
+        // both in their args; the slices of a rank are on its track only.
+        TraceData d;
+        d.poolKind = QStringLiteral("mpi");
+        d.originNs = kOrigin;
+        const struct {
+            int index;
+            const char* host;
+            int rank;
+        } ranks[] = {{0, "nodeB", 4}, {1, "nodeA", 2}, {2, "nodeB", 3}, {3, "nodeA", 1}};
+        for (const auto& r : ranks) {
+            TraceWorker w;
+            w.index = r.index;
+            w.name = QStringLiteral("%1/rank %2").arg(QLatin1String(r.host)).arg(r.rank);
+            w.pid = 7000 + r.rank;
+            w.tid = w.pid;
+            d.workers.append(w);
+            d.places.insert(r.index, TraceWorkerPlace{QString::fromLatin1(r.host), r.rank});
+            for (int k = 0; k < 3; ++k)
+                d.spans.push_back(span(quint64(10 * r.index + k), "primes", r.index, k, 100'000 * k,
+                                       100'000 * k + 50'000));
+        }
+        const QJsonArray events =
+            QJsonDocument::fromJson(toChromeTrace(d)).object().value("traceEvents").toArray();
+        QMap<qint64, QString> trackOfTid; // tid -> track name
+        QMap<qint64, int> sortOfTid;
+        QMap<QString, QPair<QString, int>> placeOfTrack; // name -> (host, rank)
+        QMap<qint64, QSet<int>> workersOnTid;
+        for (const QJsonValue& v : events) {
+            const QJsonObject e = v.toObject();
+            const QJsonObject args = e.value("args").toObject();
+            const qint64 tid = e.value("tid").toInteger();
+            if (e.value("ph") == QLatin1String("M")
+                && e.value("name") == QLatin1String("thread_name") && tid != 1) {
+                trackOfTid.insert(tid, args.value("name").toString());
+                placeOfTrack.insert(args.value("name").toString(),
+                                    {args.value("host").toString(), args.value("rank").toInt(-1)});
+            } else if (e.value("ph") == QLatin1String("M")
+                       && e.value("name") == QLatin1String("thread_sort_index")) {
+                sortOfTid.insert(tid, args.value("sort_index").toInt());
+            } else if (e.value("ph") == QLatin1String("X")
+                       && e.value("cat") != QLatin1String("submit")) {
+                workersOnTid[tid].insert(args.value("worker").toInt());
+            }
+        }
+        QCOMPARE(trackOfTid.size(), 4); // one track per rank
+        QStringList bySort;
+        QList<qint64> tids = trackOfTid.keys();
+        std::sort(tids.begin(), tids.end(),
+                  [&](qint64 a, qint64 b) { return sortOfTid.value(a) < sortOfTid.value(b); });
+        for (qint64 t : tids)
+            bySort << trackOfTid.value(t);
+        QCOMPARE(bySort,
+                 (QStringList{"nodeA/rank 1", "nodeA/rank 2", "nodeB/rank 3", "nodeB/rank 4"}));
+        QCOMPARE(placeOfTrack.value("nodeA/rank 2"), qMakePair(QStringLiteral("nodeA"), 2));
+        QCOMPARE(placeOfTrack.value("nodeB/rank 4"), qMakePair(QStringLiteral("nodeB"), 4));
+        QCOMPARE(workersOnTid.size(), 4);
+        for (auto it = workersOnTid.cbegin(); it != workersOnTid.cend(); ++it) {
+            QCOMPARE(it.value().size(), 1); // one worker's slices per track
+            const int w = *it.value().cbegin();
+            QCOMPARE(trackOfTid.value(it.key()), d.workers.at(w).name);
+        }
+        // Host and rank come back from the file.
+        QString error;
+        const auto back = readChromeTrace(toChromeTrace(d), &error);
+        QVERIFY2(back, qPrintable(error));
+        QList<TraceWorker> expect = d.workers;
+        std::sort(expect.begin(), expect.end(),
+                  [](const TraceWorker& a, const TraceWorker& b) { return a.index < b.index; });
+        QCOMPARE(back->workers, expect);
+        QCOMPARE(back->places, d.places);
+        // A local pool's trace has no places, and its tracks stay in index order.
+        QVERIFY(readChromeTrace(toChromeTrace(scripted()))->places.isEmpty());
+    }
+
+    void setWorkerPlacesCopiesHostAndRank()
+    {
+        TraceData d;
+        d.workers = {TraceWorker{0, "a", 0, 0}, TraceWorker{1, "b", 0, 0},
+                     TraceWorker{2, "c", 0, 0}};
+        QHash<int, WorkerInfo> known;
+        WorkerInfo w;
+        w.index = 0; // a local worker: no host, no rank
+        known.insert(0, w);
+        w.index = 1;
+        w.host = QStringLiteral("nodeA");
+        w.rank = 3;
+        known.insert(1, w);
+        w.index = 7; // not in the trace
+        known.insert(7, w);
+        setWorkerPlaces(d, known);
+        QCOMPARE(d.places.size(), 1);
+        QCOMPARE(d.places.value(1), (TraceWorkerPlace{QStringLiteral("nodeA"), 3}));
+    }
+
     void emptyTrace()
     {
         const TraceData d;
@@ -369,6 +469,15 @@ private slots:
         QTest::newRow("worker index text") << ev("{\"ph\":\"M\",\"name\":\"thread_name\",\"tid\":2,"
                                                  "\"args\":{\"name\":\"w\",\"worker\":\"0\"}}")
                                            << "args.worker";
+        QTest::newRow("rank text") << ev("{\"ph\":\"M\",\"name\":\"thread_name\",\"tid\":2,"
+                                         "\"args\":{\"name\":\"w\",\"worker\":0,\"rank\":\"1\"}}")
+                                   << "args.rank";
+        QTest::newRow("negative rank") << ev("{\"ph\":\"M\",\"name\":\"thread_name\",\"tid\":2,"
+                                             "\"args\":{\"name\":\"w\",\"worker\":0,\"rank\":-2}}")
+                                       << "args.rank";
+        QTest::newRow("host number") << ev("{\"ph\":\"M\",\"name\":\"thread_name\",\"tid\":2,"
+                                           "\"args\":{\"name\":\"w\",\"worker\":0,\"host\":7}}")
+                                     << "args.host";
         QTest::newRow("error in a later event")
             << ev("{\"ph\":\"X\",\"ts\":1,\"dur\":1},{\"ph\":\"X\",\"ts\":2,\"dur\":-1}")
             << "trace event 1:";

@@ -13,11 +13,13 @@
 
 #include <poolscope/cpusampler.h>
 #include <poolscope/mpipool.h>
+#include <poolscope/traceexport.h>
 
 #include <QApplication>
 #include <QFile>
 #include <QSignalSpy>
 #include <QTableView>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace poolscope;
@@ -93,6 +95,29 @@ void TstMpiWindow::windowGroupsRanksAndChartsTheirHost()
     QVERIFY(charts->isVisible());
     QVERIFY(!w.perCoreChart()->isVisible());
     QVERIFY2(w.statusText().contains(QStringLiteral("MPI pool")), qPrintable(w.statusText()));
+
+    // File > Export trace: one track per rank, each saying its host and rank.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString tracePath = dir.filePath(QStringLiteral("mpi.json"));
+    QVERIFY(w.exportTraceTo(tracePath));
+    QFile traceFile(tracePath);
+    QVERIFY(traceFile.open(QIODevice::ReadOnly));
+    QString why;
+    const auto trace = readChromeTrace(traceFile.readAll(), &why);
+    QVERIFY2(trace, qPrintable(why));
+    QCOMPARE(trace->poolKind, QStringLiteral("mpi"));
+    QCOMPARE(trace->workers.size(), 2);
+    QCOMPARE(trace->places.size(), 2);
+    QList<int> traceRanks;
+    for (const TraceWorker& tw : trace->workers) {
+        QCOMPARE(trace->places.value(tw.index).host, host);
+        traceRanks << trace->places.value(tw.index).rank;
+        QCOMPARE(tw.name, QStringLiteral("%1/rank %2").arg(host).arg(traceRanks.last()));
+    }
+    std::sort(traceRanks.begin(), traceRanks.end());
+    QCOMPARE(traceRanks, ranks);
+    QCOMPARE(trace->spans.size(), std::size_t(24));
 
     // Back to threads: the host views go, this machine's chart returns.
     RunSpec threads = spec;

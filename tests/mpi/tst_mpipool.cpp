@@ -250,19 +250,23 @@ void TstMpiPool::traceHasOneTrackPerRank()
         QVERIFY(f.waitForDone(kGuard));
     pool.shutdown();
     monitor.tick();
-    const TraceData td = monitor.traceData(QStringLiteral("mpi"));
+    TraceData td = monitor.traceData(QStringLiteral("mpi"));
+    setWorkerPlaces(td, monitor.knownWorkers());
     QCOMPARE(td.poolKind, QStringLiteral("mpi"));
     QCOMPARE(td.workers.size(), 2);
     const QJsonObject doc = QJsonDocument::fromJson(toChromeTrace(td)).object();
     QMap<QString, int> sliceTid; // track name -> tid
+    QMap<QString, QJsonObject> trackArgs;
     QMap<int, int> slicesPerTid;
     for (const auto& ev : doc.value(QStringLiteral("traceEvents")).toArray()) {
         const QJsonObject e = ev.toObject();
         if (e.value(QStringLiteral("ph")) == QLatin1String("M")
-            && e.value(QStringLiteral("name")) == QLatin1String("thread_name"))
-            sliceTid.insert(
-                e.value(QStringLiteral("args")).toObject().value(QStringLiteral("name")).toString(),
-                e.value(QStringLiteral("tid")).toInt());
+            && e.value(QStringLiteral("name")) == QLatin1String("thread_name")) {
+            const QJsonObject args = e.value(QStringLiteral("args")).toObject();
+            sliceTid.insert(args.value(QStringLiteral("name")).toString(),
+                            e.value(QStringLiteral("tid")).toInt());
+            trackArgs.insert(args.value(QStringLiteral("name")).toString(), args);
+        }
         if (e.value(QStringLiteral("ph")) == QLatin1String("X")
             && e.value(QStringLiteral("name")) == QLatin1String("whichRank"))
             slicesPerTid[e.value(QStringLiteral("tid")).toInt()] += 1;
@@ -271,7 +275,12 @@ void TstMpiPool::traceHasOneTrackPerRank()
         const QString track = QStringLiteral("%1/rank %2").arg(mpi::hostName()).arg(r);
         QVERIFY2(sliceTid.contains(track), qPrintable(QStringList(sliceTid.keys()).join(", ")));
         QVERIFY(slicesPerTid.value(sliceTid.value(track)) > 0);
+        // The track says where it ran: host and rank in its args.
+        QCOMPARE(trackArgs.value(track).value(QStringLiteral("host")).toString(), mpi::hostName());
+        QCOMPARE(trackArgs.value(track).value(QStringLiteral("rank")).toInt(), r);
     }
+    QVERIFY(sliceTid.value(QStringLiteral("%1/rank 1").arg(mpi::hostName()))
+            != sliceTid.value(QStringLiteral("%1/rank 2").arg(mpi::hostName())));
     int total = 0;
     for (int n : slicesPerTid)
         total += n;

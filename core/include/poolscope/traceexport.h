@@ -8,9 +8,11 @@
 //   * tid 1 is the "submitter" lane: one 1 ns `X` slice "submit" per task
 //     with a known enqueue time, the source of that task's flow arrow. (tid 0
 //     is avoided: Perfetto reserves it for the idle task and hides it.)
-//   * one tid per worker, from 2 up in worker-index order, named by an `M`
-//     thread_name event whose args also carry the worker index and the real
-//     pid/tid. A worker whose spans overlap (clock skew between processes)
+//   * one tid per worker, from 2 up in worker-index order (for workers with
+//     a host, e.g. MPI ranks: grouped by host, then rank, then index), named
+//     by an `M` thread_name event whose args also carry the worker index, the
+//     real pid/tid and, when known, the host and MPI rank; thread_sort_index
+//     keeps that order in Perfetto. A worker whose spans overlap (clock skew between processes)
 //     gets extra lanes, so slices on one (pid, tid) never partially overlap;
 //   * one `X` slice per task: name = task name, cat = status, ts/dur in µs
 //     (three decimals = ns) relative to originNs, args {id, status, worker,
@@ -43,6 +45,14 @@ struct TraceWorker {
     friend bool operator==(const TraceWorker&, const TraceWorker&) = default;
 };
 
+/// Where a worker ran, for pools whose workers may sit on other machines
+/// (the MPI pool): host name and MPI rank.
+struct TraceWorkerPlace {
+    QString host;
+    int rank = -1;
+    friend bool operator==(const TraceWorkerPlace&, const TraceWorkerPlace&) = default;
+};
+
 struct TraceCounterSample {
     qint64 timeNs = 0;
     qint64 queued = 0;
@@ -58,7 +68,15 @@ struct TraceData {
     std::vector<TaskSpan> spans;
     QList<TraceCounterSample> counters;
     QHash<quint64, QString> args; // optional: task id -> argument text
+    /// Optional: worker index -> host and rank (MPI pools; empty for local
+    /// pools). Tracks are grouped by host, then rank.
+    QHash<int, TraceWorkerPlace> places;
 };
+
+/// Sets data.places from the workers in `known` (Monitor::knownWorkers())
+/// that have a host or a rank, so an MPI pool's trace groups its tracks by
+/// host and rank and says where each ran.
+void setWorkerPlaces(TraceData& data, const QHash<int, WorkerInfo>& known);
 
 /// readChromeTrace refuses traces with more events than this.
 inline constexpr qsizetype kMaxTraceEvents = 10'000'000;
