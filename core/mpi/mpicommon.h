@@ -10,6 +10,11 @@
 //                  the master where the rank runs and that it is alive.
 //   kTagTerminate  master -> worker, empty: leave for good (static launch:
 //                  rank 0's Environment is ending; spawn: the pool is done).
+//                  Spawned ranks answer with one byte on the same tag as
+//                  their very last message, so the master can receive
+//                  everything before MPI_Comm_disconnect (a message left
+//                  behind would reach the next spawned pool, whose
+//                  intercommunicator gets the same context id).
 // A worker rank serves one pool after another (static launch): hello ...
 // exit is one session, as for a worker process.
 

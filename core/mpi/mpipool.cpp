@@ -17,6 +17,7 @@
 #include <QCborValue>
 #include <QDebug>
 #include <QFileInfo>
+#include <QSet>
 #include <QStandardPaths>
 #include <QThread>
 
@@ -230,13 +231,14 @@ public:
         for (int i = 0; i < 256; ++i) {
             int flag = 0;
             MPI_Status st;
-            if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &st) != MPI_SUCCESS || !flag)
+            MPI_Message msg = MPI_MESSAGE_NULL;
+            if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &msg, &st) != MPI_SUCCESS
+                || !flag)
                 break;
             int count = 0;
             MPI_Get_count(&st, MPI_BYTE, &count);
             QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
-            MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm,
-                     MPI_STATUS_IGNORE);
+            MPI_Mrecv(buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
             any = true;
             if (st.MPI_TAG == kTagFrame)
                 onFrames(st.MPI_SOURCE, buf);
@@ -634,6 +636,45 @@ public:
         return all;
     }
 
+    /// Spawned pools, after kTagTerminate went out: receives (and drops)
+    /// whatever the ranks still send until each has answered kTagTerminate
+    /// (it sends nothing after that), or 5 s pass. A message left unreceived
+    /// here stays queued for the intercommunicator's context id, which Open
+    /// MPI hands to the next spawned pool's intercommunicator; there it
+    /// collides with the new ranks' messages and a real frame is lost (seen
+    /// as "out-of-order 'result' frame" in the second spawned pool of a
+    /// process).
+    void drainUntilRanksLeft()
+    {
+        QSet<int> waiting;
+        for (auto& w : workers)
+            if (!w->lost)
+                waiting.insert(w->peer);
+        const qint64 deadline = monotonicNs() + 5'000'000'000;
+        mpi::detail::Backoff b;
+        while (!waiting.isEmpty() && monotonicNs() < deadline) {
+            int flag = 0;
+            MPI_Status st;
+            MPI_Message msg = MPI_MESSAGE_NULL;
+            if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &msg, &st) != MPI_SUCCESS)
+                break;
+            if (!flag) {
+                b.wait();
+                continue;
+            }
+            b.reset();
+            int count = 0;
+            MPI_Get_count(&st, MPI_BYTE, &count);
+            QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
+            MPI_Mrecv(buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+            if (st.MPI_TAG == kTagTerminate)
+                waiting.remove(st.MPI_SOURCE);
+        }
+        if (!waiting.isEmpty())
+            qWarning("poolscope: MPI pool: %d spawned rank(s) did not confirm leaving within 5 s",
+                     int(waiting.size()));
+    }
+
     void loop()
     {
         sendHellos();
@@ -693,6 +734,7 @@ public:
                 progressSends();
                 b.wait();
             }
+            drainUntilRanksLeft();
             if (!anyLost)
                 MPI_Comm_disconnect(&comm);
         }

@@ -107,6 +107,8 @@ public:
 
     bool write(const QByteArray& frames) override
     {
+        if (frames.isEmpty())
+            return true; // nothing to say (e.g. no result held back at 'exit')
         std::lock_guard lk(m_sendMutex);
         return MPI_Send(frames.constData(), int(frames.size()), MPI_BYTE, m_master, kTagFrame,
                         m_comm)
@@ -336,6 +338,11 @@ int Environment::runWorker()
         // Spawned: the master is rank 0 of the parent's group.
         MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
         const int code = serveRank(parent, 0, rank());
+        // Nothing more comes from this rank (the heartbeat thread is
+        // joined): say so, so the master can drain the intercommunicator
+        // before it disconnects (MpiPoolCore::drainUntilRanksLeft).
+        const char done = 0;
+        MPI_Send(&done, 1, MPI_BYTE, 0, kTagTerminate, parent);
         MPI_Comm_disconnect(&parent);
         return code;
     }

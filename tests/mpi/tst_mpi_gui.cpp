@@ -22,7 +22,36 @@ private slots:
     void runOnMpiRanks();
     void refusedOnMpi_data();
     void refusedOnMpi();
+    void spawnedPoolsOneAfterAnother();
 };
+
+void TstMpiGui::spawnedPoolsOneAfterAnother()
+{
+    // Each RunController spawns its own ranks; the process spawns one pool
+    // after another (the window does when the pool kind goes MPI -> threads
+    // -> MPI). The second pool used to lose frames after its 6th task: a
+    // message the first pool's ranks sent while leaving stayed queued for
+    // the intercommunicator's context id, which Open MPI gives the next
+    // spawned pool (fixed by draining before MPI_Comm_disconnect).
+    for (const int tasks : {6, 24, 24}) {
+        RunController c;
+        c.setWorkerProgram(QStringLiteral(POOLSCOPE_WORKER_PATH));
+        QSignalSpy finished(&c, &RunController::runFinished);
+        QSignalSpy errors(&c, &RunController::error);
+        RunSpec spec;
+        spec.workload = QStringLiteral("primes");
+        spec.run = Workloads::find(spec.workload)->defaultRun();
+        spec.run.tasks = tasks;
+        spec.poolKind = QStringLiteral("mpi");
+        spec.workers = 2;
+        QVERIFY(c.start(spec) != 0);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+        QCOMPARE(errors.count(), 0);
+        const RunSummary sum = finished.at(0).at(0).value<RunSummary>();
+        QCOMPARE(sum.succeeded, tasks);
+        QCOMPARE(sum.failed, 0);
+    }
+}
 
 void TstMpiGui::controlBarOffersMpi()
 {

@@ -2,8 +2,8 @@
 // MPI process that spawns two poolscope-worker ranks): workers grouped by
 // host and rank with the host and rank columns shown, one per-core chart for
 // the ranks' host with this machine's cores, and back to the local views
-// when the pool becomes a thread pool. Its own program: it makes the
-// process's first spawned pool (see docs/scale-out.md, "Known problems").
+// when the pool becomes a thread pool; the exported trace says where each
+// rank ran.
 #include <charts/chartadapter.h>
 #include <charts/hostcpucharts.h>
 #include <charts/percorechart.h>
