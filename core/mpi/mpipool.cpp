@@ -231,14 +231,13 @@ public:
         for (int i = 0; i < 256; ++i) {
             int flag = 0;
             MPI_Status st;
-            MPI_Message msg = MPI_MESSAGE_NULL;
-            if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &msg, &st) != MPI_SUCCESS
-                || !flag)
+            if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &st) != MPI_SUCCESS || !flag)
                 break;
             int count = 0;
             MPI_Get_count(&st, MPI_BYTE, &count);
             QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
-            MPI_Mrecv(buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+            MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm,
+                     MPI_STATUS_IGNORE);
             any = true;
             if (st.MPI_TAG == kTagFrame)
                 onFrames(st.MPI_SOURCE, buf);
