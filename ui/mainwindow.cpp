@@ -1260,7 +1260,6 @@ void MainWindow::onRunFinished(const RunSummary& summary)
     // Record it: this run's spans (and argument texts) as a trace, for
     // replay and A/B.
     TraceData trace = m_controller->monitor()->traceData(summary.text());
-    setWorkerPlaces(trace, m_controller->monitor()->knownWorkers());
     trace.spans = std::move(spans);
     QHash<quint64, QString> args;
     for (const TaskSpan& sp : trace.spans) {

@@ -590,7 +590,6 @@ bool RunController::exportTrace(const QString& path)
     QString why;
     TraceData data = m_monitor->traceData(
         QStringLiteral("PoolScope %1 pool, %2 worker(s)").arg(m_config.kind).arg(m_config.workers));
-    setWorkerPlaces(data, m_monitor->knownWorkers()); // MPI ranks: tracks by host and rank
     if (!writeChromeTrace(path, data, &why)) {
         emit error(QStringLiteral("could not write the trace to %1: %2").arg(path, why));
         return false;

@@ -365,7 +365,6 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     QString err;
     if (!s.tracePath.isEmpty()) {
         TraceData trace = monitor.traceData(s.workload);
-        setWorkerPlaces(trace, monitor.knownWorkers()); // MPI ranks: tracks by host and rank
         if (!writeChromeTrace(s.tracePath, trace, &err))
             errors << err;
     }

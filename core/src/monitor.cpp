@@ -143,6 +143,7 @@ const Snapshot& Monitor::tick()
     Snapshot& s = m_last;
     m_batch.spans.clear();
     m_batch.records.clear();
+    m_batch.hostCpu.clear(); // only pools with remote hosts fill it; none leaks into the next pool
     m_executor->collectTelemetry(m_batch, m_opts.queueHeadSize);
 
     s.tick = ++m_tick;
@@ -217,6 +218,7 @@ TraceData Monitor::traceData(const QString& title) const
         const WorkerInfo& w = m_knownWorkers.value(i);
         t.workers.append(TraceWorker{w.index, w.name, w.pid, w.tid});
     }
+    setWorkerPlaces(t, m_knownWorkers); // MPI ranks: tracks by host and rank
     t.spans.assign(m_spans.begin(), m_spans.end());
     for (const auto& c : m_counterSamples)
         t.counters.append(TraceCounterSample{c.timeNs, qint64(c.queued), qint64(c.running)});

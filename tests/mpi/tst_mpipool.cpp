@@ -233,6 +233,13 @@ void TstMpiPool::monitorSeesEveryRank()
     QCOMPARE(spanWorkers, (QSet<int>{0, 1}));
     QCOMPARE(monitor.last().counters.succeeded, 6u);
     QVERIFY(spy.count() > 0);
+    // The same monitor on a local pool next: no remote hosts carried over.
+    ThreadPoolExecutor local(1);
+    monitor.attach(&local);
+    local.submit([] { return 1; }).result();
+    monitor.tick();
+    QVERIFY(monitor.last().hostCpu.isEmpty());
+    monitor.detach();
 }
 
 void TstMpiPool::traceHasOneTrackPerRank()
