@@ -7,6 +7,7 @@
 
 #include <QCoreApplication>
 #include <QDebug>
+#include <QEvent>
 #include <QFileInfo>
 #include <QPointer>
 #include <QProcess>
@@ -19,14 +20,77 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unistd.h>
+
+// Ordering that Qt provides with synchronisation inside libQt6Core, told to
+// ThreadSanitizer where PoolScope relies on it (no-ops in other builds).
+#if defined(__SANITIZE_THREAD__) || (defined(__has_feature) && __has_feature(thread_sanitizer))
+#include <sanitizer/tsan_interface.h>
+#define POOLSCOPE_TSAN_RELEASE(addr) __tsan_release(addr)
+#define POOLSCOPE_TSAN_ACQUIRE(addr) __tsan_acquire(addr)
+#else
+#define POOLSCOPE_TSAN_RELEASE(addr) (void)(addr)
+#define POOLSCOPE_TSAN_ACQUIRE(addr) (void)(addr)
+#endif
 
 namespace poolscope {
 namespace detail {
 
 namespace {
+/// The supervisor thread. Its event dispatcher (and the eventfd other
+/// threads write to wake it) exists when run() starts; the constructor waits
+/// for that through a std::mutex, so ThreadSanitizer sees the eventfd made
+/// before anyone posts to it (Qt's own hand-off is invisible to it).
+class SupervisorThread final : public QThread {
+public:
+    ~SupervisorThread() override
+    {
+        // Deleted after wait(), whose ordering is inside Qt: taking m_m
+        // orders run()'s last use of it before the free, for TSan.
+        std::lock_guard lk(m_m);
+    }
+
+    void waitUntilRunning()
+    {
+        std::unique_lock lk(m_m);
+        m_cv.wait(lk, [this] { return m_running; });
+    }
+
+    /// After quit(): lets run() return. The thread closes its eventfd on
+    /// the way out; waiting here orders every wake-up written to it (quit()'s
+    /// too) before that close, where ThreadSanitizer can see it.
+    void allowExit()
+    {
+        {
+            std::lock_guard lk(m_m);
+            m_exitAllowed = true;
+        }
+        m_cv.notify_all();
+    }
+
+protected:
+    void run() override
+    {
+        {
+            std::lock_guard lk(m_m);
+            m_running = true;
+        }
+        m_cv.notify_all();
+        exec();
+        std::unique_lock lk(m_m);
+        m_cv.wait(lk, [this] { return m_exitAllowed; });
+    }
+
+private:
+    std::mutex m_m;
+    std::condition_variable m_cv;
+    bool m_running = false;
+    bool m_exitAllowed = false;
+};
+
 QString signalName(int sig)
 {
     const char* abbrev = sigabbrev_np(sig);
@@ -97,6 +161,72 @@ public:
     ProcessPoolOptions opts;
     QString program;
 
+    // ---- hand-offs to the supervisor thread (any thread)
+    // Work for the supervisor thread goes through this inbox, under
+    // inboxMutex; a plain posted QEvent only wakes it. Not
+    // QMetaObject::invokeMethod with a lambda: the order Qt's posted-event
+    // queue gives is made by a futex inside libQt6Core, which
+    // ThreadSanitizer cannot see, so every lambda capture and completion
+    // handed over that way was a reported race (docs/reliability.md,
+    // "Sanitizers"). A std::mutex it sees; the code runs the same.
+    static constexpr QEvent::Type kInboxEvent = QEvent::Type(QEvent::User + 71);
+    std::mutex inboxMutex;
+    std::vector<std::function<void()>> inbox;
+    bool inboxPosted = false;
+
+    /// Runs f on the supervisor thread, later; returns at once.
+    void post(std::function<void()> f)
+    {
+        bool wake = false;
+        {
+            std::lock_guard lk(inboxMutex);
+            inbox.push_back(std::move(f));
+            wake = !std::exchange(inboxPosted, true);
+        }
+        if (wake) {
+            auto* e = new QEvent(kInboxEvent);
+            POOLSCOPE_TSAN_RELEASE(e); // acquired in event(): Qt's queue orders the two
+            QCoreApplication::postEvent(this, e);
+        }
+    }
+
+    /// Runs f on the supervisor thread and waits until it has run (at once
+    /// when called there).
+    void call(const std::function<void()>& f)
+    {
+        if (QThread::currentThread() == thread()) {
+            f();
+            return;
+        }
+        std::mutex dm;
+        std::condition_variable dcv;
+        bool done = false;
+        post([&] {
+            f();
+            std::lock_guard lk(dm);
+            done = true;
+            dcv.notify_one();
+        });
+        std::unique_lock lk(dm);
+        dcv.wait(lk, [&] { return done; });
+    }
+
+    bool event(QEvent* e) override
+    {
+        POOLSCOPE_TSAN_ACQUIRE(e); // see post(); a no-op for events nobody released
+        if (e->type() != kInboxEvent)
+            return QObject::event(e);
+        std::vector<std::function<void()>> batch;
+        {
+            std::lock_guard lk(inboxMutex);
+            batch.swap(inbox);
+            inboxPosted = false;
+        }
+        for (auto& f : batch)
+            f();
+        return true;
+    }
+
     // ---- shared, under m
     mutable std::mutex m;
     mutable std::condition_variable cv; // idle / ready / shutdown waiters
@@ -133,8 +263,7 @@ public:
         if (pumpScheduled)
             return;
         pumpScheduled = true;
-        QMetaObject::invokeMethod(
-            this, [this] { pump(); }, Qt::QueuedConnection);
+        post([this] { pump(); });
     }
 
     quint64 queuedLocked() const
@@ -465,8 +594,7 @@ public:
             slot.lastCore.store(msg.core, std::memory_order_relaxed);
             slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
             if (f.deadlineNs)
-                QMetaObject::invokeMethod(
-                    this, [this] { updateWatchdog(); }, Qt::QueuedConnection);
+                post([this] { updateWatchdog(); });
             return true;
         }
         case MsgType::Progress:
@@ -893,38 +1021,36 @@ ProcessPoolExecutor::ProcessPoolExecutor(const ProcessPoolOptions& options, QObj
         throw InvalidArgument("maxTasksPerChild must be >= 0");
     m_core = new ProcessPoolCore(options);
     m_core->maxWorkers = n;
-    auto* thread = new QThread();
+    auto* thread = new detail::SupervisorThread();
     thread->setObjectName(QStringLiteral("poolscope-supervisor"));
     m_core->moveToThread(thread);
     thread->start();
-    QMetaObject::invokeMethod(
-        m_core,
-        [c = m_core] {
-            c->watchdog = new QTimer(c);
-            c->watchdog->setInterval(5);
-            QObject::connect(c->watchdog, &QTimer::timeout, c, [c] { c->onWatchdog(); });
-        },
-        Qt::BlockingQueuedConnection);
+    thread->waitUntilRunning();
+    m_core->call([c = m_core] {
+        c->watchdog = new QTimer(c);
+        c->watchdog->setInterval(5);
+        QObject::connect(c->watchdog, &QTimer::timeout, c, [c] { c->onWatchdog(); });
+    });
 }
 
 ProcessPoolExecutor::~ProcessPoolExecutor()
 {
     shutdown(true);
-    QThread* thread = supervisorThreadOf(m_core);
-    // Delete the core (and its QProcess children) in its own thread.
-    QMetaObject::invokeMethod(
-        m_core,
-        [c = m_core] {
-            for (auto& w : c->workers) {
-                if (w->proc->state() != QProcess::NotRunning) {
-                    w->proc->kill();
-                    w->proc->waitForFinished(1000);
-                }
+    auto* thread = static_cast<detail::SupervisorThread*>(supervisorThreadOf(m_core));
+    // Delete the core (and its QProcess children) in its own thread: a
+    // deferred delete runs when the thread's event loop exits, before
+    // wait() returns, and never under the inbox's own drain.
+    m_core->call([c = m_core] {
+        for (auto& w : c->workers) {
+            if (w->proc->state() != QProcess::NotRunning) {
+                w->proc->kill();
+                w->proc->waitForFinished(1000);
             }
-            delete c;
-        },
-        Qt::BlockingQueuedConnection);
+        }
+        c->deleteLater();
+    });
     thread->quit();
+    thread->allowExit();
     thread->wait();
     delete thread;
 }
@@ -991,17 +1117,14 @@ void ProcessPoolExecutor::prestart()
     std::lock_guard lk(m_core->m);
     if (m_core->shutdown || m_core->broken)
         return;
-    QMetaObject::invokeMethod(
-        m_core,
-        [c = m_core] {
-            {
-                std::lock_guard l2(c->m);
-                while (c->liveWorkersLocked() < c->maxWorkers)
-                    c->spawnLocked();
-            }
-            c->pump();
-        },
-        Qt::QueuedConnection);
+    m_core->post([c = m_core] {
+        {
+            std::lock_guard l2(c->m);
+            while (c->liveWorkersLocked() < c->maxWorkers)
+                c->spawnLocked();
+        }
+        c->pump();
+    });
 }
 
 bool ProcessPoolExecutor::waitUntilReady(const Deadline& deadline) const
@@ -1026,18 +1149,15 @@ bool ProcessPoolExecutor::waitUntilReady(const Deadline& deadline) const
 void ProcessPoolExecutor::stopWorkers(bool kill)
 {
     shutdown(false, true);
-    QMetaObject::invokeMethod(
-        m_core,
-        [c = m_core, kill] {
-            std::vector<std::pair<detail::TaskNode*, FutureState>> complete;
-            {
-                std::lock_guard lk(c->m);
-                c->stopAllLocked(kill, complete);
-                c->cv.notify_all();
-            }
-            ProcessPoolCore::finish(complete);
-        },
-        Qt::BlockingQueuedConnection);
+    m_core->call([c = m_core, kill] {
+        std::vector<std::pair<detail::TaskNode*, FutureState>> complete;
+        {
+            std::lock_guard lk(c->m);
+            c->stopAllLocked(kill, complete);
+            c->cv.notify_all();
+        }
+        ProcessPoolCore::finish(complete);
+    });
     shutdown(true);
 }
 
@@ -1096,24 +1216,21 @@ void ProcessPoolExecutor::shutdown(bool wait, bool cancelFutures)
     if (c.opts.shutdownGrace) {
         if (!c.cv.wait_for(lk, *c.opts.shutdownGrace, gone)) {
             lk.unlock();
-            QMetaObject::invokeMethod(
-                m_core,
-                [core = m_core] {
-                    std::vector<std::pair<detail::TaskNode*, FutureState>> complete;
-                    std::vector<detail::TaskNode*> pending;
-                    {
-                        std::lock_guard l2(core->m);
-                        while (detail::TaskNode* n = core->queue.pop())
-                            pending.push_back(n);
-                        core->stopAllLocked(false, complete);
-                    }
-                    for (detail::TaskNode* n : pending) { // outside the lock: callbacks
-                        n->cancelPending();
-                        n->deref();
-                    }
-                    ProcessPoolCore::finish(complete);
-                },
-                Qt::QueuedConnection);
+            m_core->post([core = m_core] {
+                std::vector<std::pair<detail::TaskNode*, FutureState>> complete;
+                std::vector<detail::TaskNode*> pending;
+                {
+                    std::lock_guard l2(core->m);
+                    while (detail::TaskNode* n = core->queue.pop())
+                        pending.push_back(n);
+                    core->stopAllLocked(false, complete);
+                }
+                for (detail::TaskNode* n : pending) { // outside the lock: callbacks
+                    n->cancelPending();
+                    n->deref();
+                }
+                ProcessPoolCore::finish(complete);
+            });
             lk.lock();
         }
     }
@@ -1294,3 +1411,56 @@ void ProcessPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax
 }
 
 } // namespace poolscope
+
+// ------------------------------------------------ ThreadSanitizer builds only
+#if defined(__SANITIZE_THREAD__) || (defined(__has_feature) && __has_feature(thread_sanitizer))
+#include <dlfcn.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <cstdarg>
+
+// QProcess (Qt 6.4, Linux) starts a child with clone(CLONE_VM | CLONE_VFORK):
+// the child runs in the parent's memory, on the starting thread's
+// ThreadSanitizer state, until it calls execve. TSan cannot follow that:
+// the child's intercepted calls corrupt the supervisor thread's clocks
+// (reports between two accesses under the same std::mutex) and TSan may die
+// with "starting new threads after multi-threaded fork". Qt itself uses a
+// plain fork() when it is built with TSan; Debian's Qt is not, so in TSan
+// builds this clone() (found before libc's, as an executable's symbol) turns
+// that one call into fork(), which TSan intercepts, plus pidfd_open() for the
+// CLONE_PIDFD result Qt waits on. Every other clone() goes to libc's.
+extern "C" int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) noexcept
+{
+    va_list ap;
+    va_start(ap, arg);
+    void* parentTid = va_arg(ap, void*);
+    void* tls = va_arg(ap, void*);
+    void* childTid = va_arg(ap, void*);
+    va_end(ap);
+    constexpr int kVfork = CLONE_VM | CLONE_VFORK;
+    if ((flags & kVfork) == kVfork && !(flags & CLONE_THREAD)) {
+        const pid_t pid = fork();
+        if (pid == 0)
+            _exit(fn(arg));
+        if (pid < 0)
+            return -1;
+        if (flags & CLONE_PIDFD) {
+            const int fd = int(syscall(SYS_pidfd_open, pid, 0));
+            if (fd < 0) {
+                const int err = errno;
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+                errno = err;
+                return -1;
+            }
+            *static_cast<int*>(parentTid) = fd;
+        }
+        return pid;
+    }
+    using Clone = int (*)(int (*)(void*), void*, int, void*, ...);
+    static const auto real = reinterpret_cast<Clone>(dlsym(RTLD_NEXT, "clone"));
+    return real(fn, stack, flags, arg, parentTid, tls, childTid);
+}
+#endif

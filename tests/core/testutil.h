@@ -20,25 +20,14 @@
 #include <mutex>
 #include <vector>
 
-// Process pools spawn workers from the supervisor thread and hand work over
-// through Qt's event loop and QProcess, all inside the uninstrumented
-// libQt6Core; under ThreadSanitizer that shows up as reports between
-// accesses TSan should see ordered (even two accesses under the same
-// std::mutex, docs/reliability.md "TSan and the process pool"). So the
-// process-pool rows run in the Debug and ASan builds, the thread rows
-// everywhere. Use SKIP_PROCESS_POOL_UNDER_TSAN() first in such a row.
+// Under ThreadSanitizer (timing slack in a few tests). The process pool runs
+// under TSan like everything else (docs/reliability.md "Sanitizers").
 #if defined(__SANITIZE_THREAD__)
 #define POOLSCOPE_UNDER_TSAN 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define POOLSCOPE_UNDER_TSAN 1
 #endif
-#endif
-#ifdef POOLSCOPE_UNDER_TSAN
-#define SKIP_PROCESS_POOL_UNDER_TSAN()                                                             \
-    QSKIP("process pools under TSan: fork+exec and Qt's event loop are not instrumented")
-#else
-#define SKIP_PROCESS_POOL_UNDER_TSAN() (void)0
 #endif
 
 namespace tst {

@@ -158,7 +158,6 @@ private slots:
 
 void TstFaults::processPoolUnderFire()
 {
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     const int n = scaled(10000, 200);
     const int threadsBefore = procwatch::threadCount();
     QTemporaryDir marks;
@@ -552,12 +551,10 @@ void TstFaults::badProcessPoolOptionsRejected()
     } catch (const InvalidArgument& e) {
         QCOMPARE(QString::fromUtf8(e.what()), message);
     }
-#ifndef POOLSCOPE_UNDER_TSAN // a live pool starts its supervisor thread (see above)
     if (workers > 0 && workers <= Executor::maxWorkersLimit()) {
         ProcessPoolExecutor pool(1);
         QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setMaxWorkers(-workers));
     }
-#endif
     // No supervisor thread left behind (QThread::wait() may return just
     // before the kernel drops the thread, hence QTRY).
     QTRY_COMPARE(procwatch::threadCount(), threadsBefore);
@@ -565,7 +562,6 @@ void TstFaults::badProcessPoolOptionsRejected()
 
 void TstFaults::badSubmissionsFailOneFuture()
 {
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     ProcessPoolOptions o;
     o.maxWorkers = 1;
     o.workerProgram = QCoreApplication::applicationFilePath();

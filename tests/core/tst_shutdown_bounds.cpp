@@ -216,7 +216,6 @@ void TstShutdownBounds::processPoolDestroyIsBounded_data()
 
 void TstShutdownBounds::processPoolDestroyIsBounded()
 {
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     QFETCH(QString, task);
     constexpr int workers = 2;
     constexpr auto shutdownGrace = 300ms;
@@ -288,7 +287,6 @@ void TstShutdownBounds::processPoolCancelCallbacksMayCallThePool()
     // (counters, isShutdown, a submit that gets ShutdownError), as on the
     // thread pool (tst_shutdown cancelledCallbacksMayCallTheExecutor). If the
     // pool cancelled under its own lock, this would self-deadlock.
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     QFETCH(bool, viaGrace);
     ProcessPoolOptions o;
     o.maxWorkers = 1;
@@ -335,7 +333,6 @@ void TstShutdownBounds::workersDieWithTheirParent()
     // A parent that dies without destroying its pool (crash, kill -9) must
     // not leave busy workers behind: an idle worker sees its stdin close,
     // but one in the middle of a long task never reads it.
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     QProcess parent;
     parent.setProgram(QCoreApplication::applicationFilePath());
     parent.setArguments({QStringLiteral("--spawn-busy-pool")});

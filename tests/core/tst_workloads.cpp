@@ -300,7 +300,6 @@ void TstWorkloads::results()
     std::unique_ptr<Executor> executor;
     ThreadPoolExecutor* threads = nullptr;
     if (pool == QLatin1String("processes")) {
-        SKIP_PROCESS_POOL_UNDER_TSAN();
         ProcessPoolOptions options;
         options.maxWorkers = 3;
         options.workerProgram = QCoreApplication::applicationFilePath();
@@ -501,7 +500,6 @@ void TstWorkloads::crashOnProcessPool_data()
 
 void TstWorkloads::crashOnProcessPool()
 {
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     QFETCH(int, mode);
     QFETCH(QString, named);
 #if defined(__SANITIZE_ADDRESS__)
@@ -539,7 +537,6 @@ void TstWorkloads::crashOnProcessPool()
 
 void TstWorkloads::hangOnProcessPoolIsCancelled()
 {
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     ProcessPoolOptions options;
     // One task per worker: with pipelining, a task sent ahead to the worker
     // that runs a hanging task would wait behind it.
@@ -573,7 +570,6 @@ void TstWorkloads::hangOnProcessPoolIsCancelled()
 
 void TstWorkloads::throwsOnProcessPool()
 {
-    SKIP_PROCESS_POOL_UNDER_TSAN();
     // The task's exception crosses the protocol: same type and message as on
     // the thread pool (throwsFailsEveryKth checks those).
     ProcessPoolOptions options;
