@@ -5,7 +5,9 @@
 //   poolscope-cli sweep --workload primes --pool process --workers 1..4
 //
 // Exit codes: 0 all tasks succeeded, 1 some failed or were cancelled (the
-// summary says which), 2 bad usage (one line on stderr).
+// summary says which) or an export could not be written, 2 bad usage (one
+// line on stderr), 130 (128 + SIGINT) stopped by Ctrl-C (run: the summary and
+// exports of what ran; sweep: the sizes measured before it).
 #include "scenario.h"
 
 #include <poolscope/amdahl.h>
@@ -37,6 +39,10 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130; // 128 + SIGINT, what a shell reports for Ctrl-C
+
 extern "C" void onSigint(int)
 {
     g_interrupted.store(true);
@@ -46,7 +52,7 @@ extern "C" void onSigint(int)
 [[noreturn]] void usageError(const QString& message)
 {
     std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(message));
-    std::exit(2);
+    std::exit(kExitUsage);
 }
 
 /// "4" -> {4}; "1..4" -> {1,2,3,4}; "1,2,8" -> {1,2,8}.
@@ -244,7 +250,7 @@ int cmdRun(const Scenario& s, bool json, bool quiet)
         sum = runScenario(s, progressMode(quiet), &g_interrupted, &exportError);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "poolscope-cli: %s\n", e.what());
-        return 1;
+        return kExitFailed;
     }
     if (json) {
         std::printf("%s\n", QJsonDocument(sum.toJson()).toJson(QJsonDocument::Compact).constData());
@@ -254,9 +260,11 @@ int cmdRun(const Scenario& s, bool json, bool quiet)
     std::fflush(stdout); // before MPI_Finalize, which a dying job can cut short
     if (!exportError.isEmpty()) {
         std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(exportError));
-        return 1;
+        return kExitFailed;
     }
-    return (sum.failed == 0 && sum.cancelled == 0) ? 0 : 1;
+    if (sum.interrupted)
+        return kExitInterrupted;
+    return (sum.failed == 0 && sum.cancelled == 0) ? 0 : kExitFailed;
 }
 
 int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
@@ -270,7 +278,13 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
     QList<Summary> rows;
     double base = 0;
     QList<SpeedupPoint> pts;
+    bool interrupted = false;
+    int cutShort = 0; // the size whose run Ctrl-C stopped (left out); 0 = between runs
     for (int n : sizes) {
+        if (g_interrupted.load()) {
+            interrupted = true;
+            break;
+        }
         s.workers = n;
         QString exportError;
         Summary sum;
@@ -278,9 +292,17 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
             sum = runScenario(s, Progress::None, &g_interrupted, &exportError);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "poolscope-cli: %s\n", e.what());
-            return 1;
+            return kExitFailed;
         }
-        if (sum.failed > 0 || sum.cancelled > 0) {
+        const bool complete = sum.failed == 0 && sum.cancelled == 0;
+        if (sum.interrupted && !complete) {
+            // Ctrl-C stopped this size part-way: its wall time is no
+            // measurement. Keep the sizes before it and report those.
+            interrupted = true;
+            cutShort = n;
+            break;
+        }
+        if (!complete) {
             // A speedup of a run that did not complete means nothing.
             std::fprintf(stderr,
                          "poolscope-cli: the run with %d worker(s) did not complete "
@@ -288,7 +310,7 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
                          n, static_cast<long long>(sum.failed),
                          static_cast<long long>(sum.cancelled), sum.failures.isEmpty() ? "" : ": ",
                          sum.failures.isEmpty() ? "" : qPrintable(sum.failures.first()));
-            return 1;
+            return kExitFailed;
         }
         if (n == sizes.first())
             base = sum.wallS; // one worker: speedups are relative to it
@@ -296,10 +318,31 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
         pts.append({n, base / sum.wallS});
         if (!quiet && !json)
             std::fprintf(stderr, "  %d worker(s): %.3f s\n", n, sum.wallS);
-        if (sum.interrupted)
+        if (sum.interrupted) { // Ctrl-C came as the last task finished: keep it, stop here
+            interrupted = true;
             break;
+        }
     }
     const double serial = fitSerialFraction(pts);
+    QStringList notRun;
+    for (int n : sizes.mid(rows.size() + (cutShort ? 1 : 0)))
+        notRun << QString::number(n);
+    const QString interruptNote =
+        !interrupted ? QString()
+        : cutShort
+            ? QStringLiteral("interrupted (Ctrl-C) during the run with %1 worker(s), which is left "
+                             "out; %2 of %3 sizes measured%4")
+                  .arg(cutShort)
+                  .arg(rows.size())
+                  .arg(sizes.size())
+                  .arg(notRun.isEmpty() ? QString()
+                                        : QStringLiteral(", not run: ") + notRun.join(u", "))
+            : QStringLiteral("interrupted (Ctrl-C); %1 of %2 sizes measured%3")
+                  .arg(rows.size())
+                  .arg(sizes.size())
+                  .arg(notRun.isEmpty() ? QString()
+                                        : QStringLiteral(", not run: ") + notRun.join(u", "));
+    const int code = interrupted ? kExitInterrupted : 0;
     if (json) {
         QJsonArray arr;
         for (int i = 0; i < rows.size(); ++i) {
@@ -314,9 +357,12 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
                         {QStringLiteral("pool"), s.pool},
                         {QStringLiteral("gil"), s.gil},
                         {QStringLiteral("serial_fraction"), serial},
+                        {QStringLiteral("interrupted"), interrupted},
                         {QStringLiteral("rows"), arr}};
+        if (interrupted)
+            top.insert(QStringLiteral("interrupted_note"), interruptNote);
         std::printf("%s\n", QJsonDocument(top).toJson(QJsonDocument::Compact).constData());
-        return 0;
+        return code;
     }
     std::printf("sweep %s on %s%s, %d tasks x size %lld\n", qPrintable(s.workload),
                 qPrintable(s.pool), s.gil ? " with the simulated GIL" : "", s.run.tasks,
@@ -330,9 +376,15 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
     if (serial >= 0)
         std::printf("serial fraction (Amdahl fit): %.3f  -> max speedup %.1fx\n", serial,
                     serial > 0 ? 1.0 / serial : INFINITY);
+    else if (interrupted)
+        std::printf("serial fraction: not fitted, the sweep was interrupted with %lld size(s) "
+                    "measured (it needs 1 worker and at least one size above it)\n",
+                    static_cast<long long>(rows.size()));
     else
         std::printf("serial fraction: needs at least one size above 1 worker\n");
-    return 0;
+    if (interrupted)
+        std::printf("%s\n", qPrintable(interruptNote));
+    return code;
 }
 
 #ifdef POOLSCOPE_HAVE_MPI
@@ -396,7 +448,7 @@ int main(int argc, char** argv)
             mpiEnv = std::make_unique<mpi::Environment>(&argc, &argv);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "poolscope-cli: %s\n", e.what());
-            return 1;
+            return kExitFailed;
         }
         if (mpiEnv->isWorker()) // ranks 1..N-1 of `mpirun -n N poolscope-cli ...`
             return mpiEnv->runWorker();
@@ -415,7 +467,14 @@ int main(int argc, char** argv)
         "  sweep --workload NAME --workers 1..N\n"
         "                       run the same batch at each pool size; speedup, efficiency\n"
         "                       and the serial fraction fitted with Amdahl's law\n"
-        "  demo                 primes on the thread pool (same as run --workload primes)"));
+        "  demo                 primes on the thread pool (same as run --workload primes)\n\n"
+        "Exit codes:\n"
+        "  0    every task succeeded\n"
+        "  1    some tasks failed or were cancelled (the summary says which), or an\n"
+        "       export could not be written\n"
+        "  2    bad usage (one line on stderr, nothing run)\n"
+        "  130  stopped by Ctrl-C: run prints the summary and writes the exports of what\n"
+        "       ran; sweep prints the sizes measured before it (a second Ctrl-C ends at once)"));
     p.addHelpOption();
     p.addVersionOption();
     p.addPositionalArgument(QStringLiteral("command"), QStringLiteral("list | run | sweep | demo"));

@@ -13,6 +13,7 @@
 #include <QEventLoop>
 #include <QFileInfo>
 #include <QJsonArray>
+#include <QSaveFile>
 #include <QTimer>
 
 #include <cstdio>
@@ -125,15 +126,41 @@ bool writablePath(const QString& path, QString* why)
 {
     const QFileInfo fi(path);
     const QFileInfo dir(fi.absolutePath());
-    if (!dir.exists() || !dir.isDir()) {
+    if (!dir.exists()) {
         *why = QStringLiteral("cannot write '%1': folder '%2' does not exist")
                    .arg(path, dir.absoluteFilePath());
         return false;
     }
-    if (fi.exists() ? !fi.isWritable() || fi.isDir() : !dir.isWritable()) {
-        *why = QStringLiteral("cannot write '%1': permission denied").arg(path);
+    if (!dir.isDir()) {
+        *why = QStringLiteral("cannot write '%1': '%2' is a file, not a folder")
+                   .arg(path, dir.absoluteFilePath());
         return false;
     }
+    if (fi.isDir()) {
+        *why = QStringLiteral("cannot write '%1': it is a folder").arg(path);
+        return false;
+    }
+    if (fi.exists() && !fi.isFile()) {
+        // A device, FIFO or socket: the export saves through a temporary
+        // file renamed over the target, which would replace it (as root,
+        // --trace /dev/null would leave a regular file in its place).
+        *why = QStringLiteral("cannot write '%1': not a regular file (a device, FIFO or socket "
+                              "would be replaced by the export)")
+                   .arg(path);
+        return false;
+    }
+    // Permission bits say little (root ignores them, /proc refuses new files
+    // whatever they say): open it the way the export will, through a
+    // QSaveFile, which creates its temporary file beside the target and
+    // leaves the target itself alone; cancelling removes the temporary file.
+    QSaveFile probe(path);
+    if (!probe.open(QIODevice::WriteOnly)) {
+        *why = fi.exists() ? QStringLiteral("cannot write '%1': %2").arg(path, probe.errorString())
+                           : QStringLiteral("cannot write '%1': cannot create a file in '%2': %3")
+                                 .arg(path, dir.absoluteFilePath(), probe.errorString());
+        return false;
+    }
+    probe.cancelWriting();
     return true;
 }
 
@@ -326,6 +353,7 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     sum.pool = s.pool;
     sum.workers = ex->maxWorkers();
     sum.gil = s.gil;
+    sum.switchIntervalMs = s.switchIntervalMs;
     sum.chunk = s.chunk;
     sum.tasks = totalItems;
     sum.interrupted = stopped;
@@ -335,11 +363,22 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
             sum.cancelled += it.weight;
         } else if (it.future.node()->error) {
             sum.failed += it.weight;
-            if (sum.failures.size() < 5)
+            if (sum.failures.size() < 5) {
+                // The item is the workload's own 0-based index, the task id
+                // the pool's (what the error text and the trace name).
+                const QString which = it.weight == 1 ? QStringLiteral("item %1").arg(it.first)
+                                                     : QStringLiteral("items %1..%2")
+                                                           .arg(it.first)
+                                                           .arg(it.first + it.weight - 1);
+                // A driven workload's future (the pipeline's promise) is no
+                // pool task and has no id: the error names its stage's task.
+                const QString task =
+                    it.future.id() ? QStringLiteral(" (task %1)").arg(it.future.id()) : QString();
                 sum.failures.append(
-                    QStringLiteral("task %1: %2")
-                        .arg(it.first)
-                        .arg(QString::fromStdString(describeException(it.future.node()->error))));
+                    QStringLiteral("%1%2: %3")
+                        .arg(which, task,
+                             QString::fromStdString(describeException(it.future.node()->error))));
+            }
         } else {
             sum.done += it.weight;
         }
@@ -383,6 +422,7 @@ QJsonObject Summary::toJson() const
     o.insert(QStringLiteral("pool"), pool);
     o.insert(QStringLiteral("workers"), workers);
     o.insert(QStringLiteral("gil"), gil);
+    o.insert(QStringLiteral("switch_interval_ms"), switchIntervalMs);
     o.insert(QStringLiteral("chunk"), chunk);
     o.insert(QStringLiteral("wall_s"), wallS);
     o.insert(QStringLiteral("tasks"), tasks);
@@ -411,7 +451,9 @@ QString Summary::toText() const
     line("pool", QStringLiteral("%1, %2 worker(s)%3%4")
                      .arg(pool)
                      .arg(workers)
-                     .arg(gil ? QStringLiteral(", simulated GIL") : QString())
+                     .arg(gil ? QStringLiteral(", simulated GIL (switch interval %1 ms)")
+                                    .arg(switchIntervalMs)
+                              : QString())
                      .arg(chunk > 1 ? QStringLiteral(", chunk %1").arg(chunk) : QString()));
     line("wall time", QStringLiteral("%1 s").arg(wallS, 0, 'f', 3));
     line("tasks", QStringLiteral("%1: %2 done, %3 failed, %4 cancelled%5")

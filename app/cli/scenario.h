@@ -31,6 +31,7 @@ struct Summary {
     QString pool;
     int workers = 0;
     bool gil = false;
+    int switchIntervalMs = 5; // the GIL's; reported whether or not the GIL is on
     int chunk = 1;
     double wallS = 0;
     qint64 tasks = 0;
@@ -45,7 +46,7 @@ struct Summary {
     double gilWaitMs = 0;
     quint64 droppedEvents = 0;
     bool interrupted = false;
-    QStringList failures; // first few, "task N: <error>"
+    QStringList failures; // first few, "item I (task T): <error>" (I 0-based, T the pool's id)
     QJsonObject toJson() const;
     QString toText() const;
 };
@@ -63,7 +64,9 @@ enum class Progress { None, Tty, Lines };
 Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool>* interrupt,
                     QString* exportError);
 
-/// True when path can be created or overwritten (checked before running).
+/// True when path can be created or overwritten (checked before running, by
+/// opening it for writing the way the export does); else *why is one
+/// sentence naming the path.
 bool writablePath(const QString& path, QString* why);
 
 /// True when this build has the MPI pool (--pool mpi).

@@ -2,6 +2,7 @@
 // and the bad-input table (docs/reliability.md lists the same rows).
 #include <poolscope/traceexport.h>
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -9,7 +10,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
 #include <csignal>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 class TstCli : public QObject {
@@ -30,16 +33,99 @@ class TstCli : public QObject {
         return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
                 p.readAllStandardOutput(), p.readAllStandardError()};
     }
+    static QStringList args(std::initializer_list<const char*> list)
+    {
+        QStringList a;
+        for (const char* e : list)
+            a << QString::fromUtf8(e);
+        return a;
+    }
+
+    // Paths that cannot be written even by root (the tests run as root, so
+    // permission bits prove nothing): a folder, a path below a regular file,
+    // a FIFO (the export would replace it).
+    QTemporaryDir m_tmp;
+    QString aFolder() const { return m_tmp.filePath(QStringLiteral("a-folder")); }
+    QString aFile() const { return m_tmp.filePath(QStringLiteral("a-file")); }
+    QString aFifo() const { return m_tmp.filePath(QStringLiteral("a-fifo")); }
+
 private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_tmp.isValid());
+        QVERIFY(QDir().mkpath(aFolder()));
+        QFile f(aFile());
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("keep me\n");
+        f.close();
+        QCOMPARE(::mkfifo(QFile::encodeName(aFifo()).constData(), 0600), 0);
+    }
+
+    void help()
+    {
+        // The exit codes, Ctrl-C's included, are documented where users look.
+        const auto r = run({QStringLiteral("--help")});
+        QCOMPARE(r.code, 0);
+        for (const char* s :
+             {"Exit codes:", "  0    every task succeeded", "  1    some tasks failed",
+              "  2    bad usage", "  130  stopped by Ctrl-C"})
+            QVERIFY2(r.out.contains(s), s);
+    }
+
     void list()
     {
         const auto r = run({QStringLiteral("list")});
         QCOMPARE(r.code, 0);
-        for (const char* w : {"primes", "mandelbrot", "sleep", "crash", "pipeline"})
-            QVERIFY2(r.out.contains(w), w);
         const auto j = run({QStringLiteral("list"), QStringLiteral("--json")});
         QCOMPARE(j.code, 0);
-        QVERIFY(QJsonDocument::fromJson(j.out).isArray());
+        const QJsonArray all = QJsonDocument::fromJson(j.out).array();
+        QVERIFY(all.size() >= 16);
+        QStringList names;
+        for (const auto& v : all)
+            names << v.toObject().value(QStringLiteral("name")).toString();
+        for (const char* w : {"primes", "mandelbrot", "sleep", "crash", "pipeline"})
+            QVERIFY2(names.contains(QLatin1String(w)), w);
+        // The text listing gives every workload its description and its
+        // parameters by name (with defaults and limits), not just its name.
+        const QString text = QString::fromUtf8(r.out);
+        int knobsSeen = 0;
+        for (const auto& v : all) {
+            const QJsonObject w = v.toObject();
+            const QString name = w.value(QStringLiteral("name")).toString();
+            const int at = text.indexOf(
+                QRegularExpression(QStringLiteral("^%1  \\[").arg(QRegularExpression::escape(name)),
+                                   QRegularExpression::MultilineOption));
+            QVERIFY2(at >= 0, qPrintable(name));
+            int end = text.indexOf(
+                QRegularExpression(QStringLiteral("^\\S"), QRegularExpression::MultilineOption),
+                at + 1);
+            if (end < 0)
+                end = text.size();
+            const QString block = text.mid(at, end - at);
+            const QString desc = w.value(QStringLiteral("description")).toString();
+            QVERIFY(!desc.isEmpty());
+            QVERIFY2(block.contains(QStringLiteral("\n    ") + desc + QLatin1Char('\n')),
+                     qPrintable(block));
+            QVERIFY2(block.contains(QStringLiteral("--tasks %1 (1..%2)")
+                                        .arg(w.value(QStringLiteral("default_tasks")).toInt())
+                                        .arg(w.value(QStringLiteral("max_tasks")).toInt())),
+                     qPrintable(block));
+            QVERIFY2(block.contains(QStringLiteral("--size %1 %2")
+                                        .arg(w.value(QStringLiteral("default_size")).toInteger())
+                                        .arg(w.value(QStringLiteral("size_unit")).toString())),
+                     qPrintable(block));
+            for (const auto& k : w.value(QStringLiteral("knobs")).toArray()) {
+                const QJsonObject knob = k.toObject();
+                const QString line = QStringLiteral("--knob %1=%2 ")
+                                         .arg(knob.value(QStringLiteral("name")).toString())
+                                         .arg(knob.value(QStringLiteral("default")).toInteger());
+                QVERIFY2(block.contains(line), qPrintable(name + QLatin1String(": ") + line));
+                QVERIFY2(block.contains(knob.value(QStringLiteral("description")).toString()),
+                         qPrintable(line));
+                ++knobsSeen;
+            }
+        }
+        QVERIFY(knobsSeen > 0);
     }
 
     void runJson_data()
@@ -98,6 +184,140 @@ private slots:
         QVERIFY(cf.readLine().startsWith("id,task"));
     }
 
+    void runText_data()
+    {
+        QTest::addColumn<bool>("gil");
+        QTest::newRow("threads") << false;
+        QTest::newRow("threads+gil") << true;
+    }
+    void runText()
+    {
+        // The plain-text summary has every field the issue names; GIL wait
+        // only when the GIL is on.
+        QFETCH(bool, gil);
+        QStringList a = args({"run", "--workload", "primes", "--tasks", "4", "--size", "20000",
+                              "--workers", "2", "--quiet"});
+        if (gil)
+            a << QStringLiteral("--gil");
+        const auto r = run(a);
+        QCOMPARE(r.code, 0);
+        const QString text = QString::fromUtf8(r.out);
+        const QString num = QStringLiteral("[0-9]+\\.[0-9]+");
+        const QStringList lines{
+            QStringLiteral("workload +primes"),
+            QStringLiteral("pool +thread, 2 worker\\(s\\)")
+                + (gil ? QStringLiteral(", simulated GIL \\(switch interval 5 ms\\)") : QString()),
+            QStringLiteral("wall time +%1 s").arg(num),
+            QStringLiteral("tasks +4: 4 done, 0 failed, 0 cancelled"),
+            QStringLiteral("throughput +%1 tasks/s").arg(num),
+            QStringLiteral("queue wait +%1 ms mean").arg(num),
+            QStringLiteral("run time +%1 ms mean").arg(num),
+            QStringLiteral("CPU / wall +%1 \\(%1 s CPU\\)").arg(num),
+        };
+        for (const QString& l : lines)
+            QVERIFY2(QRegularExpression(QLatin1Char('^') + l + QLatin1Char('$'),
+                                        QRegularExpression::MultilineOption)
+                         .match(text)
+                         .hasMatch(),
+                     qPrintable(l + QLatin1String(" in:\n") + text));
+        const bool hasGilLine =
+            QRegularExpression(QStringLiteral("^GIL wait +%1 ms total$").arg(num),
+                               QRegularExpression::MultilineOption)
+                .match(text)
+                .hasMatch();
+        QCOMPARE(hasGilLine, gil);
+    }
+
+    void switchIntervalIsReported()
+    {
+        const auto r =
+            run(args({"run", "--workload", "primes", "--tasks", "2", "--size", "20000", "--workers",
+                      "2", "--gil", "--switch-interval", "20", "--json", "--quiet"}));
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o.value(QStringLiteral("gil")).toBool(), true);
+        QCOMPARE(o.value(QStringLiteral("switch_interval_ms")).toInt(), 20);
+        // and the default when not given
+        const auto d = run(args({"run", "--workload", "primes", "--tasks", "2", "--size", "20000",
+                                 "--gil", "--json", "--quiet"}));
+        QCOMPARE(d.code, 0);
+        QCOMPARE(QJsonDocument::fromJson(d.out)
+                     .object()
+                     .value(QStringLiteral("switch_interval_ms"))
+                     .toInt(),
+                 5);
+    }
+
+    void timeoutFailsTheTask_data()
+    {
+        QTest::addColumn<QString>("pool");
+        QTest::newRow("threads") << "thread";
+        QTest::newRow("processes") << "process";
+    }
+    void timeoutFailsTheTask()
+    {
+        // Tasks of 5 s with a 0.2 s timeout: each fails with a timeout error
+        // long before it would have finished, and the run exits 1. The
+        // failure line names the item (0-based, the workload's index) and the
+        // pool's task id, and that id is the one the error text names.
+        QFETCH(QString, pool);
+        QElapsedTimer t;
+        t.start();
+        const auto r =
+            run(args({"run", "--workload", "sleep", "--tasks", "2", "--size", "5000", "--workers",
+                      "2", "--timeout", "0.2", "--json", "--quiet", "--pool"})
+                << pool);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(t.elapsed() < 4500, "the timeout did not cut the tasks short");
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o.value(QStringLiteral("failed")).toInt(), 2);
+        QCOMPARE(o.value(QStringLiteral("done")).toInt(), 0);
+        const QJsonArray failures = o.value(QStringLiteral("failures")).toArray();
+        QCOMPARE(failures.size(), 2);
+        const QRegularExpression re(
+            QStringLiteral("^item ([0-9]+) \\(task ([0-9]+)\\): poolscope::TimeoutError: task \\2 "
+                           "(?:'sleep' )?exceeded its timeout of 200 ms"));
+        QSet<int> items;
+        for (const auto& f : failures) {
+            const auto m = re.match(f.toString());
+            QVERIFY2(m.hasMatch(), qPrintable(f.toString()));
+            items.insert(m.captured(1).toInt());
+        }
+        QCOMPARE(items, (QSet<int>{0, 1}));
+    }
+
+    void chunkFailureNamesItsItems()
+    {
+        // A chunk is one pool task carrying several items: the line gives
+        // the item range and the one task id.
+        const auto r = run(args({"run", "--workload", "throws", "--tasks", "6", "--size", "1000",
+                                 "--chunk", "3", "--json", "--quiet"}));
+        QCOMPARE(r.code, 1);
+        const QJsonArray failures =
+            QJsonDocument::fromJson(r.out).object().value(QStringLiteral("failures")).toArray();
+        QCOMPARE(failures.size(), 1); // item 4 throws: the chunk of items 3..5 fails
+        const QString f = failures.first().toString();
+        QVERIFY2(QRegularExpression(QStringLiteral("^items 3\\.\\.5 \\(task [0-9]+\\): "))
+                     .match(f)
+                     .hasMatch(),
+                 qPrintable(f));
+    }
+
+    void drivenFailureHasNoTaskId()
+    {
+        // The pipeline's futures are promises fed by two stages, not pool
+        // tasks: their line names the item only (no made-up "task 0"), and
+        // the error names the stage.
+        const auto r = run(args({"run", "--workload", "pipeline", "--tasks", "6", "--knob",
+                                 "fail_every=3", "--json", "--quiet"}));
+        QCOMPARE(r.code, 1);
+        const QJsonArray failures =
+            QJsonDocument::fromJson(r.out).object().value(QStringLiteral("failures")).toArray();
+        QCOMPARE(failures.size(), 2);
+        QCOMPARE(failures.at(0).toString().left(8), QStringLiteral("item 2: "));
+        QCOMPARE(failures.at(1).toString().left(8), QStringLiteral("item 5: "));
+    }
+
     void ctrlCStopsWritesExportsAndSummarises_data()
     {
         QTest::addColumn<QString>("pool");
@@ -133,7 +353,7 @@ private slots:
         QCOMPARE(::kill(pid_t(p.processId()), SIGINT), 0);
         QVERIFY(p.waitForFinished(30000));
         QCOMPARE(p.exitStatus(), QProcess::NormalExit);
-        QCOMPARE(p.exitCode(), 1); // not everything ran
+        QCOMPARE(p.exitCode(), 130); // stopped by Ctrl-C (128 + SIGINT), not "some failed" (1)
         const QJsonObject o = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
         QVERIFY2(o.value(QStringLiteral("interrupted")).toBool(),
                  qPrintable(QString::fromUtf8(err)));
@@ -176,73 +396,296 @@ private slots:
         QVERIFY(o.value(QStringLiteral("done")).toInt() > 0); // ...and the others completed
     }
 
+    static double fitSerial(const QJsonArray& rows)
+    {
+        // Least squares on 1/S - 1/n = f (1 - 1/n) (core/amdahl.h), clamped.
+        double sxy = 0, sxx = 0;
+        for (const auto& v : rows) {
+            const QJsonObject r = v.toObject();
+            const double n = r.value(QStringLiteral("workers")).toDouble();
+            const double x = 1 - 1 / n;
+            sxy += x * (1 / r.value(QStringLiteral("speedup")).toDouble() - 1 / n);
+            sxx += x * x;
+        }
+        return sxx > 0 ? std::clamp(sxy / sxx, 0.0, 1.0) : -1;
+    }
+
     void sweep()
     {
-        const auto r =
-            run({QStringLiteral("sweep"), QStringLiteral("--workload"), QStringLiteral("primes"),
-                 QStringLiteral("--tasks"), QStringLiteral("4"), QStringLiteral("--size"),
-                 QStringLiteral("20000"), QStringLiteral("--workers"), QStringLiteral("1..2"),
-                 QStringLiteral("--json")});
+        const auto r = run(args({"sweep", "--workload", "primes", "--tasks", "4", "--size", "20000",
+                                 "--workers", "1..3", "--json"}));
         QCOMPARE(r.code, 0);
         const QJsonObject o = QJsonDocument::fromJson(r.out).object();
-        QCOMPARE(o.value(QStringLiteral("rows")).toArray().size(), 2);
-        QVERIFY(o.contains(QStringLiteral("serial_fraction")));
+        QCOMPARE(o.value(QStringLiteral("interrupted")).toBool(true), false);
+        const QJsonArray rows = o.value(QStringLiteral("rows")).toArray();
+        QCOMPARE(rows.size(), 3);
+        const double f = o.value(QStringLiteral("serial_fraction")).toDouble(-1);
+        QVERIFY2(f >= 0 && f <= 1, qPrintable(QString::number(f)));
+        QVERIFY(qAbs(f - fitSerial(rows)) < 1e-9); // it is the Amdahl fit of these rows
+        const double wall1 = rows.at(0).toObject().value(QStringLiteral("wall_s")).toDouble();
+        QVERIFY(wall1 > 0);
+        for (int i = 0; i < rows.size(); ++i) {
+            const QJsonObject row = rows.at(i).toObject();
+            const int n = row.value(QStringLiteral("workers")).toInt();
+            QCOMPARE(n, i + 1);
+            QCOMPARE(row.value(QStringLiteral("done")).toInt(), 4);
+            const double wall = row.value(QStringLiteral("wall_s")).toDouble();
+            const double speedup = row.value(QStringLiteral("speedup")).toDouble();
+            const double eff = row.value(QStringLiteral("efficiency")).toDouble();
+            const double amdahl = row.value(QStringLiteral("amdahl_speedup")).toDouble();
+            QVERIFY2(qAbs(speedup - wall1 / wall) < 1e-9 * speedup, qPrintable(QString::number(n)));
+            QVERIFY(qAbs(eff - speedup / n) < 1e-12);
+            QVERIFY2(qAbs(amdahl - 1 / (f + (1 - f) / n)) < 1e-9,
+                     qPrintable(
+                         QStringLiteral("%1 workers: amdahl %2, f %3").arg(n).arg(amdahl).arg(f)));
+            QVERIFY(amdahl >= 1 - 1e-12 && amdahl <= n + 1e-12);
+        }
+    }
+
+    void sweepText()
+    {
+        // The table as printed: each row's speedup is wall(1)/wall(n) and its
+        // efficiency speedup/n, the Amdahl column follows the printed
+        // serial fraction (all within the printed rounding).
+        const auto r = run(args({"sweep", "--workload", "primes", "--tasks", "4", "--size",
+                                 "100000", "--workers", "1..2", "--quiet"}));
+        QCOMPARE(r.code, 0);
+        const QString text = QString::fromUtf8(r.out);
+        const QRegularExpression rowRe(
+            QStringLiteral("^ +([0-9]+) +([0-9]+\\.[0-9]{3}) +([0-9]+\\.[0-9]{2})x +([0-9]+)% "
+                           "+([0-9]+\\.[0-9]{2})x$"),
+            QRegularExpression::MultilineOption);
+        const auto fm = QRegularExpression(
+                            QStringLiteral("^serial fraction \\(Amdahl fit\\): ([0-9]\\.[0-9]{3})"),
+                            QRegularExpression::MultilineOption)
+                            .match(text);
+        QVERIFY2(fm.hasMatch(), qPrintable(text));
+        const double f = fm.captured(1).toDouble();
+        QVERIFY(f >= 0 && f <= 1);
+        QList<QRegularExpressionMatch> rows;
+        for (auto it = rowRe.globalMatch(text); it.hasNext();)
+            rows << it.next();
+        QCOMPARE(rows.size(), 2);
+        const double wall1 = rows[0].captured(2).toDouble();
+        for (int i = 0; i < rows.size(); ++i) {
+            const auto& m = rows[i];
+            const int n = m.captured(1).toInt();
+            QCOMPARE(n, i + 1);
+            const double wall = m.captured(2).toDouble(), speedup = m.captured(3).toDouble();
+            // walls printed to 1 ms: allow for that rounding in the ratio
+            const double lo = (wall1 - 0.0005) / (wall + 0.0005),
+                         hi = (wall1 + 0.0005) / (wall - 0.0005);
+            QVERIFY2(speedup >= lo - 0.005 && speedup <= hi + 0.005, qPrintable(m.captured(0)));
+            QVERIFY2(qAbs(m.captured(4).toInt() - 100 * speedup / n) <= 0.5 + 100 * 0.005 / n,
+                     qPrintable(m.captured(0)));
+            const double amdahlAtF = 1 / (f + (1 - f) / n);
+            QVERIFY2(qAbs(m.captured(5).toDouble() - amdahlAtF) <= 0.005 + 0.001 * n * n,
+                     qPrintable(m.captured(0)));
+        }
+    }
+
+    void sweepCtrlCKeepsMeasuredRows_data()
+    {
+        QTest::addColumn<int>("sizesBefore"); // sizes finished when Ctrl-C comes
+        QTest::newRow("during the second size") << 1;
+        QTest::newRow("during the third size") << 2;
+    }
+    void sweepCtrlCKeepsMeasuredRows()
+    {
+        // sleep: 40 x 100 ms, so 1 worker takes 4 s, 2 take 2 s, 3 take 1.3 s:
+        // Ctrl-C sent as soon as a size is reported lands in the next one.
+        QFETCH(int, sizesBefore);
+        QProcess p;
+        p.start(QStringLiteral(POOLSCOPE_CLI), args({"sweep", "--workload", "sleep", "--tasks",
+                                                     "40", "--size", "100", "--workers", "1..4"}));
+        QVERIFY(p.waitForStarted());
+        const QRegularExpression reported(
+            QStringLiteral("^  %1 worker\\(s\\): ([0-9.]+) s$").arg(sizesBefore),
+            QRegularExpression::MultilineOption);
+        QByteArray err;
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (err += p.readAllStandardError(), reported.match(QString::fromUtf8(err)).hasMatch()),
+            60000);
+        QCOMPARE(::kill(pid_t(p.processId()), SIGINT), 0);
+        QVERIFY(p.waitForFinished(30000));
+        err += p.readAllStandardError();
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 130);
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        // The rows measured before Ctrl-C are printed, with the walls that
+        // were reported as they finished; the size it stopped is left out.
+        const QStringList walls = [&] {
+            QStringList w;
+            for (auto it =
+                     QRegularExpression(QStringLiteral("^  [0-9]+ worker\\(s\\): ([0-9.]+) s$"),
+                                        QRegularExpression::MultilineOption)
+                         .globalMatch(QString::fromUtf8(err));
+                 it.hasNext();)
+                w << it.next().captured(1);
+            return w;
+        }();
+        QCOMPARE(walls.size(), sizesBefore);
+        for (int n = 1; n <= sizesBefore; ++n)
+            QVERIFY2(QRegularExpression(QStringLiteral("^ +%1 +%2 +[0-9.]+x")
+                                            .arg(n)
+                                            .arg(QRegularExpression::escape(walls[n - 1])),
+                                        QRegularExpression::MultilineOption)
+                         .match(out)
+                         .hasMatch(),
+                     qPrintable(out));
+        QVERIFY2(!QRegularExpression(QStringLiteral("^ +%1 +[0-9.]+ ").arg(sizesBefore + 1),
+                                     QRegularExpression::MultilineOption)
+                      .match(out)
+                      .hasMatch(),
+                 qPrintable(out));
+        QVERIFY2(out.contains(QStringLiteral("interrupted (Ctrl-C) during the run with %1 "
+                                             "worker(s), which is left out; %2 of 4 sizes measured")
+                                  .arg(sizesBefore + 1)
+                                  .arg(sizesBefore)),
+                 qPrintable(out));
+        if (sizesBefore >= 2)
+            QVERIFY2(out.contains(QStringLiteral("serial fraction (Amdahl fit): ")),
+                     qPrintable(out));
+        else
+            QVERIFY2(out.contains(QStringLiteral("serial fraction: not fitted, the sweep was "
+                                                 "interrupted with 1 size(s) measured")),
+                     qPrintable(out));
+    }
+
+    void pathCheckLeavesNoTrace()
+    {
+        // The up-front check opens the file for writing but must not leave
+        // anything behind: a new path stays absent (no temporary file
+        // either), an existing file keeps its content. `sweep` refuses
+        // --trace after the scenario (and its paths) passed the check.
+        QTemporaryDir dir;
+        const QString fresh = dir.filePath(QStringLiteral("new.json"));
+        auto r =
+            run(args({"sweep", "--workload", "primes", "--workers", "1..2", "--trace"}) << fresh);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("sweep writes no trace"), r.err.constData());
+        QCOMPARE(QDir(dir.path()).entryList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden),
+                 QStringList{});
+        r = run(args({"sweep", "--workload", "primes", "--workers", "1..2", "--csv"}) << aFile());
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("sweep writes no trace"), r.err.constData());
+        QFile f(aFile());
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), QByteArray("keep me\n"));
     }
 
     void badInput_data()
     {
+        // The rows of docs/reliability.md's CLI table: exit code 2, one line
+        // on stderr, nothing on stdout, nothing run. `message` is the whole
+        // line after "poolscope-cli: " (a prefix where `exact` is false).
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("message");
+        QTest::addColumn<bool>("exact");
         auto w = [](std::initializer_list<const char*> extra) {
             QStringList a{QStringLiteral("run")};
             for (const char* e : extra)
                 a << QString::fromUtf8(e);
             return a;
         };
-        QTest::newRow("no command") << QStringList{} << "give one command";
-        QTest::newRow("unknown command") << QStringList{QStringLiteral("fly")} << "unknown command";
-        QTest::newRow("unknown workload") << w({"--workload", "nope"}) << "unknown workload";
-        QTest::newRow("unknown pool")
-            << w({"--workload", "primes", "--pool", "gpu"}) << "unknown pool";
-        QTest::newRow("workers 0")
-            << w({"--workload", "primes", "--workers", "0"}) << "--workers must be between";
-        QTest::newRow("workers negative") << w({"--workload", "primes", "--workers", "-3"})
-                                          << "--workers must be between 1 and 1024 (got -3)";
-        QTest::newRow("workers 100000")
-            << w({"--workload", "primes", "--workers", "100000"}) << "--workers must be between";
-        QTest::newRow("workers not a number")
-            << w({"--workload", "primes", "--workers", "many"}) << "needs an integer";
-        QTest::newRow("size out of range") << w({"--workload", "primes", "--size", "0"}) << "size";
-        QTest::newRow("tasks 0") << w({"--workload", "primes", "--tasks", "0"})
-                                 << "--tasks must be";
-        QTest::newRow("crash on threads") << w({"--workload", "crash"}) << "process";
-        QTest::newRow("gil on processes")
-            << w({"--workload", "primes", "--pool", "process", "--gil"}) << "--gil applies";
-        QTest::newRow("unwritable trace")
-            << w({"--workload", "primes", "--trace", "/nonexistent-dir/x.json"}) << "cannot write";
-        QTest::newRow("bad knob") << w({"--workload", "primes", "--knob", "oops"})
-                                  << "--knob must look like";
-        QTest::newRow("unknown knob")
-            << w({"--workload", "primes", "--knob", "colour=3"}) << "colour";
-        QTest::newRow("chunk 0") << w({"--workload", "primes", "--chunk", "0"})
-                                 << "--chunk must be";
-        QTest::newRow("sweep not from 1")
-            << QStringList{QStringLiteral("sweep"), QStringLiteral("--workload"),
-                           QStringLiteral("primes"), QStringLiteral("--workers"),
-                           QStringLiteral("2..4")}
-            << "starts at 1";
-        QTest::newRow("unknown option")
-            << w({"--workload", "primes", "--frobnicate"}) << "frobnicate";
+        auto row = [](const char* name, const QStringList& a, const QString& message,
+                      bool exact = true) { QTest::newRow(name) << a << message << exact; };
+        row("no command", {}, "give one command: list, run, sweep or demo (see --help)");
+        row("unknown command", {QStringLiteral("fly")},
+            "unknown command 'fly' (use list, run, sweep or demo)");
+        row("unknown workload", w({"--workload", "nope"}),
+            "unknown workload 'nope' (known: primes, primes_native, mandelbrot, ", false);
+        row("unknown pool", w({"--workload", "primes", "--pool", "gpu"}),
+            "unknown pool 'gpu': use thread, process or mpi");
+        row("workers 0", w({"--workload", "primes", "--workers", "0"}),
+            "--workers must be between 1 and 1024 (got 0)");
+        row("workers negative", w({"--workload", "primes", "--workers", "-3"}),
+            "--workers must be between 1 and 1024 (got -3)");
+        row("workers 100000", w({"--workload", "primes", "--workers", "100000"}),
+            "--workers must be between 1 and 1024 (got 100000)");
+        row("workers not a number", w({"--workload", "primes", "--workers", "many"}),
+            "--workers needs an integer (got 'many')");
+        row("size out of range", w({"--workload", "primes", "--size", "0"}),
+            "the size of workload 'primes' (numbers per task) must be between 1 and 1000000000, "
+            "got 0");
+        row("tasks 0", w({"--workload", "primes", "--tasks", "0"}),
+            "--tasks must be 1..100000 for primes (got 0)");
+        row("crash on threads", w({"--workload", "crash"}),
+            "workload 'crash' can only run on a process pool: on a thread pool it would take the "
+            "whole program down");
+        row("gil on processes", w({"--workload", "primes", "--pool", "process", "--gil"}),
+            "--gil applies to the thread pool (every worker process has its own interpreter "
+            "lock)");
+        row("switch interval 0", w({"--workload", "primes", "--gil", "--switch-interval", "0"}),
+            "--switch-interval must be 1..1000 ms (got 0)");
+        row("timeout 0", w({"--workload", "primes", "--timeout", "0"}),
+            "--timeout must be more than 0 and at most 86400 seconds");
+        row("bad knob", w({"--workload", "primes", "--knob", "oops"}),
+            "--knob must look like name=value (got 'oops')");
+        row("unknown knob", w({"--workload", "primes", "--knob", "colour=3"}),
+            "workload 'primes' has no knob 'colour' (its knobs: start)");
+        row("chunk 0", w({"--workload", "primes", "--chunk", "0"}),
+            "--chunk must be 1..1000000 (got 0)");
+        row("sweep not from 1", args({"sweep", "--workload", "primes", "--workers", "2..4"}),
+            "a sweep starts at 1 worker (speedups are relative to it), e.g. --workers 1..4");
+        row("unknown option", w({"--workload", "primes", "--frobnicate"}),
+            "Unknown option 'frobnicate'.");
+
+        // Unwritable exports, refused before any task runs (the sleep batch
+        // would take 12 s). Every row fails for root too.
+        for (const char* opt : {"--trace", "--csv"}) {
+            const QString o = QString::fromLatin1(opt);
+            const QString ext =
+                o == QLatin1String("--trace") ? QStringLiteral("json") : QStringLiteral("csv");
+            const QStringList base = args({"run", "--workload", "sleep", "--tasks", "40", "--size",
+                                           "300", "--workers", "1", o.toLatin1().constData()});
+            auto name = [&](const char* what) {
+                return (o + QLatin1Char(' ') + QLatin1String(what)).toLatin1();
+            };
+            const QString missing = QStringLiteral("/nonexistent-dir/x.") + ext;
+            row(name("folder missing").constData(), base + QStringList{missing},
+                QStringLiteral("cannot write '%1': folder '/nonexistent-dir' does not exist")
+                    .arg(missing));
+            const QString proc = QStringLiteral("/proc/poolscope-x.") + ext;
+            row(name("in /proc").constData(), base + QStringList{proc},
+                QStringLiteral(
+                    "cannot write '%1': cannot create a file in '/proc': No such file or "
+                    "directory")
+                    .arg(proc));
+            row(name("is a folder").constData(), base + QStringList{aFolder()},
+                QStringLiteral("cannot write '%1': it is a folder").arg(aFolder()));
+            const QString below = aFile() + QStringLiteral("/x.") + ext;
+            row(name("below a file").constData(), base + QStringList{below},
+                QStringLiteral("cannot write '%1': '%2' is a file, not a folder")
+                    .arg(below, aFile()));
+            row(name("fifo").constData(), base + QStringList{aFifo()},
+                QStringLiteral("cannot write '%1': not a regular file (a device, FIFO or socket "
+                               "would be replaced by the export)")
+                    .arg(aFifo()));
+            row(name("read-only proc file").constData(),
+                base + QStringList{QStringLiteral("/proc/self/status")},
+                QStringLiteral("cannot write '/proc/self/status': Operation not permitted"));
+        }
     }
     void badInput()
     {
         QFETCH(QStringList, args);
         QFETCH(QString, message);
+        QFETCH(bool, exact);
+        QElapsedTimer t;
+        t.start();
         const auto r = run(args, 30000);
         QCOMPARE(r.code, 2);
-        const QString err = QString::fromUtf8(r.err).trimmed();
-        QVERIFY2(err.contains(message), qPrintable(err));
-        QCOMPARE(err.count(QLatin1Char('\n')), 0); // one clear line
+        QVERIFY2(t.elapsed() < 10000, "refused only after running"); // nothing ran
+        const QString err = QString::fromUtf8(r.err);
+        QVERIFY2(err.endsWith(QLatin1Char('\n')), qPrintable(err));
+        QCOMPARE(err.count(QLatin1Char('\n')), 1); // one clear line
+        const QString line = err.chopped(1);
+        const QString expected = QStringLiteral("poolscope-cli: ") + message;
+        if (exact)
+            QCOMPARE(line, expected);
+        else
+            QVERIFY2(line.startsWith(expected), qPrintable(line));
         QVERIFY(r.out.isEmpty());
     }
 };

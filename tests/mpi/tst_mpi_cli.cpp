@@ -149,7 +149,8 @@ void TstMpiCli::rankDeathWithRecovery()
     QCOMPARE(s.value("done").toInt(), 5);
     QCOMPARE(s.value("failed").toInt(), 1);
     const QString failure = s.value("failures").toVariant().toStringList().value(0);
-    QVERIFY2(failure.startsWith(QStringLiteral("task 3: poolscope::RankLost: rank ")),
+    // item 3 (0-based) is the pool's task 4; the line names both
+    QVERIFY2(failure.startsWith(QStringLiteral("item 3 (task 4): poolscope::RankLost: rank ")),
              qPrintable(failure));
     // The CLI exits 1 (a task failed); mpirun --enable-recovery hides exit
     // codes, so the summary is what tells.
