@@ -1075,6 +1075,8 @@ void MainWindow::updateHint()
     if (text.isEmpty())
         text = m_controller->check(m_controls->spec());
     if (text.isEmpty())
+        text = m_controls->refusedHint();
+    if (text.isEmpty())
         text = m_lastError;
     m_controls->showHint(text);
 }

@@ -329,18 +329,39 @@ void TstMainWindow::outOfRangeKeystrokesAreRefused()
     ControlBar* cb = w->controlBar();
     const int maxTasks = Workloads::find(QStringLiteral("primes"))->maxTasks;
     QCOMPARE(cb->tasksSpin()->maximum(), maxTasks);
+    QVERIFY(!cb->isHintVisible());
     retype(cb->tasksSpin(), QStringLiteral("99999999"));
-    // The keys that would leave the range were refused.
+    // The keys that would leave the range were refused, and the hint says why.
     QVERIFY(cb->tasksSpin()->value() <= maxTasks);
     QVERIFY(cb->tasksSpin()->hasAcceptableInput());
     QCOMPARE(cb->spec().run.tasks, cb->tasksSpin()->value());
+    QVERIFY(cb->isHintVisible());
+    QVERIFY(cb->hintLabel()->isVisible());
+    const QString tasksHint = QStringLiteral("Tasks: max is %1").arg(QLocale().toString(maxTasks));
+    QVERIFY2(cb->hint().contains(tasksHint), qPrintable(cb->hint()));
+    // The value in the editor is still valid: Start stays enabled.
+    QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
+    // The next accepted key clears the note.
+    retype(cb->tasksSpin(), QStringLiteral("12"));
+    QCOMPARE(cb->tasksSpin()->value(), 12);
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
 
     const qint64 maxSize = Workloads::find(QStringLiteral("primes"))->maxSize;
     retype(cb->sizeSpin(), QStringLiteral("99999999999999"));
     QVERIFY(cb->sizeSpin()->value() <= maxSize);
     QVERIFY(cb->sizeSpin()->hasAcceptableInput());
+    QVERIFY(cb->isHintVisible());
+    QVERIFY2(
+        cb->hint().contains(QStringLiteral("Size: max is %1").arg(QLocale().toString(maxSize))),
+        qPrintable(cb->hint()));
     retype(cb->sizeSpin(), QStringLiteral("12x"));
     QCOMPARE(cb->sizeSpin()->value(), 12); // the letter was refused
+    QVERIFY(cb->isHintVisible());
+    QVERIFY2(cb->hint().contains(QStringLiteral("Size: only a whole number")),
+             qPrintable(cb->hint()));
+    // A workload change starts afresh.
+    chooseWorkload(*w, QStringLiteral("sleep"));
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
 }
 
 void TstMainWindow::crossFieldProblemsAreHinted()
