@@ -195,6 +195,11 @@ ControlBar::ControlBar(QWidget* parent)
     wg->addWidget(m_size, 0, 5);
     wg->addWidget(m_sizeUnit, 0, 6);
     wg->addWidget(m_knobBox, 1, 0, 1, 7);
+    m_description = new QLabel(wbox);
+    m_description->setObjectName(QStringLiteral("workloadDescription"));
+    m_description->setTextFormat(Qt::PlainText);
+    m_description->setWordWrap(true);
+    wg->addWidget(m_description, 2, 0, 1, 7);
     wg->setColumnStretch(6, 1);
 
     // ---- pool
@@ -378,6 +383,8 @@ void ControlBar::onWorkloadChanged()
     m_current = name;
     m_workload->setToolTip(
         m_workload->itemData(m_workload->currentIndex(), Qt::ToolTipRole).toString());
+    m_description->setText(w->description);
+    m_description->setToolTip(tr("%1 (%2)").arg(w->name, w->kind));
     setRefused({});
     m_loading = true;
     m_tasks->setRange(1, w->maxTasks);

@@ -103,6 +103,8 @@ public:
     QSpinBox* chunkSpin() const { return m_chunk; }
     QSpinBox* prioritySpin() const { return m_priority; }
     QLabel* hintLabel() const { return m_hint; }
+    /// The selected workload's description, shown under the workload row.
+    QLabel* descriptionLabel() const { return m_description; }
 
 signals:
     /// Something in the controls changed (re-check the hint and Start).
@@ -141,6 +143,7 @@ private:
     QSpinBox* m_chunk = nullptr;
     QSpinBox* m_priority = nullptr;
     QLabel* m_hint = nullptr;
+    QLabel* m_description = nullptr;
     QString m_refused;                                // see refusedHint()
     QHash<QAbstractSpinBox*, QString> m_refuseLabels; // watched editors and their names
     QWidget* m_buttons = nullptr;

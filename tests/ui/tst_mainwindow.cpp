@@ -96,6 +96,7 @@ private slots:
     void badInputIsRefusedWithHint_data();
     void badInputIsRefusedWithHint();
     void outOfRangeKeystrokesAreRefused();
+    void workloadDescriptionIsShown();
     void crossFieldProblemsAreHinted();
     void shortcutsExist_data();
     void shortcutsExist();
@@ -362,6 +363,22 @@ void TstMainWindow::outOfRangeKeystrokesAreRefused()
     // A workload change starts afresh.
     chooseWorkload(*w, QStringLiteral("sleep"));
     QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
+}
+
+void TstMainWindow::workloadDescriptionIsShown()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    ControlBar* cb = w->controlBar();
+    QLabel* d = cb->descriptionLabel();
+    QVERIFY(d);
+    for (const char* name : {"primes", "sleep", "mandelbrot"}) {
+        chooseWorkload(*w, QLatin1String(name));
+        const Workload* wl = Workloads::find(QLatin1String(name));
+        QVERIFY(!wl->description.isEmpty());
+        QCOMPARE(d->text(), wl->description);
+        QVERIFY2(d->isVisible(), name); // on screen, not only in a tooltip
+    }
 }
 
 void TstMainWindow::crossFieldProblemsAreHinted()
