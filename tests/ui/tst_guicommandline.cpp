@@ -41,6 +41,19 @@ private slots:
         QTest::newRow("--pool bogus")
             << QStringList{QStringLiteral("--pool"), QStringLiteral("bogus")}
             << "--pool must be thread, process or mpi, got 'bogus'";
+        QTest::newRow("unknown lesson")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("nope")}
+            << "unknown lesson 'nope' (lessons: futures, ";
+        QTest::newRow("--no-start with --start")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("gil"),
+                           QStringLiteral("--no-start"), QStringLiteral("--start")}
+            << "--start and --no-start cannot be combined";
+        QTest::newRow("--no-start with --sweep")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("6"),
+                           QStringLiteral("--sweep"), QStringLiteral("--no-start")}
+            << "--sweep starts the lesson itself; drop --no-start";
+        QTest::newRow("--no-start alone") << QStringList{QStringLiteral("--no-start")}
+                                          << "--no-start needs --lesson NAME or --workload NAME";
         QTest::newRow("--chunk on the pipeline")
             << QStringList{QStringLiteral("--workload"), QStringLiteral("pipeline"),
                            QStringLiteral("--chunk"), QStringLiteral("4")}
@@ -74,7 +87,8 @@ private slots:
         QVERIFY(p.waitForFinished(60'000));
         QCOMPARE(p.exitCode(), 0);
         const QString help = QString::fromLocal8Bit(p.readAllStandardOutput());
-        for (const char* opt : {"--compare", "--sweep", "--replay", "--slow-motion", "--chunk"})
+        for (const char* opt :
+             {"--compare", "--sweep", "--replay", "--slow-motion", "--chunk", "--no-start"})
             QVERIFY2(help.contains(QLatin1String(opt)), opt);
         QVERIFY(!help.contains(QStringLiteral("thread pool; default 1")));
     }
