@@ -403,8 +403,13 @@ int main(int argc, char** argv)
     auto scheduleShot = [&window, shotPath, afterMs, &exitCode] {
         QTimer::singleShot(afterMs, &window, [&window, shotPath, &exitCode] {
             if (window.saveWidgetPng(&window, shotPath)) {
-                std::fprintf(stdout, "poolscope: saved %s\n",
-                             qPrintable(QFileInfo(shotPath).absoluteFilePath()));
+                // The count says whether a run was going (scripts and tests read it).
+                RunController* c = window.controller();
+                const quint64 submitted =
+                    c->hasPool() ? c->executor()->counters().submitted : quint64(0);
+                std::fprintf(stdout, "poolscope: saved %s (%llu task(s) submitted)\n",
+                             qPrintable(QFileInfo(shotPath).absoluteFilePath()),
+                             static_cast<unsigned long long>(submitted));
             } else {
                 std::fprintf(stderr, "poolscope: could not save %s\n", qPrintable(shotPath));
                 exitCode = 1;
