@@ -11,6 +11,7 @@
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QSettings>
@@ -194,6 +195,11 @@ ControlBar::ControlBar(QWidget* parent)
     wg->addWidget(m_size, 0, 5);
     wg->addWidget(m_sizeUnit, 0, 6);
     wg->addWidget(m_knobBox, 1, 0, 1, 7);
+    m_description = new QLabel(wbox);
+    m_description->setObjectName(QStringLiteral("workloadDescription"));
+    m_description->setTextFormat(Qt::PlainText);
+    m_description->setWordWrap(true);
+    wg->addWidget(m_description, 2, 0, 1, 7);
     wg->setColumnStretch(6, 1);
 
     // ---- pool
@@ -299,6 +305,11 @@ ControlBar::ControlBar(QWidget* parent)
         connect(box, &QSpinBox::textChanged, this, &ControlBar::edited);
     connect(m_switch, &QDoubleSpinBox::textChanged, this, &ControlBar::edited);
     connect(m_size, &LongSpinBox::textEdited, this, &ControlBar::edited);
+    watchRefusedKeys(m_tasks, tr("Tasks"));
+    watchRefusedKeys(m_size, tr("Size"));
+    watchRefusedKeys(m_workers, tr("Workers"));
+    watchRefusedKeys(m_chunk, tr("Chunk"));
+    watchRefusedKeys(m_priority, tr("Priority"));
     connect(m_pool, &QComboBox::currentIndexChanged, this, [this] {
         updateEnabled();
         if (!m_loading)
@@ -372,6 +383,9 @@ void ControlBar::onWorkloadChanged()
     m_current = name;
     m_workload->setToolTip(
         m_workload->itemData(m_workload->currentIndex(), Qt::ToolTipRole).toString());
+    m_description->setText(w->description);
+    m_description->setToolTip(tr("%1 (%2)").arg(w->name, w->kind));
+    setRefused({});
     m_loading = true;
     m_tasks->setRange(1, w->maxTasks);
     m_tasks->setToolTip(tr("How many tasks (1 to %1)").arg(QLocale().toString(w->maxTasks)));
@@ -382,8 +396,10 @@ void ControlBar::onWorkloadChanged()
     m_sizeUnit->setText(w->sizeUnit);
 
     // Knob editors for this workload.
-    for (auto* e : m_knobs)
+    for (auto* e : m_knobs) {
+        m_refuseLabels.remove(e);
         e->deleteLater();
+    }
     m_knobs.clear();
     while (QLayoutItem* it = m_knobLayout->takeAt(0)) {
         if (it->widget())
@@ -406,6 +422,7 @@ void ControlBar::onWorkloadChanged()
         m_knobLayout->addWidget(l, 0, col++);
         m_knobLayout->addWidget(e, 0, col++);
         connect(e, &LongSpinBox::textEdited, this, &ControlBar::edited);
+        watchRefusedKeys(e, k.name);
         m_knobs.insert(k.name, e);
     }
     m_knobLayout->setColumnStretch(col, 1);
@@ -476,6 +493,85 @@ RunSpec ControlBar::spec() const
     return s;
 }
 
+void ControlBar::watchRefusedKeys(QAbstractSpinBox* box, const QString& label)
+{
+    QLineEdit* le = box->findChild<QLineEdit*>();
+    if (!le)
+        return;
+    m_refuseLabels.insert(box, label);
+    // Keys typed into the spin box reach its line edit through a direct
+    // event() call (no filter there): watch both.
+    box->installEventFilter(this);
+    le->installEventFilter(this);
+}
+
+bool ControlBar::eventFilter(QObject* watched, QEvent* event)
+{
+    if (event->type() != QEvent::KeyPress)
+        return QWidget::eventFilter(watched, event);
+    auto* box = qobject_cast<QAbstractSpinBox*>(watched);
+    if (!box && watched->parent())
+        box = qobject_cast<QAbstractSpinBox*>(watched->parent());
+    QLineEdit* le = box ? box->findChild<QLineEdit*>() : nullptr;
+    if (!le || !m_refuseLabels.contains(box))
+        return QWidget::eventFilter(watched, event);
+    const auto* ke = static_cast<QKeyEvent*>(event);
+    const QString key = ke->text();
+    if (key.isEmpty() || !key.at(0).isPrint()) {
+        setRefused({}); // editing keys: the previous refusal is old news
+        return QWidget::eventFilter(watched, event);
+    }
+    // What the text would be if the editor took this key, and whether the
+    // editor's validator (the spin box) will refuse it. Decided before the
+    // key is handled: while the line edit rejects it, its text is briefly the
+    // refused one.
+    QString t = le->text();
+    int pos = le->cursorPosition();
+    if (le->hasSelectedText()) {
+        pos = le->selectionStart();
+        t.remove(pos, le->selectedText().size());
+    }
+    t.insert(pos, key);
+    QString probe = t;
+    int probePos = pos + int(key.size());
+    if (box->validate(probe, probePos) != QValidator::Invalid) {
+        setRefused({});
+        return QWidget::eventFilter(watched, event);
+    }
+    qint64 min = 0, max = 0;
+    if (auto* sb = qobject_cast<QSpinBox*>(box)) {
+        min = sb->minimum();
+        max = sb->maximum();
+    } else if (auto* lb = qobject_cast<LongSpinBox*>(box)) {
+        min = lb->minimum();
+        max = lb->maximum();
+    }
+    const QLocale l;
+    const QString label = m_refuseLabels.value(box);
+    t.remove(l.groupSeparator());
+    t.remove(QLatin1Char(' '));
+    bool ok = false;
+    const qint64 v = t.toLongLong(&ok);
+    if (ok && v > max)
+        setRefused(tr("%1: max is %2 (the key that went past it was refused).")
+                       .arg(label, l.toString(max)));
+    else if (ok && v < min)
+        setRefused(tr("%1: min is %2 (the key that went below it was refused).")
+                       .arg(label, l.toString(min)));
+    else
+        setRefused(tr("%1: only a whole number from %2 to %3 (the key was refused).")
+                       .arg(label, l.toString(min), l.toString(max)));
+    return QWidget::eventFilter(watched, event);
+}
+
+void ControlBar::setRefused(const QString& text)
+{
+    if (text == m_refused)
+        return;
+    m_refused = text;
+    emit edited();
+}
+
 void ControlBar::setSpec(const RunSpec& s)
 {
     const int wi = m_workload->findData(s.workload);
@@ -498,6 +594,7 @@ void ControlBar::setSpec(const RunSpec& s)
     m_chunk->setValue(s.chunkSize);
     m_priority->setValue(s.priority);
     m_loading = false;
+    m_refused.clear();
     updateEnabled();
     emit edited();
 }

@@ -77,6 +77,11 @@ public:
     void setSpec(const RunSpec& spec);
     /// Why the controls do not make a valid run (first problem), or empty.
     QString problem() const;
+    /// Why the last keystroke in an editor was refused (it would have left
+    /// the editor's range, e.g. "Tasks: max is 100,000 ..."), until the next
+    /// keystroke, workload change or setSpec(); empty otherwise. The input
+    /// itself stays valid, so this does not block Start.
+    QString refusedHint() const { return m_refused; }
     /// Shows a red hint (empty hides it).
     void showHint(const QString& text);
     QString hint() const;
@@ -98,6 +103,8 @@ public:
     QSpinBox* chunkSpin() const { return m_chunk; }
     QSpinBox* prioritySpin() const { return m_priority; }
     QLabel* hintLabel() const { return m_hint; }
+    /// The selected workload's description, shown under the workload row.
+    QLabel* descriptionLabel() const { return m_description; }
 
 signals:
     /// Something in the controls changed (re-check the hint and Start).
@@ -108,7 +115,13 @@ signals:
     /// Pool kind or GIL changed (needs a new pool).
     void poolKindChanged();
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 private:
+    /// Explains refused keystrokes of an integer editor in refusedHint().
+    void watchRefusedKeys(QAbstractSpinBox* box, const QString& label);
+    void setRefused(const QString& text);
     void onWorkloadChanged();
     void rememberRun();
     void loadRun(const QString& workload);
@@ -130,6 +143,9 @@ private:
     QSpinBox* m_chunk = nullptr;
     QSpinBox* m_priority = nullptr;
     QLabel* m_hint = nullptr;
+    QLabel* m_description = nullptr;
+    QString m_refused;                                // see refusedHint()
+    QHash<QAbstractSpinBox*, QString> m_refuseLabels; // watched editors and their names
     QWidget* m_buttons = nullptr;
     QString m_current;                        // workload the editors show
     QHash<QString, WorkloadRun> m_remembered; // per workload, this session

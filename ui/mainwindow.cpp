@@ -273,9 +273,13 @@ void MainWindow::buildActions()
                        "killed and replaced)."));
     connect(a, &QAction::triggered, m_controller, &RunController::stop);
 
-    a = makeAction(QStringLiteral("shutdown"), tr("Shut&down pool"));
+    // Shift+Esc: the stronger Esc (Cancel pending), as Shift+F5 is the stronger F5.
+    a = makeAction(QStringLiteral("shutdown"), tr("Shut&down pool"),
+                   QKeySequence(Qt::SHIFT | Qt::Key_Escape));
     a->setIcon(icons::get(icons::Icon::Shutdown));
-    a->setToolTip(tr("Stop everything and shut the pool down; the next run starts a new pool."));
+    a->setToolTip(tr("Stop everything and shut the pool down; the next run starts a new pool "
+                     "(%1).")
+                      .arg(a->shortcut().toString(QKeySequence::NativeText)));
     connect(a, &QAction::triggered, m_controller, &RunController::shutdown);
 
     a = makeAction(QStringLiteral("exportTrace"), tr("Export &trace JSON..."),
@@ -1070,6 +1074,8 @@ void MainWindow::updateHint()
     QString text = m_controls->problem();
     if (text.isEmpty())
         text = m_controller->check(m_controls->spec());
+    if (text.isEmpty())
+        text = m_controls->refusedHint();
     if (text.isEmpty())
         text = m_lastError;
     m_controls->showHint(text);

@@ -4,8 +4,10 @@
 //             [--pool thread|process|mpi] [--workers W] [--gil] [--switch-interval MS]
 //             [--chunk C] [--priority P]
 //             [--screenshot FILE [--after MS]] [--startup-time] [--measure FILE]
-//             [--lesson NAME [--compare | --sweep]] [--replay TRACE] [--slow-motion F]
-//             [--no-settings]
+//             [--lesson NAME [--compare | --sweep]] [--no-start] [--replay TRACE]
+//             [--slow-motion F] [--no-settings]
+//
+// --workload and --lesson start their run at launch; --no-start only sets it up.
 //
 // The command line is parsed before QApplication exists, so bad usage gives
 // one clear line on stderr and exit code 2 even without a display.
@@ -132,14 +134,19 @@ int main(int argc, char** argv)
     opt("switch-interval", "GIL switch interval in ms (default 5).", "ms");
     opt("chunk", "Items per task (default 1).", "c");
     opt("priority", "Priority of the run's tasks (-100..100).", "p");
-    opt("start", "Start the run the controls (or --lesson) describe at launch.");
+    opt("start", "Start the run the controls describe at launch (--workload and --lesson "
+                 "start by themselves).");
+    opt("no-start",
+        "With --workload or --lesson: set the run up (controls, lesson panel) but do not start "
+        "it, e.g. to ask the class the lesson's question first.");
     opt("screenshot", "Save a PNG of the whole window and quit.", "file");
     opt("after", "Take the screenshot this long after launch (default 3000).", "ms");
     opt("startup-time", "Print the time from launch to the first painted window.");
     opt("measure", "Measure startup, event-loop lag, GUI CPU and RSS; write JSON; quit.", "file");
     opt("measure-tasks", "Trivial tasks for the busy phase of --measure (default 1000000).", "n");
     opt("measure-rss-tasks", "More tasks before reading RSS (default 10000000; 0 skips).", "n");
-    opt("lesson", "Open a lesson in the Lesson panel (id, number or file name).", "name");
+    opt("lesson", "Open a lesson in the Lesson panel (id, number or file name) and start its run.",
+        "name");
     opt("compare", "With --lesson: run the lesson's run A, then its run B, into the A/B panel.");
     opt("sweep", "With --lesson: run the lesson's pool-size sweep (lesson 6).");
     opt("replay",
@@ -264,6 +271,16 @@ int main(int argc, char** argv)
     if ((compare || sweep) && p.isSet(QStringLiteral("start")))
         usageError(QStringLiteral("--%1 starts the lesson itself; drop --start")
                        .arg(compare ? "compare" : "sweep"));
+    const bool noStart = p.isSet(QStringLiteral("no-start"));
+    if (noStart) {
+        if (p.isSet(QStringLiteral("start")))
+            usageError(QStringLiteral("--start and --no-start cannot be combined"));
+        if (compare || sweep)
+            usageError(QStringLiteral("--%1 starts the lesson itself; drop --no-start")
+                           .arg(compare ? "compare" : "sweep"));
+        if (!scenario && !p.isSet(QStringLiteral("lesson")))
+            usageError(QStringLiteral("--no-start needs --lesson NAME or --workload NAME"));
+    }
     if (p.isSet(QStringLiteral("lesson"))) {
         const Lesson l = *LessonLibrary::find(lesson);
         if (compare && !l.compare)
@@ -304,8 +321,9 @@ int main(int argc, char** argv)
         mc.path = p.value(QStringLiteral("measure"));
         if (screenshot)
             usageError(QStringLiteral("--measure and --screenshot cannot be combined"));
-        if (scenario || p.isSet(QStringLiteral("start")))
-            usageError(QStringLiteral("--measure runs its own load; drop --workload and --start"));
+        if (scenario || p.isSet(QStringLiteral("start")) || p.isSet(QStringLiteral("lesson")))
+            usageError(QStringLiteral(
+                "--measure runs its own load; drop --workload, --lesson and --start"));
         if (p.isSet(QStringLiteral("measure-tasks")))
             mc.busyTasks = number(p, QStringLiteral("measure-tasks"), 1, 1'000'000'000);
         if (p.isSet(QStringLiteral("measure-rss-tasks")))
@@ -385,8 +403,13 @@ int main(int argc, char** argv)
     auto scheduleShot = [&window, shotPath, afterMs, &exitCode] {
         QTimer::singleShot(afterMs, &window, [&window, shotPath, &exitCode] {
             if (window.saveWidgetPng(&window, shotPath)) {
-                std::fprintf(stdout, "poolscope: saved %s\n",
-                             qPrintable(QFileInfo(shotPath).absoluteFilePath()));
+                // The count says whether a run was going (scripts and tests read it).
+                RunController* c = window.controller();
+                const quint64 submitted =
+                    c->hasPool() ? c->executor()->counters().submitted : quint64(0);
+                std::fprintf(stdout, "poolscope: saved %s (%llu task(s) submitted)\n",
+                             qPrintable(QFileInfo(shotPath).absoluteFilePath()),
+                             static_cast<unsigned long long>(submitted));
             } else {
                 std::fprintf(stderr, "poolscope: could not save %s\n", qPrintable(shotPath));
                 exitCode = 1;
@@ -396,7 +419,10 @@ int main(int argc, char** argv)
             QCoreApplication::exit(exitCode);
         });
     };
-    const bool startControls = p.isSet(QStringLiteral("start")) && !scenario;
+    // --lesson starts the lesson's run (its Run button) unless --no-start.
+    const bool startControls =
+        (p.isSet(QStringLiteral("start")) || p.isSet(QStringLiteral("lesson"))) && !scenario
+        && !noStart;
     if (compare || sweep) {
         QTimer::singleShot(0, &window, [&window, compare, screenshot, scheduleShot] {
             if (compare)
@@ -407,12 +433,21 @@ int main(int argc, char** argv)
                 scheduleShot();
         });
     } else if (startControls) {
-        QTimer::singleShot(0, &window, [&window, screenshot, scheduleShot] {
+        QTimer::singleShot(0, &window, [&window, screenshot, scheduleShot, &exitCode] {
             window.startFromControlsOrLesson();
+            if (!window.controller()->isRunning()) {
+                std::fprintf(stderr, "poolscope: could not start the run: %s\n",
+                             qPrintable(window.controlBar()->hint()));
+                if (screenshot) { // a screenshot of nothing would prove nothing
+                    exitCode = 1;
+                    QCoreApplication::exit(1);
+                    return;
+                }
+            }
             if (screenshot)
                 scheduleShot();
         });
-    } else if (scenario) {
+    } else if (scenario && !noStart) {
         QTimer::singleShot(0, &window, [&window, spec, screenshot, scheduleShot, &exitCode] {
             if (!window.startSpec(spec)) {
                 std::fprintf(stderr, "poolscope: could not start %s: %s\n",

@@ -1,6 +1,12 @@
 // poolscope's command line: bad usage gives one clear line on stderr and exit
-// code 2 before any window (or display) is needed. Runs the built program.
+// code 2 before any window (or display) is needed; a workload or a lesson
+// given at launch starts and --screenshot saves a real PNG of the window.
+// Runs the built program.
+#include <QImage>
 #include <QProcess>
+#include <QRegularExpression>
+#include <QSet>
+#include <QTemporaryDir>
 #include <QTest>
 
 class TstGuiCommandLine : public QObject {
@@ -41,6 +47,19 @@ private slots:
         QTest::newRow("--pool bogus")
             << QStringList{QStringLiteral("--pool"), QStringLiteral("bogus")}
             << "--pool must be thread, process or mpi, got 'bogus'";
+        QTest::newRow("unknown lesson")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("nope")}
+            << "unknown lesson 'nope' (lessons: futures, ";
+        QTest::newRow("--no-start with --start")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("gil"),
+                           QStringLiteral("--no-start"), QStringLiteral("--start")}
+            << "--start and --no-start cannot be combined";
+        QTest::newRow("--no-start with --sweep")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("6"),
+                           QStringLiteral("--sweep"), QStringLiteral("--no-start")}
+            << "--sweep starts the lesson itself; drop --no-start";
+        QTest::newRow("--no-start alone") << QStringList{QStringLiteral("--no-start")}
+                                          << "--no-start needs --lesson NAME or --workload NAME";
         QTest::newRow("--chunk on the pipeline")
             << QStringList{QStringLiteral("--workload"), QStringLiteral("pipeline"),
                            QStringLiteral("--chunk"), QStringLiteral("4")}
@@ -66,6 +85,70 @@ private slots:
         QCOMPARE(err.count(QLatin1Char('\n')), 1); // one line
     }
 
+    /// The real program on the offscreen platform: a run given on the command
+    /// line starts at launch and --screenshot saves the window with it.
+    void launchStartsAndSavesAScreenshot_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<bool>("running"); // tasks were submitted before the shot
+        QTest::newRow("--workload primes --start")
+            << QStringList{QStringLiteral("--workload"), QStringLiteral("primes"),
+                           QStringLiteral("--start")}
+            << true;
+        QTest::newRow("--workload primes")
+            << QStringList{QStringLiteral("--workload"), QStringLiteral("primes")} << true;
+        QTest::newRow("--lesson futures") // starts without --start
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("futures")} << true;
+        QTest::newRow("--lesson 1 --no-start") // opens the lesson, waits for Run
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("1"),
+                           QStringLiteral("--no-start")}
+            << false;
+    }
+
+    void launchStartsAndSavesAScreenshot()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(bool, running);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString shot = dir.filePath(QStringLiteral("shot.png"));
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(POOLSCOPE_GUI_PATH),
+                args
+                    + QStringList{QStringLiteral("--no-settings"), QStringLiteral("--screenshot"),
+                                  shot, QStringLiteral("--after"), QStringLiteral("1500")});
+        QVERIFY(p.waitForStarted(30'000));
+        if (!p.waitForFinished(120'000)) { // generous: the machine may be busy
+            p.kill();
+            p.waitForFinished();
+            QFAIL("poolscope did not quit after its screenshot");
+        }
+        const QString out = QString::fromLocal8Bit(p.readAllStandardOutput());
+        const QString err = QString::fromLocal8Bit(p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QVERIFY2(p.exitCode() == 0,
+                 qPrintable(QStringLiteral("exit %1: %2%3").arg(p.exitCode()).arg(out, err)));
+        QVERIFY2(out.contains(QStringLiteral("poolscope: saved ")), qPrintable(out));
+        const QRegularExpressionMatch m =
+            QRegularExpression(QStringLiteral("\\((\\d+) task\\(s\\) submitted\\)")).match(out);
+        QVERIFY2(m.hasMatch(), qPrintable(out));
+        QCOMPARE(m.captured(1).toULongLong() > 0, running);
+        // A real PNG of a real window, not a blank rectangle.
+        QImage img;
+        QVERIFY2(img.load(shot, "PNG"), qPrintable(shot));
+        QVERIFY2(img.width() > 400 && img.height() > 300,
+                 qPrintable(QStringLiteral("%1x%2").arg(img.width()).arg(img.height())));
+        QSet<QRgb> colours;
+        for (int y = 0; y < img.height() && colours.size() < 64; y += 7) {
+            for (int x = 0; x < img.width() && colours.size() < 64; x += 7)
+                colours.insert(img.pixel(x, y));
+        }
+        QVERIFY2(colours.size() >= 16, qPrintable(QString::number(colours.size())));
+    }
+
     /// --help names the new options; --chunk no longer says "thread pool".
     void helpListsTheTeachingOptions()
     {
@@ -74,7 +157,8 @@ private slots:
         QVERIFY(p.waitForFinished(60'000));
         QCOMPARE(p.exitCode(), 0);
         const QString help = QString::fromLocal8Bit(p.readAllStandardOutput());
-        for (const char* opt : {"--compare", "--sweep", "--replay", "--slow-motion", "--chunk"})
+        for (const char* opt :
+             {"--compare", "--sweep", "--replay", "--slow-motion", "--chunk", "--no-start"})
             QVERIFY2(help.contains(QLatin1String(opt)), opt);
         QVERIFY(!help.contains(QStringLiteral("thread pool; default 1")));
     }

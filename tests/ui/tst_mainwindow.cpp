@@ -96,10 +96,12 @@ private slots:
     void badInputIsRefusedWithHint_data();
     void badInputIsRefusedWithHint();
     void outOfRangeKeystrokesAreRefused();
+    void workloadDescriptionIsShown();
     void crossFieldProblemsAreHinted();
     void shortcutsExist_data();
     void shortcutsExist();
     void keyboardDrivesARun();
+    void shutdownFromTheWindowEndsThePool();
     void mandelbrotTilesReachTheView();
     void doubleClickOpensDetails();
     void panelsShowTheRun();
@@ -328,18 +330,55 @@ void TstMainWindow::outOfRangeKeystrokesAreRefused()
     ControlBar* cb = w->controlBar();
     const int maxTasks = Workloads::find(QStringLiteral("primes"))->maxTasks;
     QCOMPARE(cb->tasksSpin()->maximum(), maxTasks);
+    QVERIFY(!cb->isHintVisible());
     retype(cb->tasksSpin(), QStringLiteral("99999999"));
-    // The keys that would leave the range were refused.
+    // The keys that would leave the range were refused, and the hint says why.
     QVERIFY(cb->tasksSpin()->value() <= maxTasks);
     QVERIFY(cb->tasksSpin()->hasAcceptableInput());
     QCOMPARE(cb->spec().run.tasks, cb->tasksSpin()->value());
+    QVERIFY(cb->isHintVisible());
+    QVERIFY(cb->hintLabel()->isVisible());
+    const QString tasksHint = QStringLiteral("Tasks: max is %1").arg(QLocale().toString(maxTasks));
+    QVERIFY2(cb->hint().contains(tasksHint), qPrintable(cb->hint()));
+    // The value in the editor is still valid: Start stays enabled.
+    QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
+    // The next accepted key clears the note.
+    retype(cb->tasksSpin(), QStringLiteral("12"));
+    QCOMPARE(cb->tasksSpin()->value(), 12);
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
 
     const qint64 maxSize = Workloads::find(QStringLiteral("primes"))->maxSize;
     retype(cb->sizeSpin(), QStringLiteral("99999999999999"));
     QVERIFY(cb->sizeSpin()->value() <= maxSize);
     QVERIFY(cb->sizeSpin()->hasAcceptableInput());
+    QVERIFY(cb->isHintVisible());
+    QVERIFY2(
+        cb->hint().contains(QStringLiteral("Size: max is %1").arg(QLocale().toString(maxSize))),
+        qPrintable(cb->hint()));
     retype(cb->sizeSpin(), QStringLiteral("12x"));
     QCOMPARE(cb->sizeSpin()->value(), 12); // the letter was refused
+    QVERIFY(cb->isHintVisible());
+    QVERIFY2(cb->hint().contains(QStringLiteral("Size: only a whole number")),
+             qPrintable(cb->hint()));
+    // A workload change starts afresh.
+    chooseWorkload(*w, QStringLiteral("sleep"));
+    QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
+}
+
+void TstMainWindow::workloadDescriptionIsShown()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    ControlBar* cb = w->controlBar();
+    QLabel* d = cb->descriptionLabel();
+    QVERIFY(d);
+    for (const char* name : {"primes", "sleep", "mandelbrot"}) {
+        chooseWorkload(*w, QLatin1String(name));
+        const Workload* wl = Workloads::find(QLatin1String(name));
+        QVERIFY(!wl->description.isEmpty());
+        QCOMPARE(d->text(), wl->description);
+        QVERIFY2(d->isVisible(), name); // on screen, not only in a tooltip
+    }
 }
 
 void TstMainWindow::crossFieldProblemsAreHinted()
@@ -381,6 +420,7 @@ void TstMainWindow::shortcutsExist_data()
     QTest::newRow("pause") << "pause" << QKeySequence(Qt::Key_Space);
     QTest::newRow("cancel") << "cancel" << QKeySequence(Qt::Key_Escape);
     QTest::newRow("stop") << "stop" << QKeySequence(Qt::SHIFT | Qt::Key_F5);
+    QTest::newRow("shutdown") << "shutdown" << QKeySequence(Qt::SHIFT | Qt::Key_Escape);
     QTest::newRow("export trace") << "exportTrace" << QKeySequence(Qt::CTRL | Qt::Key_E);
     QTest::newRow("quit") << "quit" << QKeySequence(QKeySequence::Quit);
 }
@@ -427,6 +467,53 @@ void TstMainWindow::keyboardDrivesARun()
     QTest::keyClick(QApplication::focusWidget(), Qt::Key_Space);
     QVERIFY(w->controller()->isPaused());
     QCOMPARE(w->action(QStringLiteral("pause"))->text(), QStringLiteral("Resume"));
+}
+
+void TstMainWindow::shutdownFromTheWindowEndsThePool()
+{
+    auto w = makeWindow();
+    QApplication::setActiveWindow(w.get());
+    QVERIFY(QTest::qWaitForWindowActive(w.get()));
+    RunController* c = w->controller();
+    chooseWorkload(*w, QStringLiteral("sleep"));
+    w->controlBar()->tasksSpin()->setValue(8);
+    w->controlBar()->sizeSpin()->setValue(600'000); // only Stop or Shutdown ends it
+    w->controlBar()->workersSpin()->setValue(2);
+    QSignalSpy finished(c, &RunController::runFinished);
+    QSignalSpy poolChanged(c, &RunController::poolChanged);
+    QTest::mouseClick(button(*w, "start"), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(c->lastSnapshot().counters.running > 0, kLong);
+    QVERIFY(w->action(QStringLiteral("shutdown"))->isEnabled());
+    QVERIFY(!w->statusText().contains(QStringLiteral("shut down")));
+    const int poolsBefore = poolChanged.count();
+
+    // Shift+Esc: stop everything and shut the executor down.
+    QTest::keyClick(w.get(), Qt::Key_Escape, Qt::ShiftModifier);
+    QVERIFY(c->hasPool());
+    QVERIFY(c->executor()->isShutdown());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSummary s = finished.first().first().value<RunSummary>();
+    QCOMPARE(s.succeeded, 0);
+    QCOMPARE(s.cancelled + s.failed, 8);
+    QVERIFY(!c->isRunning());
+    // The views follow: status bar, disabled pool actions, no task running.
+    QTRY_VERIFY_WITH_TIMEOUT(w->statusText().contains(QStringLiteral("shut down")), kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(c->lastSnapshot().counters.running, quint64(0), kLong);
+    QVERIFY(!w->action(QStringLiteral("shutdown"))->isEnabled());
+    QVERIFY(!w->action(QStringLiteral("pause"))->isEnabled());
+    QVERIFY(!w->action(QStringLiteral("stop"))->isEnabled());
+    QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
+    QCOMPARE(poolChanged.count(), poolsBefore); // no new pool until the next Start
+
+    // The next Start makes a new pool and runs on it.
+    w->controlBar()->sizeSpin()->setValue(5);
+    QTest::mouseClick(button(*w, "start"), Qt::LeftButton);
+    QCOMPARE(poolChanged.count(), poolsBefore + 1);
+    QVERIFY(!c->executor()->isShutdown());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    QCOMPARE(finished.last().first().value<RunSummary>().succeeded, 8);
+    QTRY_VERIFY_WITH_TIMEOUT(!w->statusText().contains(QStringLiteral("shut down")), kLong);
+    QVERIFY(w->action(QStringLiteral("shutdown"))->isEnabled());
 }
 
 void TstMainWindow::mandelbrotTilesReachTheView()

@@ -9,6 +9,8 @@
 #include "models/queuemodel.h"
 #include "models/workersmodel.h"
 
+#include <poolscope/patterns.h>
+
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QSignalSpy>
@@ -672,8 +674,25 @@ void TstModels::futuresColumns()
     QCOMPARE(cell(m, 0, FuturesModel::CpuColumn), "1.00 ms");
     QCOMPARE(cell(m, 2, FuturesModel::CpuColumn), "—");
     QCOMPARE(cell(m, 0, FuturesModel::GilWaitColumn), "300 µs");
-    QCOMPARE(cell(m, 0, FuturesModel::WaitingColumn), "1.00 ms");
+    // waiting = run − CPU − GIL wait = 2 ms − 1 ms − 300 µs, the run bar's split
+    QCOMPARE(cell(m, 0, FuturesModel::WaitingColumn), "700 µs");
     QCOMPARE(cell(m, 2, FuturesModel::WaitingColumn), "—");
+    QCOMPARE(m.index(0, FuturesModel::WaitingColumn).data(FuturesModel::SortRole).toLongLong(),
+             decompose(ok.span).waitingNs);
+    QVERIFY(m.headerData(FuturesModel::WaitingColumn, Qt::Horizontal, Qt::ToolTipRole)
+                .toString()
+                .contains(QStringLiteral("GIL wait")));
+    QVERIFY(m.detailsText(0).contains(QStringLiteral("700 µs")));
+    {
+        // GIL wait larger than wall − CPU (clock skew): clamped at 0, like the bar
+        FuturesModel clamp;
+        TaskRecord skew = record(4, TaskStatus::Succeeded, 2 * kMs); // CPU 1 ms
+        skew.span.gilWaitNs = 1500 * 1000;
+        clamp.appendRecords({skew});
+        QCOMPARE(
+            clamp.index(0, FuturesModel::WaitingColumn).data(FuturesModel::SortRole).toLongLong(),
+            0);
+    }
 
     // raw numbers for sorting
     QCOMPARE(m.index(0, FuturesModel::RunColumn).data(FuturesModel::SortRole).toLongLong(),

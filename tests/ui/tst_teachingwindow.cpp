@@ -4,6 +4,9 @@
 // and run B compared, slow motion and Step, chunked runs on a process pool,
 // the machine's CPU figure in the run analysis, presenter mode, settings.
 // QSignalSpy + QTRY_* on observable state, no fixed sleeps.
+#include <charts/chartadapter.h>
+#include <charts/percorechart.h>
+#include <charts/throughputchart.h>
 #include <controlbar.h>
 #include <mainwindow.h>
 #include <models/futuresmodel.h>
@@ -11,6 +14,7 @@
 #include <teaching/abcompare.h>
 #include <teaching/decompositionbar.h>
 #include <teaching/lesson.h>
+#include <teaching/presenter.h>
 #include <teaching/replay.h>
 #include <teaching/slowmotion.h>
 #include <timeline/timelinewidget.h>
@@ -153,6 +157,7 @@ private slots:
     void chunkedProcessRunFromTheWindow();
     void analysisGetsTheMachinesCpu();
     void presenterHidesAdvancedControls();
+    void presenterThickensLines();
     void teachingStatePersists();
 
 private:
@@ -761,6 +766,43 @@ void TstTeachingWindow::presenterHidesAdvancedControls()
     QVERIFY(w->slowMotionBar()->isVisible());             // the class needs it
     QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
     QVERIFY(priority->isVisible());
+}
+
+void TstTeachingWindow::presenterThickensLines()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    ChartAdapter* throughput = w->throughputChart()->chart();
+    QVERIFY(throughput->lineCount() > 0);
+    // The per-core chart gets its lines with the first CPU sample.
+    QTRY_VERIFY_WITH_TIMEOUT(w->perCoreChart()->chart()->lineCount() > 0, 30'000);
+    ChartAdapter* perCore = w->perCoreChart()->chart();
+    const qreal rate = throughput->lineWidth(0); // tasks/s
+    const qreal core = perCore->lineWidth(0);    // cpu0
+    const qreal lastCore = perCore->lineWidth(perCore->lineCount() - 1);
+    QVERIFY(rate > 0 && core > 0);
+    QCOMPARE(w->timeline()->outlineWidth(), 1.0);
+
+    w->action(QStringLiteral("presenter"))->trigger();
+    QVERIFY(isPresenterMode(w.get()));
+    QCOMPARE(throughput->lineWidth(0), rate * kPresenterLineScale);
+    QCOMPARE(perCore->lineWidth(0), core * kPresenterLineScale);
+    QCOMPARE(perCore->lineWidth(perCore->lineCount() - 1), lastCore * kPresenterLineScale);
+    QCOMPARE(w->timeline()->outlineWidth(), kPresenterLineScale);
+
+    // A chart built while presenter mode is on (the per-core chart is rebuilt
+    // for a new pool) draws thick lines from its first one.
+    auto* late = new ChartAdapter(w->perCoreChart());
+    QCOMPARE(
+        late->lineWidth(late->addLine(QStringLiteral("late"), {}, ChartAdapter::Axis::Left, 1.5)),
+        1.5 * kPresenterLineScale);
+
+    w->action(QStringLiteral("presenter"))->trigger(); // and back
+    QVERIFY(!isPresenterMode(w.get()));
+    QCOMPARE(throughput->lineWidth(0), rate);
+    QCOMPARE(perCore->lineWidth(0), core);
+    QCOMPARE(late->lineWidth(0), 1.5);
+    QCOMPARE(w->timeline()->outlineWidth(), 1.0);
 }
 
 void TstTeachingWindow::teachingStatePersists()

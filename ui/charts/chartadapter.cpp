@@ -1,5 +1,7 @@
 #include "chartadapter.h"
 
+#include "teaching/presenter.h"
+
 #include <QBarCategoryAxis>
 #include <QBarSeries>
 #include <QBarSet>
@@ -220,10 +222,6 @@ int ChartAdapter::addLine(const QString& name, const QColor& color, Axis axis, q
         color.isValid() ? color : kColors[d->lines.size() % (sizeof(kColors) / sizeof(kColors[0]))];
     l.width = width;
     l.dashed = dashed;
-    QPen pen(l.color, width);
-    if (dashed)
-        pen.setStyle(Qt::DashLine);
-    l.series->setPen(pen);
     d->chart->addSeries(l.series);
     l.series->attachAxis(d->x);
     if (axis == Axis::Right && !d->y[1]) {
@@ -235,7 +233,42 @@ int ChartAdapter::addLine(const QString& name, const QColor& color, Axis axis, q
     }
     l.series->attachAxis(d->axisFor(axis));
     d->lines.push_back(l);
+    // A chart built while presenter mode is on (e.g. the per-core chart
+    // rebuilt for a new pool) takes the mode from its parent.
+    if (!property(kPresenterProperty).isValid() && parentWidget()
+        && parentWidget()->property(kPresenterProperty).toBool())
+        setProperty(kPresenterProperty, true); // applies the pens (event())
+    applyPens();
     return int(d->lines.size()) - 1;
+}
+
+qreal ChartAdapter::lineWidth(int index) const
+{
+    if (index < 0 || index >= lineCount())
+        return 0;
+    return d->lines[std::size_t(index)].series->pen().widthF();
+}
+
+void ChartAdapter::applyPens()
+{
+    // Presenter mode (the dynamic property set by applyPresenterMode()):
+    // thicker lines that read from the back of a classroom.
+    const qreal scale = property(kPresenterProperty).toBool() ? kPresenterLineScale : 1.0;
+    for (auto& l : d->lines) {
+        QPen pen(l.color, l.width * scale);
+        if (l.dashed)
+            pen.setStyle(Qt::DashLine);
+        if (l.series->pen() != pen)
+            l.series->setPen(pen);
+    }
+}
+
+bool ChartAdapter::event(QEvent* event)
+{
+    if (event->type() == QEvent::DynamicPropertyChange
+        && static_cast<QDynamicPropertyChangeEvent*>(event)->propertyName() == kPresenterProperty)
+        applyPens();
+    return QWidget::event(event);
 }
 
 int ChartAdapter::lineCount() const

@@ -43,6 +43,10 @@ public:
     /// going back in time clears the chart). values[i] belongs to line i;
     /// missing values are skipped.
     void appendPoints(double t, const QList<double>& values);
+    /// Pen width line `index` is drawn with now: its width from addLine(),
+    /// times kPresenterLineScale while the dynamic property "presenter" is
+    /// set (presenter mode). 0 when there is no such line.
+    qreal lineWidth(int index) const;
     /// Points currently kept by line `index` (for tests and tooltips).
     int pointCount(int index) const;
     double lastValue(int index) const;
@@ -75,11 +79,13 @@ public:
     QSize minimumSizeHint() const override;
 
 protected:
+    bool event(QEvent* event) override;
     void changeEvent(QEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
 
 private:
     void applyPalette();
+    void applyPens();
     void applyXRange();
     void updateTicks();
     void rescale();

@@ -2,6 +2,8 @@
 
 #include "models/display.h"
 
+#include <poolscope/patterns.h>
+
 #include <QGuiApplication>
 
 #include <algorithm>
@@ -20,9 +22,11 @@ qint64 runNs(const TaskSpan& s)
 {
     return std::max<qint64>(0, s.endNs - s.startNs);
 }
+// The same split as the run's decomposition bar (patterns.h): wall − CPU −
+// GIL wait, at least 0; -1 ("—") when the CPU time was not measured.
 qint64 waitingNs(const TaskSpan& s)
 {
-    return s.cpuNs >= 0 ? std::max<qint64>(0, runNs(s) - s.cpuNs) : -1;
+    return s.cpuNs >= 0 ? decompose(s).waitingNs : -1;
 }
 QString durationOrDash(qint64 ns)
 {
@@ -149,7 +153,7 @@ QString FuturesModel::detailsText(int row) const
     t += tr("Worker: %1 (#%2)").arg(workerName(s.worker)).arg(s.worker);
     t += s.core >= 0 ? tr(", started on core %1\n").arg(s.core) : QStringLiteral("\n");
     t += tr("Queued: %1\nRun time (wall): %2\nCPU time: %3\nGIL wait: %4\n"
-            "Waiting (wall − CPU): %5")
+            "Waiting (wall − CPU − GIL wait): %5")
              .arg(durationOrDash(queuedNs(s)), display::formatDuration(runNs(s)),
                   durationOrDash(s.cpuNs), display::formatDuration(s.gilWaitNs),
                   durationOrDash(waitingNs(s)));
@@ -257,7 +261,8 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
         case GilWaitColumn:
             return tr("Time spent waiting for the simulated GIL");
         case WaitingColumn:
-            return tr("Wall time minus CPU time: waiting for I/O, sleep, the GIL or a core");
+            return tr("Run time − CPU time − GIL wait (at least 0): blocked on I/O, "
+                      "sleeping, or ready to run while another thread had the core");
         }
         break;
     case Qt::TextAlignmentRole:
@@ -283,7 +288,8 @@ QVariant FuturesModel::headerData(int section, Qt::Orientation orientation, int 
     if (orientation != Qt::Horizontal)
         return QAbstractTableModel::headerData(section, orientation, role);
     if (role == Qt::ToolTipRole && section == WaitingColumn)
-        return tr("Wall time minus CPU time");
+        return tr("Run time − CPU time − GIL wait, at least 0 (the same split as the "
+                  "run's time bar)");
     if (role != Qt::DisplayRole)
         return {};
     switch (section) {

@@ -19,6 +19,9 @@ namespace poolscope {
 
 inline constexpr double kPresenterFontScale = 1.6;
 inline constexpr double kPresenterIconScale = 1.5;
+/// Line widths of the charts (throughput, per-core, hosts) and the timeline's
+/// outlines in presenter mode.
+inline constexpr double kPresenterLineScale = 2.0;
 /// Dynamic property names.
 inline constexpr const char* kPresenterProperty = "presenter";
 inline constexpr const char* kAdvancedProperty = "advanced";

@@ -1,6 +1,7 @@
 #include "timeline/timelinewidget.h"
 
 #include "models/display.h"
+#include "teaching/presenter.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -866,7 +867,7 @@ void TimelineWidget::paintLane(QPainter& p, const Layout& l, int laneIndex, Pain
             const QRectF r(x0, top, x1 - x0, h);
             p.fillRect(r, fill);
             // open on the right: the task is still running
-            QPen pen(c.darker(130), 0, Qt::DashLine);
+            QPen pen(c.darker(130), outlineWidth() > 1 ? outlineWidth() : 0, Qt::DashLine);
             p.setPen(pen);
             p.drawLine(r.topLeft(), r.topRight());
             p.drawLine(r.bottomLeft(), r.bottomRight());
@@ -895,17 +896,19 @@ void TimelineWidget::paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r) 
     if (s.status == TaskStatus::Failed) {
         const QColor red = display::statusColor(TaskStatus::Failed, pal);
         p.fillRect(r, QBrush(red, Qt::BDiagPattern));
-        p.setPen(QPen(red, 1.5));
+        const qreal w = 1.5 * outlineWidth();
+        p.setPen(QPen(red, w));
         p.setBrush(Qt::NoBrush);
-        p.drawRect(r.adjusted(0.75, 0.75, -0.75, -0.75));
+        p.drawRect(r.adjusted(w / 2, w / 2, -w / 2, -w / 2));
     } else if (s.status == TaskStatus::Cancelled) {
         QColor hatch = pal.color(QPalette::Text);
         hatch.setAlphaF(0.45f);
         p.fillRect(r, QBrush(hatch, Qt::BDiagPattern));
     } else if (r.width() >= 4) {
-        p.setPen(QPen(c.darker(140), 0));
+        const qreal w = outlineWidth();
+        p.setPen(QPen(c.darker(140), w > 1 ? w : 0)); // 0: cosmetic 1 px
         p.setBrush(Qt::NoBrush);
-        p.drawRect(r.adjusted(0.5, 0.5, -0.5, -0.5));
+        p.drawRect(r.adjusted(w / 2, w / 2, -w / 2, -w / 2));
     }
     const QFontMetrics fm(font());
     if (r.width() > fm.averageCharWidth() * 5 && r.height() >= fm.height()) {
@@ -933,8 +936,16 @@ void TimelineWidget::paintNote(QPainter& p, const Layout& l) const
 
 // ------------------------------------------------------------------ input
 
+qreal TimelineWidget::outlineWidth() const
+{
+    return property(kPresenterProperty).toBool() ? kPresenterLineScale : 1.0;
+}
+
 bool TimelineWidget::event(QEvent* e)
 {
+    if (e->type() == QEvent::DynamicPropertyChange
+        && static_cast<QDynamicPropertyChangeEvent*>(e)->propertyName() == kPresenterProperty)
+        update();
     if (e->type() == QEvent::ToolTip) {
         auto* he = static_cast<QHelpEvent*>(e);
         const QString text = toolTipAt(he->pos());

@@ -109,6 +109,9 @@ public:
     std::optional<Hit> hitTest(const QPoint& pos) const;
     /// The hover text at pos (empty if no task there).
     QString toolTipAt(const QPoint& pos) const;
+    /// Width of the task outlines (1 px; kPresenterLineScale px while the
+    /// dynamic property "presenter" is set, i.e. in presenter mode).
+    qreal outlineWidth() const;
     /// A multi-line description of a task (the click tooltip).
     QString detailsText(const Hit& hit) const;
 
