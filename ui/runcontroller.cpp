@@ -206,6 +206,9 @@ bool RunController::makePool(const PoolConfig& config)
             std::chrono::microseconds(std::llround(config.switchIntervalMs * 1000.0));
         // Tasks honour stop requests; never hang the GUI on exit.
         o.destroyGrace = std::chrono::milliseconds(3000);
+        // A pool that saturates every core must not starve the GUI thread
+        // (docs/benchmarks.md, "The window under load").
+        o.workerNice = kWorkerNice;
         m_executor = std::make_unique<ThreadPoolExecutor>(o);
     }
     m_config.workers = m_executor->maxWorkers();

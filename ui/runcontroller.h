@@ -94,6 +94,9 @@ struct TaskResult {
 class RunController : public QObject {
     Q_OBJECT
 public:
+    /// Nice value of the thread pools it makes (ThreadPoolOptions::workerNice).
+    static constexpr int kWorkerNice = 5;
+
     explicit RunController(QObject* parent = nullptr);
     ~RunController() override;
 

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -129,6 +130,13 @@ public:
 private:
     void run()
     {
+        // The feeder stands in for load the pool makes (in the app, runs are
+        // submitted by the GUI thread in batches), so it runs at the pool's
+        // nice value, not above it.
+        errno = 0;
+        const int base = getpriority(PRIO_PROCESS, id_t(gettid()));
+        if (errno == 0)
+            setpriority(PRIO_PROCESS, id_t(gettid()), base + RunController::kWorkerNice);
         const TaskOptions opts(QStringLiteral("noop"));
         qint64 sent = 0;
         while (sent < m_n && !m_quit) {

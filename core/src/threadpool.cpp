@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
@@ -281,6 +284,17 @@ public:
             pthread_setname_np(pthread_self(), nm.constData());
         }
         slot.tid.store(qint64(gettid()), std::memory_order_relaxed);
+        if (opts.workerNice > 0) {
+            // Per-thread on Linux: `who` is the thread id. Relative to the
+            // nice value inherited from the thread that started this one.
+            errno = 0;
+            const int base = getpriority(PRIO_PROCESS, id_t(gettid()));
+            if (errno == 0
+                && setpriority(PRIO_PROCESS, id_t(gettid()), std::min(19, base + opts.workerNice))
+                       != 0)
+                qWarning("poolscope: could not lower the priority of %s: %s", qPrintable(slot.name),
+                         strerror(errno));
+        }
         clockid_t cpuClock;
         if (pthread_getcpuclockid(pthread_self(), &cpuClock) != 0)
             cpuClock = CLOCK_THREAD_CPUTIME_ID;
@@ -664,6 +678,9 @@ ThreadPoolExecutor::ThreadPoolExecutor(const ThreadPoolOptions& options, QObject
 {
     const int n = options.maxWorkers.value_or(defaultMaxWorkers());
     checkMaxWorkers(n);
+    if (options.workerNice < 0 || options.workerNice > 19)
+        throw InvalidArgument("workerNice must be 0..19 (a lower priority for the workers), got "
+                              + std::to_string(options.workerNice));
     m_core = std::make_shared<ThreadPoolCore>(options);
     m_core->maxWorkers = n;
     m_core->owner = this;

@@ -14,9 +14,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <climits>
 #include <memory>
+#include <sys/resource.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace poolscope;
 using namespace std::chrono_literals;
@@ -57,6 +60,10 @@ std::optional<WorkerInfo> workerRunning(ThreadPoolExecutor& pool, quint64 taskId
 class TstBeyond : public QObject {
     Q_OBJECT
 private slots:
+    void workerNiceLowersWorkerPriority_data();
+    void workerNiceLowersWorkerPriority();
+    void workerNiceOutOfRangeRefused_data();
+    void workerNiceOutOfRangeRefused();
     void growsAtOnce();
     void shrinksByRetiringAfterCurrentTask();
     void idleWorkersRetireAtOnce();
@@ -695,6 +702,62 @@ void TstBeyond::countersExactAfterManyTasks()
     QCOMPARE(c.queued, quint64(0));
     QCOMPARE(c.running, quint64(0));
     QCOMPARE(c.completed(), quint64(tasks));
+}
+
+void TstBeyond::workerNiceLowersWorkerPriority_data()
+{
+    QTest::addColumn<int>("nice");
+    QTest::newRow("0: unchanged") << 0;
+    QTest::newRow("5") << 5;
+    QTest::newRow("19: lowest") << 19;
+}
+
+void TstBeyond::workerNiceLowersWorkerPriority()
+{
+    QFETCH(int, nice);
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, id_t(gettid()));
+    QCOMPARE(errno, 0);
+    ThreadPoolOptions o;
+    o.maxWorkers = 2;
+    o.workerNice = nice;
+    ThreadPoolExecutor pool(o);
+    Arrivals both;
+    std::vector<Future<int>> fs;
+    for (int i = 0; i < 2; ++i)
+        fs.push_back(pool.submit([both] {
+            both.arrive();
+            both.waitFor(2); // two different workers
+            return getpriority(PRIO_PROCESS, id_t(gettid()));
+        }));
+    for (auto& f : fs)
+        QCOMPARE(f.result(tst::kGuard), std::min(19, base + nice));
+    // The submitting thread keeps its own priority.
+    QCOMPARE(getpriority(PRIO_PROCESS, id_t(gettid())), base);
+}
+
+void TstBeyond::workerNiceOutOfRangeRefused_data()
+{
+    QTest::addColumn<int>("nice");
+    QTest::newRow("-1: would raise priority") << -1;
+    QTest::newRow("20") << 20;
+    QTest::newRow("INT_MIN") << INT_MIN;
+}
+
+void TstBeyond::workerNiceOutOfRangeRefused()
+{
+    QFETCH(int, nice);
+    ThreadPoolOptions o;
+    o.workerNice = nice;
+    try {
+        ThreadPoolExecutor pool(o);
+        QFAIL("expected InvalidArgument");
+    } catch (const InvalidArgument& e) {
+        QCOMPARE(QString::fromUtf8(e.what()),
+                 QStringLiteral("workerNice must be 0..19 (a lower priority for the workers), "
+                                "got %1")
+                     .arg(nice));
+    }
 }
 
 QTEST_GUILESS_MAIN(TstBeyond)

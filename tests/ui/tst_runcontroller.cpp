@@ -11,6 +11,11 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
+#include <cerrno>
+#include <sys/resource.h>
+#include <unistd.h>
+
 using namespace poolscope;
 
 namespace {
@@ -164,6 +169,21 @@ void TstRunController::workersChangeResizesLivePool()
     // The grown pool really runs more tasks at once.
     QTRY_VERIFY_WITH_TIMEOUT(c.lastSnapshot().counters.running > 2, kLong);
     QCOMPARE(c.lastSnapshot().maxWorkers, 5);
+    // Its workers run below the GUI thread (ThreadPoolOptions::workerNice).
+    {
+        errno = 0;
+        const int base = getpriority(PRIO_PROCESS, id_t(gettid()));
+        QCOMPARE(errno, 0);
+        int seen = 0;
+        for (const WorkerInfo& w : c.lastSnapshot().workers) {
+            if (w.tid <= 0 || w.state != WorkerState::Running)
+                continue;
+            QCOMPARE(getpriority(PRIO_PROCESS, id_t(w.tid)),
+                     std::min(19, base + RunController::kWorkerNice));
+            ++seen;
+        }
+        QVERIFY(seen >= 2);
+    }
 
     c.setWorkers(1);
     QCOMPARE(c.executor()->maxWorkers(), 1);

@@ -29,6 +29,12 @@ struct ThreadPoolOptions {
     /// and hands it over every switch interval when another thread waits.
     bool gil = false;
     std::chrono::microseconds gilSwitchInterval{5000};
+    /// Nice value added to each worker thread (Linux per-thread nice, 0..19;
+    /// 0 leaves it as it is). A pool that saturates every core then yields
+    /// the CPU to the program's other threads first: the PoolScope window
+    /// runs its pools at 5 so its GUI thread stays responsive. Raising
+    /// priority (negative values) needs privileges and is refused.
+    int workerNice = 0;
 };
 
 namespace detail {
