@@ -1,6 +1,7 @@
 #include "poolscope/traceexport.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -1074,6 +1075,16 @@ bool Reader::finish()
 bool saveBytes(const QString& path, const char* what, QString* error,
                const std::function<bool(QIODevice&)>& write)
 {
+    // QSaveFile writes a temporary file and renames it over the target, so a
+    // device, FIFO or directory at that path would be replaced by a regular
+    // file (as root, /dev/null too). Only regular files are overwritten.
+    const QFileInfo target(path);
+    if (target.exists() && !target.isFile()) {
+        if (error)
+            *error = QStringLiteral("cannot write %1 to '%2': it exists and is not a regular file")
+                         .arg(QLatin1String(what), path);
+        return false;
+    }
     QSaveFile f(path);
     if (!f.open(QIODevice::WriteOnly)) {
         if (error)

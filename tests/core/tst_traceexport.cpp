@@ -13,6 +13,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -591,6 +593,20 @@ private slots:
         QVERIFY2(error.contains(bad), qPrintable(error));
         QVERIFY(!writeCsv(bad, {}, &error));
         QVERIFY2(error.contains(bad), qPrintable(error));
+
+        // Not a regular file: refused, and left as it was (QSaveFile would
+        // rename a regular file over it).
+        const QString fifo = dir.filePath(QStringLiteral("pipe"));
+        QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+        for (const QString& notFile : {fifo, dir.path()}) {
+            QVERIFY(!writeChromeTrace(notFile, d, &error));
+            QCOMPARE(error, QStringLiteral("cannot write trace to '%1': it exists and is not "
+                                           "a regular file")
+                                .arg(notFile));
+            QVERIFY(!writeCsv(notFile, {}, &error));
+            QVERIFY2(error.startsWith(QStringLiteral("cannot write CSV")), qPrintable(error));
+        }
+        QVERIFY(QFileInfo(fifo).exists() && !QFileInfo(fifo).isFile());
 
         const QString csvPath = dir.filePath(QStringLiteral("tasks.csv"));
         QVERIFY2(writeCsv(csvPath, {}, &error), qPrintable(error));
