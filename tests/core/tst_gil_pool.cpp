@@ -143,12 +143,20 @@ private slots:
         const BatchTime one = primesBatch(1, n, gil);
         const BatchTime many = primesBatch(n, n, gil);
         const double speedup = one.wallS / many.wallS;
-        qInfo("1 worker %.3f s, %d workers %.3f s: speedup %.2fx, busy cores %.2f", one.wallS, n,
-              many.wallS, speedup, many.busyCores);
+        qInfo("1 worker %.3f s (%.2f busy cores), %d workers %.3f s (%.2f busy cores): "
+              "speedup %.2fx",
+              one.wallS, one.busyCores, n, many.wallS, many.busyCores, speedup);
         if (gil) {
-            QVERIFY2(speedup < 1.25, qPrintable(QStringLiteral("speedup %1").arg(speedup)));
+            // Always true, busy machine or not: the GIL keeps one core busy.
             QVERIFY2(many.busyCores < 1.3,
                      qPrintable(QStringLiteral("busy cores %1").arg(many.busyCores)));
+            // Wall times compare only when neither batch was starved of its core.
+            if (one.busyCores < 0.85 || many.busyCores < 0.85)
+                QSKIP(qPrintable(QStringLiteral("the machine is busy (%1 / %2 busy cores): wall "
+                                                "times do not compare")
+                                     .arg(one.busyCores, 0, 'f', 2)
+                                     .arg(many.busyCores, 0, 'f', 2)));
+            QVERIFY2(speedup < 1.25, qPrintable(QStringLiteral("speedup %1").arg(speedup)));
         } else {
             if (many.busyCores <= 1.5)
                 QSKIP(qPrintable(QStringLiteral("the machine is busy: %1 busy cores, so two "
