@@ -557,6 +557,8 @@ void MainWindow::buildTeaching()
         preparePool();
     });
     connect(m_lesson, &LessonPanel::sweepRequested, this, &MainWindow::startSweep);
+    // Lesson 9: its run's futures, for .then() / whenAll on the GUI thread.
+    connect(m_controller, &RunController::qfuturesReady, m_lesson, &LessonPanel::watchFutures);
 
     // Analysis: where the time of the last run went, and what limited it.
     m_analysis = new AnalysisPanel(this);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace poolscope {
 
@@ -55,6 +56,8 @@ struct RunController::Run {
     bool collect = false;   // harvest result values
     int chunk = 1;
     QList<Future<QCborValue>> futures;
+    QList<QFuture<QCborValue>> qfutures; // RunSpec::qfutures: handed out once
+    bool qfuturesSent = false;
     std::vector<quint8> seen; // harvested already (look-ahead window)
     qsizetype cursor = 0;     // futures before it are all harvested
     int succeeded = 0, failed = 0, cancelled = 0;
@@ -290,6 +293,17 @@ QString RunController::check(const RunSpec& spec) const
         return QStringLiteral("the per-task timeout must be between 0 (none) and 86400000 ms, "
                               "got %1")
             .arg(spec.timeoutMs);
+    if (spec.qfutures) {
+        const qint64 futures = w->drive ? qint64(spec.run.tasks)
+                                        : (qint64(spec.run.tasks) + std::max(1, spec.chunkSize) - 1)
+                                              / std::max(1, spec.chunkSize);
+        if (futures > kMaxQFutureTasks)
+            return QStringLiteral("a run whose futures are handed to the GUI thread one by one "
+                                  "may have at most %1 tasks, got %2 (the views take results in "
+                                  "batches; use fewer, larger tasks)")
+                .arg(kMaxQFutureTasks)
+                .arg(futures);
+    }
     if (spec.chunkSize > 1 && w->drive)
         return QStringLiteral("workload '%1' submits its own two-stage tasks and cannot be "
                               "chunked (use chunk 1)")
@@ -330,6 +344,10 @@ quint64 RunController::start(const RunSpec& spec)
         // The pipeline submits its own stage-2 tasks from stage-1 callbacks.
         try {
             run->futures = Workloads::submit(*m_executor, spec.workload, spec.run);
+            if (spec.qfutures) {
+                for (const auto& f : std::as_const(run->futures))
+                    run->qfutures.append(f.qfuture());
+            }
         } catch (const std::exception& e) {
             emit error(QString::fromStdString(e.what()));
             return 0;
@@ -373,6 +391,8 @@ void RunController::pump()
                     r.chunk == 1
                         ? m_executor->submitNamed(w.taskName, r.plan.at(b), opts)
                         : m_executor->submitNamedBatch(w.taskName, r.plan.mid(b, e - b), opts));
+                if (r.spec.qfutures) // made now: harvest() drops the Future later
+                    r.qfutures.append(r.futures.last().qfuture());
                 r.nextItem = e;
                 if ((r.futures.size() & 255) == 0 && budget.nsecsElapsed() > kSubmitBudgetNs)
                     break;
@@ -391,12 +411,22 @@ void RunController::pump()
             break; // out of budget
         }
     }
-    for (auto& r : m_runs)
+    // Hand out the QFutures of runs now fully submitted (after the loop: a
+    // receiver may start another run).
+    std::vector<std::pair<quint64, QList<QFuture<QCborValue>>>> ready;
+    for (auto& r : m_runs) {
         r->seen.resize(std::size_t(r->futures.size()), 0);
+        if (r->spec.qfutures && r->submitted && !r->qfuturesSent) {
+            r->qfuturesSent = true;
+            ready.emplace_back(r->id, std::exchange(r->qfutures, {}));
+        }
+    }
     if (more && !m_pump.isActive())
         m_pump.start();
     else if (!more)
         m_pump.stop();
+    for (const auto& [id, futures] : ready)
+        emit qfuturesReady(id, futures);
 }
 
 void RunController::dropUnsubmitted(Run& r)

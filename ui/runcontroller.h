@@ -26,6 +26,15 @@
 // as a whole and its result is the array of its items' results (harvested
 // item by item). The pipeline workload submits its own two-stage tasks and
 // refuses chunk > 1 with a clear error.
+//
+// QFutures (lesson 9, event-loop integration): a small run (at most
+// kMaxQFutureTasks futures) started with RunSpec::qfutures gets one QFuture
+// per task, made when the task is submitted (Future::qfuture()), and
+// qfuturesReady() hands them out ONCE, on the GUI thread, as soon as the run
+// is submitted. Receivers attach their own .then(context, ...) and
+// QtFuture::whenAll continuations: those are the only per-task deliveries,
+// and only for runs that asked for them; the views still get one batch per
+// tick.
 
 #include <poolscope/executor.h>
 #include <poolscope/monitor.h>
@@ -33,6 +42,7 @@
 
 #include <QCborValue>
 #include <QElapsedTimer>
+#include <QFuture>
 #include <QList>
 #include <QObject>
 #include <QPointer>
@@ -54,6 +64,7 @@ struct RunSpec {
     int chunkSize = 1;                           // items per task (see above)
     int priority = 0;                            // higher runs first (not for pipeline)
     int timeoutMs = 0;                           // per-task timeout, 0 = none (not for pipeline)
+    bool qfutures = false; // hand the run's futures out as QFutures (qfuturesReady)
 };
 
 /// The pool settings a run needs.
@@ -96,6 +107,8 @@ class RunController : public QObject {
 public:
     /// Nice value of the thread pools it makes (ThreadPoolOptions::workerNice).
     static constexpr int kWorkerNice = 5;
+    /// Most futures a run with RunSpec::qfutures may have (check() refuses more).
+    static constexpr int kMaxQFutureTasks = 256;
 
     explicit RunController(QObject* parent = nullptr);
     ~RunController() override;
@@ -163,6 +176,12 @@ signals:
     void poolChanged(const poolscope::PoolConfig& config);
     void pausedChanged(bool paused);
     void busyChanged(bool busy);
+    /// Once per run started with RunSpec::qfutures, when all its tasks are
+    /// submitted: inside start(), as such runs are submitted in one slice
+    /// (after runStarted(), before start() returns). One QFuture per task, in
+    /// submission order, completing with the task (value, exception or
+    /// cancellation). Tasks dropped before submission are not in the list.
+    void qfuturesReady(quint64 runId, const QList<QFuture<QCborValue>>& futures);
     void error(const QString& message);
     void message(const QString& text);
 

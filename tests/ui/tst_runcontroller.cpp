@@ -80,6 +80,8 @@ private slots:
     void exportErrorsAreClear();
     void resultsComeInOneBatchPerTick_data();
     void resultsComeInOneBatchPerTick();
+    void qfuturesAreHandedOutOnce_data();
+    void qfuturesAreHandedOutOnce();
 };
 
 void TstRunController::runFinishesWithExactCounts_data()
@@ -306,6 +308,9 @@ void TstRunController::invalidSpecIsRefused_data()
     RunSpec badKnob = makeSpec(QStringLiteral("primes"), 4, 100);
     badKnob.run.knobs[QStringLiteral("nope")] = 1;
     QTest::newRow("unknown knob") << badKnob << "no knob";
+    RunSpec manyQFutures = makeSpec(QStringLiteral("primes"), 300, 10);
+    manyQFutures.qfutures = true;
+    QTest::newRow("qfutures of a big run") << manyQFutures << "at most 256 tasks";
 }
 
 void TstRunController::invalidSpecIsRefused()
@@ -514,6 +519,52 @@ void TstRunController::resultsComeInOneBatchPerTick()
         }
         QCOMPARE(rows.size(), tasks); // one tile per band, none twice
     }
+}
+
+void TstRunController::qfuturesAreHandedOutOnce_data()
+{
+    QTest::addColumn<int>("chunk");
+    QTest::addColumn<bool>("asked");
+    QTest::newRow("one per task") << 1 << true;
+    QTest::newRow("one per chunk") << 3 << true;
+    QTest::newRow("not asked for") << 1 << false;
+}
+
+void TstRunController::qfuturesAreHandedOutOnce()
+{
+    QFETCH(int, chunk);
+    QFETCH(bool, asked);
+    RunController c;
+    QSignalSpy ready(&c, &RunController::qfuturesReady);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    RunSpec spec = makeSpec(QStringLiteral("primes"), 12, 2000);
+    spec.chunkSize = chunk;
+    spec.qfutures = asked;
+    const quint64 id = c.start(spec);
+    QVERIFY(id);
+    // Inside start(), once, before any tick.
+    QCOMPARE(ready.count(), asked ? 1 : 0);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QCOMPARE(ready.count(), asked ? 1 : 0); // never again
+    if (!asked)
+        return;
+    QCOMPARE(ready.first().at(0).value<quint64>(), id);
+    const auto futures = ready.first().at(1).value<QList<QFuture<QCborValue>>>();
+    QCOMPARE(futures.size(), (12 + chunk - 1) / chunk);
+    // They complete with the tasks, even though harvest() dropped the Futures.
+    const qint64 start = Workloads::find(spec.workload)->knob(spec.run, QStringLiteral("start"));
+    qint64 sum = 0;
+    for (const QFuture<QCborValue>& f : futures) {
+        QTRY_VERIFY_WITH_TIMEOUT(f.isFinished(), kLong);
+        const QCborValue v = f.result();
+        if (chunk > 1) {
+            for (const QCborValue& item : v.toArray())
+                sum += item.toInteger();
+        } else {
+            sum += v.toInteger();
+        }
+    }
+    QCOMPARE(sum, countPrimes(start, start + 12 * 2000));
 }
 
 QTEST_GUILESS_MAIN(TstRunController)

@@ -254,6 +254,9 @@ private slots:
             << QStringLiteral("unknown workload 'nope'");
         QTest::newRow("bad bool") << QString(head + QStringLiteral("gil: maybe\n") + body)
                                   << QStringLiteral("'gil: maybe': expected on or off");
+        QTest::newRow("bad continuations")
+            << QString(head + QStringLiteral("continuations: sometimes\n") + body)
+            << QStringLiteral("'continuations: sometimes': expected on or off");
         QTest::newRow("bad series")
             << QString(head + QStringLiteral("sweep.series: threads, fibers\n") + body)
             << QStringLiteral("unknown sweep series 'fibers'");
@@ -288,6 +291,14 @@ private slots:
                            "## Observe\n- a\n## Explain\nB.\n"));
         QVERIFY(l);
         QVERIFY(l->validate().contains(QStringLiteral("process pool")));
+        // continuations are one delivery per task: small runs only
+        const auto big = LessonLibrary::parse(
+            QStringLiteral("id: x\ntitle: T\nworkload: sleep\ntasks: 300\ncontinuations: on\n"
+                           "---\n## Predict\nQ?\n## Observe\n- a\n## Explain\nB.\n"));
+        QVERIFY(big);
+        QVERIFY(big->scenario.runSpec().qfutures);
+        QVERIFY2(big->validate().contains(QStringLiteral("at most 256 tasks")),
+                 qPrintable(big->validate()));
     }
 
     // ----------------------------------------------------------- lesson panel

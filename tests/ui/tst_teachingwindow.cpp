@@ -12,6 +12,7 @@
 #include <models/futuresmodel.h>
 #include <runcontroller.h>
 #include <teaching/abcompare.h>
+#include <teaching/continuations.h>
 #include <teaching/decompositionbar.h>
 #include <teaching/lesson.h>
 #include <teaching/presenter.h>
@@ -33,6 +34,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QLabel>
+#include <QLocale>
 #include <QMenu>
 #include <QMenuBar>
 #include <QPushButton>
@@ -68,6 +70,34 @@ std::unique_ptr<MainWindow> makeWindow(bool settings = false)
     if (!QTest::qWaitForWindowActive(w.get()))
         qWarning("the window did not become active");
     return w;
+}
+
+/// Pixels inside the set over the Mandelbrot tiles of a run's batched
+/// results (RunController::resultsReady): the sum lesson 9's gather must show,
+/// counted here without ContinuationsView.
+struct BatchedBands {
+    int bands = 0;
+    qint64 inside = 0;
+};
+BatchedBands insidePixels(const QSignalSpy& results, quint64 runId)
+{
+    BatchedBands out;
+    for (const auto& args : results) {
+        for (const TaskResult& r : args.first().value<QList<TaskResult>>()) {
+            if (r.runId != runId)
+                continue;
+            ++out.bands;
+            const QByteArray px = r.value.toMap().value(QStringLiteral("iterations")).toByteArray();
+            for (char c : px)
+                out.inside += quint8(c) == 255 ? 1 : 0;
+        }
+    }
+    return out;
+}
+
+QLabel* label(QWidget* parent, const char* name)
+{
+    return parent->findChild<QLabel*>(QLatin1String(name));
 }
 
 QMenu* menu(MainWindow& w, const QString& title)
@@ -159,6 +189,8 @@ private slots:
     void presenterHidesAdvancedControls();
     void presenterThickensLines();
     void teachingStatePersists();
+    void eventLoopLessonDeliversOnTheGuiThread();
+    void eventLoopLessonResetsAndRunsAgain();
 
 private:
     QTemporaryDir m_settingsDir;
@@ -828,6 +860,121 @@ void TstTeachingWindow::teachingStatePersists()
     w->action(QStringLiteral("resetLayout"))->trigger();
     QVERIFY(w->slowMotionToolBar()->isVisible());
     QVERIFY(!w->dock(QStringLiteral("abDock"))->isVisible());
+}
+
+void TstTeachingWindow::eventLoopLessonDeliversOnTheGuiThread()
+{
+    auto w = makeWindow();
+    QVERIFY(w->openLesson(QStringLiteral("9")));
+    const Lesson& lesson = w->lessonPanel()->currentLesson();
+    QCOMPARE(lesson.id, QStringLiteral("event-loop"));
+    QVERIFY(lesson.scenario.runSpec().qfutures);
+    const int n = lesson.scenario.run.tasks;
+    QVERIFY(n >= 8 && n <= 32);
+    ContinuationsView* view = w->lessonPanel()->continuationsView();
+    QVERIFY(view);
+    QVERIFY(view->isVisibleTo(w->lessonPanel()));
+    QVERIFY(!view->isBeating());
+
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QSignalSpy results(w->controller(), &RunController::resultsReady);
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QTest::mouseClick(w->lessonPanel()->findChild<QPushButton*>(QStringLiteral("runButton")),
+                      Qt::LeftButton);
+    QCOMPARE(started.count(), 1);
+    const quint64 id = started.first().at(0).value<quint64>();
+    QCOMPARE(view->expected(), n);
+    QVERIFY(view->isBeating()); // the heartbeat runs while the pool works
+    QTRY_VERIFY_WITH_TIMEOUT(view->isGathered(), kLong);
+    QVERIFY(!view->isBeating());
+
+    // .then(): every future delivered, each on the GUI thread.
+    QCOMPARE(view->delivered(), n);
+    QCOMPARE(view->failed(), 0);
+    QCOMPARE(view->offGuiThread(), 0);
+    const QString thenLine = label(view, "continuationsThen")->text();
+    QVERIFY2(thenLine.contains(QStringLiteral("on the GUI thread by .then(): %1 of %1").arg(n)),
+             qPrintable(thenLine));
+    QVERIFY2(!thenLine.contains(QStringLiteral("OFF")), qPrintable(thenLine));
+
+    // whenAll: the gather's sum is the run's, as the batched results say.
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const BatchedBands batched = insidePixels(results, id);
+    QCOMPARE(batched.bands, n);
+    QVERIFY(batched.inside > 0); // bands through the set
+    QCOMPARE(view->gatheredResults(), n);
+    QCOMPARE(view->gatheredSum(), batched.inside);
+    const QString gatherLine = label(view, "continuationsGather")->text();
+    QVERIFY2(gatherLine.contains(QStringLiteral("gather (whenAll) done after")),
+             qPrintable(gatherLine));
+    QVERIFY2(
+        gatherLine.contains(
+            QStringLiteral("%1 results, sum = %2").arg(n).arg(QLocale().toString(batched.inside))),
+        qPrintable(gatherLine));
+
+    // The heartbeat beat during the run and says how late it was.
+    QVERIFY(view->heartbeats() > 0);
+    QVERIFY(view->lagMaxMs() >= view->lagP99Ms());
+    const QString beatLine = label(view, "continuationsHeartbeat")->text();
+    QVERIFY2(beatLine.contains(QStringLiteral("GUI heartbeat"))
+                 && beatLine.contains(QStringLiteral("p99")),
+             qPrintable(beatLine));
+
+    // Other lessons do not get the futures, nor show the lines.
+    QVERIFY(w->openLesson(QStringLiteral("futures")));
+    QVERIFY(!view->isVisibleTo(w->lessonPanel()));
+    QCOMPARE(view->expected(), 0);
+}
+
+void TstTeachingWindow::eventLoopLessonResetsAndRunsAgain()
+{
+    auto w = makeWindow();
+    QVERIFY(w->openLesson(QStringLiteral("event-loop")));
+    LessonPanel* panel = w->lessonPanel();
+    ContinuationsView* view = panel->continuationsView();
+    auto* run = panel->findChild<QPushButton*>(QStringLiteral("runButton"));
+    auto* reset = panel->findChild<QPushButton*>(QStringLiteral("resetButton"));
+    const int n = panel->currentLesson().scenario.run.tasks;
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QSignalSpy results(w->controller(), &RunController::resultsReady);
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+
+    // Reset in the middle of a run: the lines are cleared and stay clear,
+    // although that run's futures still complete (cancelled or stopped).
+    QTest::mouseClick(run, Qt::LeftButton);
+    QCOMPARE(view->expected(), n);
+    QTest::mouseClick(reset, Qt::LeftButton);
+    QCOMPARE(view->expected(), 0);
+    QVERIFY(!view->isBeating());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(!w->controller()->isRunning(), kLong);
+    QCOMPARE(view->delivered(), 0);
+    QVERIFY(!view->isGathered());
+    QVERIFY2(label(view, "continuationsThen")->text().contains(QStringLiteral("press Run")),
+             qPrintable(label(view, "continuationsThen")->text()));
+    QVERIFY2(
+        label(view, "continuationsGather")->text().contains(QStringLiteral("waiting for a run")),
+        qPrintable(label(view, "continuationsGather")->text()));
+
+    // A second run is delivered and gathered in full.
+    QTest::mouseClick(run, Qt::LeftButton);
+    QCOMPARE(started.count(), 2);
+    const quint64 second = started.at(1).at(0).value<quint64>();
+    QTRY_VERIFY_WITH_TIMEOUT(view->isGathered(), kLong);
+    QCOMPARE(view->delivered(), n);
+    QCOMPARE(view->offGuiThread(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    const BatchedBands batched = insidePixels(results, second);
+    QCOMPARE(batched.bands, n);
+    QCOMPARE(view->gatheredResults(), n);
+    QCOMPARE(view->gatheredSum(), batched.inside);
+
+    // Reset after it: cleared again.
+    QTest::mouseClick(reset, Qt::LeftButton);
+    QCOMPARE(view->delivered(), 0);
+    QVERIFY(!view->isGathered());
+    QVERIFY(
+        label(view, "continuationsGather")->text().contains(QStringLiteral("waiting for a run")));
 }
 
 QTEST_MAIN(TstTeachingWindow)

@@ -159,6 +159,11 @@ std::optional<LessonScenario> buildScenario(const KeyValues& keys, QString* erro
             if (!n || *n < 0 || *n > 86'400'000)
                 return badValue("milliseconds (0 = none)");
             sc.timeoutMs = int(*n);
+        } else if (k == QLatin1String("continuations")) {
+            const auto b = parseBool(v);
+            if (!b)
+                return badValue("on or off");
+            sc.continuations = *b;
         } else {
             return fail(QStringLiteral("unknown key '%1'").arg(k));
         }
@@ -184,6 +189,10 @@ QString LessonScenario::validate() const
         return QStringLiteral("the GIL switch interval must be between 0.01 and 1000 ms");
     if (chunkSize < 1)
         return QStringLiteral("the chunk size must be at least 1");
+    if (continuations
+        && (qint64(run.tasks) + chunkSize - 1) / chunkSize > RunController::kMaxQFutureTasks)
+        return QStringLiteral("continuations are delivered one per task: at most %1 tasks")
+            .arg(RunController::kMaxQFutureTasks);
     const Workload* w = Workloads::find(workload);
     if (w && w->drive && chunkSize > 1)
         return QStringLiteral("the %1 workload cannot be chunked").arg(workload);
@@ -230,6 +239,7 @@ RunSpec LessonScenario::runSpec() const
     spec.switchIntervalMs = switchIntervalMs;
     spec.chunkSize = chunkSize;
     spec.timeoutMs = timeoutMs;
+    spec.qfutures = continuations;
     return spec;
 }
 
@@ -561,6 +571,13 @@ LessonPanel::LessonPanel(QWidget* parent)
     buttons->addWidget(m_reveal);
     layout->addLayout(buttons);
 
+    // Lesson 9: the run's futures delivered by .then() and whenAll on the
+    // GUI thread, and its heartbeat; visible whatever is revealed.
+    m_continuations = new ContinuationsView(this);
+    m_continuations->setObjectName(QStringLiteral("continuationsView"));
+    m_continuations->hide();
+    layout->addWidget(m_continuations);
+
     m_observe = new QLabel(this);
     m_observe->setObjectName(QStringLiteral("lessonObserve"));
     m_observe->setTextFormat(Qt::MarkdownText);
@@ -580,6 +597,7 @@ LessonPanel::LessonPanel(QWidget* parent)
         if (!hasLesson())
             return;
         setRevealed(true);
+        m_continuations->clear(); // a refused run leaves no stale lines
         emit runRequested(currentLesson());
     });
     connect(m_compare, &QPushButton::clicked, this, [this] {
@@ -598,6 +616,7 @@ LessonPanel::LessonPanel(QWidget* parent)
         if (!hasLesson())
             return;
         setRevealed(false);
+        m_continuations->clear();
         emit resetRequested(currentLesson());
     });
     connect(m_reveal, &QPushButton::toggled, this, &LessonPanel::setRevealed);
@@ -654,6 +673,8 @@ void LessonPanel::showLesson(int index)
         m_predict->clear();
         m_observe->clear();
         m_explain->clear();
+        m_continuations->clear();
+        m_continuations->hide();
         for (QPushButton* b : {m_run, m_compare, m_sweep, m_reset, m_reveal})
             b->setEnabled(false);
         return;
@@ -687,6 +708,9 @@ void LessonPanel::showLesson(int index)
     if (l.compare)
         m_compare->setToolTip(tr("Run B: %1").arg(l.compare->describe()));
     m_sweep->setVisible(l.sweep.has_value());
+    if (changed)
+        m_continuations->clear();
+    m_continuations->setVisible(l.scenario.continuations);
     for (QPushButton* b : {m_run, m_compare, m_sweep, m_reset, m_reveal})
         b->setEnabled(true);
     if (m_combo->currentIndex() != index) {
@@ -708,6 +732,12 @@ void LessonPanel::setRevealed(bool revealed)
         m_reveal->setChecked(revealed);
     }
     m_reveal->setText(revealed ? tr("Hide explanation") : tr("Show what to look for"));
+}
+
+void LessonPanel::watchFutures(quint64 runId, const QList<QFuture<QCborValue>>& futures)
+{
+    if (hasLesson() && currentLesson().scenario.continuations)
+        m_continuations->watch(runId, futures);
 }
 
 void LessonPanel::setRunEnabled(bool enabled)

@@ -10,6 +10,10 @@
 //   knob.NAME: VALUE                workload knobs
 //   pool: thread|process, workers, gil: on|off, switch_interval_ms, chunk,
 //   timeout_ms                      per-task timeout (0 = none)
+//   continuations: on|off           the panel also gets the run's futures
+//                                   (RunSpec::qfutures) and shows .then() /
+//                                   whenAll deliveries and a GUI heartbeat
+//                                   (ContinuationsView, lesson 9)
 //   compare.KEY: VALUE              run B: the same scenario with KEY changed
 //                                   (any key above; VALUE "-" removes a knob);
 //                                   compare.label names it
@@ -24,6 +28,7 @@
 // the explanation. It only emits requests; the main window runs them.
 
 #include "runcontroller.h"
+#include "teaching/continuations.h"
 #include "teaching/sweeprunner.h"
 
 #include <QList>
@@ -51,7 +56,8 @@ struct LessonScenario {
     bool gil = false;
     double switchIntervalMs = 5.0;
     int chunkSize = 1;
-    int timeoutMs = 0; // per-task timeout, 0 = none
+    int timeoutMs = 0;          // per-task timeout, 0 = none
+    bool continuations = false; // RunSpec::qfutures; the panel watches them
 
     /// Empty when the scenario can run (Workloads::validate and pool rules).
     QString validate() const;
@@ -120,12 +126,17 @@ public:
 
     // Child widgets by object name (tests, the main window's layout):
     // lessonCombo, lessonTitle, lessonScenario, lessonPredict, lessonObserve,
-    // lessonExplain, runButton, compareButton, sweepButton, resetButton, revealButton.
+    // lessonExplain, runButton, compareButton, sweepButton, resetButton, revealButton,
+    // continuationsView (shown for lessons with continuations: on).
+    ContinuationsView* continuationsView() const { return m_continuations; }
 
 public slots:
     void setRevealed(bool revealed);
     /// Enables/disables Run, Run B and Sweep (e.g. while a sweep runs).
     void setRunEnabled(bool enabled);
+    /// RunController::qfuturesReady: the current lesson's continuations view
+    /// watches them (ignored when the lesson has no continuations).
+    void watchFutures(quint64 runId, const QList<QFuture<QCborValue>>& futures);
 
 signals:
     void lessonChanged(const poolscope::Lesson& lesson);
@@ -155,6 +166,7 @@ private:
     QPushButton* m_sweep = nullptr;
     QPushButton* m_reset = nullptr;
     QPushButton* m_reveal = nullptr;
+    ContinuationsView* m_continuations = nullptr;
 };
 
 } // namespace poolscope
