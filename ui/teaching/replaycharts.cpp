@@ -171,7 +171,6 @@ ReplayCharts::ReplayCharts(ReplayController* controller, QWidget* parent)
 {
     m_throughput = new ChartAdapter(this);
     m_throughput->setObjectName(QStringLiteral("replayThroughputChart"));
-    m_throughput->setTitle(tr("Throughput of the recording"));
     m_throughput->addLine(tr("tasks/s"), QColor(0x4e79a7), ChartAdapter::Axis::Left, 2);
     m_throughput->addLine(tr("queued"), QColor(0xf28e2b), ChartAdapter::Axis::Right);
     m_throughput->addLine(tr("running"), QColor(0x59a14f), ChartAdapter::Axis::Right, 1.5, true);
@@ -180,18 +179,19 @@ ReplayCharts::ReplayCharts(ReplayController* controller, QWidget* parent)
     m_throughput->setYTitle(ChartAdapter::Axis::Left, tr("tasks/s"));
     m_throughput->setYTitle(ChartAdapter::Axis::Right, tr("tasks"));
     m_throughput->setToolTip(
-        tr("Tasks that finished in each time bucket (1/100 of the recording or 50 ms, whichever "
+        tr("Throughput of the recording: tasks that finished in each time bucket (1/100 of the "
+           "recording or 50 ms, whichever "
            "is longer), per second, and the queued and running tasks at each bucket's end (from "
            "the trace's queue counter when it has one, else counted from the tasks). Buckets "
            "appear as the position passes their end."));
 
     m_cores = new ChartAdapter(this);
     m_cores->setObjectName(QStringLiteral("replayCoreChart"));
-    m_cores->setTitle(tr("Per-core use by the tasks"));
     m_cores->setYRange(ChartAdapter::Axis::Left, 0, 100);
     m_cores->setYTitle(ChartAdapter::Axis::Left, tr("% busy"));
     m_cores->setToolTip(
-        tr("For each CPU the tasks ran on (the CPU a task started on), the share of each time "
+        tr("Per-core use by the tasks: for each CPU the tasks ran on (the CPU a task started on), "
+           "the share of each time "
            "bucket that tasks ran there: the sum of their overlaps with the bucket over its "
            "length, at most 100 %. Other programs on the machine are not in a recording."));
     m_noCores = new QLabel(tr("This recording does not say which CPU ran each task."), this);
@@ -209,6 +209,9 @@ ReplayCharts::ReplayCharts(ReplayController* controller, QWidget* parent)
     lay->setSpacing(4);
     lay->addWidget(m_throughput, 1);
     lay->addLayout(right, 1);
+    // Titles would take the height the plots need: the legends and the
+    // tooltips say what each chart is.
+    setMinimumHeight(180);
     reset();
 
     connect(m_controller, &ReplayController::loaded, this, &ReplayCharts::load);
