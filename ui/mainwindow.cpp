@@ -16,6 +16,7 @@
 #include "teaching/lesson.h"
 #include "teaching/presenter.h"
 #include "teaching/replay.h"
+#include "teaching/replaycharts.h"
 #include "teaching/slowmotion.h"
 #include "teaching/sweepchart.h"
 #include "teaching/sweeprunner.h"
@@ -762,11 +763,16 @@ void MainWindow::buildReplayDock()
     m_replaySummary->setObjectName(QStringLiteral("replaySummary"));
     m_replaySummary->setWordWrap(true);
     m_replaySummary->setTextFormat(Qt::PlainText);
+    // The charts replay too: throughput and per-core use up to the position.
+    auto* charts = new ReplayCharts(m_replay, w);
+    charts->setObjectName(QStringLiteral("replayCharts"));
     auto* split = new QSplitter(Qt::Vertical, w);
     split->addWidget(m_replayTimeline);
+    split->addWidget(charts);
     split->addWidget(table);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    split->setStretchFactor(2, 2);
     auto* lay = new QVBoxLayout(w);
     lay->setContentsMargins(2, 2, 2, 2);
     lay->setSpacing(2);

@@ -4,6 +4,7 @@
 // replay of a real run's trace, malformed traces, slow motion, presenter
 // mode, the decomposition bar, the analysis panel and the A/B comparison.
 
+#include "charts/chartadapter.h"
 #include "models/futuresmodel.h"
 #include "teaching/abcompare.h"
 #include "teaching/analysispanel.h"
@@ -11,6 +12,7 @@
 #include "teaching/lesson.h"
 #include "teaching/presenter.h"
 #include "teaching/replay.h"
+#include "teaching/replaycharts.h"
 #include "teaching/slowmotion.h"
 #include "teaching/sweepchart.h"
 #include "teaching/sweeprunner.h"
@@ -35,6 +37,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 using namespace poolscope;
@@ -725,6 +728,190 @@ private slots:
         QVERIFY(replay.isLoaded());
         QCOMPARE(replay.trace().spans.size(), std::size_t(4));
         QCOMPARE(timeline.spanCount(), std::size_t(4));
+    }
+
+    // ---------------------------------------------------------- replay charts
+    void replaySeriesThroughput_data()
+    {
+        QTest::addColumn<int>("tasks");
+        QTest::addColumn<int>("workers");
+        QTest::addColumn<qint64>("taskMs");
+        QTest::addColumn<int>("buckets");
+        // 30 ms: shorter than one 50 ms bucket.
+        QTest::newRow("30 ms, one bucket") << 3 << 1 << qint64(10) << 1;
+        // 200 ms: 50 ms buckets (1/100 would be 2 ms).
+        QTest::newRow("200 ms, 50 ms buckets") << 40 << 2 << qint64(10) << 4;
+        // 12 s: 1/100 of the recording (120 ms).
+        QTest::newRow("12 s, 100 buckets") << 300 << 5 << qint64(200) << 100;
+        // Tasks ending at odd times: 7 x 13 ms = 91 ms, one 91 ms bucket.
+        QTest::newRow("odd length") << 7 << 1 << qint64(13) << 1;
+    }
+    void replaySeriesThroughput()
+    {
+        QFETCH(int, tasks);
+        QFETCH(int, workers);
+        QFETCH(qint64, taskMs);
+        QFETCH(int, buckets);
+        const TraceData t = syntheticTrace(tasks, workers, taskMs, 7'000 * kMs);
+        const ReplaySeries r = replaySeries(t);
+        const qint64 duration = (tasks + workers - 1) / workers * taskMs * kMs;
+        QCOMPARE(r.startNs, 7'000 * kMs);
+        QCOMPARE(r.durationNs, duration);
+        QCOMPARE(r.bucketCount(), buckets);
+        QCOMPARE(r.edges.front(), 0);
+        QCOMPARE(r.edges.back(), duration);
+        qint64 finished = 0;
+        double fromRates = 0;
+        for (int i = 0; i < r.bucketCount(); ++i) {
+            // Never shorter than 50 ms or 1/100 of the recording (unless the
+            // whole recording is shorter).
+            QVERIFY(r.bucketNs(i) >= std::min(duration, kReplayMinBucketNs));
+            QVERIFY(r.bucketNs(i) >= duration / kReplayMaxBuckets);
+            finished += r.finished[std::size_t(i)];
+            fromRates += r.tasksPerSecond[std::size_t(i)] * double(r.bucketNs(i)) / 1e9;
+        }
+        // Every finished task is counted once, and the rates say the same.
+        QCOMPARE(finished, qint64(tasks));
+        QCOMPARE(qRound(fromRates), tasks);
+        QVERIFY(std::abs(fromRates - tasks) < 1e-6);
+        // The scrubber: nothing at 0, everything at the end.
+        QCOMPARE(r.bucketsUpTo(0), 0);
+        QCOMPARE(r.bucketsUpTo(duration), buckets);
+        QCOMPARE(r.bucketsUpTo(duration - 1), buckets - 1);
+    }
+
+    void replaySeriesQueueDepth()
+    {
+        // 40 tasks of 10 ms on 2 workers, all submitted at 0: 4 buckets of 50 ms.
+        TraceData t = syntheticTrace(40, 2, 10, 7'000 * kMs);
+        ReplaySeries r = replaySeries(t);
+        QVERIFY(!r.queueFromCounters);
+        QCOMPARE(r.bucketCount(), 4);
+        // At 50 ms: 12 started (0..50 ms on each worker), 10 ended.
+        QCOMPARE(r.queued[0], 28.0);
+        QCOMPARE(r.running[0], 2.0);
+        QCOMPARE(r.queued[3], 0.0); // the end: all done
+        QCOMPARE(r.running[3], 0.0);
+        // With the trace's counter samples those are used instead (the last
+        // sample at or before each bucket's end).
+        t.counters = {TraceCounterSample{7'060 * kMs, 5, 2}, TraceCounterSample{7'020 * kMs, 9, 2},
+                      TraceCounterSample{7'150 * kMs, 1, 1}};
+        r = replaySeries(t);
+        QVERIFY(r.queueFromCounters);
+        QCOMPARE(r.queued[0], 9.0); // 50 ms: the 20 ms sample (samples sorted)
+        QCOMPARE(r.queued[1], 5.0); // 100 ms: the 60 ms one
+        QCOMPARE(r.queued[2], 1.0); // 150 ms: exactly then
+        QCOMPARE(r.running[2], 1.0);
+        t.counters = {TraceCounterSample{7'120 * kMs, 3, 1}};
+        r = replaySeries(t);
+        QVERIFY(std::isnan(r.queued[0])); // no sample yet: no point
+        QCOMPARE(r.queued[3], 3.0);
+    }
+
+    void replaySeriesPerCore()
+    {
+        // One second from position 0 (all submitted at 0): 20 buckets of 50 ms.
+        const qint64 t0 = 3'000 * kMs;
+        TraceData t;
+        t.originNs = t0;
+        quint64 id = 0;
+        auto add = [&](int core, qint64 fromMs, qint64 toMs) {
+            TaskSpan s;
+            s.taskId = ++id;
+            s.enqueueNs = t0;
+            s.startNs = t0 + fromMs * kMs;
+            s.endNs = t0 + toMs * kMs;
+            s.core = qint16(core);
+            t.spans.push_back(s);
+        };
+        add(0, 0, 1'000); // core 0 busy the whole time...
+        add(0, 200, 700); // ...twice over here: still 100 %
+        for (int b = 0; b < 20; ++b)
+            add(2, b * 50, b * 50 + 25); // core 2: half of every bucket
+        add(5, 10, 135);                 // core 5: 80 %, 100 %, 70 % of buckets 0-2
+        add(-1, 0, 1'000);               // no core known: not charted
+        // core 1 never used: absent
+        const ReplaySeries r = replaySeries(t);
+        QCOMPARE(r.durationNs, 1'000 * kMs);
+        QCOMPARE(r.bucketCount(), 20);
+        QCOMPARE(r.cores, (QList<int>{0, 2, 5}));
+        QCOMPARE(r.busy.size(), std::size_t(3));
+        for (int i = 0; i < 20; ++i) {
+            QCOMPARE(r.busy[0][std::size_t(i)], 1.0);
+            QCOMPARE(r.busy[1][std::size_t(i)], 0.5);
+        }
+        QCOMPARE(r.busy[2][0], 0.8);
+        QCOMPARE(r.busy[2][1], 1.0);
+        QCOMPARE(r.busy[2][2], 0.7);
+        for (int i = 3; i < 20; ++i)
+            QCOMPARE(r.busy[2][std::size_t(i)], 0.0);
+        // A trace without core numbers has no per-core lines.
+        const ReplaySeries none = replaySeries(syntheticTrace(4, 2, 10, t0));
+        QVERIFY(none.cores.isEmpty());
+        QVERIFY(none.busy.empty());
+        // Nothing at all: no buckets.
+        QCOMPARE(replaySeries(TraceData{}).bucketCount(), 0);
+        QCOMPARE(ReplaySeries{}.bucketsUpTo(5), 0);
+    }
+
+    void replayChartsFollowTheScrubber()
+    {
+        ReplayController replay;
+        ReplayCharts charts(&replay);
+        ChartAdapter* rate = charts.throughputChart();
+        ChartAdapter* cores = charts.coreChart();
+        QCOMPARE(cores->lineCount(), 0); // nothing loaded
+        QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 0);
+
+        // 40 tasks of 10 ms on 2 workers (cores 4 and 6): 4 buckets of 50 ms.
+        TraceData t = syntheticTrace(40, 2, 10, 9'000 * kMs);
+        for (TaskSpan& s : t.spans)
+            s.core = qint16(s.worker == 0 ? 4 : 6);
+        replay.setTrace(t);
+        QCOMPARE(charts.series().bucketCount(), 4);
+        // Loaded at the end: the whole recording.
+        QCOMPARE(charts.shownBuckets(), 4);
+        QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 4);
+        QCOMPARE(rate->pointCount(ReplayCharts::QueuedLine), 4);
+        // [150 ms, 200 ms]: the end of the recording is in the last bucket, so
+        // 12 tasks (ends at 150 .. 200 ms on two workers) in 50 ms.
+        QCOMPARE(rate->lastValue(ReplayCharts::RateLine), 240.0);
+        QCOMPARE(cores->lineCount(), 2);
+        QCOMPARE(cores->pointCount(0), 4);
+        QCOMPARE(cores->lastValue(1), 100.0);
+        // Scrubbed to the middle: the first half only.
+        replay.setPosition(replay.durationNs() / 2);
+        QCOMPARE(charts.shownBuckets(), 2);
+        QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 2);
+        QCOMPARE(cores->pointCount(0), 2);
+        QCOMPARE(cores->pointCount(1), 2);
+        replay.setPosition(0);
+        QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 0);
+        QCOMPARE(cores->pointCount(0), 0);
+        // Played to the end: all of it again.
+        replay.setSpeed(16);
+        replay.play();
+        QTRY_COMPARE_WITH_TIMEOUT(charts.shownBuckets(), 4, 30'000);
+        QCOMPARE(cores->pointCount(1), 4);
+
+        // A bad file keeps the charts of the recording loaded.
+        QVERIFY(!replay.loadData("not a trace", QStringLiteral("bad.json")));
+        QCOMPARE(charts.series().bucketCount(), 4);
+        QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 4);
+        QCOMPARE(cores->lineCount(), 2);
+
+        // Another recording replaces them: no core numbers, one bucket.
+        replay.setTrace(syntheticTrace(3, 1, 10, 1'000 * kMs));
+        QCOMPARE(charts.series().bucketCount(), 1);
+        QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 1);
+        QCOMPARE(cores->lineCount(), 0);
+        QVERIFY(!charts.findChild<QLabel*>(QStringLiteral("replayNoCores"))->isHidden());
+
+        // Unloaded: empty.
+        replay.unload();
+        QCOMPARE(charts.shownBuckets(), -1);
+        QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 0);
+        QCOMPARE(cores->lineCount(), 0);
     }
 
     // ------------------------------------------------------------ slow motion

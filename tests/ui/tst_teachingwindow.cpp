@@ -17,6 +17,7 @@
 #include <teaching/lesson.h>
 #include <teaching/presenter.h>
 #include <teaching/replay.h>
+#include <teaching/replaycharts.h>
 #include <teaching/slowmotion.h>
 #include <timeline/timelinewidget.h>
 
@@ -52,6 +53,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <numeric>
 
 using namespace poolscope;
 
@@ -414,6 +416,24 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     QCOMPARE(w->replayTimeline()->laneCount(), 2);
     QCOMPARE(w->replayDecomposition()->decomposition(), decompose(t.spans));
     QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(12));
+    // The charts replay the run: every task in the throughput buckets, a
+    // per-core line for each CPU the tasks ran on, all buckets drawn.
+    auto* charts = w->findChild<ReplayCharts*>(QStringLiteral("replayCharts"));
+    QVERIFY(charts);
+    QVERIFY(charts->isVisible());
+    const ReplaySeries& rs = charts->series();
+    const int buckets = rs.bucketCount();
+    QVERIFY(buckets > 0);
+    QCOMPARE(std::accumulate(rs.finished.begin(), rs.finished.end(), qint64(0)), qint64(12));
+    QCOMPARE(rs.durationNs, w->replay()->durationNs());
+    ChartAdapter* rate = charts->throughputChart();
+    ChartAdapter* cores = charts->coreChart();
+    QCOMPARE(rate->pointCount(ReplayCharts::RateLine), buckets);
+    QVERIFY(rate->lastValue(ReplayCharts::RateLine) >= 0);
+    QVERIFY2(!rs.cores.isEmpty(), "a thread-pool run records the CPU of each task");
+    QCOMPARE(cores->lineCount(), int(rs.cores.size()));
+    for (int c = 0; c < cores->lineCount(); ++c)
+        QCOMPARE(cores->pointCount(c), buckets);
 
     // The scrubber: at 0 nothing has finished; at the end all has.
     auto* bar = w->findChild<ReplayBar*>(QStringLiteral("replayBar"));
@@ -423,14 +443,25 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     QCOMPARE(w->replayFuturesModel()->rowCount(), 0);
     QVERIFY(w->replay()->visibleSpanCount() < 12);
     QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(0));
-    // Half-way: the bar and the table agree on how many have finished.
+    QCOMPARE(rate->pointCount(ReplayCharts::RateLine), 0);
+    QCOMPARE(cores->pointCount(0), 0);
+    // Half-way: the bar and the table agree on how many have finished, and
+    // the charts show the buckets of the first half only.
     bar->slider()->setValue(bar->slider()->maximum() / 2);
     QCOMPARE(w->replayDecomposition()->decomposition().tasks,
              qint64(w->replayFuturesModel()->rowCount()));
+    const qint64 mid = w->replay()->positionNs();
+    QVERIFY(mid <= w->replay()->durationNs() / 2);
+    QCOMPARE(charts->shownBuckets(), rs.bucketsUpTo(mid));
+    QVERIFY(charts->shownBuckets() <= buckets / 2);
+    QCOMPARE(rate->pointCount(ReplayCharts::RateLine), charts->shownBuckets());
+    QCOMPARE(cores->pointCount(0), charts->shownBuckets());
     bar->slider()->setValue(bar->slider()->maximum());
     QCOMPARE(w->replayFuturesModel()->rowCount(), 12);
     QCOMPARE(w->replay()->visibleSpanCount(), 12);
     QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(12));
+    QCOMPARE(rate->pointCount(ReplayCharts::RateLine), buckets);
+    QCOMPARE(cores->pointCount(0), buckets);
     // The live views are not touched by the replay.
     QCOMPARE(w->futuresModel()->rowCount(), 12);
 }
@@ -515,6 +546,12 @@ void TstTeachingWindow::replayBadFilesShowAnError()
     QVERIFY(writeChromeTrace(good, smallTrace(3)));
     QVERIFY(w->openReplay(good));
     QCOMPARE(w->replayFuturesModel()->rowCount(), 3);
+    auto* charts = w->findChild<ReplayCharts*>(QStringLiteral("replayCharts"));
+    QVERIFY(charts);
+    const std::vector<qint64> goodBuckets = charts->series().finished;
+    QCOMPARE(std::accumulate(goodBuckets.begin(), goodBuckets.end(), qint64(0)), qint64(3));
+    const int goodPoints = charts->throughputChart()->pointCount(ReplayCharts::RateLine);
+    QVERIFY(goodPoints > 0);
 
     QSignalSpy errors(w->replay(), &ReplayController::error);
     QVERIFY(!w->openReplay(path));
@@ -530,6 +567,9 @@ void TstTeachingWindow::replayBadFilesShowAnError()
     // The recording already loaded stays.
     QCOMPARE(w->replay()->trace().spans.size(), std::size_t(3));
     QCOMPARE(w->replayFuturesModel()->rowCount(), 3);
+    // And so do its charts.
+    QCOMPARE(charts->series().finished, goodBuckets);
+    QCOMPARE(charts->throughputChart()->pointCount(ReplayCharts::RateLine), goodPoints);
     // A good file again clears the error.
     QVERIFY(w->openReplay(good));
     QVERIFY(label->isHidden());
@@ -814,6 +854,10 @@ void TstTeachingWindow::presenterThickensLines()
     const qreal lastCore = perCore->lineWidth(perCore->lineCount() - 1);
     QVERIFY(rate > 0 && core > 0);
     QCOMPARE(w->timeline()->outlineWidth(), 1.0);
+    const qreal replayRate = w->findChild<ReplayCharts*>(QStringLiteral("replayCharts"))
+                                 ->throughputChart()
+                                 ->lineWidth(ReplayCharts::RateLine);
+    QVERIFY(replayRate > 0);
 
     w->action(QStringLiteral("presenter"))->trigger();
     QVERIFY(isPresenterMode(w.get()));
@@ -829,8 +873,24 @@ void TstTeachingWindow::presenterThickensLines()
         late->lineWidth(late->addLine(QStringLiteral("late"), {}, ChartAdapter::Axis::Left, 1.5)),
         1.5 * kPresenterLineScale);
 
+    // The Replay dock's charts too, including per-core lines made for a
+    // recording loaded while the mode is on.
+    auto* replayCharts = w->findChild<ReplayCharts*>(QStringLiteral("replayCharts"));
+    QVERIFY(replayCharts);
+    QCOMPARE(replayCharts->throughputChart()->lineWidth(ReplayCharts::RateLine),
+             replayRate * kPresenterLineScale);
+    TraceData withCores = smallTrace(4);
+    for (TaskSpan& sp : withCores.spans)
+        sp.core = 1;
+    w->replay()->setTrace(withCores);
+    QCOMPARE(replayCharts->coreChart()->lineCount(), 1);
+    const qreal replayCore = replayCharts->coreChart()->lineWidth(0);
+    QVERIFY(replayCore > 1.5); // 1.2 x the scale
+
     w->action(QStringLiteral("presenter"))->trigger(); // and back
     QVERIFY(!isPresenterMode(w.get()));
+    QCOMPARE(replayCharts->throughputChart()->lineWidth(ReplayCharts::RateLine), replayRate);
+    QCOMPARE(replayCharts->coreChart()->lineWidth(0), replayCore / kPresenterLineScale);
     QCOMPARE(throughput->lineWidth(0), rate);
     QCOMPARE(perCore->lineWidth(0), core);
     QCOMPARE(late->lineWidth(0), 1.5);

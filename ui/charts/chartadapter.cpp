@@ -112,6 +112,8 @@ struct ChartAdapter::Impl {
     double window = 60;
     int maxPoints = 2000;
     double lastT = -1;
+    bool fixedX = false;
+    double fixedLo = 0, fixedHi = 1;
 
     QChart* barChart = nullptr;
     View* barView = nullptr;
@@ -174,6 +176,11 @@ void ChartAdapter::setWindow(double seconds)
 
 void ChartAdapter::applyXRange()
 {
+    if (d->fixedX) {
+        if (d->x->min() != d->fixedLo || d->x->max() != d->fixedHi)
+            setRangeAndTicks(d->x, d->fixedLo, d->fixedHi, std::clamp(d->view->width() / 75, 2, 8));
+        return;
+    }
     // Grow from a short span up to the window, then roll: a young chart is
     // not a sliver at the left edge of an empty minute.
     const double t = std::max(0.0, d->lastT);
@@ -274,6 +281,41 @@ bool ChartAdapter::event(QEvent* event)
 int ChartAdapter::lineCount() const
 {
     return int(d->lines.size());
+}
+
+void ChartAdapter::removeLines()
+{
+    for (auto& l : d->lines) {
+        d->chart->removeSeries(l.series);
+        delete l.series;
+    }
+    d->lines.clear();
+    rescale();
+}
+
+void ChartAdapter::setPoints(const QList<QList<QPointF>>& perLine)
+{
+    for (std::size_t i = 0; i < d->lines.size(); ++i) {
+        auto& l = d->lines[i];
+        const QList<QPointF> points =
+            qsizetype(i) < perLine.size() ? perLine[qsizetype(i)] : QList<QPointF>();
+        if (points == l.points)
+            continue;
+        l.points = points;
+        l.series->replace(l.points);
+        if (!l.points.isEmpty())
+            d->lastT = std::max(d->lastT, l.points.constLast().x());
+    }
+    applyXRange();
+    rescale();
+}
+
+void ChartAdapter::setXRange(double lo, double hi)
+{
+    d->fixedX = true;
+    d->fixedLo = lo;
+    d->fixedHi = std::max(hi, lo + 1e-9);
+    applyXRange();
 }
 
 void ChartAdapter::setLineVisible(int index, bool visible)

@@ -10,6 +10,7 @@
 #include <QColor>
 #include <QList>
 #include <QPixmap>
+#include <QPointF>
 #include <QString>
 #include <QStringList>
 #include <QWidget>
@@ -38,11 +39,18 @@ public:
     int addLine(const QString& name, const QColor& color = {}, Axis axis = Axis::Left,
                 qreal width = 1.5, bool dashed = false);
     int lineCount() const;
+    /// Removes every line series (e.g. for another set of cores); the axes stay.
+    void removeLines();
     void setLineVisible(int index, bool visible);
     /// One sample for every line series at time t (seconds, increasing;
     /// going back in time clears the chart). values[i] belongs to line i;
     /// missing values are skipped.
     void appendPoints(double t, const QList<double>& values);
+    /// Replaces the points of every line at once (perLine[i] belongs to line
+    /// i, x increasing; lines past the list are emptied): one replace() per
+    /// line, then one rescale; setMaxPoints() does not apply. For charts of
+    /// a whole recording (with setXRange).
+    void setPoints(const QList<QList<QPointF>>& perLine);
     /// Pen width line `index` is drawn with now: its width from addLine(),
     /// times kPresenterLineScale while the dynamic property "presenter" is
     /// set (presenter mode). 0 when there is no such line.
@@ -58,6 +66,9 @@ public:
     void setYTitle(Axis axis, const QString& title);
     void setYLabelFormat(Axis axis, const QString& printfFormat);
     void setXTitle(const QString& title);
+    /// Fixes the X axis to lo..hi instead of the rolling window (a recording
+    /// has a known length); clear() keeps it.
+    void setXRange(double lo, double hi);
 
     /// Bars: one bar per category, current values only.
     void setBarCategories(const QStringList& categories, const QColor& color = {});

@@ -2,6 +2,7 @@
 
 #include "models/display.h"
 #include "models/futuresmodel.h"
+#include "teaching/replaycharts.h"
 #include "timeline/timelinewidget.h"
 
 #include <QComboBox>
@@ -137,16 +138,9 @@ void ReplayController::adopt(TraceData trace, const QString& source)
     m_trace = std::move(trace);
     m_source = source;
     m_loaded = true;
-    m_startNs = std::numeric_limits<qint64>::max();
-    qint64 end = std::numeric_limits<qint64>::min();
-    for (const TaskSpan& s : m_trace.spans) {
-        m_startNs = std::min(m_startNs,
-                             s.enqueueNs > 0 && s.enqueueNs <= s.startNs ? s.enqueueNs : s.startNs);
-        end = std::max(end, s.endNs);
-    }
-    if (m_trace.spans.empty())
-        m_startNs = end = m_trace.originNs;
-    m_durationNs = std::max<qint64>(0, end - m_startNs);
+    const RecordingExtent extent = recordingExtent(m_trace); // the charts use it too
+    m_startNs = extent.startNs;
+    m_durationNs = extent.durationNs;
     m_byEnd.resize(m_trace.spans.size());
     for (std::size_t i = 0; i < m_byEnd.size(); ++i)
         m_byEnd[i] = i;
@@ -181,6 +175,7 @@ void ReplayController::unload()
     if (m_model)
         m_model->clear();
     emit positionChanged(0);
+    emit unloaded();
 }
 
 void ReplayController::setPosition(qint64 ns)

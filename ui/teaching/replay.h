@@ -9,7 +9,9 @@
 // FuturesModel (the tasks finished by the position; args from
 // TraceData::args). Position runs 0..durationNs() from the first span's
 // start; play() advances it at 1x, 4x or 16x from a QTimer. ReplayBar is
-// the scrubber: play/pause, speed, a slider, the time.
+// the scrubber: play/pause, speed, a slider, the time. ReplayCharts
+// (replaycharts.h) draws the recording's throughput and per-core charts up to
+// the position.
 
 #include <poolscope/traceexport.h>
 
@@ -92,6 +94,8 @@ signals:
     void loaded(const QString& title, int tasks, qint64 durationNs);
     void error(const QString& message);
     void positionChanged(qint64 ns);
+    /// unload(): no recording any more.
+    void unloaded();
     void playingChanged(bool playing);
     /// Play reached the end.
     void finished();
