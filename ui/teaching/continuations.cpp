@@ -100,6 +100,12 @@ void ContinuationsView::clear()
     m_beat->setText(tr("GUI heartbeat: starts with the run"));
 }
 
+ContinuationsView::~ContinuationsView()
+{
+    ++m_generation;
+    m_heartbeat.stop();
+}
+
 void ContinuationsView::watch(quint64 runId, const QList<QFuture<QCborValue>>& futures)
 {
     clear();

@@ -37,6 +37,10 @@ class ContinuationsView : public QWidget {
     Q_OBJECT
 public:
     explicit ContinuationsView(QWidget* parent = nullptr);
+    /// Late continuations (the pool cancelling its futures while the window
+    /// closes, before this object is gone) find a new generation and touch
+    /// nothing: the labels may already be deleted.
+    ~ContinuationsView() override;
 
     /// A Mandelbrot band's pixels inside the set, a number, or the sum over an array; else 0.
     static qint64 valueOf(const QCborValue& value);
