@@ -515,22 +515,9 @@ public:
         lastUnhandled = msg;
         if (pendingUnhandled++ > 0)
             return; // an emission is already queued; it will carry the count
-        QPointer<ThreadPoolExecutor> target(owner);
-        auto self = shared_from_this();
-        QMetaObject::invokeMethod(
-            owner,
-            [self, target] {
-                int n;
-                QString last;
-                {
-                    std::lock_guard guard(self->ownerMutex);
-                    n = std::exchange(self->pendingUnhandled, 0);
-                    last = self->lastUnhandled;
-                }
-                if (target && n > 0)
-                    emit target->unhandledExceptions(n, last);
-            },
-            Qt::QueuedConnection);
+        // Under ownerMutex: the destructor clears `owner` under it first, and
+        // Qt drops posted calls to an object that is deleted.
+        QMetaObject::invokeMethod(owner, "deliverUnhandled", Qt::QueuedConnection);
     }
 
     void exitLocked(Worker* self)
@@ -672,6 +659,19 @@ int ThreadPoolExecutor::defaultMaxWorkers()
 ThreadPoolExecutor::ThreadPoolExecutor(int maxWorkers, QObject* parent)
     : ThreadPoolExecutor(ThreadPoolOptions{maxWorkers, QStringLiteral("poolscope"), {}, {}}, parent)
 {}
+
+void ThreadPoolExecutor::deliverUnhandled()
+{
+    int n;
+    QString last;
+    {
+        std::lock_guard guard(m_core->ownerMutex);
+        n = std::exchange(m_core->pendingUnhandled, 0);
+        last = m_core->lastUnhandled;
+    }
+    if (n > 0)
+        emit unhandledExceptions(n, last);
+}
 
 ThreadPoolExecutor::ThreadPoolExecutor(const ThreadPoolOptions& options, QObject* parent)
     : Executor(parent)

@@ -85,7 +85,7 @@ double ContinuationsView::lagMaxMs() const
 
 void ContinuationsView::clear()
 {
-    ++m_generation;
+    ++*m_generation;
     m_heartbeat.stop();
     m_runId = 0;
     m_expected = m_delivered = m_failed = m_offGui = 0;
@@ -102,14 +102,15 @@ void ContinuationsView::clear()
 
 ContinuationsView::~ContinuationsView()
 {
-    ++m_generation;
+    ++*m_generation;
     m_heartbeat.stop();
 }
 
 void ContinuationsView::watch(quint64 runId, const QList<QFuture<QCborValue>>& futures)
 {
     clear();
-    const quint64 gen = m_generation;
+    const quint64 gen = *m_generation;
+    const std::shared_ptr<quint64> token = m_generation;
     m_runId = runId;
     m_expected = int(futures.size());
     m_clock.start();
@@ -124,20 +125,24 @@ void ContinuationsView::watch(quint64 runId, const QList<QFuture<QCborValue>>& f
         // The continuation takes the QFuture itself, so a failed task is
         // delivered too (a cancelled one is not: Qt cancels the chain).
         QFuture<QCborValue> f = futures[i];
-        delivered.append(f.then(this, [this, gen, i](const QFuture<QCborValue>& done) {
-            onDelivered(gen, i, done);
+        delivered.append(f.then(this, [this, token, gen, i](const QFuture<QCborValue>& done) {
+            if (*token == gen) // else the view was reset or is being destroyed
+                onDelivered(gen, i, done);
             return done.result(); // rethrows a task's exception into the chain
         }));
     }
     QtFuture::whenAll(delivered.begin(), delivered.end())
-        .then(this, [this, gen](const QList<QFuture<QCborValue>>& done) { onGathered(gen, done); });
+        .then(this, [this, token, gen](const QList<QFuture<QCborValue>>& done) {
+            if (*token == gen)
+                onGathered(gen, done);
+        });
     m_heartbeat.start();
     showHeartbeat();
 }
 
 void ContinuationsView::onDelivered(quint64 generation, int index, const QFuture<QCborValue>& f)
 {
-    if (generation != m_generation)
+    if (generation != *m_generation)
         return; // an earlier run's future
     if (QThread::currentThread() != QCoreApplication::instance()->thread())
         ++m_offGui; // (cannot happen with .then(this, ...): the point of the lesson)
@@ -163,7 +168,7 @@ void ContinuationsView::onDelivered(quint64 generation, int index, const QFuture
 
 void ContinuationsView::onGathered(quint64 generation, const QList<QFuture<QCborValue>>& all)
 {
-    if (generation != m_generation)
+    if (generation != *m_generation)
         return;
     m_heartbeat.stop();
     m_gathered = true;

@@ -27,6 +27,7 @@
 #include <QTimer>
 #include <QWidget>
 
+#include <memory>
 #include <vector>
 
 class QLabel;
@@ -79,7 +80,10 @@ private:
     QLabel* m_then = nullptr;
     QLabel* m_gather = nullptr;
     QLabel* m_beat = nullptr;
-    quint64 m_generation = 0; // bumped by clear(); continuations compare it
+    // Bumped by clear() and the destructor; continuations compare it before
+    // they touch this object. Shared, so a continuation that fires while the
+    // view is being destroyed reads the token, not the dying object.
+    std::shared_ptr<quint64> m_generation = std::make_shared<quint64>(0);
     quint64 m_runId = 0;
     int m_expected = 0;
     int m_delivered = 0;

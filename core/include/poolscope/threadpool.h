@@ -146,6 +146,10 @@ public:
     int detailSampling() const override;
 
 private:
+    // Queued (by name) from a worker when a posted task threw: emits
+    // unhandledExceptions() on this object's thread. By name, so the posted
+    // call carries no captured data (ThreadSanitizer, docs/reliability.md).
+    Q_INVOKABLE void deliverUnhandled();
     template<class B>
     struct PostAdapter {
         B b;
