@@ -440,9 +440,12 @@ int main(int argc, char** argv)
 #ifdef POOLSCOPE_HAVE_MPI
     std::unique_ptr<mpi::Environment> mpiEnv;
     if (wantsMpi(argc, argv)) {
-        // Only under mpirun: a lone master forks Open MPI's daemon at
-        // MPI_Init, and a blocked SIGTERM would be inherited by it.
-        if (qEnvironmentVariableIsSet("OMPI_COMM_WORLD_SIZE"))
+        // Only under mpirun (a lone master forks Open MPI's daemon at
+        // MPI_Init, and a blocked SIGTERM would be inherited by it), and only
+        // on rank 0, the master: a worker rank has no run to report, and its
+        // empty "terminated" line read as the master's.
+        if (qEnvironmentVariableIsSet("OMPI_COMM_WORLD_SIZE")
+            && qEnvironmentVariableIntValue("OMPI_COMM_WORLD_RANK") == 0)
             reportOnSigterm();
         try {
             mpiEnv = std::make_unique<mpi::Environment>(&argc, &argv);

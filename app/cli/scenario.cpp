@@ -36,7 +36,7 @@ double rusageCpuS()
 
 /// The run in progress, for liveRunReport() (another thread).
 struct LiveRun {
-    std::mutex m;
+    std::timed_mutex m;
     const Executor* executor = nullptr;
     const std::vector<std::pair<Future<QCborValue>, int>>* futures = nullptr; // (future, weight)
     qint64 totalItems = 0;
@@ -72,9 +72,9 @@ QString reportLocked(const LiveRun& r)
 {
     if (!r.executor)
         return r.finalReport;
-    const Counters c = r.executor->counters();
     QString text = QStringLiteral("run of %1 on the %2 pool: ").arg(r.workload, r.executor->kind());
     if (!r.futures) {
+        const Counters c = r.executor->counters();
         return text
                + QStringLiteral("interrupted while submitting: %1 task(s) succeeded, %2 failed, "
                                 "%3 cancelled; %4 running and %5 queued did not complete")
@@ -84,11 +84,14 @@ QString reportLocked(const LiveRun& r)
                      .arg(c.running)
                      .arg(c.queued);
     }
-    qint64 ok = 0, bad = 0, cancelled = 0, open = 0;
+    // From the futures alone, never from the pool: its lock may be held by
+    // a thread stuck in the MPI runtime while mpirun is ending the job, and
+    // this must print before mpirun's SIGKILL (1 s after its SIGTERM).
+    qint64 ok = 0, bad = 0, cancelled = 0, running = 0, queued = 0;
     QStringList firstErrors;
     for (const auto& [f, weight] : *r.futures) {
         if (!f.done()) {
-            open += weight;
+            (f.state() == FutureState::Running ? running : queued) += weight;
         } else if (f.state() == FutureState::Cancelled) {
             cancelled += weight;
         } else if (f.node()->error) {
@@ -100,15 +103,15 @@ QString reportLocked(const LiveRun& r)
         }
     }
     text += QStringLiteral("%1 of %2 task(s) completed (%3 succeeded, %4 failed, %5 cancelled); "
-                           "%6 did not complete (%7 running, %8 queued at the pool)")
+                           "%6 did not complete (%7 running, %8 queued)")
                 .arg(ok + bad + cancelled)
                 .arg(r.totalItems)
                 .arg(ok)
                 .arg(bad)
                 .arg(cancelled)
-                .arg(open)
-                .arg(c.running)
-                .arg(c.queued);
+                .arg(running + queued)
+                .arg(running)
+                .arg(queued);
     for (const auto& e : firstErrors)
         text += QStringLiteral("\n  failed: ") + e;
     return text;
@@ -118,7 +121,9 @@ QString reportLocked(const LiveRun& r)
 QString liveRunReport()
 {
     LiveRun& r = liveRun();
-    std::lock_guard lk(r.m);
+    std::unique_lock lk(r.m, std::chrono::milliseconds(500));
+    if (!lk.owns_lock())
+        return QStringLiteral("the run's state could not be read within 0.5 s");
     return reportLocked(r);
 }
 
