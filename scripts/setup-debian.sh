@@ -27,6 +27,7 @@ packages=(
     xauth               # needed by xvfb-run
     clang               # clang 14, alternative compiler for the sanitizer presets
     libclang-rt-14-dev  # clang's sanitizer runtimes
+    gdb                 # QtTest prints a hung or crashed test's stacks with it
 )
 
 log() { printf '[setup-debian] %s\n' "$*"; }

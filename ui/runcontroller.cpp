@@ -185,6 +185,10 @@ bool RunController::makePool(const PoolConfig& config)
         if (config.workers > 0)
             o.maxWorkers = config.workers;
         o.workerProgram = m_workerProgram;
+        // The spawn blocks this (GUI) thread; a local spawn takes well under
+        // a second, and a hung one (Open MPI 4.1 + PMIx 4, now and then)
+        // becomes an error message instead of a frozen window.
+        o.spawnTimeout = std::chrono::seconds(20);
         try {
             m_executor = std::make_unique<MpiPoolExecutor>(o);
         } catch (const std::exception& e) {

@@ -48,6 +48,9 @@ struct World {
     // fence over every process of the job and, now and then, waits for the
     // dead one for ever (seen here under load with --enable-recovery).
     bool skipFinalize = false;
+    // An MPI_Comm_spawn never returned (MpiPoolOptions::spawnTimeout): its
+    // thread is still inside MPI; no further spawn is tried.
+    bool spawnWedged = false;
 };
 World& world();
 

@@ -106,6 +106,11 @@ struct MpiPoolOptions {
     /// Spawn: allow more ranks than the runtime has slots (Open MPI's
     /// OVERSUBSCRIBE); on by default since a lone master has one slot per core.
     bool oversubscribe = true;
+    /// Spawn: how long to wait for MPI_Comm_spawn. Open MPI 4.1 with PMIx 4
+    /// (Debian 12) now and then never returns from it; after this the
+    /// constructor throws BrokenExecutor instead of hanging, and this
+    /// process spawns no more (docs/scale-out.md). 0: wait for ever.
+    std::chrono::milliseconds spawnTimeout{60000};
     /// A registered task every rank runs once before taking tasks. If it
     /// fails the pool is broken.
     QString initializer;
