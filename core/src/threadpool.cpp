@@ -101,13 +101,29 @@ public:
     std::vector<std::thread> toJoin;
     ThreadPoolOptions opts;
     int maxWorkers = 1;
-    int sleepers = 0; // workers blocked on workCv
+    // ---- read by lock-free submitters on every push: on cache lines of
+    // their own, away from the fields workers write per task (queuedHint,
+    // active...), which cost the submitter a miss per push when they shared
+    // a line (perf: most of enqueue's time on the first store after them).
+    // Workers blocked on workCv. Changed under m; atomic because a lock-free
+    // submitter reads it (enqueue's fast path, paired seq_cst with the
+    // inbox: a worker counts itself and then looks at the inbox once more).
+    alignas(64) std::atomic<int> sleepers{0};
+    // Submitters may skip `m` and use the queue's lock-free inbox: true
+    // while nothing but a push is needed (every worker slot is filled, no
+    // thread to join, not shut down or broken). Stored under m, seq_cst: a
+    // submitter reads it again after its push, so a change made before the
+    // next drain either is seen by the submitter or sees its node.
+    std::atomic<bool> fastPush{false};
+    // Written by submitters only.
+    alignas(64) std::atomic<quint64> nextTaskId{1};
     // notify_one() calls made for sleepers that have not re-taken `m` yet.
     // enqueue() wakes a sleeper only while sleepers > wakePending, so a burst
     // of submits does not signal the same waking worker again and again.
     // Every wake-up (signalled or spurious) decrements it (not below 0), so
     // it can only under-count, which costs a spare notify, never a lost one.
-    int wakePending = 0;
+    // (alignas: the submitters' lines above end here.)
+    alignas(64) int wakePending = 0;
     int spinners = 0; // workers polling queuedHint before they sleep
     // queue.size(), stored under `m` whenever the queue changes; an idle
     // worker polls it without the lock before it goes to sleep.
@@ -122,9 +138,8 @@ public:
     int stepBudget = 0; // tasks step() may still dispatch while paused
     bool broken = false;
     QString brokenReason;
-    quint64 nextTaskId = 1;
-    quint64 submitted = 0;
-    Counters retired; // folded counters of workers that exited
+    quint64 submitted = 0; // through the locked path; see submittedLocked()
+    Counters retired;      // folded counters of workers that exited
     quint64 retiredStarted = 0;
     qint64 retiredBusyNs = 0;
     quint64 brokenFailed = 0;
@@ -149,11 +164,56 @@ public:
     QString lastUnhandled;
 
     // ---- called with m held
-    void queueChangedLocked() { queuedHint.store(queue.size(), std::memory_order_relaxed); }
+    // The rings only: spinners look at the inbox themselves (inboxHasWork).
+    void queueChangedLocked() { queuedHint.store(queue.ringSize(), std::memory_order_relaxed); }
+    quint64 submittedLocked() const { return submitted + queue.inboxTotal(); }
+    void updateFastPushLocked()
+    {
+        int live = 0;
+        for (auto& w : workers)
+            live += w->retire ? 0 : 1;
+        fastPush.store(!shutdown && !broken && toJoin.empty() && live >= maxWorkers,
+                       std::memory_order_seq_cst);
+    }
+    /// Shutdown or broken: no more lock-free pushes; those already made are
+    /// in the queue now.
+    void closeLocked()
+    {
+        updateFastPushLocked();
+        queue.closeInbox();
+        queueChangedLocked();
+    }
+    /// After a push under m: wake a sleeper, start a worker, join exited
+    /// threads, as needed. Returns whether to notify one sleeper (do it
+    /// after unlocking).
+    bool afterPushLocked(std::vector<std::thread>& join)
+    {
+        // A sleeper stays counted in `sleepers` until it wakes and re-takes
+        // the lock, so two quick submits could both "use" the same sleeper
+        // and the second task would wait behind the first with free worker
+        // slots (a deadlock if the first waits for the second). So wake a
+        // sleeper nobody has signalled yet (wakePending) unless each queued
+        // task already has a worker on its way: a signalled one, or a
+        // spinning one, which sees queuedHint, re-checks the queue under m
+        // and needs no signal. Still grow when queued tasks outnumber
+        // sleepers; growLocked() decides exactly (queued > live - active),
+        // this is only a cheap pre-check that never skips a needed worker.
+        bool wake = false;
+        const int sleeping = sleepers.load(std::memory_order_relaxed);
+        if (sleeping > wakePending && queue.size() > std::size_t(wakePending + spinners)) {
+            ++wakePending;
+            wake = true;
+        }
+        if (int(workers.size()) < maxWorkers && queue.size() > std::size_t(sleeping))
+            growLocked();
+        if (!toJoin.empty())
+            reapLocked(join);
+        return wake;
+    }
     void notifyAllWorkersLocked()
     {
         workCv.notify_all();
-        wakePending = sleepers;
+        wakePending = sleepers.load(std::memory_order_relaxed);
     }
 
     void spawnLocked()
@@ -166,6 +226,7 @@ public:
         workers.push_back(std::move(w));
         raw->thread = std::thread([self = shared_from_this(), raw] { self->workerMain(raw); });
         raw->handle = raw->thread.native_handle();
+        updateFastPushLocked();
     }
 
     /// Starts workers for queued work, up to maxWorkers (Python spawns lazily
@@ -191,9 +252,11 @@ public:
         quint64 started = retiredStarted;
         for (auto& w : workers)
             started += w->slot->started.load(std::memory_order_relaxed);
-        // seq_cst load: see pendingCancelled().
-        return qint64(submitted - started - cancelledPending.load(std::memory_order_seq_cst)
-                      - brokenFailed);
+        // seq_cst load: see pendingCancelled(). Before submittedLocked(): a
+        // cancelled task was pushed before its cancel, so the drain below
+        // counts it (counted the other way round, queued could dip below 0).
+        const quint64 cp = cancelledPending.load(std::memory_order_seq_cst);
+        return qint64(submittedLocked() - started - cp - brokenFailed);
     }
 
     void reapLocked(std::vector<std::thread>& out)
@@ -201,6 +264,7 @@ public:
         for (auto& t : toJoin)
             out.push_back(std::move(t));
         toJoin.clear();
+        updateFastPushLocked();
     }
 
     // Completing or cancelling a node runs its done callbacks, which may call
@@ -314,6 +378,7 @@ public:
                     if (!broken) {
                         broken = true;
                         brokenReason = why;
+                        closeLocked();
                         failPendingLocked(why, failed);
                     }
                     notifyAllWorkersLocked();
@@ -343,7 +408,7 @@ public:
                     ++spinners;
                     lk.unlock();
                     for (int i = 0; i < kIdleSpins; ++i) {
-                        if (queuedHint.load(std::memory_order_relaxed) != 0)
+                        if (queuedHint.load(std::memory_order_relaxed) != 0 || queue.inboxHasWork())
                             break;
                         cpuRelax();
                         if ((i + 1) % kSpinYieldEvery == 0)
@@ -353,9 +418,21 @@ public:
                     --spinners;
                     continue; // re-check everything under m
                 }
-                ++sleepers;
+                // Count ourselves, then look at the inbox once more (both
+                // seq_cst): a lock-free submitter pushes, then reads
+                // `sleepers`; one of us sees the other (enqueue).
+                // Drain it here: the loop condition does not look at the
+                // inbox while the rings hold tasks (paused), and this check
+                // would then come back to it for ever, holding `m`.
+                sleepers.fetch_add(1, std::memory_order_seq_cst);
+                if (queue.inboxHasWork()) {
+                    sleepers.fetch_sub(1, std::memory_order_relaxed);
+                    queue.drain();
+                    queueChangedLocked();
+                    continue;
+                }
                 workCv.wait(lk);
-                --sleepers;
+                sleepers.fetch_sub(1, std::memory_order_relaxed);
                 if (wakePending > 0)
                     --wakePending;
             }
@@ -390,8 +467,10 @@ public:
                 int retiring = 0;
                 for (auto& w : workers)
                     retiring += w->retire ? 1 : 0;
-                if (int(workers.size()) - retiring > maxWorkers)
+                if (int(workers.size()) - retiring > maxWorkers) {
                     self->retire = true;
+                    updateFastPushLocked();
+                }
             }
             notifyIdleLocked();
         }
@@ -537,6 +616,7 @@ public:
                                [self](const auto& w) { return w.get() == self; });
         toJoin.push_back(std::move(self->thread));
         workers.erase(it); // destroys *self
+        updateFastPushLocked();
         if (idleWaiters > 0)
             idleCv.notify_all();
     }
@@ -562,10 +642,10 @@ public:
             started += w->slot->started.load(std::memory_order_acquire);
         const quint64 cp = cancelledPending.load(std::memory_order_acquire);
         c.cancelled += cp;
-        c.submitted = submitted;
+        c.submitted = submittedLocked(); // after cp: see queuedLocked()
         const quint64 finishedByWorkers = c.succeeded + c.failed + c.cancelled - cp - brokenFailed;
         c.running = started - finishedByWorkers;
-        c.queued = submitted - started - cp - brokenFailed;
+        c.queued = c.submitted - started - cp - brokenFailed;
         return c;
     }
 };
@@ -757,6 +837,31 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     bool wake = false;
     if (!adopt)
         node->ref(); // the queue's reference, taken before the lock to keep it short
+    // Fast path: no lock, a push onto the queue's lock-free inbox, which
+    // workers drain under `m`. Only when nothing else is needed: no name to
+    // intern, the default priority (TaskQueue::pushConcurrent), every worker
+    // slot filled, nobody asleep (checked after the
+    // push; see the sleepers/fastPush comments). Shutdown closes the inbox,
+    // so a push either lands before it (and the task runs or is cancelled
+    // like any queued one) or fails and the locked path below throws.
+    if (opts.name.isEmpty() && opts.priority == 0 && c.fastPush.load(std::memory_order_seq_cst)) {
+        node->id = c.nextTaskId.fetch_add(1, std::memory_order_relaxed);
+        if (c.queue.pushConcurrent(node)) {
+            if (c.sleepers.load(std::memory_order_seq_cst) == 0
+                && c.fastPush.load(std::memory_order_seq_cst))
+                return;
+            {
+                std::lock_guard lk(c.m);
+                c.queueChangedLocked();
+                wake = c.afterPushLocked(join);
+            }
+            if (wake)
+                c.workCv.notify_one();
+            for (auto& t : join)
+                t.join();
+            return;
+        }
+    }
     {
         std::unique_lock lk(c.m);
         if (c.broken || c.shutdown) {
@@ -777,29 +882,11 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
             }
             node->nameId = c.lastNameId;
         }
-        node->id = c.nextTaskId++;
+        node->id = c.nextTaskId.fetch_add(1, std::memory_order_relaxed);
         c.queue.push(node);
         c.queueChangedLocked();
         ++c.submitted;
-        // A sleeper stays counted in `sleepers` until it wakes and re-takes
-        // the lock, so two quick submits could both "use" the same sleeper
-        // and the second task would wait behind the first with free worker
-        // slots (a deadlock if the first waits for the second). So wake a
-        // sleeper nobody has signalled yet (wakePending) unless each queued
-        // task already has a worker on its way: a signalled one, or a
-        // spinning one, which sees queuedHint, re-checks the queue under m
-        // and needs no signal. Still grow when queued tasks outnumber
-        // sleepers; growLocked() decides exactly (queued > live - active),
-        // this is only a cheap pre-check that never skips a needed worker.
-        if (c.sleepers > c.wakePending
-            && c.queue.size() > std::size_t(c.wakePending + c.spinners)) {
-            ++c.wakePending;
-            wake = true;
-        }
-        if (int(c.workers.size()) < c.maxWorkers && c.queue.size() > std::size_t(c.sleepers))
-            c.growLocked();
-        if (!c.toJoin.empty())
-            c.reapLocked(join);
+        wake = c.afterPushLocked(join);
     }
     // Signal after unlocking: the woken worker's first act is to take `m`,
     // which it would otherwise find still held by us.
@@ -817,6 +904,7 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancelFutures)
     {
         std::lock_guard lk(c.m);
         c.shutdown = true;
+        c.closeLocked();
         if (cancelFutures)
             c.takeQueuedLocked(taken);
         c.notifyAllWorkersLocked();
@@ -866,6 +954,7 @@ void ThreadPoolExecutor::setMaxWorkers(int n)
     {
         std::lock_guard lk(c.m);
         c.maxWorkers = n;
+        c.updateFastPushLocked(); // before growLocked() drains the inbox
         // Un-retire workers if we grow back before they left.
         int live = 0;
         for (auto& w : c.workers) {
@@ -896,7 +985,7 @@ void ThreadPoolExecutor::setMaxWorkers(int n)
         }
         c.notifyAllWorkersLocked();
         c.growLocked();
-        c.reapLocked(join);
+        c.reapLocked(join); // also updates fastPush
     }
     for (auto& t : join)
         t.join();

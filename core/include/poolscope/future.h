@@ -219,9 +219,10 @@ public:
     qint64 timeoutNs = 0;                          // per-task timeout from TaskOptions, 0 = none
     qint64 deadlineNs = 0;                         // set by the worker at start when timeoutNs > 0
     bool timedOut = false;                         // written by the running worker only
-    quint8 lostDispatches = 0; // process pools: workers that died holding it unstarted
-    bool sampledOut = false;   // thread pool: run without telemetry detail (sampling)
-    quint8 sampleShift = 0;    // log2 of the sampling in force when it was queued
+    quint8 lostDispatches = 0;     // process pools: workers that died holding it unstarted
+    bool sampledOut = false;       // thread pool: run without telemetry detail (sampling)
+    quint8 sampleShift = 0;        // log2 of the sampling in force when it was queued
+    TaskNode* inboxNext = nullptr; // thread pool: link in the lock-free submission inbox
 
 private:
     static constexpr quint32 kStateMask = 0x3;
