@@ -1,6 +1,7 @@
 #include "measure.h"
 
 #include <mainwindow.h>
+#include <models/display.h>
 #include <runcontroller.h>
 
 #include <poolscope/threadpool.h>
@@ -55,15 +56,6 @@ double statusMiB(const char* key)
     return -1;
 }
 
-double percentile(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t i = std::min(v.size() - 1, std::size_t(p / 100.0 * double(v.size())));
-    return v[i];
-}
-
 /// Lateness of a 16 ms timer on the GUI thread, and the GUI thread's CPU.
 class LagProbe : public QObject {
 public:
@@ -95,8 +87,8 @@ public:
         o[QStringLiteral("seconds")] = wall / 1e9;
         o[QStringLiteral("gui_thread_cpu_percent")] = wall > 0 ? 100.0 * cpu / wall : 0.0;
         o[QStringLiteral("lag_samples")] = qint64(m_lateMs.size());
-        o[QStringLiteral("lag_p50_ms")] = percentile(m_lateMs, 50);
-        o[QStringLiteral("lag_p99_ms")] = percentile(m_lateMs, 99);
+        o[QStringLiteral("lag_p50_ms")] = display::percentile(m_lateMs, 50);
+        o[QStringLiteral("lag_p99_ms")] = display::percentile(m_lateMs, 99);
         o[QStringLiteral("lag_max_ms")] =
             m_lateMs.empty() ? 0.0 : *std::max_element(m_lateMs.begin(), m_lateMs.end());
         return o;
@@ -235,8 +227,8 @@ private:
         m_costCursor = all.size();
         auto stats = [](const std::vector<double>& v) {
             QJsonObject o;
-            o[QStringLiteral("p50_ms")] = percentile(v, 50);
-            o[QStringLiteral("p99_ms")] = percentile(v, 99);
+            o[QStringLiteral("p50_ms")] = display::percentile(v, 50);
+            o[QStringLiteral("p99_ms")] = display::percentile(v, 99);
             o[QStringLiteral("max_ms")] = v.empty() ? 0.0 : *std::max_element(v.begin(), v.end());
             return o;
         };

@@ -136,6 +136,8 @@ private slots:
     // display helpers
     void formatDuration_data();
     void formatDuration();
+    void percentile_data();
+    void percentile();
     void statusColoursContrast_data();
     void statusColoursContrast();
 
@@ -191,6 +193,30 @@ void TstModels::formatDuration()
     QFETCH(qint64, ns);
     QFETCH(QString, text);
     QCOMPARE(display::formatDuration(ns), text);
+}
+
+void TstModels::percentile_data()
+{
+    QTest::addColumn<QList<double>>("samples");
+    QTest::addColumn<double>("p");
+    QTest::addColumn<double>("expected");
+    const QList<double> ten{9, 1, 8, 2, 7, 3, 6, 4, 5, 10}; // unsorted on purpose
+    QTest::newRow("no samples") << QList<double>{} << 99.0 << 0.0;
+    QTest::newRow("one sample, p99") << QList<double>{4.5} << 99.0 << 4.5;
+    QTest::newRow("p0 is the smallest") << ten << 0.0 << 1.0;
+    QTest::newRow("p50 of 1..10") << ten << 50.0 << 6.0;
+    QTest::newRow("p99 of 1..10 is the largest") << ten << 99.0 << 10.0;
+    QTest::newRow("p100 stays in range") << ten << 100.0 << 10.0;
+    QTest::newRow("p above 100 is clamped") << ten << 250.0 << 10.0;
+    QTest::newRow("negative p is clamped") << ten << -5.0 << 1.0;
+}
+
+void TstModels::percentile()
+{
+    QFETCH(QList<double>, samples);
+    QFETCH(double, p);
+    QFETCH(double, expected);
+    QCOMPARE(display::percentile(std::vector<double>(samples.begin(), samples.end()), p), expected);
 }
 
 void TstModels::statusColoursContrast_data()

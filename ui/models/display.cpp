@@ -41,6 +41,15 @@ QColor withContrast(double hue, double sat, double light, const QColor& bg, doub
 
 } // namespace
 
+double percentile(std::vector<double> v, double p)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const double rank = std::clamp(p, 0.0, 100.0) / 100.0 * double(v.size());
+    return v[std::min(v.size() - 1, std::size_t(rank))];
+}
+
 QString formatDuration(qint64 ns)
 {
     if (ns < 0)

@@ -10,6 +10,8 @@
 #include <QString>
 #include <QVariant>
 
+#include <vector>
+
 namespace poolscope::display {
 
 /// "0 ns", "850 ns", "12.3 µs", "4.56 ms", "1.23 s", "2 min 05 s", "1 h 02 min".
@@ -23,6 +25,11 @@ QString resultText(const QVariant& result);
 /// Elides text longer than maxChars to its first maxChars - 1 characters and
 /// "…", and folds line breaks into spaces (table cells are one line).
 QString elide(const QString& text, int maxChars);
+
+/// The p-th percentile (0..100) of v by the nearest-rank rule (the value
+/// below which p % of the samples lie); 0 for no samples. For the lag
+/// figures of the window (lesson 9's heartbeat, `poolscope --measure`).
+double percentile(std::vector<double> v, double p);
 
 /// True when the palette's base is dark (dark mode).
 bool isDark(const QPalette& palette);

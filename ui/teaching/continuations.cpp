@@ -1,5 +1,7 @@
 #include "teaching/continuations.h"
 
+#include "models/display.h"
+
 #include <QCborArray>
 #include <QCborMap>
 #include <QCoreApplication>
@@ -15,15 +17,6 @@ namespace poolscope {
 
 namespace {
 constexpr int kBeatMs = 16;
-
-double percentile(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t i = std::min(v.size() - 1, std::size_t(p / 100.0 * double(v.size())));
-    return v[i];
-}
 } // namespace
 
 ContinuationsView::ContinuationsView(QWidget* parent)
@@ -75,7 +68,7 @@ qint64 ContinuationsView::valueOf(const QCborValue& value)
 
 double ContinuationsView::lagP99Ms() const
 {
-    return percentile(m_lateMs, 99);
+    return display::percentile(m_lateMs, 99);
 }
 
 double ContinuationsView::lagMaxMs() const
