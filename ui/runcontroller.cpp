@@ -60,6 +60,12 @@ struct RunController::Run {
     bool qfuturesSent = false;
     std::vector<quint8> seen; // harvested already (look-ahead window)
     qsizetype cursor = 0;     // futures before it are all harvested
+    // Every future was done at the last snapshot. The run ends at the next
+    // one: a task's span reaches its worker's ring before its future
+    // completes, but that snapshot's telemetry may have been collected just
+    // before, and runFinished() slots read the monitor's history (the
+    // analysis missed a run's last task now and then).
+    bool allDoneSeen = false;
     int succeeded = 0, failed = 0, cancelled = 0;
     QElapsedTimer clock;
     qint64 startNs = 0;
@@ -571,10 +577,13 @@ void RunController::onSnapshot(const Snapshot& s)
     // controller as it is now (isRunning() false after the last one).
     std::vector<std::unique_ptr<Run>> done;
     for (auto it = m_runs.begin(); it != m_runs.end();) {
-        if ((*it)->submitted && (*it)->cursor >= (*it)->futures.size()) {
+        Run& r = **it;
+        const bool allDone = r.submitted && r.cursor >= r.futures.size();
+        if (allDone && r.allDoneSeen) {
             done.push_back(std::move(*it));
             it = m_runs.erase(it);
         } else {
+            r.allDoneSeen = allDone;
             ++it;
         }
     }
