@@ -23,6 +23,26 @@ using tst::Arrivals;
 using tst::Gate;
 using tst::kGuard;
 
+namespace {
+/// Starts every worker of the pool (they start lazily, one per waiting
+/// task) and lets them go idle again: the lock-free path is on from here.
+bool fillEveryWorkerSlot(ThreadPoolExecutor& pool, int workers)
+{
+    {
+        Gate gate;
+        Arrivals in;
+        for (int i = 0; i < workers; ++i)
+            pool.post([gate, in] {
+                in.arrive();
+                gate.wait();
+            });
+        if (!in.waitFor(workers))
+            return false;
+    }
+    return pool.waitForIdle(Deadline::after(kGuard)) && pool.workerCount() == workers;
+}
+} // namespace
+
 class TstSubmission : public QObject {
     Q_OBJECT
 private slots:
@@ -142,20 +162,7 @@ void TstSubmission::sleepingWorkersAreWoken()
     // long enough that they are asleep.
     QFETCH(int, workers);
     ThreadPoolExecutor pool(workers);
-    {
-        // Every slot filled (workers start lazily, one per waiting task):
-        // the lock-free path is on from here.
-        Gate gate;
-        Arrivals in;
-        for (int i = 0; i < workers; ++i)
-            pool.post([gate, in] {
-                in.arrive();
-                gate.wait();
-            });
-        QVERIFY(in.waitFor(workers));
-    }
-    QVERIFY(pool.waitForIdle(Deadline::after(kGuard)));
-    QCOMPARE(pool.workerCount(), workers);
+    QVERIFY(fillEveryWorkerSlot(pool, workers));
     for (int round = 0; round < 400; ++round) {
         if (round % 50 == 0)
             std::this_thread::sleep_for(20ms); // everyone asleep
@@ -204,17 +211,7 @@ void TstSubmission::pausedPoolTakesLockFreePushes()
     // used to find "inbox not empty" on every look without ever draining it
     // (the rings were not empty), and spun there holding the pool's lock.
     ThreadPoolExecutor pool(workers);
-    {
-        Gate gate;
-        Arrivals in;
-        for (int i = 0; i < workers; ++i)
-            pool.post([gate, in] {
-                in.arrive();
-                gate.wait();
-            });
-        QVERIFY(in.waitFor(workers));
-    }
-    QVERIFY(pool.waitForIdle(Deadline::after(kGuard)));
+    QVERIFY(fillEveryWorkerSlot(pool, workers));
     pool.pause();
     std::atomic<int> ran{0};
     for (int i = 0; i < 100; ++i)
@@ -302,8 +299,7 @@ void TstSubmission::shutdownRacesSubmitters()
     // exactly once, run or (cancelFutures) cancelled; none stays pending.
     QFETCH(bool, cancelFutures);
     ThreadPoolExecutor pool(2);
-    for (auto& f : {pool.submit([] {}), pool.submit([] {})})
-        f.waitForDone(); // both slots filled: the lock-free path is on
+    QVERIFY(fillEveryWorkerSlot(pool, 2));
     std::atomic<int> ran{0}, refused{0};
     std::mutex m;
     std::vector<Future<void>> accepted;
