@@ -3,6 +3,7 @@
 #include "poolscope/cpusampler.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace poolscope {
 
@@ -43,6 +44,8 @@ void Monitor::attach(Executor* executor)
     m_prevCompleted = executor->counters().completed();
     m_prevSubmitted = executor->counters().submitted;
     executor->setDetailSampling(1);
+    executor->setRecordSampling(1);
+    executor->setDetailBudget(detailBudgetPerTick());
     m_prevWorkerCpu.clear();
     m_sampler->reset();
     m_sampler->sample(); // prime: the first reading is since boot
@@ -73,6 +76,8 @@ void Monitor::detach()
     tick();
     m_executor->setDetailEnabled(false, false);
     m_executor->setDetailSampling(1);
+    m_executor->setRecordSampling(1);
+    m_executor->setDetailBudget(0);
     m_executor = nullptr;
     emit attachedChanged(false);
 }
@@ -82,6 +87,8 @@ void Monitor::setIntervalMs(int ms)
     m_opts.intervalMs = std::clamp(ms, 1, 60'000);
     if (m_timer.isActive())
         m_timer.start(m_opts.intervalMs);
+    if (m_executor)
+        m_executor->setDetailBudget(detailBudgetPerTick());
 }
 
 void Monitor::setCpuPeriodMs(int ms)
@@ -108,19 +115,51 @@ void Monitor::clearHistory()
         m_knownWorkers.insert(w.index, w);
 }
 
+quint64 Monitor::detailBudgetPerTick() const
+{
+    // Twice what the span budget allows in one interval: the sampling set
+    // from the measured rate stays well inside it; only a burst the sampling
+    // has not caught up with yet (just after attach, or between two ticks)
+    // meets it.
+    if (m_opts.maxSpansPerSecond <= 0)
+        return 0;
+    return quint64(std::ceil(2.0 * m_opts.maxSpansPerSecond * m_opts.intervalMs / 1000.0));
+}
+
+namespace {
+/// The smallest power of two that brings `rate` under `budget`. Raised at
+/// once; lowered only as far as keeps the rate under half the budget, so a
+/// rate near a boundary does not flip it every tick. (It used to lower only
+/// when a quarter of the current sampling would do, which kept a sampling
+/// of 2 in force for ever once the pool went quiet.)
+int samplingFor(double rate, double budget, int current)
+{
+    int want = 1;
+    while (want < (1 << 20) && rate / want > budget)
+        want <<= 1;
+    if (want >= current)
+        return want;
+    int lower = want;
+    while (lower < current && rate / lower > budget / 2)
+        lower <<= 1;
+    return lower;
+}
+} // namespace
+
 void Monitor::adjustSampling(double tasksPerSecond)
 {
-    if (m_opts.maxSpansPerSecond <= 0)
-        return;
-    // The smallest power of two that brings the detail under budget; raise
-    // at once, lower only when a quarter of the current sampling would do
-    // (so a rate near a boundary does not flip it every tick).
-    int want = 1;
-    while (want < (1 << 20) && tasksPerSecond / want > m_opts.maxSpansPerSecond)
-        want <<= 1;
-    const int current = m_executor->detailSampling();
-    if (want > current || want * 4 <= current)
-        m_executor->setDetailSampling(want);
+    int spans = m_executor->detailSampling();
+    if (m_opts.maxSpansPerSecond > 0) {
+        spans = samplingFor(tasksPerSecond, m_opts.maxSpansPerSecond, spans);
+        if (spans != m_executor->detailSampling())
+            m_executor->setDetailSampling(spans);
+    }
+    if (m_opts.maxRecordsPerSecond > 0 && m_opts.records) {
+        const int current = m_executor->recordSampling();
+        const int want = samplingFor(tasksPerSecond / spans, m_opts.maxRecordsPerSecond, current);
+        if (want != current)
+            m_executor->setRecordSampling(want);
+    }
 }
 
 void Monitor::probeRate(quint64 generation)
@@ -175,6 +214,7 @@ const Snapshot& Monitor::tick()
     m_prevSubmitted = s.counters.submitted;
     adjustSampling(std::max(s.tasksPerSecond, submitRate));
     s.detailSampling = m_executor->detailSampling();
+    s.recordSampling = m_executor->recordSampling();
     s.workerCount = 0;
     for (auto& w : s.workers) {
         if (w.state != WorkerState::Dead)

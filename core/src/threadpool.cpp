@@ -117,6 +117,10 @@ public:
     std::atomic<bool> fastPush{false};
     // Written by submitters only.
     alignas(64) std::atomic<quint64> nextTaskId{1};
+    // Tasks that may still be timed before the next collectTelemetry()
+    // (setDetailBudget), when detailLimited; submitters take from it only
+    // for the tasks the sampling picks, collectTelemetry() refills it.
+    std::atomic<qint64> detailLeft{0};
     // notify_one() calls made for sleepers that have not re-taken `m` yet.
     // enqueue() wakes a sleeper only while sleepers > wakePending, so a burst
     // of submits does not signal the same waking worker again and again.
@@ -153,6 +157,11 @@ public:
     // submitting thread decides, so a task is timed from its enqueue to its
     // end or not at all.
     std::atomic<quint32> sampleShift{0};
+    // A record for one timed task in 2^recordShift (setRecordSampling),
+    // counted per worker.
+    std::atomic<quint32> recordShift{0};
+    std::atomic<bool> detailLimited{false};
+    std::atomic<qint64> detailBudget{0}; // per collect, when detailLimited
     bool monitorAttached = false;
     std::size_t spanCap = 4096;
     std::size_t recordCap = 512;
@@ -403,6 +412,7 @@ public:
         }
         slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
 
+        quint64 timedSeq = 0; // timed tasks run here (record sampling)
         std::unique_lock lk(m);
         bool spun = false; // spun once since the last task: next time, sleep
         for (;;) {
@@ -468,7 +478,7 @@ public:
             const bool spans = spansOn.load(std::memory_order_relaxed);
             lk.unlock();
 
-            runOne(slot, node, spans, cpuClock);
+            runOne(slot, node, spans, cpuClock, timedSeq);
 
             lk.lock();
             --active;
@@ -487,7 +497,17 @@ public:
         exitLocked(self);
     }
 
-    void runOne(WorkerSlot& slot, TaskNode* node, bool spans, clockid_t cpuClock)
+    /// enqueue(): may one more task be timed before the next collect?
+    bool takeDetailBudget() noexcept
+    {
+        if (!detailLimited.load(std::memory_order_relaxed))
+            return true;
+        // Load first: once the budget is spent, submitters only read the line.
+        return detailLeft.load(std::memory_order_relaxed) > 0
+               && detailLeft.fetch_sub(1, std::memory_order_relaxed) > 0;
+    }
+
+    void runOne(WorkerSlot& slot, TaskNode* node, bool spans, clockid_t cpuClock, quint64& timedSeq)
     {
         slot.currentTask.store(node->id, std::memory_order_relaxed);
         slot.currentName.store(node->nameId, std::memory_order_relaxed);
@@ -508,7 +528,10 @@ public:
             const int core = sched_getcpu();
             span.core = qint16(core);
             slot.lastCore.store(core, std::memory_order_relaxed);
-            record = recordsOn.load(std::memory_order_relaxed) && !slot.records.full();
+            const quint64 recordMask =
+                (quint64(1) << recordShift.load(std::memory_order_relaxed)) - 1;
+            record = recordsOn.load(std::memory_order_relaxed) && (timedSeq++ & recordMask) == 0
+                     && !slot.records.full();
             if (record)
                 cpu0 = threadCpuNs(cpuClock);
         }
@@ -834,9 +857,11 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     if (c.spansOn.load(std::memory_order_relaxed)) {
         // One task in 2^shift per submitting thread (a thread-local count:
         // no shared counter to contend on; the id is only assigned under m).
+        // Only a task the count picks takes from the shared detail budget.
         thread_local quint64 submitSeq = 0;
         const quint32 shift = c.sampleShift.load(std::memory_order_relaxed);
-        if (shift == 0 || (submitSeq++ & ((quint64(1) << shift) - 1)) == 0) {
+        if ((shift == 0 || (submitSeq++ & ((quint64(1) << shift) - 1)) == 0)
+            && c.takeDetailBudget()) {
             node->sampleShift = quint8(shift);
             node->enqueueNs = monotonicNs();
         } else {
@@ -1085,18 +1110,44 @@ void ThreadPoolExecutor::setDetailEnabled(bool spans, bool records)
         m_core->deadSlots.clear();
 }
 
-void ThreadPoolExecutor::setDetailSampling(int every)
+namespace {
+/// log2 of a sampling "one in `every`"; throws unless a power of two in 1..2^20.
+quint32 samplingShift(const char* what, int every)
 {
     if (every < 1 || (every & (every - 1)) != 0 || every > (1 << 20))
-        throw InvalidArgument("setDetailSampling: every must be a power of two in 1..2^20, got "
+        throw InvalidArgument(std::string(what) + ": every must be a power of two in 1..2^20, got "
                               + std::to_string(every));
-    m_core->sampleShift.store(quint32(std::countr_zero(unsigned(every))),
-                              std::memory_order_relaxed);
+    return quint32(std::countr_zero(unsigned(every)));
+}
+} // namespace
+
+void ThreadPoolExecutor::setDetailSampling(int every)
+{
+    m_core->sampleShift.store(samplingShift("setDetailSampling", every), std::memory_order_relaxed);
 }
 
 int ThreadPoolExecutor::detailSampling() const
 {
     return 1 << m_core->sampleShift.load(std::memory_order_relaxed);
+}
+
+void ThreadPoolExecutor::setRecordSampling(int every)
+{
+    m_core->recordShift.store(samplingShift("setRecordSampling", every), std::memory_order_relaxed);
+}
+
+int ThreadPoolExecutor::recordSampling() const
+{
+    return 1 << m_core->recordShift.load(std::memory_order_relaxed);
+}
+
+void ThreadPoolExecutor::setDetailBudget(quint64 tasks)
+{
+    auto& c = *m_core;
+    const qint64 n = qint64(std::min<quint64>(tasks, quint64(1) << 40));
+    c.detailBudget.store(n, std::memory_order_relaxed);
+    c.detailLeft.store(n, std::memory_order_relaxed);
+    c.detailLimited.store(n > 0, std::memory_order_relaxed);
 }
 
 void ThreadPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
@@ -1164,6 +1215,10 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
             s->records.drain(out.records);
         }
     }
+    // A new budget of timed tasks until the next collect.
+    if (c.detailLimited.load(std::memory_order_relaxed))
+        c.detailLeft.store(c.detailBudget.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
 }
 
 } // namespace poolscope

@@ -6,6 +6,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <cmath>
 #include <latch>
 #include <thread>
 
@@ -24,6 +25,10 @@ private slots:
     void detailSamplingKeepsCountsExact();
     void samplingFollowsTheRate();
     void samplingSetBeforeTheFirstTick();
+    void detailBudgetBoundsTimedTasks_data();
+    void detailBudgetBoundsTimedTasks();
+    void recordSamplingThinsRecords();
+    void burstBeforeTheFirstTickIsBounded();
     void oneSignalPerTick();
 };
 
@@ -61,7 +66,9 @@ void TstMonitor::countsExactWithTinyRings()
     QCOMPARE(c.running, quint64(0));
     QCOMPARE(c.failed, quint64(0));
     QVERIFY2(c.droppedEvents > 0, "tiny rings must have dropped detail");
-    QCOMPARE(spansSeen + c.droppedEvents, quint64(tasks)); // every span seen or counted
+    // Every task: its span seen, or dropped, or not timed (the detail
+    // budget: no tick ran while the loop above submitted).
+    QCOMPARE(spansSeen + c.droppedEvents + c.sampledOut, quint64(tasks));
 }
 
 void TstMonitor::scriptedSnapshot()
@@ -284,6 +291,107 @@ void TstMonitor::samplingSetBeforeTheFirstTick()
     mon.tick();
     QCOMPARE(mon.last().counters.succeeded, quint64(40'000));
     QVERIFY(mon.last().counters.sampledOut >= 10'000);
+}
+
+void TstMonitor::detailBudgetBoundsTimedTasks_data()
+{
+    QTest::addColumn<int>("budget");
+    QTest::addColumn<int>("tasks");
+    QTest::newRow("100 of 5000") << 100 << 5000;
+    QTest::newRow("1 of 300") << 1 << 300;
+    QTest::newRow("no limit") << 0 << 3000;
+}
+
+void TstMonitor::detailBudgetBoundsTimedTasks()
+{
+    // At most `budget` tasks are timed between two collects, whatever the
+    // sampling; the others run counted as sampled out, and every collect
+    // grants a new budget. One submitting thread: the count is exact.
+    QFETCH(int, budget);
+    QFETCH(int, tasks);
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.maxSpansPerSecond = 0; // no automatic sampling nor budget: set by hand
+    o.intervalMs = 60'000;   // ticks by hand only
+    o.records = false;
+    Monitor mon(o);
+    mon.attach(&pool);
+    pool.setDetailBudget(quint64(budget));
+    const int timed = budget > 0 ? std::min(budget, tasks) : tasks;
+    for (int round = 1; round <= 2; ++round) {
+        for (int i = 0; i < tasks; ++i)
+            pool.post([] {});
+        QVERIFY(pool.waitForIdle());
+        const Snapshot& s = mon.tick();
+        QCOMPARE(s.counters.succeeded, quint64(round * tasks));
+        QCOMPARE(s.counters.droppedEvents, quint64(0));
+        QCOMPARE(int(s.spans.size()), timed);
+        QCOMPARE(s.counters.sampledOut, quint64(round * (tasks - timed)));
+    }
+}
+
+void TstMonitor::recordSamplingThinsRecords()
+{
+    // A record (texts, result, CPU time) for one timed task in N; every
+    // timed task keeps its span. One worker: exactly one in N.
+    ThreadPoolExecutor pool(1);
+    MonitorOptions o;
+    o.maxSpansPerSecond = 0;
+    o.maxRecordsPerSecond = 0; // set by hand
+    o.intervalMs = 60'000;
+    Monitor mon(o);
+    mon.attach(&pool);
+    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setRecordSampling(3));
+    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setRecordSampling(0));
+    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setRecordSampling(1 << 21));
+    pool.setRecordSampling(4);
+    QCOMPARE(pool.recordSampling(), 4);
+    std::vector<Future<int>> fs;
+    for (int i = 0; i < 400; ++i)
+        fs.push_back(pool.submit([i] { return i; }));
+    for (auto& f : fs)
+        f.result();
+    QVERIFY(pool.waitForIdle());
+    const Snapshot& s = mon.tick();
+    QCOMPARE(int(s.spans.size()), 400);
+    QCOMPARE(s.completed.size(), 100);
+    QCOMPARE(s.recordSampling, 4);
+    QHash<quint64, int> resultOf;
+    for (const auto& f : fs)
+        resultOf.insert(f.id(), f.result());
+    for (const auto& r : s.completed) {
+        QVERIFY(r.span.cpuNs >= 0);
+        QCOMPARE(r.result.toInt(), resultOf.value(r.span.taskId, -1));
+    }
+    mon.detach();
+    QCOMPARE(pool.recordSampling(), 1); // detaching restores every record
+}
+
+void TstMonitor::burstBeforeTheFirstTickIsBounded()
+{
+    // Default options: 100k spans/s at 30 Hz, a budget of 6,600 timed tasks
+    // per tick. A burst submitted before any rate probe or tick can run (no
+    // event loop turns here) is timed up to that budget only: nothing
+    // overflows the rings, counts stay exact. The first tick then sets a
+    // sampling for spans and a thinner one for records.
+    ThreadPoolExecutor pool(2);
+    Monitor mon;
+    mon.attach(&pool);
+    const int n = 100'000;
+    for (int i = 0; i < n; ++i)
+        pool.post([] {});
+    QVERIFY(pool.waitForIdle());
+    const Snapshot& s = mon.tick();
+    const int budget =
+        int(std::ceil(2.0 * mon.options().maxSpansPerSecond * mon.options().intervalMs / 1000.0));
+    QCOMPARE(budget, 6600);
+    QCOMPARE(s.counters.succeeded, quint64(n));
+    QCOMPARE(s.counters.droppedEvents, quint64(0));
+    QCOMPARE(int(s.spans.size()), budget);
+    QCOMPARE(s.counters.sampledOut, quint64(n - budget));
+    QVERIFY2(s.recordSampling > 1, qPrintable(QString::number(s.tasksPerSecond)));
+    // A quiet pool brings every record back.
+    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().recordSampling), 1, 30000);
 }
 
 void TstMonitor::historyIsBounded()

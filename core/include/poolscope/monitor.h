@@ -35,6 +35,7 @@ struct Snapshot {
     QList<TaskRecord> completed; // newly completed records (bounded by the rings)
     double tasksPerSecond = 0;   // completions per second over the last tick
     int detailSampling = 1;      // spans/records for one task in N (see MonitorOptions)
+    int recordSampling = 1;      // records for one timed task in N (see MonitorOptions)
     CpuUsage cpu;                // latest system sample (refreshed every cpu period)
     bool cpuFresh = false;       // cpu was sampled on this tick
     // Remote hosts' CPU (MPI pool): latest sample per host name.
@@ -54,6 +55,9 @@ struct MonitorOptions {
     // more than the tasks. Counters stay exact; Counters::sampledOut counts
     // the tasks run without detail. 0 = detail for every task.
     double maxSpansPerSecond = 100'000;
+    // Records (texts, result, CPU time: several times the cost of a span)
+    // for one timed task in N above this many a second; 0 = no limit.
+    double maxRecordsPerSecond = 10'000;
     // Retained history (for exports, timeline and replay). Bounded: memory
     // stays flat however many tasks run.
     std::size_t historySpans = 250'000; // ~14 MB of TaskSpan
@@ -118,6 +122,7 @@ signals:
 
 private:
     void adjustSampling(double tasksPerSecond);
+    quint64 detailBudgetPerTick() const;
     void probeRate(quint64 generation);
     void retain(const Snapshot& s);
 

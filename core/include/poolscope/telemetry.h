@@ -242,6 +242,19 @@ public:
     virtual void setDetailSampling(int every) { (void)every; }
     /// The sampling in force (1 when not sampling).
     virtual int detailSampling() const { return 1; }
+    /// A record (texts, result, CPU time) for one timed task in `every` (a
+    /// power of two; 1 = every timed task). A record costs several times a
+    /// span (two thread-CPU-clock system calls, strings), and a table of
+    /// completed futures cannot show tens of thousands a second anyway.
+    virtual void setRecordSampling(int every) { (void)every; }
+    virtual int recordSampling() const { return 1; }
+    /// At most `tasks` tasks are timed between two collectTelemetry() calls,
+    /// whatever the sampling (0 = no limit); the rest run counted as sampled
+    /// out. Guards the window before the sampling has caught up with a burst
+    /// (just after attach, or a pool that goes from idle to millions of
+    /// tasks a second between two ticks): without it that window timed tens
+    /// of thousands of tasks whose spans then did not fit the rings.
+    virtual void setDetailBudget(quint64 tasks) { (void)tasks; }
 };
 
 } // namespace poolscope

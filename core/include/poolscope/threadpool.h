@@ -144,6 +144,9 @@ public:
     void setRingCapacity(std::size_t spans, std::size_t records) override;
     void setDetailSampling(int every) override;
     int detailSampling() const override;
+    void setRecordSampling(int every) override;
+    int recordSampling() const override;
+    void setDetailBudget(quint64 tasks) override;
 
 private:
     // Queued (by name) from a worker when a posted task threw: emits
