@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -328,6 +329,84 @@ void rssGrowthSuite(Context& ctx)
     ctx.report("monitor.rss_growth_after_history_full", f, "MB", note);
 }
 
+// Monitoring cost as a paired figure: one pool, and in each repetition the
+// same batch once without and once with a Monitor (30 Hz, default options,
+// its own event-loop thread), in alternating order; the figure is the
+// median of the per-repetition ratios monitored / unmonitored. The
+// ratio.monitored_vs_unmonitored.* lines divide two medians taken over the
+// same rounds, which a run whose unmonitored and monitored halves land in
+// different scheduler regimes moves by several per cent; pairing takes
+// that out.
+void pairedCostSuite(Context& ctx)
+{
+    const long long postN = ctx.n(1000000, 2000);
+    const long long submitN = ctx.n(200000, 2000);
+    poolscope::ThreadPoolExecutor pool(kWorkers);
+    MonitorThread monitor;
+    std::vector<poolscope::Future<int>> fs;
+    fs.reserve(std::size_t(submitN));
+    auto post = [&] {
+        Timer t;
+        for (long long i = 0; i < postN; ++i)
+            pool.post([i] { doNotOptimize(i); });
+        pool.waitForIdle();
+        return double(postN) / t.seconds();
+    };
+    auto submit = [&] {
+        Timer t;
+        for (long long i = 0; i < submitN; ++i)
+            fs.push_back(pool.submit([i] { return int(i); }));
+        long long sum = 0;
+        for (const auto& f : fs)
+            sum += f.result();
+        fs.clear();
+        doNotOptimize(sum);
+        return double(submitN) / t.seconds();
+    };
+    auto monitored = [&](const std::function<double()>& batch) {
+        monitor.attach(&pool);
+        const double rate = batch();
+        monitor.attach(nullptr);
+        return rate;
+    };
+    struct Case {
+        std::string figure;
+        std::string what;
+        std::function<double()> batch;
+    };
+    const std::vector<Case> cases{
+        {"monitor.paired_cost.post", "N=" + std::to_string(postN) + " post()", post},
+        {"monitor.paired_cost.submit_future",
+         "N=" + std::to_string(submitN) + " submit() with a Future<int> each", submit}};
+    for (const auto& c : cases) {
+        if (!ctx.wants(c.figure))
+            continue;
+        c.batch(); // warm-up: workers started, node caches primed
+        monitored(c.batch);
+        Samples ratios;
+        Samples plain;
+        for (int r = 0; r < ctx.reps; ++r) {
+            double without = 0;
+            double with = 0;
+            if (r % 2 == 0) {
+                without = c.batch();
+                with = monitored(c.batch);
+            } else {
+                with = monitored(c.batch);
+                without = c.batch();
+            }
+            ratios.add(with / without);
+            plain.add(without);
+        }
+        char note[160];
+        std::snprintf(note, sizeof note,
+                      "%s on one ThreadPoolExecutor(%d), median of per-repetition ratios "
+                      "monitored / unmonitored (unmonitored median %.2f M tasks/s)",
+                      c.what.c_str(), kWorkers, plain.median() / 1e6);
+        ctx.report(c.figure, ratios, "x", note);
+    }
+}
+
 } // namespace
 
 /// monitor.rss_growth's child: n tasks on a 2-worker pool with a Monitor
@@ -414,6 +493,13 @@ void addMonitorSuites(Registry& r)
            loopLagSuite});
     r.add({"monitor.rss_growth", "RSS growth over 10M tasks with a Monitor attached",
            rssGrowthSuite});
+    r.add({"monitor.paired_cost",
+           "monitored / unmonitored throughput of post() and submit(), paired per repetition "
+           "on one pool",
+           pairedCostSuite});
+    // Issue #3's target as a paired figure (see pairedCostSuite).
+    r.check({"monitor.paired_cost.post", Target{0.95, 0.98}});
+    r.check({"monitor.paired_cost.submit_future", Target{0.95, 0.98}});
 
     r.ratio({"ratio.monitored_vs_unmonitored.submit_future",
              "poolscope.thread.monitored.submit_future", "poolscope.thread.submit_future",
