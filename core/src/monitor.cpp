@@ -45,7 +45,7 @@ void Monitor::attach(Executor* executor)
     m_prevSubmitted = executor->counters().submitted;
     executor->setDetailSampling(1);
     executor->setRecordSampling(1);
-    executor->setDetailBudget(detailBudgetPerTick());
+    setDetailBudgets();
     m_prevWorkerCpu.clear();
     m_sampler->reset();
     m_sampler->sample(); // prime: the first reading is since boot
@@ -77,7 +77,7 @@ void Monitor::detach()
     m_executor->setDetailEnabled(false, false);
     m_executor->setDetailSampling(1);
     m_executor->setRecordSampling(1);
-    m_executor->setDetailBudget(0);
+    m_executor->setDetailBudget(0, 0);
     m_executor = nullptr;
     emit attachedChanged(false);
 }
@@ -88,7 +88,7 @@ void Monitor::setIntervalMs(int ms)
     if (m_timer.isActive())
         m_timer.start(m_opts.intervalMs);
     if (m_executor)
-        m_executor->setDetailBudget(detailBudgetPerTick());
+        setDetailBudgets();
 }
 
 void Monitor::setCpuPeriodMs(int ms)
@@ -115,15 +115,18 @@ void Monitor::clearHistory()
         m_knownWorkers.insert(w.index, w);
 }
 
-quint64 Monitor::detailBudgetPerTick() const
+void Monitor::setDetailBudgets()
 {
-    // Twice what the span budget allows in one interval: the sampling set
-    // from the measured rate stays well inside it; only a burst the sampling
-    // has not caught up with yet (just after attach, or between two ticks)
-    // meets it.
-    if (m_opts.maxSpansPerSecond <= 0)
-        return 0;
-    return quint64(std::ceil(2.0 * m_opts.maxSpansPerSecond * m_opts.intervalMs / 1000.0));
+    // Twice what each rate budget allows in one interval: the samplings set
+    // from the measured rate stay well inside them; only a burst the
+    // sampling has not caught up with yet (just after attach, or between
+    // two ticks) meets them. 0 (no limit) where the rate budget is 0.
+    auto perTick = [this](double perSecond) {
+        return perSecond <= 0 ? quint64(0)
+                              : quint64(std::ceil(2.0 * perSecond * m_opts.intervalMs / 1000.0));
+    };
+    m_executor->setDetailBudget(perTick(m_opts.maxSpansPerSecond),
+                                perTick(m_opts.maxRecordsPerSecond));
 }
 
 namespace {

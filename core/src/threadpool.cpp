@@ -31,6 +31,35 @@ qint64 threadCpuNs(clockid_t clk)
     return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+/// "At most N until the next collectTelemetry()" (setDetailBudget): a shared
+/// count taken one at a time, refilled by each collect; no limit when N is 0.
+struct CollectBudget {
+    std::atomic<bool> limited{false};
+    std::atomic<qint64> perCollect{0};
+    std::atomic<qint64> left{0};
+
+    bool take() noexcept
+    {
+        if (!limited.load(std::memory_order_relaxed))
+            return true;
+        // Load first: once the budget is spent, takers only read the line.
+        return left.load(std::memory_order_relaxed) > 0
+               && left.fetch_sub(1, std::memory_order_relaxed) > 0;
+    }
+    void set(quint64 n) noexcept
+    {
+        const qint64 v = qint64(std::min<quint64>(n, quint64(1) << 40));
+        perCollect.store(v, std::memory_order_relaxed);
+        left.store(v, std::memory_order_relaxed);
+        limited.store(v > 0, std::memory_order_relaxed);
+    }
+    void refill() noexcept
+    {
+        if (limited.load(std::memory_order_relaxed))
+            left.store(perCollect.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+};
+
 /// One iteration of a busy-wait: tells the core we spin (x86 `pause`).
 inline void cpuRelax() noexcept
 {
@@ -118,9 +147,9 @@ public:
     // Written by submitters only.
     alignas(64) std::atomic<quint64> nextTaskId{1};
     // Tasks that may still be timed before the next collectTelemetry()
-    // (setDetailBudget), when detailLimited; submitters take from it only
-    // for the tasks the sampling picks, collectTelemetry() refills it.
-    std::atomic<qint64> detailLeft{0};
+    // (setDetailBudget): submitters take from it only for the tasks the
+    // sampling picks.
+    CollectBudget timedBudget;
     // notify_one() calls made for sleepers that have not re-taken `m` yet.
     // enqueue() wakes a sleeper only while sleepers > wakePending, so a burst
     // of submits does not signal the same waking worker again and again.
@@ -160,8 +189,9 @@ public:
     // A record for one timed task in 2^recordShift (setRecordSampling),
     // counted per worker.
     std::atomic<quint32> recordShift{0};
-    std::atomic<bool> detailLimited{false};
-    std::atomic<qint64> detailBudget{0}; // per collect, when detailLimited
+    // Records that may still be kept before the next collect (workers take
+    // from it for the timed tasks the record sampling picks).
+    alignas(64) CollectBudget recordBudget;
     bool monitorAttached = false;
     std::size_t spanCap = 4096;
     std::size_t recordCap = 512;
@@ -497,16 +527,6 @@ public:
         exitLocked(self);
     }
 
-    /// enqueue(): may one more task be timed before the next collect?
-    bool takeDetailBudget() noexcept
-    {
-        if (!detailLimited.load(std::memory_order_relaxed))
-            return true;
-        // Load first: once the budget is spent, submitters only read the line.
-        return detailLeft.load(std::memory_order_relaxed) > 0
-               && detailLeft.fetch_sub(1, std::memory_order_relaxed) > 0;
-    }
-
     void runOne(WorkerSlot& slot, TaskNode* node, bool spans, clockid_t cpuClock, quint64& timedSeq)
     {
         slot.currentTask.store(node->id, std::memory_order_relaxed);
@@ -531,7 +551,7 @@ public:
             const quint64 recordMask =
                 (quint64(1) << recordShift.load(std::memory_order_relaxed)) - 1;
             record = recordsOn.load(std::memory_order_relaxed) && (timedSeq++ & recordMask) == 0
-                     && !slot.records.full();
+                     && !slot.records.full() && recordBudget.take();
             if (record)
                 cpu0 = threadCpuNs(cpuClock);
         }
@@ -861,7 +881,7 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
         thread_local quint64 submitSeq = 0;
         const quint32 shift = c.sampleShift.load(std::memory_order_relaxed);
         if ((shift == 0 || (submitSeq++ & ((quint64(1) << shift) - 1)) == 0)
-            && c.takeDetailBudget()) {
+            && c.timedBudget.take()) {
             node->sampleShift = quint8(shift);
             node->enqueueNs = monotonicNs();
         } else {
@@ -1141,13 +1161,10 @@ int ThreadPoolExecutor::recordSampling() const
     return 1 << m_core->recordShift.load(std::memory_order_relaxed);
 }
 
-void ThreadPoolExecutor::setDetailBudget(quint64 tasks)
+void ThreadPoolExecutor::setDetailBudget(quint64 timedTasks, quint64 records)
 {
-    auto& c = *m_core;
-    const qint64 n = qint64(std::min<quint64>(tasks, quint64(1) << 40));
-    c.detailBudget.store(n, std::memory_order_relaxed);
-    c.detailLeft.store(n, std::memory_order_relaxed);
-    c.detailLimited.store(n > 0, std::memory_order_relaxed);
+    m_core->timedBudget.set(timedTasks);
+    m_core->recordBudget.set(records);
 }
 
 void ThreadPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
@@ -1215,10 +1232,9 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
             s->records.drain(out.records);
         }
     }
-    // A new budget of timed tasks until the next collect.
-    if (c.detailLimited.load(std::memory_order_relaxed))
-        c.detailLeft.store(c.detailBudget.load(std::memory_order_relaxed),
-                           std::memory_order_relaxed);
+    // New budgets until the next collect.
+    c.timedBudget.refill();
+    c.recordBudget.refill();
 }
 
 } // namespace poolscope

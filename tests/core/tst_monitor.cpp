@@ -296,28 +296,32 @@ void TstMonitor::samplingSetBeforeTheFirstTick()
 void TstMonitor::detailBudgetBoundsTimedTasks_data()
 {
     QTest::addColumn<int>("budget");
+    QTest::addColumn<int>("recordBudget");
     QTest::addColumn<int>("tasks");
-    QTest::newRow("100 of 5000") << 100 << 5000;
-    QTest::newRow("1 of 300") << 1 << 300;
-    QTest::newRow("no limit") << 0 << 3000;
+    QTest::newRow("100 of 5000, 40 records") << 100 << 40 << 5000;
+    QTest::newRow("1 of 300, records unlimited") << 1 << 0 << 300;
+    QTest::newRow("unlimited, 500 records") << 0 << 500 << 3000;
 }
 
 void TstMonitor::detailBudgetBoundsTimedTasks()
 {
-    // At most `budget` tasks are timed between two collects, whatever the
-    // sampling; the others run counted as sampled out, and every collect
-    // grants a new budget. One submitting thread: the count is exact.
+    // At most `budget` tasks are timed and `recordBudget` records kept
+    // between two collects, whatever the sampling; the other tasks run
+    // counted as sampled out, and every collect grants new budgets. One
+    // submitting thread: the counts are exact.
     QFETCH(int, budget);
+    QFETCH(int, recordBudget);
     QFETCH(int, tasks);
     ThreadPoolExecutor pool(2);
     MonitorOptions o;
-    o.maxSpansPerSecond = 0; // no automatic sampling nor budget: set by hand
-    o.intervalMs = 60'000;   // ticks by hand only
-    o.records = false;
+    o.maxSpansPerSecond = 0; // no automatic sampling nor budgets: set by hand
+    o.maxRecordsPerSecond = 0;
+    o.intervalMs = 60'000; // ticks by hand only
     Monitor mon(o);
     mon.attach(&pool);
-    pool.setDetailBudget(quint64(budget));
+    pool.setDetailBudget(quint64(budget), quint64(recordBudget));
     const int timed = budget > 0 ? std::min(budget, tasks) : tasks;
+    const int records = recordBudget > 0 ? std::min(recordBudget, timed) : timed;
     for (int round = 1; round <= 2; ++round) {
         for (int i = 0; i < tasks; ++i)
             pool.post([] {});
@@ -326,6 +330,7 @@ void TstMonitor::detailBudgetBoundsTimedTasks()
         QCOMPARE(s.counters.succeeded, quint64(round * tasks));
         QCOMPARE(s.counters.droppedEvents, quint64(0));
         QCOMPARE(int(s.spans.size()), timed);
+        QCOMPARE(int(s.completed.size()), records);
         QCOMPARE(s.counters.sampledOut, quint64(round * (tasks - timed)));
     }
 }

@@ -122,7 +122,7 @@ signals:
 
 private:
     void adjustSampling(double tasksPerSecond);
-    quint64 detailBudgetPerTick() const;
+    void setDetailBudgets();
     void probeRate(quint64 generation);
     void retain(const Snapshot& s);
 

@@ -248,13 +248,19 @@ public:
     /// completed futures cannot show tens of thousands a second anyway.
     virtual void setRecordSampling(int every) { (void)every; }
     virtual int recordSampling() const { return 1; }
-    /// At most `tasks` tasks are timed between two collectTelemetry() calls,
-    /// whatever the sampling (0 = no limit); the rest run counted as sampled
-    /// out. Guards the window before the sampling has caught up with a burst
-    /// (just after attach, or a pool that goes from idle to millions of
-    /// tasks a second between two ticks): without it that window timed tens
-    /// of thousands of tasks whose spans then did not fit the rings.
-    virtual void setDetailBudget(quint64 tasks) { (void)tasks; }
+    /// At most `timedTasks` tasks are timed, and at most `records` records
+    /// kept, between two collectTelemetry() calls, whatever the sampling (0 =
+    /// no limit); the other tasks run counted as sampled out, the other timed
+    /// ones keep their span without a record. Guards the window before the
+    /// sampling has caught up with a burst (just after attach, or a pool that
+    /// goes from idle to millions of tasks a second between two ticks):
+    /// without it that window timed tens of thousands of tasks whose spans
+    /// then did not fit the rings.
+    virtual void setDetailBudget(quint64 timedTasks, quint64 records)
+    {
+        (void)timedTasks;
+        (void)records;
+    }
 };
 
 } // namespace poolscope

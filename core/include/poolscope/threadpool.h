@@ -146,7 +146,7 @@ public:
     int detailSampling() const override;
     void setRecordSampling(int every) override;
     int recordSampling() const override;
-    void setDetailBudget(quint64 tasks) override;
+    void setDetailBudget(quint64 timedTasks, quint64 records) override;
 
 private:
     // Queued (by name) from a worker when a posted task threw: emits
