@@ -125,6 +125,7 @@ private slots:
     void clickEmitsTaskId();
     void hoverToolTip();
     void runningTaskIsAnOpenRectangle();
+    void runningTaskWithoutStartTime();
     void statusAndGilRendering();
     void aggregatesAtOneMillionSpans();
 };
@@ -501,6 +502,40 @@ void TstTimeline::runningTaskIsAnOpenRectangle()
     QVERIFY(!w.grab().isNull());
     QCOMPARE(w.lastPaintStats().runningDrawn, 0);
     QCOMPARE(w.lastPaintStats().spansDrawn, 1);
+}
+
+void TstTimeline::runningTaskWithoutStartTime()
+{
+    // A task the monitor did not time (sampling) reports no start: it is
+    // drawn from the first snapshot that saw it running, and stays so.
+    TimelineWidget w;
+    w.resize(1000, 300);
+    Snapshot s = snapshotAt(5 * kSec);
+    s.workers[1].state = WorkerState::Running;
+    s.workers[1].currentTask = 78;
+    s.workers[1].currentStartNs = 0;
+    w.applySnapshot(s);
+    s = snapshotAt(6 * kSec);
+    s.workers[1].state = WorkerState::Running;
+    s.workers[1].currentTask = 78;
+    s.workers[1].currentStartNs = 0;
+    w.applySnapshot(s);
+    QVERIFY(!w.grab().isNull());
+    QCOMPARE(w.lastPaintStats().runningDrawn, 1);
+    const auto hit = w.hitTest(QPoint(int(w.timeToX(5500 * kMs)), w.laneRect(1).center().y()));
+    QVERIFY(hit.has_value());
+    QVERIFY(hit->running);
+    QCOMPARE(hit->span.startNs, 5 * kSec);
+    // The next task on that worker starts its own bar.
+    s = snapshotAt(7 * kSec);
+    s.workers[1].state = WorkerState::Running;
+    s.workers[1].currentTask = 79;
+    s.workers[1].currentStartNs = 0;
+    w.applySnapshot(s);
+    const auto next = w.hitTest(QPoint(int(w.timeToX(7 * kSec)), w.laneRect(1).center().y()));
+    QVERIFY(next.has_value());
+    QCOMPARE(next->span.taskId, 79u);
+    QCOMPARE(next->span.startNs, 7 * kSec);
 }
 
 void TstTimeline::statusAndGilRendering()

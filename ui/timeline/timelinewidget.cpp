@@ -127,9 +127,17 @@ void TimelineWidget::applySnapshot(const Snapshot& snapshot)
         }
         lane.dead = w.state == WorkerState::Dead;
         const bool running = w.currentTask != 0 && !lane.dead;
+        // A task run without detail (the monitor samples at high rates)
+        // has no start time: draw it from the first snapshot that saw it
+        // running, never from 0 (which drew it from the far left and
+        // stretched "fit all" back to the epoch).
+        qint64 start = running ? w.currentStartNs : 0;
+        if (running && start <= 0)
+            start = lane.runningId == w.currentTask && lane.runningStartNs > 0 ? lane.runningStartNs
+                                                                               : snapshot.timeNs;
         lane.runningId = running ? w.currentTask : 0;
         lane.runningName = running ? w.currentName : 0;
-        lane.runningStartNs = running ? w.currentStartNs : 0;
+        lane.runningStartNs = start;
     }
     // Every live worker is in every snapshot (a dead one once more, as Dead):
     // a lane missing from it belongs to a worker that is gone.
