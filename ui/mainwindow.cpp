@@ -509,9 +509,16 @@ void MainWindow::buildDocks()
         connect(m_futuresModel, &FuturesModel::trimmedChanged, this, [this](quint64 n) {
             setTextIfChanged(m_trimmedLabel, tr("%1 trimmed").arg(QLocale().toString(n)));
         });
+        // Shown only while the monitor samples (a high task rate): the
+        // table is then a sample, and says so.
+        m_sampledLabel = new QLabel(w);
+        m_sampledLabel->setObjectName(QStringLiteral("sampledLabel"));
+        m_sampledLabel->hide();
         auto* bar = new QHBoxLayout;
         bar->addWidget(m_statusFilter);
         bar->addWidget(m_search, 1);
+        bar->addWidget(m_sampledLabel);
+        bar->addSpacing(12);
         bar->addWidget(m_trimmedLabel);
         auto* lay = new QVBoxLayout(w);
         lay->setContentsMargins(2, 2, 2, 2);
@@ -1210,6 +1217,7 @@ void MainWindow::onSnapshot(const Snapshot& s)
     setTextIfChanged(m_rateLabel,
                      tr("%1 tasks/s").arg(l.toString(qint64(m_throughput->lastTasksPerSecond()))));
     setTextIfChanged(m_droppedLabel, tr("dropped events: %1").arg(l.toString(c.droppedEvents)));
+    showSampling(s);
     const quint64 trimmed = m_futuresModel->trimmed();
     m_notShownLabel->setVisible(trimmed > 0);
     if (trimmed > 0)
@@ -1233,6 +1241,23 @@ void MainWindow::onSnapshot(const Snapshot& s)
         cost.totalNs = threadCpuNs() - cpu0;
         m_tickCosts.push_back(cost);
     }
+}
+
+void MainWindow::showSampling(const Snapshot& s)
+{
+    const qint64 every = qint64(s.detailSampling) * qint64(s.recordSampling);
+    m_sampledLabel->setVisible(every > 1);
+    if (every <= 1)
+        return;
+    const QLocale l;
+    setTextIfChanged(m_sampledLabel, tr("sample: 1 in %1").arg(l.toString(every)));
+    const QString tip =
+        tr("At this rate the monitor keeps detail for a sample of the tasks: the timeline "
+           "shows one task in %1, and this table one of those in %2. The counts in the "
+           "status bar stay exact.")
+            .arg(l.toString(s.detailSampling), l.toString(s.recordSampling));
+    if (m_sampledLabel->toolTip() != tip)
+        m_sampledLabel->setToolTip(tip);
 }
 
 void MainWindow::onResults(const QList<TaskResult>& results)

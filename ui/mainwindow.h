@@ -87,6 +87,8 @@ public:
     QComboBox* futuresStatusCombo() const { return m_statusFilter; }
     QLineEdit* futuresSearch() const { return m_search; }
     QLabel* trimmedLabel() const { return m_trimmedLabel; }
+    /// "sample: 1 in N" over the futures table while the monitor samples.
+    QLabel* sampledLabel() const { return m_sampledLabel; }
     TimelineWidget* timeline() const { return m_timeline; }
     MandelbrotView* mandelbrot() const { return m_mandelbrot; }
     PerCoreChart* perCoreChart() const { return m_perCore; }
@@ -177,6 +179,7 @@ private slots:
 
 private:
     void buildActions();
+    void showSampling(const poolscope::Snapshot& s);
     void buildMenus();
     void buildDocks();
     void buildStatusBar();
@@ -218,6 +221,7 @@ private:
     QComboBox* m_statusFilter = nullptr;
     QLineEdit* m_search = nullptr;
     QLabel* m_trimmedLabel = nullptr;
+    QLabel* m_sampledLabel = nullptr;
     TimelineWidget* m_timeline = nullptr;
     MandelbrotView* m_mandelbrot = nullptr;
     PerCoreChart* m_perCore = nullptr;

@@ -106,6 +106,8 @@ private slots:
     void doubleClickOpensDetails();
     void panelsShowTheRun();
     void exportsFromTheWindow();
+    void futuresSayWhenTheyAreASample_data();
+    void futuresSayWhenTheyAreASample();
     void lessonRunsFromItsPanel();
     void settingsPersist();
 
@@ -605,6 +607,44 @@ void TstMainWindow::panelsShowTheRun()
     QVERIFY2(w->statusText().contains(QStringLiteral("done 40")), qPrintable(w->statusText()));
     QVERIFY(w->statusText().contains(QStringLiteral("dropped events: 0")));
     QCOMPARE(w->trimmedLabel()->text(), QStringLiteral("0 trimmed"));
+}
+
+void TstMainWindow::futuresSayWhenTheyAreASample_data()
+{
+    QTest::addColumn<int>("detail");
+    QTest::addColumn<int>("records");
+    QTest::addColumn<qint64>("oneIn"); // 0: the label is hidden
+    QTest::newRow("every task") << 1 << 1 << qint64(0);
+    QTest::newRow("spans sampled") << 64 << 1 << qint64(64);
+    QTest::newRow("records thinner") << 64 << 16 << qint64(1024);
+}
+
+void TstMainWindow::futuresSayWhenTheyAreASample()
+{
+    // At a high rate the monitor keeps detail for a sample of the tasks;
+    // the futures table then says it lists a sample, and of what.
+    QFETCH(int, detail);
+    QFETCH(int, records);
+    QFETCH(qint64, oneIn);
+    auto w = makeWindow();
+    QVERIFY(w->sampledLabel()->isHidden());
+    Snapshot s = w->controller()->monitor()->last();
+    s.detailSampling = detail;
+    s.recordSampling = records;
+    emit w->controller()->snapshotReady(s);
+    QCOMPARE(w->sampledLabel()->isHidden(), oneIn == 0);
+    if (oneIn > 0) {
+        const QLocale l;
+        QCOMPARE(w->sampledLabel()->text(),
+                 QStringLiteral("sample: 1 in %1").arg(l.toString(oneIn)));
+        QVERIFY(w->sampledLabel()->toolTip().contains(l.toString(detail)));
+        QVERIFY(w->sampledLabel()->toolTip().contains(QStringLiteral("stay exact")));
+    }
+    // Back to full detail: the label goes away.
+    s.detailSampling = 1;
+    s.recordSampling = 1;
+    emit w->controller()->snapshotReady(s);
+    QVERIFY(w->sampledLabel()->isHidden());
 }
 
 void TstMainWindow::exportsFromTheWindow()
