@@ -6,7 +6,6 @@
 #include <QtTest>
 
 #include <atomic>
-#include <cmath>
 #include <latch>
 #include <thread>
 
@@ -28,6 +27,7 @@ private slots:
     void detailBudgetBoundsTimedTasks_data();
     void detailBudgetBoundsTimedTasks();
     void recordSamplingThinsRecords();
+    void burstBeforeTheFirstTickIsBounded_data();
     void burstBeforeTheFirstTickIsBounded();
     void oneSignalPerTick();
 };
@@ -372,24 +372,34 @@ void TstMonitor::recordSamplingThinsRecords()
     QCOMPARE(pool.recordSampling(), 1); // detaching restores every record
 }
 
+void TstMonitor::burstBeforeTheFirstTickIsBounded_data()
+{
+    QTest::addColumn<int>("intervalMs"); // set after attach; 0 = the default 33
+    QTest::addColumn<int>("budget");
+    QTest::newRow("30 Hz") << 0 << 6600;
+    QTest::newRow("100 Hz, set while attached") << 10 << 2000;
+}
+
 void TstMonitor::burstBeforeTheFirstTickIsBounded()
 {
     // Default options: 100k spans/s at 30 Hz, a budget of 6,600 timed tasks
-    // per tick. A burst submitted before any rate probe or tick can run (no
-    // event loop turns here) is timed up to that budget only: nothing
-    // overflows the rings, counts stay exact. The first tick then sets a
-    // sampling for spans and a thinner one for records.
+    // per tick (2 x 100k x 33 ms; at 10 ms, 2,000). A burst submitted before
+    // any rate probe or tick can run (no event loop turns here) is timed up
+    // to that budget only: nothing overflows the rings, counts stay exact.
+    // The first tick then sets a sampling for spans and a thinner one for
+    // records.
+    QFETCH(int, intervalMs);
+    QFETCH(int, budget);
     ThreadPoolExecutor pool(2);
     Monitor mon;
     mon.attach(&pool);
+    if (intervalMs > 0)
+        mon.setIntervalMs(intervalMs);
     const int n = 100'000;
     for (int i = 0; i < n; ++i)
         pool.post([] {});
     QVERIFY(pool.waitForIdle());
     const Snapshot& s = mon.tick();
-    const int budget =
-        int(std::ceil(2.0 * mon.options().maxSpansPerSecond * mon.options().intervalMs / 1000.0));
-    QCOMPARE(budget, 6600);
     QCOMPARE(s.counters.succeeded, quint64(n));
     QCOMPARE(s.counters.droppedEvents, quint64(0));
     QCOMPARE(int(s.spans.size()), budget);
