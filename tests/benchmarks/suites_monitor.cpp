@@ -10,6 +10,7 @@
 // thread.submit and thread.post suites, in the same rotation as the
 // unmonitored figures (suites_thread.cpp), with the MonitorThread below.
 
+#include "batches.h"
 #include "bench.h"
 #include "monitorthread.h"
 
@@ -345,24 +346,8 @@ void pairedCostSuite(Context& ctx)
     MonitorThread monitor;
     std::vector<poolscope::Future<int>> fs;
     fs.reserve(std::size_t(submitN));
-    auto post = [&] {
-        Timer t;
-        for (long long i = 0; i < postN; ++i)
-            pool.post([i] { doNotOptimize(i); });
-        pool.waitForIdle();
-        return double(postN) / t.seconds();
-    };
-    auto submit = [&] {
-        Timer t;
-        for (long long i = 0; i < submitN; ++i)
-            fs.push_back(pool.submit([i] { return int(i); }));
-        long long sum = 0;
-        for (const auto& f : fs)
-            sum += f.result();
-        fs.clear();
-        doNotOptimize(sum);
-        return double(submitN) / t.seconds();
-    };
+    auto post = [&] { return postBatchRate(pool, postN); };
+    auto submit = [&] { return submitBatchRate(pool, submitN, fs); };
     auto monitored = [&](const std::function<double()>& batch) {
         monitor.attach(&pool);
         const double rate = batch();

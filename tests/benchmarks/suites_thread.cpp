@@ -5,6 +5,7 @@
 // one untimed warm-up pass per contender, then alternates which contender goes
 // first in each repetition so slow drift on the machine hits all of them.
 
+#include "batches.h"
 #include "bench.h"
 #include "monitorthread.h"
 #include "peer_tbb.h"
@@ -52,19 +53,7 @@ void submitSuite(Context& ctx)
 
     std::vector<poolscope::Future<int>> fs;
     fs.reserve(std::size_t(n));
-    auto submitBatch = [&](poolscope::ThreadPoolExecutor& pool) {
-        Timer t;
-        for (long long i = 0; i < n; ++i)
-            fs.push_back(pool.submit([i] { return int(i); }));
-        long long sum = 0;
-        for (const auto& f : fs)
-            sum += f.result();
-        fs.clear(); // frees the nodes: part of the cost of a future per task
-        const double s = t.seconds();
-        require(sum == expectedSum(n), "poolscope submit results");
-        return double(n) / s;
-    };
-    auto poolscopeOnce = [&] { return submitBatch(ex); };
+    auto poolscopeOnce = [&] { return submitBatchRate(ex, n, fs); };
     // Issue #3: the same batch on the same pool while a Monitor watches it
     // at 30 Hz from its own event-loop thread (attached only around the
     // timed batch). The same pool, not a second one: two pools of the same
@@ -73,7 +62,7 @@ void submitSuite(Context& ctx)
     MonitorThread monitor;
     auto monitoredOnce = [&] {
         monitor.attach(&ex);
-        const double rate = submitBatch(ex);
+        const double rate = poolscopeOnce();
         monitor.attach(nullptr);
         return rate;
     };
@@ -161,21 +150,11 @@ void postSuite(Context& ctx)
     std::string tbbWhy;
     auto tbb = makeTbbPeer(kWorkers, tbbWhy);
 
-    auto postBatch = [n](poolscope::ThreadPoolExecutor& pool) {
-        const quint64 before = pool.counters().succeeded;
-        Timer t;
-        for (long long i = 0; i < n; ++i)
-            pool.post([i] { doNotOptimize(i); });
-        pool.waitForIdle();
-        const double s = t.seconds();
-        require(pool.counters().succeeded - before == quint64(n), "poolscope post count");
-        return double(n) / s;
-    };
-    auto poolscopeOnce = [&] { return postBatch(ex); };
+    auto poolscopeOnce = [&] { return postBatchRate(ex, n); };
     MonitorThread monitor; // issue #3: the same pool, watched (see submitSuite)
     auto monitoredOnce = [&] {
         monitor.attach(&ex);
-        const double rate = postBatch(ex);
+        const double rate = poolscopeOnce();
         monitor.attach(nullptr);
         return rate;
     };
@@ -303,6 +282,33 @@ void cpuSpeedupSuite(Context& ctx)
 }
 
 } // namespace
+
+double postBatchRate(poolscope::ThreadPoolExecutor& pool, long long n)
+{
+    const quint64 before = pool.counters().succeeded;
+    Timer t;
+    for (long long i = 0; i < n; ++i)
+        pool.post([i] { doNotOptimize(i); });
+    pool.waitForIdle();
+    const double s = t.seconds();
+    require(pool.counters().succeeded - before == quint64(n), "poolscope post count");
+    return double(n) / s;
+}
+
+double submitBatchRate(poolscope::ThreadPoolExecutor& pool, long long n,
+                       std::vector<poolscope::Future<int>>& fs)
+{
+    Timer t;
+    for (long long i = 0; i < n; ++i)
+        fs.push_back(pool.submit([i] { return int(i); }));
+    long long sum = 0;
+    for (const auto& f : fs)
+        sum += f.result();
+    fs.clear(); // frees the nodes: part of the cost of a future per task
+    const double s = t.seconds();
+    require(sum == expectedSum(n), "poolscope submit results");
+    return double(n) / s;
+}
 
 void addThreadSuites(Registry& r)
 {
