@@ -64,6 +64,18 @@ Snapshot snapshotAt(qint64 t, int workers = 2)
     return s;
 }
 
+/// A snapshot at time t in which worker 1 runs `task` since `startNs`
+/// (0: unknown, as for a task the monitor did not time).
+Snapshot runningAt(qint64 t, quint64 task, qint64 startNs, const char* name = "task")
+{
+    Snapshot s = snapshotAt(t);
+    s.workers[1].state = WorkerState::Running;
+    s.workers[1].currentTask = task;
+    s.workers[1].currentName = NameTable::intern(QString::fromLatin1(name));
+    s.workers[1].currentStartNs = startNs;
+    return s;
+}
+
 /// A widget fed 10 s of spans (1 s each, both workers), following.
 void feedTenSeconds(TimelineWidget& w)
 {
@@ -477,11 +489,7 @@ void TstTimeline::runningTaskIsAnOpenRectangle()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    Snapshot s = snapshotAt(5 * kSec);
-    s.workers[1].state = WorkerState::Running;
-    s.workers[1].currentTask = 77;
-    s.workers[1].currentName = NameTable::intern("sleep");
-    s.workers[1].currentStartNs = 4 * kSec;
+    Snapshot s = runningAt(5 * kSec, 77, 4 * kSec, "sleep");
     w.applySnapshot(s);
     QVERIFY(!w.grab().isNull());
     QCOMPARE(w.lastPaintStats().runningDrawn, 1);
@@ -510,16 +518,8 @@ void TstTimeline::runningTaskWithoutStartTime()
     // drawn from the first snapshot that saw it running, and stays so.
     TimelineWidget w;
     w.resize(1000, 300);
-    Snapshot s = snapshotAt(5 * kSec);
-    s.workers[1].state = WorkerState::Running;
-    s.workers[1].currentTask = 78;
-    s.workers[1].currentStartNs = 0;
-    w.applySnapshot(s);
-    s = snapshotAt(6 * kSec);
-    s.workers[1].state = WorkerState::Running;
-    s.workers[1].currentTask = 78;
-    s.workers[1].currentStartNs = 0;
-    w.applySnapshot(s);
+    w.applySnapshot(runningAt(5 * kSec, 78, 0));
+    w.applySnapshot(runningAt(6 * kSec, 78, 0));
     QVERIFY(!w.grab().isNull());
     QCOMPARE(w.lastPaintStats().runningDrawn, 1);
     const auto hit = w.hitTest(QPoint(int(w.timeToX(5500 * kMs)), w.laneRect(1).center().y()));
@@ -527,11 +527,7 @@ void TstTimeline::runningTaskWithoutStartTime()
     QVERIFY(hit->running);
     QCOMPARE(hit->span.startNs, 5 * kSec);
     // The next task on that worker starts its own bar.
-    s = snapshotAt(7 * kSec);
-    s.workers[1].state = WorkerState::Running;
-    s.workers[1].currentTask = 79;
-    s.workers[1].currentStartNs = 0;
-    w.applySnapshot(s);
+    w.applySnapshot(runningAt(7 * kSec, 79, 0));
     const auto next = w.hitTest(QPoint(int(w.timeToX(7 * kSec)), w.laneRect(1).center().y()));
     QVERIFY(next.has_value());
     QCOMPARE(next->span.taskId, 79u);
