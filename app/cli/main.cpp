@@ -401,31 +401,69 @@ bool wantsMpi(int argc, char** argv)
     return false;
 }
 
-/// Open MPI ends the whole job when one rank dies: mpirun sends SIGTERM to
-/// every other rank, then SIGKILL. The master says what completed before it
-/// goes, so the user knows what did and did not run.
-void reportOnSigterm()
+/// Open MPI ends the whole job when one rank dies. Its mpirun (4.1) sends
+/// every other rank SIGCONT, then SIGTERM one second later, then SIGKILL a
+/// millisecond or two after that: far too soon to report anything on a
+/// loaded machine. So the master reports on SIGCONT, the first step, and
+/// SIGTERM only ends it; the user learns what did and did not run.
+/// (With mpirun's orte_forward_job_control, off by default, resuming a
+/// stopped job also sends SIGCONT; the report then is an early one, nothing
+/// more.)
+void reportOnJobAbort()
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
+    // Blocking SIGCONT only defers its handler: the kernel still resumes a
+    // stopped process when it is sent.
+    sigaddset(&set, SIGCONT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr); // inherited by every thread started later
     std::thread([set] {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0)
-            return;
-        const QString report = liveRunReport();
-        std::fprintf(stderr,
-                     "poolscope-cli: terminated (SIGTERM) by the MPI runtime, usually because "
-                     "another rank died (mpirun aborts the whole job; run it with "
-                     "--enable-recovery to keep going without that rank)\n");
-        if (!report.isEmpty())
-            std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(report));
-        std::fflush(stderr);
-        // A summary already printed may still sit in stdout's buffer (a pipe
-        // is fully buffered); this is a normal thread, so flushing is safe.
-        std::fflush(stdout);
-        ::_exit(1);
+        // The pool polls its ranks every 100 ms: by then it has seen the
+        // death, and the report names the task the dead rank held. mpirun's
+        // SIGTERM comes 1 s after its SIGCONT.
+        constexpr timespec kSettle{0, 300'000'000};
+        bool warned = false; // reported on SIGCONT already
+        QString lastReport;
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&set, &sig) != 0)
+                return;
+            if (sig == SIGCONT) {
+                if (warned)
+                    continue;
+                sigset_t term;
+                sigemptyset(&term);
+                sigaddset(&term, SIGTERM);
+                if (sigtimedwait(&term, nullptr, &kSettle) == SIGTERM)
+                    sig = SIGTERM;
+            }
+            const QString report = liveRunReport();
+            if (sig == SIGCONT)
+                std::fprintf(stderr,
+                             "poolscope-cli: the MPI runtime is ending the job (mpirun sent "
+                             "SIGCONT, its first step before SIGTERM), usually because another "
+                             "rank died; run it with --enable-recovery to keep going without "
+                             "that rank\n");
+            else if (!warned)
+                std::fprintf(stderr,
+                             "poolscope-cli: terminated (SIGTERM) by the MPI runtime, usually "
+                             "because another rank died (mpirun aborts the whole job; run it "
+                             "with --enable-recovery to keep going without that rank)\n");
+            else
+                std::fprintf(stderr, "poolscope-cli: terminated (SIGTERM) by the MPI runtime\n");
+            if (!report.isEmpty() && report != lastReport)
+                std::fprintf(stderr, "poolscope-cli: %s\n", qPrintable(report));
+            std::fflush(stderr);
+            // A summary already printed may still sit in stdout's buffer (a
+            // pipe is fully buffered); this is a normal thread, so flushing
+            // is safe.
+            std::fflush(stdout);
+            if (sig == SIGTERM)
+                ::_exit(1);
+            warned = true;
+            lastReport = report;
+        }
     }).detach();
 }
 #endif
@@ -446,7 +484,7 @@ int main(int argc, char** argv)
         // empty "terminated" line read as the master's.
         if (qEnvironmentVariableIsSet("OMPI_COMM_WORLD_SIZE")
             && qEnvironmentVariableIntValue("OMPI_COMM_WORLD_RANK") == 0)
-            reportOnSigterm();
+            reportOnJobAbort();
         try {
             mpiEnv = std::make_unique<mpi::Environment>(&argc, &argv);
         } catch (const std::exception& e) {
