@@ -198,8 +198,9 @@ std::optional<std::string> runPython3(const std::string& script,
 // Suites live in their own translation units.
 void addThreadSuites(Registry& r);
 void addMonitorSuites(Registry& r);
-/// The child process of monitor.rss_growth (poolscope-bench --rss-growth-child N).
-int runRssGrowthChild(long long n);
+/// The child process of monitor.rss_growth (poolscope-bench --rss-growth-child
+/// N [--without-monitor]).
+int runRssGrowthChild(long long n, bool withMonitor);
 void addProcessSuites(Registry& r);
 
 } // namespace bench

@@ -83,9 +83,10 @@ int main(int argc, char** argv)
         return poolscope::runWorker(argc, argv);
     QCoreApplication app(argc, argv);
     // Internal: monitor.rss_growth measures in a fresh copy of this program.
-    if (argc == 3 && std::string(argv[1]) == "--rss-growth-child") {
+    if ((argc == 3 || (argc == 4 && std::string(argv[3]) == "--without-monitor"))
+        && std::string(argv[1]) == "--rss-growth-child") {
         try {
-            return bench::runRssGrowthChild(std::atoll(argv[2]));
+            return bench::runRssGrowthChild(std::atoll(argv[2]), argc == 3);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "poolscope-bench --rss-growth-child: %s\n", e.what());
             return 1;

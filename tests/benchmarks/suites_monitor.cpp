@@ -4,7 +4,8 @@
 //                         while the pool completes ~1M+ tasks/s
 //   monitor.loop_lag_p99  lateness of a 16 ms timer on an event loop that
 //                         holds a Monitor at 30 Hz, same load
-//   monitor.rss_growth    RSS growth over 10M tasks with a Monitor attached
+//   monitor.rss_growth    RSS growth over 10M tasks with a Monitor attached,
+//                         beside the same run without one
 //
 // The throughput cost (poolscope.thread.monitored.*) is measured in the
 // thread.submit and thread.post suites, in the same rotation as the
@@ -27,6 +28,7 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -286,47 +288,77 @@ void rssGrowthSuite(Context& ctx)
     // Measured in a fresh child process (this program with
     // --rss-growth-child N): after the other suites this process already
     // holds hundreds of MB its allocator keeps, which would hide any growth.
-    // One run: a repetition in the same process would start warm.
+    // One run: a repetition in the same process would start warm. A second
+    // child runs the same tasks without a Monitor: the pool's own memory,
+    // the harness's future windows and backlog and the allocator's arenas
+    // are in both, so the difference is what the Monitor adds.
     const long long n = ctx.n(10'000'000, 200'000);
-    QProcess child;
-    child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    child.start(QCoreApplication::applicationFilePath(),
-                {QStringLiteral("--rss-growth-child"), QString::number(n)});
-    require(child.waitForStarted(10000), "rss child started");
-    require(child.waitForFinished(600000) && child.exitStatus() == QProcess::NormalExit
-                && child.exitCode() == 0,
-            "rss child finished (exit code " + std::to_string(child.exitCode()) + ")");
-    // "growth_mb start_mb after_warm_mb tasks_per_s spans records snapshots
-    //  after_full_mb tasks_done_when_full"
-    std::istringstream in(child.readAllStandardOutput().toStdString());
-    double growth = 0, start = 0, afterWarm = 0, rate = 0, spans = 0, records = 0, snaps = 0,
-           afterFull = 0, doneAtFull = 0;
-    require(bool(in >> growth >> start >> afterWarm >> rate >> spans >> records >> snaps
-                 >> afterFull >> doneAtFull),
-            "rss child printed its figures");
+    struct ChildFigures {
+        // "growth_mb start_mb after_warm_mb tasks_per_s spans records
+        //  snapshots after_full_mb tasks_done_when_full"
+        double growth = 0, start = 0, afterWarm = 0, rate = 0, spans = 0, records = 0, snaps = 0,
+               afterFull = 0, doneAtFull = 0;
+    };
+    auto runChild = [&](bool withMonitor) {
+        QProcess child;
+        child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        QStringList args{QStringLiteral("--rss-growth-child"), QString::number(n)};
+        if (!withMonitor)
+            args << QStringLiteral("--without-monitor");
+        child.start(QCoreApplication::applicationFilePath(), args);
+        require(child.waitForStarted(10000), "rss child started");
+        require(child.waitForFinished(600000) && child.exitStatus() == QProcess::NormalExit
+                    && child.exitCode() == 0,
+                "rss child finished (exit code " + std::to_string(child.exitCode()) + ")");
+        std::istringstream in(child.readAllStandardOutput().toStdString());
+        ChildFigures c;
+        require(bool(in >> c.growth >> c.start >> c.afterWarm >> c.rate >> c.spans >> c.records
+                     >> c.snaps >> c.afterFull >> c.doneAtFull),
+                "rss child printed its figures");
+        return c;
+    };
+    const ChildFigures m = runChild(true);
     Samples s;
-    s.add(growth);
+    s.add(m.growth);
     char note[360];
     std::snprintf(note, sizeof note,
                   "N=%lld (half submit() with futures, half post()) at %s in a fresh process; "
                   "from before the pool and Monitor existed (%.0f MB) to the end, both alive; "
-                  "%.1f MB after the first 10%%; history kept %.0f spans, %.0f records; %.0f "
-                  "snapshots; one run",
-                  n, fmtRate(rate).c_str(), start, afterWarm, spans, records, snaps);
+                  "%.1f MB of it after the first 10%%; history kept %.0f spans, %.0f records; "
+                  "%.0f snapshots; one run",
+                  n, fmtRate(m.rate).c_str(), m.start, m.afterWarm, m.spans, m.records, m.snaps);
     ctx.report("monitor.rss_growth", s, "MB", note);
+
+    const ChildFigures u = runChild(false);
+    Samples su;
+    su.add(u.growth);
+    std::snprintf(note, sizeof note,
+                  "the same N and tasks at %s in a fresh process without a Monitor (the pool, "
+                  "the future windows, the feeder's backlog, the allocator's arenas); %.1f MB "
+                  "of it after the first 10%%; one run",
+                  fmtRate(u.rate).c_str(), u.afterWarm);
+    ctx.report("monitor.rss_growth_unmonitored", su, "MB", note);
+    Samples share;
+    share.add(m.growth - u.growth);
+    std::snprintf(note, sizeof note,
+                  "monitor.rss_growth - monitor.rss_growth_unmonitored: what the Monitor "
+                  "(rings, history of %.0f spans and %.0f records, snapshots) adds",
+                  m.spans, m.records);
+    ctx.report("monitor.rss_growth_of_monitor", share, "MB", note);
+
     // The part that is not the bounded history filling up (MonitorOptions:
     // historySpans, historyRecords): growth from the moment both were full.
-    if (afterFull < 0) {
+    if (m.afterFull < 0) {
         ctx.skip("monitor.rss_growth_after_history_full",
                  "the Monitor's history never filled: too few tasks");
         return;
     }
     Samples f;
-    f.add(afterFull);
+    f.add(m.afterFull);
     std::snprintf(note, sizeof note,
                   "same run, from the moment the Monitor's bounded history was full (%.0f "
                   "tasks done) to the end",
-                  doneAtFull);
+                  m.doneAtFull);
     ctx.report("monitor.rss_growth_after_history_full", f, "MB", note);
 }
 
@@ -396,8 +428,9 @@ void pairedCostSuite(Context& ctx)
 
 /// monitor.rss_growth's child: n tasks on a 2-worker pool with a Monitor
 /// (default options: 30 Hz, records on, bounded history) ticking on this
-/// thread's event loop; prints one line of figures (see rssGrowthSuite).
-int runRssGrowthChild(long long n)
+/// thread's event loop, or without one; prints one line of figures (see
+/// rssGrowthSuite).
+int runRssGrowthChild(long long n, bool withMonitor)
 {
     const double mb = 1024.0 * 1024.0;
     const long long rss0 = rssBytes();
@@ -406,10 +439,13 @@ int runRssGrowthChild(long long n)
     quint64 doneAtFull = 0;
     quint64 snapshots = 0;
     poolscope::ThreadPoolExecutor pool(kWorkers);
-    poolscope::Monitor mon;
-    QObject::connect(&mon, &poolscope::Monitor::snapshotReady,
-                     [&](const poolscope::Snapshot&) { ++snapshots; });
-    mon.attach(&pool);
+    std::optional<poolscope::Monitor> mon;
+    if (withMonitor) {
+        mon.emplace();
+        QObject::connect(&*mon, &poolscope::Monitor::snapshotReady,
+                         [&](const poolscope::Snapshot&) { ++snapshots; });
+        mon->attach(&pool);
+    }
     Timer t;
     {
         // Half the tasks with a future each (in windows), half post().
@@ -432,10 +468,9 @@ int runRssGrowthChild(long long n)
             submitsDone.store(true);
         });
         // The Monitor lives in this thread: its history is read between spins.
-        const auto& o = mon.options();
         auto noteFull = [&] {
-            if (rssFull < 0 && mon.spanHistory().size() >= o.historySpans
-                && mon.recordHistory().size() >= o.historyRecords) {
+            if (mon && rssFull < 0 && mon->spanHistory().size() >= mon->options().historySpans
+                && mon->recordHistory().size() >= mon->options().historyRecords) {
                 rssFull = rssBytes();
                 doneAtFull = pool.counters().completed();
             }
@@ -453,14 +488,16 @@ int runRssGrowthChild(long long n)
         }
     }
     const double secs = t.seconds();
-    mon.detach();
     const auto c = pool.counters();
-    require(c.succeeded == quint64(n) && c.submitted == quint64(n), "monitored task count");
-    require(mon.last().counters.succeeded == quint64(n), "the monitor's count");
+    require(c.succeeded == quint64(n) && c.submitted == quint64(n), "task count");
+    if (mon) {
+        mon->detach();
+        require(mon->last().counters.succeeded == quint64(n), "the monitor's count");
+    }
     const long long rssEnd = rssBytes();
     std::printf("%.3f %.3f %.3f %.0f %zu %zu %llu %.3f %llu\n", double(rssEnd - rss0) / mb,
                 double(rss0) / mb, double(rssEnd - rssWarm) / mb, double(n) / secs,
-                mon.spanHistory().size(), mon.recordHistory().size(),
+                mon ? mon->spanHistory().size() : 0, mon ? mon->recordHistory().size() : 0,
                 static_cast<unsigned long long>(snapshots),
                 rssFull < 0 ? -1.0 : double(rssEnd - rssFull) / mb,
                 static_cast<unsigned long long>(doneAtFull));
