@@ -7,6 +7,11 @@
 
 namespace poolscope {
 
+namespace {
+/// The first rate probe after attach (ms); a second follows at 8 ms.
+constexpr int kFirstProbeMs = 2;
+} // namespace
+
 Monitor::Monitor(QObject* parent)
     : Monitor(MonitorOptions{}, parent)
 {}
@@ -45,6 +50,7 @@ void Monitor::attach(Executor* executor)
     m_prevSubmitted = executor->counters().submitted;
     executor->setDetailSampling(1);
     executor->setRecordSampling(1);
+    m_beforeFirstProbe = true;
     setDetailBudgets();
     m_prevWorkerCpu.clear();
     m_sampler->reset();
@@ -58,7 +64,7 @@ void Monitor::attach(Executor* executor)
     // read the submit rate and set the sampling before the first tick.
     const quint64 generation = ++m_attachGeneration;
     if (m_opts.maxSpansPerSecond > 0) {
-        for (int ms : {2, 8}) {
+        for (int ms : {kFirstProbeMs, 8}) {
             if (ms < m_opts.intervalMs)
                 QTimer::singleShot(ms, Qt::PreciseTimer, this,
                                    [this, generation] { probeRate(generation); });
@@ -117,13 +123,20 @@ void Monitor::clearHistory()
 
 void Monitor::setDetailBudgets()
 {
-    // Twice what each rate budget allows in one interval: the samplings set
-    // from the measured rate stay well inside them; only a burst the
-    // sampling has not caught up with yet (just after attach, or between
-    // two ticks) meets them. 0 (no limit) where the rate budget is 0.
-    auto perTick = [this](double perSecond) {
+    // Twice what each rate budget allows until the next collect or probe:
+    // the samplings set from the measured rate stay well inside them; only
+    // a burst the sampling has not caught up with yet (just after attach, or
+    // between two ticks) meets them. Just after attach the sampling is
+    // "every task" and the first probe comes after kFirstProbeMs, so the
+    // budget covers those 2 ms (400 tasks at the defaults), not a whole
+    // interval (6,600): a burst then no longer pays for timing thousands of
+    // tasks in its first milliseconds. 0 (no limit) where the rate budget
+    // is 0.
+    const int windowMs =
+        m_beforeFirstProbe ? std::min(kFirstProbeMs, m_opts.intervalMs) : m_opts.intervalMs;
+    auto perTick = [windowMs](double perSecond) {
         return perSecond <= 0 ? quint64(0)
-                              : quint64(std::ceil(2.0 * perSecond * m_opts.intervalMs / 1000.0));
+                              : quint64(std::ceil(2.0 * perSecond * windowMs / 1000.0));
     };
     m_executor->setDetailBudget(perTick(m_opts.maxSpansPerSecond),
                                 perTick(m_opts.maxRecordsPerSecond));
@@ -176,6 +189,16 @@ void Monitor::probeRate(quint64 generation)
     // figures stay untouched.
     const quint64 submitted = m_executor->counters().submitted;
     adjustSampling(double(submitted - m_prevSubmitted) * 1e9 / double(dt));
+    endFirstWindow();
+}
+
+void Monitor::endFirstWindow()
+{
+    if (!m_beforeFirstProbe)
+        return;
+    m_beforeFirstProbe = false;
+    if (m_opts.maxSpansPerSecond > 0 || m_opts.maxRecordsPerSecond > 0)
+        setDetailBudgets(); // the interval's budget, refilled
 }
 
 const Snapshot& Monitor::tick()
@@ -187,6 +210,7 @@ const Snapshot& Monitor::tick()
     m_batch.records.clear();
     m_batch.hostCpu.clear(); // only pools with remote hosts fill it; none leaks into the next pool
     m_executor->collectTelemetry(m_batch, m_opts.queueHeadSize);
+    endFirstWindow(); // a tick before the first probe (a direct tick() call) ends it too
 
     s.tick = ++m_tick;
     s.timeNs = m_batch.timeNs;

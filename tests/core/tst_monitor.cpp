@@ -374,22 +374,26 @@ void TstMonitor::recordSamplingThinsRecords()
 
 void TstMonitor::burstBeforeTheFirstTickIsBounded_data()
 {
-    QTest::addColumn<int>("intervalMs"); // set after attach; 0 = the default 33
-    QTest::addColumn<int>("budget");
-    QTest::newRow("30 Hz") << 0 << 6600;
-    QTest::newRow("100 Hz, set while attached") << 10 << 2000;
+    QTest::addColumn<int>("intervalMs");  // set after attach; 0 = the default 33
+    QTest::addColumn<int>("firstBudget"); // until the first probe (2 ms) or tick
+    QTest::addColumn<int>("tickBudget");  // per interval after it
+    QTest::newRow("30 Hz") << 0 << 400 << 6600;
+    QTest::newRow("100 Hz, set while attached") << 10 << 400 << 2000;
+    QTest::newRow("1 ms, set while attached") << 1 << 200 << 200;
 }
 
 void TstMonitor::burstBeforeTheFirstTickIsBounded()
 {
-    // Default options: 100k spans/s at 30 Hz, a budget of 6,600 timed tasks
-    // per tick (2 x 100k x 33 ms; at 10 ms, 2,000). A burst submitted before
-    // any rate probe or tick can run (no event loop turns here) is timed up
-    // to that budget only: nothing overflows the rings, counts stay exact.
-    // The first tick then sets a sampling for spans and a thinner one for
-    // records.
+    // Default options: 100k spans/s. Until the first rate probe (2 ms after
+    // attach) the budget is 2 x 100k x 2 ms = 400 timed tasks; from the
+    // first probe or tick on, 2 x 100k x the interval (6,600 at 30 Hz). A
+    // burst submitted before any probe or tick can run (no event loop turns
+    // here) is timed up to the budget only: nothing overflows the rings,
+    // counts stay exact. The first tick then sets a sampling for spans and
+    // a thinner one for records.
     QFETCH(int, intervalMs);
-    QFETCH(int, budget);
+    QFETCH(int, firstBudget);
+    QFETCH(int, tickBudget);
     ThreadPoolExecutor pool(2);
     Monitor mon;
     mon.attach(&pool);
@@ -402,9 +406,23 @@ void TstMonitor::burstBeforeTheFirstTickIsBounded()
     const Snapshot& s = mon.tick();
     QCOMPARE(s.counters.succeeded, quint64(n));
     QCOMPARE(s.counters.droppedEvents, quint64(0));
-    QCOMPARE(int(s.spans.size()), budget);
-    QCOMPARE(s.counters.sampledOut, quint64(n - budget));
+    QCOMPARE(int(s.spans.size()), firstBudget);
+    QCOMPARE(s.counters.sampledOut, quint64(n - firstBudget));
     QVERIFY2(s.recordSampling > 1, qPrintable(QString::number(s.tasksPerSecond)));
+
+    // After the tick the interval's budget holds: a burst with twice as
+    // many tasks as the sampling picks for it is timed up to that budget.
+    const quint64 sampledOutBefore = s.counters.sampledOut;
+    const int n2 = 2 * tickBudget * s.detailSampling;
+    for (int i = 0; i < n2; ++i)
+        pool.post([] {});
+    QVERIFY(pool.waitForIdle());
+    const Snapshot& s2 = mon.tick();
+    QCOMPARE(s2.counters.succeeded, quint64(n + n2));
+    QCOMPARE(s2.counters.droppedEvents, quint64(0));
+    QCOMPARE(int(s2.spans.size()), tickBudget);
+    QCOMPARE(s2.counters.sampledOut - sampledOutBefore, quint64(n2 - tickBudget));
+
     // A quiet pool brings every record back.
     QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().recordSampling), 1, 30000);
 }
@@ -415,6 +433,7 @@ void TstMonitor::historyIsBounded()
     MonitorOptions o;
     o.historySpans = 1000;
     o.records = false;
+    o.maxSpansPerSecond = 0; // every task timed: 20x the history
     Monitor mon(o);
     mon.attach(&pool);
     for (int i = 0; i < 20'000; ++i)

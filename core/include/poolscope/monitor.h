@@ -124,6 +124,7 @@ private:
     void adjustSampling(double tasksPerSecond);
     void setDetailBudgets();
     void probeRate(quint64 generation);
+    void endFirstWindow();
     void retain(const Snapshot& s);
 
     MonitorOptions m_opts;
@@ -140,6 +141,7 @@ private:
     QHash<int, QPair<qint64, qint64>> m_prevWorkerCpu; // index -> (timeNs, cpuNs)
     quint64 m_prevSubmitted = 0;
     quint64 m_attachGeneration = 0;        // tells a rate probe its attach is still current
+    bool m_beforeFirstProbe = false;       // the detail budget covers only up to the first probe
     QHash<int, WorkerInfo> m_knownWorkers; // every worker seen (for exports)
     QString m_poolKind;
     std::deque<TaskSpan> m_spans;
