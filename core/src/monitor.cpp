@@ -50,7 +50,9 @@ void Monitor::attach(Executor* executor)
     m_prevSubmitted = executor->counters().submitted;
     executor->setDetailSampling(1);
     executor->setRecordSampling(1);
-    m_beforeFirstProbe = true;
+    // Only when rate probes come (see below): otherwise the first window
+    // lasts until the first tick, a whole interval.
+    m_beforeFirstProbe = m_opts.maxSpansPerSecond > 0;
     setDetailBudgets();
     m_prevWorkerCpu.clear();
     m_sampler->reset();

@@ -29,6 +29,8 @@ private slots:
     void recordSamplingThinsRecords();
     void burstBeforeTheFirstTickIsBounded_data();
     void burstBeforeTheFirstTickIsBounded();
+    void recordBudgetWithoutSpanSampling_data();
+    void recordBudgetWithoutSpanSampling();
     void oneSignalPerTick();
 };
 
@@ -425,6 +427,36 @@ void TstMonitor::burstBeforeTheFirstTickIsBounded()
 
     // A quiet pool brings every record back.
     QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().recordSampling), 1, 30000);
+}
+
+void TstMonitor::recordBudgetWithoutSpanSampling_data()
+{
+    QTest::addColumn<int>("intervalMs");
+    QTest::addColumn<int>("records"); // 2 x 10k records/s x the interval
+    QTest::newRow("30 Hz") << 33 << 660;
+    QTest::newRow("100 Hz") << 10 << 200;
+}
+
+void TstMonitor::recordBudgetWithoutSpanSampling()
+{
+    // Every task timed (no span sampling, so no rate probes), records
+    // limited: the first window lasts until the first tick, and its record
+    // budget is the whole interval's.
+    QFETCH(int, intervalMs);
+    QFETCH(int, records);
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.maxSpansPerSecond = 0;
+    o.intervalMs = intervalMs;
+    Monitor mon(o);
+    mon.attach(&pool);
+    const int n = 5000;
+    for (int i = 0; i < n; ++i)
+        pool.post([] {});
+    QVERIFY(pool.waitForIdle());
+    const Snapshot& s = mon.tick();
+    QCOMPARE(int(s.spans.size()), n);
+    QCOMPARE(int(s.completed.size()), records);
 }
 
 void TstMonitor::historyIsBounded()
