@@ -11,6 +11,16 @@
 
 using namespace poolscope;
 
+namespace {
+/// Posts `n` no-op tasks and waits until the pool is idle.
+[[nodiscard]] bool postNoOpsAndWait(ThreadPoolExecutor& pool, int n)
+{
+    for (int i = 0; i < n; ++i)
+        pool.post([] {});
+    return pool.waitForIdle();
+}
+} // namespace
+
 class TstMonitor : public QObject {
     Q_OBJECT
 private slots:
@@ -253,9 +263,7 @@ void TstMonitor::samplingFollowsTheRate()
     mon.tick();
     QCOMPARE(mon.last().detailSampling, 1);
     for (int round = 0; round < 50 && mon.last().detailSampling == 1; ++round) {
-        for (int i = 0; i < 20'000; ++i)
-            pool.post([] {});
-        QVERIFY(pool.waitForIdle());
+        QVERIFY(postNoOpsAndWait(pool, 20'000));
         mon.tick();
     }
     QVERIFY2(mon.last().detailSampling > 1, qPrintable(QString::number(mon.last().tasksPerSecond)));
@@ -287,9 +295,7 @@ void TstMonitor::samplingSetBeforeTheFirstTick()
     QCOMPARE(ticks.count(), 0); // the probes emit nothing
     QCOMPARE(mon.last().tick, quint64(0));
     // Tasks submitted from now on are sampled; counts stay exact.
-    for (int i = 0; i < 20'000; ++i)
-        pool.post([] {});
-    QVERIFY(pool.waitForIdle());
+    QVERIFY(postNoOpsAndWait(pool, 20'000));
     mon.tick();
     QCOMPARE(mon.last().counters.succeeded, quint64(40'000));
     QVERIFY(mon.last().counters.sampledOut >= 10'000);
@@ -325,9 +331,7 @@ void TstMonitor::detailBudgetBoundsTimedTasks()
     const int timed = budget > 0 ? std::min(budget, tasks) : tasks;
     const int records = recordBudget > 0 ? std::min(recordBudget, timed) : timed;
     for (int round = 1; round <= 2; ++round) {
-        for (int i = 0; i < tasks; ++i)
-            pool.post([] {});
-        QVERIFY(pool.waitForIdle());
+        QVERIFY(postNoOpsAndWait(pool, tasks));
         const Snapshot& s = mon.tick();
         QCOMPARE(s.counters.succeeded, quint64(round * tasks));
         QCOMPARE(s.counters.droppedEvents, quint64(0));
@@ -402,9 +406,7 @@ void TstMonitor::burstBeforeTheFirstTickIsBounded()
     if (intervalMs > 0)
         mon.setIntervalMs(intervalMs);
     const int n = 100'000;
-    for (int i = 0; i < n; ++i)
-        pool.post([] {});
-    QVERIFY(pool.waitForIdle());
+    QVERIFY(postNoOpsAndWait(pool, n));
     const Snapshot& s = mon.tick();
     QCOMPARE(s.counters.succeeded, quint64(n));
     QCOMPARE(s.counters.droppedEvents, quint64(0));
@@ -416,9 +418,7 @@ void TstMonitor::burstBeforeTheFirstTickIsBounded()
     // many tasks as the sampling picks for it is timed up to that budget.
     const quint64 sampledOutBefore = s.counters.sampledOut;
     const int n2 = 2 * tickBudget * s.detailSampling;
-    for (int i = 0; i < n2; ++i)
-        pool.post([] {});
-    QVERIFY(pool.waitForIdle());
+    QVERIFY(postNoOpsAndWait(pool, n2));
     const Snapshot& s2 = mon.tick();
     QCOMPARE(s2.counters.succeeded, quint64(n + n2));
     QCOMPARE(s2.counters.droppedEvents, quint64(0));
@@ -451,9 +451,7 @@ void TstMonitor::recordBudgetWithoutSpanSampling()
     Monitor mon(o);
     mon.attach(&pool);
     const int n = 5000;
-    for (int i = 0; i < n; ++i)
-        pool.post([] {});
-    QVERIFY(pool.waitForIdle());
+    QVERIFY(postNoOpsAndWait(pool, n));
     const Snapshot& s = mon.tick();
     QCOMPARE(int(s.spans.size()), n);
     QCOMPARE(int(s.completed.size()), records);
@@ -486,9 +484,7 @@ void TstMonitor::oneSignalPerTick()
     Monitor mon;
     QSignalSpy spy(&mon, &Monitor::snapshotReady);
     mon.attach(&pool);
-    for (int i = 0; i < 50'000; ++i)
-        pool.post([] {});
-    pool.waitForIdle();
+    QVERIFY(postNoOpsAndWait(pool, 50'000));
     mon.tick();
     mon.tick();
     QCOMPARE(quint64(spy.count()), mon.last().tick); // exactly one emission per tick
