@@ -10,6 +10,7 @@
 
 #include "poolscope/mpipool.h"
 #include "poolscope/protocol.h"
+#include "poolscope/recording.h"
 #include "taskqueue.h"
 
 #include <QCborArray>
@@ -88,7 +89,7 @@ struct RankWorker {
     CpuUsage cpu;
 };
 
-class MpiPoolCore {
+class MpiPoolCore final : public CancelHook {
 public:
     explicit MpiPoolCore(const MpiPoolOptions& o)
         : opts(o)
@@ -114,11 +115,17 @@ public:
     int stepBudget = 0;
     bool broken = false;
     QString brokenReason;
-    bool monitorAttached = false, spansOn = false, recordsOn = false;
-    std::size_t spanCap = 4096, recordCap = 512;
+    bool monitorAttached = false;
+    bool recording = false;                 // a Monitor records the pool: stage every finished task
+    std::atomic<bool> recordingFlag{false}; // `recording` for readers without m
+    // Rows staged under m, and rows of tasks their futures cancelled (any
+    // thread, under sideMutex only).
+    std::shared_ptr<RecordWriter> writer = std::make_shared<RecordWriter>(false);
+    std::mutex sideMutex;
+    std::shared_ptr<RecordWriter> sideWriter = std::make_shared<RecordWriter>(false);
     quint64 nextTaskId = 1;
     quint64 submitted = 0, started = 0, succeeded = 0, failed = 0, brokenFailed = 0,
-            dispatchedNotStartedFailed = 0, dropped = 0;
+            dispatchedNotStartedFailed = 0;
     std::atomic<quint64> cancelledPending{0};
     int inflightTotal = 0;
     QString lastName;
@@ -142,7 +149,7 @@ public:
         c.failed = failed;
         const quint64 cp = cancelledPending.load(std::memory_order_acquire);
         c.cancelled = cp;
-        c.droppedEvents = dropped;
+        c.droppedEvents = writer->lost() + sideWriter->lost();
         c.queued = submitted - started - cp - brokenFailed - dispatchedNotStartedFailed;
         c.running = started - (succeeded + failed - brokenFailed - dispatchedNotStartedFailed);
         return c;
@@ -402,32 +409,27 @@ public:
         const qint64 start = f.started ? f.startNs : end;
         slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (end - start),
                           std::memory_order_relaxed);
-        if (!spansOn)
-            return;
-        TaskSpan span;
-        span.taskId = f.node->id;
-        span.enqueueNs = f.node->enqueueNs;
-        span.startNs = start;
-        span.endNs = end;
-        span.cpuNs = cpuNs;
-        span.nameId = f.node->nameId;
-        span.worker = slot.index;
-        span.core = qint16(core >= 0 ? core : f.core);
-        span.status = status;
-        if (!slot.spans.push(span))
-            ++dropped;
-        if (recordsOn) {
-            TaskRecord rec;
-            rec.span = span;
-            rec.args = f.node->argsSummary();
-            if (status == TaskStatus::Succeeded)
-                rec.result = f.node->resultVariant();
-            else if (f.node->error)
-                rec.error = QString::fromStdString(describeException(f.node->error));
-            if (!slot.records.push(std::move(rec)))
-                ++dropped;
-        }
+        if (recording)
+            stageFinished(*writer, *f.node, status, start, end, cpuNs, slot.index,
+                          core >= 0 ? core : f.core);
     }
+
+    /// A task that ends without having started on a rank. Under m.
+    void recordUnstartedLocked(const TaskNode& n, TaskStatus status)
+    {
+        if (recording)
+            stageUnstarted(*writer, n, status, monotonicNs());
+    }
+
+    // CancelHook: a queued task was cancelled by its future (any thread).
+    void recordCancelled(const TaskNode& node) noexcept override
+    {
+        if (!recordingFlag.load(std::memory_order_relaxed))
+            return;
+        std::lock_guard lk(sideMutex);
+        stageUnstarted(*sideWriter, node, TaskStatus::Cancelled, monotonicNs());
+    }
+    void pendingCancelled() noexcept override {}
 
     QString placeOf(const RankWorker& w) const
     {
@@ -475,6 +477,7 @@ public:
                                  .arg(n->id)
                                  .arg(n->remote()->name, placeOf(*w))
                                  .toStdString()));
+                recordUnstartedLocked(*n, TaskStatus::Failed);
                 ++failed;
                 ++dispatchedNotStartedFailed;
                 complete.push_back({n, FutureState::Finished});
@@ -505,6 +508,7 @@ public:
         while (TaskNode* n = queue.pop()) {
             if (n->tryStart()) {
                 n->error = err;
+                recordUnstartedLocked(*n, TaskStatus::Failed);
                 ++brokenFailed;
                 ++failed;
                 complete.push_back({n, FutureState::Finished});
@@ -527,6 +531,7 @@ public:
             for (auto it = w->inflight.begin(); it != w->inflight.end();) {
                 if (!it->started) {
                     it->node->error = err;
+                    recordUnstartedLocked(*it->node, TaskStatus::Failed);
                     ++failed;
                     ++dispatchedNotStartedFailed;
                     complete.push_back({it->node, FutureState::Finished});
@@ -958,7 +963,7 @@ MpiPoolExecutor::MpiPoolExecutor(const MpiPoolOptions& options, QObject* parent)
     for (std::size_t i = 0; i < peers.size(); ++i) {
         auto w = std::make_unique<detail::RankWorker>();
         w->peer = peers[i];
-        w->slot = std::make_shared<detail::WorkerSlot>(int(i), core->spanCap, core->recordCap);
+        w->slot = std::make_shared<detail::WorkerSlot>(int(i));
         w->slot->name = QStringLiteral("rank %1").arg(peers[i]);
         w->reader = protocol::FrameReader(options.maxFrameBytes);
         core->workers.push_back(std::move(w));
@@ -990,13 +995,14 @@ void MpiPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts)
     auto& c = *m_core;
     node->priority = opts.priority;
     node->cancelCounter = &c.cancelledPending;
+    node->cancelHook = &c;
     std::lock_guard lk(c.m);
     if (c.broken)
         throw BrokenExecutor(c.brokenReason.toStdString());
     if (c.shutdown)
         throw ShutdownError();
-    if (c.spansOn)
-        node->enqueueNs = monotonicNs();
+    if (c.recording)
+        node->submitStamp = monotonicNs();
     if (!opts.name.isEmpty()) {
         if (opts.name != c.lastName) {
             c.lastName = opts.name;
@@ -1199,27 +1205,19 @@ bool MpiPoolExecutor::waitForIdle(const Deadline& deadline) const
     return c.cv.wait_until(lk, deadline.at(), idle);
 }
 
-void MpiPoolExecutor::setDetailEnabled(bool spans, bool records)
+void MpiPoolExecutor::setRecording(bool on)
 {
     std::lock_guard lk(m_core->m);
-    m_core->monitorAttached = spans || records;
-    m_core->spansOn = spans || records;
-    m_core->recordsOn = records;
+    m_core->monitorAttached = on;
+    m_core->recording = on;
+    m_core->recordingFlag.store(on, std::memory_order_relaxed);
 }
 
-void MpiPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
+void MpiPoolExecutor::setStagingCapacity(std::size_t rows)
 {
     std::lock_guard lk(m_core->m);
-    m_core->spanCap = std::max<std::size_t>(2, spans);
-    m_core->recordCap = std::max<std::size_t>(2, records);
-    for (auto& w : m_core->workers) {
-        // Slots are made in the constructor, before a monitor can ask;
-        // resize the rings while nothing was recorded yet.
-        if (w->slot->started.load(std::memory_order_relaxed) == 0) {
-            w->slot->spans.resize(m_core->spanCap);
-            w->slot->records.resize(m_core->recordCap);
-        }
-    }
+    m_core->writer->setMaxRows(rows);
+    m_core->sideWriter->setMaxRows(rows);
 }
 
 void MpiPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
@@ -1233,9 +1231,11 @@ void MpiPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
     out.shutdown = c.shutdown;
     out.queueHead.clear();
     c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
-        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.enqueueNs});
+        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.submitStamp});
     });
     out.workers.clear();
+    out.writers.clear();
+    out.ticks = false;
     for (auto& w : c.workers) {
         const detail::WorkerSlot& s = *w->slot;
         WorkerInfo wi;
@@ -1261,9 +1261,9 @@ void MpiPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
         wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
         wi.cpuNs = w->taskCpuNs; // finished tasks' CPU time (the rank may be remote)
         out.workers.append(wi);
-        w->slot->spans.drain(out.spans);
-        w->slot->records.drain(out.records);
     }
+    out.writers.push_back(c.writer);
+    out.writers.push_back(c.sideWriter);
     out.hostCpu = c.hostCpu;
 }
 

@@ -452,6 +452,8 @@ bool TaskNode::cancelPending() noexcept
             break;
     }
     dropCallable();
+    if (cancelHook)
+        cancelHook->recordCancelled(*this);
     // seq_cst: pairs with a pool's idle waiter, which registers itself and
     // then reads this counter (see ThreadPoolCore::pendingCancelled()).
     if (cancelCounter)

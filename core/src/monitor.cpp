@@ -1,5 +1,7 @@
 #include "poolscope/monitor.h"
 
+#include "stamps.h"
+
 #include "poolscope/cpusampler.h"
 
 #include <algorithm>
@@ -8,8 +10,13 @@
 namespace poolscope {
 
 namespace {
-/// The first rate probe after attach (ms); a second follows at 8 ms.
-constexpr int kFirstProbeMs = 2;
+/// The longest the Monitor drains rows in one go on its thread (the GUI's
+/// in the window): a frame is 16 ms, and a tick's views and a paint must fit
+/// in it too. At millions of tasks a second a tick's rows take longer; the
+/// rest follow in more slices, between other events.
+constexpr qint64 kDrainSliceNs = 2'000'000;
+/// Rows drained between two looks at the clock (~0.05 ms of rows).
+constexpr std::size_t kDrainStep = 2048;
 } // namespace
 
 Monitor::Monitor(QObject* parent)
@@ -20,10 +27,22 @@ Monitor::Monitor(const MonitorOptions& options, QObject* parent)
     : QObject(parent)
     , m_opts(options)
     , m_sampler(std::make_unique<CpuSampler>())
+    , m_stamps(std::make_unique<detail::StampConverter>())
 {
     qRegisterMetaType<poolscope::Snapshot>();
+    m_opts.recordSampling = std::max<quint64>(1, m_opts.recordSampling);
+    m_run = newRecord();
+    // Named, so that a profile of the thread that ticks says which is which.
+    m_timer.setObjectName(QStringLiteral("monitorTick"));
+    m_drainTimer.setObjectName(QStringLiteral("monitorDrain"));
     m_timer.setTimerType(Qt::PreciseTimer);
-    connect(&m_timer, &QTimer::timeout, this, [this] { tick(); });
+    connect(&m_timer, &QTimer::timeout, this, [this] { collect(true); });
+    m_drainTimer.setSingleShot(true);
+    m_drainTimer.setInterval(0);
+    connect(&m_drainTimer, &QTimer::timeout, this, [this] {
+        if (!drainFor(kDrainSliceNs))
+            m_drainTimer.start();
+    });
 }
 
 Monitor::~Monitor()
@@ -31,7 +50,14 @@ Monitor::~Monitor()
     // No final tick here: receivers may already be half destroyed.
     m_timer.stop();
     if (m_executor)
-        m_executor->setDetailEnabled(false, false);
+        m_executor->setRecording(false);
+}
+
+std::shared_ptr<RunRecord> Monitor::newRecord() const
+{
+    return std::make_shared<RunRecord>(m_opts.recordLimit > 0 ? m_opts.recordLimit
+                                                              : RunRecord::kDefaultLimit,
+                                       m_opts.recordSampling);
 }
 
 void Monitor::attach(Executor* executor)
@@ -42,36 +68,18 @@ void Monitor::attach(Executor* executor)
     if (!executor)
         return;
     m_executor = executor;
-    executor->setRingCapacity(m_opts.spanRing, m_opts.recordRing);
-    executor->setDetailEnabled(true, m_opts.records);
+    m_stamps->anchor();
+    executor->setStagingCapacity(m_opts.stagingRows);
+    executor->setRecording(m_opts.recordLimit > 0);
     m_originNs = monotonicNs();
     m_prevTimeNs = m_originNs;
     m_prevCompleted = executor->counters().completed();
-    m_prevSubmitted = executor->counters().submitted;
-    executor->setDetailSampling(1);
-    executor->setRecordSampling(1);
-    // Only when rate probes come (see below): otherwise the first window
-    // lasts until the first tick, a whole interval.
-    m_beforeFirstProbe = m_opts.maxSpansPerSecond > 0;
-    setDetailBudgets();
     m_prevWorkerCpu.clear();
+    m_writerLost.clear();
     m_sampler->reset();
     m_sampler->sample(); // prime: the first reading is since boot
     m_lastCpuNs = m_originNs;
     m_timer.start(m_opts.intervalMs);
-    // Sampling starts at "every task" and the first tick only comes after a
-    // whole interval (33 ms at 30 Hz): at a few million tasks a second that
-    // window alone timed ~100k tasks, a few per cent of a short batch's
-    // throughput (docs/benchmarks.md, "Monitoring cost"). Two early probes
-    // read the submit rate and set the sampling before the first tick.
-    const quint64 generation = ++m_attachGeneration;
-    if (m_opts.maxSpansPerSecond > 0) {
-        for (int ms : {kFirstProbeMs, 8}) {
-            if (ms < m_opts.intervalMs)
-                QTimer::singleShot(ms, Qt::PreciseTimer, this,
-                                   [this, generation] { probeRate(generation); });
-        }
-    }
     emit attachedChanged(true);
 }
 
@@ -82,10 +90,8 @@ void Monitor::detach()
         return;
     // Drain what is left so nothing finished before detach goes unseen.
     tick();
-    m_executor->setDetailEnabled(false, false);
-    m_executor->setDetailSampling(1);
-    m_executor->setRecordSampling(1);
-    m_executor->setDetailBudget(0, 0);
+    drainAll();
+    m_executor->setRecording(false);
     m_executor = nullptr;
     emit attachedChanged(false);
 }
@@ -95,8 +101,6 @@ void Monitor::setIntervalMs(int ms)
     m_opts.intervalMs = std::clamp(ms, 1, 60'000);
     if (m_timer.isActive())
         m_timer.start(m_opts.intervalMs);
-    if (m_executor)
-        setDetailBudgets();
 }
 
 void Monitor::setCpuPeriodMs(int ms)
@@ -109,110 +113,117 @@ void Monitor::setCpuSource(const QString& procStatPath)
     m_sampler = std::make_unique<CpuSampler>(procStatPath);
 }
 
-void Monitor::clearHistory()
+void Monitor::setRecordLimit(quint64 limit)
 {
-    m_spans.clear();
-    m_records.clear();
+    const bool wasOn = m_opts.recordLimit > 0;
+    m_opts.recordLimit = std::min<quint64>(limit, RunRecord::kMaxLimit);
+    if (m_opts.recordLimit > 0)
+        m_run->setLimit(m_opts.recordLimit);
+    if (m_executor && wasOn != (m_opts.recordLimit > 0))
+        m_executor->setRecording(m_opts.recordLimit > 0);
+}
+
+void Monitor::startRun()
+{
+    drainAll(); // what finished so far belongs to the run that ends here
+    if (!m_run->empty() || m_run->stats().seen > 0) {
+        m_pastRuns.push_back(m_run);
+        quint64 rows = 0;
+        for (const auto& r : m_pastRuns)
+            rows += r->size();
+        while (!m_pastRuns.empty()
+               && (int(m_pastRuns.size()) > std::max(0, m_opts.keptRuns)
+                   || rows > m_opts.keptRunRows)) {
+            rows -= m_pastRuns.front()->size();
+            m_pastRuns.pop_front();
+            ++m_droppedRuns;
+        }
+    }
+    m_run = newRecord();
+    ++m_runSerial;
     m_counterSamples.clear();
-    m_trimmedSpans = m_trimmedRecords = 0;
-    // Workers that retired before the clear have no spans left: keep only
-    // those the last snapshot saw, so an export of the next run has no
-    // empty lanes for them.
+    // Workers that retired before the new run have no rows in it: keep only
+    // those the last snapshot saw, so an export of the run has no empty
+    // lanes for them.
     m_knownWorkers.clear();
     for (const auto& w : m_last.workers)
         m_knownWorkers.insert(w.index, w);
 }
 
-void Monitor::setDetailBudgets()
+bool Monitor::drainFor(qint64 budgetNs)
 {
-    // Twice what each rate budget allows until the next collect or probe:
-    // the samplings set from the measured rate stay well inside them; only
-    // a burst the sampling has not caught up with yet (just after attach, or
-    // between two ticks) meets them. Just after attach the sampling is
-    // "every task" and the first probe comes after kFirstProbeMs, so the
-    // budget covers those 2 ms (400 tasks at the defaults), not a whole
-    // interval (6,600): a burst then no longer pays for timing thousands of
-    // tasks in its first milliseconds. 0 (no limit) where the rate budget
-    // is 0.
-    const int windowMs =
-        m_beforeFirstProbe ? std::min(kFirstProbeMs, m_opts.intervalMs) : m_opts.intervalMs;
-    auto perTick = [windowMs](double perSecond) {
-        return perSecond <= 0 ? quint64(0)
-                              : quint64(std::ceil(2.0 * perSecond * windowMs / 1000.0));
-    };
-    m_executor->setDetailBudget(perTick(m_opts.maxSpansPerSecond),
-                                perTick(m_opts.maxRecordsPerSecond));
-}
-
-namespace {
-/// The smallest power of two that brings `rate` under `budget`. Raised at
-/// once; lowered only as far as keeps the rate under half the budget, so a
-/// rate near a boundary does not flip it every tick. (It used to lower only
-/// when a quarter of the current sampling would do, which kept a sampling
-/// of 2 in force for ever once the pool went quiet.)
-int samplingFor(double rate, double budget, int current)
-{
-    int want = 1;
-    while (want < (1 << 20) && rate / want > budget)
-        want <<= 1;
-    if (want >= current)
-        return want;
-    int lower = want;
-    while (lower < current && rate / lower > budget / 2)
-        lower <<= 1;
-    return lower;
-}
-} // namespace
-
-void Monitor::adjustSampling(double tasksPerSecond)
-{
-    int spans = m_executor->detailSampling();
-    if (m_opts.maxSpansPerSecond > 0) {
-        spans = samplingFor(tasksPerSecond, m_opts.maxSpansPerSecond, spans);
-        if (spans != m_executor->detailSampling())
-            m_executor->setDetailSampling(spans);
+    if (m_draining.empty())
+        return true;
+    // The anchor taken now brackets every stamp staged so far (they were
+    // all written before it).
+    detail::StampConverter& stamps = *m_stamps;
+    stamps.anchor();
+    RunRecord& run = *m_run;
+    const qint64 deadline = monotonicNs() + budgetNs;
+    std::size_t done = 0;
+    for (const auto& writer : m_draining) {
+        detail::StampConverter* conv = writer->ticks() ? &stamps : nullptr;
+        for (;;) {
+            const std::size_t n =
+                writer->drainRuns([&](const detail::StagedTask* rows,
+                                      std::size_t count) { run.addStaged(rows, count, conv); },
+                                  kDrainStep);
+            if (n < kDrainStep)
+                break; // this writer is empty (for now)
+            if (budgetNs > 0 && monotonicNs() >= deadline)
+                goto outOfTime;
+        }
+        ++done;
     }
-    if (m_opts.maxRecordsPerSecond > 0 && m_opts.records) {
-        const int current = m_executor->recordSampling();
-        const int want = samplingFor(tasksPerSecond / spans, m_opts.maxRecordsPerSecond, current);
-        if (want != current)
-            m_executor->setRecordSampling(want);
-    }
+outOfTime:
+    m_draining.erase(m_draining.begin(), m_draining.begin() + qsizetype(done));
+    return m_draining.empty();
 }
 
-void Monitor::probeRate(quint64 generation)
+void Monitor::drainAll()
 {
-    if (!m_executor || generation != m_attachGeneration)
-        return; // detached (or attached elsewhere) since the probe was set
-    const qint64 dt = monotonicNs() - m_prevTimeNs;
-    if (dt <= 0)
-        return;
-    // Only the rate since the last tick (or the attach); the tick's own
-    // figures stay untouched.
-    const quint64 submitted = m_executor->counters().submitted;
-    adjustSampling(double(submitted - m_prevSubmitted) * 1e9 / double(dt));
-    endFirstWindow();
-}
-
-void Monitor::endFirstWindow()
-{
-    if (!m_beforeFirstProbe)
-        return;
-    m_beforeFirstProbe = false;
-    if (m_opts.maxSpansPerSecond > 0 || m_opts.maxRecordsPerSecond > 0)
-        setDetailBudgets(); // the interval's budget, refilled
+    m_drainTimer.stop();
+    drainFor(0);
 }
 
 const Snapshot& Monitor::tick()
 {
+    return collect(false);
+}
+
+const Snapshot& Monitor::collect(bool sliced)
+{
     if (!m_executor)
         return m_last;
     Snapshot& s = m_last;
-    m_batch.spans.clear();
-    m_batch.records.clear();
     m_batch.hostCpu.clear(); // only pools with remote hosts fill it; none leaks into the next pool
     m_executor->collectTelemetry(m_batch, m_opts.queueHeadSize);
-    endFirstWindow(); // a tick before the first probe (a direct tick() call) ends it too
+    // Rows lost to full staging, counted by their producers.
+    QHash<const detail::RecordWriter*, quint64> lostNow;
+    for (const auto& writer : m_batch.writers) {
+        const quint64 lost = writer->lost();
+        const quint64 counted = m_writerLost.value(writer.get());
+        if (lost > counted)
+            m_run->addLost(lost - counted);
+        lostNow.insert(writer.get(), lost);
+    }
+    // Only this batch's writers: a dead worker's writer comes in one last
+    // batch, and a new writer may reuse its address.
+    m_writerLost.swap(lostNow);
+    // This batch's writers, and any of the last one still being drained (a
+    // dead worker's writer is in no later batch), drained in slices.
+    for (auto& w : m_batch.writers) {
+        if (std::find(m_draining.begin(), m_draining.end(), w) == m_draining.end())
+            m_draining.push_back(std::move(w));
+    }
+    m_batch.writers.clear(); // no reference held but the draining list
+    // On the timer the rows are drained in slices of their own, not in this
+    // event: the views fed by the snapshot below then cost their own time
+    // only, and other events (a repaint, input) run between the slices.
+    if (!sliced)
+        drainAll();
+    else if (!m_draining.empty() && !m_drainTimer.isActive())
+        m_drainTimer.start();
 
     s.tick = ++m_tick;
     s.timeNs = m_batch.timeNs;
@@ -226,24 +237,31 @@ const Snapshot& Monitor::tick()
     s.queueHead = m_batch.queueHead;
     s.workers = m_batch.workers;
     s.hostCpu = m_batch.hostCpu;
-    s.spans.swap(m_batch.spans);
-    s.completed.clear();
-    s.completed.reserve(qsizetype(m_batch.records.size()));
-    for (auto& r : m_batch.records)
-        s.completed.append(std::move(r));
+    if (m_batch.ticks) {
+        for (auto& q : s.queueHead)
+            q.enqueueNs = m_stamps->toNs(q.enqueueNs);
+        for (auto& w : s.workers) {
+            w.currentStartNs = m_stamps->toNs(w.currentStartNs);
+            w.busyNs = m_stamps->ticksToNs(w.busyNs);
+        }
+    }
+    s.record = m_run;
+    // Rows added since the last snapshot (by the drain slices between them,
+    // or by this tick's drain); 0 when the record is another or re-sampled.
+    const bool sameRows = m_snapRun == m_runSerial && m_snapGeneration == m_run->generation()
+                          && m_run->size() >= m_snapRows;
+    s.newRows = sameRows ? m_run->size() - m_snapRows : 0;
+    m_snapRun = m_runSerial;
+    m_snapGeneration = m_run->generation();
+    m_snapRows = m_run->size();
+    s.recordStats = m_run->stats();
 
     // Rates over the last tick.
     const qint64 dt = s.timeNs - m_prevTimeNs;
     const quint64 done = s.counters.completed();
     s.tasksPerSecond = dt > 0 ? double(done - m_prevCompleted) * 1e9 / double(dt) : 0.0;
-    const double submitRate =
-        dt > 0 ? double(s.counters.submitted - m_prevSubmitted) * 1e9 / double(dt) : 0.0;
     m_prevTimeNs = s.timeNs;
     m_prevCompleted = done;
-    m_prevSubmitted = s.counters.submitted;
-    adjustSampling(std::max(s.tasksPerSecond, submitRate));
-    s.detailSampling = m_executor->detailSampling();
-    s.recordSampling = m_executor->recordSampling();
     s.workerCount = 0;
     for (auto& w : s.workers) {
         if (w.state != WorkerState::Dead)
@@ -288,40 +306,16 @@ TraceData Monitor::traceData(const QString& title) const
         t.workers.append(TraceWorker{w.index, w.name, w.pid, w.tid});
     }
     setWorkerPlaces(t, m_knownWorkers); // MPI ranks: tracks by host and rank
-    t.spans.assign(m_spans.begin(), m_spans.end());
+    t.record = m_run;
     for (const auto& c : m_counterSamples)
         t.counters.append(TraceCounterSample{c.timeNs, qint64(c.queued), qint64(c.running)});
-    for (const auto& r : m_records) {
-        if (!r.args.isEmpty())
-            t.args.insert(r.span.taskId, r.args);
-    }
     return t;
-}
-
-QList<TaskRecord> Monitor::records() const
-{
-    return QList<TaskRecord>(m_records.begin(), m_records.end());
 }
 
 void Monitor::retain(const Snapshot& s)
 {
-    for (const auto& sp : s.spans)
-        m_spans.push_back(sp);
-    for (const auto& r : s.completed)
-        m_records.push_back(r);
     m_counterSamples.push_back(
         CounterSample{s.timeNs, s.counters.queued, s.counters.running, s.counters.completed()});
-
-    const qint64 horizon = s.timeNs - m_opts.historySeconds * 1'000'000'000;
-    while (!m_spans.empty()
-           && (m_spans.size() > m_opts.historySpans || m_spans.front().endNs < horizon)) {
-        m_spans.pop_front();
-        ++m_trimmedSpans;
-    }
-    while (m_records.size() > m_opts.historyRecords) {
-        m_records.pop_front();
-        ++m_trimmedRecords;
-    }
     while (m_counterSamples.size() > m_opts.historyCounters)
         m_counterSamples.pop_front();
 }

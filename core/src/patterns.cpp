@@ -123,7 +123,6 @@ RunFacts fromSpans(const std::vector<TaskSpan>& spans, const RunContext& context
     f.cores = context.cores;
     f.gil = context.gil;
     f.systemCpuBusy = context.systemCpuBusy;
-    f.spans = spans;
     f.tasks = qint64(spans.size());
     if (spans.empty()) {
         f.workers = context.workers;
@@ -409,9 +408,68 @@ RunNumbers summarize(const std::vector<TaskSpan>& spans)
     return n;
 }
 
+TimeDecomposition decompose(const RunRecord& record)
+{
+    const RunTotals& t = record.totals();
+    TimeDecomposition d;
+    d.tasks = qint64(t.tasks);
+    d.queuedNs = t.queuedNs;
+    d.gilWaitNs = t.gilWaitNs;
+    d.cpuNs = t.cpuNs;
+    d.waitingNs = t.waitingNs;
+    d.unmeasuredNs = t.unmeasuredNs;
+    return d;
+}
+
+RunFacts fromRecord(const RunRecord& record, const RunContext& context)
+{
+    std::vector<TaskSpan> ran;
+    ran.reserve(std::size_t(record.size()));
+    for (quint64 r = 0; r < record.size(); ++r) {
+        if (record.started(r))
+            ran.push_back(record.span(r));
+    }
+    RunFacts f = fromSpans(ran, context);
+    const RunTotals& t = record.totals();
+    if (record.sampling() > 1 && t.tasks > t.neverStarted) {
+        // A sample: the sums and the run's extent from the exact totals.
+        f.tasks = qint64(t.tasks - t.neverStarted);
+        f.startNs = t.firstNs;
+        f.endNs = t.lastEndNs;
+        f.wallNs = t.wallNs();
+        f.totalRunNs = t.runNs;
+        f.totalGilWaitNs = t.gilWaitNs;
+        f.totalCpuNs = t.cpuTasks > 0 ? t.cpuNs : context.workerCpuNs;
+        f.meanTaskNs = f.tasks > 0 ? f.totalRunNs / f.tasks : 0;
+    }
+    return f;
+}
+
+RunNumbers summarize(const RunRecord& record)
+{
+    const RunTotals& t = record.totals();
+    RunNumbers n;
+    n.tasks = qint64(t.tasks + record.stats().lost);
+    n.failed = qint64(t.failed);
+    n.cancelled = qint64(t.cancelled);
+    n.wallNs = t.wallNs();
+    n.tasksPerSecond = n.wallNs > 0 ? double(t.tasks) * 1e9 / double(n.wallNs) : 0;
+    n.cpuPerWall = t.cpuTasks > 0 && n.wallNs > 0 ? double(t.cpuNs) / double(n.wallNs) : -1;
+    n.gilWaitNs = t.gilWaitNs;
+    std::vector<qint64> runs;
+    runs.reserve(std::size_t(record.size()));
+    for (quint64 r = 0; r < record.size(); ++r) {
+        if (record.started(r))
+            runs.push_back(std::max<qint64>(0, record.endNs(r) - record.startNs(r)));
+    }
+    n.medianTaskNs = median(std::move(runs));
+    n.decomposition = decompose(record);
+    return n;
+}
+
 RunNumbers summarize(const TraceData& trace)
 {
-    return summarize(trace.spans);
+    return summarize(*trace.record);
 }
 
 } // namespace poolscope

@@ -2,6 +2,7 @@
 
 #include "poolscope/cpusampler.h"
 #include "poolscope/protocol.h"
+#include "poolscope/recording.h"
 #include "poolscope/worker.h"
 #include "taskqueue.h"
 
@@ -149,7 +150,7 @@ int adaptivePipelineDepth(int base, qint64 avgTaskNs)
     return int(std::clamp<qint64>(byTime, base, std::max(base, kMaxDepth)));
 }
 
-class ProcessPoolCore : public QObject {
+class ProcessPoolCore : public QObject, public CancelHook {
 public:
     static constexpr int kMaxLostDispatches = 3;
     explicit ProcessPoolCore(const ProcessPoolOptions& o)
@@ -245,12 +246,16 @@ public:
     QString brokenReason;
     quint64 nextTaskId = 1;
     quint64 submitted = 0, started = 0, succeeded = 0, failed = 0, cancelledRun = 0,
-            brokenFailed = 0, dropped = 0;
+            brokenFailed = 0;
     int inflightTotal = 0;   // dispatched, not finished
     int startupFailures = 0; // consecutive workers that died before ready
     std::atomic<quint64> cancelledPending{0};
-    bool spansOn = false, recordsOn = false;
-    std::size_t spanCap = 4096, recordCap = 512;
+    bool recording = false; // a Monitor records the pool: stage every finished task
+    // Rows staged under m (the supervisor's frames, failures of the pool).
+    std::shared_ptr<RecordWriter> writer = std::make_shared<RecordWriter>(false);
+    // Rows of tasks cancelled by their futures (any thread, no m held).
+    std::mutex sideMutex;
+    std::shared_ptr<RecordWriter> sideWriter = std::make_shared<RecordWriter>(false);
     QString lastName;
     quint32 lastNameId = 0;
     qint64 avgTaskNs = -1; // running average of started -> result wall time; -1: none yet
@@ -281,7 +286,7 @@ public:
         c.failed = failed;
         const quint64 cp = cancelledPending.load(std::memory_order_acquire);
         c.cancelled = cancelledRun + cp;
-        c.droppedEvents = dropped;
+        c.droppedEvents = writer->lost() + sideWriter->lost();
         c.queued = submitted - started - cp - brokenFailed - dispatchedNotStartedFailed;
         c.running =
             started
@@ -355,7 +360,7 @@ public:
     void spawnLocked()
     {
         auto w = std::make_unique<ProcWorker>();
-        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++, spanCap, recordCap);
+        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++);
         w->slot->name = QStringLiteral("process_%1").arg(w->slot->index);
         w->reader = protocol::FrameReader(opts.maxFrameBytes);
         auto* p = new QProcess(this);
@@ -490,6 +495,7 @@ public:
         while (TaskNode* n = queue.pop()) {
             if (n->tryStart()) {
                 n->error = err;
+                recordUnstartedLocked(*n, TaskStatus::Failed);
                 ++brokenFailed;
                 ++failed;
                 complete.push_back({n, FutureState::Finished});
@@ -659,32 +665,30 @@ public:
         const qint64 start = f.started ? f.startNs : end;
         slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (end - start),
                           std::memory_order_relaxed);
-        if (!spansOn)
-            return;
-        TaskSpan span;
-        span.taskId = f.node->id;
-        span.enqueueNs = f.node->enqueueNs;
-        span.startNs = start;
-        span.endNs = end;
-        span.cpuNs = cpuNs;
-        span.nameId = f.node->nameId;
-        span.worker = slot.index;
-        span.core = qint16(core >= 0 ? core : f.core);
-        span.status = status;
-        if (!slot.spans.push(span))
-            ++dropped;
-        if (recordsOn) {
-            TaskRecord rec;
-            rec.span = span;
-            rec.args = f.node->argsSummary();
-            if (status == TaskStatus::Succeeded)
-                rec.result = f.node->resultVariant();
-            else if (f.node->error)
-                rec.error = QString::fromStdString(describeException(f.node->error));
-            if (!slot.records.push(std::move(rec)))
-                ++dropped;
-        }
+        if (recording)
+            stageFinished(*writer, *f.node, status, start, end, cpuNs, slot.index,
+                          core >= 0 ? core : f.core);
     }
+
+    /// A task that ends without having started on a worker (the pool broke,
+    /// its workers kept dying, or the pool is being torn down). Under m.
+    void recordUnstartedLocked(const TaskNode& n, TaskStatus status)
+    {
+        if (recording)
+            stageUnstarted(*writer, n, status, monotonicNs());
+    }
+
+    // CancelHook: a queued task was cancelled by its future (any thread).
+    void recordCancelled(const TaskNode& node) noexcept override
+    {
+        if (!recordingFlag.load(std::memory_order_relaxed))
+            return;
+        std::lock_guard lk(sideMutex);
+        stageUnstarted(*sideWriter, node, TaskStatus::Cancelled, monotonicNs());
+    }
+    void pendingCancelled() noexcept override {}
+    // `recording` for readers without m.
+    std::atomic<bool> recordingFlag{false};
 
     /// Terminates a worker we no longer trust or need; its running task gets
     /// `outcome` (already set on the node by the caller when failing).
@@ -760,6 +764,7 @@ public:
             for (auto it = w->inflight.begin(); it != w->inflight.end();) {
                 if (!it->started) {
                     it->node->error = err;
+                    recordUnstartedLocked(*it->node, TaskStatus::Failed);
                     ++failed;
                     ++dispatchedNotStartedFailed;
                     complete.push_back({it->node, FutureState::Finished});
@@ -873,6 +878,7 @@ public:
             }
             if (broken) {
                 n->error = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
+                recordUnstartedLocked(*n, TaskStatus::Failed);
                 ++failed;
                 ++dispatchedNotStartedFailed;
                 complete.push_back({n, FutureState::Finished});
@@ -882,6 +888,7 @@ public:
                 // ones. Requeueing it started a new worker for it, and with a
                 // hung task ~ProcessPoolExecutor then waited for ever
                 // (tst_shutdown_bounds). Counted as a cancelled pending task.
+                recordUnstartedLocked(*n, TaskStatus::Cancelled);
                 cancelledPending.fetch_add(1, std::memory_order_seq_cst);
                 complete.push_back({n, FutureState::Cancelled});
             } else if (n == suspect && ++n->lostDispatches >= kMaxLostDispatches) {
@@ -893,6 +900,7 @@ public:
                         .arg(n->id)
                         .arg(n->remote()->name, reason.isEmpty() ? w->killReason : reason)
                         .toStdString()));
+                recordUnstartedLocked(*n, TaskStatus::Failed);
                 ++failed;
                 ++dispatchedNotStartedFailed;
                 complete.push_back({n, FutureState::Finished});
@@ -1065,6 +1073,7 @@ void ProcessPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opt
     auto& c = *m_core;
     node->priority = opts.priority;
     node->cancelCounter = &c.cancelledPending;
+    node->cancelHook = &c;
     if (opts.timeout)
         node->timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
     std::lock_guard lk(c.m);
@@ -1072,8 +1081,8 @@ void ProcessPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opt
         throw BrokenExecutor(c.brokenReason.toStdString());
     if (c.shutdown)
         throw ShutdownError();
-    if (c.spansOn)
-        node->enqueueNs = monotonicNs();
+    if (c.recording)
+        node->submitStamp = monotonicNs();
     if (!opts.name.isEmpty()) {
         if (opts.name != c.lastName) {
             c.lastName = opts.name;
@@ -1337,21 +1346,21 @@ bool ProcessPoolExecutor::waitForIdle(const Deadline& deadline) const
     return c.cv.wait_until(lk, deadline.at(), idle);
 }
 
-void ProcessPoolExecutor::setDetailEnabled(bool spans, bool records)
+void ProcessPoolExecutor::setRecording(bool on)
 {
     std::lock_guard lk(m_core->m);
-    m_core->monitorAttached = spans || records;
-    m_core->spansOn = spans || records;
-    m_core->recordsOn = records;
-    if (!m_core->monitorAttached)
+    m_core->monitorAttached = on;
+    m_core->recording = on;
+    m_core->recordingFlag.store(on, std::memory_order_relaxed);
+    if (!on)
         m_core->deadSlots.clear();
 }
 
-void ProcessPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
+void ProcessPoolExecutor::setStagingCapacity(std::size_t rows)
 {
     std::lock_guard lk(m_core->m);
-    m_core->spanCap = std::max<std::size_t>(2, spans);
-    m_core->recordCap = std::max<std::size_t>(2, records);
+    m_core->writer->setMaxRows(rows);
+    m_core->sideWriter->setMaxRows(rows);
 }
 
 void ProcessPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
@@ -1365,9 +1374,11 @@ void ProcessPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax
     out.shutdown = c.shutdown;
     out.queueHead.clear();
     c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
-        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.enqueueNs});
+        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.submitStamp});
     });
     out.workers.clear();
+    out.writers.clear();
+    out.ticks = false;
     auto describe = [&](const detail::WorkerSlot& s, bool alive) {
         WorkerInfo wi;
         wi.index = s.index;
@@ -1396,18 +1407,14 @@ void ProcessPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax
         }
         out.workers.append(wi);
     };
-    for (auto& w : c.workers) {
+    for (auto& w : c.workers)
         describe(*w->slot, true);
-        w->slot->spans.drain(out.spans);
-        w->slot->records.drain(out.records);
-    }
     std::vector<std::shared_ptr<detail::WorkerSlot>> dead;
     dead.swap(c.deadSlots);
-    for (auto& s : dead) {
+    for (auto& s : dead)
         describe(*s, false);
-        s->spans.drain(out.spans);
-        s->records.drain(out.records);
-    }
+    out.writers.push_back(c.writer);
+    out.writers.push_back(c.sideWriter);
 }
 
 } // namespace poolscope

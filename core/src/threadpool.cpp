@@ -1,6 +1,9 @@
 #include "poolscope/threadpool.h"
 
+#include "stamps.h"
 #include "taskqueue.h"
+
+#include "poolscope/recording.h"
 
 #include <QDebug>
 #include <QMetaObject>
@@ -31,35 +34,6 @@ qint64 threadCpuNs(clockid_t clk)
     return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-/// "At most N until the next collectTelemetry()" (setDetailBudget): a shared
-/// count taken one at a time, refilled by each collect; no limit when N is 0.
-struct CollectBudget {
-    std::atomic<bool> limited{false};
-    std::atomic<qint64> perCollect{0};
-    std::atomic<qint64> left{0};
-
-    bool take() noexcept
-    {
-        if (!limited.load(std::memory_order_relaxed))
-            return true;
-        // Load first: once the budget is spent, takers only read the line.
-        return left.load(std::memory_order_relaxed) > 0
-               && left.fetch_sub(1, std::memory_order_relaxed) > 0;
-    }
-    void set(quint64 n) noexcept
-    {
-        const qint64 v = qint64(std::min<quint64>(n, quint64(1) << 40));
-        perCollect.store(v, std::memory_order_relaxed);
-        left.store(v, std::memory_order_relaxed);
-        limited.store(v > 0, std::memory_order_relaxed);
-    }
-    void refill() noexcept
-    {
-        if (limited.load(std::memory_order_relaxed))
-            left.store(perCollect.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    }
-};
-
 /// One iteration of a busy-wait: tells the core we spin (x86 `pause`).
 inline void cpuRelax() noexcept
 {
@@ -88,6 +62,9 @@ inline void cpuRelax() noexcept
 /// runs with 0, 32, 64, 128 and 256 polls were within noise of each other
 /// (3.4-4.0 M tasks/s); 256 cost more context switches.
 constexpr int kIdleSpins = 64;
+/// Tasks whose workers' recent tasks ran shorter than this get no CPU time
+/// (CpuPolicy): reading the thread CPU clock twice costs ~2-4 µs here.
+constexpr qint64 kCpuMinTaskNs = 100'000;
 constexpr int kSpinYieldEvery = 32;
 } // namespace
 
@@ -146,10 +123,8 @@ public:
     std::atomic<bool> fastPush{false};
     // Written by submitters only.
     alignas(64) std::atomic<quint64> nextTaskId{1};
-    // Tasks that may still be timed before the next collectTelemetry()
-    // (setDetailBudget): submitters take from it only for the tasks the
-    // sampling picks.
-    CollectBudget timedBudget;
+    // Stamp every task (a Monitor records the pool): read by submitters.
+    std::atomic<bool> recording{false};
     // notify_one() calls made for sleepers that have not re-taken `m` yet.
     // enqueue() wakes a sleeper only while sleepers > wakePending, so a burst
     // of submits does not signal the same waking worker again and again.
@@ -180,21 +155,16 @@ public:
     quint64 brokenFailed = 0;
     std::atomic<quint64> cancelledPending{0};
     std::atomic<bool> stopAll{false};
-    std::atomic<bool> spansOn{false};
-    std::atomic<bool> recordsOn{false};
-    // Detail for one task in 2^sampleShift (Monitor::setDetailSampling): the
-    // submitting thread decides, so a task is timed from its enqueue to its
-    // end or not at all.
-    std::atomic<quint32> sampleShift{0};
-    // A record for one timed task in 2^recordShift (setRecordSampling),
-    // counted per worker.
-    std::atomic<quint32> recordShift{0};
-    // Records that may still be kept before the next collect (workers take
-    // from it for the timed tasks the record sampling picks).
-    alignas(64) CollectBudget recordBudget;
     bool monitorAttached = false;
-    std::size_t spanCap = 4096;
-    std::size_t recordCap = 512;
+    std::size_t stagingRows = RecordWriter::kDefaultMaxRows;
+    // A task's CPU time is read (two thread-CPU-clock system calls, ~2 µs
+    // here) only on workers whose recent tasks ran at least this long, in
+    // stamps (see runOne).
+    std::atomic<qint64> cpuMinStamps{0};
+    // Rows of tasks that end without a worker (cancelled or failed while
+    // queued), from any thread: producers take sideMutex (after m when both).
+    std::mutex sideMutex;
+    std::shared_ptr<RecordWriter> sideWriter = std::make_shared<RecordWriter>(stampsAreTicks());
     QString lastName;
     quint32 lastNameId = 0;
 
@@ -267,7 +237,8 @@ public:
     void spawnLocked()
     {
         auto w = std::make_unique<Worker>();
-        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++, spanCap, recordCap);
+        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++);
+        w->slot->writer = std::make_shared<RecordWriter>(stampsAreTicks(), stagingRows);
         w->slot->name = QStringLiteral("%1_%2").arg(opts.threadNamePrefix).arg(w->slot->index);
         w->slot->poolStop = &stopAll;
         Worker* raw = w.get();
@@ -331,6 +302,7 @@ public:
         while (TaskNode* n = queue.pop()) {
             if (n->tryStart()) {
                 n->error = err;
+                recordUnstarted(*n, TaskStatus::Failed);
                 n->dropCallable();
                 ++brokenFailed;
                 ++retired.failed;
@@ -364,6 +336,22 @@ public:
             n->deref();
         }
         taken.clear();
+    }
+
+    /// Stages the row of a task that ends without a worker (any thread; may
+    /// hold m).
+    void recordUnstarted(const TaskNode& n, TaskStatus status) noexcept
+    {
+        if (!recording.load(std::memory_order_relaxed))
+            return;
+        std::lock_guard lk(sideMutex);
+        stageUnstarted(*sideWriter, n, status, stampNow());
+    }
+
+    /// CancelHook: a queued task was cancelled; its row comes first.
+    void recordCancelled(const TaskNode& node) noexcept override
+    {
+        recordUnstarted(node, TaskStatus::Cancelled);
     }
 
     /// CancelHook: a queued task was cancelled by its future (no lock held).
@@ -442,7 +430,7 @@ public:
         }
         slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
 
-        quint64 timedSeq = 0; // timed tasks run here (record sampling)
+        CpuPolicy cpu;
         std::unique_lock lk(m);
         bool spun = false; // spun once since the last task: next time, sleep
         for (;;) {
@@ -505,10 +493,10 @@ public:
             }
             WorkerSlot::bump(slot.started); // under m: see collectTelemetry
             ++active;
-            const bool spans = spansOn.load(std::memory_order_relaxed);
+            const bool record = recording.load(std::memory_order_relaxed);
             lk.unlock();
 
-            runOne(slot, node, spans, cpuClock, timedSeq);
+            runOne(slot, node, record, cpuClock, cpu);
 
             lk.lock();
             --active;
@@ -527,37 +515,40 @@ public:
         exitLocked(self);
     }
 
-    void runOne(WorkerSlot& slot, TaskNode* node, bool spans, clockid_t cpuClock, quint64& timedSeq)
+    /// When to read a task's CPU time: only where tasks run long enough
+    /// for two ~2 µs system calls not to matter (cpuMinStamps), judged by
+    /// the worker's recent tasks (an average over about 8). A short task
+    /// after long ones is still measured; a long one after short ones is
+    /// not (its CPU time is "not measured", never guessed).
+    struct CpuPolicy {
+        qint64 avgStamps = 0;
+        bool wants(qint64 minStamps) const { return avgStamps >= minStamps; }
+        void saw(qint64 stamps) { avgStamps += (stamps - avgStamps) / 8; }
+    };
+
+    void runOne(WorkerSlot& slot, TaskNode* node, bool record, clockid_t cpuClock, CpuPolicy& cpu)
     {
         slot.currentTask.store(node->id, std::memory_order_relaxed);
         slot.currentName.store(node->nameId, std::memory_order_relaxed);
         slot.progressValue.store(-1, std::memory_order_relaxed);
         slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
 
-        TaskSpan span;
-        bool record = false;
-        qint64 cpu0 = 0;
-        if (spans && node->sampledOut) {
-            spans = false; // a sampled-out task: counted, not timed
-            slot.currentStartNs.store(0, std::memory_order_relaxed);
-            WorkerSlot::bump(slot.sampledOut);
-        }
-        if (spans) {
-            span.startNs = monotonicNs();
-            slot.currentStartNs.store(span.startNs, std::memory_order_relaxed);
-            const int core = sched_getcpu();
-            span.core = qint16(core);
+        qint64 start = 0;
+        qint16 core = -1;
+        qint64 cpu0 = -1;
+        if (record) {
+            start = stampNow();
+            slot.currentStartNs.store(start, std::memory_order_relaxed);
+            core = qint16(sched_getcpu());
             slot.lastCore.store(core, std::memory_order_relaxed);
-            const quint64 recordMask =
-                (quint64(1) << recordShift.load(std::memory_order_relaxed)) - 1;
-            record = recordsOn.load(std::memory_order_relaxed) && (timedSeq++ & recordMask) == 0
-                     && !slot.records.full() && recordBudget.take();
-            if (record)
+            if (cpu.wants(cpuMinStamps.load(std::memory_order_relaxed)))
                 cpu0 = threadCpuNs(cpuClock);
+        } else {
+            slot.currentStartNs.store(0, std::memory_order_relaxed);
         }
 
         if (node->timeoutNs)
-            node->deadlineNs = (spans ? span.startNs : monotonicNs()) + node->timeoutNs;
+            node->deadlineNs = monotonicNs() + node->timeoutNs;
         TaskContext ctx(node, &slot, gil.get());
         if (gil)
             ctx.addGilWait(gil->acquire(slot.index));
@@ -592,32 +583,32 @@ public:
         } else if (node->stopObserved) {
             status = TaskStatus::Cancelled;
         }
-        if (spans) {
-            span.endNs = monotonicNs();
-            span.taskId = node->id;
-            span.enqueueNs = node->enqueueNs;
-            span.nameId = node->nameId;
-            span.worker = slot.index;
-            span.status = status;
-            span.gilWaitNs = ctx.gilWaitNs();
-            if (record)
-                span.cpuNs = threadCpuNs(cpuClock) - cpu0;
-            // Sampling 1 in 2^k: each timed task stands for 2^k of them.
-            slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed)
-                                  + ((span.endNs - span.startNs) << node->sampleShift),
+        if (record) {
+            // Staged before the counters move and the future completes, so
+            // a Monitor that sees the task done also finds its row.
+            const qint64 end = stampNow();
+            cpu.saw(end - start);
+            slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (end - start),
                               std::memory_order_relaxed);
-            if (!slot.spans.push(span))
-                WorkerSlot::bump(slot.dropped);
-            if (record) {
-                TaskRecord rec;
-                rec.span = span;
-                rec.args = node->argsSummary();
-                if (status == TaskStatus::Succeeded)
-                    rec.result = node->resultVariant();
-                else if (node->error)
-                    rec.error = QString::fromStdString(describeException(node->error));
-                if (!slot.records.push(std::move(rec)))
-                    WorkerSlot::bump(slot.dropped);
+            if (StagedTask* row = slot.writer->next()) {
+                row->id = node->id;
+                row->submit = node->submitStamp;
+                row->start = start;
+                row->end = end;
+                if (cpu0 >= 0) {
+                    const qint64 cpu1 = threadCpuNs(cpuClock);
+                    row->cpuNs = cpu1 >= cpu0 ? cpu1 - cpu0 : -1;
+                }
+                row->gilWaitNs = ctx.gilWaitNs();
+                row->nameId = node->nameId;
+                row->worker = slot.index;
+                row->core = core;
+                row->status = quint8(status);
+                // A post()ed task has no result and no arguments: only
+                // its error, if any, is text.
+                if (!node->posted || status != TaskStatus::Succeeded)
+                    stageTexts(*row, *node, status);
+                slot.writer->commit();
             }
         }
         slot.currentTask.store(0, std::memory_order_relaxed);
@@ -660,8 +651,7 @@ public:
         retired.succeeded += slot.succeeded.load(std::memory_order_relaxed);
         retired.failed += slot.failed.load(std::memory_order_relaxed);
         retired.cancelled += slot.cancelled.load(std::memory_order_relaxed);
-        retired.droppedEvents += slot.dropped.load(std::memory_order_relaxed);
-        retired.sampledOut += slot.sampledOut.load(std::memory_order_relaxed);
+        retired.droppedEvents += slot.writer->lost();
         retiredBusyNs += slot.busyNs.load(std::memory_order_relaxed);
         if (monitorAttached)
             deadSlots.push_back(self->slot);
@@ -681,15 +671,13 @@ public:
         c.succeeded = retired.succeeded;
         c.failed = retired.failed;
         c.cancelled = retired.cancelled;
-        c.droppedEvents = retired.droppedEvents;
-        c.sampledOut = retired.sampledOut;
+        c.droppedEvents = retired.droppedEvents + sideWriter->lost();
         // Finished counters first, then started (see runOne): running >= 0.
         for (auto& w : workers) {
             c.succeeded += w->slot->succeeded.load(std::memory_order_acquire);
             c.failed += w->slot->failed.load(std::memory_order_acquire);
             c.cancelled += w->slot->cancelled.load(std::memory_order_acquire);
-            c.droppedEvents += w->slot->dropped.load(std::memory_order_relaxed);
-            c.sampledOut += w->slot->sampledOut.load(std::memory_order_relaxed);
+            c.droppedEvents += w->slot->writer->lost();
         }
         for (auto& w : workers)
             started += w->slot->started.load(std::memory_order_acquire);
@@ -874,20 +862,8 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
     node->cancelHook = &c;
     if (opts.timeout)
         node->timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
-    if (c.spansOn.load(std::memory_order_relaxed)) {
-        // One task in 2^shift per submitting thread (a thread-local count:
-        // no shared counter to contend on; the id is only assigned under m).
-        // Only a task the count picks takes from the shared detail budget.
-        thread_local quint64 submitSeq = 0;
-        const quint32 shift = c.sampleShift.load(std::memory_order_relaxed);
-        if ((shift == 0 || (submitSeq++ & ((quint64(1) << shift) - 1)) == 0)
-            && c.timedBudget.take()) {
-            node->sampleShift = quint8(shift);
-            node->enqueueNs = monotonicNs();
-        } else {
-            node->sampledOut = true;
-        }
-    }
+    if (c.recording.load(std::memory_order_relaxed))
+        node->submitStamp = detail::stampNow();
     std::vector<std::thread> join;
     bool wake = false;
     bool burned = false;
@@ -1120,58 +1096,24 @@ bool ThreadPoolExecutor::waitForIdle(const Deadline& deadline) const
     return ok;
 }
 
-void ThreadPoolExecutor::setDetailEnabled(bool spans, bool records)
+void ThreadPoolExecutor::setRecording(bool on)
 {
+    const qint64 cpuMin = on ? qint64(detail::stampsPerNs() * double(detail::kCpuMinTaskNs)) : 0;
     std::lock_guard lk(m_core->m);
-    m_core->monitorAttached = spans || records;
-    m_core->spansOn.store(spans || records, std::memory_order_relaxed);
-    m_core->recordsOn.store(records, std::memory_order_relaxed);
-    if (!m_core->monitorAttached)
+    m_core->monitorAttached = on;
+    m_core->cpuMinStamps.store(cpuMin, std::memory_order_relaxed);
+    m_core->recording.store(on, std::memory_order_relaxed);
+    if (!on)
         m_core->deadSlots.clear();
 }
 
-namespace {
-/// log2 of a sampling "one in `every`"; throws unless a power of two in 1..2^20.
-quint32 samplingShift(const char* what, int every)
-{
-    if (every < 1 || (every & (every - 1)) != 0 || every > (1 << 20))
-        throw InvalidArgument(std::string(what) + ": every must be a power of two in 1..2^20, got "
-                              + std::to_string(every));
-    return quint32(std::countr_zero(unsigned(every)));
-}
-} // namespace
-
-void ThreadPoolExecutor::setDetailSampling(int every)
-{
-    m_core->sampleShift.store(samplingShift("setDetailSampling", every), std::memory_order_relaxed);
-}
-
-int ThreadPoolExecutor::detailSampling() const
-{
-    return 1 << m_core->sampleShift.load(std::memory_order_relaxed);
-}
-
-void ThreadPoolExecutor::setRecordSampling(int every)
-{
-    m_core->recordShift.store(samplingShift("setRecordSampling", every), std::memory_order_relaxed);
-}
-
-int ThreadPoolExecutor::recordSampling() const
-{
-    return 1 << m_core->recordShift.load(std::memory_order_relaxed);
-}
-
-void ThreadPoolExecutor::setDetailBudget(quint64 timedTasks, quint64 records)
-{
-    m_core->timedBudget.set(timedTasks);
-    m_core->recordBudget.set(records);
-}
-
-void ThreadPoolExecutor::setRingCapacity(std::size_t spans, std::size_t records)
+void ThreadPoolExecutor::setStagingCapacity(std::size_t rows)
 {
     std::lock_guard lk(m_core->m);
-    m_core->spanCap = std::max<std::size_t>(2, spans);
-    m_core->recordCap = std::max<std::size_t>(2, records);
+    m_core->stagingRows = rows;
+    for (auto& w : m_core->workers)
+        w->slot->writer->setMaxRows(rows);
+    m_core->sideWriter->setMaxRows(rows);
 }
 
 void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
@@ -1187,9 +1129,11 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
         out.shutdown = c.shutdown;
         out.queueHead.clear();
         c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
-            out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.enqueueNs});
+            out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.submitStamp});
         });
         out.workers.clear();
+        out.writers.clear();
+        out.ticks = detail::stampsAreTicks();
         auto describe = [&](const detail::WorkerSlot& s, pthread_t* handle, bool retiring) {
             WorkerInfo wi;
             wi.index = s.index;
@@ -1222,19 +1166,15 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
         };
         for (auto& w : c.workers) {
             describe(*w->slot, &w->handle, w->retire);
-            w->slot->spans.drain(out.spans);
-            w->slot->records.drain(out.records);
+            out.writers.push_back(w->slot->writer);
         }
         dead.swap(c.deadSlots);
         for (auto& s : dead) {
             describe(*s, nullptr, false);
-            s->spans.drain(out.spans);
-            s->records.drain(out.records);
+            out.writers.push_back(s->writer);
         }
+        out.writers.push_back(c.sideWriter);
     }
-    // New budgets until the next collect.
-    c.timedBudget.refill();
-    c.recordBudget.refill();
 }
 
 } // namespace poolscope

@@ -1,5 +1,7 @@
 #include "poolscope/traceexport.h"
 
+#include "tracelanes.h"
+
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -252,121 +254,13 @@ qint64 relNs(qint64 t, qint64 origin)
     return r;
 }
 
-qint64 spanEnd(const TaskSpan& s)
-{
-    return std::max(s.startNs, s.endNs); // a negative duration is written as 0
-}
-
-/// A track on the wire: one worker's lane.
-struct Lane {
-    int worker = -1;
-    int lane = 0;
-    qint64 tid = 0;
-    bool implicit = false; // worker not listed in TraceData::workers
-    const TraceWorker* info = nullptr;
-};
-
-QString workerDisplayName(int index, const TraceWorker* w)
-{
-    if (w && !w->name.isEmpty())
-        return w->name;
-    return index < 0 ? QStringLiteral("unassigned") : QStringLiteral("worker %1").arg(index);
-}
+using detail::TraceLane;
 
 void writeTrace(Out& o, const TraceData& d)
 {
-    // ---- lanes: one per worker, more only where a worker's spans overlap
-    QMap<int, const TraceWorker*> workers; // sorted by index
-    for (const auto& w : d.workers)
-        workers.insert(w.index, &w);
-
-    // Bucket span indices per worker; within a worker they are usually in
-    // start order already (one task at a time), so sort only when not.
-    QHash<int, quint32> bucketOf;
-    std::vector<std::vector<quint32>> buckets;
-    std::vector<quint32> spanBucket(d.spans.size());
-    {
-        int lastWorker = 0;
-        quint32 lastBucket = std::numeric_limits<quint32>::max();
-        for (std::size_t i = 0; i < d.spans.size(); ++i) {
-            const int w = d.spans[i].worker;
-            if (lastBucket == std::numeric_limits<quint32>::max() || w != lastWorker) {
-                auto it = bucketOf.constFind(w);
-                if (it == bucketOf.cend()) {
-                    it = bucketOf.insert(w, quint32(buckets.size()));
-                    buckets.emplace_back();
-                    if (!workers.contains(w))
-                        workers.insert(w, nullptr);
-                }
-                lastWorker = w;
-                lastBucket = *it;
-            }
-            buckets[lastBucket].push_back(quint32(i));
-            spanBucket[i] = lastBucket;
-        }
-    }
-    auto before = [&](quint32 a, quint32 b) {
-        const auto& x = d.spans[a];
-        const auto& y = d.spans[b];
-        if (x.startNs != y.startNs)
-            return x.startNs < y.startNs;
-        return spanEnd(x) > spanEnd(y);
-    };
-    // Interval partitioning: take spans in start order and give each the
-    // lane that frees up first, or a new lane if none is free at its start.
-    // Lanes never hold overlapping spans, so slices on one (pid, tid) cannot
-    // partially overlap; the number of lanes is the worker's peak overlap.
-    std::vector<quint32> laneOf(d.spans.size(), 0);
-    std::vector<quint32> laneCount(buckets.size(), 1);
-    for (std::size_t b = 0; b < buckets.size(); ++b) {
-        auto& idx = buckets[b];
-        if (!std::is_sorted(idx.begin(), idx.end(), before))
-            std::sort(idx.begin(), idx.end(), before);
-        using Free = std::pair<qint64, quint32>; // (end of last span, lane)
-        std::priority_queue<Free, std::vector<Free>, std::greater<>> lanesByEnd;
-        quint32 used = 0;
-        for (quint32 i : idx) {
-            const TaskSpan& s = d.spans[i];
-            quint32 lane;
-            if (!lanesByEnd.empty() && lanesByEnd.top().first <= s.startNs) {
-                lane = lanesByEnd.top().second;
-                lanesByEnd.pop();
-            } else {
-                lane = used++;
-            }
-            lanesByEnd.push({spanEnd(s), lane});
-            laneOf[i] = lane;
-        }
-        laneCount[b] = std::max<quint32>(used, 1);
-        idx = {}; // free early
-    }
-
-    // Track order: by host, then rank (MPI pools), then worker index. Local
-    // pools have neither, so their tracks stay in index order.
-    std::vector<std::pair<int, const TraceWorker*>> order;
-    order.reserve(std::size_t(workers.size()));
-    for (auto it = workers.cbegin(); it != workers.cend(); ++it)
-        order.emplace_back(it.key(), it.value());
-    if (!d.places.isEmpty()) {
-        std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
-            const TraceWorkerPlace pa = d.places.value(a.first);
-            const TraceWorkerPlace pb = d.places.value(b.first);
-            if (pa.host != pb.host)
-                return pa.host < pb.host;
-            return pa.rank < pb.rank;
-        });
-    }
-    QList<Lane> lanes;
-    std::vector<qint64> baseTid(buckets.size(), 0);
-    qint64 nextTid = kFirstWorkerTid;
-    for (const auto& [index, info] : order) {
-        const auto b = bucketOf.constFind(index);
-        const quint32 n = b == bucketOf.cend() ? 1 : laneCount[*b];
-        if (b != bucketOf.cend())
-            baseTid[*b] = nextTid;
-        for (quint32 l = 0; l < n; ++l)
-            lanes.append(Lane{index, int(l), nextTid++, info == nullptr, info});
-    }
+    const RunRecord& rec = *d.record;
+    const detail::TraceLanes layout = detail::layoutLanes(d);
+    const QList<TraceLane>& lanes = layout.lanes;
 
     // ---- header. displayTimeUnit first: Perfetto's tokenizer honours it only
     // in the first chunk. otherData goes last: a tokenizer that does not know
@@ -384,9 +278,7 @@ void writeTrace(Out& o, const TraceData& d)
           "\"args\":{\"sort_index\":0}}");
     int sortIndex = 1;
     for (const auto& lane : lanes) {
-        QString name = workerDisplayName(lane.worker, lane.info);
-        if (lane.lane > 0)
-            name += QStringLiteral(" (overlap %1)").arg(lane.lane);
+        const QString name = detail::laneDisplayName(lane);
         o.lit(",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":");
         o.integer(lane.tid);
         o.lit(",\"args\":{\"name\":");
@@ -395,7 +287,7 @@ void writeTrace(Out& o, const TraceData& d)
         o.integer(lane.worker);
         o.lit(",\"lane\":");
         o.integer(lane.lane);
-        if (lane.implicit) {
+        if (!lane.info) {
             o.lit(",\"implicit\":true");
         } else {
             o.lit(",\"worker_name\":");
@@ -434,18 +326,18 @@ void writeTrace(Out& o, const TraceData& d)
         o.maybeFlush();
     }
 
-    // ---- spans, in the caller's order (the reader returns them in file order)
+    // ---- tasks, in the record's order (the reader keeps file order)
     QHash<quint32, QByteArray> names; // nameId -> escaped JSON string
     QByteArray statusJson[3] = {jsonString(QString::fromLatin1(nameOf(TaskStatus(0)))),
                                 jsonString(QString::fromLatin1(nameOf(TaskStatus(1)))),
                                 jsonString(QString::fromLatin1(nameOf(TaskStatus(2))))};
-    for (std::size_t i = 0; i < d.spans.size(); ++i) {
-        const TaskSpan& s = d.spans[i];
+    for (quint64 row = 0; row < rec.size(); ++row) {
+        const TaskSpan s = rec.span(row);
         auto nameIt = names.constFind(s.nameId);
         if (nameIt == names.cend())
             nameIt = names.insert(s.nameId, jsonString(NameTable::name(s.nameId)));
         const int st = int(s.status) <= 2 ? int(s.status) : 0;
-        const qint64 tid = baseTid[spanBucket[i]] + laneOf[i];
+        const qint64 tid = lanes[int(layout.laneOfRow[row])].tid;
         const bool flow = s.enqueueNs > 0;
 
         if (flow) {
@@ -469,7 +361,7 @@ void writeTrace(Out& o, const TraceData& d)
         o.lit(",\"ts\":");
         o.fixed(relNs(s.startNs, d.originNs), 3);
         o.lit(",\"dur\":");
-        o.fixed(spanEnd(s) - s.startNs, 3);
+        o.fixed(std::max(s.startNs, s.endNs) - s.startNs, 3);
         if (flow) {
             o.lit(",\"bind_id\":");
             o.bindId(s.taskId);
@@ -493,11 +385,18 @@ void writeTrace(Out& o, const TraceData& d)
             o.lit(",\"queued_wait_ms\":");
             o.fixed(relNs(s.startNs, s.enqueueNs), 6);
         }
-        if (!d.args.isEmpty()) {
-            const auto a = d.args.constFind(s.taskId);
-            if (a != d.args.cend()) {
+        if (!s.started)
+            o.lit(",\"started\":false"); // cancelled or failed while queued
+        if (rec.hasTexts(row)) {
+            const QString a = rec.args(row);
+            if (!a.isEmpty()) {
                 o.lit(",\"args\":");
-                o.bytes(jsonString(*a));
+                o.bytes(jsonString(a));
+            }
+            const QString e = rec.error(row);
+            if (!e.isEmpty()) {
+                o.lit(",\"error\":");
+                o.bytes(jsonString(e));
             }
         }
         o.lit("}}");
@@ -512,8 +411,45 @@ void writeTrace(Out& o, const TraceData& d)
     o.lit(",\"originNs\":\""); // a string: ns since boot can exceed 2^53
     o.integer(d.originNs);
     o.lit("\",\"spans\":");
-    o.uinteger(d.spans.size());
-    o.lit("}}\n");
+    o.uinteger(rec.size());
+    // What the file holds against the run (readChromeTrace restores it).
+    const detail::RunMeta m = detail::runMeta(rec);
+    o.lit(",\"tasks\":");
+    o.uinteger(m.tasks);
+    o.lit(",\"sampled_1_in\":");
+    o.uinteger(m.sampling);
+    o.lit(",\"lost\":");
+    o.uinteger(m.lost);
+    if (!rec.samplingNote().isEmpty()) {
+        o.lit(",\"note\":");
+        o.bytes(jsonString(rec.samplingNote()));
+    }
+    const RunTotals& t = m.totals;
+    o.lit(",\"totals\":{\"succeeded\":");
+    o.uinteger(t.succeeded);
+    o.lit(",\"failed\":");
+    o.uinteger(t.failed);
+    o.lit(",\"cancelled\":");
+    o.uinteger(t.cancelled);
+    o.lit(",\"never_started\":");
+    o.uinteger(t.neverStarted);
+    o.lit(",\"first_ns\":\"");
+    o.integer(t.firstNs);
+    o.lit("\",\"last_end_ns\":\"");
+    o.integer(t.lastEndNs);
+    o.lit("\",\"queued_ns\":\"");
+    o.integer(t.queuedNs);
+    o.lit("\",\"run_ns\":\"");
+    o.integer(t.runNs);
+    o.lit("\",\"cpu_ns\":\"");
+    o.integer(t.cpuNs);
+    o.lit("\",\"cpu_tasks\":");
+    o.uinteger(t.cpuTasks);
+    o.lit(",\"cpu_run_ns\":\"");
+    o.integer(t.cpuRunNs);
+    o.lit("\",\"gil_wait_ns\":\"");
+    o.integer(t.gilWaitNs);
+    o.lit("\"}}}\n");
     o.flush();
 }
 
@@ -680,7 +616,15 @@ private:
     const char* m_p = nullptr;
     const char* m_end = nullptr;
 
-    TraceData m_out; // times relative to originNs until finish()
+    TraceData m_out;
+    std::vector<TaskSpan> m_spans; // times relative to originNs until finish()
+    struct SpanTexts {
+        qsizetype span;
+        QString args;
+        QString error;
+    };
+    std::vector<SpanTexts> m_texts;
+    std::optional<detail::RunMeta> m_meta;
     bool m_haveEvents = false;
     QHash<qint64, LaneInfo> m_laneOfTid;
     QMap<int, TraceWorker> m_workers;
@@ -690,7 +634,7 @@ private:
         qint64 queuedNs; // valid when hasQueued
         bool hasQueued;
     };
-    std::vector<SpanExtra> m_extra; // parallel to m_out.spans
+    std::vector<SpanExtra> m_extra; // parallel to m_spans
     std::vector<qint64> m_counterEvent;
 };
 
@@ -890,6 +834,45 @@ bool Reader::readOtherData(const QJsonValue& other)
         if (!toInt64(origin, -(qint64(1) << 53), qint64(1) << 53, &m_out.originNs))
             return fail(QStringLiteral("'otherData.originNs' is not an integer"));
     }
+    // What the file holds against the run (PoolScope traces since the
+    // complete record; older ones hold every task they list).
+    const QJsonValue tasks = od.value(QLatin1String("tasks"));
+    if (tasks.isUndefined())
+        return true;
+    const qint64 big = qint64(1) << 53;
+    auto count = [&](const QJsonValue& v, qint64 lo, quint64* out) {
+        qint64 x = 0;
+        if (!toInt64(v, lo, big, &x))
+            return false;
+        *out = quint64(x);
+        return true;
+    };
+    auto ns = [&](const QJsonValue& v, qint64* out) {
+        const QByteArray b = v.toString().toLatin1();
+        auto [p, ec] = std::from_chars(b.constData(), b.constData() + b.size(), *out, 10);
+        return v.isString() && !b.isEmpty() && ec == std::errc() && p == b.constData() + b.size();
+    };
+    detail::RunMeta m;
+    const QJsonObject t = od.value(QLatin1String("totals")).toObject();
+    if (!count(tasks, 0, &m.tasks)
+        || !count(od.value(QLatin1String("sampled_1_in")), 1, &m.sampling)
+        || !count(od.value(QLatin1String("lost")), 0, &m.lost)
+        || !count(t.value(QLatin1String("succeeded")), 0, &m.totals.succeeded)
+        || !count(t.value(QLatin1String("failed")), 0, &m.totals.failed)
+        || !count(t.value(QLatin1String("cancelled")), 0, &m.totals.cancelled)
+        || !count(t.value(QLatin1String("never_started")), 0, &m.totals.neverStarted)
+        || !count(t.value(QLatin1String("cpu_tasks")), 0, &m.totals.cpuTasks)
+        || !ns(t.value(QLatin1String("first_ns")), &m.totals.firstNs)
+        || !ns(t.value(QLatin1String("last_end_ns")), &m.totals.lastEndNs)
+        || !ns(t.value(QLatin1String("queued_ns")), &m.totals.queuedNs)
+        || !ns(t.value(QLatin1String("run_ns")), &m.totals.runNs)
+        || !ns(t.value(QLatin1String("cpu_ns")), &m.totals.cpuNs)
+        || !ns(t.value(QLatin1String("cpu_run_ns")), &m.totals.cpuRunNs)
+        || !ns(t.value(QLatin1String("gil_wait_ns")), &m.totals.gilWaitNs) || m.lost > m.tasks)
+        return fail(QStringLiteral("'otherData' has a malformed run summary (tasks, "
+                                   "sampled_1_in, lost, totals)"));
+    m.totals.tasks = m.tasks - m.lost;
+    m_meta = m;
     return true;
 }
 
@@ -1017,15 +1000,21 @@ bool Reader::handleEvent(qsizetype i, const QJsonObject& e)
                 return failAt(i, QStringLiteral("args.queued_wait_ms must be a number"));
             x.hasQueued = true;
         }
+        const QJsonValue startedV = args.value(QLatin1String("started"));
+        if (!startedV.isUndefined() && !startedV.isBool())
+            return failAt(i, QStringLiteral("args.started must be true or false"));
+        s.started = startedV.toBool(true);
         const QJsonValue aV = args.value(QLatin1String("args"));
-        if (!aV.isUndefined()) {
-            if (!aV.isString())
-                return failAt(i, QStringLiteral("args.args must be a string"));
-            m_out.args.insert(s.taskId, aV.toString());
-        }
+        const QJsonValue eV = args.value(QLatin1String("error"));
+        if (!aV.isUndefined() && !aV.isString())
+            return failAt(i, QStringLiteral("args.args must be a string"));
+        if (!eV.isUndefined() && !eV.isString())
+            return failAt(i, QStringLiteral("args.error must be a string"));
+        if (aV.isString() || eV.isString())
+            m_texts.push_back(SpanTexts{qsizetype(m_spans.size()), aV.toString(), eV.toString()});
         // Interned names live as long as the program: bound their size.
         s.nameId = NameTable::intern(name.left(1024));
-        m_out.spans.push_back(s);
+        m_spans.push_back(s);
         m_extra.push_back(x);
         return true;
     }
@@ -1054,8 +1043,8 @@ bool Reader::finish()
     // otherData (with originNs) may come after the events, and thread names
     // after the slices: make times absolute and resolve workers now.
     const qint64 origin = m_out.originNs;
-    for (std::size_t i = 0; i < m_out.spans.size(); ++i) {
-        TaskSpan& s = m_out.spans[i];
+    for (std::size_t i = 0; i < m_spans.size(); ++i) {
+        TaskSpan& s = m_spans[i];
         const SpanExtra& x = m_extra[i];
         if (qAddOverflow(s.startNs, origin, &s.startNs) || qAddOverflow(s.endNs, origin, &s.endNs)
             || (x.hasQueued && qSubOverflow(s.startNs, x.queuedNs, &s.enqueueNs)))
@@ -1069,11 +1058,28 @@ bool Reader::finish()
             return failAt(m_counterEvent[std::size_t(i)], QStringLiteral("time out of range"));
     }
     m_out.workers = m_workers.values();
+    // A record that holds every row read (no re-sampling on the way in).
+    m_out.record = std::make_shared<RunRecord>(std::clamp<quint64>(
+        quint64(m_spans.size()), RunRecord::kDefaultLimit, RunRecord::kMaxLimit));
+    std::size_t t = 0;
+    for (std::size_t i = 0; i < m_spans.size(); ++i) {
+        if (t < m_texts.size() && m_texts[t].span == qsizetype(i)) {
+            m_out.record->add(m_spans[i], m_texts[t].args, {}, m_texts[t].error);
+            ++t;
+        } else {
+            m_out.record->add(m_spans[i]);
+        }
+    }
+    m_spans = {};
+    if (m_meta)
+        detail::applyRunMeta(*m_out.record, *m_meta);
     return true;
 }
 
-bool saveBytes(const QString& path, const char* what, QString* error,
-               const std::function<bool(QIODevice&)>& write)
+} // namespace
+
+bool detail::saveBytes(const QString& path, const char* what, QString* error,
+                       const std::function<bool(QIODevice&)>& write)
 {
     // QSaveFile writes a temporary file and renames it over the target, so a
     // device, FIFO or directory at that path would be replaced by a regular
@@ -1110,6 +1116,8 @@ bool saveBytes(const QString& path, const char* what, QString* error,
         error->clear();
     return true;
 }
+
+namespace {
 
 // ------------------------------------------------------------------ CSV
 
@@ -1172,16 +1180,16 @@ void setWorkerPlaces(TraceData& data, const QHash<int, WorkerInfo>& known)
 
 QByteArray toChromeTrace(const TraceData& data)
 {
-    // ~400 bytes per span with a flow, ~250 without.
+    // ~400 bytes per task with a flow, ~250 without.
     Out o(nullptr, qsizetype(4096 + data.workers.size() * 300 + data.counters.size() * 90
-                             + qsizetype(data.spans.size()) * 400));
+                             + qsizetype(data.record->size()) * 400));
     writeTrace(o, data);
     return o.take();
 }
 
 bool writeChromeTrace(const QString& path, const TraceData& data, QString* error)
 {
-    return saveBytes(path, "trace", error, [&](QIODevice& dev) {
+    return detail::saveBytes(path, "trace", error, [&](QIODevice& dev) {
         Out o(&dev, 2 << 20);
         writeTrace(o, data);
         return o.ok();
@@ -1197,15 +1205,41 @@ std::optional<TraceData> readChromeTrace(QByteArrayView json, QString* error)
     return out;
 }
 
-QByteArray toCsv(const QList<TaskRecord>& records)
+namespace {
+/// ns as ms with six decimals (exact), for times relative to an origin.
+void appendMsExact(QByteArray& out, qint64 ns)
+{
+    const bool neg = ns < 0;
+    const quint64 mag = neg ? quint64(0) - quint64(ns) : quint64(ns);
+    if (neg)
+        out.append('-');
+    out.append(QByteArray::number(mag / 1'000'000));
+    out.append('.');
+    char d[6];
+    quint64 frac = mag % 1'000'000;
+    for (int i = 5; i >= 0; --i) {
+        d[i] = char('0' + frac % 10);
+        frac /= 10;
+    }
+    out.append(d, 6);
+}
+
+template<class Sink>
+void writeCsvRows(const RunRecord& rec, qint64 originNs, Sink&& sink)
 {
     QByteArray out;
-    out.reserve(100 + records.size() * 120);
+    out.reserve(1 << 20);
     out.append("id,task,args,status,result,error,worker,core,queued_wait_ms,run_ms,cpu_ms,"
-               "gil_wait_ms\r\n");
+               "gil_wait_ms,submit_ms,start_ms,end_ms,sampled_1_in,run_tasks\r\n");
+    const detail::RunMeta meta = detail::runMeta(rec);
+    QByteArray tail = ",";
+    tail.append(QByteArray::number(meta.sampling));
+    tail.append(',');
+    tail.append(QByteArray::number(meta.tasks));
+    tail.append("\r\n");
     QHash<quint32, QByteArray> names;
-    for (const TaskRecord& r : records) {
-        const TaskSpan& s = r.span;
+    for (quint64 row = 0; row < rec.size(); ++row) {
+        const TaskSpan s = rec.span(row);
         out.append(QByteArray::number(s.taskId));
         out.append(',');
         auto n = names.constFind(s.nameId);
@@ -1216,13 +1250,16 @@ QByteArray toCsv(const QList<TaskRecord>& records)
         }
         out.append(*n);
         out.append(',');
-        appendCsvField(out, r.args);
+        const bool texts = rec.hasTexts(row);
+        if (texts)
+            appendCsvField(out, rec.args(row));
         out.append(',');
         out.append(nameOf(s.status));
         out.append(',');
-        appendCsvField(out, variantText(r.result));
+        appendCsvField(out, variantText(rec.result(row)));
         out.append(',');
-        appendCsvField(out, r.error);
+        if (texts)
+            appendCsvField(out, rec.error(row));
         out.append(',');
         if (s.worker >= 0)
             out.append(QByteArray::number(s.worker));
@@ -1239,17 +1276,215 @@ QByteArray toCsv(const QList<TaskRecord>& records)
             appendMs(out, s.cpuNs);
         out.append(',');
         appendMs(out, s.gilWaitNs);
-        out.append("\r\n");
+        out.append(',');
+        if (s.enqueueNs > 0)
+            appendMsExact(out, relNs(s.enqueueNs, originNs));
+        out.append(',');
+        appendMsExact(out, relNs(s.startNs, originNs));
+        out.append(',');
+        appendMsExact(out, relNs(s.endNs, originNs));
+        out.append(tail);
+        if (out.size() >= (1 << 20)) {
+            if (!sink(out))
+                return;
+            out.clear();
+        }
+    }
+    sink(out);
+}
+} // namespace
+
+QByteArray toCsv(const RunRecord& record, qint64 originNs)
+{
+    QByteArray all;
+    writeCsvRows(record, originNs, [&](const QByteArray& b) {
+        all.append(b);
+        return true;
+    });
+    return all;
+}
+
+bool writeCsv(const QString& path, const RunRecord& record, qint64 originNs, QString* error)
+{
+    return detail::saveBytes(path, "CSV", error, [&](QIODevice& dev) {
+        bool ok = true;
+        writeCsvRows(record, originNs, [&](const QByteArray& b) {
+            ok = ok && dev.write(b) == b.size();
+            return ok;
+        });
+        return ok;
+    });
+}
+
+bool isPerfettoPath(const QString& path)
+{
+    const QString p = path.toLower();
+    return p.endsWith(QLatin1String(".pftrace")) || p.endsWith(QLatin1String(".perfetto-trace"))
+           || p.endsWith(QLatin1String(".pb"));
+}
+
+bool writeTrace(const QString& path, const TraceData& data, QString* error)
+{
+    return isPerfettoPath(path) ? writePerfettoTrace(path, data, error)
+                                : writeChromeTrace(path, data, error);
+}
+
+std::optional<TraceData> readTrace(QByteArrayView bytes, QString* error)
+{
+    // JSON starts with '{' or '[' after white space; a Perfetto trace with
+    // a packet (field 1, length-delimited: 0x0A).
+    qsizetype i = 0;
+    while (i < bytes.size()
+           && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t'))
+        ++i;
+    if (i < bytes.size() && (bytes[i] == '{' || bytes[i] == '['))
+        return readChromeTrace(bytes, error);
+    if (!bytes.isEmpty() && bytes[0] == '\x0A')
+        return readPerfettoTrace(bytes, error);
+    if (error)
+        *error = bytes.isEmpty()
+                     ? QStringLiteral("empty input: not a trace")
+                     : QStringLiteral("neither a Chrome JSON trace nor a Perfetto "
+                                      "trace (it starts with neither '{' nor a packet)");
+    return std::nullopt;
+}
+
+namespace detail {
+
+QString workerDisplayName(int index, const TraceWorker* w)
+{
+    if (w && !w->name.isEmpty())
+        return w->name;
+    return index < 0 ? QStringLiteral("unassigned") : QStringLiteral("worker %1").arg(index);
+}
+
+QString laneDisplayName(const TraceLane& lane)
+{
+    if (lane.neverStarted)
+        return QStringLiteral("never started (cancelled or failed while queued)");
+    QString name = workerDisplayName(lane.worker, lane.info);
+    if (lane.lane > 0)
+        name += QStringLiteral(" (overlap %1)").arg(lane.lane);
+    return name;
+}
+
+RunMeta runMeta(const RunRecord& r)
+{
+    const RecordStats st = r.stats();
+    RunMeta m;
+    m.tasks = st.seen + st.lost;
+    m.recorded = st.rows;
+    m.sampling = st.sampling;
+    m.lost = st.lost;
+    m.totals = r.totals();
+    return m;
+}
+
+void applyRunMeta(RunRecord& r, const RunMeta& m)
+{
+    RunTotals t = m.totals;
+    t.tasks = m.tasks - std::min(m.lost, m.tasks);
+    r.setRecordedRun(t, t.tasks, m.sampling, m.lost);
+}
+
+TraceLanes layoutLanes(const TraceData& d)
+{
+    const RunRecord& rec = *d.record;
+    QMap<int, const TraceWorker*> workers; // sorted by index
+    for (const auto& w : d.workers)
+        workers.insert(w.index, &w);
+    const QList<qint32> recWorkers = rec.workers();
+    for (qint32 w : recWorkers) {
+        if (!workers.contains(w))
+            workers.insert(w, nullptr);
+    }
+
+    TraceLanes out;
+    out.laneOfRow.assign(std::size_t(rec.size()), 0);
+    // Per worker: interval partitioning. Rows in start order (one task at a
+    // time: usually so already) each take the lane that frees up first, or
+    // a new lane if none is free at their start. Lanes never hold
+    // overlapping slices; the lane count is the worker's peak overlap.
+    QHash<int, quint32> laneCount;
+    std::vector<quint32> localLane(std::size_t(rec.size()), 0);
+    for (qint32 w : recWorkers) {
+        std::vector<quint32> idx = *rec.laneRows(w);
+        auto before = [&](quint32 a, quint32 b) {
+            const qint64 sa = rec.startNs(a), sb = rec.startNs(b);
+            if (sa != sb)
+                return sa < sb;
+            return rec.endNs(a) > rec.endNs(b);
+        };
+        if (!std::is_sorted(idx.begin(), idx.end(), before))
+            std::sort(idx.begin(), idx.end(), before);
+        using Free = std::pair<qint64, quint32>; // (end of last slice, lane)
+        std::priority_queue<Free, std::vector<Free>, std::greater<>> lanesByEnd;
+        quint32 used = 0;
+        for (quint32 r : idx) {
+            const qint64 start = rec.startNs(r);
+            quint32 lane;
+            if (!lanesByEnd.empty() && lanesByEnd.top().first <= start) {
+                lane = lanesByEnd.top().second;
+                lanesByEnd.pop();
+            } else {
+                lane = used++;
+            }
+            lanesByEnd.push({std::max(start, rec.endNs(r)), lane});
+            localLane[r] = lane;
+        }
+        laneCount.insert(w, std::max<quint32>(used, 1));
+    }
+
+    // Track order: by host, then rank (MPI pools), then worker index. Local
+    // pools have neither, so their tracks stay in index order.
+    std::vector<std::pair<int, const TraceWorker*>> order;
+    order.reserve(std::size_t(workers.size()));
+    for (auto it = workers.cbegin(); it != workers.cend(); ++it)
+        order.emplace_back(it.key(), it.value());
+    if (!d.places.isEmpty()) {
+        std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+            const TraceWorkerPlace pa = d.places.value(a.first);
+            const TraceWorkerPlace pb = d.places.value(b.first);
+            if (pa.host != pb.host)
+                return pa.host < pb.host;
+            return pa.rank < pb.rank;
+        });
+    }
+    QHash<int, quint32> firstLane; // worker -> index of its first lane in out.lanes
+    qint64 nextTid = kFirstWorkerTid;
+    for (const auto& [index, info] : order) {
+        const quint32 n = laneCount.value(index, 1);
+        firstLane.insert(index, quint32(out.lanes.size()));
+        for (quint32 l = 0; l < n; ++l)
+            out.lanes.append(TraceLane{index, int(l), nextTid++, info});
+    }
+    // Tasks that ended while queued ran on no worker: a lane of their own
+    // (zero-length slices at the moment they ended), after the workers'.
+    quint32 neverStartedLane = 0;
+    for (quint64 r = 0; r < rec.size(); ++r) {
+        if (!rec.started(r)) {
+            neverStartedLane = quint32(out.lanes.size());
+            out.lanes.append(TraceLane{-1, 0, nextTid++, nullptr, true});
+            break;
+        }
+    }
+    qint32 lastWorker = INT32_MIN;
+    quint32 base = 0;
+    for (quint64 r = 0; r < rec.size(); ++r) {
+        if (!rec.started(r)) {
+            out.laneOfRow[std::size_t(r)] = neverStartedLane;
+            continue;
+        }
+        const qint32 w = rec.worker(r);
+        if (w != lastWorker) {
+            base = firstLane.value(w);
+            lastWorker = w;
+        }
+        out.laneOfRow[std::size_t(r)] = base + localLane[std::size_t(r)];
     }
     return out;
 }
 
-bool writeCsv(const QString& path, const QList<TaskRecord>& records, QString* error)
-{
-    return saveBytes(path, "CSV", error, [&](QIODevice& dev) {
-        const QByteArray b = toCsv(records);
-        return dev.write(b) == b.size();
-    });
-}
+} // namespace detail
 
 } // namespace poolscope

@@ -331,7 +331,7 @@ int runWorker(int /*argc*/, char** /*argv*/)
 int serveWorker(WorkerTransport& transport)
 {
     Channel ch(transport);
-    detail::WorkerSlot slot(0, 2, 2);
+    detail::WorkerSlot slot(0);
 
     auto hello = ch.receive();
     if (!hello || hello->type != MsgType::Hello) {

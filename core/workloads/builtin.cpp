@@ -1,4 +1,4 @@
-// The built-in demo tasks (DESIGN.md §6): plain functions registered by name
+// The built-in demo tasks (docs/architecture.md): plain functions registered by name
 // so they run on either pool. The catalogue that plans runs of them is in
 // catalogue.cpp (poolscope/workloads.h).
 #include "kernels.h"

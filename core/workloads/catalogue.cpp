@@ -269,7 +269,7 @@ QList<Workload> buildCatalogue()
                           "Sleeps without the GIL, like waiting for a server: threads overlap "
                           "the waits even with the GIL on.");
         w.defaultTasks = 20;
-        w.maxTasks = 100'000;
+        w.maxTasks = 1'000'000; // size 0: tasks that return at once (recording at scale)
         w.defaultSize = 100;
         w.minSize = 0;
         w.maxSize = 3'600'000;

@@ -1,5 +1,5 @@
 // CPU-bound demo tasks: primes, mandelbrot, matmul, montecarlo_pi, hash and
-// the "native" variants that release the simulated GIL (DESIGN.md §5-6).
+// the "native" variants that release the simulated GIL (docs/architecture.md).
 #include "kernels.h"
 
 #include "poolscope/errors.h"

@@ -2,7 +2,7 @@
 // Internal to core/workloads: the computational kernels the demo tasks share,
 // and the per-file registration functions builtin.cpp calls.
 //
-// "Interpreted" vs "native" (DESIGN.md §5): the same kernel runs either with
+// "Interpreted" vs "native" (docs/architecture.md): the same kernel runs either with
 // a GIL checkpoint every few microseconds (a pure-Python loop, which the eval
 // loop can interrupt) or inside TaskContext::GilRelease with no checkpoint (a
 // C extension such as NumPy, which drops the GIL around its loop).

@@ -1,4 +1,4 @@
-// What ThreadPoolExecutor offers beyond Python's (ANCHORS.md §B): live
+// What ThreadPoolExecutor offers beyond Python's (docs/library.md): live
 // resize (grow at once, shrink by retiring after the current task, no task
 // lost or run twice), pause/resume, priorities, post() without a future whose
 // exceptions are never swallowed, cooperative stop of a running task
@@ -221,7 +221,7 @@ void TstBeyond::resizeUnderLoadLosesNothing_data()
 
 void TstBeyond::resizeUnderLoadLosesNothing()
 {
-    // ANCHORS.md §B: live resize, grow now, retire after the task; "no task
+    // docs/library.md: live resize, grow now, retire after the task; "no task
     // is lost or run twice" is checked by counting runs per task id.
     QFETCH(int, initialWorkers);
     QFETCH(int, tasks);
@@ -449,7 +449,7 @@ void TstBeyond::postRuns()
 
 void TstBeyond::postedExceptionsAreCountedAndSignalled()
 {
-    // ANCHORS.md §B.8 / C++ users: fire-and-forget exceptions are never
+    // docs/library.md / C++ users: fire-and-forget exceptions are never
     // swallowed: counted as failed, logged, and signalled (coalesced).
     ThreadPoolExecutor pool(1); // one worker: the warnings come from one thread
     QSignalSpy spy(&pool, &Executor::unhandledExceptions);
@@ -488,7 +488,7 @@ void TstBeyond::requestStopEndsRunningTaskCancelled_data()
 
 void TstBeyond::requestStopEndsRunningTaskCancelled()
 {
-    // ANCHORS.md §B.2: a running task can be cancelled (cooperatively).
+    // docs/library.md: a running task can be cancelled (cooperatively).
     QFETCH(QString, how);
     ThreadPoolExecutor pool(1);
     Arrivals started;

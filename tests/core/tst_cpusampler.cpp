@@ -1,4 +1,4 @@
-// CpuSampler, /proc/stat parsing and /proc/PID/stat parsing (DESIGN.md §7).
+// CpuSampler, /proc/stat parsing and /proc/PID/stat parsing (docs/architecture.md).
 // Fixtures in fixtures/procstat/ are hand-written /proc/stat files; the
 // expected fractions below are worked out by hand from them.
 

@@ -1,4 +1,4 @@
-// Future<T> keeps Python's concurrent.futures.Future contract (ANCHORS.md §A):
+// Future<T> keeps Python's concurrent.futures.Future contract (docs/library.md):
 // states, cancel(), result()/exception() with timeouts, done callbacks; and it
 // interoperates with Qt's QFuture tools (.then(context), whenAll/whenAny,
 // QFutureWatcher). Ported in spirit from CPython's
@@ -613,7 +613,8 @@ void TstFutureStates::qfutureCarriesException()
     QTRY_VERIFY_WITH_TIMEOUT(failedHandled, 20000);
     QCOMPARE(message, QStringLiteral("through qt"));
     QCOMPARE(handled.result(), -1);
-    // QFuture::result() re-raises the task's own exception type (ANCHORS.md §F).
+    // QFuture::result() re-raises the task's own exception type (docs/architecture.md, "Qt 6.4
+    // pitfalls").
     QVERIFY_THROWS_EXCEPTION(MyError, q.result());
 }
 
@@ -629,7 +630,8 @@ void TstFutureStates::qfutureWhenAll()
                     })
                     .qfuture();
     }
-    // ANCHORS.md §F: the iterator overload is the one that compiles for lvalues.
+    // docs/architecture.md, "Qt 6.4 pitfalls": the iterator overload is the one that compiles for
+    // lvalues.
     QFuture<QList<QFuture<int>>> all = QtFuture::whenAll(list.begin(), list.end());
     QVERIFY(!all.isFinished());
     gate.open();
@@ -733,7 +735,8 @@ void TstFutureStates::qfutureCancelled()
     }
     TST_COMPARE_STATE(f, FutureState::Cancelled);
     QTRY_VERIFY_WITH_TIMEOUT(q.isFinished(), 20000);
-    QVERIFY(q.isCanceled()); // never call q.result() here: Qt 6.4 crashes (ANCHORS.md §F)
+    QVERIFY(q.isCanceled()); // never call q.result() here: Qt 6.4 crashes (docs/architecture.md,
+                             // "Qt 6.4 pitfalls")
     QTRY_COMPARE_WITH_TIMEOUT(canceled.count(), 1, 20000);
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 20000);
     QTRY_VERIFY_WITH_TIMEOUT(onCanceledRan, 20000);

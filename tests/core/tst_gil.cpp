@@ -292,7 +292,7 @@ void TstGil::taskContextHooks()
 {
     // TaskContext without a GIL: the hooks are no-ops.
     DummyNode node;
-    detail::WorkerSlot slot0(0, 2, 2);
+    detail::WorkerSlot slot0(0);
     {
         TaskContext plain(&node, &slot0);
         QVERIFY(!plain.hasGil());
@@ -360,7 +360,7 @@ void TstGil::nestedReleaseAndCheckpointOutsideGil()
     // while not holding the GIL must never hand over someone else's GIL.
     SimulatedGil gil(0us);
     DummyNode node;
-    detail::WorkerSlot slot(4, 2, 2);
+    detail::WorkerSlot slot(4);
     TaskContext ctx(&node, &slot, &gil);
     gil.acquire(4);
     {
@@ -424,7 +424,7 @@ void TstGil::cpuScaling()
     qint64 results[2] = {0, 0}, waits[2] = {0, 0}, cpus[2] = {0, 0};
     auto body = [&](int who) {
         DummyNode node;
-        detail::WorkerSlot slot(who, 2, 2);
+        detail::WorkerSlot slot(who);
         start.arrive_and_wait();
         const qint64 cpu0 = threadCpuNs();
         if (withGil)

@@ -15,10 +15,10 @@ using namespace std::chrono_literals;
 
 namespace {
 /// Highest number of spans running at the same instant.
-int maxOverlap(const std::deque<TaskSpan>& spans)
+int maxOverlap(const RunRecord& spans)
 {
     std::vector<std::pair<qint64, int>> edges;
-    for (const auto& s : spans) {
+    for (const TaskSpan s : spans) {
         edges.push_back({s.startNs, +1});
         edges.push_back({s.endNs, -1});
     }
@@ -100,8 +100,9 @@ private slots:
         QVERIFY2(sawHolder, "a running worker must show it holds the GIL");
         QVERIFY(pool.gil()->switches() > 0); // two CPU-bound threads had to hand over
         qint64 gilWait = 0;
-        for (const auto& s : mon.spanHistory())
+        for (const TaskSpan s : *mon.record())
             gilWait += s.gilWaitNs;
+        QCOMPARE(mon.record()->totals().gilWaitNs, gilWait);
         QVERIFY2(gilWait > 0, "GIL wait is recorded per task");
     }
 
@@ -116,10 +117,10 @@ private slots:
         auto fs = Workloads::submit(pool, QStringLiteral("sleep"), run);
         for (auto& f : fs)
             QCOMPARE(f.result(20s).toInteger(), 150);
-        QTRY_COMPARE(mon.spanHistory().size(), std::size_t(4));
+        QTRY_COMPARE((mon.tick(), mon.record()->size()), quint64(4));
         // Sleeping releases the GIL, so the four sleeps run at the same time.
-        QVERIFY2(maxOverlap(mon.spanHistory()) >= 3,
-                 qPrintable(QString::number(maxOverlap(mon.spanHistory()))));
+        QVERIFY2(maxOverlap(*mon.record()) >= 3,
+                 qPrintable(QString::number(maxOverlap(*mon.record()))));
     }
 
     void nTasksOnNThreadsTakeAsLongAsOnOne_data()

@@ -1,5 +1,6 @@
-// ThreadPoolExecutor::map keeps Python's Executor.map contract (ANCHORS.md
-// §A): results in submission order, a chunk runs as one task, the timeout
+// ThreadPoolExecutor::map keeps Python's Executor.map contract
+// (docs/library.md): results in submission order, a chunk runs as one task,
+// the timeout
 // counts from the call, remaining work is cancelled when a result raises or
 // times out, and a bounded number of chunks is in flight (3.14's buffersize),
 // so a huge input is never submitted all at once. Ported in spirit from
@@ -380,7 +381,7 @@ void TstMap::maxInFlightBoundsSubmissions()
 
 void TstMap::hugeInputIsNotSubmittedAtOnce()
 {
-    // Python users' complaint (ANCHORS.md §B.5): map over a huge input submits
+    // Python users' complaint (docs/library.md): map over a huge input submits
     // everything. With maxInFlight it submits a handful.
     ThreadPoolExecutor pool(2);
     const int n = 2'000'000;

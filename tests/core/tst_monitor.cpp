@@ -1,5 +1,7 @@
-// Monitor: one batched snapshot per tick, exact counts, bounded detail.
+// Monitor: one batched snapshot per tick, exact counts, every task recorded
+// (up to the record limit, a stated sample past it).
 #include <poolscope/monitor.h>
+#include <poolscope/registry.h>
 #include <poolscope/threadpool.h>
 
 #include <QSignalSpy>
@@ -8,8 +10,15 @@
 #include <atomic>
 #include <latch>
 #include <thread>
+#include <vector>
 
 using namespace poolscope;
+
+static qint64 monitorTestTwice(qint64 a)
+{
+    return 2 * a;
+}
+POOLSCOPE_TASK(monitorTestTwice, "2 * a");
 
 namespace {
 /// Posts `n` no-op tasks and waits until the pool is idle.
@@ -19,68 +28,189 @@ namespace {
         pool.post([] {});
     return pool.waitForIdle();
 }
+
+/// Every id in [first, first + n) exactly once among the record's rows.
+bool everyIdOnce(const RunRecord& rec, quint64 first, quint64 n, QString* why)
+{
+    std::vector<quint8> seen(std::size_t(n), 0);
+    for (quint64 r = 0; r < rec.size(); ++r) {
+        const quint64 id = rec.taskId(r);
+        if (id < first || id >= first + n) {
+            *why = QStringLiteral("row %1 has id %2, outside the run").arg(r).arg(id);
+            return false;
+        }
+        if (seen[std::size_t(id - first)]++) {
+            *why = QStringLiteral("id %1 recorded twice").arg(id);
+            return false;
+        }
+    }
+    for (quint64 i = 0; i < n; ++i) {
+        if (!seen[std::size_t(i)]) {
+            *why = QStringLiteral("id %1 not recorded").arg(first + i);
+            return false;
+        }
+    }
+    return true;
+}
 } // namespace
 
 class TstMonitor : public QObject {
     Q_OBJECT
 private slots:
-    void countsExactWithTinyRings_data();
-    void countsExactWithTinyRings();
+    void everyTaskRecorded_data();
+    void everyTaskRecorded();
+    void rowsAreConsistent();
+    void timesAgreeWithTheMonotonicClock();
+    void stagingFullLosesRowsNotCounts();
     void scriptedSnapshot();
     void recordsCarryResultsAndErrors();
+    void recordsEveryKindOfResult_data();
+    void recordsEveryKindOfResult();
+    void cpuTimeOfLongTasksOnly();
+    void cancelledAndBrokenTasksAreRecorded();
     void attachDetachUnderLoad();
-    void historyIsBounded();
-    void clearHistoryForgetsGoneWorkers();
-    void detailSamplingKeepsCountsExact();
-    void samplingFollowsTheRate();
-    void samplingSetBeforeTheFirstTick();
-    void detailBudgetBoundsTimedTasks_data();
-    void detailBudgetBoundsTimedTasks();
-    void recordSamplingThinsRecords();
-    void burstBeforeTheFirstTickIsBounded_data();
-    void burstBeforeTheFirstTickIsBounded();
-    void recordBudgetWithoutSpanSampling_data();
-    void recordBudgetWithoutSpanSampling();
+    void recordLimitSamplesAndSaysSo();
+    void baseSamplingFromTheOptions();
+    void noRecordWithLimitZero();
+    void startRunForgetsGoneWorkers();
+    void pastRunsAreBounded();
     void oneSignalPerTick();
 };
 
-void TstMonitor::countsExactWithTinyRings_data()
+void TstMonitor::everyTaskRecorded_data()
 {
     QTest::addColumn<int>("tasks");
     QTest::addColumn<int>("workers");
-    QTest::newRow("1M on 2 workers") << 1'000'000 << 2;
-    QTest::newRow("200k on 4 workers") << 200'000 << 4;
+    QTest::addColumn<int>("intervalMs");
+    QTest::newRow("1M on 2 workers") << 1'000'000 << 2 << 33;
+    QTest::newRow("200k on 4 workers, 10 ms ticks") << 200'000 << 4 << 10;
+    QTest::newRow("100 on 6 workers") << 100 << 6 << 33;
 }
 
-void TstMonitor::countsExactWithTinyRings()
+void TstMonitor::everyTaskRecorded()
 {
     QFETCH(int, tasks);
     QFETCH(int, workers);
+    QFETCH(int, intervalMs);
     ThreadPoolExecutor pool(workers);
     MonitorOptions o;
-    o.intervalMs = 10;
-    o.spanRing = 4; // deliberately tiny: detail must drop, counts must not
-    o.records = false;
+    o.intervalMs = intervalMs;
     Monitor mon(o);
-    quint64 spansSeen = 0;
-    connect(&mon, &Monitor::snapshotReady, this,
-            [&](const Snapshot& s) { spansSeen += s.spans.size(); });
+    quint64 newRows = 0;
+    connect(&mon, &Monitor::snapshotReady, this, [&](const Snapshot& s) { newRows += s.newRows; });
     mon.attach(&pool);
-    std::atomic<int> ran{0};
     for (int i = 0; i < tasks; ++i)
-        pool.post([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
-    QTRY_COMPARE_WITH_TIMEOUT(mon.last().counters.succeeded, quint64(tasks), 60000);
-    mon.tick(); // drain what the last timer tick left
+        pool.post([] {});
+    QVERIFY(pool.waitForIdle());
+    mon.tick();
     const Counters c = mon.last().counters;
-    QCOMPARE(ran.load(), tasks);
-    QCOMPARE(c.submitted, quint64(tasks));
-    QCOMPARE(c.queued, quint64(0));
-    QCOMPARE(c.running, quint64(0));
-    QCOMPARE(c.failed, quint64(0));
-    QVERIFY2(c.droppedEvents > 0, "tiny rings must have dropped detail");
-    // Every task: its span seen, or dropped, or not timed (the detail
-    // budget: no tick ran while the loop above submitted).
-    QCOMPARE(spansSeen + c.droppedEvents + c.sampledOut, quint64(tasks));
+    QCOMPARE(c.succeeded, quint64(tasks));
+    QCOMPARE(c.droppedEvents, quint64(0));
+    const RunRecord& rec = *mon.record();
+    QCOMPARE(rec.size(), quint64(tasks));
+    QCOMPARE(newRows, quint64(tasks)); // the snapshots announced each row once
+    QVERIFY(rec.stats().complete());
+    QCOMPARE(rec.totals().tasks, quint64(tasks));
+    QCOMPARE(rec.totals().succeeded, quint64(tasks));
+    QString why;
+    QVERIFY2(everyIdOnce(rec, 1, quint64(tasks), &why), qPrintable(why));
+    quint64 inLanes = 0;
+    for (qint32 w : rec.workers()) {
+        QVERIFY(w >= 0);
+        inLanes += rec.laneRows(w)->size();
+    }
+    QCOMPARE(inLanes, rec.size());
+    QCOMPARE(mon.last().recordStats.rows, quint64(tasks));
+}
+
+void TstMonitor::rowsAreConsistent()
+{
+    ThreadPoolExecutor pool(3);
+    Monitor mon;
+    mon.attach(&pool);
+    QVERIFY(postNoOpsAndWait(pool, 50'000));
+    mon.tick();
+    const RunRecord& rec = *mon.record();
+    QCOMPARE(rec.size(), quint64(50'000));
+    for (qint32 w : rec.workers()) {
+        // A worker runs one task at a time: its rows start in order and do
+        // not overlap.
+        qint64 prevEnd = 0;
+        for (quint32 r : *rec.laneRows(w)) {
+            const TaskSpan s = rec.span(r);
+            QVERIFY(s.enqueueNs > 0);
+            QVERIFY(s.enqueueNs <= s.startNs);
+            QVERIFY(s.startNs <= s.endNs);
+            QVERIFY2(s.startNs >= prevEnd - 1000, // ticks of two CPUs agree to ~0.1 us
+                     qPrintable(QStringLiteral("row %1 starts before the last one ended").arg(r)));
+            QVERIFY(s.core >= 0);
+            QCOMPARE(s.cpuNs, qint64(-1)); // tiny tasks: not measured
+            prevEnd = s.endNs;
+        }
+    }
+}
+
+void TstMonitor::timesAgreeWithTheMonotonicClock()
+{
+    // Each task notes CLOCK_MONOTONIC while it runs; its row's start and end
+    // (TSC stamps converted by the Monitor, or monotonic ns) bracket it.
+    ThreadPoolExecutor pool(2);
+    Monitor mon;
+    mon.attach(&pool);
+    const int n = 200;
+    std::vector<qint64> inside(n, 0);
+    std::vector<Future<void>> fs;
+    qint64 before = monotonicNs();
+    for (int i = 0; i < n; ++i) {
+        fs.push_back(pool.submit([&inside, i] {
+            inside[std::size_t(i)] = monotonicNs();
+            std::this_thread::sleep_for(std::chrono::microseconds(i % 7 == 0 ? 500 : 10));
+        }));
+        if (i % 50 == 49)
+            mon.tick();
+    }
+    for (auto& f : fs)
+        f.result();
+    mon.tick();
+    const RunRecord& rec = *mon.record();
+    QCOMPARE(rec.size(), quint64(n));
+    for (quint64 r = 0; r < rec.size(); ++r) {
+        const TaskSpan s = rec.span(r);
+        const qint64 t = inside[std::size_t(s.taskId - fs.front().id())];
+        QVERIFY2(s.enqueueNs >= before - 5000, "submitted after the loop began");
+        QVERIFY2(s.startNs <= t + 5000 && t <= s.endNs + 5000,
+                 qPrintable(QStringLiteral("task %1: %2 not within [%3, %4]")
+                                .arg(s.taskId)
+                                .arg(t)
+                                .arg(s.startNs)
+                                .arg(s.endNs)));
+    }
+}
+
+void TstMonitor::stagingFullLosesRowsNotCounts()
+{
+    // Staging too small for a burst between two ticks: rows are lost and
+    // counted (RecordStats::lost, Counters::droppedEvents); counts stay exact
+    // and nothing else is lost.
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.intervalMs = 60'000; // no tick while the burst runs
+    o.stagingRows = 1024;
+    Monitor mon(o);
+    mon.attach(&pool);
+    const int tasks = 100'000;
+    QVERIFY(postNoOpsAndWait(pool, tasks));
+    mon.tick();
+    const Counters c = mon.last().counters;
+    const RecordStats st = mon.record()->stats();
+    QCOMPARE(c.succeeded, quint64(tasks));
+    QVERIFY2(st.lost > 0, "a tiny staging must have lost rows");
+    QCOMPARE(st.rows + st.lost, quint64(tasks));
+    QCOMPARE(c.droppedEvents, st.lost);
+    QVERIFY(!st.complete());
+    QVERIFY2(mon.record()->samplingNote().contains(QStringLiteral("not recorded")),
+             qPrintable(mon.record()->samplingNote()));
+    QVERIFY(st.rows <= quint64(3 * 1024)); // two workers' staging and the side writer
 }
 
 void TstMonitor::scriptedSnapshot()
@@ -124,11 +254,13 @@ void TstMonitor::scriptedSnapshot()
     const Snapshot& s2 = mon.tick();
     QCOMPARE(s2.counters.succeeded, quint64(4));
     QCOMPARE(s2.queueHead.size(), 0);
-    QCOMPARE(int(s2.spans.size()), 4);
-    QCOMPARE(s2.spans.front().taskId, blocker.id());
-    QCOMPARE(s2.spans.front().worker, 0);
-    QVERIFY(s2.spans.front().endNs >= s2.spans.front().startNs);
-    QVERIFY(s2.spans.front().startNs >= s2.spans.front().enqueueNs);
+    QCOMPARE(s2.newRows, quint64(4));
+    const TaskSpan first = s2.record->span(0);
+    QCOMPARE(first.taskId, blocker.id());
+    QCOMPARE(first.worker, 0);
+    QVERIFY(first.endNs >= first.startNs);
+    QVERIFY(first.startNs >= first.enqueueNs);
+    QCOMPARE(NameTable::name(s2.record->span(3).nameId), QStringLiteral("fourth"));
     QCOMPARE(s2.workers.first().state, WorkerState::Idle);
     QCOMPARE(s2.workers.first().tasksDone, quint64(4));
 }
@@ -141,24 +273,185 @@ void TstMonitor::recordsCarryResultsAndErrors()
     auto ok = pool.submitWith({QStringLiteral("answer"), 0}, [] { return 42; });
     auto bad = pool.submitWith({QStringLiteral("thrower"), 0},
                                []() -> int { throw std::runtime_error("bad input 7"); });
+    auto named = pool.submitNamed(QStringLiteral("monitorTestTwice"), QCborArray{7});
     ok.waitForDone();
     bad.waitForDone();
-    QTRY_COMPARE(mon.recordHistory().size(), std::size_t(2));
-    bool sawOk = false, sawBad = false;
-    for (const auto& r : mon.recordHistory()) {
-        if (r.span.taskId == ok.id()) {
+    named.waitForDone();
+    QTRY_COMPARE((mon.tick(), mon.record()->size()), quint64(3));
+    const RunRecord& rec = *mon.record();
+    bool sawOk = false, sawBad = false, sawNamed = false;
+    for (quint64 r = 0; r < rec.size(); ++r) {
+        const TaskRecord t = rec.record(r);
+        if (t.span.taskId == ok.id()) {
             sawOk = true;
-            QCOMPARE(r.span.status, TaskStatus::Succeeded);
-            QCOMPARE(r.result.toInt(), 42);
-            QVERIFY(r.span.cpuNs >= 0);
-        } else if (r.span.taskId == bad.id()) {
+            QCOMPARE(t.span.status, TaskStatus::Succeeded);
+            QCOMPARE(t.result.toInt(), 42);
+        } else if (t.span.taskId == bad.id()) {
             sawBad = true;
-            QCOMPARE(r.span.status, TaskStatus::Failed);
-            QVERIFY2(r.error.contains(QStringLiteral("std::runtime_error")), qPrintable(r.error));
-            QVERIFY(r.error.contains(QStringLiteral("bad input 7")));
+            QCOMPARE(t.span.status, TaskStatus::Failed);
+            QVERIFY2(t.error.contains(QStringLiteral("std::runtime_error")), qPrintable(t.error));
+            QVERIFY(t.error.contains(QStringLiteral("bad input 7")));
+        } else if (t.span.taskId == named.id()) {
+            sawNamed = true;
+            QVERIFY2(t.args.contains(QStringLiteral("7")), qPrintable(t.args));
+            QCOMPARE(t.result.toString(), QStringLiteral("14"));
         }
     }
-    QVERIFY(sawOk && sawBad);
+    QVERIFY(sawOk && sawBad && sawNamed);
+}
+
+void TstMonitor::recordsEveryKindOfResult_data()
+{
+    // Scalars go to the record's value column without a QVariant (a row per
+    // task, millions a second); the rest through resultVariant() as text.
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<QVariant>("expected");
+    QTest::addRow("int") << 0 << QVariant(qint64(-7));
+    QTest::addRow("unsigned") << 1 << QVariant(quint64(4'000'000'000u));
+    QTest::addRow("int64") << 2 << QVariant(qint64(-(qint64(1) << 40)));
+    QTest::addRow("double") << 3 << QVariant(2.5);
+    QTest::addRow("float") << 4 << QVariant(0.25);
+    QTest::addRow("bool") << 5 << QVariant(true);
+    QTest::addRow("char") << 6 << QVariant(qint64('A'));
+    QTest::addRow("QString") << 7 << QVariant(QStringLiteral("text"));
+    QTest::addRow("void") << 8 << QVariant();
+    QTest::addRow("not a cheap type") << 9 << QVariant();
+}
+
+void TstMonitor::recordsEveryKindOfResult()
+{
+    QFETCH(int, kind);
+    QFETCH(QVariant, expected);
+    ThreadPoolExecutor pool(1);
+    Monitor mon;
+    mon.attach(&pool);
+    quint64 id = 0;
+    auto run = [&](auto fn) {
+        auto f = pool.submit(fn);
+        f.waitForDone();
+        id = f.id();
+    };
+    switch (kind) {
+    case 0:
+        run([] { return -7; });
+        break;
+    case 1:
+        run([] { return 4'000'000'000u; });
+        break;
+    case 2:
+        run([] { return -(qint64(1) << 40); });
+        break;
+    case 3:
+        run([] { return 2.5; });
+        break;
+    case 4:
+        run([] { return 0.25f; });
+        break;
+    case 5:
+        run([] { return true; });
+        break;
+    case 6:
+        run([] { return 'A'; });
+        break;
+    case 7:
+        run([] { return QStringLiteral("text"); });
+        break;
+    case 8:
+        run([] {});
+        break;
+    default:
+        run([] { return std::vector<int>{1, 2}; });
+        break;
+    }
+    QTRY_COMPARE((mon.tick(), mon.record()->size()), quint64(1));
+    const TaskRecord t = mon.record()->record(0);
+    QCOMPARE(t.span.taskId, id);
+    QCOMPARE(t.result.isValid(), expected.isValid());
+    if (expected.isValid()) {
+        QCOMPARE(t.result.toString(), expected.toString());
+        QCOMPARE(t.result, expected);
+    }
+}
+
+void TstMonitor::cpuTimeOfLongTasksOnly()
+{
+    // CPU time costs two ~2 us system calls: measured only on workers whose
+    // recent tasks ran >= 0.1 ms. A run of 2 ms busy tasks gets it (all but
+    // the first few, while the worker's average climbs), no-ops do not.
+    ThreadPoolExecutor pool(1);
+    Monitor mon;
+    mon.attach(&pool);
+    std::vector<Future<void>> fs;
+    for (int i = 0; i < 20; ++i) {
+        fs.push_back(pool.submit([] {
+            const qint64 until = monotonicNs() + 2'000'000;
+            volatile quint64 x = 0;
+            while (monotonicNs() < until)
+                x = x + 1;
+        }));
+    }
+    for (auto& f : fs)
+        f.result();
+    QVERIFY(postNoOpsAndWait(pool, 200));
+    mon.tick();
+    const RunRecord& rec = *mon.record();
+    QCOMPARE(rec.size(), quint64(220));
+    int measured = 0;
+    for (quint64 r = 0; r < 20; ++r) {
+        const qint64 cpu = rec.cpuNs(r);
+        if (cpu >= 0) {
+            ++measured;
+            QVERIFY2(cpu <= rec.endNs(r) - rec.startNs(r) + 1'000'000,
+                     "CPU time within the task's wall time");
+        }
+    }
+    QVERIFY2(measured >= 15, qPrintable(QStringLiteral("%1 of 20 measured").arg(measured)));
+    int tinyMeasured = 0;
+    for (quint64 r = 60; r < 220; ++r) // the average has fallen by then (~23 tasks)
+        tinyMeasured += rec.cpuNs(r) >= 0 ? 1 : 0;
+    QCOMPARE(tinyMeasured, 0);
+    QVERIFY(rec.totals().cpuTasks >= quint64(measured));
+}
+
+void TstMonitor::cancelledAndBrokenTasksAreRecorded()
+{
+    // Tasks cancelled while queued (by their future, by shutdown) end
+    // without a worker; they are rows too, so rows == counters.
+    ThreadPoolExecutor pool(1);
+    Monitor mon;
+    mon.attach(&pool);
+    std::latch started(1), release(1);
+    auto blocker = pool.submit([&] {
+        started.count_down();
+        release.wait();
+    });
+    started.wait();
+    std::vector<Future<int>> queued;
+    for (int i = 0; i < 10; ++i)
+        queued.push_back(pool.submit([i] { return i; }));
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(queued[std::size_t(i)].cancel());
+    release.count_down();
+    blocker.result();
+    pool.shutdown(true, true); // cancels whatever is still queued
+    mon.tick();
+    const Counters c = mon.last().counters;
+    const RunRecord& rec = *mon.record();
+    QCOMPARE(rec.size(), c.completed());
+    QCOMPARE(rec.size(), quint64(11));
+    quint64 neverStarted = 0;
+    for (quint64 r = 0; r < rec.size(); ++r) {
+        if (!rec.started(r)) {
+            ++neverStarted;
+            QCOMPARE(rec.worker(r), -1);
+            QCOMPARE(rec.status(r), TaskStatus::Cancelled);
+            QCOMPARE(rec.endNs(r), rec.startNs(r));
+            QVERIFY(rec.submitNs(r) > 0);
+        }
+    }
+    QVERIFY(neverStarted >= 3);
+    QCOMPARE(rec.totals().cancelled, c.cancelled);
+    QCOMPARE(rec.totals().neverStarted, neverStarted);
 }
 
 void TstMonitor::attachDetachUnderLoad()
@@ -191,10 +484,62 @@ void TstMonitor::attachDetachUnderLoad()
     QCOMPARE(c.queued + c.running, quint64(0));
 }
 
-void TstMonitor::clearHistoryForgetsGoneWorkers()
+void TstMonitor::recordLimitSamplesAndSaysSo()
 {
-    // Run 1 on 4 workers, shrink to 1, clear, run 2: the trace of run 2 has
-    // one lane, not four, and only run 2's spans.
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.recordLimit = 10'000;
+    Monitor mon(o);
+    mon.attach(&pool);
+    const int tasks = 100'000;
+    const quint64 first = pool.counters().submitted + 1;
+    QVERIFY(postNoOpsAndWait(pool, tasks));
+    mon.tick();
+    const RunRecord& rec = *mon.record();
+    QCOMPARE(mon.last().counters.succeeded, quint64(tasks)); // counts never sampled
+    QCOMPARE(rec.sampling(), quint64(16));
+    QCOMPARE(rec.size(), quint64(tasks / 16));
+    for (quint64 r = 0; r < rec.size(); ++r)
+        QCOMPARE(rec.taskId(r) % 16, quint64(0));
+    QCOMPARE(rec.totals().tasks, quint64(tasks));
+    QCOMPARE(rec.samplingNote(), QStringLiteral("sample: 1 in 16 of 100,000 tasks"));
+    QCOMPARE(mon.last().recordStats.sampling, quint64(16));
+    QVERIFY(first >= 1);
+}
+
+void TstMonitor::baseSamplingFromTheOptions()
+{
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.recordSampling = 10;
+    Monitor mon(o);
+    mon.attach(&pool);
+    QVERIFY(postNoOpsAndWait(pool, 1000));
+    mon.tick();
+    QCOMPARE(mon.record()->size(), quint64(100));
+    QCOMPARE(mon.record()->sampling(), quint64(10));
+    QVERIFY(mon.record()->samplingNote().startsWith(QStringLiteral("sample: 1 in 10 of 1,000")));
+}
+
+void TstMonitor::noRecordWithLimitZero()
+{
+    // recordLimit 0: counters and worker states only; the pool stamps nothing.
+    ThreadPoolExecutor pool(2);
+    MonitorOptions o;
+    o.recordLimit = 0;
+    Monitor mon(o);
+    mon.attach(&pool);
+    QVERIFY(postNoOpsAndWait(pool, 1000));
+    mon.tick();
+    QCOMPARE(mon.last().counters.succeeded, quint64(1000));
+    QCOMPARE(mon.record()->size(), quint64(0));
+    QCOMPARE(mon.record()->stats().seen, quint64(0));
+}
+
+void TstMonitor::startRunForgetsGoneWorkers()
+{
+    // Run 1 on 4 workers, shrink to 1, new run, run 2: the trace of run 2 has
+    // one lane, not four, and only run 2's tasks.
     ThreadPoolExecutor pool(4);
     Monitor mon;
     mon.attach(&pool);
@@ -207,275 +552,49 @@ void TstMonitor::clearHistoryForgetsGoneWorkers()
     pool.setMaxWorkers(1);
     QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().workers.size()), qsizetype(1), 30000);
     QCOMPARE(mon.traceData().workers.size(), 4);
-    mon.clearHistory();
-    QCOMPARE(mon.spanHistory().size(), std::size_t(0));
+    QCOMPARE(mon.record()->size(), quint64(4));
+    mon.startRun();
+    QCOMPARE(mon.record()->size(), quint64(0));
+    QCOMPARE(mon.pastRuns().size(), std::size_t(1));
+    QCOMPARE(mon.pastRuns().back()->size(), quint64(4));
     QCOMPARE(mon.traceData().workers.size(), 1); // the live one
     pool.submit([] {}).result();
-    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.spanHistory().size()), std::size_t(1), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.record()->size()), quint64(1), 30000);
     const TraceData t = mon.traceData();
     QCOMPARE(t.workers.size(), 1);
-    QCOMPARE(t.spans.size(), std::size_t(1));
-    QCOMPARE(t.spans.front().worker, t.workers.front().index);
+    QCOMPARE(t.size(), quint64(1));
+    QCOMPARE(t.record->worker(0), t.workers.front().index);
 }
 
-void TstMonitor::detailSamplingKeepsCountsExact()
+void TstMonitor::pastRunsAreBounded()
 {
-    // Detail for one task in 8: task ids are consecutive, so exactly 1 in 8
-    // of a batch is timed; every other task is counted as sampled out.
     ThreadPoolExecutor pool(2);
     MonitorOptions o;
-    o.maxSpansPerSecond = 0; // no automatic sampling: set it by hand
+    o.keptRuns = 2;
+    o.keptRunRows = 1'000'000;
     Monitor mon(o);
     mon.attach(&pool);
-    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setDetailSampling(3));
-    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setDetailSampling(0));
-    pool.setDetailSampling(8);
-    QCOMPARE(pool.detailSampling(), 8);
-    std::vector<Future<int>> fs;
-    for (int i = 0; i < 8000; ++i)
-        fs.push_back(pool.submit([i] { return i; }));
-    for (auto& f : fs)
-        f.result();
-    QVERIFY(pool.waitForIdle());
-    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().counters.succeeded), quint64(8000), 30000);
-    const Counters c = mon.last().counters;
-    QCOMPARE(c.sampledOut, quint64(7000));
-    QCOMPARE(mon.spanHistory().size() + c.droppedEvents, quint64(1000));
-    for (const auto& sp : mon.spanHistory()) {
-        QVERIFY(sp.startNs > 0 && sp.endNs >= sp.startNs);
-        QVERIFY(sp.enqueueNs > 0);
-    }
-    QCOMPARE(mon.last().detailSampling, 8);
-    mon.detach();
-    QCOMPARE(pool.detailSampling(), 1); // detaching restores full detail
-}
-
-void TstMonitor::samplingFollowsTheRate()
-{
-    // A budget of 1,000 spans/s: a burst of tasks far above it makes the
-    // monitor sample; a quiet pool brings full detail back.
-    ThreadPoolExecutor pool(2);
-    MonitorOptions o;
-    o.maxSpansPerSecond = 1000;
-    o.intervalMs = 60'000; // ticks by hand only
-    Monitor mon(o);
-    mon.attach(&pool);
-    mon.tick();
-    QCOMPARE(mon.last().detailSampling, 1);
-    for (int round = 0; round < 50 && mon.last().detailSampling == 1; ++round) {
-        QVERIFY(postNoOpsAndWait(pool, 20'000));
+    for (int run = 0; run < 5; ++run) {
+        mon.startRun();
+        QVERIFY(postNoOpsAndWait(pool, 100));
         mon.tick();
+        QCOMPARE(mon.record()->size(), quint64(100));
     }
-    QVERIFY2(mon.last().detailSampling > 1, qPrintable(QString::number(mon.last().tasksPerSecond)));
-    QVERIFY(pool.detailSampling() > 1);
-    // Nothing runs: the rate falls to 0 and detail comes back in full.
-    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().detailSampling), 1, 30000);
-    pool.submit([] {}).result();
-    QVERIFY(pool.waitForIdle());
-    const quint64 spansBefore = mon.spanHistory().size();
-    mon.tick();
-    QCOMPARE(mon.spanHistory().size(), spansBefore + 1); // timed again
-}
-
-void TstMonitor::samplingSetBeforeTheFirstTick()
-{
-    // The first tick is a whole interval away (here a minute); the early
-    // rate probes must already have raised the sampling for a burst.
-    ThreadPoolExecutor pool(2);
-    MonitorOptions o;
-    o.maxSpansPerSecond = 1000;
-    o.intervalMs = 60'000;
-    Monitor mon(o);
-    QSignalSpy ticks(&mon, &Monitor::snapshotReady);
-    mon.attach(&pool);
-    QCOMPARE(pool.detailSampling(), 1);
-    for (int i = 0; i < 20'000; ++i)
-        pool.post([] {});
-    QTRY_VERIFY_WITH_TIMEOUT(pool.detailSampling() > 1, 5000);
-    QCOMPARE(ticks.count(), 0); // the probes emit nothing
-    QCOMPARE(mon.last().tick, quint64(0));
-    // Tasks submitted from now on are sampled; counts stay exact.
-    QVERIFY(postNoOpsAndWait(pool, 20'000));
-    mon.tick();
-    QCOMPARE(mon.last().counters.succeeded, quint64(40'000));
-    QVERIFY(mon.last().counters.sampledOut >= 10'000);
-}
-
-void TstMonitor::detailBudgetBoundsTimedTasks_data()
-{
-    QTest::addColumn<int>("budget");
-    QTest::addColumn<int>("recordBudget");
-    QTest::addColumn<int>("tasks");
-    QTest::newRow("100 of 5000, 40 records") << 100 << 40 << 5000;
-    QTest::newRow("1 of 300, records unlimited") << 1 << 0 << 300;
-    QTest::newRow("unlimited, 500 records") << 0 << 500 << 3000;
-}
-
-void TstMonitor::detailBudgetBoundsTimedTasks()
-{
-    // At most `budget` tasks are timed and `recordBudget` records kept
-    // between two collects, whatever the sampling; the other tasks run
-    // counted as sampled out, and every collect grants new budgets. One
-    // submitting thread: the counts are exact.
-    QFETCH(int, budget);
-    QFETCH(int, recordBudget);
-    QFETCH(int, tasks);
-    ThreadPoolExecutor pool(2);
-    MonitorOptions o;
-    o.maxSpansPerSecond = 0; // no automatic sampling nor budgets: set by hand
-    o.maxRecordsPerSecond = 0;
-    o.intervalMs = 60'000; // ticks by hand only
-    Monitor mon(o);
-    mon.attach(&pool);
-    pool.setDetailBudget(quint64(budget), quint64(recordBudget));
-    const int timed = budget > 0 ? std::min(budget, tasks) : tasks;
-    const int records = recordBudget > 0 ? std::min(recordBudget, timed) : timed;
-    for (int round = 1; round <= 2; ++round) {
-        QVERIFY(postNoOpsAndWait(pool, tasks));
-        const Snapshot& s = mon.tick();
-        QCOMPARE(s.counters.succeeded, quint64(round * tasks));
-        QCOMPARE(s.counters.droppedEvents, quint64(0));
-        QCOMPARE(int(s.spans.size()), timed);
-        QCOMPARE(int(s.completed.size()), records);
-        QCOMPARE(s.counters.sampledOut, quint64(round * (tasks - timed)));
+    QCOMPARE(mon.pastRuns().size(), std::size_t(2));
+    QCOMPARE(mon.droppedRuns(), quint64(2)); // 4 sealed, 2 kept
+    // A row budget too: runs of 100 rows, at most 150 kept -> one.
+    MonitorOptions small = o;
+    small.keptRunRows = 150;
+    Monitor mon2(small);
+    mon2.attach(&pool);
+    for (int run = 0; run < 3; ++run) {
+        mon2.startRun();
+        QVERIFY(postNoOpsAndWait(pool, 100));
+        mon2.tick();
     }
-}
-
-void TstMonitor::recordSamplingThinsRecords()
-{
-    // A record (texts, result, CPU time) for one timed task in N; every
-    // timed task keeps its span. One worker: exactly one in N.
-    ThreadPoolExecutor pool(1);
-    MonitorOptions o;
-    o.maxSpansPerSecond = 0;
-    o.maxRecordsPerSecond = 0; // set by hand
-    o.intervalMs = 60'000;
-    Monitor mon(o);
-    mon.attach(&pool);
-    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setRecordSampling(3));
-    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setRecordSampling(0));
-    QVERIFY_THROWS_EXCEPTION(InvalidArgument, pool.setRecordSampling(1 << 21));
-    pool.setRecordSampling(4);
-    QCOMPARE(pool.recordSampling(), 4);
-    std::vector<Future<int>> fs;
-    for (int i = 0; i < 400; ++i)
-        fs.push_back(pool.submit([i] { return i; }));
-    for (auto& f : fs)
-        f.result();
-    QVERIFY(pool.waitForIdle());
-    const Snapshot& s = mon.tick();
-    QCOMPARE(int(s.spans.size()), 400);
-    QCOMPARE(s.completed.size(), 100);
-    QCOMPARE(s.recordSampling, 4);
-    QHash<quint64, int> resultOf;
-    for (const auto& f : fs)
-        resultOf.insert(f.id(), f.result());
-    for (const auto& r : s.completed) {
-        QVERIFY(r.span.cpuNs >= 0);
-        QCOMPARE(r.result.toInt(), resultOf.value(r.span.taskId, -1));
-    }
-    mon.detach();
-    QCOMPARE(pool.recordSampling(), 1); // detaching restores every record
-}
-
-void TstMonitor::burstBeforeTheFirstTickIsBounded_data()
-{
-    QTest::addColumn<int>("intervalMs");  // set after attach; 0 = the default 33
-    QTest::addColumn<int>("firstBudget"); // until the first probe (2 ms) or tick
-    QTest::addColumn<int>("tickBudget");  // per interval after it
-    QTest::newRow("30 Hz") << 0 << 400 << 6600;
-    QTest::newRow("100 Hz, set while attached") << 10 << 400 << 2000;
-    QTest::newRow("1 ms, set while attached") << 1 << 200 << 200;
-}
-
-void TstMonitor::burstBeforeTheFirstTickIsBounded()
-{
-    // Default options: 100k spans/s. Until the first rate probe (2 ms after
-    // attach) the budget is 2 x 100k x 2 ms = 400 timed tasks; from the
-    // first probe or tick on, 2 x 100k x the interval (6,600 at 30 Hz). A
-    // burst submitted before any probe or tick can run (no event loop turns
-    // here) is timed up to the budget only: nothing overflows the rings,
-    // counts stay exact. The first tick then sets a sampling for spans and
-    // a thinner one for records.
-    QFETCH(int, intervalMs);
-    QFETCH(int, firstBudget);
-    QFETCH(int, tickBudget);
-    ThreadPoolExecutor pool(2);
-    Monitor mon;
-    mon.attach(&pool);
-    if (intervalMs > 0)
-        mon.setIntervalMs(intervalMs);
-    const int n = 100'000;
-    QVERIFY(postNoOpsAndWait(pool, n));
-    const Snapshot& s = mon.tick();
-    QCOMPARE(s.counters.succeeded, quint64(n));
-    QCOMPARE(s.counters.droppedEvents, quint64(0));
-    QCOMPARE(int(s.spans.size()), firstBudget);
-    QCOMPARE(s.counters.sampledOut, quint64(n - firstBudget));
-    QVERIFY2(s.recordSampling > 1, qPrintable(QString::number(s.tasksPerSecond)));
-
-    // After the tick the interval's budget holds: a burst with twice as
-    // many tasks as the sampling picks for it is timed up to that budget.
-    const quint64 sampledOutBefore = s.counters.sampledOut;
-    const int n2 = 2 * tickBudget * s.detailSampling;
-    QVERIFY(postNoOpsAndWait(pool, n2));
-    const Snapshot& s2 = mon.tick();
-    QCOMPARE(s2.counters.succeeded, quint64(n + n2));
-    QCOMPARE(s2.counters.droppedEvents, quint64(0));
-    QCOMPARE(int(s2.spans.size()), tickBudget);
-    QCOMPARE(s2.counters.sampledOut - sampledOutBefore, quint64(n2 - tickBudget));
-
-    // A quiet pool brings every record back.
-    QTRY_COMPARE_WITH_TIMEOUT((mon.tick(), mon.last().recordSampling), 1, 30000);
-}
-
-void TstMonitor::recordBudgetWithoutSpanSampling_data()
-{
-    QTest::addColumn<int>("intervalMs");
-    QTest::addColumn<int>("records"); // 2 x 10k records/s x the interval
-    QTest::newRow("30 Hz") << 33 << 660;
-    QTest::newRow("100 Hz") << 10 << 200;
-}
-
-void TstMonitor::recordBudgetWithoutSpanSampling()
-{
-    // Every task timed (no span sampling, so no rate probes), records
-    // limited: the first window lasts until the first tick, and its record
-    // budget is the whole interval's.
-    QFETCH(int, intervalMs);
-    QFETCH(int, records);
-    ThreadPoolExecutor pool(2);
-    MonitorOptions o;
-    o.maxSpansPerSecond = 0;
-    o.intervalMs = intervalMs;
-    Monitor mon(o);
-    mon.attach(&pool);
-    const int n = 5000;
-    QVERIFY(postNoOpsAndWait(pool, n));
-    const Snapshot& s = mon.tick();
-    QCOMPARE(int(s.spans.size()), n);
-    QCOMPARE(int(s.completed.size()), records);
-}
-
-void TstMonitor::historyIsBounded()
-{
-    ThreadPoolExecutor pool(2);
-    MonitorOptions o;
-    o.historySpans = 1000;
-    o.records = false;
-    o.maxSpansPerSecond = 0; // every task timed: 20x the history
-    Monitor mon(o);
-    mon.attach(&pool);
-    for (int i = 0; i < 20'000; ++i)
-        pool.post([] {});
-    QTRY_COMPARE_WITH_TIMEOUT(mon.last().counters.succeeded, quint64(20'000), 30000);
-    mon.tick();
-    QVERIFY(mon.spanHistory().size() <= 1000);
-    QVERIFY(mon.trimmedSpans() > 0);
-    // Every span is retained, trimmed from history, or counted as dropped.
-    QCOMPARE(mon.spanHistory().size() + mon.trimmedSpans() + mon.last().counters.droppedEvents
-                 + mon.last().counters.sampledOut,
-             quint64(20'000));
+    mon2.startRun();
+    QCOMPARE(mon2.pastRuns().size(), std::size_t(1));
+    QCOMPARE(mon2.droppedRuns(), quint64(2));
 }
 
 void TstMonitor::oneSignalPerTick()

@@ -364,8 +364,16 @@ private slots:
         QCOMPARE(n.medianTaskNs, 150 * kMs);
         QCOMPARE(n.decomposition, decompose(spans));
         TraceData t;
-        t.spans = spans;
-        QCOMPARE(summarize(t).wallNs, n.wallNs);
+        for (const TaskSpan& s : spans)
+            t.record->add(s);
+        const RunNumbers fromRecord = summarize(t);
+        QCOMPARE(fromRecord.wallNs, n.wallNs);
+        QCOMPARE(fromRecord.tasks, n.tasks);
+        QCOMPARE(fromRecord.failed, n.failed);
+        QCOMPARE(fromRecord.cancelled, n.cancelled);
+        QCOMPARE(fromRecord.cpuPerWall, n.cpuPerWall);
+        QCOMPARE(fromRecord.medianTaskNs, n.medianTaskNs);
+        QCOMPARE(fromRecord.decomposition, n.decomposition);
         QCOMPARE(summarize(std::vector<TaskSpan>{}).tasks, qint64(0));
     }
 };

@@ -1,5 +1,5 @@
 // ThreadPoolExecutor's life cycle keeps Python's ThreadPoolExecutor contract
-// (ANCHORS.md §A): shutdown(wait, cancel_futures), submit after shutdown,
+// (docs/library.md): shutdown(wait, cancel_futures), submit after shutdown,
 // the destructor as `with` exit, initializer failure (BrokenThreadPool),
 // max_workers validation and default, thread_name_prefix, lazy thread start
 // and saturation. Ported in spirit from CPython's
@@ -390,7 +390,7 @@ void TstShutdown::futuresOutliveThePool()
 
 void TstShutdown::destroyGraceStopsRunningTasks()
 {
-    // Beyond Python (ANCHORS.md §B.7): a destructor with a grace period asks
+    // Beyond Python (docs/library.md): a destructor with a grace period asks
     // stuck tasks to stop instead of hanging forever.
     Future<int> f;
     Arrivals started;

@@ -1,4 +1,4 @@
-// Chrome Trace Event export / import and CSV (DESIGN.md §7, ANCHORS.md §D).
+// Chrome Trace Event export / import and CSV (docs/architecture.md).
 // The structural checks parse the output with QJsonDocument, independently of
 // readChromeTrace, and are written for any trace, not just the scripted one.
 
@@ -9,7 +9,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QSet>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -52,21 +54,28 @@ TraceData scripted()
                  {1, QString(), 1002, 1002},
                  {2, QStringLiteral("w2 \"odd\"\tname"), 1003, 1003}};
     // ids, name, worker, enqueue (µs, -1 = unknown), start ns, end ns, status
-    d.spans.push_back(span(1, "prime_count", 0, 0, 1'000, 501'234));
-    d.spans.push_back(span(2, "prime_count", 0, 1, 501'234, 900'000)); // touches #1
-    d.spans.push_back(span(3, "mandelbrot", 1, 2, 2'500, 700'001, TaskStatus::Failed));
-    d.spans.push_back(span(4, "mandelbrot", 1, -1, 650'000, 800'000)); // overlaps #3
-    d.spans.push_back(span(5, "sleep", 1, 3, 700'100, 700'100, TaskStatus::Cancelled)); // 0 ns
-    d.spans.push_back(span(6, "na\"me\\ with\nnewline \x01 é 日本 🙂", 2, 4, 10'000, 20'007));
-    d.spans.push_back(span(7, "prime_count", 5, 5, 30'000, 40'000)); // worker 5 not listed
-    d.spans.push_back(span(8, "sleep", 2, 5, 30'000, 30'001));       // same enqueue ns as #7
-    d.spans.push_back(span(9, "prime_count", 2, 6, 25'000, 26'000)); // out of order
-    d.spans[1].gilWaitNs = 123'456;
-    d.spans[3].cpuNs = -1; // not measured
-    d.spans[6].core = -1;
+    std::vector<TaskSpan> spans;
+    spans.push_back(span(1, "prime_count", 0, 0, 1'000, 501'234));
+    spans.push_back(span(2, "prime_count", 0, 1, 501'234, 900'000)); // touches #1
+    spans.push_back(span(3, "mandelbrot", 1, 2, 2'500, 700'001, TaskStatus::Failed));
+    spans.push_back(span(4, "mandelbrot", 1, -1, 650'000, 800'000));                  // overlaps #3
+    spans.push_back(span(5, "sleep", 1, 3, 700'100, 700'100, TaskStatus::Cancelled)); // 0 ns
+    spans.push_back(span(6, "na\"me\\ with\nnewline \x01 é 日本 🙂", 2, 4, 10'000, 20'007));
+    spans.push_back(span(7, "prime_count", 5, 5, 30'000, 40'000)); // worker 5 not listed
+    spans.push_back(span(8, "sleep", 2, 5, 30'000, 30'001));       // same enqueue ns as #7
+    spans.push_back(span(9, "prime_count", 2, 6, 25'000, 26'000)); // out of order
+    spans[1].gilWaitNs = 123'456;
+    spans[3].cpuNs = -1; // not measured
+    spans[6].core = -1;
     d.counters = {{kOrigin, 9, 0}, {kOrigin + 1'500, 7, 2}, {kOrigin + 900'000, 0, 0}};
-    d.args.insert(1, QStringLiteral("n=1000, m=\"2\""));
-    d.args.insert(6, QStringLiteral("line1\nline2\t\u2028"));
+    for (const TaskSpan& s : spans) {
+        const QString args = s.taskId == 1   ? QStringLiteral("n=1000, m=\"2\"")
+                             : s.taskId == 6 ? QStringLiteral("line1\nline2\t\u2028")
+                                             : QString();
+        const QString error =
+            s.status == TaskStatus::Failed ? QStringLiteral("ValueError: x") : QString();
+        d.record->add(s, args, {}, error);
+    }
     return d;
 }
 
@@ -80,6 +89,39 @@ struct Slice {
     qint64 end;
     QString name;
 };
+
+/// tests/tools/check_exports.py on the given files: the independent reader.
+/// Empty object (and *why) when it could not run or refused a file.
+QJsonObject independentRead(const QStringList& args, QString* why)
+{
+    const QString python = QStandardPaths::findExecutable(QStringLiteral("python3"));
+    if (python.isEmpty()) {
+        *why = QStringLiteral("python3 not found");
+        return {};
+    }
+    QProcess p;
+    p.start(python, QStringList{QStringLiteral(CHECK_EXPORTS)} + args);
+    if (!p.waitForFinished(600'000) || p.exitCode() != 0) {
+        *why = QString::fromUtf8(p.readAllStandardError());
+        return {};
+    }
+    return QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+}
+
+bool haveProtoc()
+{
+    return !QStandardPaths::findExecutable(QStringLiteral("protoc")).isEmpty();
+}
+
+/// A record whose rows the reader of a Perfetto trace gives back in end
+/// order: compare by id.
+QHash<quint64, TaskSpan> byId(const RunRecord& r)
+{
+    QHash<quint64, TaskSpan> out;
+    for (quint64 i = 0; i < r.size(); ++i)
+        out.insert(r.taskId(i), r.span(i));
+    return out;
+}
 
 } // namespace
 
@@ -152,7 +194,7 @@ private slots:
                     processNames.insert(key.first, name);
             }
         }
-        QCOMPARE(taskSlices, int(d.spans.size()));
+        QCOMPARE(taskSlices, int(d.size()));
         QCOMPARE(counters, d.counters.size());
 
         // Slices on one (pid, tid) nest or are disjoint, never partially overlap.
@@ -184,7 +226,7 @@ private slots:
 
         // Flows: every submit has its start, the start is not before the submit.
         int withEnqueue = 0;
-        for (const auto& s : d.spans)
+        for (const TaskSpan s : *d.record)
             withEnqueue += s.enqueueNs > 0 ? 1 : 0;
         QCOMPARE(flowOutTs.size(), withEnqueue);
         QCOMPARE(flowOutTs.keys(), flowInTs.keys());
@@ -197,7 +239,7 @@ private slots:
         // ts/dur are µs relative to originNs, printed exactly to the ns.
         TraceData d;
         d.originNs = kOrigin;
-        d.spans.push_back(span(42, "t", 0, -1, 1'234'567, 1'234'567 + 2'000'001));
+        d.record->add(span(42, "t", 0, -1, 1'234'567, 1'234'567 + 2'000'001));
         const QJsonArray events =
             QJsonDocument::fromJson(toChromeTrace(d)).object().value("traceEvents").toArray();
         bool found = false;
@@ -227,11 +269,15 @@ private slots:
         QCOMPARE(back->originNs, d.originNs);
         QCOMPARE(back->workers, d.workers); // worker 5 was never listed: not added
         QCOMPARE(back->counters, d.counters);
-        QCOMPARE(back->args, d.args);
-        QCOMPARE(back->spans.size(), d.spans.size());
-        for (std::size_t i = 0; i < d.spans.size(); ++i) {
-            const TaskSpan& a = d.spans[i];
-            const TaskSpan& b = back->spans[i];
+        QCOMPARE(back->size(), d.size());
+        QCOMPARE(back->record->stats().seen, d.record->stats().seen);
+        QCOMPARE(back->record->totals().runNs, d.record->totals().runNs);
+        QCOMPARE(back->record->totals().failed, quint64(1));
+        for (quint64 i = 0; i < d.size(); ++i) {
+            const TaskSpan a = d.record->span(i);
+            const TaskSpan b = back->record->span(i);
+            QCOMPARE(back->record->args(i), d.record->args(i));
+            QCOMPARE(back->record->error(i), d.record->error(i));
             const QByteArray row = "span " + QByteArray::number(qulonglong(i));
             QVERIFY2(a.taskId == b.taskId, row);
             QVERIFY2(a.nameId == b.nameId, row);
@@ -247,7 +293,7 @@ private slots:
             QCOMPARE(b.endNs, a.endNs);
             QCOMPARE(b.enqueueNs, a.enqueueNs);
         }
-        QCOMPARE(NameTable::name(back->spans[5].nameId),
+        QCOMPARE(NameTable::name(back->record->nameId(5)),
                  QString::fromUtf8("na\"me\\ with\nnewline \x01 é 日本 🙂"));
     }
 
@@ -274,8 +320,8 @@ private slots:
             d.workers.append(w);
             d.places.insert(r.index, TraceWorkerPlace{QString::fromLatin1(r.host), r.rank});
             for (int k = 0; k < 3; ++k)
-                d.spans.push_back(span(quint64(10 * r.index + k), "primes", r.index, k, 100'000 * k,
-                                       100'000 * k + 50'000));
+                d.record->add(span(quint64(10 * r.index + k), "primes", r.index, k, 100'000 * k,
+                                   100'000 * k + 50'000));
         }
         const QJsonArray events =
             QJsonDocument::fromJson(toChromeTrace(d)).object().value("traceEvents").toArray();
@@ -358,7 +404,7 @@ private slots:
         QString error;
         const auto back = readChromeTrace(json, &error);
         QVERIFY2(back, qPrintable(error));
-        QVERIFY(back->spans.empty());
+        QCOMPARE(back->size(), quint64(0));
         QVERIFY(back->workers.isEmpty());
     }
 
@@ -366,10 +412,10 @@ private slots:
     {
         TraceData d;
         d.originNs = kOrigin;
-        d.spans.push_back(span(1, "t", 0, -1, 5'000, 4'000)); // end before start
+        d.record->add(span(1, "t", 0, -1, 5'000, 4'000)); // end before start
         const auto back = readChromeTrace(toChromeTrace(d));
         QVERIFY(back);
-        QCOMPARE(back->spans.at(0).endNs, back->spans.at(0).startNs);
+        QCOMPARE(back->record->endNs(0), back->record->startNs(0));
     }
 
     void bigIds()
@@ -377,17 +423,18 @@ private slots:
         // Ids above 2^53 do not fit a JSON number exactly: written as strings.
         TraceData d;
         d.originNs = 0;
-        d.spans.push_back(span(quint64(1) << 60, "t", 0, 1, 5'000, 6'000));
-        d.spans[0].enqueueNs = 1000;
-        d.spans[0].startNs = 5000;
-        d.spans[0].endNs = 6000;
+        TaskSpan big = span(quint64(1) << 60, "t", 0, 1, 5'000, 6'000);
+        big.enqueueNs = 1000;
+        big.startNs = 5000;
+        big.endNs = 6000;
+        d.record->add(big);
         const QByteArray json = toChromeTrace(d);
         // args.id in decimal; bind_id in hex, as Perfetto reads string ids.
         QVERIFY(json.contains("\"args\":{\"id\":\"1152921504606846976\""));
         QVERIFY(json.contains("\"bind_id\":\"1000000000000000\""));
         const auto back = readChromeTrace(json);
         QVERIFY(back);
-        QCOMPARE(back->spans.at(0).taskId, quint64(1) << 60);
+        QCOMPARE(back->record->taskId(0), quint64(1) << 60);
     }
 
     void readerRejects_data()
@@ -568,11 +615,11 @@ private slots:
         QString error;
         const auto r = readChromeTrace(json, &error);
         QVERIFY2(r, qPrintable(error));
-        QCOMPARE(r->spans.size(), std::size_t(1));
-        QCOMPARE(r->spans[0].startNs, qint64(1500));
-        QCOMPARE(r->spans[0].endNs, qint64(3500));
-        QCOMPARE(r->spans[0].worker, -1);
-        QCOMPARE(NameTable::name(r->spans[0].nameId), QStringLiteral("compile"));
+        QCOMPARE(r->size(), quint64(1));
+        QCOMPARE(r->record->startNs(0), qint64(1500));
+        QCOMPARE(r->record->endNs(0), qint64(3500));
+        QCOMPARE(r->record->worker(0), -1);
+        QCOMPARE(NameTable::name(r->record->nameId(0)), QStringLiteral("compile"));
     }
 
     void writeFile()
@@ -591,7 +638,7 @@ private slots:
         const QString bad = QStringLiteral("/nonexistent-dir/poolscope/trace.json");
         QVERIFY(!writeChromeTrace(bad, d, &error));
         QVERIFY2(error.contains(bad), qPrintable(error));
-        QVERIFY(!writeCsv(bad, {}, &error));
+        QVERIFY(!writeCsv(bad, RunRecord(), 0, &error));
         QVERIFY2(error.contains(bad), qPrintable(error));
 
         // Not a regular file: refused, and left as it was (QSaveFile would
@@ -603,13 +650,13 @@ private slots:
             QCOMPARE(error, QStringLiteral("cannot write trace to '%1': it exists and is not "
                                            "a regular file")
                                 .arg(notFile));
-            QVERIFY(!writeCsv(notFile, {}, &error));
+            QVERIFY(!writeCsv(notFile, RunRecord(), 0, &error));
             QVERIFY2(error.startsWith(QStringLiteral("cannot write CSV")), qPrintable(error));
         }
         QVERIFY(QFileInfo(fifo).exists() && !QFileInfo(fifo).isFile());
 
         const QString csvPath = dir.filePath(QStringLiteral("tasks.csv"));
-        QVERIFY2(writeCsv(csvPath, {}, &error), qPrintable(error));
+        QVERIFY2(writeCsv(csvPath, RunRecord(), 0, &error), qPrintable(error));
         QFile c(csvPath);
         QVERIFY(c.open(QIODevice::ReadOnly));
         QVERIFY(c.readAll().startsWith("id,task,args,status,"));
@@ -663,14 +710,16 @@ private slots:
         r.span.endNs = r.span.startNs + 2'000'250;
         r.span.cpuNs = 1'999'600;
         r.span.gilWaitNs = 400;
-        r.args = args;
-        r.result = result;
-        r.error = error;
-        const QByteArray out = toCsv({r});
+        RunRecord rec;
+        rec.add(r.span, args, result, error);
+        const QByteArray out = toCsv(rec);
         const QByteArray header = "id,task,args,status,result,error,worker,core,queued_wait_ms,"
-                                  "run_ms,cpu_ms,gil_wait_ms\r\n";
+                                  "run_ms,cpu_ms,gil_wait_ms,submit_ms,start_ms,end_ms,"
+                                  "sampled_1_in,run_tasks\r\n";
         QVERIFY(out.startsWith(header));
-        QCOMPARE(out.mid(header.size()), row + "\r\n");
+        // submit/start/end in ms from the origin (0 here), exact to the ns;
+        // every row of a complete record stands for 1 task of a 1-task run.
+        QCOMPARE(out.mid(header.size()), row + ",1000.000000,1001.500000,1003.500250,1,1\r\n");
     }
 
     void csvUnknowns()
@@ -682,11 +731,190 @@ private slots:
         r.span.endNs = 10;
         r.span.status = TaskStatus::Cancelled;
         r.span.cpuNs = -1;
-        const QByteArray out = toCsv({r});
-        QVERIFY(out.endsWith("\r\n3,task,,cancelled,,,,,,0.000,,0.000\r\n"));
+        RunRecord rec;
+        rec.add(r.span);
+        const QByteArray out = toCsv(rec);
+        QVERIFY2(out.endsWith("\r\n3,task,,cancelled,,,,,,0.000,,0.000,,0.000010,0.000010,1,1\r\n"),
+                 out.constData());
     }
 
-    // Not a pass/fail test (DESIGN.md §9): prints the time to serialise and
+    void perfettoRoundTrip()
+    {
+        const TraceData d = scripted();
+        QString error = QStringLiteral("stale");
+        const QByteArray pb = toPerfettoTrace(d);
+        QVERIFY(!pb.isEmpty());
+        const auto back = readPerfettoTrace(pb, &error);
+        QVERIFY2(back, qPrintable(error));
+        QVERIFY(error.isEmpty());
+        QCOMPARE(back->title, d.title);
+        QCOMPARE(back->poolKind, d.poolKind);
+        QCOMPARE(back->originNs, d.originNs);
+        QCOMPARE(back->workers, d.workers);
+        QCOMPARE(back->counters, d.counters);
+        QCOMPARE(back->size(), d.size());
+        const auto want = byId(*d.record);
+        const auto got = byId(*back->record);
+        for (auto it = want.cbegin(); it != want.cend(); ++it) {
+            const TaskSpan& a = it.value();
+            QVERIFY2(got.contains(it.key()), qPrintable(QStringLiteral("task %1").arg(it.key())));
+            const TaskSpan b = got.value(it.key());
+            QCOMPARE(b.startNs, a.startNs);
+            QCOMPARE(b.endNs, std::max(a.startNs, a.endNs));
+            QCOMPARE(b.enqueueNs, a.enqueueNs);
+            QCOMPARE(b.worker, a.worker);
+            QCOMPARE(b.core, a.core);
+            QCOMPARE(b.status, a.status);
+            QCOMPARE(b.cpuNs, a.cpuNs);
+            QCOMPARE(b.gilWaitNs, a.gilWaitNs);
+            QCOMPARE(b.nameId, a.nameId);
+        }
+        for (quint64 i = 0; i < back->size(); ++i) {
+            const quint64 id = back->record->taskId(i);
+            for (quint64 j = 0; j < d.size(); ++j) {
+                if (d.record->taskId(j) == id) {
+                    QCOMPARE(back->record->args(i), d.record->args(j));
+                    QCOMPARE(back->record->error(i), d.record->error(j));
+                }
+            }
+        }
+        QCOMPARE(back->record->totals().runNs, d.record->totals().runNs);
+        QCOMPARE(back->record->totals().failed, d.record->totals().failed);
+        // Either format through readTrace(), told apart by content.
+        QCOMPARE(readTrace(pb)->size(), d.size());
+        QCOMPARE(readTrace(toChromeTrace(d))->size(), d.size());
+        QVERIFY(!readTrace(QByteArray("hello")));
+        QVERIFY(isPerfettoPath(QStringLiteral("/tmp/run.pftrace")));
+        QVERIFY(isPerfettoPath(QStringLiteral("RUN.PERFETTO-TRACE")));
+        QVERIFY(!isPerfettoPath(QStringLiteral("/tmp/run.json")));
+    }
+
+    void sampledRunSaysSoInEveryFormat()
+    {
+        // 100 tasks into a record that holds 10: a 1-in-16 sample. Every
+        // file says so, and reading it back restores what the run was.
+        TraceData d;
+        d.originNs = kOrigin;
+        d.record = std::make_shared<RunRecord>(10);
+        for (int i = 1; i <= 100; ++i)
+            d.record->add(span(quint64(i), "t", i % 2, i, 1'000 * i, 1'000 * i + 500));
+        QCOMPARE(d.record->sampling(), quint64(16));
+        const QString note = d.record->samplingNote();
+        QCOMPARE(note, QStringLiteral("sample: 1 in 16 of 100 tasks"));
+        for (const bool perfetto : {false, true}) {
+            const QByteArray bytes = perfetto ? toPerfettoTrace(d) : toChromeTrace(d);
+            QString error;
+            const auto back = readTrace(bytes, &error);
+            QVERIFY2(back, qPrintable(error));
+            QCOMPARE(back->size(), d.size());
+            QCOMPARE(back->record->sampling(), quint64(16));
+            QCOMPARE(back->record->stats().seen, quint64(100));
+            QCOMPARE(back->record->samplingNote(), note);
+            QCOMPARE(back->record->totals().tasks, quint64(100));
+            QCOMPARE(back->record->totals().runNs, qint64(500 * 100));
+        }
+        QVERIFY(toChromeTrace(d).contains("\"note\":\"sample: 1 in 16 of 100 tasks\""));
+        const QByteArray csv = toCsv(*d.record, kOrigin);
+        QCOMPARE(csv.count("\r\n"), qsizetype(1 + 6)); // header + ids 16, 32, ..., 96
+        QVERIFY(csv.contains(",16,100\r\n"));          // sampled_1_in, run_tasks
+    }
+
+    void independentReaderAgrees()
+    {
+        // The written files, read by Python's csv and json and by protoc:
+        // the same tasks, times and sampling as the record.
+        if (!haveProtoc())
+            QSKIP("protoc not found (scripts/setup-debian.sh installs protobuf-compiler)");
+        QTemporaryDir dir;
+        TraceData d;
+        d.originNs = kOrigin;
+        d.poolKind = QStringLiteral("thread");
+        d.workers = {{0, QStringLiteral("w0"), 1, 1}, {1, QStringLiteral("w1"), 1, 2}};
+        for (int i = 1; i <= 5000; ++i) {
+            TaskSpan s = span(quint64(i), i % 3 ? "a" : "b", i % 2, i, 2'000 * (i / 2),
+                              2'000 * (i / 2) + 1'500,
+                              i % 7 == 0 ? TaskStatus::Failed : TaskStatus::Succeeded);
+            d.record->add(s, {}, {}, i % 7 == 0 ? QStringLiteral("E: %1").arg(i) : QString());
+        }
+        const QString csv = dir.filePath(QStringLiteral("t.csv"));
+        const QString json = dir.filePath(QStringLiteral("t.json"));
+        const QString pb = dir.filePath(QStringLiteral("t.pftrace"));
+        QString error;
+        QVERIFY2(writeCsv(csv, *d.record, d.originNs, &error), qPrintable(error));
+        QVERIFY2(writeTrace(json, d, &error), qPrintable(error));
+        QVERIFY2(writeTrace(pb, d, &error), qPrintable(error));
+        QString why;
+        const QJsonObject r =
+            independentRead({QStringLiteral("--csv"), csv, QStringLiteral("--json"), json,
+                             QStringLiteral("--perfetto"), pb, QStringLiteral("--proto"),
+                             QStringLiteral(PERFETTO_PROTO)},
+                            &why);
+        QVERIFY2(!r.isEmpty(), qPrintable(why));
+        QCOMPARE(r.value("csv").toObject().value("rows").toInt(), 5000);
+        QCOMPARE(r.value("csv").toObject().value("run_tasks").toInt(), 5000);
+        QCOMPARE(r.value("csv").toObject().value("sampled_1_in").toInt(), 1);
+        QCOMPARE(r.value("csv").toObject().value("statuses").toObject().value("failed").toInt(),
+                 5000 / 7);
+        QCOMPARE(r.value("json").toObject().value("slices").toInt(), 5000);
+        QCOMPARE(r.value("json").toObject().value("tasks_meta").toInt(), 5000);
+        QCOMPARE(r.value("perfetto").toObject().value("slices").toInt(), 5000);
+        QCOMPARE(r.value("perfetto").toObject().value("tasks_meta").toInt(), 5000);
+        // The first tasks: same id, start and end (ms from the origin) everywhere.
+        for (const char* f : {"csv", "json", "perfetto"}) {
+            const QJsonArray few = r.value(QLatin1String(f)).toObject().value("few").toArray();
+            QCOMPARE(few.size(), 3);
+            for (int k = 0; k < 3; ++k) {
+                const QJsonArray t = few.at(k).toArray();
+                const TaskSpan s = d.record->span(quint64(k));
+                QCOMPARE(quint64(t.at(0).toDouble()), s.taskId);
+                QVERIFY2(std::abs(t.at(1).toDouble() - double(s.startNs - kOrigin) / 1e6) < 1e-6,
+                         f);
+                if (t.size() > 2)
+                    QVERIFY2(std::abs(t.at(2).toDouble() - double(s.endNs - kOrigin) / 1e6) < 1e-6,
+                             f);
+            }
+        }
+    }
+
+    void perfettoReaderRejects_data()
+    {
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<QString>("why");
+        QTest::newRow("empty") << QByteArray() << "empty input";
+        QTest::newRow("not a packet") << QByteArray("\x08\x01", 2) << "not a Perfetto trace";
+        QTest::newRow("length past the end")
+            << QByteArray("\x0A\x10\x01", 3) << "not a Perfetto trace";
+        QTest::newRow("endless varint") << QByteArray(12, '\xFF') << "not a Perfetto trace";
+        QTest::newRow("group wire type") << QByteArray("\x0A\x02\x0B\x00", 4) << "packet 0";
+        QTest::newRow("bad track event")
+            << QByteArray("\x0A\x04\x5A\x02\x48\xFF", 6) << "malformed track event";
+    }
+    void perfettoReaderRejects()
+    {
+        QFETCH(QByteArray, bytes);
+        QFETCH(QString, why);
+        QString error;
+        QVERIFY(!readPerfettoTrace(bytes, &error));
+        QVERIFY2(error.contains(why), qPrintable(error));
+    }
+
+    void perfettoReaderSurvivesTruncation()
+    {
+        // Every prefix of a real trace: an error or a shorter trace, never a crash.
+        const QByteArray pb = toPerfettoTrace(scripted());
+        int accepted = 0;
+        for (qsizetype n = 0; n < pb.size(); n += 7) {
+            QString error;
+            const auto r = readPerfettoTrace(pb.left(n), &error);
+            if (r)
+                ++accepted;
+            else
+                QVERIFY(!error.isEmpty());
+        }
+        QVERIFY(accepted > 0);
+    }
+
+    // Not a pass/fail test (docs/architecture.md): prints the time to serialise and
     // write a million spans.
     void timing1MSpans()
     {
@@ -700,7 +928,7 @@ private slots:
                                  NameTable::intern(QStringLiteral("mandelbrot_tile")),
                                  NameTable::intern(QStringLiteral("sleep"))};
         const int n = 1'000'000;
-        d.spans.reserve(n);
+        d.record = std::make_shared<RunRecord>(n);
         for (int i = 0; i < n; ++i) {
             TaskSpan s;
             s.taskId = quint64(i + 1);
@@ -712,7 +940,7 @@ private slots:
             s.cpuNs = 7'900 + i % 89;
             s.core = qint16(i % 2);
             s.status = i % 50 == 0 ? TaskStatus::Failed : TaskStatus::Succeeded;
-            d.spans.push_back(s);
+            d.record->add(s);
             if (i % 10 == 0)
                 d.counters.append({s.enqueueNs, qint64(n - i), qint64(workers)});
         }
@@ -726,8 +954,14 @@ private slots:
         const bool ok = writeChromeTrace(dir.filePath(QStringLiteral("big.json")), d, &error);
         const qint64 writeMs = t.elapsed();
         QVERIFY2(ok, qPrintable(error));
-        qInfo("1M spans: toChromeTrace %lld ms, %.1f MB; writeChromeTrace (streamed) %lld ms",
-              serializeMs, double(json.size()) / 1e6, writeMs);
+        t.restart();
+        QVERIFY2(writePerfettoTrace(dir.filePath(QStringLiteral("big.pftrace")), d, &error),
+                 qPrintable(error));
+        const qint64 perfettoMs = t.elapsed();
+        qInfo("1M spans: toChromeTrace %lld ms, %.1f MB; writeChromeTrace (streamed) %lld ms; "
+              "writePerfettoTrace (streamed) %lld ms, %.1f MB",
+              serializeMs, double(json.size()) / 1e6, writeMs, perfettoMs,
+              double(QFileInfo(dir.filePath(QStringLiteral("big.pftrace"))).size()) / 1e6);
     }
 };
 

@@ -1,5 +1,5 @@
 // wait() and asCompleted() keep Python's concurrent.futures.wait /
-// as_completed rules (ANCHORS.md §A), ported in spirit from CPython's
+// as_completed rules (docs/library.md), ported in spirit from CPython's
 // Lib/test/test_concurrent_futures/test_wait.py and test_as_completed.py.
 //
 // Futures in a row are named by tokens; the first letter says what it is:

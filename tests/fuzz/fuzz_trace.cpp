@@ -1,4 +1,5 @@
-// libFuzzer target: the trace/replay loader (files people send each other).
+// libFuzzer target: the trace/replay loader (files people send each other),
+// both formats through readTrace(): Chrome JSON and Perfetto protobuf.
 #include <poolscope/traceexport.h>
 
 #include <cstddef>
@@ -6,10 +7,16 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
+    const QByteArrayView bytes(reinterpret_cast<const char*>(data), qsizetype(size));
     QString error;
-    const auto t = poolscope::readChromeTrace(
-        QByteArrayView(reinterpret_cast<const char*>(data), qsizetype(size)), &error);
-    if (t)
-        (void)poolscope::toChromeTrace(*t); // what loads must serialise again
+    // Both readers on every input: the dispatch in readTrace() would keep the
+    // fuzzer away from the one the first byte does not select.
+    for (const auto& t :
+         {poolscope::readChromeTrace(bytes, &error), poolscope::readPerfettoTrace(bytes, &error)}) {
+        if (t) { // what loads must serialise again, in both formats
+            (void)poolscope::toChromeTrace(*t);
+            (void)poolscope::toPerfettoTrace(*t);
+        }
+    }
     return 0;
 }

@@ -122,7 +122,7 @@ void TstMpiWindow::windowGroupsRanksAndChartsTheirHost()
     }
     std::sort(traceRanks.begin(), traceRanks.end());
     QCOMPARE(traceRanks, ranks);
-    QCOMPARE(trace->spans.size(), std::size_t(24));
+    QCOMPARE(trace->size(), quint64(24));
 
     // Back to threads: the host views go, this machine's chart returns.
     RunSpec threads = spec;

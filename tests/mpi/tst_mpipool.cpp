@@ -228,7 +228,7 @@ void TstMpiPool::monitorSeesEveryRank()
     QVERIFY(cpu.total >= 0.0 && cpu.total <= 1.0);
     // Spans name the worker that ran them; both ranks ran some.
     QSet<int> spanWorkers;
-    for (const auto& sp : monitor.spanHistory())
+    for (const TaskSpan sp : *monitor.record())
         spanWorkers.insert(sp.worker);
     QCOMPARE(spanWorkers, (QSet<int>{0, 1}));
     QCOMPARE(monitor.last().counters.succeeded, 6u);

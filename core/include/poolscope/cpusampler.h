@@ -1,6 +1,6 @@
 #pragma once
 // CPU utilisation from /proc/stat deltas, and per-process / per-thread CPU time
-// from /proc/PID[/task/TID]/stat (DESIGN.md §7, ANCHORS.md §D).
+// from /proc/PID[/task/TID]/stat (docs/architecture.md).
 //
 // The formula is the one htop and psutil use:
 //   total = user + nice + system + idle + iowait + irq + softirq + steal

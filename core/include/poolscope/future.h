@@ -16,6 +16,7 @@
 #include <QVariant>
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -100,11 +101,15 @@ private:
 namespace detail {
 
 /// Told when a queued node is cancelled (Future::cancel()/requestStop() while
-/// pending, from any thread, with no pool lock held), so a pool can wake
-/// threads waiting for it to become idle: the pool's queued count just
-/// dropped without any worker noticing. Must not throw.
+/// pending, from any thread, with no pool lock held). recordCancelled() comes
+/// first, before the pool's cancel counter moves, so a pool can record the
+/// task (a Monitor that sees the count also finds the row); then
+/// pendingCancelled(), so a pool can wake threads waiting for it to become
+/// idle: the pool's queued count just dropped without any worker noticing.
+/// Must not throw.
 class CancelHook {
 public:
+    virtual void recordCancelled(const TaskNode& node) noexcept = 0;
     virtual void pendingCancelled() noexcept = 0;
 
 protected:
@@ -113,6 +118,10 @@ protected:
 
 /// One submitted task: state machine, outcome, callbacks, waiters.
 /// Reference counted; the queue holds one reference, each future one.
+/// How a result value is held in the run record (recording.h): a scalar's
+/// bits, or text.
+enum class ValueKind : quint8 { None = 0, Int = 1, UInt = 2, Double = 3, Bool = 4, Text = 5 };
+
 class TaskNode {
 public:
     using Callback = std::function<void(TaskNode&)>;
@@ -145,6 +154,14 @@ public:
     virtual void run(TaskContext& ctx) noexcept = 0;
     /// Result as a QVariant for telemetry (cheap types only; empty otherwise).
     virtual QVariant resultVariant() const { return {}; }
+    /// The result for the run record without a QVariant (a row per task,
+    /// millions a second): a scalar's kind and bits, None for no value, or
+    /// Text for "not a scalar: ask resultVariant()".
+    virtual ValueKind scalarResult(quint64& bits) const noexcept
+    {
+        (void)bits;
+        return ValueKind::Text;
+    }
     /// Argument summary for telemetry; empty when unknown.
     virtual QString argsSummary() const { return {}; }
     /// Releases the callable and its captures (after run or when cancelled).
@@ -210,7 +227,7 @@ public:
     quint64 id = 0;
     quint32 nameId = 0; // interned display name, see NameTable
     qint32 priority = 0;
-    qint64 enqueueNs = 0;      // 0 when no monitor was attached at submit
+    qint64 submitStamp = 0;    // stamps.h; 0 when nothing recorded the pool at submit
     bool posted = false;       // fire-and-forget: nobody reads error
     bool stopObserved = false; // written by the running worker only
     std::atomic<bool> stopRequested{false};
@@ -220,8 +237,6 @@ public:
     qint64 deadlineNs = 0;                         // set by the worker at start when timeoutNs > 0
     bool timedOut = false;                         // written by the running worker only
     quint8 lostDispatches = 0;     // process pools: workers that died holding it unstarted
-    bool sampledOut = false;       // thread pool: run without telemetry detail (sampling)
-    quint8 sampleShift = 0;        // log2 of the sampling in force when it was queued
     TaskNode* inboxNext = nullptr; // thread pool: link in the lock-free submission inbox
 
 private:
@@ -294,9 +309,32 @@ public:
         }
         return {};
     }
+    ValueKind scalarResult(quint64& bits) const noexcept override
+    {
+        if (!value)
+            return ValueKind::None;
+        if constexpr (std::is_same_v<T, bool>) {
+            bits = *value ? 1 : 0;
+            return ValueKind::Bool;
+        } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+            bits = quint64(qint64(*value));
+            return ValueKind::Int;
+        } else if constexpr (std::is_integral_v<T>) {
+            bits = quint64(*value);
+            return ValueKind::UInt;
+        } else if constexpr (std::is_floating_point_v<T>) {
+            bits = std::bit_cast<quint64>(double(*value));
+            return ValueKind::Double;
+        } else {
+            return ValueKind::Text;
+        }
+    }
 };
 template<>
-class ResultNode<void> : public TaskNode {};
+class ResultNode<void> : public TaskNode {
+public:
+    ValueKind scalarResult(quint64&) const noexcept override { return ValueKind::None; }
+};
 
 /// Node holding the callable `fn(TaskContext&) -> T`.
 template<class T, class Fn>

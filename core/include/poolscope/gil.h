@@ -1,6 +1,6 @@
 #pragma once
 // SimulatedGil: a teaching model of CPython's global interpreter lock
-// (DESIGN.md §5). One lock in front of "interpreted" work; the holder hands
+// (docs/architecture.md). One lock in front of "interpreted" work; the holder hands
 // it over every switch interval when another thread waits (CPython's
 // sys.setswitchinterval, default 5 ms); sleep, I/O and native kernels release
 // it. A ThreadPoolExecutor with ThreadPoolOptions::gil makes its workers take

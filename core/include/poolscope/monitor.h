@@ -1,11 +1,14 @@
 #pragma once
 // Monitor: the one place where telemetry crosses into the receiver's thread.
-// It ticks at a fixed rate, drains the executor's per-worker rings, reads
-// exact counters and the CPU sampler, and emits ONE snapshotReady() per tick
-// (DESIGN.md §2). It also keeps bounded history for exports and replay.
+// It ticks at a fixed rate, reads exact counters, worker states and the CPU
+// sampler, drains every finished task the workers staged into the run
+// record (recording.h), and emits ONE snapshotReady() per tick (docs/architecture.md). The run
+// record holds every task of the run up to its limit (default 1,000,000), a stated uniform sample
+// past it; a bounded ring keeps the records of earlier runs.
 
 #include "cpusampler.h"
 #include "executor.h"
+#include "recording.h"
 #include "telemetry.h"
 #include "traceexport.h"
 
@@ -17,6 +20,10 @@
 #include <memory>
 
 namespace poolscope {
+
+namespace detail {
+class StampConverter;
+}
 
 /// Everything the UI needs for one frame.
 struct Snapshot {
@@ -31,13 +38,15 @@ struct Snapshot {
     bool shutdown = false;
     QList<QueuedTask> queueHead; // first N pending tasks, dispatch order
     QList<WorkerInfo> workers;   // alive and just-died workers
-    std::vector<TaskSpan> spans; // finished since the last tick
-    QList<TaskRecord> completed; // newly completed records (bounded by the rings)
-    double tasksPerSecond = 0;   // completions per second over the last tick
-    int detailSampling = 1;      // spans/records for one task in N (see MonitorOptions)
-    int recordSampling = 1;      // records for one timed task in N (see MonitorOptions)
-    CpuUsage cpu;                // latest system sample (refreshed every cpu period)
-    bool cpuFresh = false;       // cpu was sampled on this tick
+    /// The current run's record (every finished task, see recording.h). It
+    /// grows on the Monitor's thread; views keep a row cursor and start over
+    /// when record->generation() or the record itself changes.
+    std::shared_ptr<const RunRecord> record;
+    quint64 newRows = 0;     // rows added to record since the last snapshot (0 after a re-sampling)
+    RecordStats recordStats; // record->stats() at this tick
+    double tasksPerSecond = 0; // completions per second over the last tick
+    CpuUsage cpu;              // latest system sample (refreshed every cpu period)
+    bool cpuFresh = false;     // cpu was sampled on this tick
     // Remote hosts' CPU (MPI pool): latest sample per host name.
     QMap<QString, CpuUsage> hostCpu;
 };
@@ -46,24 +55,21 @@ struct MonitorOptions {
     int intervalMs = 33;   // ~30 Hz
     int cpuPeriodMs = 500; // /proc/stat sampling period
     int queueHeadSize = 20;
-    std::size_t spanRing = 8192;   // per worker
-    std::size_t recordRing = 1024; // per worker
-    bool records = true;           // collect completed-task records (texts)
-    // Detail budget: above this many tasks per second the pool records spans
-    // and records for one task in N (N a power of two, so about this many
-    // spans a second), because timing every task of a million a second costs
-    // more than the tasks. Counters stay exact; Counters::sampledOut counts
-    // the tasks run without detail. 0 = detail for every task.
-    double maxSpansPerSecond = 100'000;
-    // Records (texts, result, CPU time: several times the cost of a span)
-    // for one timed task in N above this many a second; 0 = no limit.
-    double maxRecordsPerSecond = 10'000;
-    // Retained history (for exports, timeline and replay). Bounded: memory
-    // stays flat however many tasks run.
-    std::size_t historySpans = 250'000; // ~14 MB of TaskSpan
-    qint64 historySeconds = 600;
-    std::size_t historyRecords = 100'000;
-    std::size_t historyCounters = 100'000;
+    /// Most tasks a run record holds before it keeps a uniform sample
+    /// (RunRecord); 0 = no per-task record at all (counters and worker
+    /// states only: the pool then stamps nothing).
+    quint64 recordLimit = RunRecord::kDefaultLimit;
+    /// Keep only tasks whose id is a multiple of this from the start (the
+    /// CLI's --sample N); 1 = every task.
+    quint64 recordSampling = 1;
+    /// Rows each worker may stage between two ticks before rows are lost
+    /// (a stalled receiver thread; RecordStats::lost counts them).
+    std::size_t stagingRows = detail::RecordWriter::kDefaultMaxRows;
+    /// Records of earlier runs kept (startRun()), and the most rows they may
+    /// hold together; the oldest go first (droppedRuns()).
+    int keptRuns = 4;
+    quint64 keptRunRows = 2 * RunRecord::kDefaultLimit;
+    std::size_t historyCounters = 100'000; // one counter sample per tick
 };
 
 /// A retained queue/running sample (one per tick).
@@ -84,7 +90,8 @@ public:
     /// Attaches to one executor (detaching from any previous one) and starts
     /// ticking. Safe while tasks run. The executor may live in any thread.
     void attach(Executor* executor);
-    /// Stops ticking and turns detail recording off; counters keep running.
+    /// Collects once more, stops ticking and turns recording off; counters
+    /// keep running.
     void detach();
     Executor* executor() const { return m_executor; }
     bool isAttached() const { return m_executor != nullptr; }
@@ -96,36 +103,54 @@ public:
     void setCpuSource(const QString& procStatPath);
     const MonitorOptions& options() const { return m_opts; }
 
-    /// Collects and emits one snapshot now (also what the timer calls).
+    /// Collects and emits one snapshot now, with every row staged so far in
+    /// the record. (The timer's ticks drain rows in slices of a few ms, the
+    /// rest between other events, so that a million tasks a second never
+    /// hold the receiver's thread for a frame.)
     const Snapshot& tick();
     /// The latest snapshot.
     const Snapshot& last() const { return m_last; }
 
+    // ---- records
+    /// The current run's record (written by this Monitor on its thread).
+    std::shared_ptr<RunRecord> record() const { return m_run; }
+    /// Seals the current run's record into the ring of past runs and starts
+    /// a new one (the counter history and the workers that are gone start
+    /// over too); the last snapshot is kept.
+    void startRun();
+    /// Records of earlier runs, oldest first (bounded: keptRuns, keptRunRows).
+    const std::deque<std::shared_ptr<RunRecord>>& pastRuns() const { return m_pastRuns; }
+    /// Past runs dropped from the ring so far.
+    quint64 droppedRuns() const { return m_droppedRuns; }
+    /// Changes the record limit of the current and later runs (a smaller
+    /// one re-samples the current record at once).
+    void setRecordLimit(quint64 limit);
+
     // ---- retained history (oldest first)
-    const std::deque<TaskSpan>& spanHistory() const { return m_spans; }
-    const std::deque<TaskRecord>& recordHistory() const { return m_records; }
     const std::deque<CounterSample>& counterHistory() const { return m_counterSamples; }
     QHash<int, WorkerInfo> knownWorkers() const { return m_knownWorkers; }
-    quint64 trimmedSpans() const { return m_trimmedSpans; }
-    quint64 trimmedRecords() const { return m_trimmedRecords; }
     qint64 originNs() const { return m_originNs; }
-    /// Forgets retained spans, records and counter samples (a new run), and
-    /// the workers that are gone; the last snapshot is kept.
-    void clearHistory();
-    /// Retained history as a trace (Perfetto / replay) and as CSV records.
+    /// The current run as a trace (Perfetto / replay / CSV): its record, the
+    /// workers seen, one counter sample per tick. Rows still staged are not
+    /// in it: call drainAll() first for every task finished so far.
     TraceData traceData(const QString& title = {}) const;
-    QList<TaskRecord> records() const;
+
+    /// Moves every row the workers staged so far into the record now (the
+    /// ticks do it in slices of a few ms; the end of a run or an export
+    /// wants all of it).
+    void drainAll();
 
 signals:
     void snapshotReady(const poolscope::Snapshot& snapshot);
     void attachedChanged(bool attached);
 
 private:
-    void adjustSampling(double tasksPerSecond);
-    void setDetailBudgets();
-    void probeRate(quint64 generation);
-    void endFirstWindow();
+    const Snapshot& collect(bool sliced);
+    /// Drains staged rows until nothing is left or `budgetNs` passed;
+    /// true when nothing is left.
+    bool drainFor(qint64 budgetNs);
     void retain(const Snapshot& s);
+    std::shared_ptr<RunRecord> newRecord() const;
 
     MonitorOptions m_opts;
     QPointer<Executor> m_executor;
@@ -134,21 +159,28 @@ private:
     qint64 m_lastCpuNs = 0;
     Snapshot m_last;
     TelemetryBatch m_batch;
+    std::unique_ptr<detail::StampConverter> m_stamps; // stamps.h (internal)
     quint64 m_tick = 0;
     qint64 m_originNs = 0;
     qint64 m_prevTimeNs = 0;
     quint64 m_prevCompleted = 0;
-    QHash<int, QPair<qint64, qint64>> m_prevWorkerCpu; // index -> (timeNs, cpuNs)
-    quint64 m_prevSubmitted = 0;
-    quint64 m_attachGeneration = 0;        // tells a rate probe its attach is still current
-    bool m_beforeFirstProbe = false;       // the detail budget covers only up to the first probe
-    QHash<int, WorkerInfo> m_knownWorkers; // every worker seen (for exports)
+    QHash<int, QPair<qint64, qint64>> m_prevWorkerCpu;        // index -> (timeNs, cpuNs)
+    QHash<int, WorkerInfo> m_knownWorkers;                    // every worker seen (for exports)
+    QHash<const detail::RecordWriter*, quint64> m_writerLost; // lost rows already counted
+    // Writers with rows still to drain (a slice ran out of time), and the
+    // zero timer that continues between ticks.
+    std::vector<std::shared_ptr<detail::RecordWriter>> m_draining;
+    QTimer m_drainTimer;
+    // The record as the last snapshot saw it (Snapshot::newRows).
+    quint64 m_runSerial = 0; // startRun() counts up
+    quint64 m_snapRun = 0;
+    quint64 m_snapGeneration = 0;
+    quint64 m_snapRows = 0;
     QString m_poolKind;
-    std::deque<TaskSpan> m_spans;
-    std::deque<TaskRecord> m_records;
+    std::shared_ptr<RunRecord> m_run;
+    std::deque<std::shared_ptr<RunRecord>> m_pastRuns;
+    quint64 m_droppedRuns = 0;
     std::deque<CounterSample> m_counterSamples;
-    quint64 m_trimmedSpans = 0;
-    quint64 m_trimmedRecords = 0;
 };
 
 } // namespace poolscope

@@ -1,7 +1,7 @@
 #pragma once
 // Run analysis for teaching: where the time of a run went (TimeDecomposition)
 // and plain-words hints about what limited it (detectPatterns), computed from
-// the spans a Monitor retains (Monitor::spanHistory()) or a recorded trace.
+// a run's record (Monitor::record(), a recorded trace) or from spans.
 //
 // Everything here is a pure function of its input (no clocks, no Qt GUI), so
 // the same numbers come out of a live run, a replayed trace and a test's
@@ -11,7 +11,7 @@
 //     ctx.workers = executor->maxWorkers();
 //     ctx.cores = QThread::idealThreadCount();
 //     ctx.gil = poolConfig.gil;
-//     const RunFacts facts = fromSpans(monitor->spanHistory(), ctx);
+//     const RunFacts facts = fromRecord(*monitor->record(), ctx);
 //     for (const PatternHint& h : detectPatterns(facts))
 //         qInfo() << h.title << h.evidence;
 
@@ -53,6 +53,9 @@ TimeDecomposition decompose(const TaskSpan& span);
 /// Sum of decompose() over every span.
 TimeDecomposition decompose(const std::vector<TaskSpan>& spans);
 TimeDecomposition decompose(const std::deque<TaskSpan>& spans);
+/// The exact decomposition of every task a record saw (RunRecord::totals()),
+/// sampled or not; tasks that never started count only their queue wait.
+TimeDecomposition decompose(const RunRecord& record);
 
 // ------------------------------------------------------------------- facts
 
@@ -105,8 +108,7 @@ struct RunFacts {
     qint64 dispatchGapSamples = 0; // gaps measured (0: the value is the fallback)
     double systemCpuBusy = -1;     // RunContext::systemCpuBusy
     std::vector<qint64> taskRunNs; // per task, in span order
-    std::vector<TaskSpan> spans;
-    std::vector<BusySample> busy; // running tasks over time, from startNs to endNs
+    std::vector<BusySample> busy;  // running tasks over time, from startNs to endNs
 
     /// CPU time per wall time of the whole run (~ cores kept busy); -1 unknown.
     double cpuPerWall() const;
@@ -118,6 +120,12 @@ struct RunFacts {
 /// starts at the first enqueue (or start) and ends at the last end.
 RunFacts fromSpans(const std::vector<TaskSpan>& spans, const RunContext& context);
 RunFacts fromSpans(const std::deque<TaskSpan>& spans, const RunContext& context);
+/// Facts of a run's record: tasks, wall time, run, CPU and GIL totals are
+/// exact (RunRecord::totals()) even when the record is a sample; medians,
+/// hand-over gaps and the busy profile come from the rows it holds. Tasks
+/// that never started (cancelled or failed while queued) are not counted
+/// as tasks that ran.
+RunFacts fromRecord(const RunRecord& record, const RunContext& context);
 
 // ------------------------------------------------------------------- hints
 
@@ -187,6 +195,10 @@ struct RunNumbers {
 };
 
 RunNumbers summarize(const std::vector<TaskSpan>& spans);
+/// From the record's exact totals (tasks, failed, cancelled, wall, CPU, GIL,
+/// decomposition; lost rows count as tasks); the median task time from the
+/// rows held.
+RunNumbers summarize(const RunRecord& record);
 RunNumbers summarize(const TraceData& trace);
 
 } // namespace poolscope

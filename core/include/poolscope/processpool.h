@@ -215,9 +215,9 @@ public:
     bool waitForIdle(const Deadline& deadline = Deadline::never()) const override;
 
     // TelemetrySource
-    void setDetailEnabled(bool spans, bool records) override;
+    void setRecording(bool on) override;
     void collectTelemetry(TelemetryBatch& out, int queueHeadMax) override;
-    void setRingCapacity(std::size_t spans, std::size_t records) override;
+    void setStagingCapacity(std::size_t rows) override;
 
 private:
     template<class R>

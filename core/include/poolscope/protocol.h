@@ -1,6 +1,6 @@
 #pragma once
 // The process pool's wire protocol: length-prefixed, versioned CBOR frames
-// over a worker's stdin/stdout pipes (DESIGN.md §4).
+// over a worker's stdin/stdout pipes (docs/architecture.md).
 //
 //   frame   = u32 big-endian payload length, then payload
 //   payload = CBOR map {"v": 1, "t": "<type>", ...fields}

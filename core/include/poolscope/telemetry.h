@@ -1,10 +1,10 @@
 #pragma once
-// Telemetry records written by workers and read by a Monitor.
+// Telemetry written by workers and read by a Monitor.
 //
-// Rule (DESIGN.md §2): never one cross-thread signal per task. Each worker
-// owns bounded single-producer/single-consumer rings; the Monitor drains them
-// at its own rate. Counters are exact (per-worker, single writer, summed by
-// the reader); detail that does not fit a ring is dropped and counted.
+// Rule (docs/architecture.md): never one cross-thread signal per task. Each worker
+// publishes exact counters (single writer, summed by the reader) and its
+// state in a WorkerSlot, and stages every finished task in a writer of its
+// own (recording.h); the Monitor reads and drains them at its own rate.
 
 #include "cpusampler.h"
 #include "future.h"
@@ -41,9 +41,12 @@ struct TaskSpan {
     qint64 cpuNs = -1; // -1 when not measured
     qint64 gilWaitNs = 0;
     quint32 nameId = 0;
-    qint32 worker = -1; // worker index
+    qint32 worker = -1; // worker index; -1 when none or unknown (other tools' traces)
     qint16 core = -1;   // CPU the task started on (sched_getcpu)
     TaskStatus status = TaskStatus::Succeeded;
+    /// False for a task that ended without running: cancelled (or failed,
+    /// the pool broken) while queued. Its start == end is when it ended.
+    bool started = true;
 };
 
 /// A completed task with its texts, for the futures table and CSV export.
@@ -56,74 +59,13 @@ struct TaskRecord {
 
 namespace detail {
 
-/// Bounded lock-free ring: exactly one producer thread, one consumer thread.
-template<class T>
-class SpscRing {
-public:
-    explicit SpscRing(std::size_t capacityPow2 = 1024) { resize(capacityPow2); }
-    /// Only while neither side runs.
-    void resize(std::size_t capacity)
-    {
-        std::size_t c = 2;
-        while (c < capacity)
-            c <<= 1;
-        m_buf.assign(c, T{});
-        m_mask = c - 1;
-        m_head.store(0);
-        m_tail.store(0);
-    }
-    std::size_t capacity() const { return m_mask + 1; }
-    /// Producer: true when a push would fail.
-    bool full() const noexcept
-    {
-        const auto h = m_head.load(std::memory_order_relaxed);
-        if (h - m_tailCache < capacity())
-            return false;
-        m_tailCache = m_tail.load(std::memory_order_acquire);
-        return h - m_tailCache >= capacity();
-    }
-    /// Producer: false (and nothing written) when full.
-    template<class U>
-    bool push(U&& v) noexcept
-    {
-        const auto h = m_head.load(std::memory_order_relaxed);
-        if (h - m_tailCache >= capacity()) {
-            m_tailCache = m_tail.load(std::memory_order_acquire);
-            if (h - m_tailCache >= capacity())
-                return false;
-        }
-        m_buf[h & m_mask] = std::forward<U>(v);
-        m_head.store(h + 1, std::memory_order_release);
-        return true;
-    }
-    /// Consumer: moves everything available into out; returns the count.
-    template<class Out>
-    std::size_t drain(Out& out, std::size_t max = SIZE_MAX)
-    {
-        const auto t = m_tail.load(std::memory_order_relaxed);
-        const auto h = m_head.load(std::memory_order_acquire);
-        std::size_t n = std::min<std::size_t>(h - t, max);
-        for (std::size_t i = 0; i < n; ++i)
-            out.push_back(std::move(m_buf[(t + i) & m_mask]));
-        m_tail.store(t + n, std::memory_order_release);
-        return n;
-    }
-
-private:
-    std::vector<T> m_buf;
-    std::size_t m_mask = 0;
-    alignas(64) std::atomic<std::size_t> m_head{0};
-    mutable std::size_t m_tailCache = 0; // producer's view of m_tail
-    alignas(64) std::atomic<std::size_t> m_tail{0};
-};
+class RecordWriter;
 
 /// Everything one worker publishes. Counters have a single writer (the
 /// worker) so they cost a relaxed store, never a contended RMW.
 struct alignas(64) WorkerSlot {
-    WorkerSlot(int idx, std::size_t spanCap, std::size_t recordCap)
+    explicit WorkerSlot(int idx)
         : index(idx)
-        , spans(spanCap)
-        , records(recordCap)
     {}
     const int index;
     QString name;
@@ -132,6 +74,8 @@ struct alignas(64) WorkerSlot {
     std::atomic<int> state{int(WorkerState::Starting)};
     std::atomic<quint64> currentTask{0};
     std::atomic<quint32> currentName{0};
+    // A stamp (stamps.h: TSC ticks on the thread pool, ns elsewhere; see
+    // TelemetryBatch::ticks); 0 when unknown.
     std::atomic<qint64> currentStartNs{0};
     std::atomic<qint64> progressValue{-1};
     std::atomic<qint64> progressMax{0};
@@ -145,12 +89,11 @@ struct alignas(64) WorkerSlot {
     std::atomic<quint64> succeeded{0};
     std::atomic<quint64> failed{0};
     std::atomic<quint64> cancelled{0};
-    std::atomic<qint64> busyNs{0};
-    std::atomic<quint64> dropped{0};
-    std::atomic<quint64> sampledOut{0}; // tasks run without detail (sampling)
+    std::atomic<qint64> busyNs{0}; // in stamps, like currentStartNs
 
-    SpscRing<TaskSpan> spans;
-    SpscRing<TaskRecord> records;
+    // Finished tasks, staged for the Monitor (recording.h). Thread pools:
+    // one per worker, written by that worker; other pools stage elsewhere.
+    std::shared_ptr<RecordWriter> writer;
 
     static void bump(std::atomic<quint64>& c) noexcept
     {
@@ -168,10 +111,10 @@ struct Counters {
     quint64 succeeded = 0;
     quint64 failed = 0;
     quint64 cancelled = 0;
+    /// Finished tasks whose row never reached the run record because the
+    /// Monitor fell behind and the staging was full (the counts above stay
+    /// exact; RecordStats::lost says it per run).
     quint64 droppedEvents = 0;
-    /// Tasks that ran without a span or record because the monitor asked for
-    /// detail on one task in N at high rates (counts above stay exact).
-    quint64 sampledOut = 0;
     quint64 completed() const { return succeeded + failed + cancelled; }
 };
 
@@ -180,7 +123,7 @@ struct QueuedTask {
     quint64 id = 0;
     quint32 nameId = 0;
     qint32 priority = 0;
-    qint64 enqueueNs = 0; // 0 if unknown
+    qint64 enqueueNs = 0; // 0 if unknown (a stamp in TelemetryBatch, ns in a Snapshot)
 };
 
 /// One worker as the monitor sees it.
@@ -192,10 +135,10 @@ struct WorkerInfo {
     WorkerState state = WorkerState::Starting;
     quint64 currentTask = 0; // 0 when idle
     quint32 currentName = 0;
-    qint64 currentStartNs = 0;
-    double progress = -1; // 0..1, or -1 when the task reports none
+    qint64 currentStartNs = 0; // a stamp in TelemetryBatch, ns in a Snapshot
+    double progress = -1;      // 0..1, or -1 when the task reports none
     quint64 tasksDone = 0;
-    qint64 busyNs = 0;
+    qint64 busyNs = 0; // in stamps in TelemetryBatch, ns in a Snapshot
     qint64 cpuNs = -1;
     double cpuLoad = -1; // CPU time / wall time since the last tick (Monitor fills it)
     int lastCore = -1;
@@ -208,8 +151,12 @@ struct WorkerInfo {
 };
 
 /// What an executor hands a Monitor on each tick (the raw material of a
-/// Snapshot). Filled under the executor's lock; rings are drained into it.
+/// Snapshot). Filled under the executor's lock; the Monitor drains the
+/// writers after it, outside the lock.
 struct TelemetryBatch {
+    /// Times of queueHead and workers (currentStartNs, busyNs) are TSC ticks
+    /// (stamps.h) rather than ns: the Monitor converts them.
+    bool ticks = false;
     qint64 timeNs = 0;
     Counters counters;
     int maxWorkers = 0;
@@ -217,8 +164,9 @@ struct TelemetryBatch {
     bool shutdown = false;
     QList<QueuedTask> queueHead;
     QList<WorkerInfo> workers;
-    std::vector<TaskSpan> spans;
-    std::vector<TaskRecord> records;
+    /// Staged finished tasks to drain: one per live worker (thread pools) or
+    /// per pool, and those of workers that died since the last collect.
+    std::vector<std::shared_ptr<detail::RecordWriter>> writers;
     /// Per-host CPU utilisation reported by remote workers (the MPI pool),
     /// keyed by host name. Empty for local pools (the Monitor samples this
     /// machine itself).
@@ -229,38 +177,15 @@ struct TelemetryBatch {
 class TelemetrySource {
 public:
     virtual ~TelemetrySource() = default;
-    /// Turns per-task detail recording on or off (counters always run).
-    virtual void setDetailEnabled(bool spans, bool records) = 0;
-    /// Drains rings and reads counters; queueHeadMax bounds the queue head.
+    /// Turns recording on or off: with it on, every finished task is staged
+    /// (recording.h) for the Monitor to collect; counters always run.
+    virtual void setRecording(bool on) = 0;
+    /// Reads counters and worker states and lists the writers to drain;
+    /// queueHeadMax bounds the queue head.
     virtual void collectTelemetry(TelemetryBatch& out, int queueHeadMax) = 0;
-    /// Sets ring capacities for workers created from now on (tests use tiny ones).
-    virtual void setRingCapacity(std::size_t spans, std::size_t records) = 0;
-    /// Per-task detail (span, record) for one task in `every` (a power of
-    /// two; 1 = every task). At a million tasks a second the timestamps
-    /// themselves cost more than the tasks; counters stay exact whatever the
-    /// sampling. Pools whose per-task cost dwarfs the detail may ignore it.
-    virtual void setDetailSampling(int every) { (void)every; }
-    /// The sampling in force (1 when not sampling).
-    virtual int detailSampling() const { return 1; }
-    /// A record (texts, result, CPU time) for one timed task in `every` (a
-    /// power of two; 1 = every timed task). A record costs several times a
-    /// span (two thread-CPU-clock system calls, strings), and a table of
-    /// completed futures cannot show tens of thousands a second anyway.
-    virtual void setRecordSampling(int every) { (void)every; }
-    virtual int recordSampling() const { return 1; }
-    /// At most `timedTasks` tasks are timed, and at most `records` records
-    /// kept, between two collectTelemetry() calls, whatever the sampling (0 =
-    /// no limit); the other tasks run counted as sampled out, the other timed
-    /// ones keep their span without a record. Guards the window before the
-    /// sampling has caught up with a burst (just after attach, or a pool that
-    /// goes from idle to millions of tasks a second between two ticks):
-    /// without it that window timed tens of thousands of tasks whose spans
-    /// then did not fit the rings.
-    virtual void setDetailBudget(quint64 timedTasks, quint64 records)
-    {
-        (void)timedTasks;
-        (void)records;
-    }
+    /// Most rows each writer made from now on may hold before rows are lost
+    /// (tests use tiny ones; RecordWriter::kDefaultMaxRows otherwise).
+    virtual void setStagingCapacity(std::size_t rows) = 0;
 };
 
 } // namespace poolscope

@@ -139,14 +139,9 @@ public:
     bool waitForIdle(const Deadline& deadline = Deadline::never()) const override;
 
     // TelemetrySource
-    void setDetailEnabled(bool spans, bool records) override;
+    void setRecording(bool on) override;
     void collectTelemetry(TelemetryBatch& out, int queueHeadMax) override;
-    void setRingCapacity(std::size_t spans, std::size_t records) override;
-    void setDetailSampling(int every) override;
-    int detailSampling() const override;
-    void setRecordSampling(int every) override;
-    int recordSampling() const override;
-    void setDetailBudget(quint64 timedTasks, quint64 records) override;
+    void setStagingCapacity(std::size_t rows) override;
 
 private:
     // Queued (by name) from a worker when a posted task threw: emits

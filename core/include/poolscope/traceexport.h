@@ -1,6 +1,6 @@
 #pragma once
 // Trace export: Chrome Trace Event JSON (opens in ui.perfetto.dev and
-// chrome://tracing) and CSV of completed tasks (DESIGN.md §7, ANCHORS.md §D).
+// chrome://tracing) and CSV of completed tasks (docs/architecture.md).
 //
 // Layout of a PoolScope trace (`{"displayTimeUnit":"ms","traceEvents":[...],
 // "otherData":{...}}`):
@@ -19,11 +19,12 @@
 //     core, cpu_ms, gil_wait_ms, queued_wait_ms, args};
 //   * `C` counter events "queue" with args {queued, running};
 //   * flows submit -> start as flow v2 (`bind_id` = task id, `flow_out` on the
-//     submit slice, `flow_in` on the task slice; ANCHORS.md §D). They bind to
+//     submit slice, `flow_in` on the task slice; docs/architecture.md). They bind to
 //     the slices that carry them. The v1 form (`ph` s/f, `bp` e) binds to
 //     whatever slice is open at a timestamp, and Perfetto drops the arrow when
 //     the flow event is sorted before its slice at an equal ts.
 
+#include "recording.h"
 #include "telemetry.h"
 
 #include <QByteArray>
@@ -65,12 +66,16 @@ struct TraceData {
     QString poolKind;    // "thread" or "process"
     qint64 originNs = 0; // time 0 of the trace (monotonicNs base)
     QList<TraceWorker> workers;
-    std::vector<TaskSpan> spans;
+    /// The tasks: every one of the run, or a sample that says so
+    /// (RunRecord::samplingNote()). Shared, never null.
+    std::shared_ptr<RunRecord> record = std::make_shared<RunRecord>();
     QList<TraceCounterSample> counters;
-    QHash<quint64, QString> args; // optional: task id -> argument text
     /// Optional: worker index -> host and rank (MPI pools; empty for local
     /// pools). Tracks are grouped by host, then rank.
     QHash<int, TraceWorkerPlace> places;
+
+    /// Rows held (== tasks of the run unless sampled).
+    quint64 size() const { return record->size(); }
 };
 
 /// Sets data.places from the workers in `known` (Monitor::knownWorkers())
@@ -101,9 +106,40 @@ bool writeChromeTrace(const QString& path, const TraceData& data, QString* error
 std::optional<TraceData> readChromeTrace(QByteArrayView json, QString* error = nullptr);
 
 /// CSV (RFC 4180: CRLF line ends, fields with comma, quote, CR or LF quoted,
-/// quotes doubled) with the header
-/// id,task,args,status,result,error,worker,core,queued_wait_ms,run_ms,cpu_ms,gil_wait_ms
-QByteArray toCsv(const QList<TaskRecord>& records);
-bool writeCsv(const QString& path, const QList<TaskRecord>& records, QString* error = nullptr);
+/// quotes doubled), one row per task the record holds, with the header
+/// id,task,args,status,result,error,worker,core,queued_wait_ms,run_ms,cpu_ms,
+/// gil_wait_ms,submit_ms,start_ms,end_ms,sampled_1_in,run_tasks
+/// Times in ms with six decimals (ns), submit/start/end relative to originNs;
+/// empty where unknown. The last two columns say on every row what the file
+/// holds: each row stands for sampled_1_in tasks (1: the file has every task
+/// the record saw), and the run had run_tasks tasks (rows fewer than that
+/// also when the monitor fell behind: RecordStats::lost).
+QByteArray toCsv(const RunRecord& record, qint64 originNs = 0);
+bool writeCsv(const QString& path, const RunRecord& record, qint64 originNs = 0,
+              QString* error = nullptr);
+
+/// Perfetto's native trace format (protobuf TracePackets, ~60-90 bytes per
+/// task against ~300 for JSON): what a run of a million tasks should be
+/// written as. Same content as the Chrome JSON: one process track, one
+/// thread track per worker lane, a slice per task with its id, status, core,
+/// CPU, GIL and queue waits as debug annotations, flows from a "submit"
+/// instant on the submitter track, "queued"/"running" counter tracks, and a
+/// "poolscope.run" instant carrying the run's metadata (title, pool, origin,
+/// tasks, sampling, lost, totals) for readPerfettoTrace(). Written by hand
+/// (docs/architecture.md "Traces at scale" says why).
+QByteArray toPerfettoTrace(const TraceData& data);
+bool writePerfettoTrace(const QString& path, const TraceData& data, QString* error = nullptr);
+/// Reads a trace written by toPerfettoTrace() back (and the slices of other
+/// tools' TrackEvent traces, as succeeded tasks). Rejects malformed input
+/// with *error and nullopt; never crashes.
+std::optional<TraceData> readPerfettoTrace(QByteArrayView bytes, QString* error = nullptr);
+
+/// Which format a path asks for: Perfetto protobuf for ".pftrace",
+/// ".perfetto-trace" and ".pb", else Chrome JSON.
+bool isPerfettoPath(const QString& path);
+/// writePerfettoTrace() or writeChromeTrace(), by isPerfettoPath().
+bool writeTrace(const QString& path, const TraceData& data, QString* error = nullptr);
+/// Reads either format (told apart by content, not by name).
+std::optional<TraceData> readTrace(QByteArrayView bytes, QString* error = nullptr);
 
 } // namespace poolscope

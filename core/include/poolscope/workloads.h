@@ -1,5 +1,5 @@
 #pragma once
-// The demo workload catalogue (DESIGN.md §6).
+// The demo workload catalogue (docs/architecture.md).
 //
 // A workload is a registered task (registry.h, so it runs on either pool by
 // name) plus a plan that turns "how many tasks, how big" into the arguments
