@@ -22,7 +22,8 @@ packages=(
     libtbb-dev
     libopenmpi-dev      # the MPI pool (core/mpi, POOLSCOPE_WITH_MPI=AUTO picks it up)
     openmpi-bin         # mpirun: the mpi-labelled tests run under it
-    python3
+    python3             # tests/tools/check_exports.py: the independent reader of CSV and JSON
+    protobuf-compiler   # protoc: the independent reader of Perfetto traces in the tests
     xvfb                # xvfb-run for the GUI when there is no $DISPLAY
     xauth               # needed by xvfb-run
     clang               # clang 14, alternative compiler for the sanitizer presets

@@ -12,6 +12,7 @@
 
 #include <poolscope/amdahl.h>
 #include <poolscope/processpool.h>
+#include <poolscope/recording.h>
 #include <poolscope/threadpool.h>
 #include <poolscope/worker.h>
 #ifdef POOLSCOPE_HAVE_MPI
@@ -110,11 +111,24 @@ struct Options {
                              QStringLiteral("C"), QStringLiteral("1")};
     QCommandLineOption timeout{QStringLiteral("timeout"),
                                QStringLiteral("Per-task timeout in seconds."), QStringLiteral("S")};
-    QCommandLineOption trace{QStringLiteral("trace"),
-                             QStringLiteral("Write a Chrome/Perfetto trace JSON."),
-                             QStringLiteral("FILE")};
-    QCommandLineOption csv{QStringLiteral("csv"), QStringLiteral("Write completed tasks as CSV."),
+    QCommandLineOption trace{
+        QStringLiteral("trace"),
+        QStringLiteral("Write a trace of every task for ui.perfetto.dev: Perfetto's own format "
+                       "for FILE.pftrace (compact: ~120 bytes a task), Chrome JSON otherwise."),
+        QStringLiteral("FILE")};
+    QCommandLineOption csv{QStringLiteral("csv"),
+                           QStringLiteral("Write every task (id, times, outcome, waits) as CSV."),
                            QStringLiteral("FILE")};
+    QCommandLineOption sample{
+        QStringLiteral("sample"),
+        QStringLiteral("Record only tasks whose id is a multiple of N (1 in N); the summary, "
+                       "CSV and trace say so. Default: every task."),
+        QStringLiteral("N")};
+    QCommandLineOption recordLimit{
+        QStringLiteral("record-limit"),
+        QStringLiteral("Most tasks recorded before the record keeps a stated 1-in-2^k sample "
+                       "(default 1000000, at most 100000000)."),
+        QStringLiteral("N")};
     QCommandLineOption json{QStringLiteral("json"),
                             QStringLiteral("Print the summary as one JSON object on stdout.")};
     QCommandLineOption quiet{QStringLiteral("quiet"), QStringLiteral("No progress output.")};
@@ -184,6 +198,20 @@ Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSwe
     }
     s.tracePath = p.value(o.trace);
     s.csvPath = p.value(o.csv);
+    if (p.isSet(o.sample)) {
+        const qint64 n = toInt(p.value(o.sample), QStringLiteral("--sample"));
+        if (n < 1 || n > 1'000'000'000)
+            usageError(QStringLiteral("--sample must be 1..1000000000 (got %1)").arg(n));
+        s.sample = quint64(n);
+    }
+    if (p.isSet(o.recordLimit)) {
+        const qint64 n = toInt(p.value(o.recordLimit), QStringLiteral("--record-limit"));
+        if (n < 1 || n > qint64(RunRecord::kMaxLimit))
+            usageError(QStringLiteral("--record-limit must be 1..%1 (got %2)")
+                           .arg(RunRecord::kMaxLimit)
+                           .arg(n));
+        s.recordLimit = quint64(n);
+    }
     if (forSweep)
         s.workers = 1; // validated per size below
     const QString why = validate(s);
@@ -521,7 +549,7 @@ int main(int argc, char** argv)
     p.addPositionalArgument(QStringLiteral("command"), QStringLiteral("list | run | sweep | demo"));
     Options o;
     p.addOptions({o.workload, o.tasks, o.size, o.knob, o.pool, o.workers, o.gil, o.switchInterval,
-                  o.chunk, o.timeout, o.trace, o.csv, o.json, o.quiet});
+                  o.chunk, o.timeout, o.trace, o.csv, o.sample, o.recordLimit, o.json, o.quiet});
     if (!p.parse(QCoreApplication::arguments()))
         usageError(p.errorText());
     if (p.isSet(QStringLiteral("help")))
@@ -549,6 +577,9 @@ int main(int argc, char** argv)
         Scenario s = scenarioFrom(p, o, true);
         if (!s.tracePath.isEmpty() || !s.csvPath.isEmpty())
             usageError(QStringLiteral("sweep writes no trace or CSV; use run for that"));
+        if (p.isSet(o.sample) || p.isSet(o.recordLimit))
+            usageError(QStringLiteral("sweep records no tasks (--sample, --record-limit); use "
+                                      "run for that"));
         return cmdSweep(s, sizes, p.isSet(o.json), p.isSet(o.quiet));
     }
     usageError(QStringLiteral("unknown command '%1' (use list, run, sweep or demo)").arg(cmd));

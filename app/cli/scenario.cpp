@@ -233,6 +233,10 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     }
     MonitorOptions mo;
     mo.intervalMs = 100;
+    mo.recordSampling = s.sample;
+    if (s.recordLimit > 0)
+        mo.recordLimit = s.recordLimit;
+    // Big runs are recordings: room for every task until the next tick.
     Monitor monitor(mo);
     monitor.attach(ex.get());
 
@@ -352,7 +356,8 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     Summary sum;
     sum.wallS = double(wall.nsecsElapsed()) / 1e9;
     ex->shutdown(true);
-    monitor.tick(); // the last spans
+    monitor.tick();
+    monitor.drainAll(); // every task's row, before totals and exports
     sum.cpuS = rusageCpuS() - cpu0;
     sum.workload = s.workload;
     sum.pool = s.pool;
@@ -390,29 +395,25 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     }
     sum.tasksPerS = sum.wallS > 0 ? double(sum.done + sum.failed) / sum.wallS : 0;
     sum.cpuWallRatio = sum.wallS > 0 ? sum.cpuS / sum.wallS : 0;
-    double wait = 0, run = 0;
-    qint64 nWait = 0, nRun = 0;
-    for (const auto& sp : monitor.spanHistory()) {
-        if (sp.enqueueNs > 0) {
-            wait += double(sp.startNs - sp.enqueueNs);
-            ++nWait;
-        }
-        run += double(sp.endNs - sp.startNs);
-        ++nRun;
-        sum.gilWaitMs += double(sp.gilWaitNs) / 1e6;
-    }
-    sum.meanQueueWaitMs = nWait ? wait / double(nWait) / 1e6 : -1;
-    sum.meanRunMs = nRun ? run / double(nRun) / 1e6 : -1;
+    // Times from the record's exact totals: every task, sampled or not.
+    const RunRecord& rec = *monitor.record();
+    const RunTotals& tot = rec.totals();
+    const quint64 ran = tot.tasks - tot.neverStarted;
+    sum.meanQueueWaitMs = ran ? double(tot.queuedNs) / double(ran) / 1e6 : -1;
+    sum.meanRunMs = ran ? double(tot.runNs) / double(ran) / 1e6 : -1;
+    sum.gilWaitMs = double(tot.gilWaitNs) / 1e6;
     sum.droppedEvents = monitor.last().counters.droppedEvents;
+    const RecordStats st = rec.stats();
+    sum.recorded = st.rows;
+    sum.sampledOneIn = st.sampling;
+    sum.recordLost = st.lost;
+    sum.recordNote = rec.samplingNote();
 
     QStringList errors;
     QString err;
-    if (!s.tracePath.isEmpty()) {
-        TraceData trace = monitor.traceData(s.workload);
-        if (!writeChromeTrace(s.tracePath, trace, &err))
-            errors << err;
-    }
-    if (!s.csvPath.isEmpty() && !writeCsv(s.csvPath, monitor.records(), &err))
+    if (!s.tracePath.isEmpty() && !writeTrace(s.tracePath, monitor.traceData(s.workload), &err))
+        errors << err;
+    if (!s.csvPath.isEmpty() && !writeCsv(s.csvPath, rec, monitor.originNs(), &err))
         errors << err;
     if (exportError)
         *exportError = errors.join(QStringLiteral("; "));
@@ -441,6 +442,10 @@ QJsonObject Summary::toJson() const
     o.insert(QStringLiteral("cpu_wall_ratio"), cpuWallRatio);
     o.insert(QStringLiteral("gil_wait_ms"), gilWaitMs);
     o.insert(QStringLiteral("dropped_events"), qint64(droppedEvents));
+    o.insert(QStringLiteral("recorded"), qint64(recorded));
+    o.insert(QStringLiteral("sampled_1_in"), qint64(sampledOneIn));
+    o.insert(QStringLiteral("record_lost"), qint64(recordLost));
+    o.insert(QStringLiteral("record_note"), recordNote);
     o.insert(QStringLiteral("interrupted"), interrupted);
     o.insert(QStringLiteral("failures"), QJsonArray::fromStringList(failures));
     return o;
@@ -476,8 +481,10 @@ QString Summary::toText() const
          QStringLiteral("%1 (%2 s CPU)").arg(cpuWallRatio, 0, 'f', 2).arg(cpuS, 0, 'f', 3));
     if (gil)
         line("GIL wait", QStringLiteral("%1 ms total").arg(gilWaitMs, 0, 'f', 1));
-    if (droppedEvents)
-        line("dropped", QStringLiteral("%1 detail events (counts are exact)").arg(droppedEvents));
+    line("recorded", recordNote.isEmpty() ? QStringLiteral("every task (%1)").arg(recorded)
+                                          : QStringLiteral("%1 tasks: %2 (counts above are exact)")
+                                                .arg(recorded)
+                                                .arg(recordNote));
     for (const auto& f : failures)
         line("failure", f);
     return t;

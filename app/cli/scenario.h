@@ -24,6 +24,8 @@ struct Scenario {
     std::optional<double> timeoutS;
     QString tracePath;
     QString csvPath;
+    quint64 sample = 1;      // --sample N: record tasks whose id is a multiple of N
+    quint64 recordLimit = 0; // --record-limit N; 0 = RunRecord::kDefaultLimit
 };
 
 struct Summary {
@@ -45,6 +47,12 @@ struct Summary {
     double cpuWallRatio = 0;
     double gilWaitMs = 0;
     quint64 droppedEvents = 0;
+    // The run's record (what --csv and --trace write): rows held, the
+    // sampling that says which, rows lost; note in words ("" = every task).
+    quint64 recorded = 0;
+    quint64 sampledOneIn = 1;
+    quint64 recordLost = 0;
+    QString recordNote;
     bool interrupted = false;
     QStringList failures; // first few, "item I (task T): <error>" (I 0-based, T the pool's id)
     QJsonObject toJson() const;

@@ -7,6 +7,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -178,7 +179,11 @@ private slots:
         QString err;
         const auto td = poolscope::readChromeTrace(tf.readAll(), &err);
         QVERIFY2(td.has_value(), qPrintable(err));
-        QVERIFY(!td->spans.empty());
+        // Every task, chunked ones as one task per chunk.
+        const int tasks = extra.contains(QStringLiteral("--chunk")) ? 3 : 8;
+        QCOMPARE(td->size(), quint64(tasks));
+        QCOMPARE(o.value(QStringLiteral("recorded")).toInt(), tasks);
+        QCOMPARE(o.value(QStringLiteral("sampled_1_in")).toInt(), 1);
         QFile cf(csv);
         QVERIFY(cf.open(QIODevice::ReadOnly));
         QVERIFY(cf.readLine().startsWith("id,task"));
@@ -369,7 +374,153 @@ private slots:
         QString why;
         const auto td = poolscope::readChromeTrace(tf.readAll(), &why);
         QVERIFY2(td.has_value(), qPrintable(why));
-        QVERIFY(qsizetype(td->spans.size()) >= done);
+        // The trace holds every task: the ones that ran and the cancelled.
+        QCOMPARE(td->size(), quint64(done + cancelled));
+    }
+
+    // A CLI run is a recording: --csv and --trace hold every task, read back
+    // by a second, independent reader (Python's csv and json, protoc) and
+    // compared with the run's own counters.
+    void everyTaskExported_data()
+    {
+        QTest::addColumn<int>("tasks");
+        QTest::addColumn<QString>("pool");
+        QTest::addColumn<bool>("json"); // also a Chrome JSON trace (~400 bytes a task)
+        QTest::newRow("10k threads") << 10'000 << "thread" << true;
+        QTest::newRow("10k processes") << 10'000 << "process" << true;
+        QTest::newRow("100k threads") << 100'000 << "thread" << true;
+        QTest::newRow("1M threads") << 1'000'000 << "thread" << false;
+    }
+    void everyTaskExported()
+    {
+        QFETCH(int, tasks);
+        QFETCH(QString, pool);
+        QFETCH(bool, json);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        if (tasks > 10'000)
+            QSKIP("the big rows run in the plain suite (a sanitizer makes them minutes)");
+#endif
+        if (QStandardPaths::findExecutable(QStringLiteral("protoc")).isEmpty()
+            || QStandardPaths::findExecutable(QStringLiteral("python3")).isEmpty())
+            QSKIP("protoc or python3 missing (scripts/setup-debian.sh installs both)");
+        QTemporaryDir dir;
+        const QString csv = dir.filePath(QStringLiteral("t.csv"));
+        const QString pb = dir.filePath(QStringLiteral("t.pftrace"));
+        const QString js = dir.filePath(QStringLiteral("t.json"));
+        QStringList a = args({"run", "--workload", "sleep", "--size", "0", "--json", "--quiet"});
+        a << QStringLiteral("--tasks") << QString::number(tasks) << QStringLiteral("--pool") << pool
+          << QStringLiteral("--csv") << csv << QStringLiteral("--trace") << pb;
+        const auto r = run(a, 600'000);
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o.value(QStringLiteral("done")).toInt(), tasks);
+        QCOMPARE(o.value(QStringLiteral("recorded")).toInt(), tasks);
+        QCOMPARE(o.value(QStringLiteral("record_lost")).toInt(), 0);
+        QCOMPARE(o.value(QStringLiteral("record_note")).toString(), QString());
+        QStringList check{QStringLiteral(CHECK_EXPORTS),
+                          QStringLiteral("--csv"),
+                          csv,
+                          QStringLiteral("--perfetto"),
+                          pb,
+                          QStringLiteral("--proto"),
+                          QStringLiteral(PERFETTO_PROTO)};
+        if (json) {
+            // The same run again, as Chrome JSON.
+            QStringList b = a;
+            b[b.indexOf(pb)] = js;
+            b.removeAt(b.indexOf(QStringLiteral("--csv")) + 1);
+            b.removeAll(QStringLiteral("--csv"));
+            QCOMPARE(run(b, 600'000).code, 0);
+            check << QStringLiteral("--json") << js;
+        }
+        QProcess reader;
+        reader.start(QStringLiteral("python3"), check);
+        QVERIFY(reader.waitForFinished(900'000));
+        QVERIFY2(reader.exitCode() == 0, reader.readAllStandardError().constData());
+        const QJsonObject got = QJsonDocument::fromJson(reader.readAllStandardOutput()).object();
+        const QJsonObject c = got.value(QStringLiteral("csv")).toObject();
+        QCOMPARE(c.value(QStringLiteral("rows")).toInt(), tasks);
+        QCOMPARE(c.value(QStringLiteral("run_tasks")).toInt(), tasks);
+        QCOMPARE(c.value(QStringLiteral("sampled_1_in")).toInt(), 1);
+        QCOMPARE(c.value(QStringLiteral("statuses")).toObject().value("succeeded").toInt(), tasks);
+        const QJsonObject p = got.value(QStringLiteral("perfetto")).toObject();
+        QCOMPARE(p.value(QStringLiteral("slices")).toInt(), tasks);
+        QCOMPARE(p.value(QStringLiteral("tasks_meta")).toInt(), tasks);
+        // The first tasks start and end at the same times in both files.
+        const QJsonArray fc = c.value(QStringLiteral("few")).toArray();
+        const QJsonArray fp = p.value(QStringLiteral("few")).toArray();
+        QCOMPARE(fc.size(), 3);
+        QCOMPARE(fp.size(), 3);
+        for (int k = 0; k < 3; ++k) {
+            QCOMPARE(fc.at(k).toArray().at(0).toDouble(), fp.at(k).toArray().at(0).toDouble());
+            QVERIFY(
+                std::abs(fc.at(k).toArray().at(1).toDouble() - fp.at(k).toArray().at(1).toDouble())
+                < 1e-6);
+        }
+        if (json) {
+            const QJsonObject j = got.value(QStringLiteral("json")).toObject();
+            QCOMPARE(j.value(QStringLiteral("slices")).toInt(), tasks);
+            QCOMPARE(j.value(QStringLiteral("tasks_meta")).toInt(), tasks);
+        }
+        // And PoolScope's own replay reader: every task, over the run's time.
+        QFile f(pb);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QString why;
+        const auto td = poolscope::readTrace(f.readAll(), &why);
+        QVERIFY2(td, qPrintable(why));
+        QCOMPARE(td->size(), quint64(tasks));
+        QVERIFY(td->record->totals().wallNs() > 0);
+        QVERIFY(double(td->record->totals().wallNs()) / 1e9
+                <= o.value(QStringLiteral("wall_s")).toDouble() + 0.001);
+    }
+
+    void samplingIsOptInAndSaid_data()
+    {
+        QTest::addColumn<QStringList>("extra");
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("oneIn");
+        QTest::addColumn<QString>("note");
+        QTest::newRow("--sample 10") << args({"--sample", "10"}) << 1000 << 10
+                                     << QStringLiteral("sample: 1 in 10 of 10,000 tasks");
+        QTest::newRow("--record-limit 1000") << args({"--record-limit", "1000"}) << 625 << 16
+                                             << QStringLiteral("sample: 1 in 16 of 10,000 tasks");
+    }
+    void samplingIsOptInAndSaid()
+    {
+        QFETCH(QStringList, extra);
+        QFETCH(int, rows);
+        QFETCH(int, oneIn);
+        QFETCH(QString, note);
+        QTemporaryDir dir;
+        const QString csv = dir.filePath(QStringLiteral("t.csv"));
+        const QString js = dir.filePath(QStringLiteral("t.json"));
+        QStringList a = args(
+            {"run", "--workload", "sleep", "--tasks", "10000", "--size", "0", "--json", "--quiet"});
+        a << extra << QStringLiteral("--csv") << csv << QStringLiteral("--trace") << js;
+        const auto r = run(a);
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o.value(QStringLiteral("done")).toInt(), 10000); // counts: every task
+        QCOMPARE(o.value(QStringLiteral("recorded")).toInt(), rows);
+        QCOMPARE(o.value(QStringLiteral("sampled_1_in")).toInt(), oneIn);
+        QCOMPARE(o.value(QStringLiteral("record_note")).toString(), note);
+        // The text summary says it too.
+        const auto t = run(QStringList(a.mid(0, a.indexOf(QStringLiteral("--json"))))
+                           << a.mid(a.indexOf(QStringLiteral("--json")) + 1));
+        QVERIFY2(t.out.contains(note.toUtf8()), t.out.constData());
+        // Both files say what they hold.
+        QFile cf(csv);
+        QVERIFY(cf.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = cf.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), rows + 1);
+        QVERIFY(lines.last().trimmed().endsWith(',' + QByteArray::number(oneIn) + ",10000"));
+        QFile tf(js);
+        QVERIFY(tf.open(QIODevice::ReadOnly));
+        const QByteArray trace = tf.readAll();
+        QVERIFY(trace.contains("\"note\":\"" + note.toUtf8() + "\""));
+        const auto td = poolscope::readTrace(trace);
+        QVERIFY(td);
+        QCOMPARE(td->record->samplingNote(), note);
     }
 
     void failuresExitOne()
@@ -626,6 +777,17 @@ private slots:
             "workload 'primes' has no knob 'colour' (its knobs: start)");
         row("chunk 0", w({"--workload", "primes", "--chunk", "0"}),
             "--chunk must be 1..1000000 (got 0)");
+        row("sample 0", w({"--workload", "primes", "--sample", "0"}),
+            "--sample must be 1..1000000000 (got 0)");
+        row("sample not a number", w({"--workload", "primes", "--sample", "half"}),
+            "--sample needs an integer (got 'half')");
+        row("record limit 0", w({"--workload", "primes", "--record-limit", "0"}),
+            "--record-limit must be 1..100000000 (got 0)");
+        row("record limit huge", w({"--workload", "primes", "--record-limit", "100000001"}),
+            "--record-limit must be 1..100000000 (got 100000001)");
+        row("sample on a sweep",
+            args({"sweep", "--workload", "primes", "--workers", "1..2", "--sample", "4"}),
+            "sweep records no tasks (--sample, --record-limit); use run for that");
         row("sweep not from 1", args({"sweep", "--workload", "primes", "--workers", "2..4"}),
             "a sweep starts at 1 worker (speedups are relative to it), e.g. --workers 1..4");
         row("unknown option", w({"--workload", "primes", "--frobnicate"}),
