@@ -69,6 +69,9 @@ struct RunController::Run {
     int succeeded = 0, failed = 0, cancelled = 0;
     QElapsedTimer clock;
     qint64 startNs = 0;
+    // The run record this run started (Monitor::startRun()); another run
+    // started while this one was active shares it.
+    std::shared_ptr<RunRecord> record;
 };
 
 RunController::RunController(QObject* parent)
@@ -231,7 +234,7 @@ bool RunController::makePool(const PoolConfig& config)
             emit error(
                 QStringLiteral("%1 fire-and-forget task(s) failed; last: %2").arg(count).arg(last));
         });
-    m_monitor->clearHistory();
+    m_monitor->startRun();
     m_monitor->attach(m_executor.get());
     updateTickRate();
     emit poolChanged(m_config);
@@ -346,9 +349,28 @@ quint64 RunController::start(const RunSpec& spec)
     run->taskName = run->chunk > 1
                         ? QStringLiteral("%1 x%2").arg(run->workload->taskName).arg(run->chunk)
                         : run->workload->taskName;
+    const bool wasBusy = !m_runs.empty();
+    // A Start on an idle pool begins a new run record (the last one goes to
+    // the monitor's ring of past runs); runs queued behind an active one
+    // share its record.
+    if (!wasBusy) {
+        const quint64 droppedBefore = m_monitor->droppedRuns();
+        m_monitor->startRun();
+        const quint64 dropped = m_monitor->droppedRuns() - droppedBefore;
+        if (dropped > 0) {
+            // Memory stays bounded over a session of many runs: say so when
+            // an old record goes, rather than let it vanish unnoticed.
+            const MonitorOptions& o = m_monitor->options();
+            emit message(tr("%n earlier run record(s) dropped: the monitor keeps the last %1 "
+                            "runs, %2 tasks at most",
+                            nullptr, int(dropped))
+                             .arg(o.keptRuns)
+                             .arg(QLocale().toString(o.keptRunRows)));
+        }
+    }
+    run->record = m_monitor->record();
     run->clock.start();
     run->startNs = monotonicNs();
-    const bool wasBusy = !m_runs.empty();
 
     if (run->workload->drive) {
         // The pipeline submits its own stage-2 tasks from stage-1 callbacks.
@@ -587,6 +609,8 @@ void RunController::onSnapshot(const Snapshot& s)
             ++it;
         }
     }
+    if (!done.empty())
+        m_monitor->drainAll(); // every row of the runs that end is in their record
     for (auto& r : done)
         finishRun(*r);
     if (!done.empty() && m_runs.empty())
@@ -606,9 +630,18 @@ void RunController::finishRun(Run& r)
     sum.failed = r.failed;
     sum.cancelled = r.cancelled;
     sum.tasks = sum.succeeded + sum.failed + sum.cancelled;
-    sum.wallSeconds = double(r.clock.nsecsElapsed()) / 1e9;
     sum.startNs = r.startNs;
     sum.endNs = monotonicNs();
+    sum.wallSeconds = double(r.clock.nsecsElapsed()) / 1e9;
+    // A run alone in its record: the exact wall time, first submit to last
+    // end (the A/B panel and the analysis read the same figure), not the
+    // tick that saw it end.
+    const RunTotals& t = r.record->totals();
+    if (m_runs.empty() && r.record == m_monitor->record() && t.wallNs() > 0) {
+        sum.wallSeconds = double(t.wallNs()) / 1e9;
+        sum.startNs = t.firstNs;
+        sum.endNs = t.lastEndNs;
+    }
     sum.tasksPerSecond = sum.wallSeconds > 0 ? sum.tasks / sum.wallSeconds : 0;
     emit runFinished(sum);
 }
@@ -627,37 +660,48 @@ void RunController::updateTickRate()
 
 // ---------------------------------------------------------------- export
 
+namespace {
+/// "1,000 tasks", or "62,500 tasks (sample: 1 in 16 of 1,000,000 tasks)".
+QString exportedWhat(const RunRecord& r)
+{
+    const QLocale l;
+    const QString n = QStringLiteral("%1 task(s)").arg(l.toString(r.size()));
+    return r.samplingNote().isEmpty() ? n : QStringLiteral("%1 (%2)").arg(n, r.samplingNote());
+}
+} // namespace
+
 bool RunController::exportTrace(const QString& path)
 {
-    if (m_monitor->spanHistory().empty()) {
-        emit error(QStringLiteral("nothing to export yet: no task has finished on this pool"));
+    m_monitor->drainAll();
+    if (m_monitor->record()->empty()) {
+        emit error(QStringLiteral("nothing to export yet: no task of this run has finished"));
         return false;
     }
     QString why;
     TraceData data = m_monitor->traceData(
         QStringLiteral("PoolScope %1 pool, %2 worker(s)").arg(m_config.kind).arg(m_config.workers));
-    if (!writeChromeTrace(path, data, &why)) {
+    if (!writeTrace(path, data, &why)) {
         emit error(QStringLiteral("could not write the trace to %1: %2").arg(path, why));
         return false;
     }
-    emit message(
-        QStringLiteral("trace of %1 task(s) written to %2").arg(data.spans.size()).arg(path));
+    emit message(QStringLiteral("trace of %1 written to %2").arg(exportedWhat(*data.record), path));
     return true;
 }
 
 bool RunController::exportCsv(const QString& path)
 {
-    const QList<TaskRecord> records = m_monitor->records();
-    if (records.isEmpty()) {
-        emit error(QStringLiteral("nothing to export yet: no task has finished on this pool"));
+    m_monitor->drainAll();
+    const RunRecord& rec = *m_monitor->record();
+    if (rec.empty()) {
+        emit error(QStringLiteral("nothing to export yet: no task of this run has finished"));
         return false;
     }
     QString why;
-    if (!writeCsv(path, records, &why)) {
+    if (!writeCsv(path, rec, m_monitor->originNs(), &why)) {
         emit error(QStringLiteral("could not write the CSV to %1: %2").arg(path, why));
         return false;
     }
-    emit message(QStringLiteral("%1 task record(s) written to %2").arg(records.size()).arg(path));
+    emit message(QStringLiteral("%1 written to %2").arg(exportedWhat(rec), path));
     return true;
 }
 

@@ -2,7 +2,7 @@
 // RunController: what the GUI asks of the core, without any widget, so it can
 // be tested headless. It owns the current executor (thread or process pool)
 // and a Monitor, launches workload runs on it, and turns the Monitor's one
-// snapshot per tick into everything the views need (DESIGN.md §2):
+// snapshot per tick into everything the views need (docs/architecture.md):
 //
 //   * snapshotReady(): the Monitor's snapshot, forwarded as is;
 //   * resultsReady(): the results of tasks that finished since the last tick,

@@ -96,6 +96,24 @@ TaskRecord record(quint64 id, TaskStatus status = TaskStatus::Succeeded, qint64 
     return r;
 }
 
+/// A run's record fed tick by tick, as the Monitor does: each tick() adds
+/// rows and returns the snapshot the views get.
+struct Feed {
+    std::shared_ptr<RunRecord> rec = std::make_shared<RunRecord>();
+    QList<WorkerInfo> workers;
+    Snapshot tick(const QList<TaskRecord>& rows)
+    {
+        for (const TaskRecord& r : rows)
+            rec->add(r.span, r.args, r.result, r.error);
+        Snapshot s;
+        s.workers = workers;
+        s.record = rec;
+        s.newRows = quint64(rows.size());
+        s.recordStats = rec->stats();
+        return s;
+    }
+};
+
 QString cell(const QAbstractItemModel& m, int row, int col, int role = Qt::DisplayRole)
 {
     return m.index(row, col).data(role).toString();
@@ -156,11 +174,14 @@ private slots:
     void workersHostArrivesLate();
     void progressDelegatePaints();
 
-    // FuturesModel + FuturesFilterModel
+    // FuturesModel (reads the run's record; filter and sort in the model)
     void futuresColumns();
     void futuresOneInsertionPerTick();
-    void futuresTrimming();
-    void futuresBatchLargerThanHistory();
+    void futuresEveryTaskOfAMillion();
+    void futuresNewRecordResets();
+    void futuresSampleNote_data();
+    void futuresSampleNote();
+    void futuresRowLimit();
     void futuresDetailsText();
     void filterByStatus_data();
     void filterByStatus();
@@ -168,6 +189,7 @@ private slots:
     void filterByText();
     void sortNumeric_data();
     void sortNumeric();
+    void sortedMergeKeepsSelection();
 };
 
 // ---------------------------------------------------------------- display
@@ -666,8 +688,8 @@ void TstModels::futuresColumns()
 {
     FuturesModel m;
     QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    Snapshot s;
-    s.workers = {worker(1)};
+    Feed feed;
+    feed.workers = {worker(1)};
     TaskRecord ok = record(1, TaskStatus::Succeeded, 2 * kMs);
     ok.span.gilWaitNs = 300'000;
     TaskRecord bad = record(2, TaskStatus::Failed, 1500);
@@ -675,8 +697,7 @@ void TstModels::futuresColumns()
     cancelled.span.cpuNs = -1;
     cancelled.span.enqueueNs = 0;
     cancelled.span.core = -1;
-    s.completed = {ok, bad, cancelled};
-    m.applySnapshot(s);
+    m.applySnapshot(feed.tick({ok, bad, cancelled}));
 
     QCOMPARE(m.rowCount(), 3);
     QCOMPARE(m.columnCount(), int(FuturesModel::ColumnCount));
@@ -712,9 +733,10 @@ void TstModels::futuresColumns()
     {
         // GIL wait larger than wall − CPU (clock skew): clamped at 0, like the bar
         FuturesModel clamp;
+        Feed f2;
         TaskRecord skew = record(4, TaskStatus::Succeeded, 2 * kMs); // CPU 1 ms
         skew.span.gilWaitNs = 1500 * 1000;
-        clamp.appendRecords({skew});
+        clamp.applySnapshot(f2.tick({skew}));
         QCOMPARE(
             clamp.index(0, FuturesModel::WaitingColumn).data(FuturesModel::SortRole).toLongLong(),
             0);
@@ -736,103 +758,130 @@ void TstModels::futuresOneInsertionPerTick()
     QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
     QSignalSpy aboutToInsert(&m, &QAbstractItemModel::rowsAboutToBeInserted);
-
-    Snapshot s;
+    Feed feed;
+    QList<TaskRecord> batch;
     for (quint64 i = 1; i <= 1000; ++i)
-        s.completed.append(record(i));
-    m.applySnapshot(s);
+        batch.append(record(i));
+    m.applySnapshot(feed.tick(batch)); // the first tick of a record: a reset
     QCOMPARE(m.rowCount(), 1000);
+
+    batch.clear();
+    for (quint64 i = 1001; i <= 2000; ++i)
+        batch.append(record(i));
+    m.applySnapshot(feed.tick(batch));
+    QCOMPARE(m.rowCount(), 2000);
     QCOMPARE(aboutToInsert.count(), 1);
     QCOMPARE(inserted.count(), 1);
-    QCOMPARE(inserted.first().at(1).toInt(), 0);
-    QCOMPARE(inserted.first().at(2).toInt(), 999);
-
-    s.completed.clear();
-    for (quint64 i = 1001; i <= 2000; ++i)
-        s.completed.append(record(i));
-    m.applySnapshot(s);
-    QCOMPARE(inserted.count(), 2);
     QCOMPARE(inserted.last().at(1).toInt(), 1000);
     QCOMPARE(inserted.last().at(2).toInt(), 1999);
 
-    s.completed.clear(); // a tick without completions: no signal
-    m.applySnapshot(s);
-    QCOMPARE(inserted.count(), 2);
+    m.applySnapshot(feed.tick({})); // a tick without completions: no signal
+    QCOMPARE(inserted.count(), 1);
 }
 
-void TstModels::futuresTrimming()
+void TstModels::futuresEveryTaskOfAMillion()
+{
+    // The table is the record: a million rows, none trimmed, no copy.
+    FuturesModel m;
+    Feed feed;
+    feed.rec = std::make_shared<RunRecord>(RunRecord::kDefaultLimit);
+    QList<TaskRecord> batch;
+    for (quint64 i = 1; i <= 1'000'000; ++i) {
+        TaskRecord r = record(i);
+        r.args.clear();
+        r.result = QVariant(qint64(i));
+        batch.append(r);
+        if (batch.size() == 100'000) {
+            m.applySnapshot(feed.tick(batch));
+            batch.clear();
+        }
+    }
+    QCOMPARE(m.rowCount(), 1'000'000);
+    QCOMPARE(m.sampleNote(), QString()); // every task: no note
+    QCOMPARE(m.runTasks(), quint64(1'000'000));
+    QCOMPARE(cell(m, 999'999, FuturesModel::IdColumn), "1000000");
+    QCOMPARE(cell(m, 0, FuturesModel::ResultColumn), "1");
+    QCOMPARE(m.rowOfTask(500'000), 499'999);
+}
+
+void TstModels::futuresNewRecordResets()
 {
     FuturesModel m;
     QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    QCOMPARE(m.maxRows(), FuturesModel::kDefaultMaxRows);
-    m.setMaxRows(1500);
-    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
-    QSignalSpy trimmed(&m, &FuturesModel::trimmedChanged);
-
-    Snapshot s;
-    for (quint64 i = 1; i <= 1000; ++i)
-        s.completed.append(record(i));
-    m.applySnapshot(s);
-    QCOMPARE(removed.count(), 0);
-    s.completed.clear();
-    for (quint64 i = 1001; i <= 2000; ++i)
-        s.completed.append(record(i));
-    m.applySnapshot(s);
-
-    QCOMPARE(m.rowCount(), 1500);
-    QCOMPARE(removed.count(), 1); // one batch of the 500 oldest
-    QCOMPARE(removed.first().at(1).toInt(), 0);
-    QCOMPARE(removed.first().at(2).toInt(), 499);
-    QCOMPARE(m.trimmed(), 500u);
-    QCOMPARE(trimmed.count(), 1);
-    QCOMPARE(trimmed.first().first().toULongLong(), 500u);
-    QCOMPARE(m.record(0).span.taskId, 501u);
-    QCOMPARE(m.record(1499).span.taskId, 2000u);
-
-    // Shrinking the bound trims at once.
-    m.setMaxRows(1000);
-    QCOMPARE(m.rowCount(), 1000);
-    QCOMPARE(m.trimmed(), 1000u);
-    QCOMPARE(m.record(0).span.taskId, 1001u);
-
+    Feed a;
+    m.applySnapshot(a.tick({record(1), record(2)}));
+    QSignalSpy reset(&m, &QAbstractItemModel::modelReset);
+    Feed b; // the next run: a new record
+    m.applySnapshot(b.tick({record(10)}));
+    QCOMPARE(reset.count(), 1);
+    QCOMPARE(m.rowCount(), 1);
+    QCOMPARE(cell(m, 0, FuturesModel::IdColumn), "10");
     m.clear();
     QCOMPARE(m.rowCount(), 0);
-    QCOMPARE(m.trimmed(), 0u);
-    QCOMPARE(trimmed.last().first().toULongLong(), 0u);
 }
 
-void TstModels::futuresBatchLargerThanHistory()
+void TstModels::futuresSampleNote_data()
 {
+    QTest::addColumn<quint64>("limit");
+    QTest::addColumn<int>("tasks");
+    QTest::addColumn<QString>("note");
+    QTest::newRow("every task") << quint64(100) << 100 << QString();
+    QTest::newRow("past the limit")
+        << quint64(100) << 1000 << QStringLiteral("sample: 1 in 16 of 1,000 tasks");
+}
+
+void TstModels::futuresSampleNote()
+{
+    // The note appears exactly when the record had to sample.
+    QFETCH(quint64, limit);
+    QFETCH(int, tasks);
+    QFETCH(QString, note);
     FuturesModel m;
     QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    m.setMaxRows(100);
-    Snapshot s;
-    for (quint64 i = 1; i <= 50; ++i)
-        s.completed.append(record(i));
-    m.applySnapshot(s);
-    s.completed.clear();
-    for (quint64 i = 51; i <= 300; ++i)
-        s.completed.append(record(i));
-    QSignalSpy inserted(&m, &QAbstractItemModel::rowsInserted);
-    QSignalSpy removed(&m, &QAbstractItemModel::rowsRemoved);
-    m.applySnapshot(s);
-    QCOMPARE(m.rowCount(), 100);
-    QCOMPARE(inserted.count(), 1);
-    QCOMPARE(removed.count(), 1);
-    QCOMPARE(m.trimmed(), 200u); // 50 old rows + 150 never shown
-    QCOMPARE(m.record(0).span.taskId, 201u);
-    QCOMPARE(m.record(99).span.taskId, 300u);
+    QSignalSpy changed(&m, &FuturesModel::contentsChanged);
+    Feed feed;
+    feed.rec = std::make_shared<RunRecord>(limit);
+    for (int i = 1; i <= tasks; i += 50) {
+        QList<TaskRecord> batch;
+        for (int k = i; k < i + 50 && k <= tasks; ++k)
+            batch.append(record(quint64(k)));
+        m.applySnapshot(feed.tick(batch));
+    }
+    QCOMPARE(m.sampleNote(), note);
+    QCOMPARE(m.rowCount(), int(feed.rec->size()));
+    QCOMPARE(m.runTasks(), quint64(tasks));
+    QVERIFY(changed.count() > 0);
+}
+
+void TstModels::futuresRowLimit()
+{
+    // Replay: a record in end order, shown up to the position.
+    FuturesModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    auto rec = std::make_shared<RunRecord>();
+    for (quint64 i = 1; i <= 10; ++i)
+        rec->add(record(i).span);
+    m.setRecord(rec);
+    QCOMPARE(m.rowCount(), 10);
+    m.setRowLimit(4);
+    QCOMPARE(m.rowCount(), 4);
+    m.setRowLimit(7);
+    QCOMPARE(m.rowCount(), 7);
+    QCOMPARE(cell(m, 6, FuturesModel::IdColumn), "7");
+    m.setStatusFilter(FuturesModel::StatusFilter::Succeeded);
+    QCOMPARE(m.rowCount(), 7);
+    m.setRowLimit(2);
+    QCOMPARE(m.rowCount(), 2);
 }
 
 void TstModels::futuresDetailsText()
 {
     FuturesModel m;
-    Snapshot s;
-    s.workers = {worker(3)};
+    Feed feed;
+    feed.workers = {worker(3)};
     TaskRecord bad = record(3, TaskStatus::Failed);
     bad.error = QStringLiteral("RuntimeError: ") + QString(500, QLatin1Char('x')) + " END";
-    s.completed = {bad};
-    m.applySnapshot(s);
+    m.applySnapshot(feed.tick({bad}));
 
     // the cell is elided, the details are not
     QVERIFY(cell(m, 0, FuturesModel::ResultColumn).size() <= 200);
@@ -851,44 +900,42 @@ void TstModels::futuresDetailsText()
 
 void TstModels::filterByStatus_data()
 {
-    QTest::addColumn<FuturesFilterModel::StatusFilter>("filter");
+    QTest::addColumn<FuturesModel::StatusFilter>("filter");
     QTest::addColumn<int>("rows");
-    QTest::newRow("all") << FuturesFilterModel::StatusFilter::All << 10;
-    QTest::newRow("succeeded") << FuturesFilterModel::StatusFilter::Succeeded << 5;
-    QTest::newRow("failed") << FuturesFilterModel::StatusFilter::Failed << 3;
-    QTest::newRow("cancelled") << FuturesFilterModel::StatusFilter::Cancelled << 2;
+    QTest::newRow("all") << FuturesModel::StatusFilter::All << 10;
+    QTest::newRow("succeeded") << FuturesModel::StatusFilter::Succeeded << 5;
+    QTest::newRow("failed") << FuturesModel::StatusFilter::Failed << 3;
+    QTest::newRow("cancelled") << FuturesModel::StatusFilter::Cancelled << 2;
 }
 
 void TstModels::filterByStatus()
 {
-    QFETCH(FuturesFilterModel::StatusFilter, filter);
+    QFETCH(FuturesModel::StatusFilter, filter);
     QFETCH(int, rows);
     FuturesModel m;
-    FuturesFilterModel f;
-    f.setSourceModel(&m);
-    QAbstractItemModelTester tester(&f, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    Snapshot s;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Feed feed;
+    QList<TaskRecord> batch;
     for (quint64 i = 1; i <= 10; ++i) {
         const TaskStatus st = i <= 5   ? TaskStatus::Succeeded
                               : i <= 8 ? TaskStatus::Failed
                                        : TaskStatus::Cancelled;
-        s.completed.append(record(i, st));
+        batch.append(record(i, st));
     }
-    m.applySnapshot(s);
-    f.setStatusFilter(filter);
-    QCOMPARE(f.statusFilter(), filter);
-    QCOMPARE(f.rowCount(), rows);
-    for (int r = 0; r < f.rowCount(); ++r) {
-        if (filter != FuturesFilterModel::StatusFilter::All)
-            QCOMPARE(f.index(r, 0).data(FuturesModel::StatusRole).toInt(),
+    m.applySnapshot(feed.tick(batch));
+    m.setStatusFilter(filter);
+    QCOMPARE(m.statusFilter(), filter);
+    QCOMPARE(m.rowCount(), rows);
+    for (int r = 0; r < m.rowCount(); ++r) {
+        if (filter != FuturesModel::StatusFilter::All)
+            QCOMPARE(m.index(r, 0).data(FuturesModel::StatusRole).toInt(),
                      int(filter) - 1); // StatusFilter follows TaskStatus, shifted by All
     }
     // New rows are filtered as they arrive.
-    s.completed = {record(11, TaskStatus::Failed)};
-    m.applySnapshot(s);
-    QCOMPARE(f.rowCount(), rows
-                               + (filter == FuturesFilterModel::StatusFilter::All
-                                  || filter == FuturesFilterModel::StatusFilter::Failed));
+    m.applySnapshot(feed.tick({record(11, TaskStatus::Failed)}));
+    QCOMPARE(m.rowCount(), rows
+                               + (filter == FuturesModel::StatusFilter::All
+                                  || filter == FuturesModel::StatusFilter::Failed));
 }
 
 void TstModels::filterByText_data()
@@ -908,22 +955,19 @@ void TstModels::filterByText()
     QFETCH(QString, text);
     QFETCH(QList<quint64>, ids);
     FuturesModel m;
-    FuturesFilterModel f;
-    f.setSourceModel(&m);
-    QAbstractItemModelTester tester(&f, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    Snapshot s;
-    s.completed = {record(1), record(2), record(3, TaskStatus::Succeeded, kMs, "sleep"),
-                   record(4, TaskStatus::Failed)};
-    m.applySnapshot(s);
-    f.setTextFilter(text);
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Feed feed;
+    m.applySnapshot(feed.tick({record(1), record(2), record(3, TaskStatus::Succeeded, kMs, "sleep"),
+                               record(4, TaskStatus::Failed)}));
+    m.setTextFilter(text);
     QList<quint64> got;
-    for (int r = 0; r < f.rowCount(); ++r)
-        got.append(f.index(r, 0).data(FuturesModel::TaskIdRole).toULongLong());
+    for (int r = 0; r < m.rowCount(); ++r)
+        got.append(m.index(r, 0).data(FuturesModel::TaskIdRole).toULongLong());
     QCOMPARE(got, ids);
 
     // text and status combine
-    f.setStatusFilter(FuturesFilterModel::StatusFilter::Failed);
-    QCOMPARE(f.rowCount(), ids.contains(4) ? 1 : 0);
+    m.setStatusFilter(FuturesModel::StatusFilter::Failed);
+    QCOMPARE(m.rowCount(), ids.contains(4) ? 1 : 0);
 }
 
 void TstModels::sortNumeric_data()
@@ -943,6 +987,7 @@ void TstModels::sortNumeric_data()
                               << QList<quint64>{10, 100, 2};
     QTest::newRow("cpu asc") << int(FuturesModel::CpuColumn) << Qt::AscendingOrder
                              << QList<quint64>{2, 100, 10};
+    QTest::newRow("record order") << -1 << Qt::AscendingOrder << QList<quint64>{2, 10, 100};
 }
 
 void TstModels::sortNumeric()
@@ -951,18 +996,42 @@ void TstModels::sortNumeric()
     QFETCH(Qt::SortOrder, order);
     QFETCH(QList<quint64>, ids);
     FuturesModel m;
-    FuturesFilterModel f;
-    f.setSourceModel(&m);
-    QAbstractItemModelTester tester(&f, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    Snapshot s;
-    s.completed = {record(2, TaskStatus::Succeeded, 9), record(10, TaskStatus::Succeeded, 100),
-                   record(100, TaskStatus::Succeeded, 20)};
-    m.applySnapshot(s);
-    f.sort(column, order);
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Feed feed;
+    m.applySnapshot(
+        feed.tick({record(2, TaskStatus::Succeeded, 9), record(10, TaskStatus::Succeeded, 100),
+                   record(100, TaskStatus::Succeeded, 20)}));
+    m.sort(column, order);
     QList<quint64> got;
-    for (int r = 0; r < f.rowCount(); ++r)
-        got.append(f.index(r, 0).data(FuturesModel::TaskIdRole).toULongLong());
+    for (int r = 0; r < m.rowCount(); ++r)
+        got.append(m.index(r, 0).data(FuturesModel::TaskIdRole).toULongLong());
     QCOMPARE(got, ids);
+}
+
+void TstModels::sortedMergeKeepsSelection()
+{
+    // Sorted by run time, new rows merge in where they belong; a persistent
+    // index (a selection) follows its task.
+    FuturesModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Feed feed;
+    m.applySnapshot(
+        feed.tick({record(1, TaskStatus::Succeeded, 10), record(2, TaskStatus::Succeeded, 30),
+                   record(3, TaskStatus::Succeeded, 50)}));
+    m.sort(FuturesModel::RunColumn, Qt::AscendingOrder);
+    const QPersistentModelIndex selected(m.index(1, 0)); // task 2
+    QSignalSpy layout(&m, &QAbstractItemModel::layoutChanged);
+    m.applySnapshot(
+        feed.tick({record(4, TaskStatus::Succeeded, 20), record(5, TaskStatus::Succeeded, 60),
+                   record(6, TaskStatus::Succeeded, 5)}));
+    QCOMPARE(layout.count(), 1);
+    QList<quint64> got;
+    for (int r = 0; r < m.rowCount(); ++r)
+        got.append(m.index(r, 0).data(FuturesModel::TaskIdRole).toULongLong());
+    QCOMPARE(got, (QList<quint64>{6, 1, 4, 2, 3, 5}));
+    QVERIFY(selected.isValid());
+    QCOMPARE(selected.data(FuturesModel::TaskIdRole).toULongLong(), 2u);
+    QCOMPARE(selected.row(), 3);
 }
 
 QTEST_MAIN(TstModels)

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -77,6 +78,9 @@ private slots:
     void poolSwitchWhileRunningIsRefused();
     void severalRunsQueueByPriority();
     void exportTraceAndCsv();
+    void exportsHoldEveryTask_data();
+    void exportsHoldEveryTask();
+    void eachStartBeginsARecord();
     void exportErrorsAreClear();
     void resultsComeInOneBatchPerTick_data();
     void resultsComeInOneBatchPerTick();
@@ -386,9 +390,9 @@ void TstRunController::exportTraceAndCsv()
     QSignalSpy finished(&c, &RunController::runFinished);
     QVERIFY(c.start(makeSpec(QStringLiteral("primes"), 20, 500)));
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
-    // The run finishes on the tick that saw its last future; the spans of
-    // that tick are retained by then.
-    QTRY_COMPARE_WITH_TIMEOUT(c.monitor()->spanHistory().size(), std::size_t(20), kLong);
+    // The run finishes on the tick after the one that saw its last future:
+    // every task's row is in the run's record by then.
+    QCOMPARE(c.monitor()->record()->size(), quint64(20));
 
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
@@ -402,9 +406,9 @@ void TstRunController::exportTraceAndCsv()
     QString why;
     const auto data = readChromeTrace(tf.readAll(), &why);
     QVERIFY2(data.has_value(), qPrintable(why));
-    QCOMPARE(data->spans.size(), std::size_t(20));
+    QCOMPARE(data->size(), quint64(20));
     QCOMPARE(data->poolKind, QStringLiteral("thread"));
-    for (const TaskSpan& s : data->spans) {
+    for (const TaskSpan s : *data->record) {
         QVERIFY(s.endNs >= s.startNs);
         QCOMPARE(s.status, TaskStatus::Succeeded);
     }
@@ -421,6 +425,114 @@ void TstRunController::exportTraceAndCsv()
                  lines[i].constData());
 }
 
+void TstRunController::exportsHoldEveryTask_data()
+{
+    QTest::addColumn<int>("tasks");
+    QTest::addColumn<quint64>("limit");
+    QTest::newRow("10k") << 10'000 << quint64(0);
+    QTest::newRow("100k") << 100'000 << quint64(0);
+    QTest::newRow("1M") << 1'000'000 << quint64(0);
+    QTest::newRow("100k past a 20k limit") << 100'000 << quint64(20'000);
+}
+
+void TstRunController::exportsHoldEveryTask()
+{
+    // What the window exports is the run: rows == tasks == counters, or a
+    // sample that says so in every file.
+    QFETCH(int, tasks);
+    QFETCH(quint64, limit);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    if (tasks >= 1'000'000)
+        QSKIP("the 1M-task row runs in the plain suite (a sanitizer makes it minutes)");
+#endif
+    RunController c;
+    if (limit > 0)
+        c.monitor()->setRecordLimit(limit);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), tasks, 0, QStringLiteral("thread"), 2)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 240'000);
+    const RunSummary sum = summaryAt(finished, 0);
+    const Counters counters = c.lastSnapshot().counters;
+    QCOMPARE(sum.tasks, tasks);
+    QCOMPARE(counters.succeeded, quint64(tasks));
+    const RunRecord& rec = *c.monitor()->record();
+    QCOMPARE(rec.stats().seen, quint64(tasks));
+    const quint64 rows = limit == 0 ? quint64(tasks) : rec.size();
+    QCOMPARE(rec.size(), rows);
+    if (limit > 0) {
+        QVERIFY(rec.sampling() > 1);
+        QVERIFY(rec.size() <= limit);
+    }
+    // The summary's wall time is the record's: first submit to last end.
+    QCOMPARE(qint64(std::llround(sum.wallSeconds * 1e9)), rec.totals().wallNs());
+
+    QTemporaryDir dir;
+    const QString csv = dir.filePath(QStringLiteral("tasks.csv"));
+    const QString pb = dir.filePath(QStringLiteral("trace.pftrace"));
+    QVERIFY(c.exportCsv(csv));
+    QVERIFY(c.exportTrace(pb));
+    QFile cf(csv);
+    QVERIFY(cf.open(QIODevice::ReadOnly));
+    qsizetype lines = 0;
+    QByteArray last;
+    while (!cf.atEnd()) {
+        last = cf.readLine();
+        ++lines;
+    }
+    QCOMPARE(quint64(lines - 1), rows); // header + one row per recorded task
+    // Every row says what it stands for: 1 in N of the run's tasks.
+    QVERIFY2(last.trimmed().endsWith(QByteArray(",") + QByteArray::number(rec.sampling()) + ","
+                                     + QByteArray::number(tasks)),
+             last.constData());
+    QFile tf(pb);
+    QVERIFY(tf.open(QIODevice::ReadOnly));
+    QString why;
+    const auto back = readTrace(tf.readAll(), &why);
+    QVERIFY2(back, qPrintable(why));
+    QCOMPARE(back->size(), rows);
+    QCOMPARE(back->record->stats().seen, quint64(tasks));
+    QCOMPARE(back->record->samplingNote(), rec.samplingNote());
+}
+
+void TstRunController::eachStartBeginsARecord()
+{
+    // A Start on an idle pool begins a new run record; the last one goes to
+    // the ring of past runs. Runs queued behind an active one share it.
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 30, 0)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const std::shared_ptr<RunRecord> first = c.monitor()->record();
+    QCOMPARE(first->size(), quint64(30));
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 20, 0)));
+    QVERIFY(c.monitor()->record() != first);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    QCOMPARE(c.monitor()->record()->size(), quint64(20));
+    QVERIFY(!c.monitor()->pastRuns().empty());
+    QCOMPARE(c.monitor()->pastRuns().back(), first);
+
+    // The ring of past runs is bounded (MonitorOptions::keptRuns, 4): the
+    // run that falls out of it is said, once.
+    QSignalSpy messages(&c, &RunController::message);
+    const int kept = c.monitor()->options().keptRuns;
+    for (int i = 0; i < kept; ++i) {
+        QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 5, 0)));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 3 + i, kLong);
+    }
+    QCOMPARE(int(c.monitor()->pastRuns().size()), kept);
+    QCOMPARE(c.monitor()->droppedRuns(), quint64(1));
+    QVERIFY(std::find(c.monitor()->pastRuns().begin(), c.monitor()->pastRuns().end(), first)
+            == c.monitor()->pastRuns().end());
+    QStringList said;
+    for (const auto& m : messages)
+        said << m.at(0).toString();
+    QCOMPARE(said.filter(QStringLiteral("dropped")).size(), 1);
+    QVERIFY2(said.filter(QStringLiteral("dropped"))
+                 .first()
+                 .contains(QStringLiteral("keeps the last %1 runs").arg(kept)),
+             qPrintable(said.join(QLatin1Char('\n'))));
+}
+
 void TstRunController::exportErrorsAreClear()
 {
     RunController c;
@@ -434,7 +546,7 @@ void TstRunController::exportErrorsAreClear()
     QSignalSpy finished(&c, &RunController::runFinished);
     QVERIFY(c.start(makeSpec(QStringLiteral("primes"), 4, 100)));
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
-    QTRY_VERIFY_WITH_TIMEOUT(!c.monitor()->spanHistory().empty(), kLong);
+    QVERIFY(!c.monitor()->record()->empty());
     const QString bad = dir.filePath(QStringLiteral("no/such/dir/t.json"));
     QVERIFY(!c.exportTrace(bad));
     QCOMPARE(errors.count(), 2);

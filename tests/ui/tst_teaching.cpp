@@ -74,7 +74,7 @@ TraceData syntheticTrace(int n, int workers, qint64 taskMs, qint64 origin)
         const qint64 start = origin + (i / workers) * taskMs * kMs;
         TaskSpan s = span(quint64(i + 1), w, start, start + taskMs * kMs, taskMs * kMs / 2);
         s.enqueueNs = origin;
-        t.spans.push_back(s);
+        t.record->add(s);
     }
     return t;
 }
@@ -591,9 +591,9 @@ private slots:
             std::all_of(futures.begin(), futures.end(), [](const auto& f) { return f.done(); }),
             60'000);
         pool.shutdown(true);
-        monitor.tick(); // the last spans
+        monitor.tick(); // the last rows
         const TraceData recorded = monitor.traceData(QStringLiteral("round trip"));
-        QCOMPARE(recorded.spans.size(), std::size_t(6));
+        QCOMPARE(recorded.size(), quint64(6));
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         const QString path = dir.filePath(QStringLiteral("run.json"));
@@ -619,8 +619,11 @@ private slots:
         QCOMPARE(timeline.spanCount(), std::size_t(6));
         QCOMPARE(model.rowCount(), 6);
         std::map<quint64, TaskSpan> original;
-        for (const TaskSpan& s : recorded.spans)
-            original[s.taskId] = s;
+        std::map<quint64, QString> originalArgs;
+        for (quint64 r = 0; r < recorded.size(); ++r) {
+            original[recorded.record->taskId(r)] = recorded.record->span(r);
+            originalArgs[recorded.record->taskId(r)] = recorded.record->args(r);
+        }
         std::size_t seen = 0;
         for (int w : timeline.laneWorkers()) {
             for (const TaskSpan& s : timeline.laneSpans(w)) {
@@ -636,24 +639,21 @@ private slots:
         }
         QCOMPARE(seen, std::size_t(6));
         for (int row = 0; row < model.rowCount(); ++row) {
-            const TaskRecord& r = model.record(row);
+            const TaskRecord r = model.taskRecord(row);
             QVERIFY(original.count(r.span.taskId));
-            QCOMPARE(r.args, recorded.args.value(r.span.taskId)); // args came along
+            QCOMPARE(r.args, originalArgs[r.span.taskId]); // args came along
+            QVERIFY(!r.args.isEmpty());
         }
 
         // Scrub: at mid-run only what had started / finished by then.
-        const qint64 start = recorded.spans.front().enqueueNs > 0
-                                 ? std::min_element(recorded.spans.begin(), recorded.spans.end(),
-                                                    [](const TaskSpan& a, const TaskSpan& b) {
-                                                        return a.enqueueNs < b.enqueueNs;
-                                                    })
-                                       ->enqueueNs
-                                 : 0;
+        qint64 start = 0;
+        for (const auto& [id, s] : original)
+            start = start == 0 || s.enqueueNs < start ? s.enqueueNs : start;
         QVERIFY(start > 0);
         const qint64 mid = replay.durationNs() / 2;
         replay.setPosition(mid);
         int started = 0, done = 0;
-        for (const TaskSpan& s : recorded.spans) {
+        for (const auto& [id, s] : original) {
             started += s.startNs <= start + mid;
             done += s.endNs <= start + mid;
         }
@@ -726,7 +726,7 @@ private slots:
         QVERIFY(msg.contains(QStringLiteral("bad.json")));
         QCOMPARE(loaded.size(), 0);
         QVERIFY(replay.isLoaded());
-        QCOMPARE(replay.trace().spans.size(), std::size_t(4));
+        QCOMPARE(replay.trace().size(), quint64(4));
         QCOMPARE(timeline.spanCount(), std::size_t(4));
     }
 
@@ -822,7 +822,7 @@ private slots:
             s.startNs = t0 + fromMs * kMs;
             s.endNs = t0 + toMs * kMs;
             s.core = qint16(core);
-            t.spans.push_back(s);
+            t.record->add(s);
         };
         add(0, 0, 1'000); // core 0 busy the whole time...
         add(0, 200, 700); // ...twice over here: still 100 %
@@ -865,8 +865,15 @@ private slots:
 
         // 40 tasks of 10 ms on 2 workers (cores 4 and 6): 4 buckets of 50 ms.
         TraceData t = syntheticTrace(40, 2, 10, 9'000 * kMs);
-        for (TaskSpan& s : t.spans)
-            s.core = qint16(s.worker == 0 ? 4 : 6);
+        {
+            // Cores 4 and 6 by worker: rebuild the record with them.
+            auto withCores = std::make_shared<RunRecord>();
+            for (TaskSpan s : *t.record) {
+                s.core = qint16(s.worker == 0 ? 4 : 6);
+                withCores->add(s);
+            }
+            t.record = withCores;
+        }
         replay.setTrace(t);
         QCOMPARE(charts.series().bucketCount(), 4);
         // Loaded at the end: the whole recording.

@@ -44,60 +44,54 @@ void FuturesModel::applySnapshot(const Snapshot& snapshot)
         if (!w.name.isEmpty())
             m_workerNames.insert(w.index, w.name);
     }
-    appendRecords(snapshot.completed);
+    if (!snapshot.record)
+        return;
+    if (snapshot.record != m_record || snapshot.record->generation() != m_generation
+        || snapshot.record->size() < m_taken) {
+        setRecord(snapshot.record);
+        return;
+    }
+    take(std::min(m_record->size(), m_limit));
 }
 
-void FuturesModel::appendRecords(const QList<TaskRecord>& records)
+void FuturesModel::setRowLimit(quint64 rows)
 {
-    if (records.isEmpty())
+    if (rows == m_limit)
         return;
-    const qsizetype n = records.size();
-    const qsizetype cap = m_maxRows;
-    const qsizetype skip = n > cap ? n - cap : 0; // a batch larger than the whole history
-    const qsizetype adding = n - skip;
-    const qsizetype removing = std::max<qsizetype>(0, qsizetype(m_rows.size()) + adding - cap);
-    if (removing > 0) {
-        beginRemoveRows({}, 0, int(removing) - 1);
-        m_rows.erase(m_rows.begin(), m_rows.begin() + removing);
-        endRemoveRows();
-    }
-    const int first = int(m_rows.size());
-    beginInsertRows({}, first, first + int(adding) - 1);
-    m_rows.insert(m_rows.end(), records.cbegin() + skip, records.cend());
-    endInsertRows();
-    if (removing + skip > 0) {
-        m_trimmed += quint64(removing + skip);
-        emit trimmedChanged(m_trimmed);
+    const quint64 avail = m_record ? m_record->size() : 0;
+    const quint64 now = std::min(avail, m_limit);
+    const quint64 want = std::min(avail, rows);
+    m_limit = rows;
+    if (want > now) {
+        take(want);
+    } else if (want < now) {
+        if (identity()) {
+            beginRemoveRows({}, int(want), int(now) - 1);
+            m_taken = want;
+            endRemoveRows();
+            emit contentsChanged();
+        } else {
+            beginResetModel();
+            rebuild();
+            endResetModel();
+            emit contentsChanged();
+        }
     }
 }
 
-void FuturesModel::trimTo(int rows)
+void FuturesModel::setRecord(std::shared_ptr<const RunRecord> record)
 {
-    const qsizetype removing = std::max<qsizetype>(0, qsizetype(m_rows.size()) - rows);
-    if (removing == 0)
-        return;
-    beginRemoveRows({}, 0, int(removing) - 1);
-    m_rows.erase(m_rows.begin(), m_rows.begin() + removing);
-    endRemoveRows();
-    m_trimmed += quint64(removing);
-    emit trimmedChanged(m_trimmed);
+    beginResetModel();
+    m_record = std::move(record);
+    m_generation = m_record ? m_record->generation() : 0;
+    rebuild();
+    endResetModel();
+    emit contentsChanged();
 }
 
 void FuturesModel::clear()
 {
-    beginResetModel();
-    m_rows.clear();
-    endResetModel();
-    if (m_trimmed != 0) {
-        m_trimmed = 0;
-        emit trimmedChanged(0);
-    }
-}
-
-void FuturesModel::setMaxRows(int maxRows)
-{
-    m_maxRows = std::max(1, maxRows);
-    trimTo(m_maxRows);
+    setRecord(nullptr);
 }
 
 void FuturesModel::setWorkerName(int workerIndex, const QString& name)
@@ -117,26 +111,276 @@ void FuturesModel::setPalette(const QPalette& palette)
 {
     m_palette = palette;
     m_customPalette = true;
-    if (!m_rows.empty())
+    if (rowCount() > 0)
         emit dataChanged(index(0, StatusColumn), index(rowCount() - 1, StatusColumn),
                          {Qt::ForegroundRole, StatusColorRole});
 }
 
+quint64 FuturesModel::recordRow(int row) const
+{
+    return identity() ? quint64(row) : quint64(m_rows[std::size_t(row)]);
+}
+
+int FuturesModel::rowOfTask(quint64 taskId) const
+{
+    if (!m_record)
+        return -1;
+    for (int r = 0; r < rowCount(); ++r) {
+        if (m_record->taskId(recordRow(r)) == taskId)
+            return r;
+    }
+    return -1;
+}
+
+TaskRecord FuturesModel::taskRecord(int row) const
+{
+    return m_record->record(recordRow(row));
+}
+
+QString FuturesModel::sampleNote() const
+{
+    return m_record ? m_record->samplingNote() : QString();
+}
+
+quint64 FuturesModel::runTasks() const
+{
+    if (!m_record)
+        return 0;
+    if (m_limit < m_record->size())
+        return m_limit; // a replay: the tasks finished by its position
+    const RecordStats st = m_record->stats();
+    return st.seen + st.lost;
+}
+
+// ---------------------------------------------------------- filter and sort
+
+namespace {
+qint64 waitingOf(const TaskSpan& s)
+{
+    return s.cpuNs >= 0 ? decompose(s).waitingNs : -1;
+}
+} // namespace
+
+bool FuturesModel::accepts(quint64 row) const
+{
+    const RunRecord& rec = *m_record;
+    const TaskStatus st = rec.status(row);
+    switch (m_status) {
+    case StatusFilter::All:
+        break;
+    case StatusFilter::Succeeded:
+        if (st != TaskStatus::Succeeded)
+            return false;
+        break;
+    case StatusFilter::Failed:
+        if (st != TaskStatus::Failed)
+            return false;
+        break;
+    case StatusFilter::Cancelled:
+        if (st != TaskStatus::Cancelled)
+            return false;
+        break;
+    }
+    if (m_text.isEmpty())
+        return true;
+    if (m_textNames.contains(rec.nameId(row)))
+        return true;
+    if (rec.hasTexts(row) && rec.args(row).contains(m_text, Qt::CaseInsensitive))
+        return true;
+    return resultOrErrorOf(row).contains(m_text, Qt::CaseInsensitive);
+}
+
+bool FuturesModel::lessThan(quint64 a, quint64 b) const
+{
+    // A strict total order: ties go by record row, so a merge and a binary
+    // search agree with the sort.
+    const RunRecord& rec = *m_record;
+    auto cmp = [&](auto x, auto y) {
+        if (x != y)
+            return m_sortOrder == Qt::AscendingOrder ? x < y : y < x;
+        return a < b;
+    };
+    switch (m_sortColumn) {
+    case IdColumn:
+        return cmp(rec.taskId(a), rec.taskId(b));
+    case TaskColumn:
+        return cmp(NameTable::name(rec.nameId(a)), NameTable::name(rec.nameId(b)));
+    case ArgsColumn:
+        return cmp(rec.args(a), rec.args(b));
+    case ResultColumn:
+        return cmp(resultOrErrorOf(a), resultOrErrorOf(b));
+    case StatusColumn:
+        return cmp(int(rec.status(a)), int(rec.status(b)));
+    case WorkerColumn:
+        return cmp(rec.worker(a), rec.worker(b));
+    case CoreColumn:
+        return cmp(rec.span(a).core, rec.span(b).core);
+    case QueuedColumn: {
+        auto q = [&](quint64 r) {
+            const qint64 sub = rec.submitNs(r);
+            return sub > 0 ? rec.startNs(r) - sub : qint64(-1);
+        };
+        return cmp(q(a), q(b));
+    }
+    case RunColumn:
+        return cmp(rec.endNs(a) - rec.startNs(a), rec.endNs(b) - rec.startNs(b));
+    case CpuColumn:
+        return cmp(rec.cpuNs(a), rec.cpuNs(b));
+    case GilWaitColumn:
+        return cmp(rec.gilWaitNs(a), rec.gilWaitNs(b));
+    case WaitingColumn:
+        return cmp(waitingOf(rec.span(a)), waitingOf(rec.span(b)));
+    default:
+        return a < b;
+    }
+}
+
+void FuturesModel::rebuild()
+{
+    m_rows.clear();
+    m_taken = m_record ? std::min(m_record->size(), m_limit) : 0;
+    if (!m_record || identity())
+        return;
+    m_rows.reserve(std::size_t(m_taken));
+    for (quint64 r = 0; r < m_taken; ++r) {
+        if (accepts(r))
+            m_rows.push_back(quint32(r));
+    }
+    if (m_sortColumn >= 0)
+        std::sort(m_rows.begin(), m_rows.end(),
+                  [this](quint32 a, quint32 b) { return lessThan(a, b); });
+}
+
+void FuturesModel::take(quint64 upTo)
+{
+    if (upTo <= m_taken)
+        return;
+    if (identity()) {
+        beginInsertRows({}, int(m_taken), int(upTo) - 1);
+        m_taken = upTo;
+        endInsertRows();
+        emit contentsChanged();
+        return;
+    }
+    std::vector<quint32> fresh;
+    for (quint64 r = m_taken; r < upTo; ++r) {
+        if (accepts(r))
+            fresh.push_back(quint32(r));
+    }
+    m_taken = upTo;
+    if (fresh.empty()) {
+        emit contentsChanged();
+        return;
+    }
+    if (m_sortColumn < 0) {
+        const int first = int(m_rows.size());
+        beginInsertRows({}, first, first + int(fresh.size()) - 1);
+        m_rows.insert(m_rows.end(), fresh.begin(), fresh.end());
+        endInsertRows();
+        emit contentsChanged();
+        return;
+    }
+    // Sorted: merge the tick's rows in, keeping selections and the scroll
+    // position (persistent indexes follow their tasks).
+    auto less = [this](quint32 a, quint32 b) { return lessThan(a, b); };
+    std::sort(fresh.begin(), fresh.end(), less);
+    emit layoutAboutToBeChanged({}, QAbstractItemModel::VerticalSortHint);
+    const QModelIndexList before = persistentIndexList();
+    std::vector<quint32> keep;
+    keep.reserve(std::size_t(before.size()));
+    for (const QModelIndex& i : before)
+        keep.push_back(m_rows[std::size_t(i.row())]);
+    std::vector<quint32> merged;
+    merged.reserve(m_rows.size() + fresh.size());
+    std::merge(m_rows.begin(), m_rows.end(), fresh.begin(), fresh.end(), std::back_inserter(merged),
+               less);
+    m_rows.swap(merged);
+    QModelIndexList after;
+    after.reserve(before.size());
+    for (qsizetype k = 0; k < before.size(); ++k) {
+        const auto it = std::lower_bound(m_rows.begin(), m_rows.end(), keep[std::size_t(k)], less);
+        after.append(index(int(it - m_rows.begin()), before[k].column()));
+    }
+    changePersistentIndexList(before, after);
+    emit layoutChanged({}, QAbstractItemModel::VerticalSortHint);
+    emit contentsChanged();
+}
+
+void FuturesModel::setStatusFilter(StatusFilter filter)
+{
+    if (filter == m_status)
+        return;
+    beginResetModel();
+    m_status = filter;
+    rebuild();
+    endResetModel();
+    emit contentsChanged();
+}
+
+void FuturesModel::setTextFilter(const QString& text)
+{
+    if (text == m_text)
+        return;
+    beginResetModel();
+    m_text = text;
+    m_textNames.clear();
+    if (!m_text.isEmpty() && m_record) {
+        // Names match once per name, not once per row.
+        QHash<quint32, bool> seen;
+        for (quint64 r = 0; r < m_record->size(); ++r) {
+            const quint32 n = m_record->nameId(r);
+            if (seen.contains(n))
+                continue;
+            const bool match = NameTable::name(n).contains(m_text, Qt::CaseInsensitive);
+            seen.insert(n, match);
+            if (match)
+                m_textNames.insert(n);
+        }
+    }
+    rebuild();
+    endResetModel();
+    emit contentsChanged();
+}
+
+void FuturesModel::sort(int column, Qt::SortOrder order)
+{
+    if (column >= ColumnCount)
+        column = -1;
+    if (column == m_sortColumn && order == m_sortOrder)
+        return;
+    beginResetModel();
+    m_sortColumn = column;
+    m_sortOrder = order;
+    rebuild();
+    endResetModel();
+    emit contentsChanged();
+}
+
+// ------------------------------------------------------------------- rows
+
+QString FuturesModel::resultOrErrorOf(quint64 row) const
+{
+    const RunRecord& rec = *m_record;
+    const TaskStatus st = rec.status(row);
+    if (st == TaskStatus::Failed)
+        return rec.error(row);
+    if (st == TaskStatus::Cancelled) {
+        const QString e = rec.hasTexts(row) ? rec.error(row) : QString();
+        return e.isEmpty() ? tr("cancelled") : e;
+    }
+    return display::resultText(rec.result(row));
+}
+
 QString FuturesModel::resultOrError(int row) const
 {
-    const TaskRecord& r = m_rows[std::size_t(row)];
-    if (r.span.status == TaskStatus::Failed)
-        return r.error;
-    if (r.span.status == TaskStatus::Cancelled)
-        return r.error.isEmpty() ? tr("cancelled") : r.error;
-    return display::resultText(r.result);
+    return resultOrErrorOf(recordRow(row));
 }
 
 QString FuturesModel::detailsText(int row) const
 {
     if (row < 0 || row >= rowCount())
         return {};
-    const TaskRecord& r = m_rows[std::size_t(row)];
+    const TaskRecord r = taskRecord(row);
     const TaskSpan& s = r.span;
     QString t;
     t += tr("Task #%1 %2 — %3\n")
@@ -150,7 +394,8 @@ QString FuturesModel::detailsText(int row) const
             tr("Cancelled%1\n").arg(r.error.isEmpty() ? QString() : QStringLiteral(": ") + r.error);
     else
         t += tr("Result:\n%1\n").arg(display::resultText(r.result));
-    t += tr("Worker: %1 (#%2)").arg(workerName(s.worker)).arg(s.worker);
+    t += s.started ? tr("Worker: %1 (#%2)").arg(workerName(s.worker)).arg(s.worker)
+                   : tr("Worker: none (it ended before it started)");
     t += s.core >= 0 ? tr(", started on core %1\n").arg(s.core) : QStringLiteral("\n");
     t += tr("Queued: %1\nRun time (wall): %2\nCPU time: %3\nGIL wait: %4\n"
             "Waiting (wall − CPU − GIL wait): %5")
@@ -162,7 +407,9 @@ QString FuturesModel::detailsText(int row) const
 
 int FuturesModel::rowCount(const QModelIndex& parent) const
 {
-    return parent.isValid() ? 0 : int(m_rows.size());
+    if (parent.isValid())
+        return 0;
+    return identity() ? int(m_taken) : int(m_rows.size());
 }
 
 int FuturesModel::columnCount(const QModelIndex& parent) const
@@ -174,8 +421,9 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
 {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
-    const TaskRecord& r = m_rows[std::size_t(index.row())];
-    const TaskSpan& s = r.span;
+    const RunRecord& rec = *m_record;
+    const quint64 row = recordRow(index.row());
+    const TaskSpan s = rec.span(row);
     const int col = index.column();
     switch (role) {
     case Qt::DisplayRole:
@@ -185,13 +433,13 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
         case TaskColumn:
             return NameTable::name(s.nameId);
         case ArgsColumn:
-            return display::elide(r.args, kCellChars);
+            return rec.hasTexts(row) ? display::elide(rec.args(row), kCellChars) : QString();
         case ResultColumn:
-            return display::elide(resultOrError(index.row()), kCellChars);
+            return display::elide(resultOrErrorOf(row), kCellChars);
         case StatusColumn:
             return QString::fromLatin1(nameOf(s.status));
         case WorkerColumn:
-            return workerName(s.worker);
+            return s.started ? workerName(s.worker) : tr("— (never started)");
         case CoreColumn:
             return s.core >= 0 ? QString::number(s.core) : QStringLiteral("—");
         case QueuedColumn:
@@ -213,9 +461,9 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
         case TaskColumn:
             return NameTable::name(s.nameId);
         case ArgsColumn:
-            return r.args;
+            return rec.args(row);
         case ResultColumn:
-            return resultOrError(index.row());
+            return resultOrErrorOf(row);
         case StatusColumn:
             return int(s.status);
         case WorkerColumn:
@@ -250,10 +498,12 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
         break;
     case Qt::ToolTipRole:
         switch (col) {
-        case ArgsColumn:
-            return r.args.isEmpty() ? QVariant() : display::elide(r.args, kToolTipChars);
+        case ArgsColumn: {
+            const QString a = rec.hasTexts(row) ? rec.args(row) : QString();
+            return a.isEmpty() ? QVariant() : display::elide(a, kToolTipChars);
+        }
         case ResultColumn:
-            return display::elide(resultOrError(index.row()), kToolTipChars);
+            return display::elide(resultOrErrorOf(row), kToolTipChars);
         case QueuedColumn:
             return tr("Time from submit to start");
         case RunColumn:
@@ -319,78 +569,6 @@ QVariant FuturesModel::headerData(int section, Qt::Orientation orientation, int 
         return tr("Waiting");
     }
     return {};
-}
-
-// ------------------------------------------------------------ FuturesFilterModel
-
-FuturesFilterModel::FuturesFilterModel(QObject* parent)
-    : QSortFilterProxyModel(parent)
-{
-    setSortRole(FuturesModel::SortRole);
-    setDynamicSortFilter(true);
-}
-
-void FuturesFilterModel::setStatusFilter(StatusFilter filter)
-{
-    if (filter == m_status)
-        return;
-    m_status = filter;
-    invalidateRowsFilter();
-}
-
-void FuturesFilterModel::setTextFilter(const QString& text)
-{
-    if (text == m_text)
-        return;
-    m_text = text;
-    invalidateRowsFilter();
-}
-
-bool FuturesFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const
-{
-    if (sourceParent.isValid())
-        return false;
-    const auto* fm = qobject_cast<const FuturesModel*>(sourceModel());
-    TaskStatus status;
-    if (fm)
-        status = fm->record(sourceRow).span.status;
-    else
-        status =
-            TaskStatus(sourceModel()->index(sourceRow, 0).data(FuturesModel::StatusRole).toInt());
-    switch (m_status) {
-    case StatusFilter::All:
-        break;
-    case StatusFilter::Succeeded:
-        if (status != TaskStatus::Succeeded)
-            return false;
-        break;
-    case StatusFilter::Failed:
-        if (status != TaskStatus::Failed)
-            return false;
-        break;
-    case StatusFilter::Cancelled:
-        if (status != TaskStatus::Cancelled)
-            return false;
-        break;
-    }
-    if (m_text.isEmpty())
-        return true;
-    if (fm) {
-        const TaskRecord& r = fm->record(sourceRow);
-        return NameTable::name(r.span.nameId).contains(m_text, Qt::CaseInsensitive)
-               || r.args.contains(m_text, Qt::CaseInsensitive)
-               || fm->resultOrError(sourceRow).contains(m_text, Qt::CaseInsensitive);
-    }
-    for (int c : {int(FuturesModel::TaskColumn), int(FuturesModel::ArgsColumn),
-                  int(FuturesModel::ResultColumn)}) {
-        if (sourceModel()
-                ->index(sourceRow, c)
-                .data()
-                .toString()
-                .contains(m_text, Qt::CaseInsensitive))
-            return true;
-    }
-    return false;
 }
 
 } // namespace poolscope

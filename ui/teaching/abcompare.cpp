@@ -86,25 +86,24 @@ void ABCompare::setRun(Slot slot, const TraceData& trace, const QString& label)
     Side& sd = side(slot);
     sd.set = true;
     sd.label = label.isEmpty() ? trace.title : label;
+    // Counts and wall time from the record's exact totals (the same figures
+    // as the status bar's run summary), whether or not it is a sample.
     sd.numbers = summarize(trace);
     // t = 0 at the run's first submission, so A and B line up.
-    qint64 start = std::numeric_limits<qint64>::max();
-    for (const TaskSpan& s : trace.spans)
-        start =
-            std::min(start, s.enqueueNs > 0 && s.enqueueNs <= s.startNs ? s.enqueueNs : s.startNs);
-    sd.runStartNs = trace.spans.empty() ? trace.originNs : start;
+    const RunTotals& totals = trace.record->totals();
+    sd.runStartNs = totals.firstNs > 0 ? totals.firstNs : trace.originNs;
     // Lanes only for workers that ran something in this run: after a
     // resize from 4 workers to 1, run B listed A's three retired workers as
     // empty lanes.
-    QSet<int> ran;
-    for (const TaskSpan& s : trace.spans)
-        ran.insert(s.worker);
-    QHash<int, QString> names;
+    TraceData lanes = trace;
+    lanes.workers.clear();
+    const QList<qint32> ran = trace.record->workers();
     for (const TraceWorker& w : trace.workers) {
         if (ran.contains(w.index))
-            names.insert(w.index, w.name);
+            lanes.workers.append(w);
     }
-    sd.timeline->setSpans(trace.spans, names, sd.runStartNs);
+    lanes.originNs = sd.runStartNs;
+    sd.timeline->setTraceData(lanes);
 
     const QString letter = slot == Slot::A ? QStringLiteral("A") : QStringLiteral("B");
     sd.title->setText(QStringLiteral("%1: %2").arg(letter, sd.label));
@@ -119,6 +118,10 @@ void ABCompare::setRun(Slot slot, const TraceData& trace, const QString& label)
         text += tr(" · GIL wait %1").arg(display::formatDuration(n.gilWaitNs));
     if (n.failed || n.cancelled)
         text += tr(" · %1 failed, %2 cancelled").arg(n.failed).arg(n.cancelled);
+    // The timeline and the median are of a sample past the record limit.
+    const QString note = trace.record->samplingNote();
+    if (!note.isEmpty())
+        text += tr(" · timeline: %1").arg(note);
     sd.summary->setText(text);
     sd.bar->setDecomposition(n.decomposition);
     fitBoth();

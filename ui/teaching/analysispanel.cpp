@@ -34,9 +34,9 @@ void AnalysisPanel::analyse(const std::vector<TaskSpan>& spans, const RunContext
     setResults(decompose(spans), detectPatterns(fromSpans(spans, context)));
 }
 
-void AnalysisPanel::analyse(const std::deque<TaskSpan>& spans, const RunContext& context)
+void AnalysisPanel::analyse(const RunRecord& record, const RunContext& context)
 {
-    analyse(std::vector<TaskSpan>(spans.begin(), spans.end()), context);
+    setResults(decompose(record), detectPatterns(fromRecord(record, context)));
 }
 
 void AnalysisPanel::setResults(const TimeDecomposition& decomposition,

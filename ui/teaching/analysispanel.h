@@ -5,14 +5,13 @@
 // overhead-bound), each with its plain-words meaning and this run's numbers.
 //
 //     RunContext ctx{executor->maxWorkers(), QThread::idealThreadCount(), gil};
-//     panel->analyse(monitor->spanHistory(), ctx);
+//     panel->analyse(*monitor->record(), ctx);
 
 #include <poolscope/patterns.h>
 
 #include <QList>
 #include <QWidget>
 
-#include <deque>
 #include <vector>
 
 class QLabel;
@@ -28,7 +27,9 @@ public:
 
     /// Decomposes the spans and detects patterns (fromSpans + detectPatterns).
     void analyse(const std::vector<TaskSpan>& spans, const RunContext& context);
-    void analyse(const std::deque<TaskSpan>& spans, const RunContext& context);
+    /// The same for a run's record: exact totals (decompose(record),
+    /// fromRecord) even when the record is a sample.
+    void analyse(const RunRecord& record, const RunContext& context);
     /// Shows precomputed results.
     void setResults(const TimeDecomposition& decomposition, const QList<PatternHint>& hints);
     void clear();

@@ -1,5 +1,5 @@
 #pragma once
-// Lessons: predict-then-observe scenarios for class (ANCHORS.md §C).
+// Lessons: predict-then-observe scenarios for class (docs/gui.md).
 //
 // Each lesson is a Markdown file under resources/lessons/ (compiled in as
 // the Qt resource ":/lessons/NN-name.md", see docs/lessons.md). It starts

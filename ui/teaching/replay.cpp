@@ -113,13 +113,13 @@ bool ReplayController::loadData(const QByteArray& json, const QString& sourceNam
         return false;
     }
     QString why;
-    std::optional<TraceData> t = readChromeTrace(json, &why);
+    std::optional<TraceData> t = readTrace(json, &why);
     if (!t) {
         emit error(
             tr("Cannot replay %1: it is not a readable PoolScope trace (%2)").arg(name, why));
         return false;
     }
-    if (t->spans.empty()) {
+    if (t->record->empty()) {
         emit error(tr("Cannot replay %1: it holds no finished tasks").arg(name));
         return false;
     }
@@ -141,25 +141,35 @@ void ReplayController::adopt(TraceData trace, const QString& source)
     const RecordingExtent extent = recordingExtent(m_trace); // the charts use it too
     m_startNs = extent.startNs;
     m_durationNs = extent.durationNs;
-    m_byEnd.resize(m_trace.spans.size());
-    for (std::size_t i = 0; i < m_byEnd.size(); ++i)
-        m_byEnd[i] = i;
-    std::stable_sort(m_byEnd.begin(), m_byEnd.end(), [this](std::size_t a, std::size_t b) {
-        return m_trace.spans[a].endNs < m_trace.spans[b].endNs;
-    });
+    m_byEnd = m_trace.record->copyInEndOrder();
+    m_starts.clear();
+    m_starts.reserve(std::size_t(m_trace.size()));
+    for (quint64 r = 0; r < m_trace.size(); ++r) {
+        if (m_trace.record->started(r))
+            m_starts.push_back(m_trace.record->startNs(r));
+    }
+    std::sort(m_starts.begin(), m_starts.end());
     m_laneNames.clear();
     for (const TraceWorker& w : m_trace.workers)
         m_laneNames.insert(w.index, w.name);
+    if (m_timeline) {
+        m_applying = true;
+        m_timeline->setRecord(m_trace.record, m_laneNames, m_startNs);
+        m_applying = false;
+    }
     if (m_model) {
         for (auto it = m_laneNames.cbegin(); it != m_laneNames.cend(); ++it)
             m_model->setWorkerName(it.key(), it.value());
+        m_model->setRecord(m_byEnd);
     }
     m_autoFit = true;
     m_finished = 0;
     m_positionNs = m_durationNs;
     apply(-1);
     emit positionChanged(m_positionNs);
-    emit loaded(m_trace.title, int(m_trace.spans.size()), m_durationNs);
+    // The run's task count (every task, also when the file holds a sample).
+    const RecordStats st = m_trace.record->stats();
+    emit loaded(m_trace.title, int(st.seen + st.lost), m_durationNs);
 }
 
 void ReplayController::unload()
@@ -168,7 +178,8 @@ void ReplayController::unload()
     m_trace = {};
     m_loaded = false;
     m_durationNs = m_positionNs = 0;
-    m_byEnd.clear();
+    m_byEnd.reset();
+    m_starts.clear();
     m_finished = m_visibleSpans = 0;
     if (m_timeline)
         m_timeline->clear();
@@ -194,60 +205,35 @@ void ReplayController::setPosition(qint64 ns)
 void ReplayController::apply(qint64 previousNs)
 {
     const qint64 now = m_startNs + m_positionNs;
+    // Tasks that have started by now (a prefix of the sorted start times);
+    // the timeline shows them cut at now, without rebuilding anything.
+    m_visibleSpans =
+        std::size_t(std::upper_bound(m_starts.begin(), m_starts.end(), now) - m_starts.begin());
     if (m_timeline) {
-        // Spans that have started by now; a task still running is cut at now.
-        std::vector<TaskSpan> visible;
-        visible.reserve(m_trace.spans.size());
-        for (const TaskSpan& s : m_trace.spans) {
-            if (s.startNs > now)
-                continue;
-            TaskSpan v = s;
-            v.endNs = std::min(v.endNs, now);
-            visible.push_back(v);
-        }
-        m_visibleSpans = visible.size();
-        // setSpans() fits the view to what it gets; keep the whole run in
-        // view (or the user's zoom and pan) instead.
-        const double viewStart = m_timeline->viewStartNs();
-        const double npp = m_timeline->nsPerPixel();
         m_applying = true;
-        m_timeline->setSpans(visible, m_laneNames, m_startNs);
+        if (m_positionNs >= m_durationNs)
+            m_timeline->clearHorizon();
+        else
+            m_timeline->setHorizon(now);
         if (m_autoFit)
             fitView();
-        else
-            m_timeline->setView(viewStart, npp);
         m_applying = false;
-    } else {
-        m_visibleSpans = 0;
-        for (const TaskSpan& s : m_trace.spans)
-            m_visibleSpans += s.startNs <= now ? 1 : 0;
     }
 
-    // Tasks finished by now, in order of completion (as they arrived live).
-    std::size_t k = std::size_t(
-        std::upper_bound(m_byEnd.begin(), m_byEnd.end(), now,
-                         [this](qint64 t, std::size_t i) { return t < m_trace.spans[i].endNs; })
-        - m_byEnd.begin());
-    if (m_model) {
-        std::size_t from = m_finished;
-        if (previousNs < 0 || previousNs > m_positionNs || k < m_finished
-            || m_model->rowCount()
-                   != int(std::min<std::size_t>(m_finished, std::size_t(m_model->maxRows())))) {
-            m_model->clear();
-            from = 0;
-        }
-        if (k > from) {
-            QList<TaskRecord> records;
-            records.reserve(qsizetype(k - from));
-            for (std::size_t j = from; j < k; ++j) {
-                TaskRecord r;
-                r.span = m_trace.spans[m_byEnd[j]];
-                r.args = m_trace.args.value(r.span.taskId);
-                records.append(r);
-            }
-            m_model->appendRecords(records);
-        }
+    // Tasks finished by now, in order of completion (as they arrived live):
+    // a prefix of the rows in end order.
+    std::size_t lo = 0, hi = std::size_t(m_byEnd->size());
+    while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (m_byEnd->endNs(mid) <= now)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
+    const std::size_t k = lo;
+    if (m_model)
+        m_model->setRowLimit(k);
+    (void)previousNs;
     m_finished = k;
 }
 
@@ -386,7 +372,7 @@ void ReplayBar::sync()
                                     .arg(m_controller->sourceName().isEmpty()
                                              ? m_controller->trace().title
                                              : m_controller->sourceName())
-                                    .arg(m_controller->trace().spans.size())
+                                    .arg(m_controller->trace().size())
                               : QString());
 }
 

@@ -1,13 +1,14 @@
 #pragma once
-// Record and replay (ANCHORS.md §C): a run saved as a Chrome trace
+// Record and replay (docs/gui.md): a run saved as a Chrome trace
 // (RunController::exportTrace / poolscope-cli --trace) is loaded back and
 // played like a recording, so a class can watch it again, pause it and
 // scrub through it.
 //
-// ReplayController drives a TimelineWidget (the spans that have started by
-// the current position, those still running cut at the position) and a
-// FuturesModel (the tasks finished by the position; args from
-// TraceData::args). Position runs 0..durationNs() from the first span's
+// ReplayController drives a TimelineWidget (the run's record with a horizon
+// at the current position: tasks started by then, those still running cut
+// there) and a
+// FuturesModel (the tasks finished by the position: a prefix of the
+// record's rows in end order). Position runs 0..durationNs() from the first span's
 // start; play() advances it at 1x, 4x or 16x from a QTimer. ReplayBar is
 // the scrubber: play/pause, speed, a slider, the time. ReplayCharts
 // (replaycharts.h) draws the recording's throughput and per-core charts up to
@@ -43,7 +44,8 @@ public:
     void setTimeline(TimelineWidget* timeline);
     void setFuturesModel(FuturesModel* model);
 
-    /// Reads a PoolScope Chrome trace. On failure emits error() with a clear
+    /// Reads a PoolScope trace (Chrome JSON or Perfetto protobuf, told apart
+    /// by content). On failure emits error() with a clear
     /// sentence (file unreadable, not JSON, not a trace, no tasks) and keeps
     /// the previous recording. On success shows the whole run (position =
     /// duration) and emits loaded().
@@ -112,8 +114,9 @@ private:
     qint64 m_startNs = 0; // absolute time of position 0
     qint64 m_durationNs = 0;
     qint64 m_positionNs = 0;
-    std::vector<std::size_t> m_byEnd; // span indices sorted by end
-    std::size_t m_finished = 0;       // m_byEnd prefix in the futures model
+    std::shared_ptr<RunRecord> m_byEnd; // the trace's rows in end order
+    std::vector<qint64> m_starts;       // start times of the tasks that ran, sorted
+    std::size_t m_finished = 0;         // m_byEnd prefix in the futures model
     std::size_t m_visibleSpans = 0;
     QHash<int, QString> m_laneNames;
     QPointer<TimelineWidget> m_timeline;

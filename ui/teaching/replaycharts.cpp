@@ -16,16 +16,12 @@ namespace poolscope {
 
 RecordingExtent recordingExtent(const TraceData& trace)
 {
-    if (trace.spans.empty())
+    // The run's exact extent (first submit to last end), from every task it
+    // had, even when the record holds a sample.
+    const RunTotals& t = trace.record->totals();
+    if (trace.record->empty() || t.firstNs <= 0)
         return {trace.originNs, 0};
-    qint64 start = std::numeric_limits<qint64>::max();
-    qint64 end = std::numeric_limits<qint64>::min();
-    for (const TaskSpan& s : trace.spans) {
-        start =
-            std::min(start, s.enqueueNs > 0 && s.enqueueNs <= s.startNs ? s.enqueueNs : s.startNs);
-        end = std::max(end, s.endNs);
-    }
-    return {start, std::max<qint64>(0, end - start)};
+    return {t.firstNs, std::max<qint64>(0, t.lastEndNs - t.firstNs)};
 }
 
 int ReplaySeries::bucketsUpTo(qint64 positionNs) const
@@ -51,8 +47,10 @@ ReplaySeries replaySeries(const TraceData& trace)
     const RecordingExtent ext = recordingExtent(trace);
     r.startNs = ext.startNs;
     r.durationNs = ext.durationNs;
-    if (trace.spans.empty())
+    if (trace.record->empty())
         return r;
+    // Past its limit the record holds one task in `w`: each stands for w.
+    const qint64 w = qint64(trace.record->sampling());
 
     const qint64 d = r.durationNs;
     const int n = int(std::clamp<qint64>(d / kReplayMinBucketNs, 1, kReplayMaxBuckets));
@@ -69,8 +67,8 @@ ReplaySeries replaySeries(const TraceData& trace)
 
     // Throughput.
     r.finished.assign(std::size_t(n), 0);
-    for (const TaskSpan& s : trace.spans)
-        ++r.finished[std::size_t(bucketOf(s.endNs - r.startNs))];
+    for (const TaskSpan s : *trace.record)
+        r.finished[std::size_t(bucketOf(s.endNs - r.startNs))] += w;
     r.tasksPerSecond.resize(std::size_t(n));
     for (int i = 0; i < n; ++i) {
         const qint64 len = r.bucketNs(i);
@@ -100,7 +98,9 @@ ReplaySeries replaySeries(const TraceData& trace)
         }
     } else {
         std::vector<qint64> enq, startKnown, starts, ends;
-        for (const TaskSpan& s : trace.spans) {
+        for (const TaskSpan s : *trace.record) {
+            if (!s.started)
+                continue; // never ran
             if (s.enqueueNs > 0 && s.enqueueNs <= s.startNs) {
                 enq.push_back(s.enqueueNs);
                 startKnown.push_back(s.startNs);
@@ -112,8 +112,8 @@ ReplaySeries replaySeries(const TraceData& trace)
             std::sort(v->begin(), v->end());
         for (int i = 0; i < n; ++i) {
             const qint64 t = r.startNs + r.edges[std::size_t(i) + 1];
-            r.queued[std::size_t(i)] = double(countUpTo(enq, t) - countUpTo(startKnown, t));
-            r.running[std::size_t(i)] = double(countUpTo(starts, t) - countUpTo(ends, t));
+            r.queued[std::size_t(i)] = double(w * (countUpTo(enq, t) - countUpTo(startKnown, t)));
+            r.running[std::size_t(i)] = double(w * (countUpTo(starts, t) - countUpTo(ends, t)));
         }
     }
 
@@ -121,7 +121,7 @@ ReplaySeries replaySeries(const TraceData& trace)
     // bucket, whole buckets in between through a difference array, so a
     // span costs O(log n) however long it is.
     std::map<int, std::size_t> coreIndex;
-    for (const TaskSpan& s : trace.spans) {
+    for (const TaskSpan s : *trace.record) {
         if (s.core >= 0)
             coreIndex.emplace(int(s.core), 0);
     }
@@ -132,7 +132,7 @@ ReplaySeries replaySeries(const TraceData& trace)
     }
     std::vector<std::vector<double>> partial(k, std::vector<double>(std::size_t(n), 0.0));
     std::vector<std::vector<qint64>> whole(k, std::vector<qint64>(std::size_t(n) + 1, 0));
-    for (const TaskSpan& s : trace.spans) {
+    for (const TaskSpan s : *trace.record) {
         if (s.core < 0)
             continue;
         const qint64 a = std::clamp<qint64>(s.startNs - r.startNs, 0, d);
@@ -142,13 +142,13 @@ ReplaySeries replaySeries(const TraceData& trace)
         const std::size_t c = coreIndex[int(s.core)];
         const int i0 = bucketOf(a), i1 = bucketOf(b);
         if (i0 == i1) {
-            partial[c][std::size_t(i0)] += double(b - a);
+            partial[c][std::size_t(i0)] += double(w) * double(b - a);
             continue;
         }
-        partial[c][std::size_t(i0)] += double(r.edges[std::size_t(i0) + 1] - a);
-        partial[c][std::size_t(i1)] += double(b - r.edges[std::size_t(i1)]);
-        ++whole[c][std::size_t(i0) + 1];
-        --whole[c][std::size_t(i1)];
+        partial[c][std::size_t(i0)] += double(w) * double(r.edges[std::size_t(i0) + 1] - a);
+        partial[c][std::size_t(i1)] += double(w) * double(b - r.edges[std::size_t(i1)]);
+        whole[c][std::size_t(i0) + 1] += w;
+        whole[c][std::size_t(i1)] -= w;
     }
     r.busy.assign(k, std::vector<double>(std::size_t(n), 0.0));
     for (std::size_t c = 0; c < k; ++c) {

@@ -1,5 +1,5 @@
 #pragma once
-// Slow motion for the demo workloads (ANCHORS.md §C: record, replay, slow
+// Slow motion for the demo workloads (docs/gui.md: record, replay, slow
 // motion): so a class can follow single tasks from the queue to a worker to
 // done, each task is made `factor` times longer by raising its work (size)
 // or its delay knob, within the workload's limits (Workloads::validate).
