@@ -36,6 +36,7 @@
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
@@ -63,14 +64,67 @@ namespace poolscope {
 namespace {
 constexpr int kStateVersion = 2; // bump when the dock set changes (2: abDock, replayDock)
 
+/// Flat, opaque scroll bars for views that change many times a second (the
+/// futures table follows a million rows): the style's shaded bars are drawn
+/// with blends that Qt's raster engine hands to its thread pool (see
+/// ui/timeline/timelinewidget.cpp), and under load each repaint waited on
+/// it. Plain fills of palette colours take the engine's memory-fill path.
+void flatScrollBars(QAbstractScrollArea* area)
+{
+    const QString sheet = QStringLiteral(
+        "QScrollBar { background: palette(base); border: none; margin: 0; }"
+        "QScrollBar:vertical { width: 12px; }"
+        "QScrollBar:horizontal { height: 12px; }"
+        "QScrollBar::handle { background: palette(mid); border: none; }"
+        "QScrollBar::handle:hover { background: palette(dark); }"
+        "QScrollBar::handle:vertical { min-height: 24px; }"
+        "QScrollBar::handle:horizontal { min-width: 24px; }"
+        "QScrollBar::add-line, QScrollBar::sub-line { width: 0; height: 0; border: none; }"
+        "QScrollBar::add-page, QScrollBar::sub-page { background: none; }");
+    area->verticalScrollBar()->setStyleSheet(sheet);
+    area->horizontalScrollBar()->setStyleSheet(sheet);
+}
+
+/// A table view that asks the display server where the pointer is only
+/// when the pointer is over it. QAbstractItemView re-checks the hovered row
+/// on every scroll with QCursor::pos(), a round trip to the X server: the
+/// futures table scrolls with a live run every tick, and each round trip held
+/// the GUI thread ~5 ms under load (docs/gui.md, "The window under load").
+class Table : public QTableView {
+public:
+    using QTableView::QTableView;
+
+protected:
+    void verticalScrollbarValueChanged(int value) override
+    {
+        if (viewport()->underMouse())
+            QTableView::verticalScrollbarValueChanged(value);
+        else if (model() && value == verticalScrollBar()->maximum()
+                 && model()->canFetchMore(rootIndex()))
+            model()->fetchMore(rootIndex());
+    }
+    void horizontalScrollbarValueChanged(int value) override
+    {
+        if (viewport()->underMouse())
+            QTableView::horizontalScrollbarValueChanged(value);
+        else if (model() && value == horizontalScrollBar()->maximum()
+                 && model()->canFetchMore(rootIndex()))
+            model()->fetchMore(rootIndex());
+    }
+};
+
 QTableView* makeTable(QAbstractItemModel* model, QWidget* parent)
 {
-    auto* v = new QTableView(parent);
+    auto* v = new Table(parent);
     v->setModel(model);
     v->setSelectionBehavior(QAbstractItemView::SelectRows);
     v->setSelectionMode(QAbstractItemView::SingleSelection);
     v->setEditTriggers(QAbstractItemView::NoEditTriggers);
     v->setAlternatingRowColors(true);
+    // No grid: its column lines span the whole view, and Qt's raster engine
+    // hands lines that tall to threads (see ui/timeline/timelinewidget.cpp):
+    // under load each repaint waited on them. Alternating rows suffice.
+    v->setShowGrid(false);
     v->setWordWrap(false);
     v->verticalHeader()->hide();
     // Fixed row heights: the view never measures 100k rows.
@@ -78,6 +132,7 @@ QTableView* makeTable(QAbstractItemModel* model, QWidget* parent)
     v->verticalHeader()->setDefaultSectionSize(v->fontMetrics().height() + 6);
     v->horizontalHeader()->setStretchLastSection(true);
     v->horizontalHeader()->setHighlightSections(false);
+    flatScrollBars(v);
     return v;
 }
 
@@ -283,17 +338,26 @@ void MainWindow::buildActions()
                       .arg(a->shortcut().toString(QKeySequence::NativeText)));
     connect(a, &QAction::triggered, m_controller, &RunController::shutdown);
 
-    a = makeAction(QStringLiteral("exportTrace"), tr("Export &trace JSON..."),
+    a = makeAction(QStringLiteral("exportTrace"), tr("Export &trace..."),
                    QKeySequence(Qt::CTRL | Qt::Key_E));
     a->setIcon(icons::get(icons::Icon::Export));
-    a->setStatusTip(tr("Chrome Trace Event JSON: open it in ui.perfetto.dev"));
+    a->setStatusTip(tr("Every task of the run, for ui.perfetto.dev (Perfetto's own format, "
+                       "compact; or Chrome JSON)"));
     connect(a, &QAction::triggered, this, [this] {
         const QString dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
-        const QString path = QFileDialog::getSaveFileName(
-            this, tr("Export trace"), dir + QStringLiteral("/poolscope-trace.json"),
-            tr("Chrome trace (*.json)"));
-        if (!path.isEmpty())
-            exportTraceTo(path);
+        // Perfetto's format first: a million tasks take ~120 MB there, ~400
+        // MB as JSON.
+        const QString perfetto = tr("Perfetto trace (*.pftrace)");
+        const QString json = tr("Chrome trace JSON (*.json)");
+        QString chosen = perfetto;
+        QString path = QFileDialog::getSaveFileName(
+            this, tr("Export trace"), dir + QStringLiteral("/poolscope-trace.pftrace"),
+            perfetto + QStringLiteral(";;") + json, &chosen);
+        if (path.isEmpty())
+            return;
+        if (QFileInfo(path).suffix().isEmpty())
+            path += chosen == json ? QStringLiteral(".json") : QStringLiteral(".pftrace");
+        exportTraceTo(path);
     });
 
     a = makeAction(QStringLiteral("exportCsv"), tr("Export &CSV..."),
@@ -320,6 +384,22 @@ void MainWindow::buildActions()
 
     a = makeAction(QStringLiteral("quit"), tr("&Quit"), QKeySequence::Quit);
     connect(a, &QAction::triggered, this, &QWidget::close);
+
+    a = makeAction(QStringLiteral("recordLimit"), tr("Record &limit..."));
+    a->setStatusTip(tr("How many tasks of a run are recorded (table, timeline, exports) before "
+                       "the record keeps a stated sample"));
+    connect(a, &QAction::triggered, this, [this] {
+        bool ok = false;
+        const int n = QInputDialog::getInt(
+            this, tr("Record limit"),
+            tr("Tasks of a run recorded in full (the futures table, the timeline and the "
+               "exports show every one of them; past it, a uniform sample that says so). "
+               "About 40 bytes a task; the counts are always exact."),
+            int(std::min<quint64>(recordLimit(), quint64(INT_MAX))), 1000,
+            int(RunRecord::kMaxLimit), 100'000, &ok);
+        if (ok)
+            setRecordLimit(quint64(n));
+    });
 
     a = makeAction(QStringLiteral("resetLayout"), tr("&Reset layout"));
     connect(a, &QAction::triggered, this, &MainWindow::resetLayout);
@@ -381,8 +461,25 @@ void MainWindow::buildMenus()
     view->addAction(m_controlToolBar->toggleViewAction());
     view->addAction(m_slowToolBar->toggleViewAction());
     view->addSeparator();
+    view->addAction(action(QStringLiteral("recordLimit")));
     view->addAction(action(QStringLiteral("presenter")));
     view->addAction(action(QStringLiteral("resetLayout")));
+}
+
+void MainWindow::setRecordLimit(quint64 tasks)
+{
+    m_controller->monitor()->setRecordLimit(tasks);
+    updateFuturesLabel();
+    statusBar()->showMessage(
+        tasks == 0 ? tr("Tasks are not recorded (counts only)")
+                   : tr("Each run records up to %1 tasks, then a stated sample of them")
+                         .arg(QLocale().toString(tasks)),
+        5000);
+}
+
+quint64 MainWindow::recordLimit() const
+{
+    return m_controller->monitor()->options().recordLimit;
 }
 
 QDockWidget* MainWindow::addPanel(const QString& objectName, const QString& title, QWidget* content)
@@ -462,42 +559,40 @@ void MainWindow::buildDocks()
     {
         auto* w = new QWidget(this);
         m_futuresModel = new FuturesModel(this);
-        m_futuresFilter = new FuturesFilterModel(this);
-        m_futuresFilter->setSourceModel(m_futuresModel);
         m_statusFilter = new QComboBox(w);
         m_statusFilter->setObjectName(QStringLiteral("futuresStatusFilter"));
-        m_statusFilter->addItem(tr("All"), int(FuturesFilterModel::StatusFilter::All));
-        m_statusFilter->addItem(tr("Succeeded"), int(FuturesFilterModel::StatusFilter::Succeeded));
-        m_statusFilter->addItem(tr("Failed"), int(FuturesFilterModel::StatusFilter::Failed));
-        m_statusFilter->addItem(tr("Cancelled"), int(FuturesFilterModel::StatusFilter::Cancelled));
+        m_statusFilter->addItem(tr("All"), int(FuturesModel::StatusFilter::All));
+        m_statusFilter->addItem(tr("Succeeded"), int(FuturesModel::StatusFilter::Succeeded));
+        m_statusFilter->addItem(tr("Failed"), int(FuturesModel::StatusFilter::Failed));
+        m_statusFilter->addItem(tr("Cancelled"), int(FuturesModel::StatusFilter::Cancelled));
         connect(m_statusFilter, &QComboBox::currentIndexChanged, this, [this] {
-            m_futuresFilter->setStatusFilter(
-                FuturesFilterModel::StatusFilter(m_statusFilter->currentData().toInt()));
+            m_futuresModel->setStatusFilter(
+                FuturesModel::StatusFilter(m_statusFilter->currentData().toInt()));
         });
         m_search = new QLineEdit(w);
         m_search->setObjectName(QStringLiteral("futuresSearch"));
         m_search->setPlaceholderText(tr("Filter by task, arguments, result or error"));
         m_search->setClearButtonEnabled(true);
-        // Filtering 100k rows per keystroke would stutter: wait for a pause.
+        // Filtering a million rows per keystroke would stutter: wait for a pause.
         auto* debounce = new QTimer(this);
         debounce->setSingleShot(true);
         debounce->setInterval(200);
         connect(m_search, &QLineEdit::textChanged, debounce, qOverload<>(&QTimer::start));
         connect(debounce, &QTimer::timeout, this,
-                [this] { m_futuresFilter->setTextFilter(m_search->text()); });
+                [this] { m_futuresModel->setTextFilter(m_search->text()); });
         connect(m_search, &QLineEdit::returnPressed, this, [this, debounce] {
             debounce->stop();
-            m_futuresFilter->setTextFilter(m_search->text());
+            m_futuresModel->setTextFilter(m_search->text());
         });
-        m_trimmedLabel = new QLabel(tr("0 trimmed"), w);
-        m_trimmedLabel->setObjectName(QStringLiteral("trimmedLabel"));
-        m_trimmedLabel->setToolTip(tr("The table keeps the newest %1 completed futures; older "
-                                      "rows are trimmed (counts stay exact in the status bar).")
-                                       .arg(QLocale().toString(m_futuresModel->maxRows())));
-        m_futuresView = makeTable(m_futuresFilter, w);
+        // What the table holds, in words: "1,000,000 tasks" (every one), or
+        // "sample: 1 in 128 of 1,000,000 tasks", or "412 of 1,000,000 shown
+        // (filter)".
+        m_tableLabel = new QLabel(w);
+        m_tableLabel->setObjectName(QStringLiteral("futuresCountLabel"));
+        m_futuresView = makeTable(m_futuresModel, w);
         m_futuresView->setObjectName(QStringLiteral("futuresView"));
         m_futuresView->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
-        m_futuresView->setSortingEnabled(true); // numeric through SortRole
+        m_futuresView->setSortingEnabled(true); // FuturesModel::sort on the record's columns
         m_futuresView->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
         m_futuresView->horizontalHeader()->setDefaultSectionSize(72);
         m_futuresView->setColumnWidth(FuturesModel::IdColumn, 60);
@@ -506,20 +601,13 @@ void MainWindow::buildDocks()
         m_futuresView->setColumnWidth(FuturesModel::ResultColumn, 110);
         m_futuresView->setToolTip(tr("Double-click a row for the full result or error."));
         connect(m_futuresView, &QTableView::doubleClicked, this, &MainWindow::showDetails);
-        connect(m_futuresModel, &FuturesModel::trimmedChanged, this, [this](quint64 n) {
-            setTextIfChanged(m_trimmedLabel, tr("%1 trimmed").arg(QLocale().toString(n)));
-        });
-        // Shown only while the monitor samples (a high task rate): the
-        // table is then a sample, and says so.
-        m_sampledLabel = new QLabel(w);
-        m_sampledLabel->setObjectName(QStringLiteral("sampledLabel"));
-        m_sampledLabel->hide();
+        connect(m_futuresModel, &FuturesModel::contentsChanged, this,
+                &MainWindow::updateFuturesLabel);
         auto* bar = new QHBoxLayout;
         bar->addWidget(m_statusFilter);
         bar->addWidget(m_search, 1);
-        bar->addWidget(m_sampledLabel);
         bar->addSpacing(12);
-        bar->addWidget(m_trimmedLabel);
+        bar->addWidget(m_tableLabel);
         auto* lay = new QVBoxLayout(w);
         lay->setContentsMargins(2, 2, 2, 2);
         lay->setSpacing(2);
@@ -798,7 +886,7 @@ void MainWindow::buildReplayDock()
     connect(m_replay, &ReplayController::positionChanged, this, [this](qint64 pos) {
         TimeDecomposition spent;
         const qint64 now = m_replay->startNs() + pos;
-        for (const TaskSpan& sp : m_replay->trace().spans) {
+        for (const TaskSpan sp : *m_replay->trace().record) {
             if (sp.endNs <= now)
                 spent += decompose(sp);
         }
@@ -818,6 +906,10 @@ void MainWindow::buildReplayDock()
                     text += tr(", %1 failed, %2 cancelled").arg(n.failed).arg(n.cancelled);
                 if (n.cpuPerWall >= 0)
                     text += tr(", CPU/wall %1").arg(n.cpuPerWall, 0, 'f', 2);
+                // A recording past its limit replays a sample: say so.
+                const QString note = m_replay->trace().record->samplingNote();
+                if (!note.isEmpty())
+                    text += tr(" (timeline and table: %1)").arg(note);
                 m_replaySummary->setText(text);
                 d->setWindowTitle(tr("Replay: %1")
                                       .arg(m_replay->sourceName().isEmpty()
@@ -833,7 +925,8 @@ void MainWindow::buildReplayDock()
         const QString dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
         const QString path =
             QFileDialog::getOpenFileName(this, tr("Replay a recorded run"), dir,
-                                         tr("PoolScope traces (*.json *.trace);;All files (*)"));
+                                         tr("PoolScope traces (*.pftrace *.perfetto-trace *.json "
+                                            "*.trace);;All files (*)"));
         if (!path.isEmpty())
             openReplay(path);
     });
@@ -861,7 +954,7 @@ bool MainWindow::openReplay(const QString& path)
 
 bool MainWindow::replayLastRun()
 {
-    if (m_lastRun.spans.empty()) {
+    if (m_lastRun.record->empty()) {
         showReplayError(tr("Nothing to replay yet: no run has finished"));
         return false;
     }
@@ -872,7 +965,7 @@ bool MainWindow::replayLastRun()
 
 bool MainWindow::keepLastRun(int slot)
 {
-    if (m_lastRun.spans.empty()) {
+    if (m_lastRun.record->empty()) {
         onError(tr("No finished run to keep yet: run something first"));
         return false;
     }
@@ -993,10 +1086,12 @@ void MainWindow::buildStatusBar()
              tr("Exact counters of the pool (never sampled): every task is counted once."));
     m_rateLabel = make(QStringLiteral("rateLabel"), tr("Completed tasks per second."));
     m_droppedLabel = make(QStringLiteral("droppedLabel"),
-                          tr("Detail events (timeline spans, futures rows) dropped because a "
-                             "worker's ring was full between two ticks. Counters stay exact."));
+                          tr("Finished tasks whose record was lost because the window fell "
+                             "behind and a worker's staging was full. Counters stay exact."));
+    m_droppedLabel->hide();
     m_notShownLabel = make(QStringLiteral("notShownLabel"),
-                           tr("Completed futures trimmed from the bounded table history."));
+                           tr("The run's record keeps every task up to its limit (View > Record "
+                              "limit), then a uniform sample of them; counters stay exact."));
     m_notShownLabel->hide();
 }
 
@@ -1076,7 +1171,7 @@ void MainWindow::updateActions()
     action(QStringLiteral("stop"))->setEnabled(busy);
     action(QStringLiteral("shutdown"))->setEnabled(pool);
     action(QStringLiteral("step"))->setEnabled(pool && m_controller->isPaused());
-    const bool haveRun = !m_lastRun.spans.empty();
+    const bool haveRun = !m_lastRun.record->empty();
     action(QStringLiteral("keepAsA"))->setEnabled(haveRun);
     action(QStringLiteral("keepAsB"))->setEnabled(haveRun);
     action(QStringLiteral("replayLastRun"))->setEnabled(haveRun);
@@ -1151,18 +1246,25 @@ void MainWindow::setProfiling(bool on)
     m_tickCosts.clear();
 }
 
+qint64 MainWindow::threadCpuNs() const
+{
+    if (!m_profiling)
+        return 0;
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return qint64(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 void MainWindow::onSnapshot(const Snapshot& s)
 {
+    // A tick feeds the views in three events, not one: the cheap panels and
+    // the status bar now, the futures table next, then the timeline and the
+    // charts. Each is a few ms at 2-4 M tasks/s; together they were 10-15 ms
+    // in one event, which input and paints had to wait for (docs/gui.md,
+    // "The window under load"). Each view still sees every snapshot, in order.
+    auto cost = std::make_shared<TickCost>();
     QElapsedTimer clock;
     clock.start();
-    TickCost cost;
-    auto threadCpuNs = [this] {
-        if (!m_profiling)
-            return qint64(0);
-        timespec ts{};
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return qint64(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-    };
     const qint64 cpu0 = threadCpuNs();
     qint64 mark = cpu0;
     auto lap = [&](qint64& into) {
@@ -1177,24 +1279,63 @@ void MainWindow::onSnapshot(const Snapshot& s)
         ++m_cpuBusyTicks;
     }
     m_queueModel->applySnapshot(s);
-    lap(cost.queueNs);
+    lap(cost->queueNs);
     m_workersModel->applySnapshot(s);
     if (m_workersModel->hasHosts() == m_workersView->isColumnHidden(WorkersModel::HostColumn)) {
         m_workersView->setColumnHidden(WorkersModel::HostColumn, !m_workersModel->hasHosts());
         m_workersView->setColumnHidden(WorkersModel::RankColumn, !m_workersModel->hasHosts());
     }
-    lap(cost.workersNs);
+    lap(cost->workersNs);
+    updateStatus(s);
+    lap(cost->statusNs);
+    cost->wallNs = clock.nsecsElapsed();
+    cost->totalNs = threadCpuNs() - cpu0;
 
+    auto snap = std::make_shared<const Snapshot>(s);
+    QMetaObject::invokeMethod(
+        this,
+        [this, snap, cost] {
+            QElapsedTimer stage;
+            stage.start();
+            const qint64 c0 = threadCpuNs();
+            applyFutures(*snap);
+            cost->futuresNs = threadCpuNs() - c0;
+            cost->totalNs += cost->futuresNs;
+            cost->wallNs += stage.nsecsElapsed();
+            QMetaObject::invokeMethod(
+                this,
+                [this, snap, cost] {
+                    QElapsedTimer stage2;
+                    stage2.start();
+                    qint64 c = threadCpuNs();
+                    m_timeline->applySnapshot(*snap);
+                    cost->timelineNs = threadCpuNs() - c;
+                    c += cost->timelineNs;
+                    applyCharts(*snap);
+                    cost->chartsNs = threadCpuNs() - c;
+                    cost->totalNs += cost->timelineNs + cost->chartsNs;
+                    cost->wallNs += stage2.nsecsElapsed();
+                    if (m_profiling)
+                        m_tickCosts.push_back(*cost);
+                    emit viewsUpdated();
+                },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
+}
+
+void MainWindow::applyFutures(const Snapshot& s)
+{
     QScrollBar* sb = m_futuresView->verticalScrollBar();
     const bool follow = m_futuresView->horizontalHeader()->sortIndicatorSection() < 0
                         && sb->value() >= sb->maximum() - 1;
     m_futuresModel->applySnapshot(s);
-    if (follow && !s.completed.isEmpty())
+    if (follow && s.newRows > 0)
         m_futuresView->scrollToBottom();
-    lap(cost.futuresNs);
+}
 
-    m_timeline->applySnapshot(s);
-    lap(cost.timelineNs);
+void MainWindow::applyCharts(const Snapshot& s)
+{
     m_perCore->applySnapshot(s);
     m_hostCpu->applySnapshot(s);
     if (const bool hosts = m_hostCpu->hostCount() > 0; hosts != m_hostCpu->isVisibleTo(this)) {
@@ -1203,8 +1344,13 @@ void MainWindow::onSnapshot(const Snapshot& s)
     }
     m_throughput->applySnapshot(s);
     m_queueChart->applySnapshot(s);
-    lap(cost.chartsNs);
+    setTextIfChanged(
+        m_rateLabel,
+        tr("%1 tasks/s").arg(QLocale().toString(qint64(m_throughput->lastTasksPerSecond()))));
+}
 
+void MainWindow::updateStatus(const Snapshot& s)
+{
     const QLocale l;
     setTextIfChanged(m_queueFooter, m_queueModel->footerText());
     const Counters& c = s.counters;
@@ -1214,14 +1360,11 @@ void MainWindow::onSnapshot(const Snapshot& s)
                          .arg(l.toString(c.submitted), l.toString(c.queued), l.toString(c.running),
                               l.toString(c.succeeded), l.toString(c.failed),
                               l.toString(c.cancelled)));
-    setTextIfChanged(m_rateLabel,
-                     tr("%1 tasks/s").arg(l.toString(qint64(m_throughput->lastTasksPerSecond()))));
-    setTextIfChanged(m_droppedLabel, tr("dropped events: %1").arg(l.toString(c.droppedEvents)));
+    m_droppedLabel->setVisible(c.droppedEvents > 0);
+    if (c.droppedEvents > 0)
+        setTextIfChanged(m_droppedLabel,
+                         tr("%1 tasks not recorded").arg(l.toString(c.droppedEvents)));
     showSampling(s);
-    const quint64 trimmed = m_futuresModel->trimmed();
-    m_notShownLabel->setVisible(trimmed > 0);
-    if (trimmed > 0)
-        setTextIfChanged(m_notShownLabel, tr("%1 not shown").arg(l.toString(trimmed)));
     QString pool = tr("%1 pool | %2/%3 workers")
                        .arg(s.poolKind == QLatin1String("process") ? tr("process")
                             : s.poolKind == QLatin1String("mpi")   ? tr("MPI")
@@ -1235,29 +1378,37 @@ void MainWindow::onSnapshot(const Snapshot& s)
     if (s.shutdown)
         pool += tr(" | shut down");
     setTextIfChanged(m_poolLabel, pool);
-    lap(cost.statusNs);
-    if (m_profiling) {
-        cost.wallNs = clock.nsecsElapsed();
-        cost.totalNs = threadCpuNs() - cpu0;
-        m_tickCosts.push_back(cost);
-    }
 }
 
 void MainWindow::showSampling(const Snapshot& s)
 {
-    const qint64 every = qint64(s.detailSampling) * qint64(s.recordSampling);
-    m_sampledLabel->setVisible(every > 1);
-    if (every <= 1)
-        return;
+    // The run's record past its limit: the table and timeline show a
+    // sample, and say so; the counters never are one.
+    const QString note = s.record ? s.record->samplingNote() : QString();
+    m_notShownLabel->setVisible(!note.isEmpty());
+    if (!note.isEmpty())
+        setTextIfChanged(m_notShownLabel, note);
+}
+
+void MainWindow::updateFuturesLabel()
+{
+    const FuturesModel& m = *m_futuresModel;
     const QLocale l;
-    setTextIfChanged(m_sampledLabel, tr("sample: 1 in %1").arg(l.toString(every)));
+    QString text;
+    if (m.record() && m.runTasks() > 0) {
+        const QString note = m.sampleNote();
+        const quint64 held = m.record()->size();
+        text = note.isEmpty() ? tr("%1 tasks").arg(l.toString(held)) : note;
+        if (m.isFiltered())
+            text = tr("%1 shown (filter) of %2").arg(l.toString(m.rowCount()), text);
+    }
+    setTextIfChanged(m_tableLabel, text);
     const QString tip =
-        tr("At this rate the monitor keeps detail for a sample of the tasks: the timeline "
-           "shows one task in %1, and this table one of those in %2. The counts in the "
-           "status bar stay exact.")
-            .arg(l.toString(s.detailSampling), l.toString(s.recordSampling));
-    if (m_sampledLabel->toolTip() != tip)
-        m_sampledLabel->setToolTip(tip);
+        tr("Every completed task of the run, up to the record limit (%1 tasks); past it a "
+           "uniform sample, which this label then names. The status bar counts are exact.")
+            .arg(l.toString(m_controller->monitor()->options().recordLimit));
+    if (m_tableLabel->toolTip() != tip)
+        m_tableLabel->setToolTip(tip);
 }
 
 void MainWindow::onResults(const QList<TaskResult>& results)
@@ -1275,13 +1426,6 @@ void MainWindow::onRunFinished(const RunSummary& summary)
 {
     statusBar()->showMessage(summary.text(), 20000);
     updateActions();
-    // What limited this run: its spans only (submitted after it started).
-    std::vector<TaskSpan> spans;
-    for (const TaskSpan& sp : m_controller->monitor()->spanHistory()) {
-        const qint64 t = sp.enqueueNs > 0 ? sp.enqueueNs : sp.startNs;
-        if (t >= summary.startNs && sp.startNs <= summary.endNs)
-            spans.push_back(sp);
-    }
     const RunInfo info = m_runs.take(summary.runId);
     RunContext ctx;
     ctx.workers = summary.workers;
@@ -1291,22 +1435,17 @@ void MainWindow::onRunFinished(const RunSummary& summary)
     if (ticks > 0)
         ctx.systemCpuBusy = (m_cpuBusySum - info.cpuBusySum) / double(ticks);
     m_lastContext = ctx;
-    m_analysis->analyse(spans, ctx);
+    // What limited this run: its record (every task; a sample past the
+    // limit, with exact totals).
+    const std::shared_ptr<RunRecord> record = m_controller->monitor()->record();
+    m_analysis->analyse(*record, ctx);
     // In a lesson, the analysis is part of "observe": open it (as a tab).
     if (dock(QStringLiteral("lessonDock"))->isVisible())
         dock(QStringLiteral("analysisDock"))->show();
 
-    // Record it: this run's spans (and argument texts) as a trace, for
-    // replay and A/B.
+    // Keep it: this run's record as a trace, for replay and A/B (shared,
+    // not copied: the next Start begins a new record).
     TraceData trace = m_controller->monitor()->traceData(summary.text());
-    trace.spans = std::move(spans);
-    QHash<quint64, QString> args;
-    for (const TaskSpan& sp : trace.spans) {
-        const auto it = trace.args.constFind(sp.taskId);
-        if (it != trace.args.cend())
-            args.insert(sp.taskId, it.value());
-    }
-    trace.args = std::move(args);
     trace.counters.clear();
     m_lastRun = std::move(trace);
     const RunSpec& rs = info.spec;
@@ -1319,7 +1458,7 @@ void MainWindow::onRunFinished(const RunSummary& summary)
                          .arg(ctx.gil ? tr(", GIL on") : QString())
                          .arg(rs.chunkSize > 1 ? tr(", chunk %1").arg(rs.chunkSize) : QString());
     updateActions();
-    if (info.abSlot >= 0 && !m_lastRun.spans.empty()) {
+    if (info.abSlot >= 0 && !m_lastRun.record->empty()) {
         m_ab->setRun(info.abSlot == 0 ? ABCompare::Slot::A : ABCompare::Slot::B, m_lastRun,
                      info.abLabel.isEmpty() ? m_lastRunLabel
                                             : info.abLabel + QStringLiteral(": ") + m_lastRunLabel);
@@ -1359,17 +1498,17 @@ QString MainWindow::statusText() const
 
 // ------------------------------------------------------------ futures UI
 
-void MainWindow::showDetails(const QModelIndex& proxyIndex)
+void MainWindow::showDetails(const QModelIndex& index)
 {
-    if (!proxyIndex.isValid())
+    if (!index.isValid())
         return;
-    const int row = m_futuresFilter->mapToSource(proxyIndex).row();
+    const int row = index.row();
     if (row < 0 || row >= m_futuresModel->rowCount())
         return;
     auto* dlg = new QDialog(this);
     dlg->setObjectName(QStringLiteral("futureDetails"));
     dlg->setAttribute(Qt::WA_DeleteOnClose);
-    dlg->setWindowTitle(tr("Task %1").arg(m_futuresModel->record(row).span.taskId));
+    dlg->setWindowTitle(tr("Task %1").arg(m_futuresModel->taskRecord(row).span.taskId));
     auto* text = new QPlainTextEdit(dlg);
     text->setObjectName(QStringLiteral("detailsText"));
     text->setReadOnly(true);
@@ -1389,16 +1528,20 @@ void MainWindow::showDetails(const QModelIndex& proxyIndex)
 
 void MainWindow::selectTask(quint64 taskId)
 {
-    const QModelIndexList hits =
-        m_futuresFilter->match(m_futuresFilter->index(0, 0), FuturesModel::TaskIdRole,
-                               QVariant::fromValue(taskId), 1, Qt::MatchExactly);
-    if (hits.isEmpty()) {
-        statusBar()->showMessage(tr("task %1 is not in the completed futures table (filtered "
-                                    "out or trimmed)")
-                                     .arg(taskId),
-                                 5000);
+    const int row = m_futuresModel->rowOfTask(taskId);
+    if (row < 0) {
+        statusBar()->showMessage(
+            m_futuresModel->isFiltered()
+                ? tr("task %1 is not in the completed futures table: the filter hides it")
+                      .arg(taskId)
+                : tr("task %1 is not in the completed futures table (%2)")
+                      .arg(taskId)
+                      .arg(m_futuresModel->sampleNote().isEmpty() ? tr("not finished yet")
+                                                                  : m_futuresModel->sampleNote()),
+            5000);
         return;
     }
+    const QModelIndexList hits{m_futuresModel->index(row, 0)};
     if (QDockWidget* d = dock(QStringLiteral("futuresDock"))) {
         d->show();
         raiseDock(this, d);
@@ -1437,6 +1580,7 @@ void MainWindow::saveSettings()
     QSettings st(QStringLiteral("PoolScope"), QStringLiteral("PoolScope"));
     m_controls->save(st);
     st.setValue(QStringLiteral("teaching/slowMotion"), m_slowMotion->factor());
+    st.setValue(QStringLiteral("record/limit"), recordLimit());
     st.setValue(QStringLiteral("window/geometry"), saveGeometry());
     st.setValue(QStringLiteral("window/state"), saveState(kStateVersion));
 }
@@ -1446,6 +1590,10 @@ void MainWindow::restoreSettings()
     QSettings st(QStringLiteral("PoolScope"), QStringLiteral("PoolScope"));
     m_controls->restore(st);
     m_slowMotion->setFactor(st.value(QStringLiteral("teaching/slowMotion"), 1).toInt());
+    const quint64 limit =
+        st.value(QStringLiteral("record/limit"), RunRecord::kDefaultLimit).toULongLong();
+    if (limit >= 1 && limit <= RunRecord::kMaxLimit)
+        m_controller->monitor()->setRecordLimit(limit);
     if (!restoreGeometry(st.value(QStringLiteral("window/geometry")).toByteArray()))
         resize(1600, 1000);
     restoreState(st.value(QStringLiteral("window/state")).toByteArray(), kStateVersion);

@@ -2,7 +2,7 @@
 // MainWindow: the control bar, the dock panels and the menus. It only wires
 // things: the RunController's one snapshot per tick goes to every model and
 // view (each takes the whole batch), the controls edit a RunSpec, the
-// actions drive the controller (DESIGN.md §8).
+// actions drive the controller (docs/architecture.md).
 
 #include "runcontroller.h"
 
@@ -61,6 +61,10 @@ public:
     ~MainWindow() override;
 
     RunController* controller() const { return m_controller; }
+    /// Tasks of a run recorded in full before the record samples (View >
+    /// Record limit, --record-limit, saved in the settings); 0: counts only.
+    void setRecordLimit(quint64 tasks);
+    quint64 recordLimit() const;
     ControlBar* controlBar() const { return m_controls; }
 
     /// Docks by object name: queueDock, workersDock, cpuDock, timelineDock,
@@ -82,13 +86,12 @@ public:
     QueueModel* queueModel() const { return m_queueModel; }
     WorkersModel* workersModel() const { return m_workersModel; }
     FuturesModel* futuresModel() const { return m_futuresModel; }
-    FuturesFilterModel* futuresFilter() const { return m_futuresFilter; }
     QTableView* futuresView() const { return m_futuresView; }
     QComboBox* futuresStatusCombo() const { return m_statusFilter; }
     QLineEdit* futuresSearch() const { return m_search; }
-    QLabel* trimmedLabel() const { return m_trimmedLabel; }
-    /// "sample: 1 in N" over the futures table while the monitor samples.
-    QLabel* sampledLabel() const { return m_sampledLabel; }
+    /// What the futures table holds: "1,000 tasks", "sample: 1 in 128 of
+    /// 1,000,000 tasks", "12 shown (filter) of ...".
+    QLabel* futuresCountLabel() const { return m_tableLabel; }
     TimelineWidget* timeline() const { return m_timeline; }
     MandelbrotView* mandelbrot() const { return m_mandelbrot; }
     PerCoreChart* perCoreChart() const { return m_perCore; }
@@ -164,6 +167,8 @@ public:
 signals:
     /// The window was painted for the first time (startup measurement).
     void firstPainted();
+    /// Every view has taken a snapshot (the last stage of onSnapshot()).
+    void viewsUpdated();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -180,6 +185,12 @@ private slots:
 private:
     void buildActions();
     void showSampling(const poolscope::Snapshot& s);
+    // onSnapshot()'s stages (each its own event).
+    void applyFutures(const poolscope::Snapshot& s);
+    void applyCharts(const poolscope::Snapshot& s);
+    void updateStatus(const poolscope::Snapshot& s);
+    qint64 threadCpuNs() const; // 0 unless profiling
+    void updateFuturesLabel();
     void buildMenus();
     void buildDocks();
     void buildStatusBar();
@@ -196,7 +207,7 @@ private:
     void applyDefaultLayout();
     void updateActions();
     void updateHint();
-    void showDetails(const QModelIndex& proxyIndex);
+    void showDetails(const QModelIndex& index);
     void selectTask(quint64 taskId);
     void saveSettings();
     void restoreSettings();
@@ -216,12 +227,10 @@ private:
     ThroughputChart* m_queueChart = nullptr;
     WorkersModel* m_workersModel = nullptr;
     FuturesModel* m_futuresModel = nullptr;
-    FuturesFilterModel* m_futuresFilter = nullptr;
     QTableView* m_futuresView = nullptr;
     QComboBox* m_statusFilter = nullptr;
     QLineEdit* m_search = nullptr;
-    QLabel* m_trimmedLabel = nullptr;
-    QLabel* m_sampledLabel = nullptr;
+    QLabel* m_tableLabel = nullptr;
     TimelineWidget* m_timeline = nullptr;
     MandelbrotView* m_mandelbrot = nullptr;
     PerCoreChart* m_perCore = nullptr;

@@ -1,4 +1,4 @@
-// poolscope: the desktop task monitor (DESIGN.md §8).
+// poolscope: the desktop task monitor (docs/architecture.md).
 //
 //   poolscope [--workload NAME [--tasks N] [--size S] [--knob K=V]...]
 //             [--pool thread|process|mpi] [--workers W] [--gil] [--switch-interval MS]
@@ -154,6 +154,10 @@ int main(int argc, char** argv)
         "panel.",
         "file");
     opt("slow-motion", "Make every task of the runs F times longer (1, 2, 5, 10 or 50).", "f");
+    opt("record-limit",
+        "Tasks of a run recorded in full before the record keeps a stated sample (default "
+        "1000000; View > Record limit).",
+        "n");
     opt("no-settings", "Neither read nor write saved settings.");
 
     if (!p.parse(withoutQtOptions(args))) {
@@ -302,6 +306,10 @@ int main(int argc, char** argv)
                            .arg(slowMotion));
         }
     }
+    quint64 recordLimit = 0; // 0: the saved setting or the default
+    if (p.isSet(QStringLiteral("record-limit")))
+        recordLimit =
+            quint64(number(p, QStringLiteral("record-limit"), 1, qint64(RunRecord::kMaxLimit)));
     const QString replayPath = p.value(QStringLiteral("replay"));
     if (p.isSet(QStringLiteral("replay")) && replayPath.isEmpty())
         usageError(QStringLiteral("--replay needs a trace file"));
@@ -336,7 +344,7 @@ int main(int argc, char** argv)
     }
 
     // ---- the application
-    QApplication app(argc, argv);
+    TimedApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("PoolScope"));
     QApplication::setApplicationName(QStringLiteral("PoolScope"));
     QApplication::setApplicationVersion(QStringLiteral(POOLSCOPE_VERSION));
@@ -346,6 +354,8 @@ int main(int argc, char** argv)
     wo.useSettings = !p.isSet(QStringLiteral("no-settings")) && !screenshot && !measure;
     MainWindow window(wo);
     QApplication::setWindowIcon(window.windowIcon());
+    if (recordLimit > 0)
+        window.setRecordLimit(recordLimit);
 
     // Pool options alone (no workload) set up the controls and the pool.
     {

@@ -12,6 +12,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMetaEnum>
 #include <QSysInfo>
 #include <QThread>
 #include <QTimer>
@@ -23,8 +24,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace poolscope {
@@ -76,11 +79,43 @@ public:
         m_last = -1;
         m_clock.start();
         m_cpu0 = threadCpuNs();
+        if (auto* app = dynamic_cast<TimedApplication*>(QCoreApplication::instance()))
+            app->startTiming(kSlowEventMs);
         m_timer.start();
     }
     QJsonObject stop()
     {
         m_timer.stop();
+        QJsonArray slow;
+        QJsonObject paints;
+        quint64 over = 0;
+        if (auto* app = dynamic_cast<TimedApplication*>(QCoreApplication::instance())) {
+            // The widgets that took longest to paint, by their longest paint.
+            std::vector<std::pair<QString, TimedApplication::PaintCost>> byMax;
+            for (auto it = app->paintCosts().begin(); it != app->paintCosts().end(); ++it)
+                byMax.emplace_back(it.key(), it.value());
+            std::sort(byMax.begin(), byMax.end(),
+                      [](const auto& a, const auto& b) { return a.second.maxMs > b.second.maxMs; });
+            for (std::size_t i = 0; i < std::min<std::size_t>(8, byMax.size()); ++i) {
+                QJsonObject c;
+                c[QStringLiteral("paints")] = qint64(byMax[i].second.count);
+                c[QStringLiteral("mean_ms")] =
+                    byMax[i].second.totalMs / double(std::max<quint64>(1, byMax[i].second.count));
+                c[QStringLiteral("max_ms")] = byMax[i].second.maxMs;
+                paints[byMax[i].first] = c;
+            }
+            const QMetaEnum types = QMetaEnum::fromType<QEvent::Type>();
+            for (const auto& e : app->stopTiming(&over)) {
+                QJsonObject o;
+                o[QStringLiteral("ms")] = e.ms;
+                o[QStringLiteral("cpu_ms")] = e.cpuMs;
+                const char* name = types.valueToKey(e.type);
+                o[QStringLiteral("event")] =
+                    name ? QString::fromLatin1(name) : QString::number(e.type);
+                o[QStringLiteral("receiver")] = e.receiver;
+                slow.append(o);
+            }
+        }
         const double wall = double(m_clock.nsecsElapsed());
         const double cpu = double(threadCpuNs() - m_cpu0);
         QJsonObject o;
@@ -91,8 +126,14 @@ public:
         o[QStringLiteral("lag_p99_ms")] = display::percentile(m_lateMs, 99);
         o[QStringLiteral("lag_max_ms")] =
             m_lateMs.empty() ? 0.0 : *std::max_element(m_lateMs.begin(), m_lateMs.end());
+        // Where a late timer came from: the GUI thread's longest events.
+        o[QStringLiteral("events_over_%1_ms").arg(kSlowEventMs)] = qint64(over);
+        o[QStringLiteral("slowest_events")] = slow;
+        o[QStringLiteral("slowest_paints")] = paints;
         return o;
     }
+
+    static constexpr int kSlowEventMs = 8;
 
 private:
     QTimer m_timer;
@@ -170,7 +211,9 @@ public:
         m_out[QStringLiteral("workers")] = cfg.workers;
         m_out[QStringLiteral("load")] = QStringLiteral(
             "no-op lambdas posted to the thread pool by a feeder thread (TaskOptions name "
-            "'noop'); the catalogue caps runs at 100k tasks");
+            "'noop'); every task recorded in the run's record up to its limit");
+        m_out[QStringLiteral("record_limit")] =
+            qint64(w->controller()->monitor()->options().recordLimit);
     }
 
     void onFirstPaint()
@@ -254,6 +297,7 @@ private:
             return fail(QStringLiteral("no thread pool"));
         m_base = tp->counters().completed();
         m_rss0 = statusMiB("VmRSS:");
+        m_w->controller()->monitor()->startRun(); // the busy phase is one run
         m_clock.start();
         m_probe.start();
         m_feeder = std::make_unique<Feeder>(tp, m_cfg.busyTasks);
@@ -265,6 +309,7 @@ private:
             o[QStringLiteral("view_cost_per_tick")] = tickCosts();
             o[QStringLiteral("dropped_events")] =
                 qint64(m_w->controller()->lastSnapshot().counters.droppedEvents);
+            o[QStringLiteral("record")] = recordFigures();
             m_out[QStringLiteral("busy")] = o;
             m_feeder.reset();
             rss();
@@ -277,9 +322,20 @@ private:
             return finish();
         ThreadPoolExecutor* tp = pool();
         m_base = tp->counters().completed();
+        // The sustained phase is a second run: the busy one goes to the ring
+        // of past runs. Its record fills up (the limit) and then samples, so
+        // memory must be flat from that moment on.
+        m_w->controller()->monitor()->startRun();
+        m_rssRunStart = statusMiB("VmRSS:");
         m_clock.start();
         m_probe.start(); // sustained load: many more lag samples than the busy phase
         m_feeder = std::make_unique<Feeder>(tp, m_cfg.rssTasks);
+        m_onPoll = [this] {
+            if (m_rssAtFull < 0 && m_w->controller()->monitor()->record()->sampling() > 1) {
+                m_rssAtFull = statusMiB("VmRSS:");
+                m_tasksAtFull = qint64(completedSeen() - m_base);
+            }
+        };
         pollUntil(m_base + quint64(m_cfg.rssTasks), [this] {
             QJsonObject lag = m_probe.stop();
             const double secs = double(m_clock.nsecsElapsed()) / 1e9;
@@ -295,12 +351,48 @@ private:
                 o[QStringLiteral("tasks_total")] = qint64(pool()->counters().completed());
                 o[QStringLiteral("seconds")] = double(m_clock.nsecsElapsed()) / 1e9;
                 o[QStringLiteral("rss_before_busy_mib")] = m_rss0;
-                o[QStringLiteral("rss_mib")] = statusMiB("VmRSS:");
+                o[QStringLiteral("rss_at_sustained_start_mib")] = m_rssRunStart;
+                const double rssEnd = statusMiB("VmRSS:");
+                o[QStringLiteral("rss_mib")] = rssEnd;
                 o[QStringLiteral("peak_rss_mib")] = statusMiB("VmHWM:");
+                // Flat once the record limit is reached: growth after it.
+                o[QStringLiteral("tasks_when_record_full")] = m_tasksAtFull;
+                o[QStringLiteral("rss_when_record_full_mib")] = m_rssAtFull;
+                o[QStringLiteral("rss_growth_after_record_full_mib")] =
+                    m_rssAtFull < 0 ? -1.0 : rssEnd - m_rssAtFull;
+                o[QStringLiteral("record")] = recordFigures();
                 m_out[QStringLiteral("memory")] = o;
                 finish();
             });
         });
+    }
+
+    /// The run's record: what it holds, how it sampled, its memory.
+    QJsonObject recordFigures() const
+    {
+        const Monitor* mon = m_w->controller()->monitor();
+        const RunRecord& r = *mon->record();
+        const RecordStats st = r.stats();
+        QJsonObject o;
+        o[QStringLiteral("tasks_seen")] = qint64(st.seen);
+        o[QStringLiteral("rows")] = qint64(st.rows);
+        o[QStringLiteral("sampled_1_in")] = qint64(st.sampling);
+        o[QStringLiteral("lost")] = qint64(st.lost);
+        o[QStringLiteral("note")] = r.samplingNote();
+        o[QStringLiteral("bytes")] = qint64(r.bytes());
+        o[QStringLiteral("bytes_per_row")] = st.rows ? double(r.bytes()) / double(st.rows) : 0.0;
+        o[QStringLiteral("past_runs_kept")] = qint64(mon->pastRuns().size());
+        o[QStringLiteral("past_runs_dropped")] = qint64(mon->droppedRuns());
+        return o;
+    }
+
+    /// Tasks completed as of the monitor's last snapshot: the harness reads
+    /// what the window has, never the pool's lock (taking it on the GUI
+    /// thread while the feeder submits held the event loop up to 12 ms,
+    /// lag the window itself does not have).
+    quint64 completedSeen() const
+    {
+        return m_w->controller()->lastSnapshot().counters.completed();
     }
 
     void pollUntil(quint64 completed, std::function<void()> then)
@@ -308,7 +400,9 @@ private:
         auto* t = new QTimer(this);
         t->setInterval(50);
         connect(t, &QTimer::timeout, this, [this, t, completed, then] {
-            if (pool()->counters().completed() >= completed && m_feeder->finished()) {
+            if (m_onPoll)
+                m_onPoll();
+            if (completedSeen() >= completed && m_feeder->finished()) {
                 t->deleteLater();
                 then();
             }
@@ -347,10 +441,86 @@ private:
     std::unique_ptr<Feeder> m_feeder;
     quint64 m_base = 0;
     double m_rss0 = 0;
+    double m_rssRunStart = 0;
+    double m_rssAtFull = -1;
+    qint64 m_tasksAtFull = -1;
+    std::function<void()> m_onPoll;
     std::size_t m_costCursor = 0;
 };
 
 } // namespace
+
+TimedApplication::TimedApplication(int& argc, char** argv)
+    : QApplication(argc, argv)
+{}
+
+bool TimedApplication::notify(QObject* receiver, QEvent* event)
+{
+    if (!m_timing)
+        return QApplication::notify(receiver, event);
+    const int type = int(event->type());
+    const bool paint = type == QEvent::Paint;
+    if (m_depth > 0 && !paint)
+        return QApplication::notify(receiver, event);
+    // The receiver may be deleted by its own event: name it first.
+    const QMetaObject* meta = receiver ? receiver->metaObject() : nullptr;
+    const QString name = receiver ? receiver->objectName() : QString();
+    const bool outermost = m_depth == 0;
+    const qint64 cpu0 = outermost ? threadCpuNs() : 0;
+    QElapsedTimer t;
+    t.start();
+    ++m_depth;
+    bool result = false;
+    try {
+        result = QApplication::notify(receiver, event);
+    } catch (...) {
+        --m_depth;
+        throw;
+    }
+    --m_depth;
+    const qint64 ns = t.nsecsElapsed();
+    QString who = QString::fromLatin1(meta ? meta->className() : "?");
+    if (!name.isEmpty())
+        who += QStringLiteral(" \"%1\"").arg(name);
+    if (paint) {
+        PaintCost& c = m_paint[who];
+        ++c.count;
+        c.totalMs += double(ns) / 1e6;
+        c.maxMs = std::max(c.maxMs, double(ns) / 1e6);
+    }
+    if (outermost && ns >= m_thresholdNs) {
+        ++m_over;
+        SlowEvent e;
+        e.ms = double(ns) / 1e6;
+        e.cpuMs = double(threadCpuNs() - cpu0) / 1e6;
+        e.type = type;
+        e.receiver = who;
+        m_slow.push_back(std::move(e));
+        std::sort(m_slow.begin(), m_slow.end(),
+                  [](const SlowEvent& a, const SlowEvent& b) { return a.ms > b.ms; });
+        if (m_slow.size() > m_keep)
+            m_slow.pop_back();
+    }
+    return result;
+}
+
+void TimedApplication::startTiming(double thresholdMs, std::size_t keep)
+{
+    m_slow.clear();
+    m_paint.clear();
+    m_over = 0;
+    m_thresholdNs = qint64(thresholdMs * 1e6);
+    m_keep = keep;
+    m_timing = true;
+}
+
+std::vector<TimedApplication::SlowEvent> TimedApplication::stopTiming(quint64* overThreshold)
+{
+    m_timing = false;
+    if (overThreshold)
+        *overThreshold = m_over;
+    return std::exchange(m_slow, {});
+}
 
 double msSinceProcessStart()
 {

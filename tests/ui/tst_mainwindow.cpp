@@ -105,6 +105,7 @@ private slots:
     void mandelbrotTilesReachTheView();
     void doubleClickOpensDetails();
     void panelsShowTheRun();
+    void viewsTakeEachSnapshotInStages();
     void exportsFromTheWindow();
     void futuresSayWhenTheyAreASample_data();
     void futuresSayWhenTheyAreASample();
@@ -165,7 +166,7 @@ void TstMainWindow::buildsWithAllPanels()
     QVERIFY(timeline->isVisible());
     QVERIFY(!w->tabifiedDockWidgets(w->dock(QStringLiteral("throughputDock"))).isEmpty());
     // Models and views are in place and the controls made a pool already.
-    QVERIFY(w->queueModel() && w->workersModel() && w->futuresModel() && w->futuresFilter());
+    QVERIFY(w->queueModel() && w->workersModel() && w->futuresModel());
     QVERIFY(w->timeline() && w->mandelbrot() && w->perCoreChart() && w->throughputChart());
     QVERIFY(w->controller()->hasPool());
     for (const char* a : {"start", "pause", "cancel", "stop", "shutdown"})
@@ -207,8 +208,8 @@ void TstMainWindow::buttonsDriveTheControllerAndViewsFollow()
     auto w = makeWindow();
     RunController* c = w->controller();
     ControlBar* cb = w->controlBar();
-    // The live proxy is checked by the model tester the whole time.
-    QAbstractItemModelTester tester(w->futuresFilter(),
+    // The live model is checked by the model tester the whole time.
+    QAbstractItemModelTester tester(w->futuresModel(),
                                     QAbstractItemModelTester::FailureReportingMode::QtTest);
     QSignalSpy started(c, &RunController::runStarted);
     QSignalSpy finished(c, &RunController::runFinished);
@@ -232,13 +233,15 @@ void TstMainWindow::buttonsDriveTheControllerAndViewsFollow()
 
     // Filtering while rows arrive (the tester watches every change).
     w->futuresSearch()->setText(QStringLiteral("sleep"));
-    QTRY_COMPARE_WITH_TIMEOUT(w->futuresFilter()->textFilter(), QStringLiteral("sleep"), kLong);
-    QTRY_VERIFY_WITH_TIMEOUT(w->futuresFilter()->rowCount() > 0, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->textFilter(), QStringLiteral("sleep"), kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(w->futuresModel()->rowCount() > 0, kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(w->futuresCountLabel()->text().contains(QStringLiteral("(filter)")),
+                             kLong);
     w->futuresStatusCombo()->setCurrentIndex(
-        w->futuresStatusCombo()->findData(int(FuturesFilterModel::StatusFilter::Failed)));
-    QCOMPARE(w->futuresFilter()->rowCount(), 0); // sleep never fails
+        w->futuresStatusCombo()->findData(int(FuturesModel::StatusFilter::Failed)));
+    QCOMPARE(w->futuresModel()->rowCount(), 0); // sleep never fails
     w->futuresStatusCombo()->setCurrentIndex(0);
-    QVERIFY(w->futuresFilter()->rowCount() > 0);
+    QVERIFY(w->futuresModel()->rowCount() > 0);
 
     // Pause: the button drives the controller; the action reads "Resume".
     QTest::mouseClick(button(*w, "pause"), Qt::LeftButton);
@@ -263,8 +266,13 @@ void TstMainWindow::buttonsDriveTheControllerAndViewsFollow()
         w->statusText().contains(QStringLiteral("cancelled %1").arg(QLocale().toString(queued))),
         kLong);
     QVERIFY(!w->action(QStringLiteral("cancel"))->isEnabled());
-    // Every task that ran has its row.
-    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), s.succeeded, kLong);
+    // Every task has its row, the cancelled ones too (they never started).
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 60, kLong);
+    w->futuresStatusCombo()->setCurrentIndex(
+        w->futuresStatusCombo()->findData(int(FuturesModel::StatusFilter::Cancelled)));
+    QCOMPARE(w->futuresModel()->rowCount(), s.cancelled);
+    QCOMPARE(w->futuresModel()->index(0, FuturesModel::WorkerColumn).data().toString(),
+             QStringLiteral("— (never started)"));
 }
 
 void TstMainWindow::badInputIsRefusedWithHint_data()
@@ -561,10 +569,10 @@ void TstMainWindow::doubleClickOpensDetails()
 
     // Only the failed one, then open it.
     w->futuresStatusCombo()->setCurrentIndex(
-        w->futuresStatusCombo()->findData(int(FuturesFilterModel::StatusFilter::Failed)));
-    QCOMPARE(w->futuresFilter()->rowCount(), 1);
+        w->futuresStatusCombo()->findData(int(FuturesModel::StatusFilter::Failed)));
+    QCOMPARE(w->futuresModel()->rowCount(), 1);
     QTableView* view = w->futuresView();
-    const QModelIndex idx = w->futuresFilter()->index(0, FuturesModel::TaskColumn);
+    const QModelIndex idx = w->futuresModel()->index(0, FuturesModel::TaskColumn);
     view->scrollTo(idx);
     const QPoint at = view->visualRect(idx).center();
     QSignalSpy doubleClicked(view, &QAbstractItemView::doubleClicked);
@@ -581,6 +589,36 @@ void TstMainWindow::doubleClickOpensDetails()
     dlg->close();
 }
 
+void TstMainWindow::viewsTakeEachSnapshotInStages()
+{
+    // A tick's snapshot reaches the heavy views (futures, timeline, charts)
+    // in later events than the status bar, so input and paints get in
+    // between; every snapshot reaches them all the same, in order.
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    QSignalSpy views(w.get(), &MainWindow::viewsUpdated);
+    int snapshots = 0, sameEvent = 0;
+    connect(w->controller(), &RunController::snapshotReady, w.get(), [&] {
+        ++snapshots;
+        sameEvent += views.count() >= snapshots ? 1 : 0;
+    });
+    RunSpec spec;
+    spec.workload = QStringLiteral("sleep");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 30;
+    spec.run.size = 5;
+    spec.workers = 2;
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->timeline()->spanCount(), std::size_t(30), kLong);
+    QTRY_COMPARE(views.count(), snapshots);
+    QVERIFY(snapshots > 0);
+    QCOMPARE(sameEvent, 0);
+    QCOMPARE(w->futuresModel()->rowCount(), 30);
+    QVERIFY2(w->statusText().contains(QStringLiteral("done 30")), qPrintable(w->statusText()));
+}
+
 void TstMainWindow::panelsShowTheRun()
 {
     auto w = makeWindow();
@@ -595,7 +633,7 @@ void TstMainWindow::panelsShowTheRun()
     QVERIFY(w->startSpec(spec));
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
     QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 40, kLong);
-    QCOMPARE(w->timeline()->spanCount(), std::size_t(40));
+    QTRY_COMPARE(w->timeline()->spanCount(), std::size_t(40)); // the stage after the futures'
     QCOMPARE(w->timeline()->laneCount(), 2);
     QCOMPARE(w->workersModel()->rowCount(), 2);
     QTRY_VERIFY_WITH_TIMEOUT(w->throughputChart()->chart()->pointCount(0) > 0, kLong);
@@ -605,46 +643,48 @@ void TstMainWindow::panelsShowTheRun()
     QCOMPARE(w->perCoreChart()->chart()->barCount(), w->perCoreChart()->coreCount());
     QVERIFY(w->perCoreChart()->toolTip().contains(QStringLiteral("iowait")));
     QVERIFY2(w->statusText().contains(QStringLiteral("done 40")), qPrintable(w->statusText()));
-    QVERIFY(w->statusText().contains(QStringLiteral("dropped events: 0")));
-    QCOMPARE(w->trimmedLabel()->text(), QStringLiteral("0 trimmed"));
+    // Every task recorded: nothing lost or sampled, so no such words.
+    QVERIFY(!w->statusText().contains(QStringLiteral("not recorded")));
+    QVERIFY(!w->statusText().contains(QStringLiteral("sample")));
+    QCOMPARE(w->futuresCountLabel()->text(), QStringLiteral("40 tasks"));
 }
 
 void TstMainWindow::futuresSayWhenTheyAreASample_data()
 {
-    QTest::addColumn<int>("detail");
-    QTest::addColumn<int>("records");
-    QTest::addColumn<qint64>("oneIn"); // 0: the label is hidden
-    QTest::newRow("every task") << 1 << 1 << qint64(0);
-    QTest::newRow("spans sampled") << 64 << 1 << qint64(64);
-    QTest::newRow("records thinner") << 64 << 16 << qint64(1024);
+    QTest::addColumn<quint64>("limit");
+    QTest::addColumn<int>("tasks");
+    QTest::addColumn<QString>("label"); // the table's count label after the run
+    QTest::newRow("every task") << quint64(0) << 300 << QStringLiteral("300 tasks");
+    QTest::newRow("past the limit")
+        << quint64(100) << 300 << QStringLiteral("sample: 1 in 4 of 300 tasks");
 }
 
 void TstMainWindow::futuresSayWhenTheyAreASample()
 {
-    // At a high rate the monitor keeps detail for a sample of the tasks;
-    // the futures table then says it lists a sample, and of what.
-    QFETCH(int, detail);
-    QFETCH(int, records);
-    QFETCH(qint64, oneIn);
+    // The table lists a sample only past the record limit, and then says so
+    // in its label and in the status bar, with the exact counts.
+    QFETCH(quint64, limit);
+    QFETCH(int, tasks);
+    QFETCH(QString, label);
     auto w = makeWindow();
-    QVERIFY(w->sampledLabel()->isHidden());
-    Snapshot s = w->controller()->monitor()->last();
-    s.detailSampling = detail;
-    s.recordSampling = records;
-    emit w->controller()->snapshotReady(s);
-    QCOMPARE(w->sampledLabel()->isHidden(), oneIn == 0);
-    if (oneIn > 0) {
-        const QLocale l;
-        QCOMPARE(w->sampledLabel()->text(),
-                 QStringLiteral("sample: 1 in %1").arg(l.toString(oneIn)));
-        QVERIFY(w->sampledLabel()->toolTip().contains(l.toString(detail)));
-        QVERIFY(w->sampledLabel()->toolTip().contains(QStringLiteral("stay exact")));
+    if (limit > 0)
+        w->controller()->monitor()->setRecordLimit(limit);
+    RunSpec spec;
+    spec.workload = QStringLiteral("sleep");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = tasks;
+    spec.run.size = 0;
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QCOMPARE(w->futuresCountLabel()->text(), label);
+    QCOMPARE(w->futuresModel()->rowCount(), int(w->controller()->monitor()->record()->size()));
+    if (limit > 0) {
+        QVERIFY2(w->statusText().contains(label), qPrintable(w->statusText()));
+        QVERIFY(w->futuresCountLabel()->toolTip().contains(QStringLiteral("exact")));
+    } else {
+        QVERIFY(!w->statusText().contains(QStringLiteral("sample")));
     }
-    // Back to full detail: the label goes away.
-    s.detailSampling = 1;
-    s.recordSampling = 1;
-    emit w->controller()->snapshotReady(s);
-    QVERIFY(w->sampledLabel()->isHidden());
 }
 
 void TstMainWindow::exportsFromTheWindow()
@@ -658,8 +698,7 @@ void TstMainWindow::exportsFromTheWindow()
     QSignalSpy finished(w->controller(), &RunController::runFinished);
     QVERIFY(w->startSpec(spec));
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
-    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->monitor()->spanHistory().size(), std::size_t(10),
-                              kLong);
+    QCOMPARE(w->controller()->monitor()->record()->size(), quint64(10));
     QTemporaryDir dir;
     QVERIFY(w->exportTraceTo(dir.filePath(QStringLiteral("t.json"))));
     QVERIFY(w->exportCsvTo(dir.filePath(QStringLiteral("t.csv"))));

@@ -138,15 +138,21 @@ RunSpec spec(const QString& workload, int tasks, qint64 size, const QString& poo
 RunSummary runToEnd(MainWindow& w, const RunSpec& s)
 {
     QSignalSpy finished(w.controller(), &RunController::runFinished);
+    QSignalSpy snapshots(w.controller(), &RunController::snapshotReady);
+    QSignalSpy views(&w, &MainWindow::viewsUpdated);
     const quint64 id = w.startSpec(s);
     if (!id)
         qWarning("could not start: %s", qPrintable(w.controlBar()->hint()));
     if (!id || !QTest::qWaitFor([&] { return finished.count() > 0; }, kLong))
         return {};
+    // The views take each snapshot in later events (MainWindow::onSnapshot):
+    // the run is over for the tests once they show its end too.
+    if (!QTest::qWaitFor([&] { return views.count() >= snapshots.count(); }, kLong))
+        qWarning("the views did not take the last snapshot");
     return finished.first().first().value<RunSummary>();
 }
 
-TraceData smallTrace(int n)
+TraceData smallTrace(int n, qint16 core = -1)
 {
     TraceData t;
     t.title = QStringLiteral("hand-made");
@@ -161,7 +167,8 @@ TraceData smallTrace(int n)
         s.endNs = s.startNs + 10 * kMs;
         s.cpuNs = 5 * kMs;
         s.worker = 0;
-        t.spans.push_back(s);
+        s.core = core;
+        t.record->add(s);
     }
     return t;
 }
@@ -373,7 +380,8 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     QCOMPARE(s.succeeded, 12);
     const QString path = dir.filePath(QStringLiteral("run.json"));
     QVERIFY(w->exportTraceTo(path));
-    const std::deque<TaskSpan> live = w->controller()->monitor()->spanHistory();
+    const std::vector<TaskSpan> live(w->controller()->monitor()->record()->begin(),
+                                     w->controller()->monitor()->record()->end());
     QCOMPARE(live.size(), std::size_t(12));
 
     QSignalSpy loaded(w->replay(), &ReplayController::loaded);
@@ -391,18 +399,19 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     // The same tasks with the same spans (the trace keeps ns precision),
     // compared from each run's first start.
     const TraceData& t = w->replay()->trace();
-    QCOMPARE(t.spans.size(), live.size());
+    QCOMPARE(t.size(), quint64(live.size()));
+    const std::vector<TaskSpan> replayed(t.record->begin(), t.record->end());
     auto firstStart = [](const auto& spans) {
         qint64 m = std::numeric_limits<qint64>::max();
         for (const TaskSpan& sp : spans)
             m = std::min(m, sp.startNs);
         return m;
     };
-    const qint64 t0 = firstStart(t.spans), l0 = firstStart(live);
+    const qint64 t0 = firstStart(replayed), l0 = firstStart(live);
     std::map<quint64, TaskSpan> byId;
     for (const TaskSpan& sp : live)
         byId[sp.taskId] = sp;
-    for (const TaskSpan& sp : t.spans) {
+    for (const TaskSpan& sp : replayed) {
         QVERIFY(byId.count(sp.taskId));
         const TaskSpan& o = byId[sp.taskId];
         QCOMPARE(sp.endNs - sp.startNs, o.endNs - o.startNs);
@@ -414,7 +423,7 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     QCOMPARE(w->replayTimeline()->spanCount(), std::size_t(12));
     QCOMPARE(w->replayFuturesModel()->rowCount(), 12);
     QCOMPARE(w->replayTimeline()->laneCount(), 2);
-    QCOMPARE(w->replayDecomposition()->decomposition(), decompose(t.spans));
+    QCOMPARE(w->replayDecomposition()->decomposition(), decompose(replayed));
     QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(12));
     // The charts replay the run: every task in the throughput buckets, a
     // per-core line for each CPU the tasks ran on, all buckets drawn.
@@ -481,7 +490,7 @@ void TstTeachingWindow::replayOfTheLastRunNeedsNoFile()
     QVERIFY(a->isEnabled());
     QTest::keySequence(w.get(), a->shortcut());
     QTRY_VERIFY(w->dock(QStringLiteral("replayDock"))->isVisible());
-    QCOMPARE(w->replay()->trace().spans.size(), std::size_t(6));
+    QCOMPARE(w->replay()->trace().size(), quint64(6));
     QCOMPARE(w->replayFuturesModel()->rowCount(), 6);
     QVERIFY(w->replayErrorLabel()->isHidden());
 }
@@ -565,7 +574,7 @@ void TstTeachingWindow::replayBadFilesShowAnError()
     QVERIFY2(w->statusBar()->currentMessage().contains(expected),
              qPrintable(w->statusBar()->currentMessage()));
     // The recording already loaded stays.
-    QCOMPARE(w->replay()->trace().spans.size(), std::size_t(3));
+    QCOMPARE(w->replay()->trace().size(), quint64(3));
     QCOMPARE(w->replayFuturesModel()->rowCount(), 3);
     // And so do its charts.
     QCOMPARE(charts->series().finished, goodBuckets);
@@ -620,16 +629,20 @@ void TstTeachingWindow::abRunsLessonAThenB()
     // One after the other, never both at once: every task of B started after
     // the last task of A ended.
     const qint64 aSeenDone = finished.at(0).at(0).value<RunSummary>().endNs;
+    // Each run has a record of its own: B's is the current one, A's the
+    // last of the past runs.
     qint64 aEnd = 0, bStart = std::numeric_limits<qint64>::max();
     int aTasks = 0, bTasks = 0;
-    for (const TaskSpan& s : w->controller()->monitor()->spanHistory()) {
-        if (s.enqueueNs <= aSeenDone) {
-            aEnd = std::max(aEnd, s.endNs);
-            ++aTasks;
-        } else {
-            bStart = std::min(bStart, s.startNs);
-            ++bTasks;
-        }
+    const Monitor* mon = w->controller()->monitor();
+    QVERIFY(!mon->pastRuns().empty());
+    for (const TaskSpan s : *mon->pastRuns().back()) {
+        QVERIFY(s.enqueueNs <= aSeenDone);
+        aEnd = std::max(aEnd, s.endNs);
+        ++aTasks;
+    }
+    for (const TaskSpan s : *mon->record()) {
+        bStart = std::min(bStart, s.startNs);
+        ++bTasks;
     }
     QCOMPARE(aTasks, lesson.scenario.run.tasks);
     QCOMPARE(bTasks, lesson.compare->run.tasks);
@@ -767,7 +780,7 @@ void TstTeachingWindow::slowMotionLengthensTheSubmittedRun()
     QCOMPARE(started.first().at(1).value<RunSpec>().run.size, qint64(100));
     QCOMPARE(started.first().at(1).value<RunSpec>().run.tasks, 4);
     QCOMPARE(w->controlBar()->spec().run.size, qint64(20));
-    for (const TaskSpan& sp : w->controller()->monitor()->spanHistory())
+    for (const TaskSpan sp : *w->controller()->monitor()->record())
         QVERIFY2(sp.endNs - sp.startNs >= 100 * kMs,
                  qPrintable(QString::number(sp.endNs - sp.startNs)));
 
@@ -879,10 +892,7 @@ void TstTeachingWindow::presenterThickensLines()
     QVERIFY(replayCharts);
     QCOMPARE(replayCharts->throughputChart()->lineWidth(ReplayCharts::RateLine),
              replayRate * kPresenterLineScale);
-    TraceData withCores = smallTrace(4);
-    for (TaskSpan& sp : withCores.spans)
-        sp.core = 1;
-    w->replay()->setTrace(withCores);
+    w->replay()->setTrace(smallTrace(4, 1));
     QCOMPARE(replayCharts->coreChart()->lineCount(), 1);
     const qreal replayCore = replayCharts->coreChart()->lineWidth(0);
     QVERIFY(replayCore > 1.5); // 1.2 x the scale

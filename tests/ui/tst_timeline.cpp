@@ -1,19 +1,23 @@
-// TimelineWidget: lanes per worker, bounded span store with its visible note,
-// zoom / pan / follow through real key, wheel and mouse events, hover and
-// click hit-testing through the widget's own time -> x mapping, rendering of
-// status and GIL wait, and pixel-column aggregation at 1M spans.
+// TimelineWidget over the run record: lanes per worker, rows indexed tick by
+// tick without a copy, a new or re-sampled record starting over, the
+// sampling note, the replay horizon, zoom / pan / follow through real key,
+// wheel and mouse events, hover and click hit-testing through the widget's
+// own time -> x mapping at both zoom levels, rendering of status and GIL
+// wait, no gap where a worker was busy, and a paint cost that does not grow
+// with the number of rows.
 
+#include "models/display.h"
 #include "timeline/timelinewidget.h"
 
 #include <QApplication>
-#include <QElapsedTimer>
 #include <QHelpEvent>
 #include <QSignalSpy>
 #include <QTest>
 #include <QToolTip>
 
+#include <algorithm>
 #include <cmath>
-#include <ctime>
+#include <tuple>
 
 using namespace poolscope;
 
@@ -44,6 +48,23 @@ TaskSpan span(quint64 id, int worker, qint64 start, qint64 end,
     return span(id, worker, start, end, status, NameTable::intern(name));
 }
 
+/// A task cancelled while queued: it ran on no worker.
+TaskSpan unstarted(quint64 id, qint64 at)
+{
+    TaskSpan s = span(id, -1, at, at, TaskStatus::Cancelled);
+    s.started = false;
+    return s;
+}
+
+std::shared_ptr<RunRecord> recordOf(const std::vector<TaskSpan>& spans,
+                                    quint64 limit = RunRecord::kDefaultLimit)
+{
+    auto r = std::make_shared<RunRecord>(limit);
+    for (const TaskSpan& s : spans)
+        r->add(s);
+    return r;
+}
+
 WorkerInfo worker(int index, WorkerState state = WorkerState::Idle)
 {
     WorkerInfo w;
@@ -53,7 +74,7 @@ WorkerInfo worker(int index, WorkerState state = WorkerState::Idle)
     return w;
 }
 
-/// A snapshot at time t (origin 1 s) with workers 0..n-1.
+/// A snapshot at time t (origin 1 s) with workers 0..n-1 and no record.
 Snapshot snapshotAt(qint64 t, int workers = 2)
 {
     Snapshot s;
@@ -62,6 +83,36 @@ Snapshot snapshotAt(qint64 t, int workers = 2)
     for (int i = 0; i < workers; ++i)
         s.workers.append(worker(i));
     return s;
+}
+
+/// A live run: a record that grows as a Monitor's does, one snapshot a tick.
+struct LiveRun {
+    std::shared_ptr<RunRecord> record;
+    explicit LiveRun(quint64 limit = RunRecord::kDefaultLimit, quint64 sampling = 1)
+        : record(std::make_shared<RunRecord>(limit, sampling))
+    {}
+    /// Adds `spans` to the record; the snapshot at t with workers 0..n-1.
+    Snapshot tick(qint64 t, const std::vector<TaskSpan>& spans = {}, int workers = 2)
+    {
+        const quint64 generation = record->generation();
+        const quint64 before = record->size();
+        for (const TaskSpan& s : spans)
+            record->add(s);
+        Snapshot snap = snapshotAt(t, workers);
+        snap.record = record;
+        snap.newRows = record->generation() == generation ? record->size() - before : 0;
+        snap.recordStats = record->stats();
+        return snap;
+    }
+};
+
+/// Rows of started tasks in a record.
+std::size_t startedRows(const RunRecord& r)
+{
+    std::size_t n = 0;
+    for (quint64 i = 0; i < r.size(); ++i)
+        n += r.worker(i) >= 0 ? 1 : 0;
+    return n;
 }
 
 /// A snapshot at time t in which worker 1 runs `task` since `startNs`
@@ -77,15 +128,15 @@ Snapshot runningAt(qint64 t, quint64 task, qint64 startNs, const char* name = "t
 }
 
 /// A widget fed 10 s of spans (1 s each, both workers), following.
-void feedTenSeconds(TimelineWidget& w)
+void feedTenSeconds(TimelineWidget& w, LiveRun& run)
 {
-    Snapshot s = snapshotAt(11 * kSec);
+    std::vector<TaskSpan> spans;
     quint64 id = 1;
     for (qint64 t = kSec; t < 11 * kSec; t += kSec) {
-        s.spans.push_back(span(id++, 0, t, t + 900 * kMs));
-        s.spans.push_back(span(id++, 1, t + 100 * kMs, t + 950 * kMs));
+        spans.push_back(span(id++, 0, t, t + 900 * kMs));
+        spans.push_back(span(id++, 1, t + 100 * kMs, t + 950 * kMs));
     }
-    w.applySnapshot(s);
+    w.applySnapshot(run.tick(11 * kSec, spans));
 }
 
 void sendWheel(QWidget& w, QPoint pos, int delta, Qt::KeyboardModifiers mods = Qt::NoModifier)
@@ -102,18 +153,45 @@ void sendMouse(QWidget& w, QEvent::Type type, QPoint pos, Qt::MouseButton button
     QApplication::sendEvent(&w, &e);
 }
 
-/// CPU time of this thread: paint cost without the noise of a loaded machine.
-qint64 threadCpuNs()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return qint64(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 QPoint pointOf(const TimelineWidget& w, const TaskSpan& s)
 {
     const double x = w.timeToX((s.startNs + s.endNs) / 2);
     return QPoint(int(std::lround(x)), w.laneRect(s.worker).center().y());
+}
+
+/// Task ids of every lane's spans, sorted.
+QList<quint64> shownIds(const TimelineWidget& w)
+{
+    QList<quint64> ids;
+    for (int lane : w.laneWorkers()) {
+        for (const TaskSpan& s : w.laneSpans(lane))
+            ids.append(s.taskId);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+/// `lanes` workers, each running `perLane` back-to-back tasks of 1-3 µs with
+/// a 1 µs gap after every fourth, rows added as they end (interleaved).
+std::shared_ptr<RunRecord> bigRecord(int lanes, int perLane)
+{
+    auto r = std::make_shared<RunRecord>(std::max<quint64>(quint64(lanes) * perLane, 1));
+    const quint32 names[] = {NameTable::intern("primes"), NameTable::intern("hash"),
+                             NameTable::intern("sleep")};
+    std::vector<qint64> next(std::size_t(lanes), kSec);
+    quint64 id = 1;
+    for (int i = 0; i < perLane; ++i) {
+        for (int lane = 0; lane < lanes; ++lane, ++id) {
+            qint64& t = next[std::size_t(lane)];
+            const qint64 len = kUs + qint64((id * 7919) % 3) * kUs;
+            const TaskStatus st = id % 1000 == 0   ? TaskStatus::Failed
+                                  : id % 1500 == 0 ? TaskStatus::Cancelled
+                                                   : TaskStatus::Succeeded;
+            r->add(span(id, lane, t, t + len, st, names[id % 3]));
+            t += len + (i % 4 == 3 ? kUs : 0);
+        }
+    }
+    return r;
 }
 
 } // namespace
@@ -124,8 +202,16 @@ private slots:
     void emptyRenders();
     void liveBadgeCanBeHidden();
     void lanesPerWorker();
-    void spansStoredSortedAndTrimmed();
-    void replaySetSpans();
+    void rowsIndexedPerTickWithoutCopy();
+    void bigCatchUpIsSpreadOverEvents();
+    void outOfOrderRowsAreSorted();
+    void newRecordStartsOver();
+    void resamplingStartsOver();
+    void samplingNote_data();
+    void samplingNote();
+    void setRecordFitsAndNamesLanes();
+    void horizon_data();
+    void horizon();
     void keys_data();
     void keys();
     void endResumesFollowing();
@@ -135,11 +221,19 @@ private slots:
     void dragPans();
     void clickEmitsTaskId_data();
     void clickEmitsTaskId();
+    void hitTestAtBothZooms_data();
+    void hitTestAtBothZooms();
     void hoverToolTip();
     void runningTaskIsAnOpenRectangle();
     void runningTaskWithoutStartTime();
     void statusAndGilRendering();
-    void aggregatesAtOneMillionSpans();
+    void noGapWhereBusy_data();
+    void noGapWhereBusy();
+    void columnsShowExactBusy_data();
+    void columnsShowExactBusy();
+    void paintCostIndependentOfRows_data();
+    void paintCostIndependentOfRows();
+    void paintCostGrowsLessThanRows();
 };
 
 void TstTimeline::emptyRenders()
@@ -149,6 +243,7 @@ void TstTimeline::emptyRenders()
     QVERIFY(!w.grab().isNull());
     QCOMPARE(w.lastPaintStats().lanes, 0);
     QCOMPARE(w.laneCount(), 0);
+    QCOMPARE(w.spanCount(), std::size_t(0));
     QCOMPARE(w.noteText(), QString());
     QVERIFY(!w.hitTest(QPoint(300, 100)).has_value());
 }
@@ -176,9 +271,9 @@ void TstTimeline::lanesPerWorker()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    Snapshot s = snapshotAt(2 * kSec, 3);
-    s.spans = {span(1, 0, 1100 * kMs, 1200 * kMs), span(2, 1, 1100 * kMs, 1300 * kMs)};
-    w.applySnapshot(s);
+    LiveRun run;
+    w.applySnapshot(run.tick(
+        2 * kSec, {span(1, 0, 1100 * kMs, 1200 * kMs), span(2, 1, 1100 * kMs, 1300 * kMs)}, 3));
     QCOMPARE(w.laneCount(), 3);
     QCOMPARE(w.laneWorkers(), (QList<int>{0, 1, 2}));
     QCOMPARE(w.laneName(1), "pool_1");
@@ -189,104 +284,364 @@ void TstTimeline::lanesPerWorker()
 
     // A process worker dies and is respawned with a new index: a new lane;
     // the dead worker's lane keeps its history.
-    s = snapshotAt(3 * kSec, 0);
+    Snapshot s = run.tick(3 * kSec, {}, 0);
     s.workers = {worker(0), worker(1, WorkerState::Dead), worker(2), worker(3)};
     w.applySnapshot(s);
     QCOMPARE(w.laneWorkers(), (QList<int>{0, 1, 2, 3}));
+    s = run.tick(4 * kSec, {}, 0);
     s.workers = {worker(0), worker(2), worker(3)};
-    s.timeNs = 4 * kSec;
     w.applySnapshot(s);
     QCOMPARE(w.laneCount(), 4);
     QCOMPARE(w.laneSpans(1).size(), std::size_t(1));
 
-    // A span from a worker never reported still gets a lane.
-    s.spans = {span(3, 9, 3 * kSec, 3500 * kMs)};
+    // A row of a worker never reported still gets a lane; a task that never
+    // started (worker -1) gets none and is not counted.
+    TaskSpan never = unstarted(4, 3600 * kMs);
+    s = run.tick(4 * kSec, {span(3, 9, 3 * kSec, 3500 * kMs), never}, 0);
+    s.workers = {worker(0), worker(2), worker(3)};
     w.applySnapshot(s);
-    QCOMPARE(w.laneWorkers().last(), 9);
+    QCOMPARE(w.laneWorkers(), (QList<int>{0, 1, 2, 3, 9}));
+    QCOMPARE(w.spanCount(), std::size_t(3));
     QVERIFY(!w.grab().isNull());
     QCOMPARE(w.lastPaintStats().lanes, 5);
 }
 
-void TstTimeline::spansStoredSortedAndTrimmed()
+void TstTimeline::bigCatchUpIsSpreadOverEvents()
 {
-    TimelineWidget w;
-    w.resize(1000, 300);
-    w.setMaxSpans(100);
-    QSignalSpy trimmed(&w, &TimelineWidget::trimmedChanged);
-    quint64 id = 1;
-    for (int tick = 0; tick < 3; ++tick) {
-        Snapshot s = snapshotAt((2 + tick) * kSec);
-        for (int i = 0; i < 60; ++i, ++id) {
-            const qint64 t = kSec + qint64(id) * 10 * kMs;
-            s.spans.push_back(span(id, int(id % 2), t, t + 5 * kMs));
-        }
-        w.applySnapshot(s);
-    }
-    QCOMPARE(w.spanCount(), std::size_t(100));
-    QCOMPARE(w.trimmedCount(), 80u);
-    QCOMPARE(w.noteText(), "80 older tasks trimmed");
-    QVERIFY(!trimmed.isEmpty());
-    QCOMPARE(trimmed.last().first().toULongLong(), 80u);
+    // A live snapshot whose record gained 600,000 rows at once (a record
+    // that re-sampled): the widget indexes a bounded share per event, so
+    // the event loop is never held for the whole, and ends with every row,
+    // drawn as the same record loaded in one go.
+    const auto rec = bigRecord(2, 300'000);
+    TimelineWidget live;
+    live.resize(800, 200);
+    Snapshot s = snapshotAt(kSec, 2);
+    s.record = rec;
+    live.applySnapshot(s);
+    QVERIFY2(live.spanCount() <= TimelineWidget::kCatchUpBudget,
+             qPrintable(QString::number(live.spanCount())));
+    QVERIFY(live.spanCount() > 0);
+    QTRY_COMPARE(live.spanCount(), std::size_t(600'000));
 
-    QList<quint64> kept;
-    for (int lane : w.laneWorkers()) {
-        const auto spans = w.laneSpans(lane);
-        for (std::size_t i = 0; i < spans.size(); ++i) {
-            kept.append(spans[i].taskId);
-            if (i)
-                QVERIFY(spans[i - 1].startNs <= spans[i].startNs);
-        }
-    }
-    std::sort(kept.begin(), kept.end());
-    QCOMPARE(kept.size(), 100);
-    QCOMPARE(kept.first(), 81u); // the oldest went first
-    QCOMPARE(kept.last(), 180u);
-
-    // An out-of-order span (clock skew) lands in its sorted place.
-    Snapshot s = snapshotAt(6 * kSec);
-    s.spans = {span(999, 0, 2 * kSec + 5 * kMs, 2 * kSec + 6 * kMs)};
-    w.applySnapshot(s);
-    const auto lane0 = w.laneSpans(0);
-    QVERIFY(std::is_sorted(lane0.begin(), lane0.end(), [](const TaskSpan& a, const TaskSpan& b) {
-        return a.startNs < b.startNs;
-    }));
-    QCOMPARE(w.spanCount(), std::size_t(100));
-    QCOMPARE(w.trimmedCount(), 81u);
-
-    QVERIFY(!w.grab().isNull()); // the note is painted
-    w.clear();
-    QCOMPARE(w.spanCount(), std::size_t(0));
-    QCOMPARE(w.trimmedCount(), 0u);
-    QCOMPARE(w.noteText(), QString());
+    TimelineWidget whole;
+    whole.resize(800, 200);
+    whole.setRecord(rec);
+    QCOMPARE(whole.spanCount(), std::size_t(600'000));
+    live.setFollowing(false);
+    whole.setFollowing(false);
+    live.setView(double(kSec), 2'000'000.0 / 700);
+    whole.setView(double(kSec), 2'000'000.0 / 700);
+    // The lanes' names differ (the snapshot names its workers); the plot not.
+    QCOMPARE(live.plotRect(), whole.plotRect());
+    QCOMPARE(live.grab().toImage().copy(live.plotRect()),
+             whole.grab().toImage().copy(whole.plotRect()));
 }
 
-void TstTimeline::replaySetSpans()
+void TstTimeline::rowsIndexedPerTickWithoutCopy()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    w.setMaxSpans(3);
-    std::vector<TaskSpan> spans = {span(1, 4, 30 * kMs, 40 * kMs), span(2, 2, 10 * kMs, 20 * kMs),
-                                   span(3, 4, 10 * kMs, 20 * kMs), span(4, 2, 50 * kMs, 60 * kMs)};
-    w.setSpans(spans, {{2, "two"}, {4, "four"}, {5, "five"}}, 5 * kMs);
+    LiveRun run;
+    quint64 id = 1;
+    for (int tick = 0; tick < 40; ++tick) {
+        std::vector<TaskSpan> spans;
+        for (int i = 0; i < 2'500; ++i, ++id) {
+            const qint64 t = kSec + qint64(id) * 10 * kUs;
+            spans.push_back(span(id, int(id % 3), t, t + 25 * kUs));
+        }
+        if (tick % 10 == 0) { // now and then a task that never started
+            spans.push_back(unstarted(id++, kSec));
+        }
+        w.applySnapshot(run.tick(kSec + (tick + 1) * 100 * kMs, spans, 3));
+        QCOMPARE(w.spanCount(), startedRows(*run.record));
+    }
+    QCOMPARE(w.spanCount(), std::size_t(100'000));
+    // The widget reads the monitor's record itself...
+    QCOMPARE(w.record().get(), run.record.get());
+    QCOMPARE(w.noteText(), QString()); // every task held
+    // ... and its own index is a few bytes a row, not a copy of each span.
+    const double perRow = double(w.indexBytes()) / double(w.spanCount());
+    qInfo("timeline index: %.2f bytes per row (a TaskSpan is %zu)", perRow, sizeof(TaskSpan));
+    QVERIFY2(perRow < 6.0, qPrintable(QString::number(perRow)));
+
+    // Every row is in its lane, in start order.
+    QList<quint64> expected;
+    for (quint64 r = 0; r < run.record->size(); ++r) {
+        if (run.record->worker(r) >= 0)
+            expected.append(run.record->taskId(r));
+    }
+    std::sort(expected.begin(), expected.end());
+    QCOMPARE(shownIds(w), expected);
+    for (int lane : w.laneWorkers()) {
+        const auto spans = w.laneSpans(lane);
+        QVERIFY(
+            std::is_sorted(spans.begin(), spans.end(), [](const TaskSpan& a, const TaskSpan& b) {
+                return a.startNs < b.startNs;
+            }));
+    }
+    // A paint of the whole run accounts for every row, folded or drawn.
+    w.fitToData();
+    QVERIFY(!w.grab().isNull());
+    const auto st = w.lastPaintStats();
+    QCOMPARE(st.spansAggregated + st.spansDrawn, qint64(w.spanCount()));
+
+    w.clear();
+    QCOMPARE(w.spanCount(), std::size_t(0));
+    QCOMPARE(w.laneCount(), 0);
+    QCOMPARE(w.record(), nullptr);
+}
+
+void TstTimeline::outOfOrderRowsAreSorted()
+{
+    // Rows of one worker out of start order (other tools' traces, clock
+    // skew between processes): shown in start order, painted, hit-tested.
+    TimelineWidget w;
+    w.resize(1000, 300);
+    LiveRun run;
+    std::vector<TaskSpan> first;
+    for (quint64 i = 0; i < 100; ++i)
+        first.push_back(
+            span(i + 1, 0, kSec + qint64(i) * 10 * kMs, kSec + qint64(i) * 10 * kMs + 5 * kMs));
+    w.applySnapshot(run.tick(3 * kSec, first, 1));
+    // Late arrivals: one in the gap after the 3rd task, one before all.
+    const TaskSpan late = span(500, 0, kSec + 26 * kMs, kSec + 28 * kMs);
+    w.applySnapshot(run.tick(3 * kSec, {late, span(501, 0, 500 * kMs, 510 * kMs)}, 1));
+    const auto lane = w.laneSpans(0);
+    QCOMPARE(lane.size(), std::size_t(102));
+    QVERIFY(std::is_sorted(lane.begin(), lane.end(), [](const TaskSpan& a, const TaskSpan& b) {
+        return a.startNs < b.startNs;
+    }));
+    QCOMPARE(lane.front().taskId, 501u);
+    QCOMPARE(lane[4].taskId, 500u);
+    w.setView(double(kSec), 100.0 * kUs); // 100 µs a pixel: the late task is 20 px wide
+    QVERIFY(!w.grab().isNull());
+    const auto hit = w.hitTest(pointOf(w, late));
+    QVERIFY(hit.has_value());
+    QCOMPARE(hit->span.taskId, 500u);
+    w.fitToData();
+    QVERIFY(!w.grab().isNull());
+    const auto st = w.lastPaintStats();
+    QCOMPARE(st.spansAggregated + st.spansDrawn, qint64(102));
+}
+
+void TstTimeline::newRecordStartsOver()
+{
+    TimelineWidget w;
+    w.resize(1000, 300);
+    LiveRun first;
+    Snapshot s = first.tick(2 * kSec,
+                            {span(1, 0, 1100 * kMs, 1200 * kMs), span(2, 1, 1100 * kMs, 1300 * kMs),
+                             span(3, 2, 1200 * kMs, 1300 * kMs)},
+                            3);
+    w.applySnapshot(s);
+    QCOMPARE(w.spanCount(), std::size_t(3));
+    // Worker 2 is retired; the next run starts on a new record.
+    LiveRun second;
+    s = second.tick(3 * kSec, {span(10, 0, 2100 * kMs, 2200 * kMs)}, 0);
+    s.workers = {worker(0), worker(1)};
+    w.applySnapshot(s);
+    QCOMPARE(w.record().get(), second.record.get());
+    QCOMPARE(w.spanCount(), std::size_t(1));
+    QCOMPARE(shownIds(w), (QList<quint64>{10}));
+    QCOMPARE(w.laneWorkers(), (QList<int>{0, 1})); // gone and empty: no lane
+    QVERIFY(w.laneSpans(1).empty());
+    // It grows from there.
+    s = second.tick(4 * kSec, {span(11, 1, 2100 * kMs, 2300 * kMs)}, 2);
+    w.applySnapshot(s);
+    QCOMPARE(shownIds(w), (QList<quint64>{10, 11}));
+}
+
+void TstTimeline::resamplingStartsOver()
+{
+    // A record of at most 100 rows: past it, it keeps the tasks whose id is
+    // a multiple of 2, then 4...; row numbers change, the widget starts over.
+    TimelineWidget w;
+    w.resize(1000, 300);
+    LiveRun run(100);
+    quint64 id = 1;
+    auto batch = [&](int n) {
+        std::vector<TaskSpan> spans;
+        for (int i = 0; i < n; ++i, ++id)
+            spans.push_back(span(id, int(id % 2), kSec + qint64(id) * kMs,
+                                 kSec + qint64(id) * kMs + 500 * kUs));
+        return spans;
+    };
+    w.applySnapshot(run.tick(2 * kSec, batch(80)));
+    QCOMPARE(w.spanCount(), std::size_t(80));
+    const quint64 generation = run.record->generation();
+    Snapshot s = run.tick(2 * kSec, batch(70));
+    QVERIFY(run.record->generation() != generation); // it did re-sample
+    QCOMPARE(s.newRows, 0u);
+    w.applySnapshot(s);
+    QCOMPARE(w.spanCount(), std::size_t(run.record->size()));
+    const QList<quint64> ids = shownIds(w);
+    QCOMPARE(ids.size(), qsizetype(run.record->size()));
+    for (quint64 i : ids)
+        QCOMPARE(i % run.record->sampling(), 0u);
+    QVERIFY(w.noteText().contains("sample: 1 in 2"));
+    // A paint right after a re-sampling the widget was not told of reads
+    // the record as it is, never stale rows.
+    run.record->setLimit(20);
+    QVERIFY(!w.grab().isNull());
+    QCOMPARE(w.spanCount(), std::size_t(run.record->size()));
+    QVERIFY(w.noteText().contains(QString("1 in %1").arg(run.record->sampling())));
+}
+
+void TstTimeline::samplingNote_data()
+{
+    QTest::addColumn<quint64>("limit");
+    QTest::addColumn<quint64>("sampling");
+    QTest::addColumn<quint64>("lost");
+    QTest::addColumn<QString>("note"); // empty: none
+    QTest::newRow("every task") << quint64(1000) << quint64(1) << quint64(0) << QString();
+    QTest::newRow("past the limit")
+        << quint64(64) << quint64(1) << quint64(0) << QString("sample: 1 in 4 of 200 tasks");
+    QTest::newRow("sampled from the start")
+        << quint64(1000) << quint64(8) << quint64(0) << QString("sample: 1 in 8 of 200 tasks");
+    QTest::newRow("monitor fell behind")
+        << quint64(1000) << quint64(1) << quint64(5) << QString("5 tasks not recorded");
+}
+
+void TstTimeline::samplingNote()
+{
+    QFETCH(quint64, limit);
+    QFETCH(quint64, sampling);
+    QFETCH(quint64, lost);
+    QFETCH(QString, note);
+    LiveRun run(limit, sampling);
+    std::vector<TaskSpan> spans;
+    for (quint64 id = 1; id <= 200; ++id)
+        spans.push_back(
+            span(id, int(id % 2), kSec + qint64(id) * kMs, kSec + qint64(id) * kMs + 500 * kUs));
+    Snapshot s = run.tick(2 * kSec, spans);
+    run.record->addLost(lost);
+    TimelineWidget w;
+    w.resize(1000, 300);
+    w.applySnapshot(s);
+    QCOMPARE(w.noteText(), run.record->samplingNote());
+    QCOMPARE(w.noteText().isEmpty(), note.isEmpty());
+    if (!note.isEmpty())
+        QVERIFY2(w.noteText().contains(note), qPrintable(w.noteText()));
+
+    // Drawn in the top right corner of the plot, with a tooltip saying why.
+    const QRect plot = w.plotRect();
+    const QFontMetrics fm(w.font());
+    const QPoint inNote(plot.right() - 8, plot.top() + 4 + fm.height() / 2);
+    const QString tip = w.toolTipAt(inNote);
+    const QImage img = w.grab().toImage();
+    TimelineWidget bare; // the same rows, no note
+    bare.resize(w.size());
+    bare.applySnapshot(LiveRun().tick(2 * kSec, spans));
+    QCOMPARE(bare.noteText(), QString());
+    const QImage ref = bare.grab().toImage();
+    const QRect corner(plot.right() - 40, plot.top() + 2, 36, fm.height());
+    QCOMPARE(img.copy(corner) != ref.copy(corner), !note.isEmpty());
+    if (note.isEmpty())
+        QVERIFY(!tip.contains("sample"));
+    else
+        QVERIFY2(tip.contains(lost ? "never reached" : "uniform sample"), qPrintable(tip));
+}
+
+void TstTimeline::setRecordFitsAndNamesLanes()
+{
+    TimelineWidget w;
+    w.resize(1000, 300);
+    const auto rec = recordOf({span(1, 4, 30 * kMs, 40 * kMs), span(2, 2, 10 * kMs, 20 * kMs),
+                               span(3, 4, 10 * kMs, 20 * kMs), span(4, 2, 50 * kMs, 60 * kMs),
+                               unstarted(5, 5 * kMs)});
+    w.setRecord(rec, {{2, "two"}, {4, "four"}, {5, "five"}}, 5 * kMs);
     QVERIFY(!w.isFollowing());
-    QCOMPARE(w.laneWorkers(), (QList<int>{2, 4, 5}));
+    QCOMPARE(w.record().get(), rec.get());
+    QCOMPARE(w.laneWorkers(), (QList<int>{2, 4, 5})); // every named worker, none for -1
     QCOMPARE(w.laneName(4), "four");
-    QCOMPARE(w.spanCount(), std::size_t(3)); // the first one given is trimmed
-    QCOMPARE(w.trimmedCount(), 1u);
+    QCOMPARE(w.spanCount(), std::size_t(4));
     QCOMPARE(w.laneSpans(4).front().taskId, 3u); // sorted by start
     QCOMPARE(w.originNs(), 5 * kMs);
+    QCOMPARE(w.nowNs(), 60 * kMs);
     // fitted: everything visible
     QVERIFY(w.viewStartNs() <= 10 * kMs);
     QVERIFY(w.viewEndNs() >= 60 * kMs);
+    QVERIFY(w.viewEndNs() - w.viewStartNs() < 60 * kMs);
+
+    // Origin 0: the first start.
+    w.setRecord(rec);
+    QCOMPARE(w.originNs(), 10 * kMs);
+    QCOMPARE(w.laneName(2), "worker 2");
 
     TraceData trace;
     trace.originNs = 0;
     trace.workers = {TraceWorker{0, "w0", 0, 0}};
-    trace.spans = {span(7, 0, kMs, 2 * kMs)};
+    trace.record = recordOf({span(7, 0, kMs, 2 * kMs)});
     w.setTraceData(trace);
     QCOMPARE(w.laneWorkers(), (QList<int>{0}));
     QCOMPARE(w.laneName(0), "w0");
-    QCOMPARE(w.trimmedCount(), 0u);
+    QCOMPARE(w.spanCount(), std::size_t(1));
+}
+
+void TstTimeline::horizon_data()
+{
+    QTest::addColumn<qint64>("horizon");
+    QTest::addColumn<QList<quint64>>("shown");
+    QTest::addColumn<quint64>("cut"); // a task whose end is cut at the horizon (0: none)
+    // Worker 0: 1 [10, 20), 2 [30, 40), 3 [50, 60) ms; worker 1: 4 [15, 55) ms.
+    QTest::newRow("before all") << 5 * kMs << QList<quint64>{} << quint64(0);
+    QTest::newRow("on a start") << 10 * kMs << QList<quint64>{1} << quint64(0);
+    QTest::newRow("inside two") << 35 * kMs << QList<quint64>{1, 2, 4} << quint64(2);
+    QTest::newRow("in a gap") << 45 * kMs << QList<quint64>{1, 2, 4} << quint64(4);
+    QTest::newRow("after all") << 70 * kMs << QList<quint64>{1, 2, 3, 4} << quint64(0);
+}
+
+void TstTimeline::horizon()
+{
+    QFETCH(qint64, horizon);
+    QFETCH(QList<quint64>, shown);
+    QFETCH(quint64, cut);
+    TimelineWidget w;
+    w.resize(1000, 300);
+    const std::vector<TaskSpan> spans = {
+        span(1, 0, 10 * kMs, 20 * kMs), span(4, 1, 15 * kMs, 55 * kMs),
+        span(2, 0, 30 * kMs, 40 * kMs), span(3, 0, 50 * kMs, 60 * kMs)};
+    w.setRecord(recordOf(spans));
+    const double viewStart = w.viewStartNs(), npp = w.nsPerPixel();
+    const std::size_t bytes = w.indexBytes();
+
+    w.setHorizon(horizon);
+    QVERIFY(w.hasHorizon());
+    QCOMPARE(w.horizonNs(), horizon);
+    QCOMPARE(shownIds(w), shown);
+    QCOMPARE(w.spanCount(), std::size_t(shown.size()));
+    QCOMPARE(w.indexBytes(), bytes);      // nothing rebuilt
+    QCOMPARE(w.viewStartNs(), viewStart); // nor the view moved
+    QCOMPARE(w.nsPerPixel(), npp);
+    QCOMPARE(w.nowNs(), std::min(horizon, 60 * kMs));
+    for (int lane : w.laneWorkers()) {
+        for (const TaskSpan& s : w.laneSpans(lane)) {
+            const TaskSpan& orig =
+                *std::find_if(spans.begin(), spans.end(),
+                              [&](const TaskSpan& o) { return o.taskId == s.taskId; });
+            QCOMPARE(s.startNs, orig.startNs);
+            QCOMPARE(s.endNs, std::min(orig.endNs, horizon));
+        }
+    }
+    // Painted accordingly: every shown row accounted for, nothing past it hit.
+    QVERIFY(!w.grab().isNull());
+    const auto st = w.lastPaintStats();
+    QCOMPARE(st.spansDrawn + st.spansAggregated, qint64(shown.size()));
+    const QPoint after(int(w.timeToX(horizon + 2 * kMs)), w.laneRect(0).center().y());
+    if (horizon + 2 * kMs < 60 * kMs)
+        QVERIFY(!w.hitTest(after).has_value() || w.hitTest(after)->span.endNs <= horizon);
+    if (cut) {
+        const auto hit = w.hitTest(
+            QPoint(int(w.timeToX(horizon - kMs)), w.laneRect(cut == 4 ? 1 : 0).center().y()));
+        QVERIFY(hit.has_value());
+        QCOMPARE(hit->span.taskId, cut);
+        QCOMPARE(hit->span.endNs, horizon);
+    }
+
+    w.clearHorizon();
+    QVERIFY(!w.hasHorizon());
+    QCOMPARE(w.spanCount(), std::size_t(4));
+    QCOMPARE(w.nowNs(), 60 * kMs);
 }
 
 void TstTimeline::keys_data()
@@ -318,7 +673,8 @@ void TstTimeline::keys()
 
     TimelineWidget w;
     w.resize(1000, 300);
-    feedTenSeconds(w);
+    LiveRun run;
+    feedTenSeconds(w, run);
     QVERIFY(w.isFollowing());
     const double npp = w.nsPerPixel();
     const double start = w.viewStartNs();
@@ -345,22 +701,21 @@ void TstTimeline::endResumesFollowing()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    feedTenSeconds(w);
+    LiveRun run;
+    feedTenSeconds(w, run);
     QTest::keyClick(&w, Qt::Key_Home);
     QVERIFY(!w.isFollowing());
     QVERIFY(w.viewStartNs() <= double(kSec));
     QVERIFY(w.timeToX(w.nowNs()) > w.plotRect().right()); // now is off screen
 
-    Snapshot s = snapshotAt(20 * kSec); // not following: the view stays put
-    const double start = w.viewStartNs();
-    w.applySnapshot(s);
+    const double start = w.viewStartNs(); // not following: the view stays put
+    w.applySnapshot(run.tick(20 * kSec));
     QCOMPARE(w.viewStartNs(), start);
 
     QTest::keyClick(&w, Qt::Key_End);
     QVERIFY(w.isFollowing());
     QVERIFY(std::abs(w.timeToX(20 * kSec) - w.plotRect().right()) < 20);
-    s = snapshotAt(30 * kSec);
-    w.applySnapshot(s);
+    w.applySnapshot(run.tick(30 * kSec));
     QVERIFY(std::abs(w.timeToX(30 * kSec) - w.plotRect().right()) < 20);
 }
 
@@ -368,7 +723,8 @@ void TstTimeline::wheelZoomKeepsTimeUnderCursor()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    feedTenSeconds(w);
+    LiveRun run;
+    feedTenSeconds(w, run);
     w.setView(2.0 * kSec, 5e6);
     QVERIFY(!w.isFollowing());
     const QPoint at(500, 150);
@@ -386,7 +742,8 @@ void TstTimeline::wheelInFollowModeKeepsNowAtTheRight()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    feedTenSeconds(w);
+    LiveRun run;
+    feedTenSeconds(w, run);
     const double npp = w.nsPerPixel();
     sendWheel(w, QPoint(300, 150), 120);
     QVERIFY(w.isFollowing());
@@ -398,7 +755,8 @@ void TstTimeline::shiftWheelPans()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    feedTenSeconds(w);
+    LiveRun run;
+    feedTenSeconds(w, run);
     const double start = w.viewStartNs();
     const double npp = w.nsPerPixel();
     sendWheel(w, QPoint(500, 150), 120, Qt::ShiftModifier); // wheel up: earlier
@@ -411,7 +769,8 @@ void TstTimeline::dragPans()
 {
     TimelineWidget w;
     w.resize(1000, 300);
-    feedTenSeconds(w);
+    LiveRun run;
+    feedTenSeconds(w, run);
     QSignalSpy clicked(&w, &TimelineWidget::taskClicked);
     const double start = w.viewStartNs();
     const double npp = w.nsPerPixel();
@@ -443,7 +802,7 @@ void TstTimeline::clickEmitsTaskId()
         spans.push_back(span(quint64(100 + i), i % 3, t, t + 100 * kMs,
                              i % 7 == 5 ? TaskStatus::Failed : TaskStatus::Succeeded));
     }
-    w.setSpans(spans);
+    w.setRecord(recordOf(spans));
     QSignalSpy clicked(&w, &TimelineWidget::taskClicked);
     const TaskSpan& target = spans[std::size_t(index)];
     QTest::mouseClick(&w, Qt::LeftButton, {}, pointOf(w, target));
@@ -456,13 +815,69 @@ void TstTimeline::clickEmitsTaskId()
     QCOMPARE(clicked.count(), 1);
 }
 
+void TstTimeline::hitTestAtBothZooms_data()
+{
+    QTest::addColumn<double>("nsPerPixel"); // 0: fitted to the whole run
+    QTest::addColumn<bool>("aggregated");   // the tasks are folded into columns
+    QTest::newRow("fitted: 100k tasks folded") << 0.0 << true;
+    QTest::newRow("2 µs a pixel: folded rows") << 2000.0 << true;
+    QTest::newRow("50 ns a pixel: drawn one by one") << 50.0 << false;
+}
+
+void TstTimeline::hitTestAtBothZooms()
+{
+    QFETCH(double, nsPerPixel);
+    QFETCH(bool, aggregated);
+    // Worker 0: 100,000 tasks of 1-3 µs back to back with 1 µs gaps.
+    const auto rec = bigRecord(1, 100'000);
+    TimelineWidget w;
+    w.resize(1000, 200);
+    w.setRecord(rec);
+    if (nsPerPixel > 0)
+        w.setView(double(kSec) + 50.0 * kMs, nsPerPixel);
+    QVERIFY(!w.grab().isNull());
+    const auto st = w.lastPaintStats();
+    QCOMPARE(st.spansAggregated > 0, aggregated);
+    QCOMPARE(st.spansDrawn > 0, !aggregated);
+
+    // What a click hits is the task under the clicked time (the first in
+    // start order when two meet there), found here by brute force.
+    const int y = w.laneRect(0).center().y();
+    const QRect plot = w.plotRect();
+    int hits = 0;
+    for (int x = plot.left() + 3; x < plot.right() - 3; x += 37) {
+        const double t = w.xToTime(x + 0.5);
+        const double tol = 3.0 * w.nsPerPixel();
+        quint64 exact = 0, near = 0;
+        double nearDist = tol + 1;
+        for (quint64 r = 0; r < rec->size() && !exact; ++r) {
+            const double s = double(rec->startNs(r)), e = double(rec->endNs(r));
+            const double d = t < s ? s - t : (t > e ? t - e : 0.0);
+            if (d == 0)
+                exact = rec->taskId(r);
+            else if (d <= tol && d < nearDist) {
+                near = rec->taskId(r);
+                nearDist = d;
+            }
+        }
+        const auto hit = w.hitTest(QPoint(x, y));
+        const quint64 expected = exact ? exact : near;
+        QCOMPARE(hit.has_value(), expected != 0);
+        if (hit) {
+            QCOMPARE(hit->span.taskId, expected);
+            ++hits;
+        }
+    }
+    QVERIFY(hits > 10);
+}
+
 void TstTimeline::hoverToolTip()
 {
     TimelineWidget w;
     w.resize(1000, 300);
     std::vector<TaskSpan> spans = {span(41, 0, 0, 100 * kMs),
                                    span(42, 1, 0, 200 * kMs, TaskStatus::Failed, "hash")};
-    w.setSpans(spans, {{0, "alpha"}, {1, "beta"}});
+    w.setRecord(recordOf(spans), {{0, "alpha"}, {1, "beta"}});
     const QPoint p = pointOf(w, spans[1]);
     const QString text = w.toolTipAt(p);
     QVERIFY2(text.contains("hash #42"), qPrintable(text));
@@ -474,7 +889,9 @@ void TstTimeline::hoverToolTip()
     QVERIFY(details.contains("beta"));
     QVERIFY(details.contains("CPU time: 100 ms"));
     // the lane label has its own tooltip
-    QVERIFY(w.toolTipAt(QPoint(5, w.laneRect(0).center().y())).contains("alpha"));
+    const QString label = w.toolTipAt(QPoint(5, w.laneRect(0).center().y()));
+    QVERIFY(label.contains("alpha"));
+    QVERIFY(label.contains("1 tasks shown"));
 
     w.show();
     QVERIFY(QTest::qWaitForWindowExposed(&w));
@@ -489,7 +906,9 @@ void TstTimeline::runningTaskIsAnOpenRectangle()
 {
     TimelineWidget w;
     w.resize(1000, 300);
+    LiveRun run;
     Snapshot s = runningAt(5 * kSec, 77, 4 * kSec, "sleep");
+    s.record = run.record;
     w.applySnapshot(s);
     QVERIFY(!w.grab().isNull());
     QCOMPARE(w.lastPaintStats().runningDrawn, 1);
@@ -504,9 +923,8 @@ void TstTimeline::runningTaskIsAnOpenRectangle()
     QCOMPARE(clicked.first().first().toULongLong(), 77u);
 
     // It finishes: the open rectangle gives way to its span.
-    s = snapshotAt(6 * kSec);
-    s.spans = {span(77, 1, 4 * kSec, 5500 * kMs, TaskStatus::Succeeded, "sleep")};
-    w.applySnapshot(s);
+    w.applySnapshot(
+        run.tick(6 * kSec, {span(77, 1, 4 * kSec, 5500 * kMs, TaskStatus::Succeeded, "sleep")}));
     QVERIFY(!w.grab().isNull());
     QCOMPARE(w.lastPaintStats().runningDrawn, 0);
     QCOMPARE(w.lastPaintStats().spansDrawn, 1);
@@ -514,8 +932,8 @@ void TstTimeline::runningTaskIsAnOpenRectangle()
 
 void TstTimeline::runningTaskWithoutStartTime()
 {
-    // A task the monitor did not time (sampling) reports no start: it is
-    // drawn from the first snapshot that saw it running, and stays so.
+    // A task the monitor did not time reports no start: it is drawn from the
+    // first snapshot that saw it running, and stays so.
     TimelineWidget w;
     w.resize(1000, 300);
     w.applySnapshot(runningAt(5 * kSec, 78, 0));
@@ -540,9 +958,8 @@ void TstTimeline::statusAndGilRendering()
     w.resize(1000, 300);
     TaskSpan gil = span(1, 0, 0, kSec);
     gil.gilWaitNs = kSec / 2;
-    std::vector<TaskSpan> spans = {gil, span(2, 1, 0, kSec, TaskStatus::Failed),
-                                   span(3, 2, 0, kSec, TaskStatus::Cancelled)};
-    w.setSpans(spans);
+    w.setRecord(recordOf({gil, span(2, 1, 0, kSec, TaskStatus::Failed),
+                          span(3, 2, 0, kSec, TaskStatus::Cancelled)}));
     const QImage img = w.grab().toImage();
     const qreal dpr = img.devicePixelRatio();
     auto px = [&](qint64 t, int lane) {
@@ -564,72 +981,260 @@ void TstTimeline::statusAndGilRendering()
     QCOMPARE(w.lastPaintStats().spansDrawn, 3);
 }
 
-void TstTimeline::aggregatesAtOneMillionSpans()
+void TstTimeline::noGapWhereBusy_data()
 {
-    constexpr int kLanes = 8;
-    constexpr int kPerLane = 125'000;
-    TimelineWidget w;
-    w.resize(1200, 400);
-    w.setMaxSpans(2'000'000);
-    const quint32 names[] = {NameTable::intern("primes"), NameTable::intern("hash"),
-                             NameTable::intern("sleep")};
+    QTest::addColumn<double>("nsPerPixel");     // 0: fitted to the whole run
+    QTest::newRow("fitted") << 0.0;             // ~280 µs a pixel: whole summary blocks
+    QTest::newRow("37 µs a pixel") << 37'000.0; // leaves across one column boundary
+    QTest::newRow("3 µs a pixel") << 3'000.0;   // leaves across several columns
+    QTest::newRow("1 µs a pixel") << 1'000.0;   // one task a column
+    QTest::newRow("0.7 µs a pixel") << 700.0;   // tasks across two columns
+}
+
+void TstTimeline::noGapWhereBusy()
+{
+    QFETCH(double, nsPerPixel);
+    // Worker 1 is busy all of [1.0 s, 1.1 s): 100,000 tasks of 1 µs back to
+    // back, then idle. Worker 3 is busy half the time (1 µs on, 1 µs off);
+    // worker 0 runs one later task (the end of the run); worker 2 nothing.
     std::vector<TaskSpan> spans;
-    spans.reserve(std::size_t(kLanes) * kPerLane);
     quint64 id = 1;
-    for (int i = 0; i < kPerLane; ++i) {
-        for (int lane = 0; lane < kLanes; ++lane, ++id) {
-            const qint64 t = qint64(i) * kUs + lane * 100;
-            const TaskStatus st = id % 1000 == 0   ? TaskStatus::Failed
-                                  : id % 1500 == 0 ? TaskStatus::Cancelled
-                                                   : TaskStatus::Succeeded;
-            spans.push_back(span(id, lane, t, t + 800, st, names[id % 3]));
+    for (qint64 i = 0; i < 100'000; ++i) {
+        spans.push_back(span(id++, 1, kSec + i * kUs, kSec + (i + 1) * kUs));
+        if (i % 2 == 0)
+            spans.push_back(span(id++, 3, kSec + i * kUs, kSec + (i + 1) * kUs));
+    }
+    spans.push_back(span(id++, 0, 1200 * kMs, 1250 * kMs));
+    TimelineWidget w;
+    w.resize(1000, 300);
+    w.setRecord(recordOf(spans), {{2, "idle"}});
+    QCOMPARE(w.laneWorkers(), (QList<int>{0, 1, 2, 3}));
+    if (nsPerPixel > 0)
+        w.setView(1000.0 * kMs + 333.3 * kUs, nsPerPixel);
+    const QImage img = w.grab().toImage();
+    QCOMPARE(img.devicePixelRatio(), 1.0);
+    const auto st = w.lastPaintStats();
+    QVERIFY(st.columnsAggregated > 0);
+
+    // Odd lanes are filled with AlternateBase (over the grid lines): every
+    // pixel of an idle column is exactly that.
+    const QRgb background = w.palette().color(QPalette::AlternateBase).rgb();
+    const QRgb busy = display::taskColor("primes", w.palette()).rgb() | 0xff000000u;
+    QVERIFY(busy != background);
+    const QRect plot = w.plotRect();
+    auto columnIn = [&](int x, qint64 from, qint64 to) { // [x, x + 1) inside [from, to)
+        return x >= plot.left() && x < plot.right() && w.xToTime(x) >= double(from)
+               && w.xToTime(x + 1) <= double(to);
+    };
+    int full = 0, idle = 0, half = 0;
+    for (int x = plot.left(); x < plot.right(); ++x) {
+        const QRect lane1 = w.laneRect(1).adjusted(0, 3, 0, -3);
+        const QRect lane3 = w.laneRect(3).adjusted(0, 3, 0, -3);
+        if (columnIn(x, kSec, 1100 * kMs)) {
+            // A worker busy all of a column's time fills it: opaque, the
+            // task's own colour, top to bottom.
+            for (int y = lane1.top(); y <= lane1.bottom(); ++y)
+                QCOMPARE(QColor(img.pixel(x, y)), QColor(busy));
+            ++full;
+            if (nsPerPixel == 0 || nsPerPixel >= 4'000) {
+                // Half busy: drawn, lighter than a full column.
+                const QRgb c = img.pixel(x, lane3.center().y());
+                QVERIFY2(c != background, qPrintable(QString("x %1").arg(x)));
+                QVERIFY(c != busy);
+                QVERIFY(qAbs(qRed(c) - qRed(background)) <= qAbs(qRed(busy) - qRed(background)));
+                ++half;
+            }
+        } else if (columnIn(x, 1100 * kMs, 1200 * kMs)) {
+            for (int y = lane1.top(); y <= lane1.bottom(); ++y)
+                QCOMPARE(QColor(img.pixel(x, y)), QColor(background));
+            ++idle;
         }
     }
-    w.setSpans(spans);
-    QCOMPARE(w.spanCount(), std::size_t(1'000'000));
-    QCOMPARE(w.laneCount(), kLanes);
+    QVERIFY(full > 100);
+    if (nsPerPixel == 0)
+        QVERIFY(idle > 100);
+    if (nsPerPixel == 0 || nsPerPixel >= 4'000)
+        QVERIFY(half > 100);
+}
 
-    // Whole run in view (fit): every span is far narrower than a pixel.
-    (void)w.grab(); // warm-up: colour and layout caches
-    QList<qint64> paintNs, cpuNs;
-    TimelineWidget::PaintStats st;
-    QImage img;
-    for (int i = 0; i < 5; ++i) {
-        const qint64 cpu0 = threadCpuNs();
-        img = w.grab().toImage();
-        cpuNs.append(threadCpuNs() - cpu0);
-        st = w.lastPaintStats();
-        paintNs.append(st.elapsedNs);
+void TstTimeline::columnsShowExactBusy_data()
+{
+    QTest::addColumn<double>("nsPerPixel"); // 0: fitted to the whole run
+    QTest::addColumn<bool>("overlapping");  // some rows of the lane overlap
+    for (bool overlap : {false, true}) {
+        const char* o = overlap ? ", overlapping" : "";
+        QTest::addRow("fitted%s", o) << 0.0 << overlap;
+        QTest::addRow("20 µs a pixel%s", o) << 20'000.0 << overlap;
+        QTest::addRow("3 µs a pixel%s", o) << 3'000.0 << overlap;
+        QTest::addRow("1.6 µs a pixel%s", o) << 1'600.0 << overlap;
     }
-    std::sort(paintNs.begin(), paintNs.end());
-    std::sort(cpuNs.begin(), cpuNs.end());
-    // Informational (timings live in benchmarks, not in pass/fail tests).
-    qInfo("1M spans, %d lanes, %dx%d: paintEvent wall median %.1f ms (min %.1f, max %.1f), "
-          "grab() thread CPU median %.1f ms; %lld spans aggregated into %lld columns, "
-          "%lld drawn one by one",
-          kLanes, w.width(), w.height(), paintNs[2] / 1e6, paintNs.first() / 1e6,
-          paintNs.last() / 1e6, cpuNs[2] / 1e6, st.spansAggregated, st.columnsAggregated,
-          st.spansDrawn);
-    QCOMPARE(st.spansVisited, 1'000'000);
-    QCOMPARE(st.spansAggregated, 1'000'000);
-    QCOMPARE(st.spansDrawn, 0);
-    QVERIFY(st.columnsAggregated > 0);
-    QVERIFY(st.columnsAggregated
-            <= qint64(kLanes) * w.plotRect().width() * img.devicePixelRatio() + kLanes);
-    // The lanes are painted (busy columns differ from the empty base).
-    const QPoint mid = w.laneRect(3).center();
-    QVERIFY(img.pixelColor(mid * img.devicePixelRatio()) != w.palette().color(QPalette::Base));
+}
 
-    // Zoomed into 20 µs: a handful of spans, drawn one by one; only the visible
-    // range is walked (binary search), not the million.
-    w.setView(50.0 * kMs, 20.0); // 20 ns per pixel
+void TstTimeline::columnsShowExactBusy()
+{
+    QFETCH(double, nsPerPixel);
+    QFETCH(bool, overlapping);
+    // Worker 1: 200,000 tasks of 1-3000 ns, mostly back to back, with short
+    // and long gaps (a fixed pseudo-random sequence); worker 0 one later task.
+    std::vector<TaskSpan> spans;
+    quint64 seed = 12345;
+    auto next = [&seed](quint64 n) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        return (seed >> 33) % n;
+    };
+    qint64 t = kSec;
+    for (quint64 id = 1; id <= 200'000; ++id) {
+        const qint64 len = 1 + qint64(next(3000));
+        const quint64 g = next(100);
+        t += g < 70 ? 0 : (g < 95 ? 1 + qint64(next(2000)) : 10 * kUs + qint64(next(190 * kUs)));
+        const qint64 start = overlapping && id % 10 == 0 ? t - len / 2 : t;
+        spans.push_back(span(id, 1, start, start + len));
+        t = std::max(t, start + len);
+    }
+    spans.push_back(span(999'999, 0, t + 10 * kMs, t + 11 * kMs));
+    TimelineWidget w;
+    w.resize(1000, 200);
+    w.setRecord(recordOf(spans));
+    if (nsPerPixel > 0)
+        w.setView(double(kSec) + 7.0 * kMs + 0.37, nsPerPixel);
+    const QImage img = w.grab().toImage();
+    if (nsPerPixel > 0)
+        QCOMPARE(w.lastPaintStats().spansDrawn, 0); // every task narrower than 2 px
+
+    // The busy fraction of each column, by brute force over the rows, against
+    // the one its pixel shows: alpha = 0.35 + 0.65 busy over AlternateBase.
+    const QRect plot = w.plotRect();
+    const double x0 = w.xToTime(plot.left()), npp = w.nsPerPixel();
+    std::vector<double> busy(std::size_t(plot.width()), 0.0);
+    for (const TaskSpan& s : spans) {
+        if (s.worker != 1)
+            continue;
+        const double a = (double(s.startNs) - x0) / npp, e = (double(s.endNs) - x0) / npp;
+        for (int c = std::max(0, int(std::floor(a))); c < plot.width() && c < e; ++c) {
+            const double cover = std::min(e, c + 1.0) - std::max(a, double(c));
+            if (cover > 1e-6) // slivers from rounding are not time
+                busy[std::size_t(c)] += cover;
+        }
+    }
+    const QColor bg = w.palette().color(QPalette::AlternateBase);
+    const QColor task = display::taskColor("primes", w.palette());
+    const int y = w.laneRect(1).center().y();
+    int checked = 0, drawn = 0, empty = 0;
+    const int nowX = int(std::floor(w.timeToX(w.nowNs())));
+    for (int c = 0; c < plot.width() - 1; ++c) {
+        if (std::abs(plot.left() + c - nowX) <= 1)
+            continue; // the "now" line
+        const QColor px = img.pixelColor(plot.left() + c, y);
+        const double expected = std::min(1.0, busy[std::size_t(c)]);
+        if (expected == 0) {
+            QCOMPARE(px, bg);
+            ++empty;
+            continue;
+        }
+        // The channel that tells background and task colour apart best.
+        double alpha = 0;
+        int spread = 0;
+        for (auto [p, b, f] : {std::tuple{px.red(), bg.red(), task.red()},
+                               std::tuple{px.green(), bg.green(), task.green()},
+                               std::tuple{px.blue(), bg.blue(), task.blue()}}) {
+            if (std::abs(f - b) > spread) {
+                spread = std::abs(f - b);
+                alpha = double(p - b) / double(f - b);
+            }
+        }
+        QVERIFY(spread > 40);
+        const double shown = (alpha - 0.35) / 0.65;
+        QVERIFY2(
+            std::abs(shown - expected) < 0.03,
+            qPrintable(QString("column %1: busy %2, shown %3").arg(c).arg(expected).arg(shown)));
+        ++checked;
+        drawn += expected > 0.999 ? 1 : 0;
+    }
+    QVERIFY(checked > 100);
+    if (!overlapping && nsPerPixel > 0 && nsPerPixel <= 3'000)
+        QVERIFY(drawn > 10); // columns a worker was busy in full, drawn in full
+    if (nsPerPixel == 0)
+        QVERIFY(empty > 0); // the long gaps
+}
+
+namespace {
+/// What a paint fitted to the whole run cost, and one zoomed into 20 µs.
+struct PaintCost {
+    TimelineWidget::PaintStats fitted, zoomed;
+    std::size_t rows = 0;
+    int columns = 0;
+    qint64 work() const { return fitted.blocksVisited + fitted.spansVisited; }
+};
+
+PaintCost paintCost(int lanes, int perLane, int width)
+{
+    TimelineWidget w;
+    w.resize(width, 400);
+    w.setRecord(bigRecord(lanes, perLane));
     (void)w.grab();
-    st = w.lastPaintStats();
-    qInfo("zoomed in: %lld spans visited, %lld drawn, %lld aggregated, paint %.2f ms",
-          st.spansVisited, st.spansDrawn, st.spansAggregated, st.elapsedNs / 1e6);
-    QVERIFY(st.spansDrawn > 0);
-    QCOMPARE(st.spansAggregated, 0);
-    QVERIFY(st.spansVisited < 500);
+    PaintCost c;
+    c.fitted = w.lastPaintStats();
+    c.rows = w.spanCount();
+    c.columns = w.plotRect().width();
+    w.setView(double(kSec) + 1.0 * kMs, 20.0); // 20 µs in view
+    (void)w.grab();
+    c.zoomed = w.lastPaintStats();
+    return c;
+}
+} // namespace
+
+void TstTimeline::paintCostIndependentOfRows_data()
+{
+    QTest::addColumn<int>("lanes");
+    QTest::addColumn<int>("perLane");
+    QTest::addColumn<int>("width");
+    QTest::newRow("10k rows, 8 lanes") << 8 << 1'250 << 1200;
+    QTest::newRow("100k rows, 8 lanes") << 8 << 12'500 << 1200;
+    QTest::newRow("1M rows, 8 lanes") << 8 << 125'000 << 1200;
+    QTest::newRow("1M rows, 1 lane, narrow") << 1 << 1'000'000 << 400;
+}
+
+void TstTimeline::paintCostIndependentOfRows()
+{
+    QFETCH(int, lanes);
+    QFETCH(int, perLane);
+    QFETCH(int, width);
+    const PaintCost c = paintCost(lanes, perLane, width);
+    QCOMPARE(c.rows, std::size_t(lanes) * perLane);
+    qInfo("fitted: %zu rows, %d columns x %d lanes: %lld blocks (%lld whole), %lld rows read, "
+          "%.1f a column and lane",
+          c.rows, c.columns, lanes, c.fitted.blocksVisited, c.fitted.blocksAggregated,
+          c.fitted.spansVisited, double(c.work()) / (double(c.columns) * lanes));
+    // Every row is in the picture, folded into a column or drawn...
+    QCOMPARE(c.fitted.spansAggregated + c.fitted.spansDrawn, qint64(c.rows));
+    QVERIFY(c.fitted.columnsAggregated <= qint64(lanes) * c.columns);
+    // ... for a cost bounded by the columns, whatever the rows: about a leaf
+    // of rows or a block of blocks per column and lane.
+    QVERIFY2(c.work() <= qint64(lanes) * c.columns
+                             * (TimelineWidget::kBlockRows + TimelineWidget::kFanOut),
+             qPrintable(QString::number(c.work())));
+    // Zoomed in: a handful of tasks drawn one by one, found through the
+    // summaries, not by walking the rows.
+    QVERIFY(c.zoomed.spansDrawn > 0);
+    QCOMPARE(c.zoomed.spansAggregated, 0);
+    QVERIFY(c.zoomed.spansVisited < 100 * lanes);
+    QVERIFY(c.zoomed.blocksVisited < 100 * lanes);
+}
+
+void TstTimeline::paintCostGrowsLessThanRows()
+{
+    // 10k against 1M rows on 8 lanes: at 10k a paint reads every row (about
+    // one a column), at 1M it reads summaries; 100 times the rows, far less
+    // than 100 times the work.
+    const PaintCost small = paintCost(8, 1'250, 1200), large = paintCost(8, 125'000, 1200);
+    QVERIFY2(large.work() < 15 * small.work(),
+             qPrintable(QString("%1 vs %2").arg(large.work()).arg(small.work())));
+    QVERIFY(large.fitted.blocksAggregated > 0);
+    // Past a few hundred rows a column, the work stays flat: 4 times the
+    // rows on one narrow lane, about the same work.
+    const PaintCost quarter = paintCost(1, 250'000, 400), full = paintCost(1, 1'000'000, 400);
+    QVERIFY2(full.work() < 3 * quarter.work() / 2,
+             qPrintable(QString("%1 vs %2").arg(full.work()).arg(quarter.work())));
 }
 
 QTEST_MAIN(TstTimeline)

@@ -9,11 +9,13 @@
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QTimer>
 #include <QToolTip>
 #include <QWheelEvent>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace poolscope {
@@ -23,6 +25,10 @@ constexpr double kMinNsPerPixel = 1e-3;
 constexpr double kMaxNsPerPixel = 1e12;
 constexpr int kEdgeMarginPx = 12; // room right of "now" when following / fitting
 constexpr double kZoomStep = 1.5;
+constexpr qint64 kNoCut = std::numeric_limits<qint64>::max();
+/// Summary::rgb's alpha byte holds flags: the rows under a block follow one
+/// another without overlap (a block across one boundary can then be split).
+constexpr int kInOrder = 1;
 
 /// 1, 2, 5 x 10^k ns: the smallest such step >= ns.
 double niceStep(double ns)
@@ -53,6 +59,58 @@ QString tickLabel(double relNs, double step)
     const int decimals = std::max(0, int(std::ceil(-std::log10(step / unit) - 1e-9)));
     return QStringLiteral("%1 %2").arg(relNs / unit, 0, 'f', decimals).arg(QString::fromUtf8(name));
 }
+
+/// Rows a summary block of `level` covers.
+constexpr std::size_t blockRows(std::size_t level)
+{
+    std::size_t n = TimelineWidget::kBlockRows;
+    for (std::size_t i = 0; i < level; ++i)
+        n *= TimelineWidget::kFanOut;
+    return n;
+}
+
+/// Calls fn(pos, row, start, end) for the shown rows of a lane whose
+/// [start, end] (end cut at `cut`) meets [lo, hi], in start order, pruning
+/// with the summaries; stops when fn returns false. Returns false if stopped.
+template<class LaneT, class RowAt, class Fn>
+bool walkRows(const LaneT& lane, const RunRecord& rec, std::size_t shown, qint64 cut, qint64 lo,
+              qint64 hi, RowAt&& rowAt, Fn&& fn)
+{
+    auto visit = [&](auto& self, std::size_t level, std::size_t i) -> bool {
+        const auto& s = lane.levels[level][i];
+        const std::size_t p0 = i * blockRows(level);
+        if (p0 >= shown || s.minStart > hi || std::min(s.maxEnd, cut) < lo)
+            return true;
+        if (level == 0) {
+            const std::size_t p1 = std::min(p0 + blockRows(0), shown);
+            for (std::size_t pos = p0; pos < p1; ++pos) {
+                const quint32 row = rowAt(pos);
+                const qint64 start = rec.startNs(row);
+                if (start > hi)
+                    return true;
+                const qint64 end = std::min(rec.endNs(row), cut);
+                if (end >= lo && !fn(pos, row, start, end))
+                    return false;
+            }
+            return true;
+        }
+        const std::size_t c1 =
+            std::min((i + 1) * std::size_t(TimelineWidget::kFanOut), lane.levels[level - 1].size());
+        for (std::size_t c = i * TimelineWidget::kFanOut; c < c1; ++c) {
+            if (!self(self, level - 1, c))
+                return false;
+        }
+        return true;
+    };
+    if (lane.levels.empty())
+        return true;
+    const std::size_t top = lane.levels.size() - 1;
+    for (std::size_t i = 0; i < lane.levels[top].size(); ++i) {
+        if (!visit(visit, top, i))
+            return false;
+    }
+    return true;
+}
 } // namespace
 
 TimelineWidget::TimelineWidget(QWidget* parent)
@@ -66,7 +124,7 @@ TimelineWidget::TimelineWidget(QWidget* parent)
 
 TimelineWidget::~TimelineWidget() = default;
 
-// ------------------------------------------------------------------ data
+// ------------------------------------------------------------------ lanes
 
 TimelineWidget::Lane* TimelineWidget::findLane(int worker)
 {
@@ -93,26 +151,265 @@ TimelineWidget::Lane& TimelineWidget::laneFor(int worker)
     return *m_lanes.insert(it, std::move(lane));
 }
 
-void TimelineWidget::insertSpan(Lane& lane, const TaskSpan& s)
+// ------------------------------------------------------------------ index
+
+const std::vector<quint32>* TimelineWidget::rowsOf(const Lane& lane) const
 {
-    const bool empty = lane.spans.size() == lane.first;
-    if (empty || s.startNs >= lane.spans.back().startNs) {
-        lane.maxEnd.push_back(empty ? s.endNs : std::max(lane.maxEnd.back(), s.endNs));
-        lane.spans.push_back(s);
+    return m_record ? m_record->laneRows(lane.worker) : nullptr;
+}
+
+bool TimelineWidget::indexUsable() const
+{
+    // Positions stay valid while the record only grows.
+    return m_record && m_record->generation() == m_recordGeneration
+           && m_record->size() >= m_recordRows;
+}
+
+void TimelineWidget::resetIndex(std::shared_ptr<const RunRecord> record)
+{
+    m_record = std::move(record);
+    m_recordGeneration = m_record ? m_record->generation() : 0;
+    m_recordRows = 0;
+    for (Lane& lane : m_lanes) {
+        lane.count = 0;
+        lane.order = {};
+        lane.levels = {};
+    }
+}
+
+bool TimelineWidget::catchUp(std::size_t budget)
+{
+    if (!m_record)
+        return false;
+    bool changed = false;
+    if (!indexUsable()) {
+        resetIndex(m_record);
+        changed = true;
+    }
+    if (m_summariesStale) {
+        rebuildSummaries();
+        changed = true;
+    }
+    const RunRecord& rec = *m_record;
+    if (rec.size() == m_recordRows && !m_behind)
+        return changed;
+    // Tasks that never started are in no lane (RunRecord::laneRows); lane
+    // -1 holds tasks of an unknown worker (other tools' traces).
+    bool behind = false;
+    for (const qint32 w : rec.workers()) {
+        const std::vector<quint32>* rows = rec.laneRows(w);
+        Lane& lane = laneFor(w);
+        if (!rows || rows->size() <= lane.count)
+            continue;
+        if (budget == 0) {
+            behind = true;
+            continue;
+        }
+        const std::size_t before = lane.count;
+        indexLane(lane, *rows, budget);
+        budget -= std::min(budget, lane.count - before);
+        behind = behind || lane.count < rows->size();
+        changed = true;
+        for (const Summary& s : lane.levels.back())
+            m_nowNs = std::max(m_nowNs, s.maxEnd);
+    }
+    m_recordRows = rec.size();
+    m_behind = behind;
+    if (behind && !m_catchUpQueued) {
+        // The rest in the next events, with paints and input in between.
+        m_catchUpQueued = true;
+        QTimer::singleShot(0, this, [this] {
+            m_catchUpQueued = false;
+            if (m_behind)
+                catchUp(kCatchUpBudget);
+            update();
+        });
+    }
+    return changed;
+}
+
+void TimelineWidget::indexLane(Lane& lane, const std::vector<quint32>& rows, std::size_t budget)
+{
+    const RunRecord& rec = *m_record;
+    const std::size_t from = lane.count;
+    std::size_t to = rows.size();
+    if (lane.order.empty()) {
+        // The usual case: a worker runs one task at a time, rows arrive in
+        // start order and the lane's rows are its positions. Only this case
+        // is budgeted (it is what a live run of any size is).
+        to = from + std::min(to - from, std::max<std::size_t>(budget, 1));
+        qint64 last = from ? rec.startNs(rows[from - 1]) : std::numeric_limits<qint64>::min();
+        std::size_t k = from;
+        for (; k < to; ++k) {
+            const qint64 s = rec.startNs(rows[k]);
+            if (s < last)
+                break;
+            last = s;
+        }
+        if (k == to) {
+            lane.count = to;
+            summarize(lane, from);
+            return;
+        }
+        to = rows.size();
+        lane.count = to;
+        lane.order.assign(rows.begin(), rows.begin() + qsizetype(from));
+    }
+    // Out of start order (other tools' traces, clock skew between processes):
+    // an explicit order, the new rows sorted and merged in; summaries are
+    // redone from the first position that moved.
+    auto byStart = [&rec](quint32 a, quint32 b) { return rec.startNs(a) < rec.startNs(b); };
+    lane.order.insert(lane.order.end(), rows.begin() + qsizetype(from), rows.end());
+    const auto mid = lane.order.begin() + qsizetype(from);
+    std::stable_sort(mid, lane.order.end(), byStart);
+    std::size_t dirty = from;
+    if (from > 0 && byStart(*mid, *(mid - 1))) {
+        dirty = std::size_t(std::upper_bound(lane.order.begin(), mid, *mid, byStart)
+                            - lane.order.begin());
+        std::inplace_merge(lane.order.begin(), mid, lane.order.end(), byStart);
+    }
+    lane.count = to;
+    summarize(lane, dirty);
+}
+
+void TimelineWidget::summarize(Lane& lane, std::size_t fromPos)
+{
+    if (lane.count == 0) {
+        lane.levels.clear();
         return;
     }
-    // Out of order (rare: clock skew between processes): insert and repair the
-    // prefix maximum from there on.
-    auto pos =
-        std::upper_bound(lane.spans.begin() + qsizetype(lane.first), lane.spans.end(), s.startNs,
-                         [](qint64 t, const TaskSpan& x) { return t < x.startNs; });
-    const std::size_t at = std::size_t(pos - lane.spans.begin());
-    lane.spans.insert(pos, s);
-    lane.maxEnd.insert(lane.maxEnd.begin() + qsizetype(at), s.endNs);
-    for (std::size_t i = at; i < lane.spans.size(); ++i)
-        lane.maxEnd[i] = i > lane.first ? std::max(lane.maxEnd[i - 1], lane.spans[i].endNs)
-                                        : lane.spans[i].endNs;
+    const RunRecord& rec = *m_record;
+    const std::vector<quint32>* rows = rowsOf(lane);
+    if (lane.levels.empty())
+        lane.levels.emplace_back();
+    auto rgbOf = [](double w, double r, double g, double b, int flags) {
+        return w > 0 ? qRgba(int(std::lround(r / w)), int(std::lround(g / w)),
+                             int(std::lround(b / w)), flags)
+                     : qRgba(0, 0, 0, flags);
+    };
+
+    // Leaves: straight from the rows.
+    std::vector<Summary>& leaves = lane.levels[0];
+    const std::size_t nb = (lane.count + kBlockRows - 1) / kBlockRows;
+    leaves.resize(nb);
+    std::size_t dirty = fromPos / kBlockRows;
+    for (std::size_t b = dirty; b < nb; ++b) {
+        Summary s;
+        s.minStart = std::numeric_limits<qint64>::max();
+        s.maxEnd = std::numeric_limits<qint64>::min();
+        double w = 0, r = 0, g = 0, bl = 0, fw = 0, cw = 0;
+        int flags = kInOrder;
+        const std::size_t p1 = std::min(lane.count, (b + 1) * kBlockRows);
+        for (std::size_t pos = b * kBlockRows; pos < p1; ++pos) {
+            const quint32 row = rowAt(lane, *rows, pos);
+            const qint64 start = rec.startNs(row);
+            const qint64 end = std::max(start, rec.endNs(row));
+            if (start < s.maxEnd)
+                flags &= ~kInOrder;
+            s.minStart = std::min(s.minStart, start);
+            s.maxEnd = std::max(s.maxEnd, end);
+            s.busyNs += end - start;
+            const double wt = double(std::max<qint64>(end - start, 1));
+            const QRgb c = colorOf(rec.nameId(row));
+            w += wt;
+            r += wt * qRed(c);
+            g += wt * qGreen(c);
+            bl += wt * qBlue(c);
+            const TaskStatus st = rec.status(row);
+            fw += st == TaskStatus::Failed ? wt : 0.0;
+            cw += st == TaskStatus::Cancelled ? wt : 0.0;
+        }
+        s.weight = float(w);
+        s.failWeight = float(fw);
+        s.cancelWeight = float(cw);
+        s.rgb = rgbOf(w, r, g, bl, flags);
+        leaves[b] = s;
+    }
+
+    // Blocks of blocks, until a level has at most kFanOut of them.
+    for (std::size_t level = 1;; ++level) {
+        if (lane.levels[level - 1].size() <= std::size_t(kFanOut)) {
+            lane.levels.resize(level);
+            break;
+        }
+        if (lane.levels.size() <= level)
+            lane.levels.emplace_back();
+        const std::vector<Summary>& below = lane.levels[level - 1];
+        std::vector<Summary>& up = lane.levels[level];
+        const std::size_t n = (below.size() + kFanOut - 1) / kFanOut;
+        up.resize(n);
+        dirty /= kFanOut;
+        for (std::size_t i = dirty; i < n; ++i) {
+            Summary s;
+            s.minStart = std::numeric_limits<qint64>::max();
+            s.maxEnd = std::numeric_limits<qint64>::min();
+            double w = 0, r = 0, g = 0, bl = 0, fw = 0, cw = 0;
+            int flags = kInOrder;
+            const std::size_t c1 = std::min(below.size(), (i + 1) * kFanOut);
+            for (std::size_t c = i * kFanOut; c < c1; ++c) {
+                const Summary& k = below[c];
+                if (!(qAlpha(k.rgb) & kInOrder) || k.minStart < s.maxEnd)
+                    flags &= ~kInOrder;
+                s.minStart = std::min(s.minStart, k.minStart);
+                s.maxEnd = std::max(s.maxEnd, k.maxEnd);
+                s.busyNs += k.busyNs;
+                w += k.weight;
+                r += double(k.weight) * qRed(k.rgb);
+                g += double(k.weight) * qGreen(k.rgb);
+                bl += double(k.weight) * qBlue(k.rgb);
+                fw += k.failWeight;
+                cw += k.cancelWeight;
+            }
+            s.weight = float(w);
+            s.failWeight = float(fw);
+            s.cancelWeight = float(cw);
+            s.rgb = rgbOf(w, r, g, bl, flags);
+            up[i] = s;
+        }
+    }
 }
+
+void TimelineWidget::rebuildSummaries()
+{
+    m_summariesStale = false;
+    if (!indexUsable())
+        return;
+    for (Lane& lane : m_lanes)
+        summarize(lane, 0);
+}
+
+std::size_t TimelineWidget::shownCount(const Lane& lane) const
+{
+    if (!m_hasHorizon || lane.count == 0)
+        return lane.count;
+    // Positions are in start order: the first block starting after the
+    // horizon, then the rows of the one before it.
+    const std::vector<Summary>& leaves = lane.levels[0];
+    const std::size_t b = std::size_t(
+        std::partition_point(leaves.begin(), leaves.end(),
+                             [this](const Summary& s) { return s.minStart <= m_horizonNs; })
+        - leaves.begin());
+    if (b == 0)
+        return 0;
+    const std::vector<quint32>& rows = *rowsOf(lane);
+    std::size_t pos = (b - 1) * kBlockRows;
+    const std::size_t end = std::min(lane.count, b * kBlockRows);
+    while (pos < end && m_record->startNs(rowAt(lane, rows, pos)) <= m_horizonNs)
+        ++pos;
+    return pos;
+}
+
+TaskSpan TimelineWidget::shownSpan(quint32 row) const
+{
+    TaskSpan s = m_record->span(row);
+    if (m_hasHorizon && s.endNs > m_horizonNs) {
+        s.endNs = std::max(s.startNs, m_horizonNs);
+        s.gilWaitNs = std::min(s.gilWaitNs, s.endNs - s.startNs);
+    }
+    return s;
+}
+
+// ------------------------------------------------------------------ data
 
 void TimelineWidget::applySnapshot(const Snapshot& snapshot)
 {
@@ -127,10 +424,9 @@ void TimelineWidget::applySnapshot(const Snapshot& snapshot)
         }
         lane.dead = w.state == WorkerState::Dead;
         const bool running = w.currentTask != 0 && !lane.dead;
-        // A task run without detail (the monitor samples at high rates)
-        // has no start time: draw it from the first snapshot that saw it
-        // running, never from 0 (which drew it from the far left and
-        // stretched "fit all" back to the epoch).
+        // A task run without detail has no start time: draw it from the
+        // first snapshot that saw it running, never from 0 (which drew it
+        // from the far left and stretched "fit all" back to the epoch).
         qint64 start = running ? w.currentStartNs : 0;
         if (running && start <= 0)
             start = lane.runningId == w.currentTask && lane.runningStartNs > 0 ? lane.runningStartNs
@@ -151,79 +447,46 @@ void TimelineWidget::applySnapshot(const Snapshot& snapshot)
         }
     }
 
-    for (const TaskSpan& s : snapshot.spans) {
-        insertSpan(laneFor(s.worker), s);
-        m_arrival.push_back(s.worker);
-        ++m_total;
-        m_nowNs = std::max(m_nowNs, s.endNs);
+    // A snapshot without a record (tests, recording off) leaves the rows of
+    // the last one alone.
+    if (snapshot.record) {
+        const bool fresh = snapshot.record != m_record || !indexUsable();
+        if (snapshot.record != m_record)
+            resetIndex(snapshot.record);
+        catchUp(kCatchUpBudget);
+        if (fresh) {
+            // A new run (or a re-sampled one): lanes of workers that are gone
+            // and have nothing in it say nothing any more.
+            const auto before = m_lanes.size();
+            m_lanes.erase(std::remove_if(m_lanes.begin(), m_lanes.end(),
+                                         [](const Lane& l) {
+                                             return l.dead && l.count == 0 && l.runningId == 0;
+                                         }),
+                          m_lanes.end());
+            if (m_lanes.size() != before)
+                invalidateLayout();
+        }
     }
     m_nowNs = std::max(m_nowNs, snapshot.timeNs);
-    trim();
     if (m_following)
         followNow();
     update();
 }
 
-void TimelineWidget::trim()
+void TimelineWidget::setRecord(std::shared_ptr<const RunRecord> record,
+                               const QHash<int, QString>& laneNames, qint64 originNs)
 {
-    if (m_total <= m_maxSpans)
-        return;
-    quint64 dropped = 0;
-    while (m_total > m_maxSpans && !m_arrival.empty()) {
-        const int w = m_arrival.front();
-        m_arrival.pop_front();
-        if (Lane* lane = findLane(w); lane && lane->first < lane->spans.size())
-            ++lane->first;
-        --m_total;
-        ++dropped;
-    }
-    for (Lane& lane : m_lanes) {
-        // Amortised O(1): compact once the dead prefix is at least half.
-        if (lane.first > 0 && lane.first * 2 >= lane.spans.size()) {
-            lane.spans.erase(lane.spans.begin(), lane.spans.begin() + qsizetype(lane.first));
-            lane.maxEnd.erase(lane.maxEnd.begin(), lane.maxEnd.begin() + qsizetype(lane.first));
-            lane.first = 0;
-        }
-    }
-    // Lanes of dead workers whose every span is gone say nothing any more.
-    const auto before = m_lanes.size();
-    m_lanes.erase(std::remove_if(m_lanes.begin(), m_lanes.end(),
-                                 [](const Lane& l) {
-                                     return l.dead && l.liveCount() == 0 && l.runningId == 0;
-                                 }),
-                  m_lanes.end());
-    if (m_lanes.size() != before)
-        invalidateLayout();
-    m_trimmed += dropped;
-    emit trimmedChanged(m_trimmed);
-}
-
-void TimelineWidget::setSpans(const std::vector<TaskSpan>& spans,
-                              const QHash<int, QString>& laneNames, qint64 originNs)
-{
-    const quint64 oldTrimmed = m_trimmed;
     m_lanes.clear();
-    m_arrival.clear();
-    const std::size_t n = spans.size();
-    const std::size_t skip = n > m_maxSpans ? n - m_maxSpans : 0;
-
+    m_hasHorizon = false;
+    m_nowNs = 0;
     std::vector<int> workers;
     for (auto it = laneNames.cbegin(); it != laneNames.cend(); ++it)
         workers.push_back(it.key());
-    std::sort(workers.begin(), workers.end());
-    {
-        // Distinct workers, kept sorted: a handful, however many spans.
-        int last = std::numeric_limits<int>::min();
-        for (std::size_t i = skip; i < n; ++i) {
-            const int w = spans[i].worker;
-            if (w == last)
-                continue;
-            last = w;
-            auto it = std::lower_bound(workers.begin(), workers.end(), w);
-            if (it == workers.end() || *it != w)
-                workers.insert(it, w);
-        }
+    if (record) {
+        for (const qint32 w : record->workers())
+            workers.push_back(w);
     }
+    std::sort(workers.begin(), workers.end());
     workers.erase(std::unique(workers.begin(), workers.end()), workers.end());
     m_lanes.resize(workers.size());
     for (std::size_t i = 0; i < workers.size(); ++i) {
@@ -233,32 +496,20 @@ void TimelineWidget::setSpans(const std::vector<TaskSpan>& spans,
         if (lane.name.isEmpty())
             lane.name = tr("worker %1").arg(workers[i]);
     }
-    qint64 minStart = std::numeric_limits<qint64>::max();
-    m_nowNs = 0;
-    for (std::size_t i = skip; i < n; ++i) {
-        const TaskSpan& s = spans[i];
-        findLane(s.worker)->spans.push_back(s);
-        m_arrival.push_back(s.worker);
-        minStart = std::min(minStart, s.startNs);
-        m_nowNs = std::max(m_nowNs, s.endNs);
-    }
+    resetIndex(std::move(record));
+    catchUp();
     for (Lane& lane : m_lanes) {
-        auto byStart = [](const TaskSpan& a, const TaskSpan& b) { return a.startNs < b.startNs; };
-        if (!std::is_sorted(lane.spans.begin(), lane.spans.end(), byStart))
-            std::stable_sort(lane.spans.begin(), lane.spans.end(), byStart);
-        lane.maxEnd.resize(lane.spans.size());
-        qint64 m = std::numeric_limits<qint64>::min();
-        for (std::size_t i = 0; i < lane.spans.size(); ++i)
-            lane.maxEnd[i] = m = std::max(m, lane.spans[i].endNs);
+        // Built once, in full: no room to grow into.
+        lane.order.shrink_to_fit();
+        for (auto& level : lane.levels)
+            level.shrink_to_fit();
     }
-    m_total = n - skip;
-    m_trimmed = skip;
-    m_originNs = originNs != 0 ? originNs : (n > skip ? minStart : 0);
+    m_nowNs = dataEndNs();
+    const qint64 first = dataStartNs();
+    m_originNs = originNs != 0 ? originNs : (m_nowNs > 0 ? first : 0);
     invalidateLayout();
     setFollowing(false);
     fitToData();
-    if (m_trimmed != oldTrimmed)
-        emit trimmedChanged(m_trimmed);
     update();
 }
 
@@ -267,34 +518,64 @@ void TimelineWidget::setTraceData(const TraceData& trace)
     QHash<int, QString> names;
     for (const TraceWorker& w : trace.workers)
         names.insert(w.index, w.name);
-    setSpans(trace.spans, names, trace.originNs);
+    setRecord(trace.record, names, trace.originNs);
+}
+
+void TimelineWidget::setHorizon(qint64 ns)
+{
+    if (m_hasHorizon && m_horizonNs == ns)
+        return;
+    m_hasHorizon = true;
+    m_horizonNs = ns;
+    update();
+}
+
+void TimelineWidget::clearHorizon()
+{
+    if (!m_hasHorizon)
+        return;
+    m_hasHorizon = false;
+    update();
 }
 
 void TimelineWidget::clear()
 {
     m_lanes.clear();
-    m_arrival.clear();
-    m_total = 0;
+    m_record.reset();
+    m_recordGeneration = 0;
+    m_recordRows = 0;
+    m_hasHorizon = false;
     m_nowNs = 0;
     m_originNs = 0;
     invalidateLayout();
-    if (m_trimmed != 0) {
-        m_trimmed = 0;
-        emit trimmedChanged(0);
-    }
     update();
 }
 
-void TimelineWidget::setMaxSpans(std::size_t maxSpans)
+std::size_t TimelineWidget::spanCount() const
 {
-    m_maxSpans = std::max<std::size_t>(1, maxSpans);
-    trim();
-    update();
+    if (!indexUsable())
+        return 0;
+    std::size_t n = 0;
+    for (const Lane& l : m_lanes)
+        n += shownCount(l);
+    return n;
 }
 
 QString TimelineWidget::noteText() const
 {
-    return m_trimmed ? tr("%L1 older tasks trimmed").arg(m_trimmed) : QString();
+    return m_record ? m_record->samplingNote() : QString();
+}
+
+std::size_t TimelineWidget::indexBytes() const
+{
+    std::size_t b = m_lanes.capacity() * sizeof(Lane);
+    for (const Lane& l : m_lanes) {
+        b += l.order.capacity() * sizeof(quint32);
+        b += l.levels.capacity() * sizeof(std::vector<Summary>);
+        for (const auto& level : l.levels)
+            b += level.capacity() * sizeof(Summary);
+    }
+    return b;
 }
 
 QList<int> TimelineWidget::laneWorkers() const
@@ -315,21 +596,43 @@ QString TimelineWidget::laneName(int worker) const
 std::vector<TaskSpan> TimelineWidget::laneSpans(int worker) const
 {
     const Lane* l = findLane(worker);
-    if (!l)
+    if (!l || !indexUsable() || l->count == 0)
         return {};
-    return {l->spans.begin() + qsizetype(l->first), l->spans.end()};
+    const std::vector<quint32>& rows = *rowsOf(*l);
+    const std::size_t n = shownCount(*l);
+    std::vector<TaskSpan> out;
+    out.reserve(n);
+    for (std::size_t pos = 0; pos < n; ++pos)
+        out.push_back(shownSpan(rowAt(*l, rows, pos)));
+    return out;
 }
 
 qint64 TimelineWidget::dataStartNs() const
 {
     qint64 start = std::numeric_limits<qint64>::max();
+    const bool usable = indexUsable();
     for (const Lane& l : m_lanes) {
-        if (l.liveCount())
-            start = std::min(start, l.spans[l.first].startNs);
+        if (usable && shownCount(l) > 0)
+            start = std::min(start, l.levels[0][0].minStart); // positions: start order
         if (l.runningId)
             start = std::min(start, l.runningStartNs);
     }
-    return start == std::numeric_limits<qint64>::max() ? m_nowNs : start;
+    return start == std::numeric_limits<qint64>::max() ? nowNs() : start;
+}
+
+qint64 TimelineWidget::dataEndNs() const
+{
+    qint64 end = 0;
+    if (!indexUsable())
+        return end;
+    for (const Lane& l : m_lanes) {
+        if (shownCount(l) == 0)
+            continue;
+        for (const Summary& s : l.levels.back())
+            end = std::max(end, s.maxEnd);
+    }
+    // Rows not shown start after the horizon, so end after it too.
+    return m_hasHorizon ? std::min(end, m_horizonNs) : end;
 }
 
 // ------------------------------------------------------------------ view
@@ -360,7 +663,7 @@ void TimelineWidget::followNow()
 {
     const int w = plotRect().width();
     const int margin = std::min(kEdgeMarginPx, w / 10);
-    setViewInternal(double(m_nowNs) - double(w - margin) * m_nsPerPixel, m_nsPerPixel);
+    setViewInternal(double(nowNs()) - double(w - margin) * m_nsPerPixel, m_nsPerPixel);
 }
 
 void TimelineWidget::setFollowing(bool following)
@@ -379,7 +682,7 @@ void TimelineWidget::zoomBy(double factor, double anchorX)
     if (!(factor > 0))
         return;
     if (m_following)
-        anchorX = timeToX(m_nowNs);
+        anchorX = timeToX(nowNs());
     const QRect plot = plotRect();
     const double t = xToTime(anchorX);
     const double npp = std::clamp(m_nsPerPixel / factor, kMinNsPerPixel, kMaxNsPerPixel);
@@ -401,11 +704,7 @@ void TimelineWidget::zoomOut()
 void TimelineWidget::fitToData()
 {
     const qint64 start = dataStartNs();
-    qint64 end = m_nowNs;
-    for (const Lane& l : m_lanes) {
-        if (l.liveCount())
-            end = std::max(end, l.maxEnd.back());
-    }
+    qint64 end = std::max(nowNs(), dataEndNs());
     if (end <= start)
         end = start + 1'000'000; // nothing to fit: 1 ms
     const int w = plotRect().width();
@@ -494,27 +793,33 @@ std::optional<TimelineWidget::Hit> TimelineWidget::hitTest(const QPoint& pos) co
     const double t = xToTime(pos.x() + 0.5);
     const double tol = 3.0 * m_nsPerPixel; // a few pixels of slack for thin spans
 
-    const qint64* me = lane.maxEnd.data();
-    const std::size_t lo = lane.first, hi = lane.spans.size();
-    std::size_t k = std::size_t(
-        std::partition_point(me + lo, me + hi, [&](qint64 v) { return double(v) < t - tol; }) - me);
-    const TaskSpan* best = nullptr;
+    // The task under t, else the nearest within tol; first in start order.
+    quint32 best = 0;
+    bool found = false;
     double bestDist = std::numeric_limits<double>::max();
-    for (; k < hi && double(lane.spans[k].startNs) <= t + tol; ++k) {
-        const TaskSpan& s = lane.spans[k];
-        const double d = t < double(s.startNs) ? double(s.startNs) - t
-                         : t > double(s.endNs) ? t - double(s.endNs)
-                                               : 0.0;
-        if (d <= tol && d < bestDist) {
-            best = &s;
-            bestDist = d;
-            if (d == 0)
-                break;
-        }
+    if (indexUsable() && lane.count > 0) {
+        const std::vector<quint32>& rows = *rowsOf(lane);
+        const auto lo = qint64(std::floor(std::max(t - tol, -9e18)));
+        const auto hi = qint64(std::ceil(std::min(t + tol, 9e18)));
+        walkRows(
+            lane, *m_record, shownCount(lane), m_hasHorizon ? m_horizonNs : kNoCut, lo, hi,
+            [&](std::size_t p) { return rowAt(lane, rows, p); },
+            [&](std::size_t, quint32 row, qint64 start, qint64 end) {
+                const double d = t < double(start) ? double(start) - t
+                                 : t > double(end) ? t - double(end)
+                                                   : 0.0;
+                if (d <= tol && d < bestDist) {
+                    best = row;
+                    found = true;
+                    bestDist = d;
+                }
+                return d > 0; // stop at a task right under t
+            });
     }
-    if (best && bestDist == 0)
-        return Hit{*best, false};
-    if (lane.runningId && t + tol >= double(lane.runningStartNs) && t - tol <= double(m_nowNs)) {
+    if (found && bestDist == 0)
+        return Hit{shownSpan(best), false};
+    if (lane.runningId && !m_hasHorizon && t + tol >= double(lane.runningStartNs)
+        && t - tol <= double(m_nowNs)) {
         Hit h;
         h.running = true;
         h.span.taskId = lane.runningId;
@@ -524,9 +829,16 @@ std::optional<TimelineWidget::Hit> TimelineWidget::hitTest(const QPoint& pos) co
         h.span.worker = lane.worker;
         return h;
     }
-    if (best)
-        return Hit{*best, false};
+    if (found)
+        return Hit{shownSpan(best), false};
     return std::nullopt;
+}
+
+QRect TimelineWidget::noteRect(const Layout& l, const QString& note) const
+{
+    const QFontMetrics fm(font());
+    const int w = fm.horizontalAdvance(note);
+    return QRect(l.plot.right() - w - 12, l.plot.top() + 2, w + 10, fm.height() + 4);
 }
 
 QString TimelineWidget::toolTipAt(const QPoint& pos) const
@@ -541,18 +853,21 @@ QString TimelineWidget::toolTipAt(const QPoint& pos) const
             .arg(lane.name)
             .arg(lane.worker)
             .arg(lane.dead ? tr(", dead") : QString())
-            .arg(qulonglong(lane.liveCount()));
+            .arg(qulonglong(indexUsable() ? shownCount(lane) : 0));
     }
-    if (m_trimmed) {
-        const QFontMetrics fm(font());
-        const QString note = noteText();
-        const QRect noteRect(l.plot.right() - fm.horizontalAdvance(note) - 12, l.plot.top() + 2,
-                             fm.horizontalAdvance(note) + 10, fm.height() + 4);
-        if (noteRect.contains(pos))
-            return tr("Only the last %L1 tasks are kept (memory stays flat); "
-                      "%L2 older ones were dropped from the timeline.")
-                .arg(qulonglong(m_maxSpans))
-                .arg(m_trimmed);
+    if (const QString note = noteText(); !note.isEmpty() && noteRect(l, note).contains(pos)) {
+        const RecordStats st = m_record->stats();
+        QString text = st.sampling > 1
+                           ? tr("The run record holds a uniform sample: the tasks whose id is a "
+                                "multiple of %L1 (past its limit of %L2 tasks, or as asked), so "
+                                "each task drawn stands for %L1.")
+                                 .arg(st.sampling)
+                                 .arg(st.limit)
+                           : tr("Every task the run record received is drawn.");
+        if (st.lost > 0)
+            text +=
+                tr(" %L1 tasks never reached the record: the monitor fell behind.").arg(st.lost);
+        return text;
     }
     const auto hit = hitTest(pos);
     if (!hit)
@@ -623,11 +938,55 @@ QRgb TimelineWidget::colorOf(quint32 nameId) const
     return *it;
 }
 
+namespace {
+/// Why the timeline paints with opaque fills (no alpha, no pen strokes for
+/// long lines): Qt 6's raster engine hands any blend of 96 or more spans
+/// (a translucent fill, a stroked line, taller than 95 pixels) to a thread
+/// pool and waits for it. On a machine whose cores run the pool being
+/// watched, each such wait is a trip through the scheduler: thousands per
+/// second made one window update take 40 ms of which 4 ms was work
+/// (docs/benchmarks.md, "The window under load"). Opaque rectangle fills
+/// take the raster engine's plain memory-fill path instead.
+QColor over(const QColor& top, qreal alpha, const QColor& below)
+{
+    const qreal a = std::clamp(alpha, 0.0, 1.0);
+    return QColor::fromRgbF(top.redF() * a + below.redF() * (1 - a),
+                            top.greenF() * a + below.greenF() * (1 - a),
+                            top.blueF() * a + below.blueF() * (1 - a));
+}
+
+/// A premultiplied pixel over an opaque one: the result is opaque.
+QRgb overPx(QRgb top, QRgb below)
+{
+    const int a = qAlpha(top);
+    auto ch = [a](int t, int b) { return std::min(255, t + (b * (255 - a) + 127) / 255); };
+    return qRgb(ch(qRed(top), qRed(below)), ch(qGreen(top), qGreen(below)),
+                ch(qBlue(top), qBlue(below)));
+}
+
+/// A 1-device-pixel vertical rule from y0 to y1 at x, filled, not stroked.
+void vrule(QPainter& p, double x, double y0, double y1, const QColor& c)
+{
+    const qreal dpr = std::max<qreal>(1.0, p.device()->devicePixelRatioF());
+    p.fillRect(QRectF(std::floor(x * dpr) / dpr, y0, 1.0 / dpr, y1 - y0), c);
+}
+
+/// The outline of r, `w` pixels wide, as four opaque fills.
+void outline(QPainter& p, const QRectF& r, qreal w, const QColor& c)
+{
+    p.fillRect(QRectF(r.left(), r.top(), r.width(), w), c);
+    p.fillRect(QRectF(r.left(), r.bottom() - w, r.width(), w), c);
+    p.fillRect(QRectF(r.left(), r.top(), w, r.height()), c);
+    p.fillRect(QRectF(r.right() - w, r.top(), w, r.height()), c);
+}
+} // namespace
+
 void TimelineWidget::paintEvent(QPaintEvent*)
 {
     QElapsedTimer timer;
     timer.start();
     PaintStats st;
+    catchUp(kCatchUpBudget); // rows gained since the last snapshot, or a new palette
     QPainter p(this);
     const QPalette& pal = palette();
     p.fillRect(rect(), pal.color(QPalette::Base));
@@ -645,11 +1004,10 @@ void TimelineWidget::paintEvent(QPaintEvent*)
         }
     }
     // "now" marker
-    const double nowX = timeToX(m_nowNs);
-    if (m_nowNs > 0 && nowX >= l.plot.left() && nowX <= l.plot.right()) {
-        p.setPen(QPen(pal.color(QPalette::Highlight), 0));
-        p.drawLine(QPointF(nowX, l.plot.top()), QPointF(nowX, l.plot.bottom()));
-    }
+    const qint64 now = nowNs();
+    const double nowX = l.plot.left() + (double(now) - m_viewStart) / m_nsPerPixel;
+    if (now > 0 && nowX >= l.plot.left() && nowX <= l.plot.right())
+        vrule(p, nowX, l.plot.top(), l.plot.bottom(), pal.color(QPalette::Highlight));
     paintNote(p, l);
     st.lanes = int(m_lanes.size());
     st.elapsedNs = timer.nsecsElapsed();
@@ -687,8 +1045,9 @@ void TimelineWidget::paintAxis(QPainter& p, const Layout& l) const
     const double rel0 = m_viewStart - double(m_originNs);
     double rel = std::ceil(rel0 / step) * step;
     const double relEnd = rel0 + l.plot.width() * m_nsPerPixel;
-    QColor grid = pal.color(QPalette::Mid);
-    grid.setAlphaF(0.35f);
+    const QColor grid = over(pal.color(QPalette::Mid), 0.35, pal.color(QPalette::Base));
+    const qreal dpr = std::max<qreal>(1.0, p.device()->devicePixelRatioF());
+    m_gridPx.clear(); // the lanes' density strips show the grid through empty columns
     for (int guard = 0; rel <= relEnd && guard < 1000; rel += step, ++guard) {
         const double x = l.plot.left() + (rel - rel0) / m_nsPerPixel;
         p.setPen(pal.color(QPalette::WindowText));
@@ -696,10 +1055,211 @@ void TimelineWidget::paintAxis(QPainter& p, const Layout& l) const
         const QString label = tickLabel(std::abs(rel) < step / 2 ? 0.0 : rel, step);
         const int tw = fm.horizontalAdvance(label);
         p.drawText(QRectF(x - tw / 2.0, 2, tw + 2, fm.height()), Qt::AlignCenter, label);
-        p.setPen(QPen(grid, 0));
-        p.drawLine(QPointF(x, l.plot.top()), QPointF(x, l.plot.bottom()));
+        vrule(p, x, l.plot.top(), l.plot.bottom(), grid);
+        m_gridPx.push_back(int(std::floor((x - l.plot.left()) * dpr)));
     }
 }
+
+/// One lane's rows folded into device-pixel columns: whole summary blocks
+/// where they fit in one column, rows where a block straddles a boundary.
+struct TimelineWidget::ColumnPass {
+    const TimelineWidget& w;
+    const RunRecord& rec;
+    const Lane& lane;
+    const std::vector<quint32>& rows;
+    std::size_t shown; // positions shown (horizon)
+    qint64 cut;        // ends cut here (horizon)
+    double t0, t1;     // view, ns
+    double colNs, invCol;
+    double wideNs; // kMinSpanPx in ns: drawn one by one from there
+    int cols;
+    double *busy, *weight, *red, *green, *blue, *fail, *cancel;
+    std::vector<std::size_t>& wide;
+    PaintStats& st;
+    int cmin = std::numeric_limits<int>::max();
+    int cmax = -1;
+
+    /// Column coordinates closer than this to a boundary are on it: rounding,
+    /// not time (a task ending on a boundary must not mark the next column).
+    static constexpr double kSliver = 1e-6;
+
+    int columnOf(double x) const { return std::clamp(int(std::floor(x + kSliver)), 0, cols - 1); }
+
+    void add(int c, double busyNs, double wt, QRgb rgb, double failShare, double cancelShare)
+    {
+        busy[c] += busyNs;
+        weight[c] += wt;
+        red[c] += wt * qRed(rgb);
+        green[c] += wt * qGreen(rgb);
+        blue[c] += wt * qBlue(rgb);
+        fail[c] += wt * failShare;
+        cancel[c] += wt * cancelShare;
+        cmin = std::min(cmin, c);
+        cmax = std::max(cmax, c);
+    }
+
+    void block(std::size_t level, std::size_t i)
+    {
+        const Summary& s = lane.levels[level][i];
+        ++st.blocksVisited;
+        const std::size_t p0 = i * blockRows(level);
+        if (p0 >= shown || double(s.maxEnd) < t0 || double(s.minStart) >= t1)
+            return;
+        const std::size_t p1 = std::min(p0 + blockRows(level), lane.count);
+        if (p1 <= shown && s.maxEnd <= cut) {
+            const double a = (double(s.minStart) - t0) * invCol;
+            const double e = (double(s.maxEnd) - t0) * invCol;
+            if (a >= -kSliver && e <= cols + kSliver) {
+                const int c = columnOf(a);
+                if (e <= c + 1 + kSliver) {
+                    // In one column: every row in it is narrower than a
+                    // column, and its busy time is exact.
+                    add(c, double(s.busyNs), s.weight, s.rgb, s.failWeight / s.weight,
+                        s.cancelWeight / s.weight);
+                    st.spansAggregated += qint64(p1 - p0);
+                    ++st.blocksAggregated;
+                    return;
+                }
+                if (e <= c + 2 + kSliver && (qAlpha(s.rgb) & kInOrder)) {
+                    split(level, i, p1 - p0, c);
+                    return;
+                }
+            }
+        }
+        if (level == 0) {
+            leaf(s, p0, std::min(p1, shown));
+            return;
+        }
+        const std::size_t c1 = std::min((i + 1) * kFanOut, lane.levels[level - 1].size());
+        for (std::size_t c = i * kFanOut; c < c1; ++c)
+            block(level - 1, c);
+    }
+
+    /// A block across one column boundary whose rows follow one another:
+    /// its busy time before the boundary (busyBefore) goes left, the rest
+    /// right. Exact, and most of what is under it is never read.
+    void split(std::size_t level, std::size_t i, std::size_t rowsIn, int c)
+    {
+        const Summary& s = lane.levels[level][i];
+        const double x = t0 + (c + 1) * colNs;
+        const double left = std::clamp(busyBefore(level, i, x), 0.0, double(s.busyNs));
+        const double right = double(s.busyNs) - left;
+        const double f = s.failWeight / s.weight, k = s.cancelWeight / s.weight;
+        add(c, left, std::max(left, 1.0), s.rgb, f, k);
+        add(c + 1 < cols ? c + 1 : c, right, std::max(right, 1.0), s.rgb, f, k);
+        st.spansAggregated += qint64(rowsIn);
+    }
+
+    /// Busy time of an in-order block before time x: the blocks (or rows)
+    /// passed walking in from the side x is nearer to, and the part of the
+    /// one across x.
+    double busyBefore(std::size_t level, std::size_t i, double x)
+    {
+        const Summary& s = lane.levels[level][i];
+        const double busyNs = double(s.busyNs);
+        if (double(s.maxEnd) <= x)
+            return busyNs;
+        if (double(s.minStart) >= x)
+            return 0.0;
+        const double span = double(s.maxEnd - s.minStart);
+        if (busyNs >= span)
+            return x - double(s.minStart); // no gap at all
+        const bool fromLeft = x - double(s.minStart) < span / 2;
+        if (level > 0) {
+            const std::vector<Summary>& below = lane.levels[level - 1];
+            const std::size_t c0 = i * kFanOut, c1 = std::min(c0 + kFanOut, below.size());
+            double sum = 0;
+            if (fromLeft) {
+                for (std::size_t k = c0; k < c1; ++k) {
+                    ++st.blocksVisited;
+                    if (double(below[k].maxEnd) > x)
+                        return sum + busyBefore(level - 1, k, x);
+                    sum += double(below[k].busyNs);
+                }
+                return sum;
+            }
+            for (std::size_t k = c1; k-- > c0;) {
+                ++st.blocksVisited;
+                if (double(below[k].minStart) < x)
+                    return busyNs - sum - (double(below[k].busyNs) - busyBefore(level - 1, k, x));
+                sum += double(below[k].busyNs);
+            }
+            return busyNs - sum;
+        }
+        const std::size_t p0 = i * kBlockRows,
+                          n = std::min<std::size_t>(kBlockRows, lane.count - p0);
+        qint64 sum = 0, as = 0, ae = 0;
+        if (fromLeft) {
+            for (std::size_t k = 0; k < n; ++k) {
+                const quint32 r = w.rowAt(lane, rows, p0 + k);
+                as = rec.startNs(r);
+                ae = rec.endNs(r);
+                ++st.spansVisited;
+                if (double(ae) > x || k + 1 == n)
+                    break; // across x, or starting after it
+                sum += ae - as;
+            }
+            return double(sum) + std::clamp(x - double(as), 0.0, double(ae - as));
+        }
+        for (std::size_t k = n; k-- > 0;) {
+            const quint32 r = w.rowAt(lane, rows, p0 + k);
+            as = rec.startNs(r);
+            ae = rec.endNs(r);
+            ++st.spansVisited;
+            if (double(as) < x || k == 0)
+                break; // across x, or ending before it
+            sum += ae - as;
+        }
+        return busyNs - double(sum) - std::clamp(double(ae) - x, 0.0, double(ae - as));
+    }
+
+    void leaf(const Summary& s, std::size_t p0, std::size_t p1)
+    {
+        // Times first, in a loop of loads only: the rows' cache misses
+        // overlap instead of coming one after the other.
+        quint32 r[kBlockRows];
+        qint64 start[kBlockRows], end[kBlockRows];
+        const std::size_t n = p1 - p0;
+        for (std::size_t k = 0; k < n; ++k) {
+            r[k] = w.rowAt(lane, rows, p0 + k);
+            start[k] = rec.startNs(r[k]);
+            end[k] = std::max(start[k], std::min(rec.endNs(r[k]), cut));
+        }
+        st.spansVisited += qint64(n);
+        const bool statuses = s.failWeight > 0 || s.cancelWeight > 0;
+        quint32 lastName = std::numeric_limits<quint32>::max();
+        QRgb rgb = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            if (double(end[k]) < t0 || double(start[k]) >= t1)
+                continue;
+            if (double(end[k] - start[k]) >= wideNs) {
+                wide.push_back(p0 + k);
+                continue;
+            }
+            ++st.spansAggregated;
+            if (const quint32 name = rec.nameId(r[k]); name != lastName) {
+                lastName = name;
+                rgb = w.colorOf(name);
+            }
+            const TaskStatus status = statuses ? rec.status(r[k]) : TaskStatus::Succeeded;
+            const double f = status == TaskStatus::Failed ? 1.0 : 0.0;
+            const double x = status == TaskStatus::Cancelled ? 1.0 : 0.0;
+            const double a = std::max(0.0, (double(start[k]) - t0) * invCol);
+            const double e = std::min(double(cols), (double(end[k]) - t0) * invCol);
+            if (e - a < kSliver) { // a zero-length task still marks its column
+                add(columnOf(a), 0.0, 1.0, rgb, f, x);
+                continue;
+            }
+            for (int c = columnOf(a); c < cols && c < e; ++c) {
+                const double cover = std::min(e, c + 1.0) - std::max(a, double(c));
+                if (cover < kSliver)
+                    continue;
+                const double ns = cover * colNs;
+                add(c, ns, std::max(ns, 1.0), rgb, f, x);
+            }
+        }
+    }
+};
 
 void TimelineWidget::paintLane(QPainter& p, const Layout& l, int laneIndex, PaintStats& st)
 {
@@ -720,150 +1280,131 @@ void TimelineWidget::paintLane(QPainter& p, const Layout& l, int laneIndex, Pain
 
     p.save();
     p.setClipRect(l.plot);
-    const double inset = lr.height() >= 10 ? 2 : (lr.height() >= 5 ? 1 : 0);
-    const double top = lr.top() + inset;
-    const double h = lr.height() - 2 * inset;
+    const int inset = lr.height() >= 10 ? 2 : (lr.height() >= 5 ? 1 : 0);
+    const int top = lr.top() + inset;
+    const int h = lr.height() - 2 * inset;
     const double left = l.plot.left();
     const double t0 = m_viewStart;
     const double t1 = m_viewStart + l.plot.width() * m_nsPerPixel;
     const double inv = 1.0 / m_nsPerPixel;
 
-    std::vector<std::size_t> wide;
-    if (lane.liveCount()) {
+    const std::vector<quint32>* rows = indexUsable() ? rowsOf(lane) : nullptr;
+    if (rows && lane.count > 0 && h > 0) {
         const qreal dpr = std::max<qreal>(1.0, p.device()->devicePixelRatioF());
-        const int cols = int(std::ceil(l.plot.width() * dpr));
-        if (int(m_busy.size()) < cols) {
-            for (auto* v : {&m_busy, &m_fail, &m_cancel, &m_red, &m_green, &m_blue})
-                v->assign(std::size_t(cols), 0.0f);
+        const int cols = std::max(1, int(std::ceil(l.plot.width() * dpr)));
+        if (m_colBusy.size() < std::size_t(cols)) {
+            for (auto* v :
+                 {&m_colBusy, &m_colWeight, &m_colR, &m_colG, &m_colB, &m_colFail, &m_colCancel})
+                v->assign(std::size_t(cols), 0.0);
         }
-        const TaskSpan* spans = lane.spans.data();
-        const qint64* me = lane.maxEnd.data();
-        const std::size_t lo = lane.first, hi = lane.spans.size();
-        // First span that may reach into the view: prefix max of ends > t0.
-        std::size_t k = std::size_t(
-            std::partition_point(me + lo, me + hi, [t0](qint64 v) { return double(v) <= t0; })
-            - me);
-        int cmin = std::numeric_limits<int>::max(), cmax = -1;
-        quint32 lastName = std::numeric_limits<quint32>::max();
-        float cr = 0, cg = 0, cb = 0;
-        // Zoomed out, runs of consecutive spans fall into the same column: sum
-        // them in registers and touch the column arrays once per run.
-        int cur = -1;
-        float aBusy = 0, aR = 0, aG = 0, aB = 0, aFail = 0, aCancel = 0;
-        auto flush = [&] {
-            if (cur < 0)
-                return;
-            const auto c = std::size_t(cur);
-            m_busy[c] += aBusy;
-            m_red[c] += aR;
-            m_green[c] += aG;
-            m_blue[c] += aB;
-            m_fail[c] += aFail;
-            m_cancel[c] += aCancel;
-            aBusy = aR = aG = aB = aFail = aCancel = 0;
-            cur = -1;
-        };
-        const double dcols = double(cols);
-        for (; k < hi; ++k) {
-            const TaskSpan& s = spans[k];
-            if (double(s.startNs) >= t1)
-                break;
-            if (double(s.endNs) < t0)
-                continue;
-            ++st.spansVisited;
-            const double xs = (double(s.startNs) - t0) * inv;
-            const double xe = (double(s.endNs) - t0) * inv;
-            if (xe - xs >= kMinSpanPx) {
-                wide.push_back(k);
-                continue;
-            }
-            ++st.spansAggregated;
-            const double c0 = xs * dpr > 0.0 ? xs * dpr : 0.0;
-            const double c1 = xe * dpr < dcols ? xe * dpr : dcols;
-            int ci = int(c0);
-            if (ci >= cols)
-                ci = cols - 1;
-            int ce = int(std::ceil(c1));
-            ce = ce <= ci ? ci + 1 : (ce > cols ? cols : ce);
-            if (s.nameId != lastName) {
-                lastName = s.nameId;
-                const QRgb rgb = colorOf(s.nameId);
-                cr = float(qRed(rgb));
-                cg = float(qGreen(rgb));
-                cb = float(qBlue(rgb));
-            }
-            const bool failed = s.status == TaskStatus::Failed;
-            const bool cancelled = s.status == TaskStatus::Cancelled;
-            if (ce == ci + 1) { // the common case once zoomed out
-                if (ci != cur) {
-                    flush();
-                    cur = ci;
-                }
-                // A zero-length task still marks its column (faintly).
-                float cover = float(c1 - c0);
-                cover = cover > 1e-4f ? cover : 1e-4f;
-                aBusy += cover;
-                aR += cover * cr;
-                aG += cover * cg;
-                aB += cover * cb;
-                aFail += failed ? cover : 0.0f;
-                aCancel += cancelled ? cover : 0.0f;
-            } else {
-                flush();
-                for (int c = ci; c < ce; ++c) {
-                    const auto cc = std::size_t(c);
-                    float cover = float(std::min(c1, c + 1.0) - std::max(c0, double(c)));
-                    cover = cover > 1e-4f ? cover : 1e-4f;
-                    m_busy[cc] += cover;
-                    m_red[cc] += cover * cr;
-                    m_green[cc] += cover * cg;
-                    m_blue[cc] += cover * cb;
-                    m_fail[cc] += failed ? cover : 0.0f;
-                    m_cancel[cc] += cancelled ? cover : 0.0f;
-                }
-            }
-            cmin = ci < cmin ? ci : cmin;
-            cmax = ce - 1 > cmax ? ce - 1 : cmax;
-        }
-        flush();
-        if (cmax >= cmin) {
-            const QColor failC = display::statusColor(TaskStatus::Failed, pal);
-            const QColor cancelC = pal.color(QPalette::Mid);
-            const double colW = 1.0 / dpr;
-            const double markH = std::max(1.0, h / 5);
-            for (int c = cmin; c <= cmax; ++c) {
+        std::vector<std::size_t> wide;
+        const double colNs = m_nsPerPixel / dpr;
+        ColumnPass pass{*this,
+                        *m_record,
+                        lane,
+                        *rows,
+                        shownCount(lane),
+                        m_hasHorizon ? m_horizonNs : kNoCut,
+                        t0,
+                        t1,
+                        colNs,
+                        1.0 / colNs,
+                        kMinSpanPx * m_nsPerPixel,
+                        cols,
+                        m_colBusy.data(),
+                        m_colWeight.data(),
+                        m_colR.data(),
+                        m_colG.data(),
+                        m_colB.data(),
+                        m_colFail.data(),
+                        m_colCancel.data(),
+                        wide,
+                        st};
+        const std::size_t topLevel = lane.levels.size() - 1;
+        for (std::size_t i = 0; i < lane.levels[topLevel].size(); ++i)
+            pass.block(topLevel, i);
+
+        if (pass.cmax >= pass.cmin) {
+            // The columns go into a strip of device pixels drawn in one go
+            // (thousands of fillRect calls cost more than the fold itself).
+            const int hpx = std::max(1, int(std::lround(h * dpr)));
+            if (m_strip.width() < cols || m_strip.height() != hpx)
+                m_strip = QImage(cols, hpx, QImage::Format_RGB32);
+            // Opaque: each column composited here over the lane's background
+            // and the grid (see over()), so the engine copies the strip.
+            const QColor laneBg =
+                pal.color(laneIndex % 2 ? QPalette::AlternateBase : QPalette::Base);
+            const QRgb bgPx = laneBg.rgb();
+            const QRgb gridPx =
+                over(pal.color(QPalette::Mid), 0.35, pal.color(QPalette::Base)).rgb();
+            const int c0 = pass.cmin, c1 = pass.cmax + 1;
+            auto* line = reinterpret_cast<QRgb*>(m_strip.scanLine(0));
+            const QRgb failPx = display::statusColor(TaskStatus::Failed, pal).rgb() | 0xff000000u;
+            const QRgb cancelPx = pal.color(QPalette::Mid).rgb();
+            std::vector<int> failCols;
+            for (int c = c0; c < c1; ++c) {
                 const auto ci = std::size_t(c);
-                const float b = m_busy[ci];
-                if (b > 0) {
-                    const float f = m_fail[ci] / b, x = m_cancel[ci] / b;
-                    const float ok = std::max(0.0f, 1.0f - f - x);
-                    const float r = ok * m_red[ci] / b + f * failC.red() + x * cancelC.red();
-                    const float g = ok * m_green[ci] / b + f * failC.green() + x * cancelC.green();
-                    const float bl = ok * m_blue[ci] / b + f * failC.blue() + x * cancelC.blue();
-                    // Density as opacity: a barely busy column stays visible.
-                    const float alpha = 0.35f + 0.65f * std::min(1.0f, b);
-                    const QRectF col(left + c * colW, top, colW, h);
-                    p.fillRect(col, QColor(std::clamp(int(r), 0, 255), std::clamp(int(g), 0, 255),
-                                           std::clamp(int(bl), 0, 255), int(alpha * 255)));
+                const double wsum = m_colWeight[ci];
+                QRgb px = bgPx;
+                if (wsum > 0) {
+                    const double f = std::min(1.0, m_colFail[ci] / wsum);
+                    const double x = std::min(1.0 - f, m_colCancel[ci] / wsum);
+                    const double ok = 1.0 - f - x;
+                    const double r = ok * m_colR[ci] / wsum + f * qRed(failPx) + x * qRed(cancelPx);
+                    const double g =
+                        ok * m_colG[ci] / wsum + f * qGreen(failPx) + x * qGreen(cancelPx);
+                    const double b =
+                        ok * m_colB[ci] / wsum + f * qBlue(failPx) + x * qBlue(cancelPx);
+                    // Opacity from the exact busy fraction; a barely busy
+                    // column stays visible, a fully busy one is opaque.
+                    const double busy = std::clamp(m_colBusy[ci] / colNs, 0.0, 1.0);
+                    const int alpha = int(std::lround(255.0 * (0.35 + 0.65 * busy)));
+                    px = qPremultiply(qRgba(std::clamp(int(std::lround(r)), 0, 255),
+                                            std::clamp(int(std::lround(g)), 0, 255),
+                                            std::clamp(int(std::lround(b)), 0, 255), alpha));
+                    px = overPx(px, bgPx);
                     if (f > 0)
-                        p.fillRect(QRectF(col.left(), top, colW, markH), failC);
+                        failCols.push_back(c);
                     ++st.columnsAggregated;
                 }
-                m_busy[ci] = m_fail[ci] = m_cancel[ci] = m_red[ci] = m_green[ci] = m_blue[ci] =
-                    0.0f;
+                line[c] = px;
+                m_colBusy[ci] = m_colWeight[ci] = m_colR[ci] = m_colG[ci] = m_colB[ci] =
+                    m_colFail[ci] = m_colCancel[ci] = 0.0;
             }
+            // The grid shows through empty columns where the lane has no
+            // background of its own (odd lanes cover it, see paintLane).
+            if (laneIndex % 2 == 0) {
+                for (int g : m_gridPx) {
+                    if (g >= c0 && g < c1 && line[g] == bgPx)
+                        line[g] = gridPx;
+                }
+            }
+            const std::size_t bytes = std::size_t(c1 - c0) * sizeof(QRgb);
+            for (int y = 1; y < hpx; ++y)
+                std::memcpy(reinterpret_cast<QRgb*>(m_strip.scanLine(y)) + c0, line + c0, bytes);
+            const int markRows = std::min(hpx, std::max(1, int(std::lround(h * dpr / 5))));
+            for (int y = 0; y < markRows; ++y) {
+                auto* mark = reinterpret_cast<QRgb*>(m_strip.scanLine(y));
+                for (int c : failCols)
+                    mark[c] = failPx;
+            }
+            p.drawImage(QRectF(left + c0 / dpr, top, (c1 - c0) / dpr, hpx / dpr), m_strip,
+                        QRectF(c0, 0, c1 - c0, hpx));
         }
-        for (std::size_t i : wide) {
-            const TaskSpan& s = spans[i];
-            const double x0 = std::max(left - 2, left + (double(s.startNs) - t0) * inv);
-            const double x1 =
-                std::min(left + l.plot.width() + 2, left + (double(s.endNs) - t0) * inv);
-            paintSpan(p, s, QRectF(x0, top, x1 - x0, h));
+
+        const double xMax = left + l.plot.width() + 2;
+        for (std::size_t pos : wide) {
+            const TaskSpan s = shownSpan(rowAt(lane, *rows, pos));
+            const double xs = left + (double(s.startNs) - t0) * inv;
+            const double x0 = std::max(left - 2, xs);
+            const double x1 = std::min(xMax, left + (double(s.endNs) - t0) * inv);
+            const double gilX = left + (double(s.startNs + s.gilWaitNs) - t0) * inv;
+            paintSpan(p, s, QRectF(x0, top, x1 - x0, h), gilX, fm);
             ++st.spansDrawn;
         }
     }
 
-    if (lane.runningId) {
+    if (lane.runningId && !m_hasHorizon) {
         const double xs = left + (double(lane.runningStartNs) - t0) * inv;
         const double xe = left + (double(m_nowNs) - t0) * inv;
         if (xe >= left && xs <= left + l.plot.width()) {
@@ -886,7 +1427,8 @@ void TimelineWidget::paintLane(QPainter& p, const Layout& l, int laneIndex, Pain
     p.restore();
 }
 
-void TimelineWidget::paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r) const
+void TimelineWidget::paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r, double gilX,
+                               const QFontMetrics& fm) const
 {
     const QPalette& pal = palette();
     QColor c = QColor::fromRgb(colorOf(s.nameId));
@@ -895,9 +1437,8 @@ void TimelineWidget::paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r) 
     p.fillRect(r, c);
     if (s.gilWaitNs > 0) {
         // leading darker segment: time the task waited for the GIL
-        const double gx = timeToX(s.startNs + s.gilWaitNs);
         QRectF g = r;
-        g.setRight(std::min(r.right(), gx));
+        g.setRight(std::min(r.right(), gilX));
         if (g.width() > 0)
             p.fillRect(g, c.darker(170));
     }
@@ -913,12 +1454,10 @@ void TimelineWidget::paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r) 
         hatch.setAlphaF(0.45f);
         p.fillRect(r, QBrush(hatch, Qt::BDiagPattern));
     } else if (r.width() >= 4) {
-        const qreal w = outlineWidth();
-        p.setPen(QPen(c.darker(140), w > 1 ? w : 0)); // 0: cosmetic 1 px
-        p.setBrush(Qt::NoBrush);
-        p.drawRect(r.adjusted(w / 2, w / 2, -w / 2, -w / 2));
+        const qreal dpr = std::max<qreal>(1.0, p.device()->devicePixelRatioF());
+        // 1 device pixel, or the presenter mode's wider line.
+        outline(p, r, outlineWidth() > 1 ? outlineWidth() : 1.0 / dpr, c.darker(140));
     }
-    const QFontMetrics fm(font());
     if (r.width() > fm.averageCharWidth() * 5 && r.height() >= fm.height()) {
         p.setPen(display::textOn(c));
         const QRectF tr = r.adjusted(3, 0, -3, 0);
@@ -929,13 +1468,11 @@ void TimelineWidget::paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r) 
 
 void TimelineWidget::paintNote(QPainter& p, const Layout& l) const
 {
-    if (!m_trimmed)
+    const QString note = noteText();
+    if (note.isEmpty())
         return;
     const QPalette& pal = palette();
-    const QFontMetrics fm(font());
-    const QString note = noteText();
-    const QRect r(l.plot.right() - fm.horizontalAdvance(note) - 12, l.plot.top() + 2,
-                  fm.horizontalAdvance(note) + 10, fm.height() + 4);
+    const QRect r = noteRect(l, note);
     p.setPen(pal.color(QPalette::ToolTipText));
     p.setBrush(pal.color(QPalette::ToolTipBase));
     p.drawRect(r.adjusted(0, 0, -1, -1));
@@ -1094,6 +1631,7 @@ void TimelineWidget::changeEvent(QEvent* e)
     case QEvent::FontChange:
         m_colors.clear();
         m_colorsFar.clear();
+        m_summariesStale = true; // block colours come from the palette
         invalidateLayout();
         update();
         break;

@@ -1,16 +1,29 @@
 #pragma once
-// TimelineWidget: which worker ran which task when (DESIGN.md §8, Dask's task
+// TimelineWidget: which worker ran which task when (docs/gui.md, Dask's task
 // stream). One lane per worker (keyed by worker index: a respawned process
 // worker gets a new index, so a new lane), one rectangle per task, coloured
 // by task name; failed tasks red-hatched, cancelled grey-hatched, the GIL
 // wait a darker leading segment; running tasks as open rectangles up to now.
 //
-// Scale: spans narrower than kMinSpanPx are never drawn one by one. Per lane
-// only the visible time range is walked (binary search on a prefix maximum
-// of end times, spans sorted by start) and folded into a per-device-pixel
-// column array (busy fraction, mixed task colour, failed / cancelled share),
-// then drawn as one thin rect per column. Memory is bounded (maxSpans(),
-// default 250k): the oldest spans go first and a visible note says how many.
+// Data: the widget reads the run record (recording.h) itself, every task of
+// it, nothing copied. Per lane it keeps a summary tree over the lane's rows
+// in start order: leaves of kBlockRows rows (first start, last end, busy ns,
+// run-time-weighted colour, failed and cancelled weight, "in order" flag),
+// blocks of kFanOut blocks above them, and so on: 2.7 bytes per row (up to
+// twice that while a live run's vectors have room to grow), updated in
+// O(new rows) per snapshot, rebuilt when the record or its generation()
+// changes. setHorizon() (replay) hides rows started after a time and cuts
+// the others' ends there, at paint time: nothing is rebuilt.
+//
+// Painting: tasks at least kMinSpanPx wide are drawn one by one; narrower
+// ones are folded into device-pixel columns: a block that lies in one column
+// adds its busy time there whole; an in-order block across one column
+// boundary is split at it exactly (the busy time before the boundary, from
+// the few blocks or rows on its nearer side); only other blocks are
+// descended, down to the rows. A column's opacity is its exact busy
+// fraction (a worker busy all of a column's time fills it), so a paint costs
+// O(columns x lanes + tasks drawn), whatever the number of rows. The
+// record's sampling note, if any, sits in the top right corner.
 //
 // Input: zoom with the wheel, + / - keys, Ctrl+0 fits; pan by dragging,
 // Shift+wheel or the arrow keys; F toggles follow mode (keeps "now" at the
@@ -18,14 +31,18 @@
 // tooltip; a click emits taskClicked(id) and shows the task's details.
 
 #include <poolscope/monitor.h>
+#include <poolscope/recording.h>
 #include <poolscope/traceexport.h>
 
 #include <QHash>
+#include <QImage>
 #include <QList>
 #include <QPoint>
 #include <QWidget>
 
-#include <deque>
+#include <algorithm>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -38,9 +55,11 @@ public:
     /// What the last paintEvent did (tests and the benchmark read it).
     struct PaintStats {
         int lanes = 0;                // lanes painted
-        qint64 spansVisited = 0;      // spans in the visible time range
+        qint64 spansVisited = 0;      // rows read from the record (blocks across columns)
         qint64 spansDrawn = 0;        // drawn one by one (wide enough)
-        qint64 spansAggregated = 0;   // folded into pixel columns
+        qint64 spansAggregated = 0;   // rows folded into pixel columns (whole blocks included)
+        qint64 blocksVisited = 0;     // summary blocks looked at
+        qint64 blocksAggregated = 0;  // summary blocks folded whole into one column
         qint64 columnsAggregated = 0; // density columns drawn
         qint64 runningDrawn = 0;      // open rectangles of running tasks
         qint64 elapsedNs = 0;         // wall time of the paintEvent
@@ -52,39 +71,57 @@ public:
         bool running = false;
     };
 
-    static constexpr std::size_t kDefaultMaxSpans = 250'000;
     /// Spans narrower than this (logical pixels) are aggregated per column.
     static constexpr double kMinSpanPx = 2.0;
+    /// Rows per leaf summary block, and blocks per block above it.
+    static constexpr int kBlockRows = 16;
+    static constexpr int kFanOut = 16;
 
     explicit TimelineWidget(QWidget* parent = nullptr);
     ~TimelineWidget() override;
 
     // ---- data
-    /// Appends snapshot.spans, updates lanes (names, dead, running tasks) and
-    /// "now"; scrolls when following. One repaint per call at most.
+    /// Live: indexes the rows snapshot.record gained since the last call (a
+    /// new record, or a re-sampled one, starts over), updates lanes (names,
+    /// dead, running tasks) and "now"; scrolls when following. One repaint
+    /// per call at most.
     void applySnapshot(const poolscope::Snapshot& snapshot);
-    /// Replaces everything with recorded spans (replay). laneNames: worker
-    /// index -> name; originNs: time 0 of the axis (0: the first start).
-    /// Turns follow mode off and fits the view.
-    void setSpans(const std::vector<TaskSpan>& spans, const QHash<int, QString>& laneNames = {},
-                  qint64 originNs = 0);
-    /// setSpans() from a trace (Monitor::traceData() or readChromeTrace()).
+    /// A finished run (replay, A/B): shows every started task of `record`.
+    /// laneNames: worker index -> name (every key gets a lane); originNs:
+    /// time 0 of the axis (0: the first start). Clears the horizon, turns
+    /// follow mode off and fits the view.
+    void setRecord(std::shared_ptr<const RunRecord> record,
+                   const QHash<int, QString>& laneNames = {}, qint64 originNs = 0);
+    /// setRecord() from a trace (Monitor::traceData() or readTrace()), lanes
+    /// named after its workers.
     void setTraceData(const TraceData& trace);
+    /// Replay: shows only rows that started by `ns`, their ends cut at it.
+    /// Nothing is rebuilt: scrubbing costs one paint.
+    void setHorizon(qint64 ns);
+    void clearHorizon();
+    bool hasHorizon() const { return m_hasHorizon; }
+    qint64 horizonNs() const { return m_horizonNs; }
     void clear();
 
-    void setMaxSpans(std::size_t maxSpans);
-    std::size_t maxSpans() const { return m_maxSpans; }
-    std::size_t spanCount() const { return m_total; }
-    /// Spans dropped to stay within maxSpans() since the last clear().
-    quint64 trimmedCount() const { return m_trimmed; }
-    /// The note the widget shows, e.g. "1,234 older tasks trimmed"; empty if none.
+    /// The record shown (null before any).
+    std::shared_ptr<const RunRecord> record() const { return m_record; }
+    /// Started tasks shown (the horizon applied).
+    std::size_t spanCount() const;
+    /// Rows the live path indexes per event (about 2 ms): a re-sampled
+    /// record of a million rows is indexed over several events.
+    static constexpr std::size_t kCatchUpBudget = 131'072;
+    /// The record's sampling note ("sample: 1 in 16 of 1,000,000 tasks"),
+    /// drawn in the top right corner; empty when it holds every task.
     QString noteText() const;
+    /// Heap bytes of the widget's own index over the record (summaries and
+    /// the order of lanes whose rows did not arrive in start order).
+    std::size_t indexBytes() const;
 
     int laneCount() const { return int(m_lanes.size()); }
     /// Worker index of each lane, top to bottom.
     QList<int> laneWorkers() const;
     QString laneName(int worker) const;
-    /// The lane's retained spans, sorted by start (tests).
+    /// The lane's tasks shown, decoded, sorted by start (tests).
     std::vector<TaskSpan> laneSpans(int worker) const;
 
     // ---- view
@@ -98,7 +135,9 @@ public:
     double nsPerPixel() const { return m_nsPerPixel; }
     void setView(double startNs, double nsPerPixel);
     qint64 originNs() const { return m_originNs; }
-    qint64 nowNs() const { return m_nowNs; }
+    /// "Now": the latest time seen (live) or the run's last end, never past
+    /// the horizon.
+    qint64 nowNs() const { return m_hasHorizon ? std::min(m_nowNs, m_horizonNs) : m_nowNs; }
 
     // ---- geometry in widget coordinates (exposed for tests and overlays)
     QRect plotRect() const;
@@ -126,7 +165,7 @@ public slots:
     void zoomOut();
     /// factor > 1 zooms in, keeping the time under anchorX (widget x) in place.
     void zoomBy(double factor, double anchorX);
-    /// Shows everything retained, from the first span to now.
+    /// Shows everything shown, from the first task to now.
     void fitToData();
     /// Moves the view by pixels (positive: later); turns follow mode off.
     void panBy(double pixels);
@@ -135,7 +174,6 @@ signals:
     void taskClicked(quint64 id);
     void followingChanged(bool following);
     void viewChanged();
-    void trimmedChanged(quint64 trimmed);
 
 protected:
     bool event(QEvent* e) override;
@@ -149,17 +187,28 @@ protected:
     void changeEvent(QEvent* e) override;
 
 private:
+    /// What a run of a lane's rows amounts to. Weights are run times with
+    /// 1 ns at least, so a zero-length task still counts for its colour.
+    struct Summary {
+        qint64 minStart = 0;
+        qint64 maxEnd = 0;
+        qint64 busyNs = 0;      // sum of run times
+        float weight = 0;       // sum of weights
+        float failWeight = 0;   // of failed rows
+        float cancelWeight = 0; // of cancelled rows
+        QRgb rgb = 0;           // weighted mean task colour; alpha: flags
+    };
     struct Lane {
         int worker = -1;
         QString name;
         bool dead = false;
-        std::vector<TaskSpan> spans; // [first, size) live, sorted by startNs
-        std::vector<qint64> maxEnd;  // prefix maximum of endNs (upper bound once trimmed)
-        std::size_t first = 0;
         quint64 runningId = 0;
         quint32 runningName = 0;
         qint64 runningStartNs = 0;
-        std::size_t liveCount() const { return spans.size() - first; }
+        // ---- index over the record's rows of this worker
+        std::size_t count = 0;      // lane rows indexed (positions 0..count)
+        std::vector<quint32> order; // position -> row, only when arrival order is not start order
+        std::vector<std::vector<Summary>> levels; // [0]: kBlockRows rows a block
     };
     struct Layout {
         int labelWidth = 0;
@@ -168,12 +217,36 @@ private:
         int laneHeight = 0;
         QRect plot;
     };
+    struct ColumnPass;
 
     Lane* findLane(int worker);
     const Lane* findLane(int worker) const;
     Lane& laneFor(int worker);
-    void insertSpan(Lane& lane, const TaskSpan& span);
-    void trim();
+
+    // index
+    const std::vector<quint32>* rowsOf(const Lane& lane) const;
+    quint32 rowAt(const Lane& lane, const std::vector<quint32>& rows, std::size_t pos) const
+    {
+        return lane.order.empty() ? rows[pos] : lane.order[pos];
+    }
+    /// Takes a new record (or the same one re-sampled): every lane's index
+    /// starts over.
+    void resetIndex(std::shared_ptr<const RunRecord> record);
+    /// Indexes rows the record gained; starts over when it re-sampled.
+    /// Returns whether anything changed. With a budget, indexes at most that
+    /// many rows (in-order lanes) and leaves the rest for the next call: a
+    /// re-sampled record of a million rows is indexed over a few events, not
+    /// in one that holds the event loop for 10 ms (docs/gui.md).
+    bool catchUp(std::size_t budget = std::numeric_limits<std::size_t>::max());
+    void indexLane(Lane& lane, const std::vector<quint32>& rows, std::size_t budget);
+    void summarize(Lane& lane, std::size_t fromPos);
+    void rebuildSummaries();
+    bool indexUsable() const;
+    /// Positions of the lane shown: all, or those started by the horizon.
+    std::size_t shownCount(const Lane& lane) const;
+    TaskSpan shownSpan(quint32 row) const;
+    qint64 dataEndNs() const;
+
     void followNow();
     Layout layout() const;
     int laneIndexAt(int y, const Layout& l) const;
@@ -181,17 +254,23 @@ private:
     qint64 dataStartNs() const;
     void setViewInternal(double startNs, double nsPerPixel);
     void invalidateLayout();
+    QRect noteRect(const Layout& l, const QString& note) const;
 
     void paintAxis(QPainter& p, const Layout& l) const;
     void paintLane(QPainter& p, const Layout& l, int laneIndex, PaintStats& st);
-    void paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r) const;
+    void paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r, double gilX,
+                   const QFontMetrics& fm) const;
     void paintNote(QPainter& p, const Layout& l) const;
 
-    std::vector<Lane> m_lanes;    // sorted by worker index
-    std::deque<qint32> m_arrival; // worker of each retained span, oldest first
-    std::size_t m_total = 0;
-    std::size_t m_maxSpans = kDefaultMaxSpans;
-    quint64 m_trimmed = 0;
+    std::vector<Lane> m_lanes; // sorted by worker index
+    std::shared_ptr<const RunRecord> m_record;
+    quint64 m_recordGeneration = 0;
+    quint64 m_recordRows = 0;      // record rows seen so far
+    bool m_behind = false;         // a budgeted catchUp() left rows to index
+    bool m_catchUpQueued = false;  // ... and the next share is queued
+    bool m_summariesStale = false; // colours changed (palette)
+    bool m_hasHorizon = false;
+    qint64 m_horizonNs = 0;
     qint64 m_originNs = 0;
     qint64 m_nowNs = 0;
 
@@ -210,7 +289,10 @@ private:
     mutable std::vector<QRgb> m_colors; // by name id; 0 = not computed
     mutable QHash<quint32, QRgb> m_colorsFar;
     mutable int m_labelWidth = -1;
-    std::vector<float> m_busy, m_fail, m_cancel, m_red, m_green, m_blue;
+    std::vector<double> m_colBusy, m_colWeight, m_colR, m_colG, m_colB, m_colFail, m_colCancel;
+    QImage m_strip; // one lane's columns, device pixels
+    // Device-pixel columns of the grid lines of the last paint (plot-relative).
+    mutable std::vector<int> m_gridPx;
     PaintStats m_stats;
 };
 
