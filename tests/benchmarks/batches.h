@@ -8,6 +8,12 @@
 
 namespace bench {
 
+/// The sum of the results of tasks 0 .. n-1 that return their index.
+inline long long expectedSum(long long n)
+{
+    return n * (n - 1) / 2;
+}
+
 /// `n` no-op post()s, then waitForIdle(); tasks per second. Throws if the
 /// pool did not run exactly `n`.
 double postBatchRate(poolscope::ThreadPoolExecutor& pool, long long n);

@@ -1,7 +1,7 @@
 #pragma once
 // oneTBB peer, behind a Qt-free and TBB-free interface: peer_tbb.cpp is the
 // only translation unit that includes TBB headers (Qt's `emit` macro clashes
-// with oneTBB, ANCHORS §F), and it includes no Qt header at all.
+// with oneTBB, docs/architecture.md, "Qt 6.4 pitfalls"), and it includes no Qt header at all.
 
 #include <memory>
 #include <string>

@@ -16,6 +16,7 @@
 #include "monitorthread.h"
 
 #include <poolscope/monitor.h>
+#include <poolscope/recording.h>
 #include <poolscope/threadpool.h>
 
 #include <QCoreApplication>
@@ -76,11 +77,26 @@ void MonitorThread::runThere(const std::function<void()>& fn)
 void MonitorThread::attach(poolscope::Executor* executor)
 {
     runThere([this, executor] {
-        if (executor)
+        if (executor) {
             m_monitor->attach(executor);
-        else
+            m_monitor->startRun(); // a fresh record, as the window's Start begins one
+        } else {
             m_monitor->detach();
+            m_recorded.store(m_monitor->record()->size(), std::memory_order_relaxed);
+        }
     });
+}
+
+double MonitorThread::cpuSeconds()
+{
+    double s = 0;
+    runThere([&s] { s = threadCpuSeconds(); });
+    return s;
+}
+
+void MonitorThread::tick()
+{
+    runThere([this] { m_monitor->tick(); });
 }
 
 namespace {
@@ -179,7 +195,7 @@ void tickCostSuite(Context& ctx)
             const auto& s = mon.tick();
             wall.push_back(t.seconds() * 1e6);
             cpu.push_back((threadCpuSeconds() - c0) * 1e6);
-            spans += s.spans.size();
+            spans += std::size_t(s.newRows);
         });
         const quint64 done0 = pool.counters().completed();
         Timer t;
@@ -294,7 +310,7 @@ void rssGrowthSuite(Context& ctx)
     // are in both, so the difference is what the Monitor adds.
     const long long n = ctx.n(10'000'000, 200'000);
     struct ChildFigures {
-        // "growth_mb start_mb after_warm_mb tasks_per_s spans records
+        // "growth_mb start_mb after_warm_mb tasks_per_s rows sampling
         //  snapshots after_full_mb tasks_done_when_full"
         double growth = 0, start = 0, afterWarm = 0, rate = 0, spans = 0, records = 0, snaps = 0,
                afterFull = 0, doneAtFull = 0;
@@ -324,7 +340,8 @@ void rssGrowthSuite(Context& ctx)
     std::snprintf(note, sizeof note,
                   "N=%lld (half submit() with futures, half post()) at %s in a fresh process; "
                   "from before the pool and Monitor existed (%.0f MB) to the end, both alive; "
-                  "%.1f MB of it after the first 10%%; history kept %.0f spans, %.0f records; "
+                  "%.1f MB of it after the first 10%%; the run record held %.0f tasks (a sample: "
+                  "1 in %.0f); "
                   "%.0f snapshots; one run",
                   n, fmtRate(m.rate).c_str(), m.start, m.afterWarm, m.spans, m.records, m.snaps);
     ctx.report("monitor.rss_growth", s, "MB", note);
@@ -342,92 +359,345 @@ void rssGrowthSuite(Context& ctx)
     share.add(m.growth - u.growth);
     std::snprintf(note, sizeof note,
                   "monitor.rss_growth - monitor.rss_growth_unmonitored: what the Monitor "
-                  "(rings, history of %.0f spans and %.0f records, snapshots) adds",
+                  "(staging, the run record of %.0f tasks sampled 1 in %.0f, snapshots) adds",
                   m.spans, m.records);
     ctx.report("monitor.rss_growth_of_monitor", share, "MB", note);
 
-    // The part that is not the bounded history filling up (MonitorOptions:
-    // historySpans, historyRecords): growth from the moment both were full.
+    // The part that is not the record filling up to its limit
+    // (MonitorOptions::recordLimit): growth from the moment it was full.
     if (m.afterFull < 0) {
-        ctx.skip("monitor.rss_growth_after_history_full",
-                 "the Monitor's history never filled: too few tasks");
+        ctx.skip("monitor.rss_growth_after_record_full",
+                 "the run record never filled: too few tasks");
         return;
     }
     Samples f;
     f.add(m.afterFull);
     std::snprintf(note, sizeof note,
-                  "same run, from the moment the Monitor's bounded history was full (%.0f "
-                  "tasks done) to the end",
+                  "same run, from the moment the run record was full (its limit reached, "
+                  "%.0f tasks done; it samples from then on) to the end",
                   m.doneAtFull);
-    ctx.report("monitor.rss_growth_after_history_full", f, "MB", note);
+    ctx.report("monitor.rss_growth_after_record_full", f, "MB", note);
 }
 
 // Monitoring cost as a paired figure: one pool, and in each repetition the
-// same batch once without and once with a Monitor (30 Hz, default options,
-// its own event-loop thread), in alternating order; the figure is the
-// median of the per-repetition ratios monitored / unmonitored. The
-// ratio.monitored_vs_unmonitored.* lines divide two medians taken over the
-// same rounds, which a run whose unmonitored and monitored halves land in
-// different scheduler regimes moves by several per cent; pairing takes
-// that out.
+// same batch without a Monitor, with a Monitor that records every task (the
+// window's: default options, 30 Hz, its own event-loop thread) and with one
+// that keeps counters and worker states only (recordLimit 0), in rotating
+// order; the figures are medians of per-repetition ratios against the
+// unmonitored batch of the same repetition. The ratio.monitored_vs_
+// unmonitored.* lines divide two medians taken over the same rounds, which
+// a run whose halves land in different scheduler regimes moves by several
+// per cent; pairing takes that out. CPU per task (the process's user+sys
+// time over the batch) is paired the same way: what recording costs the
+// machine, not only the batch's wall time.
 void pairedCostSuite(Context& ctx)
 {
     const long long postN = ctx.n(1000000, 2000);
     const long long submitN = ctx.n(200000, 2000);
     poolscope::ThreadPoolExecutor pool(kWorkers);
-    MonitorThread monitor;
+    MonitorThread recording;
+    poolscope::MonitorOptions countersOnly;
+    countersOnly.recordLimit = 0;
+    MonitorThread counters(countersOnly);
     std::vector<poolscope::Future<int>> fs;
     fs.reserve(std::size_t(submitN));
-    auto post = [&] { return postBatchRate(pool, postN); };
-    auto submit = [&] { return submitBatchRate(pool, submitN, fs); };
-    auto monitored = [&](const std::function<double()>& batch) {
-        monitor.attach(&pool);
+    auto watched = [&](MonitorThread* m, const std::function<double()>& batch) {
+        if (!m)
+            return batch();
+        m->attach(&pool);
         const double rate = batch();
-        monitor.attach(nullptr);
+        m->attach(nullptr);
         return rate;
     };
     struct Case {
-        std::string figure;
+        std::string name; // post or submit_future
         std::string what;
+        long long n;
         std::function<double()> batch;
     };
     const std::vector<Case> cases{
-        {"monitor.paired_cost.post", "N=" + std::to_string(postN) + " post()", post},
-        {"monitor.paired_cost.submit_future",
-         "N=" + std::to_string(submitN) + " submit() with a Future<int> each", submit}};
+        {"post", "N=" + std::to_string(postN) + " post()", postN,
+         [&] { return postBatchRate(pool, postN); }},
+        {"submit_future", "N=" + std::to_string(submitN) + " submit() with a Future<int> each",
+         submitN, [&] { return submitBatchRate(pool, submitN, fs); }}};
+    for (const auto& c : cases) {
+        const std::string full = "monitor.paired_cost." + c.name;
+        const std::string lean = "monitor.paired_cost_counters_only." + c.name;
+        if (!ctx.wants(full) && !ctx.wants(lean))
+            continue;
+        c.batch(); // warm-up: workers started, node caches primed
+        watched(&recording, c.batch);
+        Samples fullRatio, leanRatio, plainRate;
+        for (int r = 0; r < ctx.reps; ++r) {
+            // Rotate the order so no configuration always runs first.
+            MonitorThread* order[3][3] = {{nullptr, &recording, &counters},
+                                          {&recording, &counters, nullptr},
+                                          {&counters, nullptr, &recording}};
+            double without = 0, with = 0, lean2 = 0;
+            for (MonitorThread* m : order[r % 3]) {
+                const double rate = watched(m, c.batch);
+                (m == nullptr ? without : m == &recording ? with : lean2) = rate;
+            }
+            require(recording.recorded() == quint64(c.n), "the record holds every task");
+            fullRatio.add(with / without);
+            leanRatio.add(lean2 / without);
+            plainRate.add(without);
+        }
+        char note[320];
+        std::snprintf(note, sizeof note,
+                      "%s on one ThreadPoolExecutor(%d), median of per-repetition ratios with a "
+                      "Monitor recording every task / without one (unmonitored median %.2f M "
+                      "tasks/s)",
+                      c.what.c_str(), kWorkers, plainRate.median() / 1e6);
+        ctx.report(full, fullRatio, "x", note);
+        std::snprintf(note, sizeof note,
+                      "%s, the same repetitions with a Monitor keeping counters and worker "
+                      "states only (MonitorOptions::recordLimit 0): the live view without the "
+                      "record",
+                      c.what.c_str());
+        ctx.report(lean, leanRatio, "x", note);
+    }
+}
+
+// ------------------------------------------------------ record.cost_per_task
+
+// What recording every task costs, taken apart so that the pool's wake-up
+// dynamics (which move the throughput of a 2-core run by +-30 % from one
+// repetition to the next) do not hide a cost of a few %: one worker, a queue
+// filled while the worker is held, then released and timed while it drains
+// it alone on its core; then the Monitor, which did not tick meanwhile,
+// drains the staged rows in one tick on its own thread.
+//   submitter  post() of N tasks into the held pool: the submit stamp
+//   worker     the drain of the N tasks: start/end stamps, the staged row
+//   Monitor    its thread's CPU for that tick: reading the rows another core
+//              wrote, converting the stamps, adding them to the record
+//              (minus the same tick of a Monitor keeping counters only)
+// The sum is the recording's CPU per task. It is set against post()'s cost
+// per task two ways: the core time per task of post() at full speed on 2
+// workers (cores / tasks per s, measured in the same repetition), and the
+// bare CPU of post() on the held pool (submitter + worker, no contention,
+// no wake-ups: the strictest reference).
+void recordCostSuite(Context& ctx)
+{
+    const long long n = ctx.n(1'000'000, 5'000);
+    poolscope::ThreadPoolExecutor pool(1);
+    poolscope::ThreadPoolExecutor pool2(kWorkers); // the same calls at full speed
+    poolscope::MonitorOptions all;
+    all.recordLimit = quint64(n) + 1; // the gate task too: every task, no sampling
+    all.intervalMs = 60'000;          // no tick but the one timed
+    MonitorThread recording(all);
+    poolscope::MonitorOptions countersOnly = all;
+    countersOnly.recordLimit = 0;
+    MonitorThread counters(countersOnly);
+    std::vector<poolscope::Future<int>> fs;
+    struct Phase {
+        double postNs = 0;    // per task
+        double drainNs = 0;   // per task
+        double monitorNs = 0; // per task
+    };
+    auto run = [&](MonitorThread* m, bool submit) {
+        if (m)
+            m->attach(&pool);
+        std::atomic<bool> go{false};
+        pool.post([&go] { go.wait(false, std::memory_order_acquire); });
+        fs.reserve(std::size_t(n));
+        Phase p;
+        Timer tp;
+        if (submit) {
+            for (long long i = 0; i < n; ++i)
+                fs.push_back(pool.submit([i] { return int(i); }));
+        } else {
+            for (long long i = 0; i < n; ++i)
+                pool.post([i] { doNotOptimize(i); });
+        }
+        p.postNs = tp.seconds() * 1e9 / double(n);
+        Timer td;
+        go.store(true, std::memory_order_release);
+        go.notify_one();
+        require(pool.waitForIdle(), "idle");
+        p.drainNs = td.seconds() * 1e9 / double(n);
+        if (m) {
+            const double m0 = m->cpuSeconds();
+            m->tick(); // drains every staged row
+            p.monitorNs = (m->cpuSeconds() - m0) * 1e9 / double(n);
+            m->attach(nullptr);
+        }
+        if (submit) {
+            long long sum = 0;
+            for (const auto& f : fs)
+                sum += f.result();
+            require(sum == expectedSum(n), "submit results");
+            fs.clear();
+        }
+        return p;
+    };
+    struct Case {
+        std::string name;
+        bool submit;
+        std::string what;
+    };
+    const std::vector<Case> cases{{"post", false, "post()"},
+                                  {"submit_future", true, "submit() with a Future<int> each"}};
+    for (const Case& c : cases) {
+        const std::string figCost = "record.cost_ns_per_task." + c.name;
+        const std::string figKept = "record.throughput_kept." + c.name;
+        const std::string figStrict = "record.throughput_kept_bare." + c.name;
+        if (!ctx.wants(figCost) && !ctx.wants(figKept) && !ctx.wants(figStrict))
+            continue;
+        auto fullSpeed = [&] {
+            return c.submit ? submitBatchRate(pool2, n, fs) : postBatchRate(pool2, n);
+        };
+        run(nullptr, c.submit); // warm-up: the worker started, node caches primed
+        run(&recording, c.submit);
+        require(recording.recorded() == quint64(n) + 1, "the record holds every task");
+        fullSpeed();
+        Samples cost, kept, bare, postExtra, drainExtra, monitorCost, plainBare, coreNs;
+        for (int r = 0; r < ctx.reps; ++r) {
+            MonitorThread* order[3][3] = {{nullptr, &recording, &counters},
+                                          {&recording, &counters, nullptr},
+                                          {&counters, nullptr, &recording}};
+            Phase without, with, lean;
+            for (MonitorThread* m : order[r % 3]) {
+                const Phase p = run(m, c.submit);
+                (m == nullptr ? without : m == &recording ? with : lean) = p;
+            }
+            require(recording.recorded() == quint64(n) + 1, "the record holds every task");
+            // Core time per task of the same calls at full speed: cores / rate.
+            const double full = double(QThread::idealThreadCount()) * 1e9 / fullSpeed();
+            const double base = without.postNs + without.drainNs;
+            const double extra =
+                std::max(0.0, (with.postNs - without.postNs) + (with.drainNs - without.drainNs)
+                                  + (with.monitorNs - lean.monitorNs));
+            postExtra.add(with.postNs - without.postNs);
+            drainExtra.add(with.drainNs - without.drainNs);
+            monitorCost.add(with.monitorNs - lean.monitorNs);
+            plainBare.add(base);
+            coreNs.add(full);
+            cost.add(extra);
+            kept.add(full / (full + extra));
+            bare.add(base / (base + extra));
+        }
+        char note[400];
+        std::snprintf(note, sizeof note,
+                      "N=%lld %s into a held 1-worker pool, drained, then one Monitor tick: "
+                      "recording CPU per task, paired per repetition (median parts: submit "
+                      "stamp %+.1f ns, worker stamps and row %+.1f ns, Monitor %.1f ns)",
+                      n, c.what.c_str(), postExtra.median(), drainExtra.median(),
+                      monitorCost.median());
+        ctx.report(figCost, cost, "ns", note);
+        std::snprintf(note, sizeof note,
+                      "core time per task of %s at full speed on %d workers (median %.0f ns) / "
+                      "(the same + the recording's CPU): the throughput kept by a CPU-bound "
+                      "stream with every task recorded",
+                      c.what.c_str(), kWorkers, coreNs.median());
+        ctx.report(figKept, kept, "x", note);
+        std::snprintf(note, sizeof note,
+                      "the same against the bare CPU per task on the held pool (median %.0f ns: "
+                      "no contention, no wake-ups), the strictest reference",
+                      plainBare.median());
+        ctx.report(figStrict, bare, "x", note);
+    }
+}
+
+// ------------------------------------------------------------ record.add_cost
+
+// The Monitor's side of recording, on its (the GUI's) thread: adding staged
+// rows to a RunRecord, and re-sampling a full one (1,000,000 rows to 500,000:
+// the longest single step a tick can take).
+void recordAddSuite(Context& ctx)
+{
+    if (!ctx.wants("record.add_ns_per_task") && !ctx.wants("record.resample_ms"))
+        return;
+    const quint64 n = quint64(ctx.n(1'000'000, 20'000));
+    Samples add, resample;
+    for (int r = 0; r < ctx.reps; ++r) {
+        poolscope::RunRecord rec(n);
+        poolscope::detail::StagedTask row;
+        Timer t;
+        for (quint64 i = 1; i <= n; ++i) {
+            row.id = i;
+            row.submit = qint64(i) * 100;
+            row.start = row.submit + 50;
+            row.end = row.start + 80;
+            row.worker = qint32(i & 1);
+            row.core = qint16(i & 1);
+            rec.add(row);
+        }
+        add.add(t.seconds() * 1e9 / double(n));
+        require(rec.size() == n, "rows");
+        Timer t2;
+        row.id = n + 2; // even: kept after the re-sampling it triggers
+        rec.add(row);
+        resample.add(t2.seconds() * 1e3);
+        require(rec.sampling() == 2, "re-sampled");
+    }
+    char note[200];
+    std::snprintf(note, sizeof note,
+                  "RunRecord::add() of %llu staged rows on 2 workers (columns + lane index), "
+                  "per row",
+                  static_cast<unsigned long long>(n));
+    ctx.report("record.add_ns_per_task", add, "ns", note);
+    std::snprintf(note, sizeof note,
+                  "one re-sampling of a full record of %llu rows (keeps the even ids, rebuilds "
+                  "the lanes): the longest step of a tick",
+                  static_cast<unsigned long long>(n));
+    ctx.report("record.resample_ms", resample, "ms", note);
+}
+
+// ------------------------------------------------------ record.bytes_per_task
+
+// Memory of the run record per task, after real runs on the pool with a
+// Monitor: RunRecord::bytes() (columns, texts, lane index) / rows held.
+void bytesPerTaskSuite(Context& ctx)
+{
+    if (!ctx.wants("record.bytes_per_task"))
+        return;
+    QCoreApplication* app = QCoreApplication::instance();
+    require(app != nullptr, "a QCoreApplication");
+    struct Case {
+        std::string figure;
+        std::string what;
+        long long n;
+        bool named;
+    };
+    const std::vector<Case> cases{
+        {"record.bytes_per_task.post", "post() of no-op lambdas", ctx.n(1'000'000, 20'000), false},
+        {"record.bytes_per_task.named",
+         "submitNamed(\"sleep\", [0]) (arguments and a result kept as text, as workloads do)",
+         ctx.n(1'000'000, 5'000), true}};
     for (const auto& c : cases) {
         if (!ctx.wants(c.figure))
             continue;
-        c.batch(); // warm-up: workers started, node caches primed
-        monitored(c.batch);
-        Samples ratios;
-        Samples plain;
-        for (int r = 0; r < ctx.reps; ++r) {
-            double without = 0;
-            double with = 0;
-            if (r % 2 == 0) {
-                without = c.batch();
-                with = monitored(c.batch);
-            } else {
-                with = monitored(c.batch);
-                without = c.batch();
-            }
-            ratios.add(with / without);
-            plain.add(without);
+        poolscope::ThreadPoolExecutor pool(kWorkers);
+        poolscope::Monitor mon;
+        mon.attach(&pool);
+        for (long long i = 0; i < c.n; ++i) {
+            if (c.named)
+                (void)pool.submitNamed(QStringLiteral("sleep"), QCborArray{0});
+            else
+                pool.post([i] { doNotOptimize(i); });
+            if (i % 50'000 == 0)
+                QCoreApplication::processEvents(); // let the Monitor tick
         }
-        char note[160];
+        require(pool.waitForIdle(), "idle");
+        mon.detach(); // drains the last rows
+        const poolscope::RunRecord& rec = *mon.record();
+        require(rec.size() == quint64(c.n), "every task recorded");
+        Samples s;
+        s.add(double(rec.bytes()) / double(rec.size()));
+        char note[240];
         std::snprintf(note, sizeof note,
-                      "%s on one ThreadPoolExecutor(%d), median of per-repetition ratios "
-                      "monitored / unmonitored (unmonitored median %.2f M tasks/s)",
-                      c.what.c_str(), kWorkers, plain.median() / 1e6);
-        ctx.report(c.figure, ratios, "x", note);
+                      "%s: RunRecord::bytes() / %llu rows (columns, texts, per-worker lane "
+                      "index; the last 64k-row chunk counted whole)",
+                      c.what.c_str(), static_cast<unsigned long long>(rec.size()));
+        ctx.report(c.figure, s, "B", note);
     }
 }
 
 } // namespace
 
 /// monitor.rss_growth's child: n tasks on a 2-worker pool with a Monitor
-/// (default options: 30 Hz, records on, bounded history) ticking on this
+/// (default options: 30 Hz, every task recorded up to the limit) ticking on this
 /// thread's event loop, or without one; prints one line of figures (see
 /// rssGrowthSuite).
 int runRssGrowthChild(long long n, bool withMonitor)
@@ -435,7 +705,7 @@ int runRssGrowthChild(long long n, bool withMonitor)
     const double mb = 1024.0 * 1024.0;
     const long long rss0 = rssBytes();
     long long rssWarm = 0;
-    long long rssFull = -1; // when the Monitor's bounded history first was full
+    long long rssFull = -1; // when the record first was full (it then samples)
     quint64 doneAtFull = 0;
     quint64 snapshots = 0;
     poolscope::ThreadPoolExecutor pool(kWorkers);
@@ -467,10 +737,10 @@ int runRssGrowthChild(long long n, bool withMonitor)
             }
             submitsDone.store(true);
         });
-        // The Monitor lives in this thread: its history is read between spins.
+        // The Monitor lives in this thread: its record is read between spins.
         auto noteFull = [&] {
-            if (mon && rssFull < 0 && mon->spanHistory().size() >= mon->options().historySpans
-                && mon->recordHistory().size() >= mon->options().historyRecords) {
+            // The record is full once it had to sample (RunRecord's limit).
+            if (mon && rssFull < 0 && mon->record()->sampling() > 1) {
                 rssFull = rssBytes();
                 doneAtFull = pool.counters().completed();
             }
@@ -497,7 +767,8 @@ int runRssGrowthChild(long long n, bool withMonitor)
     const long long rssEnd = rssBytes();
     std::printf("%.3f %.3f %.3f %.0f %zu %zu %llu %.3f %llu\n", double(rssEnd - rss0) / mb,
                 double(rss0) / mb, double(rssEnd - rssWarm) / mb, double(n) / secs,
-                mon ? mon->spanHistory().size() : 0, mon ? mon->recordHistory().size() : 0,
+                mon ? std::size_t(mon->record()->size()) : 0,
+                mon ? std::size_t(mon->record()->sampling()) : 0,
                 static_cast<unsigned long long>(snapshots),
                 rssFull < 0 ? -1.0 : double(rssEnd - rssFull) / mb,
                 static_cast<unsigned long long>(doneAtFull));
@@ -519,7 +790,20 @@ void addMonitorSuites(Registry& r)
            "monitored / unmonitored throughput of post() and submit(), paired per repetition "
            "on one pool",
            pairedCostSuite});
+    r.add(
+        {"record.bytes_per_task", "memory of the run record per recorded task", bytesPerTaskSuite});
+    r.add({"record.add_cost", "the Monitor's cost of recording: adding rows, re-sampling",
+           recordAddSuite});
+    r.add({"record.cost_per_task",
+           "recording's CPU per post()ed task (submit stamp, worker stamps and row, the "
+           "Monitor's drain), taken apart on a held 1-worker pool",
+           recordCostSuite});
+    // Issue #14: recording every task costs <= 10 % of post() throughput (aim 5 %).
+    r.check({"record.throughput_kept.post", Target{0.90, 0.95}});
+    r.check({"record.throughput_kept.submit_future", Target{0.90, 0.95}});
     // Issue #3's target as a paired figure (see pairedCostSuite).
+    // Issue #3's target, now with every task recorded (issue #14 asks the
+    // recording to cost <= 10 %, aim 5 %: the 0.95 target covers it).
     r.check({"monitor.paired_cost.post", Target{0.95, 0.98}});
     r.check({"monitor.paired_cost.submit_future", Target{0.95, 0.98}});
 

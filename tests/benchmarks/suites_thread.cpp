@@ -36,11 +36,6 @@ void require(bool ok, const std::string& what)
         throw std::runtime_error("sanity check failed: " + what);
 }
 
-long long expectedSum(long long n)
-{
-    return n * (n - 1) / 2;
-}
-
 // ------------------------------------------------------------ thread.submit
 
 void submitSuite(Context& ctx)

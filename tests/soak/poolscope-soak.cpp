@@ -176,7 +176,7 @@ PhaseResult threadPhase(QCoreApplication& app, const Options& o)
     line("thread.tasks_per_s", double(n) / r.wallS, "tasks/s");
     line("thread.monitor_ticks", double(r.ticks), "ticks");
     line("thread.dropped_detail_events", double(r.dropped), "events");
-    line("thread.monitor_spans_kept", double(mon.spanHistory().size()), "spans");
+    line("thread.monitor_tasks_recorded", double(mon.record()->size()), "tasks");
     line("thread.counts_exact", r.exact ? 1 : 0, "bool");
     mon.detach();
     return r;
