@@ -601,6 +601,14 @@ void MainWindow::buildDocks()
         m_futuresView->setColumnWidth(FuturesModel::ResultColumn, 110);
         m_futuresView->setToolTip(tr("Double-click a row for the full result or error."));
         connect(m_futuresView, &QTableView::doubleClicked, this, &MainWindow::showDetails);
+        // The table follows new rows until the user scrolls away from the
+        // bottom, and again once they scroll back to it. Kept as a state, not
+        // read off the scroll bar each tick: a view that got shorter between
+        // ticks (the window's layout settling) had stopped following.
+        connect(m_futuresView->verticalScrollBar(), &QScrollBar::valueChanged, this, [this](int v) {
+            if (!m_scrollingFutures)
+                m_followFutures = v >= m_futuresView->verticalScrollBar()->maximum() - 1;
+        });
         connect(m_futuresModel, &FuturesModel::contentsChanged, this,
                 &MainWindow::updateFuturesLabel);
         auto* bar = new QHBoxLayout;
@@ -1326,12 +1334,14 @@ void MainWindow::onSnapshot(const Snapshot& s)
 
 void MainWindow::applyFutures(const Snapshot& s)
 {
-    QScrollBar* sb = m_futuresView->verticalScrollBar();
-    const bool follow = m_futuresView->horizontalHeader()->sortIndicatorSection() < 0
-                        && sb->value() >= sb->maximum() - 1;
+    const bool follow =
+        m_followFutures && m_futuresView->horizontalHeader()->sortIndicatorSection() < 0;
     m_futuresModel->applySnapshot(s);
-    if (follow && s.newRows > 0)
+    if (follow && s.newRows > 0) {
+        m_scrollingFutures = true;
         m_futuresView->scrollToBottom();
+        m_scrollingFutures = false;
+    }
 }
 
 void MainWindow::applyCharts(const Snapshot& s)

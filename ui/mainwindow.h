@@ -282,7 +282,8 @@ private:
     bool m_profiling = false;
     std::vector<TickCost> m_tickCosts;
     bool m_painted = false;
-    bool m_followFutures = true;
+    bool m_followFutures = true;     // the futures table follows new rows
+    bool m_scrollingFutures = false; // ... and is being scrolled to them now
 };
 
 } // namespace poolscope

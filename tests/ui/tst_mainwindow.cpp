@@ -30,6 +30,7 @@
 #include <QMenuBar>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
@@ -106,6 +107,7 @@ private slots:
     void doubleClickOpensDetails();
     void panelsShowTheRun();
     void viewsTakeEachSnapshotInStages();
+    void futuresFollowNewRowsUntilScrolledAway();
     void exportsFromTheWindow();
     void futuresSayWhenTheyAreASample_data();
     void futuresSayWhenTheyAreASample();
@@ -617,6 +619,40 @@ void TstMainWindow::viewsTakeEachSnapshotInStages()
     QCOMPARE(sameEvent, 0);
     QCOMPARE(w->futuresModel()->rowCount(), 30);
     QVERIFY2(w->statusText().contains(QStringLiteral("done 30")), qPrintable(w->statusText()));
+}
+
+void TstMainWindow::futuresFollowNewRowsUntilScrolledAway()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    QTableView* view = w->futuresView();
+    QScrollBar* sb = view->verticalScrollBar();
+    RunSpec spec;
+    spec.workload = QStringLiteral("sleep");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 400;
+    spec.run.size = 10;
+    spec.workers = 2;
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec));
+    QTRY_VERIFY_WITH_TIMEOUT(sb->maximum() > 0, kLong);
+    // The view gets shorter while following (a layout settling): it keeps
+    // following, to the last row of the run.
+    view->setFixedHeight(view->height() / 2);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 400, kLong);
+    QTRY_COMPARE(sb->value(), sb->maximum());
+    const QModelIndex last = w->futuresModel()->index(399, 0);
+    QVERIFY(view->viewport()->rect().intersects(view->visualRect(last)));
+
+    // Scrolled away by the user: the next run's rows do not pull it down.
+    spec.run.tasks = 200;
+    QVERIFY(w->startSpec(spec));
+    QTRY_VERIFY_WITH_TIMEOUT(sb->maximum() > 20, kLong);
+    sb->setValue(0);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 200, kLong);
+    QCOMPARE(sb->value(), 0);
 }
 
 void TstMainWindow::panelsShowTheRun()
