@@ -421,6 +421,17 @@ private:
     {
         m_threads.setMaxThreadCount(1);
     }
+    ~BlockPool()
+    {
+        // At exit: the helper's last block pushed before the list goes. The
+        // lock also orders it for ThreadSanitizer, which does not see the
+        // join inside QThreadPool (Qt is not instrumented).
+        m_threads.waitForDone();
+        std::lock_guard lk(m_mutex);
+        m_free.clear(); // the blocks go with the process
+    }
+    BlockPool(const BlockPool&) = delete;
+    BlockPool& operator=(const BlockPool&) = delete;
 
     std::mutex m_mutex;
     std::vector<void*> m_free;
