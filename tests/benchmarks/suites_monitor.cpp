@@ -17,8 +17,11 @@
 
 #include <poolscope/monitor.h>
 #include <poolscope/recording.h>
+#include <poolscope/registry.h>
 #include <poolscope/threadpool.h>
 
+#include <QCborArray>
+#include <QCborValue>
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -644,6 +647,57 @@ void recordAddSuite(Context& ctx)
     ctx.report("record.resample_ms", resample, "ms", note);
 }
 
+// ---------------------------------------------------------------- summary.cost
+
+// What a worker pays to summarise a named task's arguments or result
+// (cborSummary, 120 characters) for the futures table: an array of doubles
+// of about 1 KB, 1 MB and 10 MB as CBOR. Beside it the unbounded way it was
+// done before (the whole diagnostic notation, then cut).
+void summaryCostSuite(Context& ctx)
+{
+    struct Size {
+        const char* name;
+        int items;
+    };
+    for (const Size& sz : {Size{"1kb", 110}, Size{"1mb", 116'000}, Size{"10mb", 1'160'000}}) {
+        const std::string bounded = std::string("summary.cost_us.") + sz.name;
+        const std::string whole = std::string("summary.cost_us_unbounded.") + sz.name;
+        if (!ctx.wants(bounded) && !ctx.wants(whole))
+            continue;
+        QCborArray a;
+        for (int i = 0; i < sz.items; ++i)
+            a.append(i * 1.5);
+        const QCborValue v(a);
+        const qsizetype bytes = v.toCbor().size();
+        Samples fast, slow;
+        for (int r = 0; r < ctx.reps; ++r) {
+            constexpr int kCalls = 1000;
+            Timer t;
+            qsizetype n = 0;
+            for (int i = 0; i < kCalls; ++i)
+                n += poolscope::cborSummary(v).size();
+            fast.add(t.seconds() * 1e6 / kCalls);
+            require(n == qsizetype(kCalls) * 120, "summary length");
+            Timer t2;
+            QString s = v.toDiagnosticNotation(QCborValue::Compact);
+            if (s.size() > 120)
+                s = s.left(117) + QStringLiteral("...");
+            slow.add(t2.seconds() * 1e6);
+            require(s == poolscope::cborSummary(v), "same text");
+        }
+        char note[200];
+        std::snprintf(note, sizeof note,
+                      "cborSummary(120 chars) of an array of %d doubles (%lld bytes of CBOR), per "
+                      "call",
+                      sz.items, static_cast<long long>(bytes));
+        ctx.report(bounded, fast, "us", note);
+        std::snprintf(note, sizeof note,
+                      "the same value through toDiagnosticNotation() whole, then cut (before "
+                      "issue #15)");
+        ctx.report(whole, slow, "us", note);
+    }
+}
+
 // ------------------------------------------------------ record.bytes_per_task
 
 // Memory of the run record per task, after real runs on the pool with a
@@ -792,6 +846,8 @@ void addMonitorSuites(Registry& r)
            pairedCostSuite});
     r.add(
         {"record.bytes_per_task", "memory of the run record per recorded task", bytesPerTaskSuite});
+    r.add({"summary.cost", "a task's argument/result summary: bounded vs whole notation",
+           summaryCostSuite});
     r.add({"record.add_cost", "the Monitor's cost of recording: adding rows, re-sampling",
            recordAddSuite});
     r.add({"record.cost_per_task",

@@ -11,6 +11,7 @@
 
 #include "testutil.h"
 
+#include <QCborArray>
 #include <QCborMap>
 #include <QDir>
 #include <QTemporaryDir>
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <latch>
 #include <limits>
 #include <random>
@@ -172,6 +174,10 @@ class TstWorkloads : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase();
+    void summariesMatchQtsNotation_data();
+    void summariesMatchQtsNotation();
+    void summariesOfHugeValuesAreCut();
+    void summariesOfNumbersMatchQt();
     void catalogueIsConsistent_data();
     void catalogueIsConsistent();
     void results_data();
@@ -827,4 +833,80 @@ int main(int argc, char** argv)
     TstWorkloads t;
     return QTest::qExec(&t, argc, argv);
 }
+void TstWorkloads::summariesMatchQtsNotation_data()
+{
+    QTest::addColumn<QCborValue>("value");
+    QTest::addColumn<int>("maxLength");
+    QCborMap m;
+    m.insert(QStringLiteral("a"), 1);
+    m.insert(2, QCborArray{1.5, true, QCborValue(), QCborValue(QCborSimpleType::Undefined)});
+    m.insert(QStringLiteral("s\"x\n"), QByteArray("\x01\x02"));
+    const QList<std::pair<const char*, QCborValue>> values{
+        {"int", QCborValue(-7)},
+        {"double", QCborValue(2.0)},
+        {"huge int", QCborValue(qint64(1) << 60)},
+        {"nan", QCborValue(qQNaN())},
+        {"string with escapes", QCborValue(QStringLiteral("h\u00e9\"\t"))},
+        {"map of everything", QCborValue(m)},
+        {"empty array", QCborValue(QCborArray{})},
+        {"empty map", QCborValue(QCborMap{})},
+        {"tag", QCborValue(QCborKnownTags::DateTimeString, QStringLiteral("2020"))},
+        {"simple", QCborValue(QCborSimpleType(42))},
+        {"nested", QCborValue(QCborArray{QCborArray{1, 2}, QCborMap{{1, 2}}})},
+        {"long bytes", QCborValue(QByteArray(500, 'x'))},
+        {"long string", QCborValue(QString(500, u'y'))},
+    };
+    for (const auto& [name, v] : values)
+        for (int len : {0, 5, 20, 120, 4000})
+            QTest::addRow("%s, %d", name, len) << v << len;
+}
+
+void TstWorkloads::summariesMatchQtsNotation()
+{
+    // The bounded summary says exactly what Qt's diagnostic notation says,
+    // cut the same way.
+    QFETCH(QCborValue, value);
+    QFETCH(int, maxLength);
+    QString expected = value.toDiagnosticNotation(QCborValue::Compact);
+    if (maxLength > 3 && expected.size() > maxLength)
+        expected = expected.left(maxLength - 3) + QStringLiteral("...");
+    QCOMPARE(cborSummary(value, maxLength), expected);
+}
+
+void TstWorkloads::summariesOfNumbersMatchQt()
+{
+    // Numbers are written without Qt's per-value machinery: the same text
+    // for random bit patterns, ratios, powers of two and integers.
+    std::mt19937_64 g(14);
+    QCborArray a;
+    for (int i = 0; i < 20'000; ++i) {
+        const quint64 bits = g();
+        double d;
+        std::memcpy(&d, &bits, sizeof d);
+        a.append(d);
+        a.append(double(g() % 1'000'000) / double(1 + g() % 1000));
+        a.append(std::ldexp(double(g() % 100'000), int(g() % 140) - 70));
+        a.append(qint64(g()));
+    }
+    for (double d : {0.0, -0.0, 1e-4, 1e16, 1e17, 1e21, -1e22, 5e-324, qInf(), -qInf()})
+        a.append(d);
+    for (const QCborValue& v : a)
+        QCOMPARE(cborSummary(v, 1000), v.toDiagnosticNotation(QCborValue::Compact));
+}
+
+void TstWorkloads::summariesOfHugeValuesAreCut()
+{
+    // A pipeline's 6.4 MB of arguments: the summary is the first 120
+    // characters of the same text (how long it takes is a benchmark figure,
+    // summary.cost_us in poolscope-bench).
+    QCborArray big;
+    for (int i = 0; i < 800'000; ++i)
+        big.append(i * 1.5);
+    const QCborValue v(QCborArray{QStringLiteral("stage"), big, QCborMap{{1, big}}});
+    const QString s = cborSummary(v);
+    QCOMPARE(s.size(), 120);
+    QVERIFY(s.endsWith(QStringLiteral("...")));
+    QVERIFY(v.toDiagnosticNotation(QCborValue::Compact).startsWith(s.chopped(3)));
+}
+
 #include "tst_workloads.moc"

@@ -228,7 +228,9 @@ private:
 void registerBuiltinWorkloads(TaskRegistry& r);
 
 /// Compact one-line text of a CBOR value (CBOR diagnostic notation),
-/// shortened to maxLength characters with "..." when longer.
+/// shortened to maxLength characters with "..." when longer. Its cost is
+/// bounded by maxLength, not by the value's size (arrays and maps are
+/// walked only as far as the text needs); maxLength <= 3: the whole text.
 QString cborSummary(const QCborValue& v, int maxLength = 120);
 
 namespace detail {
