@@ -177,6 +177,7 @@ TraceData smallTrace(int n, qint16 core = -1)
 class TstTeachingWindow : public QObject {
     Q_OBJECT
 private slots:
+    void lessonOneNamesTheFailingTasksAsTheTableDoes();
     void initTestCase();
     void everyLessonSetsUpAndResets_data();
     void everyLessonSetsUpAndResets();
@@ -994,6 +995,28 @@ void TstTeachingWindow::eventLoopLessonDeliversOnTheGuiThread()
     QVERIFY(w->openLesson(QStringLiteral("futures")));
     QVERIFY(!view->isVisibleTo(w->lessonPanel()));
     QCOMPARE(view->expected(), 0);
+}
+
+void TstTeachingWindow::lessonOneNamesTheFailingTasksAsTheTableDoes()
+{
+    // Lesson 1 tells the class which tasks fail: the ids it names are the
+    // failed rows' ids in the futures table of a fresh window.
+    auto w = makeWindow();
+    QVERIFY(w->openLesson(QStringLiteral("futures")));
+    LessonPanel* panel = w->lessonPanel();
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QTest::mouseClick(panel->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(w->futuresModel()->rowCount(), 20, kLong);
+    w->futuresStatusCombo()->setCurrentIndex(
+        w->futuresStatusCombo()->findData(int(FuturesModel::StatusFilter::Failed)));
+    QList<qulonglong> failed;
+    for (int r = 0; r < w->futuresModel()->rowCount(); ++r)
+        failed.append(w->futuresModel()->index(r, 0).data().toULongLong());
+    std::sort(failed.begin(), failed.end());
+    QCOMPARE(failed, (QList<qulonglong>{5, 10, 15, 20}));
+    const QString observe = panel->currentLesson().observe.join(u'\n');
+    QVERIFY2(observe.contains(QStringLiteral("ids 5, 10, 15 and 20")), qPrintable(observe));
 }
 
 void TstTeachingWindow::eventLoopLessonResetsAndRunsAgain()
