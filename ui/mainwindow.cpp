@@ -254,6 +254,10 @@ MainWindow::~MainWindow()
 {
     // Views go before the controller's last signals could reach them.
     disconnect(m_controller, nullptr, this, nullptr);
+    // ... and the futures table's scroll bar moves while its view and model
+    // go (AddressSanitizer: the follow slot read the view being deleted).
+    if (m_futuresView)
+        disconnect(m_futuresView->verticalScrollBar(), nullptr, this, nullptr);
 }
 
 // ---------------------------------------------------------------- building
@@ -605,9 +609,10 @@ void MainWindow::buildDocks()
         // bottom, and again once they scroll back to it. Kept as a state, not
         // read off the scroll bar each tick: a view that got shorter between
         // ticks (the window's layout settling) had stopped following.
-        connect(m_futuresView->verticalScrollBar(), &QScrollBar::valueChanged, this, [this](int v) {
+        QScrollBar* sb = m_futuresView->verticalScrollBar();
+        connect(sb, &QScrollBar::valueChanged, this, [this, sb](int v) {
             if (!m_scrollingFutures)
-                m_followFutures = v >= m_futuresView->verticalScrollBar()->maximum() - 1;
+                m_followFutures = v >= sb->maximum() - 1;
         });
         connect(m_futuresModel, &FuturesModel::contentsChanged, this,
                 &MainWindow::updateFuturesLabel);
