@@ -6,6 +6,7 @@
 
 #include "charts/chartadapter.h"
 #include "charts/hostcpucharts.h"
+#include "charts/throughputchart.h"
 
 #include <QApplication>
 #include <QSignalSpy>
@@ -65,6 +66,8 @@ private slots:
     void newPointOnlyPerNewSample();
     void hostsComeAndGo();
     void localPoolShowsNothing();
+    void throughputCountsFinishedTasksOnly_data();
+    void throughputCountsFinishedTasksOnly();
     void coreSetChangeRebuildsTheChart();
 };
 
@@ -204,4 +207,37 @@ void TstHostCpuCharts::coreSetChangeRebuildsTheChart()
 }
 
 QTEST_MAIN(TstHostCpuCharts)
+void TstHostCpuCharts::throughputCountsFinishedTasksOnly_data()
+{
+    QTest::addColumn<quint64>("succeeded");
+    QTest::addColumn<quint64>("failed");
+    QTest::addColumn<quint64>("cancelled");
+    QTest::addColumn<double>("rate"); // tasks/s over the one second
+    QTest::newRow("ran to an end") << quint64(300) << quint64(100) << quint64(0) << 400.0;
+    QTest::newRow("a Stop cancels 5,000 queued")
+        << quint64(300) << quint64(0) << quint64(5'000) << 300.0;
+    QTest::newRow("only cancelled") << quint64(0) << quint64(0) << quint64(9'000) << 0.0;
+}
+
+void TstHostCpuCharts::throughputCountsFinishedTasksOnly()
+{
+    // The rate counts tasks that ran (succeeded or failed): cancelled ones
+    // never ran, and must not show as a spike after Stop.
+    QFETCH(quint64, succeeded);
+    QFETCH(quint64, failed);
+    QFETCH(quint64, cancelled);
+    QFETCH(double, rate);
+    ThroughputChart chart;
+    Snapshot s;
+    s.timeNs = 1'000'000'000;
+    chart.applySnapshot(s);
+    s.timeNs += 1'000'000'000;
+    s.counters.succeeded = succeeded;
+    s.counters.failed = failed;
+    s.counters.cancelled = cancelled;
+    chart.applySnapshot(s);
+    QCOMPARE(chart.lastTasksPerSecond(), rate);
+    QCOMPARE(chart.chart()->pointCount(0), 1);
+}
+
 #include "tst_hostcpucharts.moc"

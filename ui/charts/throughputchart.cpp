@@ -56,7 +56,9 @@ void ThroughputChart::applySnapshot(const Snapshot& s)
 {
     if (m_originNs < 0)
         m_originNs = s.timeNs;
-    const quint64 completed = s.counters.completed();
+    // Tasks that ran to an end: cancelled ones never ran, and a Stop that
+    // cancels a queue of thousands is not throughput (issue #15).
+    const quint64 completed = s.counters.succeeded + s.counters.failed;
     if (m_lastSampleNs < 0 || completed < m_lastCompleted) { // first, or a new pool
         m_history.clear();
         m_history.emplace_back(s.timeNs, completed);

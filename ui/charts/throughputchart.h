@@ -30,6 +30,8 @@ public:
 
     ChartAdapter* chart() const { return m_chart; }
     Mode mode() const { return m_mode; }
+    /// Tasks finished (succeeded or failed; never cancelled ones) per second
+    /// over the last second.
     double lastTasksPerSecond() const { return m_lastRate; }
 
 private:
