@@ -338,10 +338,15 @@ QList<Workload> buildCatalogue()
             const qint64 alpha = w.knob(run, QStringLiteral("alpha_percent"));
             const qint64 cap = w.knob(run, QStringLiteral("cap"));
             const qint64 seed = w.knob(run, QStringLiteral("seed"));
+            // Consecutive ranges, as the start knob says: each task its own
+            // numbers (and its own result), only their lengths skewed.
             Args out;
-            for (qint64 i = 0; i < run.tasks; ++i)
-                out.append(
-                    QCborArray{start, start + run.size * longTailFactor(i, seed, alpha, cap)});
+            qint64 lo = start;
+            for (qint64 i = 0; i < run.tasks; ++i) {
+                const qint64 hi = lo + run.size * longTailFactor(i, seed, alpha, cap);
+                out.append(QCborArray{lo, hi});
+                lo = hi;
+            }
             return out;
         };
         all.append(w);
