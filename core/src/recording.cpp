@@ -845,7 +845,7 @@ void RunRecord::append(const StagedTask& row, const TaskTexts* texts)
     ++m_rows;
 }
 
-void RunRecord::add(StagedTask& row)
+inline void RunRecord::take(const StagedTask& row)
 {
     count(row);
     ++m_seen;
@@ -857,6 +857,11 @@ void RunRecord::add(StagedTask& row)
             return;
     }
     append(row, row.texts);
+}
+
+void RunRecord::add(StagedTask& row)
+{
+    take(row);
 }
 
 void RunRecord::addStaged(const StagedTask* rows, std::size_t n, detail::StampConverter* stamps)
@@ -876,16 +881,7 @@ void RunRecord::addStaged(const StagedTask* rows, std::size_t n, detail::StampCo
             if (row.end < row.start)
                 row.end = row.start;
         }
-        count(row);
-        ++m_seen;
-        if (!keeps(row.id))
-            continue;
-        if (m_rows >= m_limit) {
-            resample();
-            if (!keeps(row.id))
-                continue;
-        }
-        append(row, row.texts);
+        take(row);
     }
 }
 

@@ -426,6 +426,9 @@ private:
     }
     void setSampling(quint64 sampling);
     void append(const detail::StagedTask& row, const detail::TaskTexts* texts);
+    /// Counts a row and keeps it if the sampling does (re-sampling when
+    /// full): the one path of add() and addStaged().
+    void take(const detail::StagedTask& row);
     void resample();
     void rebuildLanes();
     void compactTexts();
