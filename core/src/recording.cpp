@@ -420,6 +420,10 @@ private:
     BlockPool()
     {
         m_threads.setMaxThreadCount(1);
+        // The helper is needed only while a run records; an idle one goes
+        // within a second, so a program's thread count returns to where it
+        // was soon after its pools are gone (the soak gate checks that).
+        m_threads.setExpiryTimeout(1000);
     }
     ~BlockPool()
     {
