@@ -410,6 +410,10 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
                     static_cast<long long>(rows.size()));
     else
         std::printf("serial fraction: needs at least one size above 1 worker\n");
+    for (int i = 0; i < rows.size(); ++i) {
+        if (const QString busy = rows[i].machineBusyNote(); !busy.isEmpty())
+            std::printf("machine busy with %d worker(s): %s\n", pts[i].workers, qPrintable(busy));
+    }
     if (interrupted)
         std::printf("%s\n", qPrintable(interruptNote));
     return code;

@@ -46,6 +46,9 @@ struct Summary {
     double cpuS = 0;
     double cpuWallRatio = 0;
     double gilWaitMs = 0;
+    // Cores the rest of the machine kept busy during the run (/proc/stat's
+    // busy time less this process's and its workers' CPU), averaged.
+    double otherCores = 0;
     quint64 droppedEvents = 0;
     // The run's record (what --csv and --trace write): rows held, the
     // sampling that says which, rows lost; note in words ("" = every task).
@@ -57,6 +60,11 @@ struct Summary {
     QStringList failures; // first few, "item I (task T): <error>" (I 0-based, T the pool's id)
     QJsonObject toJson() const;
     QString toText() const;
+    /// "" on a quiet machine; else one sentence naming the cores others used.
+    QString machineBusyNote() const;
+    /// From this many cores used by others a run's figures are called busy
+    /// (the benchmarks' load meter draws the same line).
+    static constexpr double kBusyMachineCores = 0.15;
 };
 
 /// Returns an empty string when the scenario is acceptable, else one clear

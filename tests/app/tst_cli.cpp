@@ -253,6 +253,59 @@ private slots:
                  5);
     }
 
+    // The wall time is the run's (first submit to last end), not the next
+    // 100 ms progress tick after it: two 30 ms sleeps on two workers took
+    // >= 100 ms when the tick decided.
+    void wallTimeIsTheRunsNotTheProgressTicks_data()
+    {
+        QTest::addColumn<QString>("pool");
+        QTest::newRow("thread") << QStringLiteral("thread");
+        QTest::newRow("process") << QStringLiteral("process");
+    }
+    void wallTimeIsTheRunsNotTheProgressTicks()
+    {
+        QFETCH(QString, pool);
+        const auto r = run(QStringList{
+            QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("sleep"),
+            QStringLiteral("--tasks"), QStringLiteral("2"), QStringLiteral("--size"),
+            QStringLiteral("30"), QStringLiteral("--workers"), QStringLiteral("2"),
+            QStringLiteral("--pool"), pool, QStringLiteral("--json"), QStringLiteral("--quiet")});
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        const double wall = o.value(QStringLiteral("wall_s")).toDouble();
+        // Both tasks start at once: the run is one queue wait and one run.
+        const double waitAndRun = (o.value(QStringLiteral("mean_queue_wait_ms")).toDouble()
+                                   + o.value(QStringLiteral("mean_run_ms")).toDouble())
+                                  / 1000.0;
+        QVERIFY2(
+            wall >= 0.030 && std::abs(wall - waitAndRun) < 0.020,
+            qPrintable(QStringLiteral("wall %1 s, wait + run %2 s").arg(wall).arg(waitAndRun)));
+        if (pool == QLatin1String("thread")) // no workers to start: well under one tick
+            QVERIFY2(wall < 0.090, QByteArray::number(wall));
+    }
+
+    // Another program taking a core during the run is measured and said.
+    void busyMachineIsSaid()
+    {
+        QProcess spinner; // one core kept busy by someone else
+        spinner.start(QStringLiteral("/bin/sh"),
+                      {QStringLiteral("-c"), QStringLiteral("while :; do :; done")});
+        QVERIFY(spinner.waitForStarted());
+        const auto r = run(args(
+            {"run", "--workload", "sleep", "--tasks", "4", "--size", "200", "--workers", "1"}));
+        spinner.kill();
+        spinner.waitForFinished();
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("machine busy   other programs used "), r.out.constData());
+        const auto j = run(args({"run", "--workload", "sleep", "--tasks", "2", "--size", "20",
+                                 "--workers", "2", "--json", "--quiet"}));
+        QCOMPARE(j.code, 0);
+        const QJsonValue other =
+            QJsonDocument::fromJson(j.out).object().value(QStringLiteral("other_cores"));
+        QVERIFY(other.isDouble());
+        QVERIFY(other.toDouble() >= 0.0);
+    }
+
     void timeoutFailsTheTask_data()
     {
         QTest::addColumn<QString>("pool");
