@@ -457,6 +457,7 @@ void MainWindow::buildMenus()
     for (const char* name : {"replayPanel", "openReplay", "replayLastRun"})
         teach->addAction(action(QLatin1String(name)));
     teach->addSeparator();
+    teach->addAction(action(QStringLiteral("explain")));
     teach->addAction(action(QStringLiteral("presenter")));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -719,8 +720,16 @@ void MainWindow::buildTeaching()
     });
     connect(m_sweep, &SweepRunner::error, this, &MainWindow::onError);
 
-    QAction* a =
-        makeAction(QStringLiteral("presenter"), tr("&Presenter mode"), presenterShortcut());
+    // The explanation comes when the teacher asks, never with Run.
+    QAction* a = makeAction(QStringLiteral("explain"), tr("&Explain the lesson"), Qt::Key_F4);
+    a->setCheckable(true);
+    a->setStatusTip(tr("Show the lesson's explanation, after the class has predicted and watched"));
+    connect(a, &QAction::triggered, this, [this](bool on) {
+        showDock(QStringLiteral("lessonDock"));
+        m_lesson->setExplained(on);
+    });
+
+    a = makeAction(QStringLiteral("presenter"), tr("&Presenter mode"), presenterShortcut());
     a->setCheckable(true);
     a->setStatusTip(tr("Large fonts and high contrast for a projector"));
     connect(a, &QAction::toggled, this, [this](bool on) { applyPresenterMode(this, on); });
@@ -838,6 +847,8 @@ void MainWindow::buildAbDock()
                    QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
     connect(a, &QAction::triggered, this, [this] { toggleDock(QStringLiteral("abDock")); });
     connect(m_lesson, &LessonPanel::lessonChanged, this, [this] { updateActions(); });
+    connect(m_lesson, &LessonPanel::stageChanged, this,
+            [this] { action(QStringLiteral("explain"))->setChecked(m_lesson->isExplained()); });
 }
 
 void MainWindow::buildReplayDock()
@@ -1479,6 +1490,15 @@ void MainWindow::onRunFinished(const RunSummary& summary)
                                             : info.abLabel + QStringLiteral(": ") + m_lastRunLabel);
         showDock(QStringLiteral("abDock"));
     }
+    // The class's prediction meets the measurement: the A/B ratio once B
+    // ran, else this run's time.
+    if (info.abSlot == 1 && !m_ab->comparisonText().isEmpty())
+        m_lesson->setMeasured(m_ab->comparisonText());
+    else
+        m_lesson->setMeasured(tr("%1 took %2 s (%3 tasks/s)")
+                                  .arg(m_lastRunLabel)
+                                  .arg(summary.wallSeconds, 0, 'f', 2)
+                                  .arg(summary.tasksPerSecond, 0, 'f', 1));
     if (m_abThenB && summary.runId == m_abThenBAfterRun) {
         const auto [spec, label] = *m_abThenB;
         m_abThenB.reset();

@@ -4,10 +4,11 @@
 //             [--pool thread|process|mpi] [--workers W] [--gil] [--switch-interval MS]
 //             [--chunk C] [--priority P]
 //             [--screenshot FILE [--after MS]] [--startup-time] [--measure FILE]
-//             [--lesson NAME [--compare | --sweep]] [--no-start] [--replay TRACE]
+//             [--lesson NAME [--compare | --sweep]] [--start | --no-start] [--replay TRACE]
 //             [--slow-motion F] [--no-settings]
 //
-// --workload and --lesson start their run at launch; --no-start only sets it up.
+// --workload starts its run at launch (--no-start only sets it up); --lesson
+// opens the lesson at its question and runs only with --start.
 //
 // The command line is parsed before QApplication exists, so bad usage gives
 // one clear line on stderr and exit code 2 even without a display.
@@ -134,18 +135,21 @@ int main(int argc, char** argv)
     opt("switch-interval", "GIL switch interval in ms (default 5).", "ms");
     opt("chunk", "Items per task (default 1).", "c");
     opt("priority", "Priority of the run's tasks (-100..100).", "p");
-    opt("start", "Start the run the controls describe at launch (--workload and --lesson "
-                 "start by themselves).");
+    opt("start", "Start the run the controls describe at launch (--workload starts by itself; "
+                 "with --lesson, press its Run: what to look for shows, the explanation does "
+                 "not).");
     opt("no-start",
-        "With --workload or --lesson: set the run up (controls, lesson panel) but do not start "
-        "it, e.g. to ask the class the lesson's question first.");
+        "With --workload: set the run up but do not start it. (--lesson never starts without "
+        "--start: the class predicts first.)");
     opt("screenshot", "Save a PNG of the whole window and quit.", "file");
     opt("after", "Take the screenshot this long after launch (default 3000).", "ms");
     opt("startup-time", "Print the time from launch to the first painted window.");
     opt("measure", "Measure startup, event-loop lag, GUI CPU and RSS; write JSON; quit.", "file");
     opt("measure-tasks", "Trivial tasks for the busy phase of --measure (default 1000000).", "n");
     opt("measure-rss-tasks", "More tasks before reading RSS (default 10000000; 0 skips).", "n");
-    opt("lesson", "Open a lesson in the Lesson panel (id, number or file name) and start its run.",
+    opt("lesson",
+        "Open a lesson in the Lesson panel (id, number or file name) at its question; add "
+        "--start to run it.",
         "name");
     opt("compare", "With --lesson: run the lesson's run A, then its run B, into the A/B panel.");
     opt("sweep", "With --lesson: run the lesson's pool-size sweep (lesson 6).");
@@ -429,10 +433,10 @@ int main(int argc, char** argv)
             QCoreApplication::exit(exitCode);
         });
     };
-    // --lesson starts the lesson's run (its Run button) unless --no-start.
-    const bool startControls =
-        (p.isSet(QStringLiteral("start")) || p.isSet(QStringLiteral("lesson"))) && !scenario
-        && !noStart;
+    // --lesson opens the lesson at its question (predict first); --start
+    // also presses its Run, which shows what to look for but never the
+    // explanation.
+    const bool startControls = p.isSet(QStringLiteral("start")) && !scenario && !noStart;
     if (compare || sweep) {
         QTimer::singleShot(0, &window, [&window, compare, screenshot, scheduleShot] {
             if (compare)

@@ -97,14 +97,20 @@ private slots:
             << true;
         QTest::newRow("--workload primes")
             << QStringList{QStringLiteral("--workload"), QStringLiteral("primes")} << true;
-        QTest::newRow("--lesson futures") // starts without --start
-            << QStringList{QStringLiteral("--lesson"), QStringLiteral("futures")} << true;
+        QTest::newRow("--lesson futures") // opens at the question: nothing runs
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("futures")} << false;
+        QTest::newRow("--lesson futures --start")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("futures"),
+                           QStringLiteral("--start")}
+            << true;
         // Lessons that end with work in flight when the screenshot quits the
         // app: futures with GUI-thread continuations (a late continuation
         // into the closing lesson panel crashed), a process pool, 20k tasks.
         for (const char* lesson : {"event-loop", "crash", "chunks"})
             QTest::newRow(qPrintable(QStringLiteral("--lesson %1").arg(QLatin1String(lesson))))
-                << QStringList{QStringLiteral("--lesson"), QString::fromLatin1(lesson)} << true;
+                << QStringList{QStringLiteral("--lesson"), QString::fromLatin1(lesson),
+                               QStringLiteral("--start")}
+                << true;
         QTest::newRow("--lesson 1 --no-start") // opens the lesson, waits for Run
             << QStringList{QStringLiteral("--lesson"), QStringLiteral("1"),
                            QStringLiteral("--no-start")}

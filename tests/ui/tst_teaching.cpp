@@ -28,6 +28,7 @@
 #include <QDir>
 #include <QFile>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
@@ -344,6 +345,9 @@ private slots:
         QCOMPARE(run.at(0).at(0).value<Lesson>().scenario.workload, expected.scenario.workload);
         QVERIFY(panel.isRevealed()); // after Run: what to look for
         QVERIFY(panel.findChild<QWidget*>(QStringLiteral("lessonObserve"))->isVisible());
+        // ... but never the explanation: the teacher asks for it.
+        QVERIFY(!panel.isExplained());
+        QVERIFY(!panel.findChild<QWidget*>(QStringLiteral("lessonExplain"))->isVisible());
 
         if (hasCompare) {
             QTest::mouseClick(button(panel, "compareButton"), Qt::LeftButton);
@@ -365,6 +369,71 @@ private slots:
         QVERIFY(!button(panel, "runButton")->isEnabled());
         QTest::mouseClick(button(panel, "runButton"), Qt::LeftButton);
         QCOMPARE(run.size(), 1);
+    }
+
+    // Predict, observe, explain: the question alone (shown whole), then what
+    // to look for on Run, the explanation only on request; the class's
+    // prediction is shown beside the measured result.
+    void panelRevealsInThreeSteps()
+    {
+        LessonPanel panel;
+        panel.resize(420, 640);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(panel.selectLesson(QStringLiteral("3")));
+        auto* predict = panel.findChild<QLabel*>(QStringLiteral("lessonPredict"));
+        auto* observe = panel.findChild<QWidget*>(QStringLiteral("lessonObserve"));
+        auto* explain = panel.findChild<QWidget*>(QStringLiteral("lessonExplain"));
+        auto* prediction = panel.findChild<QLineEdit*>(QStringLiteral("lessonPrediction"));
+        auto* measured = panel.findChild<QLabel*>(QStringLiteral("lessonMeasured"));
+        QVERIFY(predict && observe && explain && prediction && measured);
+        QSignalSpy stages(&panel, &LessonPanel::stageChanged);
+        QCOMPARE(panel.stage(), LessonPanel::Stage::Predict);
+        QVERIFY(predict->isVisible() && !observe->isVisible() && !explain->isVisible());
+        // The question is not cut: the label has the height its text needs.
+        QVERIFY2(predict->height() >= predict->heightForWidth(predict->width()),
+                 qPrintable(QStringLiteral("%1 < %2")
+                                .arg(predict->height())
+                                .arg(predict->heightForWidth(predict->width()))));
+
+        QTest::keyClicks(prediction, QStringLiteral("about 2x slower"));
+        QCOMPARE(panel.prediction(), QStringLiteral("about 2x slower"));
+        QVERIFY(!measured->isVisible()); // nothing measured yet
+
+        QTest::mouseClick(button(panel, "runButton"), Qt::LeftButton);
+        QCOMPARE(panel.stage(), LessonPanel::Stage::Observe);
+        QVERIFY(observe->isVisible() && !explain->isVisible());
+        QCOMPARE(stages.size(), 1);
+        QTest::mouseClick(button(panel, "runButton"), Qt::LeftButton); // again: still no answer
+        QCOMPARE(panel.stage(), LessonPanel::Stage::Observe);
+
+        panel.setMeasured(QStringLiteral("B took 1.2 s, 1.9x slower than A (640 ms)"));
+        QVERIFY(measured->isVisible());
+        QVERIFY(measured->text().contains(QStringLiteral("Predicted: about 2x slower")));
+        QVERIFY(measured->text().contains(QStringLiteral("1.9x slower than A")));
+
+        QTest::mouseClick(button(panel, "explainButton"), Qt::LeftButton);
+        QCOMPARE(panel.stage(), LessonPanel::Stage::Explain);
+        QVERIFY(observe->isVisible() && explain->isVisible());
+        QVERIFY(button(panel, "explainButton")->isChecked());
+        QTest::mouseClick(button(panel, "explainButton"), Qt::LeftButton); // hide it again
+        QCOMPARE(panel.stage(), LessonPanel::Stage::Observe);
+        QVERIFY(!explain->isVisible());
+
+        // Explain straight from the question shows what to look for too.
+        QTest::mouseClick(button(panel, "resetButton"), Qt::LeftButton);
+        QCOMPARE(panel.stage(), LessonPanel::Stage::Predict);
+        QVERIFY(!measured->isVisible()); // Reset clears the result, keeps the prediction
+        QCOMPARE(panel.prediction(), QStringLiteral("about 2x slower"));
+        panel.setExplained(true);
+        QVERIFY(observe->isVisible() && explain->isVisible());
+        QVERIFY(button(panel, "revealButton")->isChecked());
+
+        // Another lesson: its question alone, no old answer.
+        QVERIFY(panel.selectLesson(QStringLiteral("4")));
+        QCOMPARE(panel.stage(), LessonPanel::Stage::Predict);
+        QVERIFY(!observe->isVisible() && !explain->isVisible());
+        QVERIFY(panel.prediction().isEmpty());
     }
 
     void panelComboSwitchesLesson()

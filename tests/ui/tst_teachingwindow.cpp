@@ -246,6 +246,19 @@ void TstTeachingWindow::everyLessonSetsUpAndResets()
     // Set-up: the controls show the scenario and the pool it needs is made.
     QVERIFY(w->openLesson(id));
     QVERIFY2(same(cb->spec()), qPrintable(lesson.scenario.describe()));
+    // Opened at its question: nothing else on screen, nothing running.
+    QCOMPARE(w->lessonPanel()->stage(), LessonPanel::Stage::Predict);
+    QVERIFY(!w->controller()->isRunning());
+    // F4 (Teach > Explain) shows the explanation on request and hides it.
+    QAction* explain = w->action(QStringLiteral("explain"));
+    QCOMPARE(explain->shortcut(), QKeySequence(Qt::Key_F4));
+    explain->trigger();
+    QVERIFY(w->lessonPanel()->isExplained());
+    QVERIFY(explain->isChecked());
+    explain->trigger();
+    QVERIFY(!w->lessonPanel()->isExplained());
+    QVERIFY(!explain->isChecked());
+    w->lessonPanel()->setRevealed(false);
     QVERIFY2(!cb->isHintVisible(), qPrintable(cb->hint()));
     QVERIFY(w->action(QStringLiteral("start"))->isEnabled());
     QVERIFY(w->controller()->hasPool());

@@ -7,6 +7,7 @@
 #include <QFrame>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -546,7 +547,25 @@ LessonPanel::LessonPanel(QWidget* parent)
     pf.setPointSizeF(pf.pointSizeF() * 1.15);
     m_predict->setFont(pf);
     pl->addWidget(m_predict);
+    // The class's answer, kept beside what the run then measures.
+    auto* answerRow = new QHBoxLayout;
+    auto* answerLabel = new QLabel(tr("Class prediction:"), predictBox);
+    m_prediction = new QLineEdit(predictBox);
+    m_prediction->setObjectName(QStringLiteral("lessonPrediction"));
+    m_prediction->setPlaceholderText(tr("a choice or a number, e.g. \"B\" or \"2x faster\""));
+    m_prediction->setClearButtonEnabled(true);
+    answerLabel->setBuddy(m_prediction);
+    answerRow->addWidget(answerLabel);
+    answerRow->addWidget(m_prediction, 1);
+    pl->addLayout(answerRow);
+    m_measured = new QLabel(predictBox);
+    m_measured->setObjectName(QStringLiteral("lessonMeasured"));
+    m_measured->setWordWrap(true);
+    m_measured->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_measured->hide();
+    pl->addWidget(m_measured);
     layout->addWidget(predictBox);
+    connect(m_prediction, &QLineEdit::textChanged, this, &LessonPanel::updateMeasured);
 
     auto* buttons = new QHBoxLayout;
     m_run = new QPushButton(tr("Run"), this);
@@ -560,15 +579,22 @@ LessonPanel::LessonPanel(QWidget* parent)
     m_reset = new QPushButton(tr("Reset"), this);
     m_reset->setObjectName(QStringLiteral("resetButton"));
     m_reset->setToolTip(tr("Put the controls back to this lesson's scenario"));
-    m_reveal = new QPushButton(tr("Show what to look for"), this);
+    m_reveal = new QPushButton(tr("What to look for"), this);
     m_reveal->setObjectName(QStringLiteral("revealButton"));
     m_reveal->setCheckable(true);
+    m_reveal->setToolTip(tr("Show what to look for without running (Run shows it too)"));
+    m_explainButton = new QPushButton(tr("Explain"), this);
+    m_explainButton->setObjectName(QStringLiteral("explainButton"));
+    m_explainButton->setCheckable(true);
+    m_explainButton->setToolTip(
+        tr("Show the explanation, after the class has watched the run (F4)"));
     buttons->addWidget(m_run);
     buttons->addWidget(m_compare);
     buttons->addWidget(m_sweep);
     buttons->addWidget(m_reset);
     buttons->addStretch(1);
     buttons->addWidget(m_reveal);
+    buttons->addWidget(m_explainButton);
     layout->addLayout(buttons);
 
     // Lesson 9: the run's futures delivered by .then() and whenAll on the
@@ -596,19 +622,22 @@ LessonPanel::LessonPanel(QWidget* parent)
     connect(m_run, &QPushButton::clicked, this, [this] {
         if (!hasLesson())
             return;
-        setRevealed(true);
-        m_continuations->clear(); // a refused run leaves no stale lines
+        if (m_stage == Stage::Predict)
+            setStage(Stage::Observe); // never the explanation: the class watches first
+        m_continuations->clear();     // a refused run leaves no stale lines
         emit runRequested(currentLesson());
     });
     connect(m_compare, &QPushButton::clicked, this, [this] {
         if (hasLesson() && currentLesson().compare) {
-            setRevealed(true);
+            if (m_stage == Stage::Predict)
+                setStage(Stage::Observe);
             emit compareRequested(currentLesson());
         }
     });
     connect(m_sweep, &QPushButton::clicked, this, [this] {
         if (hasLesson() && currentLesson().sweep) {
-            setRevealed(true);
+            if (m_stage == Stage::Predict)
+                setStage(Stage::Observe);
             emit sweepRequested(currentLesson());
         }
     });
@@ -616,10 +645,12 @@ LessonPanel::LessonPanel(QWidget* parent)
         if (!hasLesson())
             return;
         setRevealed(false);
+        setMeasured({});
         m_continuations->clear();
         emit resetRequested(currentLesson());
     });
     connect(m_reveal, &QPushButton::toggled, this, &LessonPanel::setRevealed);
+    connect(m_explainButton, &QPushButton::toggled, this, &LessonPanel::setExplained);
 
     setLessons(LessonLibrary::all());
 }
@@ -675,7 +706,7 @@ void LessonPanel::showLesson(int index)
         m_explain->clear();
         m_continuations->clear();
         m_continuations->hide();
-        for (QPushButton* b : {m_run, m_compare, m_sweep, m_reset, m_reveal})
+        for (QPushButton* b : {m_run, m_compare, m_sweep, m_reset, m_reveal, m_explainButton})
             b->setEnabled(false);
         return;
     }
@@ -711,8 +742,12 @@ void LessonPanel::showLesson(int index)
     if (changed)
         m_continuations->clear();
     m_continuations->setVisible(l.scenario.continuations);
-    for (QPushButton* b : {m_run, m_compare, m_sweep, m_reset, m_reveal})
+    for (QPushButton* b : {m_run, m_compare, m_sweep, m_reset, m_reveal, m_explainButton})
         b->setEnabled(true);
+    if (changed) { // a new question: no answer, no result yet
+        m_prediction->clear();
+        setMeasured({});
+    }
     if (m_combo->currentIndex() != index) {
         const QSignalBlocker block(m_combo);
         m_combo->setCurrentIndex(index);
@@ -724,14 +759,60 @@ void LessonPanel::showLesson(int index)
 
 void LessonPanel::setRevealed(bool revealed)
 {
-    m_revealed = revealed;
-    m_observe->setVisible(revealed);
-    m_explain->setVisible(revealed);
-    if (m_reveal->isChecked() != revealed) {
-        const QSignalBlocker block(m_reveal);
-        m_reveal->setChecked(revealed);
+    if (revealed)
+        setStage(m_stage == Stage::Predict ? Stage::Observe : m_stage);
+    else
+        setStage(Stage::Predict);
+}
+
+void LessonPanel::setExplained(bool explained)
+{
+    if (explained)
+        setStage(Stage::Explain);
+    else if (m_stage == Stage::Explain)
+        setStage(Stage::Observe);
+}
+
+void LessonPanel::setStage(Stage stage)
+{
+    const bool changed = m_stage != stage;
+    m_stage = stage;
+    m_observe->setVisible(stage != Stage::Predict);
+    m_explain->setVisible(stage == Stage::Explain);
+    for (auto [button, on] : {std::pair{m_reveal, stage != Stage::Predict},
+                              std::pair{m_explainButton, stage == Stage::Explain}}) {
+        if (button->isChecked() != on) {
+            const QSignalBlocker block(button);
+            button->setChecked(on);
+        }
     }
-    m_reveal->setText(revealed ? tr("Hide explanation") : tr("Show what to look for"));
+    if (changed)
+        emit stageChanged();
+}
+
+QString LessonPanel::prediction() const
+{
+    return m_prediction->text().trimmed();
+}
+
+void LessonPanel::setMeasured(const QString& text)
+{
+    m_measuredText = text;
+    updateMeasured();
+}
+
+void LessonPanel::updateMeasured()
+{
+    if (m_measuredText.isEmpty()) {
+        m_measured->clear();
+        m_measured->hide();
+        return;
+    }
+    const QString predicted = prediction();
+    m_measured->setText(predicted.isEmpty()
+                            ? tr("Measured: %1").arg(m_measuredText)
+                            : tr("Predicted: %1  |  Measured: %2").arg(predicted, m_measuredText));
+    m_measured->show();
 }
 
 void LessonPanel::watchFutures(quint64 runId, const QList<QFuture<QCborValue>>& futures)

@@ -41,6 +41,7 @@
 
 class QComboBox;
 class QLabel;
+class QLineEdit;
 class QPushButton;
 class QTextBrowser;
 
@@ -120,18 +121,33 @@ public:
     const Lesson& currentLesson() const;
     bool hasLesson() const { return m_current >= 0; }
 
-    /// "What to look for" and the explanation are hidden until Run is
-    /// pressed or revealed here (predict first, then observe).
-    bool isRevealed() const { return m_revealed; }
+    /// Predict, observe, explain: before Run only the question shows; Run
+    /// (or Run B, Sweep, "What to look for") adds what to look for; the
+    /// explanation shows only when the teacher asks for it (Explain, F4 in
+    /// the main window), never on Run or at launch.
+    enum class Stage { Predict, Observe, Explain };
+    Stage stage() const { return m_stage; }
+    /// "What to look for" is on screen (Observe or Explain).
+    bool isRevealed() const { return m_stage != Stage::Predict; }
+    bool isExplained() const { return m_stage == Stage::Explain; }
+    /// What the class predicted (typed into the panel; "" when nothing).
+    QString prediction() const;
 
     // Child widgets by object name (tests, the main window's layout):
     // lessonCombo, lessonTitle, lessonScenario, lessonPredict, lessonObserve,
-    // lessonExplain, runButton, compareButton, sweepButton, resetButton, revealButton,
-    // continuationsView (shown for lessons with continuations: on).
+    // lessonExplain, lessonPrediction (the class's answer), lessonMeasured,
+    // runButton, compareButton, sweepButton, resetButton, revealButton,
+    // explainButton, continuationsView (shown for lessons with continuations: on).
     ContinuationsView* continuationsView() const { return m_continuations; }
 
 public slots:
+    /// Observe (true) or back to the question only (false).
     void setRevealed(bool revealed);
+    /// The explanation (true; what to look for shows too) or not.
+    void setExplained(bool explained);
+    /// The measured result of the last run, shown beside the prediction
+    /// ("" hides it).
+    void setMeasured(const QString& text);
     /// Enables/disables Run, Run B and Sweep (e.g. while a sweep runs).
     void setRunEnabled(bool enabled);
     /// RunController::qfuturesReady: the current lesson's continuations view
@@ -148,13 +164,18 @@ signals:
     void sweepRequested(const poolscope::Lesson& lesson);
     /// Put the controls back to the lesson's scenario and clear the views.
     void resetRequested(const poolscope::Lesson& lesson);
+    /// Predict, observe or explain changed (stage()).
+    void stageChanged();
 
 private:
     void showLesson(int index);
+    void setStage(Stage stage);
+    void updateMeasured();
 
     QList<Lesson> m_lessons;
     int m_current = -1;
-    bool m_revealed = false;
+    Stage m_stage = Stage::Predict;
+    QString m_measuredText;
     QComboBox* m_combo = nullptr;
     QLabel* m_title = nullptr;
     QLabel* m_scenario = nullptr;
@@ -166,6 +187,9 @@ private:
     QPushButton* m_sweep = nullptr;
     QPushButton* m_reset = nullptr;
     QPushButton* m_reveal = nullptr;
+    QPushButton* m_explainButton = nullptr;
+    QLineEdit* m_prediction = nullptr;
+    QLabel* m_measured = nullptr;
     ContinuationsView* m_continuations = nullptr;
 };
 
