@@ -212,7 +212,11 @@ bool RunController::makePool(const PoolConfig& config)
             o.maxWorkers = config.workers;
         o.workerProgram = m_workerProgram;
         o.shutdownGrace = std::chrono::milliseconds(2000);
-        m_executor = std::make_unique<ProcessPoolExecutor>(o);
+        auto pool = std::make_unique<ProcessPoolExecutor>(o);
+        // The window shows the pool at its size from the start, and after a
+        // crash or a Stop (killed workers are replaced at once).
+        pool->prestart();
+        m_executor = std::move(pool);
     } else {
         ThreadPoolOptions o;
         if (config.workers > 0)
@@ -261,8 +265,14 @@ void RunController::setWorkers(int n)
     if (m_executor->maxWorkers() == n)
         return;
     try {
+        const int before = m_executor->maxWorkers();
+        const Counters c = m_executor->counters();
         m_executor->setMaxWorkers(n);
-        emit message(QStringLiteral("pool resized to %1 worker(s)").arg(n));
+        // Setting a pool up (a lesson's size applied to the pool made at
+        // start-up) is no resize the user needs told about: only a pool that
+        // has run something says it.
+        if (c.submitted > 0)
+            emit message(QStringLiteral("pool resized from %1 to %2 worker(s)").arg(before).arg(n));
     } catch (const std::exception& e) {
         emit error(QString::fromStdString(e.what()));
     }
@@ -538,9 +548,15 @@ void RunController::stop()
                 ++n;
         }
     }
-    // (requestStop() cancels pending tasks outright, so a paused pool stays
-    // paused: Stop is not Resume.)
-    emit message(QStringLiteral("asked %1 running task(s) to stop").arg(n));
+    // Stop ends the run: the queue is empty now, so a paused pool is
+    // resumed, and the next Start runs at once instead of waiting silently.
+    const bool wasPaused = m_executor && m_executor->isPaused();
+    if (wasPaused)
+        resume();
+    emit message(wasPaused ? QStringLiteral("asked %1 running task(s) to stop; the pool is ready "
+                                            "(no longer paused)")
+                                 .arg(n)
+                           : QStringLiteral("asked %1 running task(s) to stop").arg(n));
 }
 
 void RunController::shutdown()

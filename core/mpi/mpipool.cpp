@@ -485,7 +485,11 @@ public:
         }
         w->inflight.clear();
         WorkerSlot& slot = *w->slot;
-        slot.state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+        slot.state.store(
+            int(slot.state.load(std::memory_order_relaxed) == int(WorkerState::Retiring)
+                    ? WorkerState::Retired
+                    : WorkerState::Dead),
+            std::memory_order_relaxed);
         slot.currentTask.store(0, std::memory_order_relaxed);
         {
             std::lock_guard lw(mpi::detail::world().m);
@@ -764,8 +768,8 @@ public:
         std::lock_guard lk(m);
         finished = true;
         for (auto& w : workers)
-            if (!w->lost)
-                w->slot->state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+            if (!w->lost) // the pool ended: its ranks leave with it
+                w->slot->state.store(int(WorkerState::Retired), std::memory_order_relaxed);
         cv.notify_all();
     }
 };

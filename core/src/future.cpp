@@ -137,6 +137,8 @@ const char* nameOf(WorkerState s) noexcept
         return "retiring";
     case WorkerState::Dead:
         return "dead";
+    case WorkerState::Retired:
+        return "retired";
     }
     return "?";
 }

@@ -264,13 +264,13 @@ const Snapshot& Monitor::collect(bool sliced)
     m_prevCompleted = done;
     s.workerCount = 0;
     for (auto& w : s.workers) {
-        if (w.state != WorkerState::Dead)
+        if (!hasEnded(w.state))
             ++s.workerCount;
         auto prev = m_prevWorkerCpu.value(w.index, {0, -1});
         if (w.cpuNs >= 0 && prev.second >= 0 && s.timeNs > prev.first)
             w.cpuLoad =
                 std::clamp(double(w.cpuNs - prev.second) / double(s.timeNs - prev.first), 0.0, 1.0);
-        if (w.state == WorkerState::Dead)
+        if (hasEnded(w.state))
             m_prevWorkerCpu.remove(w.index);
         else
             m_prevWorkerCpu.insert(w.index, {s.timeNs, w.cpuNs});

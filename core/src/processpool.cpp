@@ -249,6 +249,7 @@ public:
             brokenFailed = 0;
     int inflightTotal = 0;   // dispatched, not finished
     int startupFailures = 0; // consecutive workers that died before ready
+    bool keepFull = false;   // prestart(): keep maxWorkers workers, not only on demand
     std::atomic<quint64> cancelledPending{0};
     bool recording = false; // a Monitor records the pool: stage every finished task
     // Rows staged under m (the supervisor's frames, failures of the pool).
@@ -337,6 +338,14 @@ public:
         if (shutdown && queue.empty())
             return;
         int live = liveWorkersLocked();
+        if (keepFull && !shutdown && !broken) {
+            // Prestarted: a worker that crashed, was recycled or was killed
+            // with its task is replaced at once, so the pool stays at its
+            // size (the window showed 1 of 2 workers after a crash).
+            for (; live < maxWorkers; ++live)
+                spawnLocked();
+            return;
+        }
         // As Python's pool: a task that finds no idle worker gets a new one
         // (up to maxWorkers). Idle = holding nothing (a starting worker
         // holds nothing yet and counts). Pipelining fills busy workers
@@ -912,7 +921,12 @@ public:
         }
         w->inflight.clear();
         WorkerSlot& slot = *w->slot;
-        slot.state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+        // Asked to go (retire, recycle, terminateLocked) or torn down: retired;
+        // anything else is a crash.
+        const bool onPurpose =
+            stopping || slot.state.load(std::memory_order_relaxed) == int(WorkerState::Retiring);
+        slot.state.store(int(onPurpose ? WorkerState::Retired : WorkerState::Dead),
+                         std::memory_order_relaxed);
         slot.currentTask.store(0, std::memory_order_relaxed);
         if (monitorAttached)
             deadSlots.push_back(w->slot);
@@ -1129,7 +1143,8 @@ void ProcessPoolExecutor::prestart()
     m_core->post([c = m_core] {
         {
             std::lock_guard l2(c->m);
-            while (c->liveWorkersLocked() < c->maxWorkers)
+            c->keepFull = true;
+            while (!c->shutdown && !c->broken && c->liveWorkersLocked() < c->maxWorkers)
                 c->spawnLocked();
         }
         c->pump();

@@ -646,7 +646,9 @@ public:
     void exitLocked(Worker* self)
     {
         WorkerSlot& slot = *self->slot;
-        slot.state.store(int(WorkerState::Dead), std::memory_order_relaxed);
+        // A thread never crashes (tasks' exceptions are caught): it leaves
+        // because the pool shrank, shut down or let an idle thread go.
+        slot.state.store(int(WorkerState::Retired), std::memory_order_relaxed);
         retiredStarted += slot.started.load(std::memory_order_relaxed);
         retired.succeeded += slot.succeeded.load(std::memory_order_relaxed);
         retired.failed += slot.failed.load(std::memory_order_relaxed);
@@ -1140,7 +1142,7 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
             wi.name = s.name;
             wi.tid = s.tid.load(std::memory_order_relaxed);
             wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
-            if (retiring && wi.state != WorkerState::Dead)
+            if (retiring && !hasEnded(wi.state))
                 wi.state = WorkerState::Retiring;
             wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
             if (wi.currentTask) {

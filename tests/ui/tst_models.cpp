@@ -169,6 +169,7 @@ private slots:
     void workersRowsAndRoles();
     void workersBatchedInsertAndRemove();
     void workersDeadLinger();
+    void workersRetiredAndDeadBelowLive();
     void workersDataChangedPerRange();
     void workersGroupedByHostAndRank();
     void workersHostArrivesLate();
@@ -593,27 +594,36 @@ void TstModels::workersDeadLinger()
     s.workers = {worker(0), worker(1), worker(2)};
     m.applySnapshot(s);
 
-    // t = 11 s: worker 1 reported dead (once, as pools do).
+    // t = 11 s: worker 1 reported dead (once, as pools do): its row moves
+    // below the live ones.
     WorkerInfo dying = worker(1, WorkerState::Dead);
     dying.currentTask = 5; // the task it died with must not show as running
     s.timeNs = 11 * kSec;
     s.workers = {worker(0), dying, worker(2)};
     m.applySnapshot(s);
     QCOMPARE(m.rowCount(), 3);
-    QVERIFY(m.isDead(1));
-    QCOMPARE(m.index(1, 0).data(WorkersModel::DeadRole).toBool(), true);
-    QCOMPARE(m.index(1, 0).data(Qt::ForegroundRole).value<QColor>(),
+    QCOMPARE(m.rowOfWorker(1), 2);
+    QVERIFY(m.isDead(2));
+    QVERIFY(!m.isDead(0) && !m.isDead(1));
+    QCOMPARE(m.index(2, 0).data(WorkersModel::DeadRole).toBool(), true);
+    QCOMPARE(m.index(2, 0).data(Qt::ForegroundRole).value<QColor>(),
              darkPalette().color(QPalette::Disabled, QPalette::Text));
-    QCOMPARE(cell(m, 1, WorkersModel::TaskColumn), QString());
+    QCOMPARE(cell(m, 2, WorkersModel::TaskColumn), QString());
+    removed.clear();
 
-    // t = 12 s: worker 1 gone from the snapshot, worker 2 vanishes silently.
+    // t = 12 s: worker 1 gone from the snapshot, worker 2 vanishes silently
+    // (it too goes below the live ones, after worker 1).
     s.timeNs = 12 * kSec;
     s.workers = {worker(0)};
     m.applySnapshot(s);
     QCOMPARE(m.rowCount(), 3);
+    QCOMPARE(m.rowOfWorker(0), 0);
+    QCOMPARE(m.rowOfWorker(1), 1);
+    QCOMPARE(m.rowOfWorker(2), 2);
     QVERIFY(m.isDead(2));
     QCOMPARE(cell(m, 2, WorkersModel::StateColumn), "dead");
-    QCOMPARE(removed.count(), 0);
+    QCOMPARE(removed.count(), 1); // worker 2 left its place, nothing expired
+    removed.clear();
 
     // t = 13 s: worker 1 dead for 2 s -> removed; worker 2 (dead for 1 s) stays.
     s.timeNs = 13 * kSec;
@@ -627,6 +637,34 @@ void TstModels::workersDeadLinger()
     m.applySnapshot(s);
     QCOMPARE(m.rowCount(), 1);
     QCOMPARE(m.worker(0).index, 0);
+}
+
+// A worker retired by a resize is grey and says "retired"; a crashed one is
+// red and says "dead"; both sit below the live ones, new workers included.
+void TstModels::workersRetiredAndDeadBelowLive()
+{
+    WorkersModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.setDeadLinger(5000ms);
+    Snapshot s;
+    s.timeNs = kSec;
+    s.workers = {worker(0), worker(1), worker(2), worker(3)};
+    m.applySnapshot(s);
+    s.timeNs = 2 * kSec;
+    s.workers = {worker(0, WorkerState::Retired), worker(1, WorkerState::Dead), worker(2),
+                 worker(3), worker(4, WorkerState::Starting)};
+    m.applySnapshot(s);
+    QCOMPARE(m.rowCount(), 5);
+    QCOMPARE(column(m, WorkersModel::StateColumn),
+             (QStringList{"idle", "idle", "starting", "retired", "dead"}));
+    QCOMPARE(m.worker(3).index, 0);
+    QCOMPARE(m.worker(4).index, 1);
+    const QPalette pal = QGuiApplication::palette();
+    const QColor retired = display::workerStateColor(WorkerState::Retired, pal);
+    const QColor dead = display::workerStateColor(WorkerState::Dead, pal);
+    QCOMPARE(retired.hsvSaturationF() < 0.05, true); // grey
+    QVERIFY(dead.hsvSaturationF() > 0.5);            // red
+    QVERIFY(dead.hueF() < 0.05 || dead.hueF() > 0.95);
 }
 
 void TstModels::workersDataChangedPerRange()

@@ -73,6 +73,8 @@ private slots:
     void stopStopsRunningTasks_data();
     void stopStopsRunningTasks();
     void stopWhilePausedEndsTheRun();
+    void resizeMessagesOnlyForAPoolThatRan();
+    void workerLifecycle();
     void invalidSpecIsRefused_data();
     void invalidSpecIsRefused();
     void poolSwitchWhileRunningIsRefused();
@@ -276,6 +278,7 @@ void TstRunController::stopStopsRunningTasks()
 void TstRunController::stopWhilePausedEndsTheRun()
 {
     RunController c;
+    QSignalSpy messages(&c, &RunController::message);
     QSignalSpy finished(&c, &RunController::runFinished);
     QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 6, 600'000, QStringLiteral("thread"), 1)));
     QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.running, quint64(1), kLong);
@@ -285,7 +288,75 @@ void TstRunController::stopWhilePausedEndsTheRun()
     const RunSummary s = summaryAt(finished, 0);
     QCOMPARE(s.succeeded, 0);
     QCOMPARE(s.cancelled + s.failed, 6);
-    QVERIFY(c.isPaused()); // Stop is not Resume
+    // Stop ends the run and leaves the pool ready, and says so: the next
+    // Start runs at once instead of waiting silently in a paused pool.
+    QVERIFY(!c.isPaused());
+    QCOMPARE(messages.last().first().toString(),
+             QStringLiteral("asked 1 running task(s) to stop; the pool is ready (no longer "
+                            "paused)"));
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 2, 1, QStringLiteral("thread"), 1)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    QCOMPARE(summaryAt(finished, 1).succeeded, 2);
+}
+
+// Status messages only for what happened: setting a fresh pool to another
+// size (a lesson applied at start-up) is no resize; resizing a pool that
+// has run something is, and says from what to what.
+void TstRunController::resizeMessagesOnlyForAPoolThatRan()
+{
+    RunController c;
+    QSignalSpy messages(&c, &RunController::message);
+    QVERIFY(c.configurePool({QStringLiteral("thread"), 3, false, 5.0}));
+    c.setWorkers(2);
+    QCOMPARE(c.executor()->maxWorkers(), 2);
+    for (const auto& m : messages)
+        QVERIFY2(!m.first().toString().contains(QStringLiteral("resized")),
+                 qPrintable(m.first().toString()));
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 2, 1, QStringLiteral("thread"), 2)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    c.setWorkers(4);
+    QCOMPARE(messages.last().first().toString(),
+             QStringLiteral("pool resized from 2 to 4 worker(s)"));
+}
+
+// A worker retired by a resize reports "retired", a crashed one "dead"; the
+// process pool is back at its size after a crash without new work.
+void TstRunController::workerLifecycle()
+{
+    RunController c;
+    c.setWorkerProgram(QStringLiteral(POOLSCOPE_WORKER_PATH));
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QSet<int> seen; // WorkerState values seen in any snapshot
+    connect(&c, &RunController::snapshotReady, &c, [&](const Snapshot& s) {
+        for (const WorkerInfo& w : s.workers)
+            seen.insert(int(w.state));
+    });
+    auto live = [&] {
+        int n = 0;
+        for (const WorkerInfo& w : c.lastSnapshot().workers)
+            n += hasEnded(w.state) ? 0 : 1;
+        return n;
+    };
+    // Threads: 3 -> 1 retires two.
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 3, 1, QStringLiteral("thread"), 3)));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    c.setWorkers(1);
+    QTRY_VERIFY_WITH_TIMEOUT(seen.contains(int(WorkerState::Retired)), kLong);
+    QVERIFY(!seen.contains(int(WorkerState::Dead)));
+
+    // Processes: every task crashes its worker; the pool refills to 2.
+    seen.clear();
+    RunSpec crash = makeSpec(QStringLiteral("crash"), 2, 0, QStringLiteral("process"), 2);
+    crash.run.knobs.insert(QStringLiteral("every"), 1);
+    crash.run.knobs.insert(QStringLiteral("mode"), 2); // _exit(3): quick, no core dump
+    QVERIFY(c.start(crash));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
+    QCOMPARE(summaryAt(finished, 1).failed, 2);
+    QTRY_VERIFY_WITH_TIMEOUT(seen.contains(int(WorkerState::Dead)), kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(c.executor()->workerCount(), 2, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(live(), 2, kLong);
+    QVERIFY(!seen.contains(int(WorkerState::Retired)));
 }
 
 void TstRunController::invalidSpecIsRefused_data()

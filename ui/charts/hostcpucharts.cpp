@@ -203,7 +203,7 @@ void HostCpuCharts::applySnapshot(const Snapshot& s)
         // Ranks on this host, as the workers table shows them.
         QList<int> ranks;
         for (const WorkerInfo& w : s.workers) {
-            if (w.host == h.name && w.rank >= 0 && w.state != WorkerState::Dead)
+            if (w.host == h.name && w.rank >= 0 && !hasEnded(w.state))
                 ranks << w.rank;
         }
         std::sort(ranks.begin(), ranks.end());

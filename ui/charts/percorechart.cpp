@@ -87,7 +87,7 @@ void PerCoreChart::applySnapshot(const Snapshot& s)
         m_originNs = s.timeNs;
     double pool = 0;
     for (const auto& w : s.workers) {
-        if (w.cpuLoad > 0 && w.state != WorkerState::Dead)
+        if (w.cpuLoad > 0 && !hasEnded(w.state))
             pool += w.cpuLoad;
     }
     m_poolSum += pool;

@@ -143,8 +143,10 @@ QColor workerStateColor(WorkerState state, const QPalette& palette)
         return withContrast(130 / 360.0, 0.6, dark ? 0.6 : 0.32, bg, 3.0);
     case WorkerState::Retiring:
         return withContrast(280 / 360.0, 0.5, dark ? 0.7 : 0.42, bg, 3.0);
-    case WorkerState::Dead:
+    case WorkerState::Dead: // crashed: red
         return withContrast(0.0, 0.75, dark ? 0.65 : 0.42, bg, 3.0);
+    case WorkerState::Retired: // left on purpose: grey, like disabled text
+        return withContrast(0.0, 0.0, dark ? 0.55 : 0.55, bg, 2.0);
     }
     return palette.color(QPalette::Text);
 }

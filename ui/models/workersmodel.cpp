@@ -33,6 +33,10 @@ bool WorkersModel::sameDisplay(const WorkerInfo& a, const WorkerInfo& b)
 
 bool WorkersModel::keyLess(const WorkerInfo& a, const WorkerInfo& b)
 {
+    // Live workers first; ended ones (retired, dead) below them until their
+    // rows linger out.
+    if (hasEnded(a.state) != hasEnded(b.state))
+        return hasEnded(b.state);
     if (a.host != b.host)
         return a.host < b.host;
     if (a.rank != b.rank)
@@ -42,7 +46,8 @@ bool WorkersModel::keyLess(const WorkerInfo& a, const WorkerInfo& b)
 
 bool WorkersModel::sameKey(const WorkerInfo& a, const WorkerInfo& b)
 {
-    return a.index == b.index && a.rank == b.rank && a.host == b.host;
+    return a.index == b.index && a.rank == b.rank && a.host == b.host
+           && hasEnded(a.state) == hasEnded(b.state);
 }
 
 int WorkersModel::rowOfKey(const WorkerInfo& w) const
@@ -88,9 +93,10 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
     const bool timeMoved = now != m_timeNs;
     m_timeNs = now;
 
-    // 0. workers whose host or rank changed leave their old place (one
-    //    removal each; rare: an MPI rank's host arrives after its first
-    //    report). They come back below as new rows in their group.
+    // 0. workers whose host or rank changed, or that ended, leave their old
+    //    place (one removal each; an MPI rank's host arrives after its first
+    //    report; an ended worker moves below the live ones). They come back
+    //    below as new rows in their place.
     if (!m_rows.empty()) {
         std::vector<int> moved;
         for (const WorkerInfo& w : snapshot.workers) {
@@ -100,11 +106,16 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
             if (r >= 0 && std::find(moved.begin(), moved.end(), r) == moved.end())
                 moved.push_back(r);
         }
+        // One removal per contiguous range, from the back.
         std::sort(moved.begin(), moved.end(), std::greater<>());
-        for (int r : moved) {
-            beginRemoveRows({}, r, r);
-            m_rows.erase(m_rows.begin() + r);
+        for (std::size_t i = 0; i < moved.size();) {
+            std::size_t j = i;
+            while (j + 1 < moved.size() && moved[j + 1] == moved[j] - 1)
+                ++j;
+            beginRemoveRows({}, moved[j], moved[i]);
+            m_rows.erase(m_rows.begin() + moved[j], m_rows.begin() + moved[i] + 1);
             endRemoveRows();
+            i = j + 1;
         }
     }
 
@@ -123,47 +134,51 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
         seen[std::size_t(r)] = 1;
         Row& row = m_rows[std::size_t(r)];
         const bool wasDead = row.deadSinceNs >= 0;
-        const bool dead = w.state == WorkerState::Dead;
+        const bool dead = hasEnded(w.state);
         if (!sameDisplay(row.info, w) || wasDead != dead || (timeMoved && w.currentTask != 0))
             changed.push_back(r);
         row.info = w;
         row.deadSinceNs = dead ? (wasDead ? row.deadSinceNs : now) : -1;
     }
     // A worker that vanished without a "dead" report (its last report was
-    // lost, or the pool dropped it) counts as dead from now.
+    // lost, or the pool dropped it) counts as dead from now: it leaves its
+    // row and comes back below the live ones.
+    std::vector<char> relocate(m_rows.size(), 0);
     for (std::size_t r = 0; r < m_rows.size(); ++r) {
-        Row& row = m_rows[r];
+        const Row& row = m_rows[r];
         if (seen[r] || row.deadSinceNs >= 0)
             continue;
-        row.info.state = WorkerState::Dead;
-        row.info.currentTask = 0;
-        row.info.currentName = 0;
-        row.info.progress = -1;
-        row.info.holdsGil = false;
-        row.info.cpuLoad = -1;
-        row.deadSinceNs = now;
-        changed.push_back(int(r));
+        WorkerInfo gone = row.info;
+        gone.state = WorkerState::Dead;
+        gone.currentTask = 0;
+        gone.currentName = 0;
+        gone.progress = -1;
+        gone.holdsGil = false;
+        gone.cpuLoad = -1;
+        added.push_back(gone);
+        relocate[r] = 1;
     }
 
     // 1. changes of rows that stay
     const qint64 lingerNs = qint64(m_linger.count()) * 1'000'000;
-    auto expired = [&](const Row& row) {
-        return row.deadSinceNs >= 0 && now - row.deadSinceNs >= lingerNs;
+    auto leaves = [&](std::size_t r) {
+        const Row& row = m_rows[r];
+        return relocate[r] || (row.deadSinceNs >= 0 && now - row.deadSinceNs >= lingerNs);
     };
     std::sort(changed.begin(), changed.end());
     changed.erase(std::remove_if(changed.begin(), changed.end(),
-                                 [&](int r) { return expired(m_rows[std::size_t(r)]); }),
+                                 [&](int r) { return leaves(std::size_t(r)); }),
                   changed.end());
     emitChangedRanges(changed);
 
     // 2. removals, one per contiguous range, from the back so rows stay valid
     for (int r = int(m_rows.size()) - 1; r >= 0;) {
-        if (!expired(m_rows[std::size_t(r)])) {
+        if (!leaves(std::size_t(r))) {
             --r;
             continue;
         }
         const int last = r;
-        while (r - 1 >= 0 && expired(m_rows[std::size_t(r - 1)]))
+        while (r - 1 >= 0 && leaves(std::size_t(r - 1)))
             --r;
         beginRemoveRows({}, r, last);
         m_rows.erase(m_rows.begin() + r, m_rows.begin() + last + 1);
@@ -180,6 +195,10 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
         std::unique(added.begin(), added.end(),
                     [](const WorkerInfo& a, const WorkerInfo& b) { return a.index == b.index; }),
         added.end());
+    if (lingerNs <= 0) // an ended worker would leave at once: never shown
+        added.erase(std::remove_if(added.begin(), added.end(),
+                                   [](const WorkerInfo& w) { return hasEnded(w.state); }),
+                    added.end());
     std::sort(added.begin(), added.end(), keyLess);
     for (std::size_t i = 0; i < added.size();) {
         const auto pos = std::lower_bound(
@@ -192,7 +211,7 @@ void WorkersModel::applySnapshot(const Snapshot& snapshot)
         std::vector<Row> batch;
         batch.reserve(j - i);
         for (std::size_t k = i; k < j; ++k)
-            batch.push_back(Row{added[k], added[k].state == WorkerState::Dead ? now : qint64(-1)});
+            batch.push_back(Row{added[k], hasEnded(added[k].state) ? now : qint64(-1)});
         beginInsertRows({}, at, at + int(batch.size()) - 1);
         m_rows.insert(m_rows.begin() + at, batch.begin(), batch.end());
         endInsertRows();

@@ -422,7 +422,7 @@ void TimelineWidget::applySnapshot(const Snapshot& snapshot)
             lane.name = w.name;
             invalidateLayout();
         }
-        lane.dead = w.state == WorkerState::Dead;
+        lane.dead = hasEnded(w.state);
         const bool running = w.currentTask != 0 && !lane.dead;
         // A task run without detail has no start time: draw it from the
         // first snapshot that saw it running, never from 0 (which drew it
@@ -852,7 +852,7 @@ QString TimelineWidget::toolTipAt(const QPoint& pos) const
         return tr("%1 (worker #%2)%3\n%L4 tasks shown")
             .arg(lane.name)
             .arg(lane.worker)
-            .arg(lane.dead ? tr(", dead") : QString())
+            .arg(lane.dead ? tr(", ended") : QString())
             .arg(qulonglong(indexUsable() ? shownCount(lane) : 0));
     }
     if (const QString note = noteText(); !note.isEmpty() && noteRect(l, note).contains(pos)) {

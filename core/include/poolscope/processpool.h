@@ -186,7 +186,10 @@ public:
         return MapIterator<R>(std::move(submitChunk), chunks, opts.maxInFlight, dl);
     }
 
-    /// Starts every worker now instead of on demand.
+    /// Starts every worker now instead of on demand, and from then on keeps
+    /// maxWorkers() workers: one that crashes, is recycled or is killed with
+    /// its task (timeout, cancel, stop) is replaced at once, not when the
+    /// next task needs it. (Python starts workers on demand only.)
     void prestart();
     /// Blocks until maxWorkers() workers are up and ready (or the deadline).
     bool waitUntilReady(const Deadline& deadline = Deadline::never()) const;

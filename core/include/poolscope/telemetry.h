@@ -29,8 +29,23 @@ public:
     static QString name(quint32 id);
 };
 
-enum class WorkerState : quint8 { Starting = 0, Idle = 1, Running = 2, Retiring = 3, Dead = 4 };
+/// Dead: the worker ended unexpectedly (crashed, killed from outside, its
+/// rank lost). Retired: it ended because it was asked to (the pool shrank or
+/// shut down, recycling, a timed-out or stopped task's process replaced).
+enum class WorkerState : quint8 {
+    Starting = 0,
+    Idle = 1,
+    Running = 2,
+    Retiring = 3,
+    Dead = 4,
+    Retired = 5
+};
 const char* nameOf(WorkerState s) noexcept;
+/// Dead or Retired: the worker is gone.
+constexpr bool hasEnded(WorkerState s) noexcept
+{
+    return s == WorkerState::Dead || s == WorkerState::Retired;
+}
 
 /// One finished task, as the timeline draws it. POD on purpose.
 struct TaskSpan {
