@@ -405,6 +405,14 @@ void MainWindow::buildActions()
             setRecordLimit(quint64(n));
     });
 
+    a = makeAction(QStringLiteral("pythonErrors"), tr("Name errors as &Python does"));
+    a->setCheckable(true);
+    a->setChecked(true);
+    a->setStatusTip(tr("ValueError for std::invalid_argument, RuntimeError for "
+                       "std::runtime_error...; the C++ type stays in the tooltip"));
+    connect(a, &QAction::toggled, this,
+            [this](bool on) { m_futuresModel->setPythonErrorNames(on); });
+
     a = makeAction(QStringLiteral("resetLayout"), tr("&Reset layout"));
     connect(a, &QAction::triggered, this, &MainWindow::resetLayout);
 }
@@ -467,6 +475,7 @@ void MainWindow::buildMenus()
     view->addAction(m_slowToolBar->toggleViewAction());
     view->addSeparator();
     view->addAction(action(QStringLiteral("recordLimit")));
+    view->addAction(action(QStringLiteral("pythonErrors")));
     view->addAction(action(QStringLiteral("presenter")));
     view->addAction(action(QStringLiteral("resetLayout")));
 }
@@ -1616,6 +1625,8 @@ void MainWindow::saveSettings()
     m_controls->save(st);
     st.setValue(QStringLiteral("teaching/slowMotion"), m_slowMotion->factor());
     st.setValue(QStringLiteral("record/limit"), recordLimit());
+    st.setValue(QStringLiteral("view/pythonErrors"),
+                action(QStringLiteral("pythonErrors"))->isChecked());
     st.setValue(QStringLiteral("window/geometry"), saveGeometry());
     st.setValue(QStringLiteral("window/state"), saveState(kStateVersion));
 }
@@ -1625,6 +1636,8 @@ void MainWindow::restoreSettings()
     QSettings st(QStringLiteral("PoolScope"), QStringLiteral("PoolScope"));
     m_controls->restore(st);
     m_slowMotion->setFactor(st.value(QStringLiteral("teaching/slowMotion"), 1).toInt());
+    action(QStringLiteral("pythonErrors"))
+        ->setChecked(st.value(QStringLiteral("view/pythonErrors"), true).toBool());
     const quint64 limit =
         st.value(QStringLiteral("record/limit"), RunRecord::kDefaultLimit).toULongLong();
     if (limit >= 1 && limit <= RunRecord::kMaxLimit)

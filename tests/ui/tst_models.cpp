@@ -184,6 +184,8 @@ private slots:
     void futuresSampleNote();
     void futuresRowLimit();
     void futuresDetailsText();
+    void pythonErrorNames_data();
+    void pythonErrorNames();
     void filterByStatus_data();
     void filterByStatus();
     void filterByText_data();
@@ -934,6 +936,96 @@ void TstModels::futuresDetailsText()
     QVERIFY(d.contains("10.0 ms")); // run time
     QVERIFY(d.contains("5.00 ms")); // CPU time
     QCOMPARE(m.detailsText(5), QString());
+}
+
+void TstModels::pythonErrorNames_data()
+{
+    QTest::addColumn<QString>("cpp");
+    QTest::addColumn<QString>("python");
+    QTest::addColumn<QString>("type"); // the C++ type kept for the tooltip
+    QTest::newRow("runtime_error") << "std::runtime_error: task 5 failed on purpose"
+                                   << "RuntimeError: task 5 failed on purpose"
+                                   << "std::runtime_error";
+    QTest::newRow("invalid_argument") << "std::invalid_argument: bad n"
+                                      << "ValueError: bad n"
+                                      << "std::invalid_argument";
+    QTest::newRow("PoolScope's InvalidArgument")
+        << "poolscope::InvalidArgument: sleep: ms must not be negative, got -1"
+        << "ValueError: sleep: ms must not be negative, got -1"
+        << "poolscope::InvalidArgument";
+    QTest::newRow("out_of_range") << "std::out_of_range: vector::_M_range_check: __n (which is 9)"
+                                  << "IndexError: vector::_M_range_check: __n (which is 9)"
+                                  << "std::out_of_range";
+    QTest::newRow("overflow_error") << "std::overflow_error: too big"
+                                    << "OverflowError: too big"
+                                    << "std::overflow_error";
+    QTest::newRow("bad_alloc") << "std::bad_alloc: std::bad_alloc"
+                               << "MemoryError: std::bad_alloc"
+                               << "std::bad_alloc";
+    QTest::newRow("ABI tag") << "std::ios_base::failure[abi:cxx11]: basic_ios::clear"
+                             << "OSError: basic_ios::clear"
+                             << "std::ios_base::failure[abi:cxx11]";
+    QTest::newRow("TimeoutError") << "poolscope::TimeoutError: task 3 ran past its 2 s timeout"
+                                  << "TimeoutError: task 3 ran past its 2 s timeout"
+                                  << "poolscope::TimeoutError";
+    QTest::newRow("WorkerCrashed")
+        << "poolscope::WorkerCrashed: worker 1 (pid 7) was killed by SIGSEGV"
+        << "WorkerCrashed: worker 1 (pid 7) was killed by SIGSEGV"
+        << "poolscope::WorkerCrashed";
+    QTest::newRow("remote, unknown type") << "poolscope::RemoteError: my::ParseError: line 3"
+                                          << "my::ParseError: line 3"
+                                          << "my::ParseError";
+    QTest::newRow("remote, known type") << "poolscope::RemoteError: std::domain_error: x < 0"
+                                        << "ValueError: x < 0"
+                                        << "std::domain_error";
+    QTest::newRow("unknown type unchanged") << "my::ParseError: line 3"
+                                            << "my::ParseError: line 3"
+                                            << "my::ParseError";
+    QTest::newRow("no type") << "cancelled"
+                             << "cancelled"
+                             << "";
+    QTest::newRow("a sentence, not a type") << "exception of type int: oops"
+                                            << "exception of type int: oops"
+                                            << "";
+}
+
+void TstModels::pythonErrorNames()
+{
+    QFETCH(QString, cpp);
+    QFETCH(QString, python);
+    QFETCH(QString, type);
+    QString got;
+    QCOMPARE(display::pythonErrorText(cpp, &got), python);
+    QCOMPARE(got, type);
+
+    // The table says it Python's way, the tooltip keeps the C++ type, the
+    // CSV-facing text (resultOrError) stays as thrown; and it can be off.
+    FuturesModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    Feed feed;
+    feed.workers = {worker(3)};
+    TaskRecord bad = record(3, TaskStatus::Failed);
+    bad.error = cpp;
+    m.applySnapshot(feed.tick({bad}));
+    QVERIFY(m.pythonErrorNames());
+    QCOMPARE(cell(m, 0, FuturesModel::ResultColumn), python);
+    const QString tip = cell(m, 0, FuturesModel::ResultColumn, Qt::ToolTipRole);
+    QVERIFY2(tip.startsWith(python), qPrintable(tip));
+    if (!type.isEmpty())
+        QVERIFY2(tip.contains(QStringLiteral("C++ type: ") + type), qPrintable(tip));
+    QCOMPARE(m.resultOrError(0), cpp);
+    if (python != cpp) {
+        QVERIFY(m.detailsText(0).contains(python));
+        QVERIFY(m.detailsText(0).contains(QStringLiteral("(C++: ") + cpp));
+        // A search for the Python name finds it.
+        m.setTextFilter(python.section(QLatin1Char(':'), 0, 0));
+        QCOMPARE(m.rowCount(), 1);
+        m.setTextFilter(QString());
+    }
+    QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+    m.setPythonErrorNames(false);
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(cell(m, 0, FuturesModel::ResultColumn), cpp);
 }
 
 void TstModels::filterByStatus_data()

@@ -130,6 +130,65 @@ QColor statusColor(TaskStatus status, const QPalette& palette)
     return palette.color(QPalette::Text);
 }
 
+QString pythonErrorText(const QString& text, QString* cppType)
+{
+    // Longest C++ names first where one is a prefix of another.
+    static const std::pair<QLatin1StringView, QLatin1StringView> names[] = {
+        {QLatin1StringView("std::invalid_argument"), QLatin1StringView("ValueError")},
+        {QLatin1StringView("std::domain_error"), QLatin1StringView("ValueError")},
+        {QLatin1StringView("std::length_error"), QLatin1StringView("ValueError")},
+        {QLatin1StringView("std::range_error"), QLatin1StringView("ValueError")},
+        {QLatin1StringView("std::bad_optional_access"), QLatin1StringView("ValueError")},
+        {QLatin1StringView("std::out_of_range"), QLatin1StringView("IndexError")},
+        {QLatin1StringView("std::overflow_error"), QLatin1StringView("OverflowError")},
+        {QLatin1StringView("std::underflow_error"), QLatin1StringView("ArithmeticError")},
+        {QLatin1StringView("std::runtime_error"), QLatin1StringView("RuntimeError")},
+        {QLatin1StringView("std::logic_error"), QLatin1StringView("RuntimeError")},
+        {QLatin1StringView("std::bad_alloc"), QLatin1StringView("MemoryError")},
+        {QLatin1StringView("std::bad_array_new_length"), QLatin1StringView("MemoryError")},
+        {QLatin1StringView("std::system_error"), QLatin1StringView("OSError")},
+        {QLatin1StringView("std::ios_base::failure"), QLatin1StringView("OSError")},
+        {QLatin1StringView("std::filesystem::__cxx11::filesystem_error"),
+         QLatin1StringView("OSError")},
+        {QLatin1StringView("std::bad_cast"), QLatin1StringView("TypeError")},
+        {QLatin1StringView("std::bad_any_cast"), QLatin1StringView("TypeError")},
+        {QLatin1StringView("std::bad_variant_access"), QLatin1StringView("TypeError")},
+        {QLatin1StringView("std::exception"), QLatin1StringView("Exception")},
+        {QLatin1StringView("poolscope::InvalidArgument"), QLatin1StringView("ValueError")},
+        {QLatin1StringView("poolscope::ShutdownError"), QLatin1StringView("RuntimeError")},
+        {QLatin1StringView("poolscope::Error"), QLatin1StringView("Exception")},
+    };
+    if (cppType)
+        cppType->clear();
+    QString type;
+    QString rest;
+    QString body = text;
+    // A process worker's exception PoolScope cannot rebuild comes as
+    // "poolscope::RemoteError: <its type>: <message>": name its own type.
+    static const QLatin1StringView remote("poolscope::RemoteError: ");
+    if (body.startsWith(remote))
+        body = body.mid(remote.size());
+    const qsizetype colon = body.indexOf(QLatin1String(": "));
+    if (colon <= 0)
+        return text;
+    type = body.left(colon);
+    rest = body.mid(colon);
+    // A type name has no spaces (but may have template arguments or an ABI
+    // tag: std::ios_base::failure[abi:cxx11]).
+    if (type.contains(QLatin1Char(' ')))
+        return text;
+    if (cppType)
+        *cppType = type;
+    for (const auto& [cpp, py] : names) {
+        if (type == cpp || (type.startsWith(cpp) && type.at(cpp.size()) == QLatin1Char('[')))
+            return py + rest;
+    }
+    static const QLatin1StringView ns("poolscope::");
+    if (type.startsWith(ns)) // TimeoutError, CancelledError, BrokenExecutor, WorkerCrashed
+        return type.mid(ns.size()) + rest;
+    return body == text ? text : type + rest;
+}
+
 QColor workerStateColor(WorkerState state, const QPalette& palette)
 {
     const QColor bg = palette.color(QPalette::Base);

@@ -26,6 +26,15 @@ QString resultText(const QVariant& result);
 /// "…", and folds line breaks into spaces (table cells are one line).
 QString elide(const QString& text, int maxChars);
 
+/// An error text "<C++ type>: <message>" (describeException) as Python
+/// names it: "ValueError: ..." for std::invalid_argument, "RuntimeError"
+/// for std::runtime_error, PoolScope's errors without their namespace
+/// (TimeoutError, CancelledError, BrokenExecutor, WorkerCrashed), a remote
+/// task's own type unwrapped from RemoteError. Text whose type has no
+/// Python name comes back unchanged. *cppType gets the C++ type ("" when
+/// the text names none).
+QString pythonErrorText(const QString& text, QString* cppType = nullptr);
+
 /// The p-th percentile (0..100) of v by the nearest-rank rule (the value
 /// below which p % of the samples lie); 0 for no samples. For the lag
 /// figures of the window (lesson 9's heartbeat, `poolscope --measure`).

@@ -187,7 +187,9 @@ bool FuturesModel::accepts(quint64 row) const
         return true;
     if (rec.hasTexts(row) && rec.args(row).contains(m_text, Qt::CaseInsensitive))
         return true;
-    return resultOrErrorOf(row).contains(m_text, Qt::CaseInsensitive);
+    return resultOrErrorOf(row).contains(m_text, Qt::CaseInsensitive)
+           || (m_pythonErrors && rec.status(row) == TaskStatus::Failed
+               && shownResultOf(row).contains(m_text, Qt::CaseInsensitive));
 }
 
 bool FuturesModel::lessThan(quint64 a, quint64 b) const
@@ -371,6 +373,27 @@ QString FuturesModel::resultOrErrorOf(quint64 row) const
     return display::resultText(rec.result(row));
 }
 
+QString FuturesModel::shownResultOf(quint64 row) const
+{
+    if (m_pythonErrors && m_record->status(row) == TaskStatus::Failed)
+        return display::pythonErrorText(m_record->error(row));
+    return resultOrErrorOf(row);
+}
+
+void FuturesModel::setPythonErrorNames(bool on)
+{
+    if (m_pythonErrors == on)
+        return;
+    m_pythonErrors = on;
+    if (rowCount() > 0)
+        emit dataChanged(index(0, ResultColumn), index(rowCount() - 1, ResultColumn));
+    if (!m_text.isEmpty()) { // the names a filter matches changed
+        const QString text = m_text;
+        setTextFilter(QString());
+        setTextFilter(text);
+    }
+}
+
 QString FuturesModel::resultOrError(int row) const
 {
     return resultOrErrorOf(recordRow(row));
@@ -387,9 +410,13 @@ QString FuturesModel::detailsText(int row) const
              .arg(s.taskId)
              .arg(NameTable::name(s.nameId), QString::fromLatin1(nameOf(s.status)));
     t += tr("Arguments: %1\n").arg(r.args.isEmpty() ? QStringLiteral("—") : r.args);
-    if (s.status == TaskStatus::Failed)
-        t += tr("Error:\n%1\n").arg(r.error);
-    else if (s.status == TaskStatus::Cancelled)
+    if (s.status == TaskStatus::Failed) {
+        QString cpp;
+        const QString py = display::pythonErrorText(r.error, &cpp);
+        t += tr("Error:\n%1\n").arg(m_pythonErrors ? py : r.error);
+        if (m_pythonErrors && py != r.error)
+            t += tr("(C++: %1)\n").arg(r.error);
+    } else if (s.status == TaskStatus::Cancelled)
         t +=
             tr("Cancelled%1\n").arg(r.error.isEmpty() ? QString() : QStringLiteral(": ") + r.error);
     else
@@ -435,7 +462,7 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
         case ArgsColumn:
             return rec.hasTexts(row) ? display::elide(rec.args(row), kCellChars) : QString();
         case ResultColumn:
-            return display::elide(resultOrErrorOf(row), kCellChars);
+            return display::elide(shownResultOf(row), kCellChars);
         case StatusColumn:
             return QString::fromLatin1(nameOf(s.status));
         case WorkerColumn:
@@ -502,8 +529,19 @@ QVariant FuturesModel::data(const QModelIndex& index, int role) const
             const QString a = rec.hasTexts(row) ? rec.args(row) : QString();
             return a.isEmpty() ? QVariant() : display::elide(a, kToolTipChars);
         }
-        case ResultColumn:
-            return display::elide(resultOrErrorOf(row), kToolTipChars);
+        case ResultColumn: {
+            // The whole text (to the tooltip's limit), and for an error the
+            // C++ type it was thrown as.
+            const QString shown = shownResultOf(row);
+            if (s.status == TaskStatus::Failed && m_pythonErrors) {
+                QString cpp;
+                display::pythonErrorText(rec.error(row), &cpp);
+                if (!cpp.isEmpty())
+                    return display::elide(shown, kToolTipChars) + QLatin1Char('\n')
+                           + tr("C++ type: %1").arg(cpp);
+            }
+            return display::elide(shown, kToolTipChars);
+        }
         case QueuedColumn:
             return tr("Time from submit to start");
         case RunColumn:

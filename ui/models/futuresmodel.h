@@ -108,6 +108,13 @@ public:
 
     void setPalette(const QPalette& palette);
 
+    /// Errors named as Python names them ("ValueError: ..." for a task that
+    /// threw std::invalid_argument; display::pythonErrorText) in the table,
+    /// with the C++ type and full text in the tooltip. On by default: the
+    /// people PoolScope teaches write Python. Off: the C++ text as thrown.
+    void setPythonErrorNames(bool on);
+    bool pythonErrorNames() const { return m_pythonErrors; }
+
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
@@ -140,6 +147,9 @@ private:
     QHash<int, QString> m_workerNames;
     QPalette m_palette;
     bool m_customPalette = false;
+    bool m_pythonErrors = true;
+    /// resultOrErrorOf() as the table shows it (Python's error names).
+    QString shownResultOf(quint64 row) const;
 };
 
 } // namespace poolscope
