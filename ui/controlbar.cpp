@@ -281,15 +281,24 @@ ControlBar::ControlBar(QWidget* parent)
     m_hint->setWordWrap(true);
     m_hint->hide();
 
-    auto* row = new QHBoxLayout;
-    row->addWidget(wbox, 3);
-    row->addWidget(pbox, 2);
-    row->addWidget(m_buttons, 0);
+    // Wide: workload | pool | buttons in one row. Narrow (a 1280-px screen,
+    // presenter fonts): the workload on its own row, pool and buttons
+    // below (arrange()). The bar's minimum is the narrow arrangement's, so
+    // the window never has to be wider than a classroom screen.
+    m_workloadBox = wbox;
+    m_poolBox = pbox;
+    m_grid = new QGridLayout;
+    m_grid->setContentsMargins(0, 0, 0, 0);
+    m_grid->setHorizontalSpacing(6);
+    m_grid->setVerticalSpacing(2);
     auto* outer = new QVBoxLayout(this);
     outer->setContentsMargins(4, 2, 4, 2);
     outer->setSpacing(2);
-    outer->addLayout(row);
+    // No constraint: the layout must not pin the bar at the wide minimum.
+    outer->setSizeConstraint(QLayout::SetNoConstraint);
+    outer->addLayout(m_grid);
     outer->addWidget(m_hint);
+    arrange(false);
 
     // ---- wiring
     connect(m_workload, &QComboBox::currentIndexChanged, this, &ControlBar::onWorkloadChanged);
@@ -353,6 +362,70 @@ ControlBar::ControlBar(QWidget* parent)
     onWorkloadChanged();
 }
 
+int ControlBar::wideMinimumWidth() const
+{
+    const QMargins m = layout()->contentsMargins();
+    return m_workloadBox->minimumSizeHint().width() + m_poolBox->minimumSizeHint().width()
+           + m_buttons->minimumSizeHint().width() + 2 * m_grid->horizontalSpacing() + m.left()
+           + m.right();
+}
+
+QSize ControlBar::minimumSizeHint() const
+{
+    // The narrow arrangement's: workload on top, pool and buttons below.
+    const QMargins m = layout()->contentsMargins();
+    const QSize wl = m_workloadBox->minimumSizeHint();
+    const QSize pl = m_poolBox->minimumSizeHint();
+    const QSize bt = m_buttons->minimumSizeHint();
+    const int width = std::max(wl.width(), pl.width() + m_grid->horizontalSpacing() + bt.width())
+                      + m.left() + m.right();
+    int height = wl.height() + m_grid->verticalSpacing() + std::max(pl.height(), bt.height())
+                 + m.top() + m.bottom();
+    if (!m_hint->isHidden())
+        height += layout()->spacing() + m_hint->minimumSizeHint().height();
+    return {width, height};
+}
+
+QSize ControlBar::sizeHint() const
+{
+    return layout()->sizeHint();
+}
+
+bool ControlBar::isNarrow() const
+{
+    return m_narrow;
+}
+
+void ControlBar::arrange(bool narrow)
+{
+    if (m_grid->count() > 0 && narrow == m_narrow)
+        return;
+    m_narrow = narrow;
+    for (QWidget* w : {m_workloadBox, m_poolBox, m_buttons})
+        m_grid->removeWidget(w);
+    for (int c = 0; c < 3; ++c)
+        m_grid->setColumnStretch(c, 0);
+    if (narrow) {
+        m_grid->addWidget(m_workloadBox, 0, 0, 1, 2);
+        m_grid->addWidget(m_poolBox, 1, 0);
+        m_grid->addWidget(m_buttons, 1, 1);
+        m_grid->setColumnStretch(0, 1);
+    } else {
+        m_grid->addWidget(m_workloadBox, 0, 0);
+        m_grid->addWidget(m_poolBox, 0, 1);
+        m_grid->addWidget(m_buttons, 0, 2);
+        m_grid->setColumnStretch(0, 3);
+        m_grid->setColumnStretch(1, 2);
+    }
+    updateGeometry(); // the toolbar takes the new height
+}
+
+void ControlBar::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    arrange(width() < wideMinimumWidth());
+}
+
 void ControlBar::setActions(const QList<QAction*>& actions)
 {
     auto* bl = static_cast<QGridLayout*>(m_buttons->layout());
@@ -408,7 +481,11 @@ void ControlBar::onWorkloadChanged()
     }
     for (int c = 0; c < m_knobLayout->columnCount(); ++c)
         m_knobLayout->setColumnStretch(c, 0); // the previous workload's stretch
+    // Three knobs a row: a workload with many knobs grows the bar down, not
+    // wider than a classroom screen.
+    constexpr int kKnobsPerRow = 3;
     int col = 0;
+    int knob = 0;
     for (const WorkloadParam& k : w->knobs) {
         auto* e = new LongSpinBox(m_knobBox);
         e->setObjectName(QStringLiteral("knob_") + k.name);
@@ -419,8 +496,12 @@ void ControlBar::onWorkloadChanged()
                 .arg(k.description, QLocale().toString(k.minimum), QLocale().toString(k.maximum)));
         auto* l = caption(k.name, e, m_knobBox);
         l->setToolTip(e->toolTip());
-        m_knobLayout->addWidget(l, 0, col++);
-        m_knobLayout->addWidget(e, 0, col++);
+        const int r = knob / kKnobsPerRow;
+        const int c0 = 2 * (knob % kKnobsPerRow);
+        ++knob;
+        m_knobLayout->addWidget(l, r, c0);
+        m_knobLayout->addWidget(e, r, c0 + 1);
+        col = std::max(col, c0 + 2);
         connect(e, &LongSpinBox::textEdited, this, &ControlBar::edited);
         watchRefusedKeys(e, k.name);
         m_knobs.insert(k.name, e);

@@ -68,6 +68,13 @@ class ControlBar : public QWidget {
 public:
     explicit ControlBar(QWidget* parent = nullptr);
 
+    /// The narrow arrangement (workload above pool and buttons) is what the
+    /// bar's minimum size allows; it switches to it when narrower than the
+    /// one-row arrangement needs.
+    QSize minimumSizeHint() const override;
+    QSize sizeHint() const override;
+    bool isNarrow() const;
+
     /// The buttons trigger these actions (Start, Pause, Cancel, Stop, Shutdown).
     void setActions(const QList<QAction*>& actions);
 
@@ -117,8 +124,11 @@ signals:
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
+    void arrange(bool narrow);
+    int wideMinimumWidth() const;
     /// Explains refused keystrokes of an integer editor in refusedHint().
     void watchRefusedKeys(QAbstractSpinBox* box, const QString& label);
     void setRefused(const QString& text);
@@ -147,6 +157,10 @@ private:
     QString m_refused;                                // see refusedHint()
     QHash<QAbstractSpinBox*, QString> m_refuseLabels; // watched editors and their names
     QWidget* m_buttons = nullptr;
+    QWidget* m_workloadBox = nullptr;
+    QWidget* m_poolBox = nullptr;
+    QGridLayout* m_grid = nullptr;
+    bool m_narrow = false;
     QString m_current;                        // workload the editors show
     QHash<QString, WorkloadRun> m_remembered; // per workload, this session
     bool m_loading = false;

@@ -44,6 +44,8 @@
 #include <QMenuBar>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScreen>
+#include <QScrollArea>
 #include <QScrollBar>
 #include <QSettings>
 #include <QShowEvent>
@@ -244,7 +246,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
     if (m_opts.useSettings)
         restoreSettings();
     else
-        resize(1600, 1000);
+        resize(defaultSize());
     preparePool();
     updateActions();
     updateHint();
@@ -502,7 +504,15 @@ QDockWidget* MainWindow::addPanel(const QString& objectName, const QString& titl
     d->setObjectName(objectName);
     d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable
                    | QDockWidget::DockWidgetClosable);
-    d->setWidget(content);
+    // Each panel scrolls when the screen is smaller than it would like (a
+    // 1280x720 projector): its minimum never makes the window larger than
+    // the screen. Given its room, it fills it as before.
+    auto* scroll = new QScrollArea(d);
+    scroll->setObjectName(objectName + QStringLiteral("Scroll"));
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidgetResizable(true);
+    scroll->setWidget(content);
+    d->setWidget(scroll);
     m_docks.append(d);
     return d;
 }
@@ -741,7 +751,7 @@ void MainWindow::buildTeaching()
     a = makeAction(QStringLiteral("presenter"), tr("&Presenter mode"), presenterShortcut());
     a->setCheckable(true);
     a->setStatusTip(tr("Large fonts and high contrast for a projector"));
-    connect(a, &QAction::toggled, this, [this](bool on) { applyPresenterMode(this, on); });
+    connect(a, &QAction::toggled, this, &MainWindow::setPresenterLayout);
 
     buildSlowMotion();
     buildAbDock();
@@ -1628,7 +1638,10 @@ void MainWindow::saveSettings()
     st.setValue(QStringLiteral("view/pythonErrors"),
                 action(QStringLiteral("pythonErrors"))->isChecked());
     st.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    st.setValue(QStringLiteral("window/state"), saveState(kStateVersion));
+    // The layout the user made, not the projector one presenter mode shows.
+    st.setValue(QStringLiteral("window/state"), m_layoutBeforePresenter.isEmpty()
+                                                    ? saveState(kStateVersion)
+                                                    : m_layoutBeforePresenter);
 }
 
 void MainWindow::restoreSettings()
@@ -1643,8 +1656,42 @@ void MainWindow::restoreSettings()
     if (limit >= 1 && limit <= RunRecord::kMaxLimit)
         m_controller->monitor()->setRecordLimit(limit);
     if (!restoreGeometry(st.value(QStringLiteral("window/geometry")).toByteArray()))
-        resize(1600, 1000);
+        resize(defaultSize());
+    else if (const QScreen* sc = screen()) // saved on a larger screen: fit this one
+        resize(size().boundedTo(sc->availableSize()));
     restoreState(st.value(QStringLiteral("window/state")).toByteArray(), kStateVersion);
+}
+
+void MainWindow::setPresenterLayout(bool on)
+{
+    if (on) {
+        // A projector layout: the lesson, the timeline, the A/B result and
+        // the CPU chart, large; the rest (workers, queue, futures, ...) is
+        // one View menu click away. Off puts the layout back as it was.
+        m_layoutBeforePresenter = saveState(kStateVersion);
+        applyPresenterMode(this, true);
+        static const QStringList kept{QStringLiteral("lessonDock"), QStringLiteral("timelineDock"),
+                                      QStringLiteral("abDock"), QStringLiteral("cpuDock")};
+        for (QDockWidget* d : m_docks) {
+            if (!kept.contains(d->objectName()))
+                d->hide();
+        }
+        if (m_lesson->hasLesson() && !dock(QStringLiteral("lessonDock"))->isHidden())
+            raiseDock(this, dock(QStringLiteral("lessonDock")));
+        raiseDock(this, dock(QStringLiteral("timelineDock")));
+        return;
+    }
+    applyPresenterMode(this, false);
+    if (!m_layoutBeforePresenter.isEmpty())
+        restoreState(m_layoutBeforePresenter, kStateVersion);
+    m_layoutBeforePresenter.clear();
+}
+
+QSize MainWindow::defaultSize() const
+{
+    // 1600x1000 where it fits, else the screen (a 1280x720 projector).
+    const QScreen* sc = screen();
+    return sc ? QSize(1600, 1000).boundedTo(sc->availableSize()) : QSize(1600, 1000);
 }
 
 void MainWindow::showEvent(QShowEvent* event)

@@ -173,6 +173,11 @@ signals:
 protected:
     void closeEvent(QCloseEvent* event) override;
     void showEvent(QShowEvent* event) override;
+    /// 1600x1000, or the screen's available size when that is smaller.
+    QSize defaultSize() const;
+    /// Presenter mode: fonts and contrast (applyPresenterMode) and a
+    /// projector layout of few, large panels; off restores the layout.
+    void setPresenterLayout(bool on);
     bool event(QEvent* event) override;
 
 private slots:
@@ -279,6 +284,7 @@ private:
     QString m_lastError;                 // shown in the hint until the controls change
     quint64 m_mandelbrotRun = 0;         // run whose tiles the Mandelbrot view shows
     QPointer<QDockWidget> m_raiseOnShow; // a tab raised before the first show
+    QByteArray m_layoutBeforePresenter;  // saveState() while presenter mode is on
     bool m_profiling = false;
     std::vector<TickCost> m_tickCosts;
     bool m_painted = false;

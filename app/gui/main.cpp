@@ -5,7 +5,7 @@
 //             [--chunk C] [--priority P]
 //             [--screenshot FILE [--after MS]] [--startup-time] [--measure FILE]
 //             [--lesson NAME [--compare | --sweep]] [--start | --no-start] [--replay TRACE]
-//             [--slow-motion F] [--no-settings]
+//             [--slow-motion F] [--presenter] [--no-settings]
 //
 // --workload starts its run at launch (--no-start only sets it up); --lesson
 // opens the lesson at its question and runs only with --start.
@@ -158,6 +158,8 @@ int main(int argc, char** argv)
         "panel.",
         "file");
     opt("slow-motion", "Make every task of the runs F times longer (1, 2, 5, 10 or 50).", "f");
+    opt("presenter", "Start in presenter mode (large fonts, high contrast, a projector layout; "
+                     "Ctrl+Shift+P toggles it).");
     opt("record-limit",
         "Tasks of a run recorded in full before the record keeps a stated sample (default "
         "1000000; View > Record limit).",
@@ -389,6 +391,8 @@ int main(int argc, char** argv)
         window.openLesson(lesson); // checked above
     if (slowMotion > 1)
         window.slowMotionBar()->setFactor(slowMotion);
+    if (p.isSet(QStringLiteral("presenter")))
+        window.action(QStringLiteral("presenter"))->setChecked(true);
     if (!replayPath.isEmpty()) {
         // A bad file is a runtime error shown in the Replay panel (as from
         // File > Open), and on stderr for scripts.

@@ -111,6 +111,10 @@ private slots:
                 << QStringList{QStringLiteral("--lesson"), QString::fromLatin1(lesson),
                                QStringLiteral("--start")}
                 << true;
+        QTest::newRow("--lesson 3 --presenter --start")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("3"),
+                           QStringLiteral("--presenter"), QStringLiteral("--start")}
+            << true;
         QTest::newRow("--lesson 1 --no-start") // opens the lesson, waits for Run
             << QStringList{QStringLiteral("--lesson"), QStringLiteral("1"),
                            QStringLiteral("--no-start")}
@@ -169,8 +173,8 @@ private slots:
         QVERIFY(p.waitForFinished(60'000));
         QCOMPARE(p.exitCode(), 0);
         const QString help = QString::fromLocal8Bit(p.readAllStandardOutput());
-        for (const char* opt :
-             {"--compare", "--sweep", "--replay", "--slow-motion", "--chunk", "--no-start"})
+        for (const char* opt : {"--compare", "--sweep", "--replay", "--slow-motion", "--chunk",
+                                "--no-start", "--presenter"})
             QVERIFY2(help.contains(QLatin1String(opt)), opt);
         QVERIFY(!help.contains(QStringLiteral("thread pool; default 1")));
     }

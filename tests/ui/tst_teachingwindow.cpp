@@ -27,6 +27,7 @@
 #include <poolscope/workloads.h>
 
 #include <QAbstractItemModelTester>
+#include <QAbstractScrollArea>
 #include <QAction>
 #include <QApplication>
 #include <QComboBox>
@@ -196,6 +197,8 @@ private slots:
     void slowMotionLengthensTheSubmittedRun();
     void chunkedProcessRunFromTheWindow();
     void analysisGetsTheMachinesCpu();
+    void fitsClassroomScreens_data();
+    void fitsClassroomScreens();
     void presenterHidesAdvancedControls();
     void presenterThickensLines();
     void teachingStatePersists();
@@ -851,6 +854,87 @@ void TstTeachingWindow::analysisGetsTheMachinesCpu()
     QVERIFY(!ctx.gil);
 }
 
+void TstTeachingWindow::fitsClassroomScreens_data()
+{
+    QTest::addColumn<QString>("mode");
+    QTest::addColumn<QString>("workload"); // "" = the default; "lesson N" opens lesson N
+    for (const char* mode : {"normal", "presenter"}) {
+        for (const Workload& wl : Workloads::all())
+            QTest::newRow(qPrintable(QStringLiteral("%1, %2").arg(QLatin1String(mode), wl.name)))
+                << QString::fromLatin1(mode) << wl.name;
+        for (const Lesson& l : LessonLibrary::all())
+            QTest::newRow(
+                qPrintable(QStringLiteral("%1, lesson %2").arg(QLatin1String(mode)).arg(l.number)))
+                << QString::fromLatin1(mode) << QStringLiteral("lesson %1").arg(l.number);
+    }
+}
+
+void TstTeachingWindow::fitsClassroomScreens()
+{
+    QFETCH(QString, mode);
+    QFETCH(QString, workload);
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    if (workload.startsWith(QLatin1String("lesson "))) {
+        QVERIFY(w->openLesson(workload.mid(7)));
+    } else {
+        RunSpec s = w->controlBar()->spec();
+        s.workload = workload;
+        s.run = Workloads::find(workload)->defaultRun();
+        w->controlBar()->setSpec(s);
+    }
+    if (mode == QLatin1String("presenter"))
+        w->action(QStringLiteral("presenter"))->trigger();
+    // Every teaching dock open as well (A/B, replay, sweep, analysis).
+    for (const char* a : {"abPanel", "replayPanel"})
+        w->action(QLatin1String(a))->trigger();
+    QApplication::processEvents();
+    const QSize min = w->minimumSizeHint().expandedTo(w->minimumSize());
+    QVERIFY2(min.width() <= 1280 && min.height() <= 720,
+             qPrintable(QStringLiteral("minimum %1x%2").arg(min.width()).arg(min.height())));
+    // On each classroom screen: the window takes it, and nothing lies
+    // outside it (panels that are short of room scroll inside themselves).
+    for (const QSize screen : {QSize(1280, 720), QSize(1366, 768), QSize(1920, 1080)}) {
+        w->resize(screen);
+        QTRY_COMPARE(w->size(), screen);
+        QApplication::processEvents(); // the controls re-arrange, the toolbar follows
+        QApplication::processEvents();
+        for (QWidget* c : w->findChildren<QWidget*>()) {
+            if (!c->isVisible() || c->isWindow())
+                continue;
+            bool skip = false; // inside a scroll area (it may scroll there), or a tab behind
+            for (QWidget* p = c; p && p != w.get(); p = p->parentWidget()) {
+                skip = skip || (p != c && qobject_cast<QAbstractScrollArea*>(p));
+                if (auto* d = qobject_cast<QDockWidget*>(p))
+                    skip =
+                        skip
+                        || (!w->tabifiedDockWidgets(d).isEmpty() && d->visibleRegion().isEmpty());
+            }
+            const QRect r(c->mapTo(w.get(), QPoint(0, 0)), c->size());
+            // QMainWindow parks unused tab bars above-left of the window.
+            skip = skip || (r.right() < 0 && r.bottom() < 0 && c->visibleRegion().isEmpty());
+            if (skip)
+                continue;
+            QVERIFY2(
+                w->rect().contains(r),
+                qPrintable(QStringLiteral("%1x%2: %3 '%4' at %5,%6 %7x%8")
+                               .arg(screen.width())
+                               .arg(screen.height())
+                               .arg(QLatin1String(c->metaObject()->className()), c->objectName())
+                               .arg(r.x())
+                               .arg(r.y())
+                               .arg(r.width())
+                               .arg(r.height())));
+        }
+        // The run controls are all there, none pushed into a toolbar menu.
+        for (const char* b : {"startButton", "pauseButton", "stopButton"}) {
+            auto* button = w->controlBar()->findChild<QWidget*>(QLatin1String(b));
+            QVERIFY2(button && button->isVisible(), b);
+        }
+        QCOMPARE(w->controlBar()->isNarrow(), w->controlBar()->width() < 1100);
+    }
+}
+
 void TstTeachingWindow::presenterHidesAdvancedControls()
 {
     auto w = makeWindow();
@@ -863,8 +947,18 @@ void TstTeachingWindow::presenterHidesAdvancedControls()
     QVERIFY(!priority->isVisible());
     QVERIFY(w->controlBar()->workersSpin()->isVisible()); // not advanced
     QVERIFY(w->slowMotionBar()->isVisible());             // the class needs it
+    // A projector layout: few, large panels; the others wait in View.
+    auto visible = [&](const char* name) {
+        return w->findChild<QDockWidget*>(QLatin1String(name))->isVisible();
+    };
+    for (const char* gone : {"workersDock", "queueDock", "futuresDock", "throughputDock"})
+        QVERIFY2(!visible(gone), gone);
+    for (const char* kept : {"timelineDock", "cpuDock"})
+        QVERIFY2(visible(kept), kept);
     QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
     QVERIFY(priority->isVisible());
+    for (const char* back : {"workersDock", "queueDock", "futuresDock", "throughputDock"})
+        QVERIFY2(visible(back), back); // the layout as it was
 }
 
 void TstTeachingWindow::presenterThickensLines()
@@ -877,7 +971,9 @@ void TstTeachingWindow::presenterThickensLines()
     QTRY_VERIFY_WITH_TIMEOUT(w->perCoreChart()->chart()->lineCount() > 0, 30'000);
     ChartAdapter* perCore = w->perCoreChart()->chart();
     const qreal rate = throughput->lineWidth(0); // tasks/s
-    const qreal core = perCore->lineWidth(0);    // cpu0
+    const qreal labels = throughput->labelPointSize();
+    QVERIFY(labels > 0);
+    const qreal core = perCore->lineWidth(0); // cpu0
     const qreal lastCore = perCore->lineWidth(perCore->lineCount() - 1);
     QVERIFY(rate > 0 && core > 0);
     QCOMPARE(w->timeline()->outlineWidth(), 1.0);
@@ -892,6 +988,9 @@ void TstTeachingWindow::presenterThickensLines()
     QCOMPARE(perCore->lineWidth(0), core * kPresenterLineScale);
     QCOMPARE(perCore->lineWidth(perCore->lineCount() - 1), lastCore * kPresenterLineScale);
     QCOMPARE(w->timeline()->outlineWidth(), kPresenterLineScale);
+    // Legends and axis labels grow with the fonts.
+    QVERIFY2(throughput->labelPointSize() >= labels * 1.25,
+             qPrintable(QStringLiteral("%1 -> %2").arg(labels).arg(throughput->labelPointSize())));
 
     // A chart built while presenter mode is on (the per-core chart is rebuilt
     // for a new pool) draws thick lines from its first one.
@@ -916,6 +1015,7 @@ void TstTeachingWindow::presenterThickensLines()
     QCOMPARE(replayCharts->throughputChart()->lineWidth(ReplayCharts::RateLine), replayRate);
     QCOMPARE(replayCharts->coreChart()->lineWidth(0), replayCore / kPresenterLineScale);
     QCOMPARE(throughput->lineWidth(0), rate);
+    QCOMPARE(throughput->labelPointSize(), labels);
     QCOMPARE(perCore->lineWidth(0), core);
     QCOMPARE(late->lineWidth(0), 1.5);
     QCOMPARE(w->timeline()->outlineWidth(), 1.0);

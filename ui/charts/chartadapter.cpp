@@ -256,6 +256,11 @@ qreal ChartAdapter::lineWidth(int index) const
     return d->lines[std::size_t(index)].series->pen().widthF();
 }
 
+qreal ChartAdapter::labelPointSize() const
+{
+    return d->chart->legend()->font().pointSizeF();
+}
+
 void ChartAdapter::applyPens()
 {
     // Presenter mode (the dynamic property set by applyPresenterMode()):
@@ -503,7 +508,10 @@ QPixmap ChartAdapter::render()
 
 void ChartAdapter::changeEvent(QEvent* event)
 {
-    if (event->type() == QEvent::PaletteChange || event->type() == QEvent::StyleChange)
+    // Fonts too: presenter mode scales the window's font, and axes and the
+    // legend must grow with it (QChart does not follow widget fonts).
+    if (event->type() == QEvent::PaletteChange || event->type() == QEvent::StyleChange
+        || event->type() == QEvent::FontChange)
         applyPalette();
     QWidget::changeEvent(event);
 }

@@ -55,6 +55,9 @@ public:
     /// times kPresenterLineScale while the dynamic property "presenter" is
     /// set (presenter mode). 0 when there is no such line.
     qreal lineWidth(int index) const;
+    /// Point size of the legend's and the axes' labels (they follow the
+    /// widget's font, so presenter mode enlarges them).
+    qreal labelPointSize() const;
     /// Points currently kept by line `index` (for tests and tooltips).
     int pointCount(int index) const;
     double lastValue(int index) const;

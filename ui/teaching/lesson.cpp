@@ -593,9 +593,14 @@ LessonPanel::LessonPanel(QWidget* parent)
     buttons->addWidget(m_sweep);
     buttons->addWidget(m_reset);
     buttons->addStretch(1);
-    buttons->addWidget(m_reveal);
-    buttons->addWidget(m_explainButton);
     layout->addLayout(buttons);
+    // Observe and explain on a row of their own: the panel stays narrow
+    // enough for a projector's side column.
+    auto* steps = new QHBoxLayout;
+    steps->addStretch(1);
+    steps->addWidget(m_reveal);
+    steps->addWidget(m_explainButton);
+    layout->addLayout(steps);
 
     // Lesson 9: the run's futures delivered by .then() and whenAll on the
     // GUI thread, and its heartbeat; visible whatever is revealed.
