@@ -208,6 +208,7 @@ private:
     quint64 m_nextRunId = 1;
     bool m_collectAll = false;
     int m_activeTickMs = 33;
+    static constexpr int kActiveCpuPeriodMs = 100; // CPU sampled at 10 Hz during a run
     int m_idleTickMs = 100;
 };
 

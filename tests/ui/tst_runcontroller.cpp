@@ -3,6 +3,7 @@
 // batch per tick. No fixed sleeps: QSignalSpy + QTRY_* on observable state.
 #include <runcontroller.h>
 
+#include <poolscope/cpusampler.h>
 #include <poolscope/executor.h>
 #include <poolscope/traceexport.h>
 
@@ -74,6 +75,7 @@ private slots:
     void stopStopsRunningTasks();
     void stopWhilePausedEndsTheRun();
     void resizeMessagesOnlyForAPoolThatRan();
+    void cpuSampledAtTenHertzDuringARun();
     void workerLifecycle();
     void invalidSpecIsRefused_data();
     void invalidSpecIsRefused();
@@ -297,6 +299,27 @@ void TstRunController::stopWhilePausedEndsTheRun()
     QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 2, 1, QStringLiteral("thread"), 1)));
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
     QCOMPARE(summaryAt(finished, 1).succeeded, 2);
+}
+
+// A short run still gets a CPU curve: /proc/stat is read every 100 ms while
+// something runs (every 500 ms when idle).
+void TstRunController::cpuSampledAtTenHertzDuringARun()
+{
+    RunController c;
+    QSignalSpy finished(&c, &RunController::runFinished);
+    int fresh = 0;
+    bool running = false;
+    connect(&c, &RunController::snapshotReady, &c, [&](const Snapshot& s) {
+        if (running && s.cpuFresh && s.cpu.valid)
+            ++fresh;
+    });
+    QVERIFY(c.start(makeSpec(QStringLiteral("sleep"), 2, 1500, QStringLiteral("thread"), 2)));
+    running = true;
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    running = false;
+    // 1.5 s: ~15 samples at 10 Hz, 3 at the idle rate.
+    QVERIFY2(fresh >= 8, qPrintable(QString::number(fresh)));
+    QCOMPARE(c.monitor()->options().cpuPeriodMs, CpuSampler::kDefaultPeriodMs); // idle again
 }
 
 // Status messages only for what happened: setting a fresh pool to another
