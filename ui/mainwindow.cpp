@@ -212,6 +212,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
             [this](quint64 id, const RunSpec& spec) {
                 RunInfo& info = m_runs[id];
                 info.spec = spec;
+                m_timeline->setFollowing(true); // a new run: watch it live
                 info.cpuBusySum = m_cpuBusySum;
                 info.cpuBusyTicks = m_cpuBusyTicks;
             });
@@ -415,6 +416,20 @@ void MainWindow::buildActions()
     connect(a, &QAction::toggled, this,
             [this](bool on) { m_futuresModel->setPythonErrorNames(on); });
 
+    a = makeAction(QStringLiteral("timelineLastRun"), tr("Timeline: zoom to the &last run"),
+                   QKeySequence(Qt::CTRL | Qt::Key_L));
+    connect(a, &QAction::triggered, this, [this] {
+        showDock(QStringLiteral("timelineDock"));
+        m_timeline->zoomToLastRun();
+    });
+    a = makeAction(QStringLiteral("timelineFit"), tr("Timeline: &fit everything"),
+                   QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_L));
+    connect(a, &QAction::triggered, this, [this] {
+        showDock(QStringLiteral("timelineDock"));
+        m_timeline->setFollowing(false);
+        m_timeline->fitToData();
+    });
+
     a = makeAction(QStringLiteral("resetLayout"), tr("&Reset layout"));
     connect(a, &QAction::triggered, this, &MainWindow::resetLayout);
 }
@@ -478,6 +493,8 @@ void MainWindow::buildMenus()
     view->addSeparator();
     view->addAction(action(QStringLiteral("recordLimit")));
     view->addAction(action(QStringLiteral("pythonErrors")));
+    view->addAction(action(QStringLiteral("timelineLastRun")));
+    view->addAction(action(QStringLiteral("timelineFit")));
     view->addAction(action(QStringLiteral("presenter")));
     view->addAction(action(QStringLiteral("resetLayout")));
 }
@@ -1484,6 +1501,13 @@ void MainWindow::onRunFinished(const RunSummary& summary)
     // limit, with exact totals).
     const std::shared_ptr<RunRecord> record = m_controller->monitor()->record();
     m_analysis->analyse(*record, ctx);
+    // The timeline stops following and keeps the finished run framed (it
+    // scrolled away within seconds); L or Ctrl+L brings it back.
+    if (!m_controller->isRunning()) {
+        const RunTotals& t = record->totals();
+        if (t.firstNs > 0 && t.lastEndNs > t.firstNs)
+            m_timeline->showRun(t.firstNs, t.lastEndNs);
+    }
     // In a lesson, the analysis is part of "observe": open it (as a tab).
     if (dock(QStringLiteral("lessonDock"))->isVisible())
         dock(QStringLiteral("analysisDock"))->show();

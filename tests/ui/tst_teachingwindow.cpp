@@ -197,6 +197,7 @@ private slots:
     void slowMotionLengthensTheSubmittedRun();
     void chunkedProcessRunFromTheWindow();
     void analysisGetsTheMachinesCpu();
+    void timelineKeepsTheFinishedRunFramed();
     void fitsClassroomScreens_data();
     void fitsClassroomScreens();
     void presenterHidesAdvancedControls();
@@ -852,6 +853,40 @@ void TstTeachingWindow::analysisGetsTheMachinesCpu()
     QCOMPARE(ctx.workers, 2);
     QVERIFY(ctx.cores >= 1);
     QVERIFY(!ctx.gil);
+}
+
+// The timeline followed "now", so a finished run scrolled away within
+// seconds. At the run's end it stops following and frames the run; the
+// next run follows again; Ctrl+L frames the last run after any zoom.
+void TstTeachingWindow::timelineKeepsTheFinishedRunFramed()
+{
+    auto w = makeWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    TimelineWidget* tl = w->timeline();
+    QVERIFY(tl->isFollowing());
+    const RunSummary s =
+        runToEnd(*w, spec(QStringLiteral("sleep"), 4, 200, QStringLiteral("thread"), 2));
+    QCOMPARE(s.succeeded, 4);
+    QVERIFY(!tl->isFollowing());
+    const RunTotals& t = w->controller()->monitor()->record()->totals();
+    QVERIFY(tl->viewStartNs() <= double(t.firstNs));
+    QVERIFY(tl->viewEndNs() >= double(t.lastEndNs));
+    QVERIFY(tl->viewEndNs() - tl->viewStartNs() < 1.2 * double(t.lastEndNs - t.firstNs));
+    const double start = tl->viewStartNs();
+    // Ticks go on while idle: the run stays where it is.
+    QSignalSpy views(w.get(), &MainWindow::viewsUpdated);
+    QTRY_VERIFY_WITH_TIMEOUT(views.count() >= 3, kLong);
+    QCOMPARE(tl->viewStartNs(), start);
+    tl->zoomOut();
+    tl->zoomOut();
+    QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::Key_L));
+    QCOMPARE(tl->viewStartNs(), start);
+    // A new run is watched live.
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->startSpec(spec(QStringLiteral("sleep"), 2, 300, QStringLiteral("thread"), 2)));
+    QVERIFY(tl->isFollowing());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_VERIFY(!tl->isFollowing());
 }
 
 void TstTeachingWindow::fitsClassroomScreens_data()

@@ -215,6 +215,8 @@ private slots:
     void keys_data();
     void keys();
     void endResumesFollowing();
+    void panningStopsAtTheData();
+    void finishedRunStaysFramed();
     void wheelZoomKeepsTimeUnderCursor();
     void wheelInFollowModeKeepsNowAtTheRight();
     void shiftWheelPans();
@@ -657,7 +659,8 @@ void TstTimeline::keys_data()
     QTest::newRow("ctrl+0") << int(Qt::Key_0) << Qt::KeyboardModifiers(Qt::ControlModifier) << 0.0
                             << 0 << true;
     QTest::newRow("left") << int(Qt::Key_Left) << Qt::KeyboardModifiers() << 1.0 << -1 << false;
-    QTest::newRow("right") << int(Qt::Key_Right) << Qt::KeyboardModifiers() << 1.0 << 1 << false;
+    // (at the live edge: nothing later to show, the view stays)
+    QTest::newRow("right") << int(Qt::Key_Right) << Qt::KeyboardModifiers() << 1.0 << 0 << false;
     QTest::newRow("shift+left") << int(Qt::Key_Left) << Qt::KeyboardModifiers(Qt::ShiftModifier)
                                 << 1.0 << -1 << false;
     QTest::newRow("f") << int(Qt::Key_F) << Qt::KeyboardModifiers() << 1.0 << 0 << false;
@@ -693,6 +696,7 @@ void TstTimeline::keys()
     }
     if (pan)
         QCOMPARE(w.viewStartNs() > start ? 1 : -1, pan);
+    QVERIFY(w.viewEndNs() <= double(w.nowNs()) + 20 * w.nsPerPixel()); // never past now
     if (following) // "now" stays at the right edge, whatever the zoom
         QVERIFY(w.timeToX(w.nowNs()) > w.plotRect().right() - 20);
 }
@@ -717,6 +721,60 @@ void TstTimeline::endResumesFollowing()
     QVERIFY(std::abs(w.timeToX(20 * kSec) - w.plotRect().right()) < 20);
     w.applySnapshot(run.tick(30 * kSec));
     QVERIFY(std::abs(w.timeToX(30 * kSec) - w.plotRect().right()) < 20);
+}
+
+// Panning overshot to -20 s before the first task; now it stops a margin
+// past the data on both sides, whatever the zoom.
+void TstTimeline::panningStopsAtTheData()
+{
+    TimelineWidget w;
+    w.resize(1000, 300);
+    LiveRun run;
+    feedTenSeconds(w, run);
+    w.setView(2.0 * kSec, 2e6); // 2 s shown
+    for (int i = 0; i < 50; ++i)
+        w.panBy(-1000);
+    const double first = w.viewStartNs(); // the first task starts at 1 s
+    QVERIFY2(first >= double(kSec) - 20 * w.nsPerPixel() && first <= double(kSec),
+             qPrintable(QString::number(first / 1e9)));
+    QVERIFY(w.timeToX(kSec) >= w.plotRect().left());
+    for (int i = 0; i < 50; ++i)
+        w.panBy(1000);
+    QVERIFY(w.viewEndNs() <= double(w.nowNs()) + 20 * w.nsPerPixel());
+    QVERIFY(w.viewEndNs() >= double(w.nowNs()));
+    // Zoomed out past the data: the first task stays at the left margin.
+    w.setView(0, 1e9);
+    w.panBy(-500);
+    QVERIFY(w.viewStartNs() >= double(kSec) - 20 * w.nsPerPixel());
+    QVERIFY(w.viewStartNs() <= double(kSec));
+    QVERIFY(!w.isFollowing());
+}
+
+// A run that ended stays framed: follow mode off, the view its span, new
+// ticks do not move it; L (zoomToLastRun) frames it again after a zoom.
+void TstTimeline::finishedRunStaysFramed()
+{
+    TimelineWidget w;
+    w.resize(1000, 300);
+    LiveRun run;
+    feedTenSeconds(w, run);
+    QVERIFY(w.isFollowing());
+    QSignalSpy following(&w, &TimelineWidget::followingChanged);
+    w.showRun(2 * kSec, 6 * kSec);
+    QVERIFY(!w.isFollowing());
+    QCOMPARE(following.count(), 1);
+    QVERIFY(w.viewStartNs() <= 2.0 * kSec && w.viewStartNs() > 1.9 * kSec);
+    QVERIFY(w.viewEndNs() >= 6.0 * kSec && w.viewEndNs() < 6.1 * kSec);
+    const double start = w.viewStartNs();
+    w.applySnapshot(run.tick(20 * kSec)); // time goes on, the run stays put
+    QCOMPARE(w.viewStartNs(), start);
+    w.zoomIn();
+    w.zoomIn();
+    QTest::keyClick(&w, Qt::Key_L);
+    QCOMPARE(w.viewStartNs(), start);
+    QVERIFY(w.zoomToLastRun());
+    TimelineWidget none;
+    QVERIFY(!none.zoomToLastRun());
 }
 
 void TstTimeline::wheelZoomKeepsTimeUnderCursor()
@@ -776,12 +834,21 @@ void TstTimeline::dragPans()
     const double npp = w.nsPerPixel();
     const QPoint from(600, w.laneRect(0).center().y());
     sendMouse(w, QEvent::MouseButtonPress, from, Qt::LeftButton, Qt::LeftButton);
-    sendMouse(w, QEvent::MouseMove, from + QPoint(-50, 0), Qt::NoButton, Qt::LeftButton);
-    sendMouse(w, QEvent::MouseMove, from + QPoint(-100, 0), Qt::NoButton, Qt::LeftButton);
-    sendMouse(w, QEvent::MouseButtonRelease, from + QPoint(-100, 0), Qt::LeftButton, Qt::NoButton);
+    // (dragging right shows earlier times; "now" is at the right edge, so
+    // later would be past the data)
+    sendMouse(w, QEvent::MouseMove, from + QPoint(50, 0), Qt::NoButton, Qt::LeftButton);
+    sendMouse(w, QEvent::MouseMove, from + QPoint(100, 0), Qt::NoButton, Qt::LeftButton);
+    sendMouse(w, QEvent::MouseButtonRelease, from + QPoint(100, 0), Qt::LeftButton, Qt::NoButton);
     QVERIFY(!w.isFollowing());
-    QVERIFY(std::abs(w.viewStartNs() - (start + 100 * npp)) < 1);
+    QVERIFY(std::abs(w.viewStartNs() - (start - 100 * npp)) < 1);
     QCOMPARE(clicked.count(), 0); // a drag is not a click
+    // Dragging far left stops a margin past "now"; far right, a margin
+    // before the first task.
+    sendMouse(w, QEvent::MouseButtonPress, from, Qt::LeftButton, Qt::LeftButton);
+    sendMouse(w, QEvent::MouseMove, from + QPoint(-900, 0), Qt::NoButton, Qt::LeftButton);
+    sendMouse(w, QEvent::MouseButtonRelease, from + QPoint(-900, 0), Qt::LeftButton, Qt::NoButton);
+    QVERIFY(w.timeToX(w.nowNs()) >= w.plotRect().right() - 20);
+    QVERIFY(w.timeToX(w.nowNs()) <= w.plotRect().right());
 }
 
 void TstTimeline::clickEmitsTaskId_data()

@@ -718,7 +718,50 @@ void TimelineWidget::fitToData()
 void TimelineWidget::panBy(double pixels)
 {
     setFollowing(false);
-    setViewInternal(m_viewStart + pixels * m_nsPerPixel, m_nsPerPixel);
+    setViewInternal(clampedStart(m_viewStart + pixels * m_nsPerPixel, m_nsPerPixel), m_nsPerPixel);
+}
+
+double TimelineWidget::clampedStart(double startNs, double nsPerPixel) const
+{
+    // Panning stops a margin past the data on either side: it overshot to
+    // -20 s before the first task. A view wider than the data keeps the
+    // first task at its left margin.
+    if (spanCount() == 0 && nowNs() <= 0)
+        return startNs;
+    const int w = plotRect().width();
+    const int margin = std::min(kEdgeMarginPx, w / 10);
+    const double lo = double(dataStartNs()) - margin * nsPerPixel;
+    const double end = double(std::max(nowNs(), dataEndNs()));
+    const double hi = std::max(lo, end + margin * nsPerPixel - double(w) * nsPerPixel);
+    return std::clamp(startNs, lo, hi);
+}
+
+void TimelineWidget::frameRange(qint64 startNs, qint64 endNs)
+{
+    if (endNs <= startNs)
+        endNs = startNs + 1'000'000;
+    setFollowing(false);
+    const int w = plotRect().width();
+    const int margin = std::min(kEdgeMarginPx, w / 10);
+    const double npp = double(endNs - startNs) / double(std::max(1, w - 2 * margin));
+    setViewInternal(double(startNs) - margin * npp, npp);
+}
+
+void TimelineWidget::showRun(qint64 startNs, qint64 endNs)
+{
+    if (endNs <= startNs)
+        return;
+    m_lastRunStart = startNs;
+    m_lastRunEnd = endNs;
+    frameRange(startNs, endNs);
+}
+
+bool TimelineWidget::zoomToLastRun()
+{
+    if (m_lastRunEnd <= m_lastRunStart)
+        return false;
+    frameRange(m_lastRunStart, m_lastRunEnd);
+    return true;
 }
 
 // ------------------------------------------------------------------ geometry
@@ -1558,6 +1601,9 @@ void TimelineWidget::keyPressEvent(QKeyEvent* e)
     case Qt::Key_End:
         setFollowing(true);
         break;
+    case Qt::Key_L:
+        zoomToLastRun();
+        break;
     case Qt::Key_F:
         setFollowing(!m_following);
         break;
@@ -1594,7 +1640,9 @@ void TimelineWidget::mouseMoveEvent(QMouseEvent* e)
         setCursor(Qt::ClosedHandCursor);
     }
     if (m_dragging)
-        setViewInternal(m_pressViewStart - (pos.x() - m_pressPos.x()) * m_nsPerPixel, m_nsPerPixel);
+        setViewInternal(clampedStart(m_pressViewStart - (pos.x() - m_pressPos.x()) * m_nsPerPixel,
+                                     m_nsPerPixel),
+                        m_nsPerPixel);
     e->accept();
 }
 

@@ -27,7 +27,10 @@
 //
 // Input: zoom with the wheel, + / - keys, Ctrl+0 fits; pan by dragging,
 // Shift+wheel or the arrow keys; F toggles follow mode (keeps "now" at the
-// right edge; panning turns it off, End turns it back on). Hover shows a
+// right edge; panning turns it off, End turns it back on; panning stops a
+// margin past the data). L frames the last run (showRun(): the window calls
+// it when a run ends, so a finished run stays framed instead of scrolling
+// away). Hover shows a
 // tooltip; a click emits taskClicked(id) and shows the task's details.
 
 #include <poolscope/monitor.h>
@@ -168,7 +171,15 @@ public slots:
     /// Shows everything shown, from the first task to now.
     void fitToData();
     /// Moves the view by pixels (positive: later); turns follow mode off.
+    /// Stops a margin past the first task and "now".
     void panBy(double pixels);
+    /// Follow mode off, the view exactly [startNs, endNs] (plus margins).
+    void frameRange(qint64 startNs, qint64 endNs);
+    /// A run ended: remember it as the last run and frame it (follow mode
+    /// off, so it does not scroll away while the class looks at it).
+    void showRun(qint64 startNs, qint64 endNs);
+    /// Frames the last run given to showRun() (key L); false when none.
+    bool zoomToLastRun();
 
 signals:
     void taskClicked(quint64 id);
@@ -277,6 +288,9 @@ private:
     double m_viewStart = 0;
     double m_nsPerPixel = 10e9 / 1000; // 10 s across 1000 px
     bool m_following = true;
+    qint64 m_lastRunStart = 0; // showRun()
+    qint64 m_lastRunEnd = 0;
+    double clampedStart(double startNs, double nsPerPixel) const;
     bool m_liveBadge = true;
 
     // interaction
