@@ -892,7 +892,28 @@ void TstWorkloads::summariesOfNumbersMatchQt()
         a.append(std::ldexp(double(g() % 100'000), int(g() % 140) - 70));
         a.append(qint64(g()));
     }
-    for (double d : {0.0, -0.0, 1e-4, 1e16, 1e17, 1e21, -1e22, 5e-324, qInf(), -qInf()})
+    // and the edges of Qt's choice between decimal and exponent form (the
+    // shorter; decimal on a tie)
+    for (double d : {0.0,
+                     -0.0,
+                     1e-4,
+                     1e16,
+                     1e17,
+                     1e21,
+                     -1e22,
+                     5e-324,
+                     qInf(),
+                     -qInf(),
+                     123456789.123,
+                     1.791869701740036e20,
+                     1.5e20,
+                     1.5e-7,
+                     0.00015,
+                     1e-5,
+                     -1.25e-4,
+                     1.7976931348623157e308,
+                     -2.2250738585072014e-308,
+                     0.1})
         a.append(d);
     for (const QCborValue& v : a)
         QCOMPARE(cborSummary(v, 1000), v.toDiagnosticNotation(QCborValue::Compact));
