@@ -49,6 +49,9 @@ struct Summary {
     // Cores the rest of the machine kept busy during the run (/proc/stat's
     // busy time less this process's and its workers' CPU), averaged.
     double otherCores = 0;
+    // Process pool: time to start every worker, before the run's clock
+    // (-1: a pool started on demand).
+    double poolStartS = -1;
     quint64 droppedEvents = 0;
     // The run's record (what --csv and --trace write): rows held, the
     // sampling that says which, rows lost; note in words ("" = every task).
