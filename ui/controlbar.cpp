@@ -296,6 +296,9 @@ ControlBar::ControlBar(QWidget* parent)
     outer->setSpacing(2);
     // No constraint: the layout must not pin the bar at the wide minimum.
     outer->setSizeConstraint(QLayout::SetNoConstraint);
+    // The toolbar gives an expanding widget the whole row: the bar sees the
+    // window's width and goes back to one row when there is room for it.
+    setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     outer->addLayout(m_grid);
     outer->addWidget(m_hint);
     arrange(false);
@@ -379,16 +382,27 @@ QSize ControlBar::minimumSizeHint() const
     const QSize bt = m_buttons->minimumSizeHint();
     const int width = std::max(wl.width(), pl.width() + m_grid->horizontalSpacing() + bt.width())
                       + m.left() + m.right();
-    int height = wl.height() + m_grid->verticalSpacing() + std::max(pl.height(), bt.height())
-                 + m.top() + m.bottom();
-    if (!m_hint->isHidden())
-        height += layout()->spacing() + m_hint->minimumSizeHint().height();
-    return {width, height};
+    // The height is the current arrangement's: a wide bar is not made as
+    // tall as the narrow one (QWidgetItem expands the hint to the minimum).
+    return {width, layout()->minimumSize().height()};
 }
 
 QSize ControlBar::sizeHint() const
 {
-    return layout()->sizeHint();
+    // Ask for the one-row width even while in two rows: the toolbar gives a
+    // widget its hint when there is room (and more would not reach it), so
+    // this is how the bar gets back to one row on a wider window.
+    QSize h = layout()->sizeHint();
+    h.setWidth(std::max(h.width(), wideMinimumWidth()));
+    return h;
+}
+
+void ControlBar::changeEvent(QEvent* event)
+{
+    QWidget::changeEvent(event);
+    // Presenter mode changes fonts, not the width: re-decide.
+    if (event->type() == QEvent::FontChange || event->type() == QEvent::StyleChange)
+        arrange(width() < wideMinimumWidth());
 }
 
 bool ControlBar::isNarrow() const

@@ -74,6 +74,8 @@ public:
     QSize minimumSizeHint() const override;
     QSize sizeHint() const override;
     bool isNarrow() const;
+    /// Width the one-row arrangement needs; narrower, the bar uses two rows.
+    int wideMinimumWidth() const;
 
     /// The buttons trigger these actions (Start, Pause, Cancel, Stop, Shutdown).
     void setActions(const QList<QAction*>& actions);
@@ -125,10 +127,10 @@ signals:
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
+    void changeEvent(QEvent* event) override;
 
 private:
     void arrange(bool narrow);
-    int wideMinimumWidth() const;
     /// Explains refused keystrokes of an integer editor in refusedHint().
     void watchRefusedKeys(QAbstractSpinBox* box, const QString& label);
     void setRefused(const QString& text);

@@ -213,11 +213,11 @@ bool RunController::makePool(const PoolConfig& config)
             o.maxWorkers = config.workers;
         o.workerProgram = m_workerProgram;
         o.shutdownGrace = std::chrono::milliseconds(2000);
-        auto pool = std::make_unique<ProcessPoolExecutor>(o);
-        // The window shows the pool at its size from the start, and after a
-        // crash or a Stop (killed workers are replaced at once).
-        pool->prestart();
-        m_executor = std::move(pool);
+        // Workers start on demand as in Python (lesson 5 shows the first
+        // tasks waiting for them); one lost to a crash or a Stop is replaced
+        // at once, so the Workers panel shows the pool at its size again.
+        o.replaceLostWorkers = true;
+        m_executor = std::make_unique<ProcessPoolExecutor>(o);
     } else {
         ThreadPoolOptions o;
         if (config.workers > 0)
@@ -540,15 +540,7 @@ void RunController::cancelPending()
 
 void RunController::stop()
 {
-    cancelPending();
-    int n = 0;
-    for (auto& r : m_runs) {
-        for (qsizetype i = r->cursor; i < r->futures.size(); ++i) {
-            auto& f = r->futures[i];
-            if (f.isValid() && !f.done() && f.requestStop())
-                ++n;
-        }
-    }
+    const int n = stopRuns();
     // Stop ends the run: the queue is empty now, so a paused pool is
     // resumed, and the next Start runs at once instead of waiting silently.
     const bool wasPaused = m_executor && m_executor->isPaused();
@@ -560,11 +552,25 @@ void RunController::stop()
                            : QStringLiteral("asked %1 running task(s) to stop").arg(n));
 }
 
+int RunController::stopRuns()
+{
+    cancelPending();
+    int n = 0;
+    for (auto& r : m_runs) {
+        for (qsizetype i = r->cursor; i < r->futures.size(); ++i) {
+            auto& f = r->futures[i];
+            if (f.isValid() && !f.done() && f.requestStop())
+                ++n;
+        }
+    }
+    return n;
+}
+
 void RunController::shutdown()
 {
     if (!m_executor)
         return;
-    stop();
+    stopRuns();
     m_executor->shutdown(/*wait=*/false, /*cancelFutures=*/true);
     emit message(QStringLiteral("pool shut down; the next run starts a new one"));
 }

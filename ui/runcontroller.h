@@ -186,6 +186,8 @@ signals:
     void message(const QString& text);
 
 private:
+    /// Cancels pending tasks and asks running ones to stop; how many running.
+    int stopRuns();
     struct Run;
     QString poolProblem(const PoolConfig& want) const;
     bool needsNewPool(const PoolConfig& want) const;

@@ -135,6 +135,7 @@ struct ProcWorker {
     bool ready = false;    // under m: said hello back
     bool exitSent = false; // under m: asked to leave
     bool retire = false;   // under m: leave when idle
+    bool broke = false;    // under m: killed for breaking the protocol (a failure)
     QString killReason;    // set when we terminate it on purpose
     int tasksRun = 0;
     qint64 pid = 0; // under m
@@ -250,6 +251,7 @@ public:
     int inflightTotal = 0;   // dispatched, not finished
     int startupFailures = 0; // consecutive workers that died before ready
     bool keepFull = false;   // prestart(): keep maxWorkers workers, not only on demand
+    int mostLive = 0;        // replaceLostWorkers: the most live workers the pool has had
     std::atomic<quint64> cancelledPending{0};
     bool recording = false; // a Monitor records the pool: stage every finished task
     // Rows staged under m (the supervisor's frames, failures of the pool).
@@ -346,6 +348,12 @@ public:
                 spawnLocked();
             return;
         }
+        if (opts.replaceLostWorkers && !shutdown && !broken) {
+            // Back up to the most workers it has had: lost ones are replaced
+            // at once, new ones still start on demand (below).
+            for (const int want = std::min(mostLive, maxWorkers); live < want; ++live)
+                spawnLocked();
+        }
         // As Python's pool: a task that finds no idle worker gets a new one
         // (up to maxWorkers). Idle = holding nothing (a starting worker
         // holds nothing yet and counts). Pipelining fills busy workers
@@ -364,6 +372,7 @@ public:
             ++live;
             ++idle;
         }
+        mostLive = std::max(mostLive, live);
     }
 
     void spawnLocked()
@@ -754,6 +763,7 @@ public:
         const QString text =
             QStringLiteral("worker %1 (pid %2) %3").arg(w->slot->index).arg(w->pid).arg(why);
         qWarning("poolscope: %s; replacing it", qPrintable(text));
+        w->broke = true;
         abortRunningLocked(w, std::make_exception_ptr(WorkerCrashed(text.toStdString())), false,
                            text, complete, /*hard=*/true);
     }
@@ -921,10 +931,11 @@ public:
         }
         w->inflight.clear();
         WorkerSlot& slot = *w->slot;
-        // Asked to go (retire, recycle, terminateLocked) or torn down: retired;
-        // anything else is a crash.
-        const bool onPurpose =
-            stopping || slot.state.load(std::memory_order_relaxed) == int(WorkerState::Retiring);
+        // Asked to go (retire, recycle: exitSent), killed on purpose with its
+        // task (timeout, cancel, stop: killReason) or torn down: retired. A
+        // crash, also of a worker marked to retire after its task, and a
+        // worker that broke the protocol: dead.
+        const bool onPurpose = stopping || w->exitSent || (!w->killReason.isEmpty() && !w->broke);
         slot.state.store(int(onPurpose ? WorkerState::Retired : WorkerState::Dead),
                          std::memory_order_relaxed);
         slot.currentTask.store(0, std::memory_order_relaxed);

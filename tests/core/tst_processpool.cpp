@@ -340,6 +340,57 @@ private slots:
         }
     }
 
+    // A lost worker is replaced at once with replaceLostWorkers (back to the
+    // most the pool had), and only when the next task needs one without it
+    // (Python's on-demand start). The monitor sees the crashed one as Dead,
+    // a recycled one as Retired.
+    void lostWorkersReplaced_data()
+    {
+        QTest::addColumn<bool>("replace");
+        QTest::newRow("on demand (Python)") << false;
+        QTest::newRow("replaceLostWorkers") << true;
+    }
+    void lostWorkersReplaced()
+    {
+        QFETCH(bool, replace);
+        ProcessPoolOptions o = opts(2);
+        o.replaceLostWorkers = replace;
+        ProcessPoolExecutor pool(o);
+        Monitor monitor;
+        monitor.attach(&pool);
+        // Every snapshot, the monitor's own timer's too: an ended worker is
+        // reported in one snapshot only.
+        QSet<int> states;
+        auto note = [&](const Snapshot& s) {
+            for (const WorkerInfo& w : s.workers)
+                states.insert(int(w.state));
+        };
+        connect(&monitor, &Monitor::snapshotReady, &monitor, note);
+        auto tick = [&] { note(monitor.tick()); };
+        // Two tasks at once: two workers.
+        std::vector<Future<qint64>> two{pool.submit(&sleepThenPid, qint64(200)),
+                                        pool.submit(&sleepThenPid, qint64(200))};
+        QVERIFY(two[0].result(20s) != two[1].result(20s));
+        QCOMPARE(pool.workerCount(), 2);
+        auto bad = pool.submit(&exitWith, qint64(3));
+        QVERIFY_THROWS_EXCEPTION(WorkerCrashed, bad.result(20s));
+        QTRY_VERIFY_WITH_TIMEOUT((tick(), states.contains(int(WorkerState::Dead))), 20000);
+        QVERIFY(!states.contains(int(WorkerState::Retired)));
+        if (replace) {
+            QTRY_COMPARE_WITH_TIMEOUT(pool.workerCount(), 2, 20000);
+            QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        } else {
+            QTRY_COMPARE_WITH_TIMEOUT(pool.workerCount(), 1, 20000);
+        }
+        // Shrinking retires one: Retired, not Dead.
+        states.clear();
+        pool.setMaxWorkers(1);
+        QTRY_VERIFY_WITH_TIMEOUT((tick(), states.contains(int(WorkerState::Retired))) || !replace,
+                                 20000);
+        QVERIFY(!states.contains(int(WorkerState::Dead)));
+        QCOMPARE(pool.submit(&addInts, 1, 2).result(20s), qint64(3));
+    }
+
     void crashFailsOnlyItsTask_data()
     {
         QTest::addColumn<QString>("task");

@@ -317,8 +317,9 @@ void TstRunController::cpuSampledAtTenHertzDuringARun()
     running = true;
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
     running = false;
-    // 1.5 s: ~15 samples at 10 Hz, 3 at the idle rate.
-    QVERIFY2(fresh >= 8, qPrintable(QString::number(fresh)));
+    // 1.5 s: ~11 samples at 10 Hz (read at the first 33 ms tick after each
+    // 100 ms), 3 at the idle rate.
+    QVERIFY2(fresh >= 6, qPrintable(QString::number(fresh)));
     QCOMPARE(c.monitor()->options().cpuPeriodMs, CpuSampler::kDefaultPeriodMs); // idle again
 }
 

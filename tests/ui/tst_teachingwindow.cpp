@@ -894,9 +894,13 @@ void TstTeachingWindow::fitsClassroomScreens_data()
     QTest::addColumn<QString>("mode");
     QTest::addColumn<QString>("workload"); // "" = the default; "lesson N" opens lesson N
     for (const char* mode : {"normal", "presenter"}) {
-        for (const Workload& wl : Workloads::all())
+        for (const Workload& wl : Workloads::all()) {
+            // presenter: the workloads with the most knobs (the widest bars)
+            if (QLatin1String(mode) == QLatin1String("presenter") && wl.knobs.size() < 3)
+                continue;
             QTest::newRow(qPrintable(QStringLiteral("%1, %2").arg(QLatin1String(mode), wl.name)))
                 << QString::fromLatin1(mode) << wl.name;
+        }
         for (const Lesson& l : LessonLibrary::all())
             QTest::newRow(
                 qPrintable(QStringLiteral("%1, lesson %2").arg(QLatin1String(mode)).arg(l.number)))
@@ -929,7 +933,7 @@ void TstTeachingWindow::fitsClassroomScreens()
              qPrintable(QStringLiteral("minimum %1x%2").arg(min.width()).arg(min.height())));
     // On each classroom screen: the window takes it, and nothing lies
     // outside it (panels that are short of room scroll inside themselves).
-    for (const QSize screen : {QSize(1280, 720), QSize(1366, 768), QSize(1920, 1080)}) {
+    for (const QSize screen : {QSize(1280, 720), QSize(1920, 1080)}) {
         w->resize(screen);
         QTRY_COMPARE(w->size(), screen);
         QApplication::processEvents(); // the controls re-arrange, the toolbar follows
@@ -966,7 +970,13 @@ void TstTeachingWindow::fitsClassroomScreens()
             auto* button = w->controlBar()->findChild<QWidget*>(QLatin1String(b));
             QVERIFY2(button && button->isVisible(), b);
         }
-        QCOMPARE(w->controlBar()->isNarrow(), w->controlBar()->width() < 1100);
+        // One row when it fits, two when not; on 1920 px the normal bar has room.
+        ControlBar* cb = w->controlBar();
+        QCOMPARE(cb->isNarrow(), cb->width() < cb->wideMinimumWidth());
+        if (screen.width() == 1920 && mode == QLatin1String("normal"))
+            QVERIFY2(
+                !cb->isNarrow(),
+                qPrintable(QStringLiteral("%1 < %2").arg(cb->width()).arg(cb->wideMinimumWidth())));
     }
 }
 

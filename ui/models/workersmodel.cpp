@@ -33,12 +33,13 @@ bool WorkersModel::sameDisplay(const WorkerInfo& a, const WorkerInfo& b)
 
 bool WorkersModel::keyLess(const WorkerInfo& a, const WorkerInfo& b)
 {
-    // Live workers first; ended ones (retired, dead) below them until their
-    // rows linger out.
-    if (hasEnded(a.state) != hasEnded(b.state))
-        return hasEnded(b.state);
+    // By host (an MPI pool's hosts stay one group each), then live workers
+    // first: ended ones (retired, dead) below them until their rows linger
+    // out.
     if (a.host != b.host)
         return a.host < b.host;
+    if (hasEnded(a.state) != hasEnded(b.state))
+        return hasEnded(b.state);
     if (a.rank != b.rank)
         return a.rank < b.rank;
     return a.index < b.index;

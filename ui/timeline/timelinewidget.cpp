@@ -726,7 +726,7 @@ double TimelineWidget::clampedStart(double startNs, double nsPerPixel) const
     // Panning stops a margin past the data on either side: it overshot to
     // -20 s before the first task. A view wider than the data keeps the
     // first task at its left margin.
-    if (spanCount() == 0 && nowNs() <= 0)
+    if (spanCount() == 0) // nothing to stop at
         return startNs;
     const int w = plotRect().width();
     const int margin = std::min(kEdgeMarginPx, w / 10);

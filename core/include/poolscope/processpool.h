@@ -51,6 +51,12 @@ struct ProcessPoolOptions {
     /// IsolateTask (default): a dead worker fails only the task it held.
     /// BreakPool: like Python, the pool breaks and every pending future fails.
     enum class CrashPolicy { IsolateTask, BreakPool } crashPolicy = CrashPolicy::IsolateTask;
+    /// Workers are started on demand, as in Python. With this on, a worker
+    /// lost to a crash, a kill or recycling is replaced at once, back up to
+    /// the most workers the pool has had (at most maxWorkers), instead of
+    /// when the next task needs it: a monitor showing the pool sees it at
+    /// its size again. (prestart() keeps maxWorkers from the start.)
+    bool replaceLostWorkers = false;
     /// Tasks sent ahead to each worker so it never waits for the parent.
     /// From 2 up this is the minimum: when the tasks run so far were short,
     /// each worker is sent about 2 ms of work ahead (by their average run
