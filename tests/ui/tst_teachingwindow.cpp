@@ -881,6 +881,15 @@ void TstTeachingWindow::timelineKeepsTheFinishedRunFramed()
     tl->zoomOut();
     QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::Key_L));
     QCOMPARE(tl->viewStartNs(), start);
+    // Ctrl+Shift+L fits everything: the run and "now", not following.
+    tl->zoomIn();
+    tl->zoomIn();
+    QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_L));
+    QVERIFY(!tl->isFollowing());
+    QVERIFY(tl->viewStartNs() <= double(t.firstNs));
+    QVERIFY(tl->viewEndNs() >= double(tl->nowNs()));
+    QTest::keySequence(w.get(), QKeySequence(Qt::CTRL | Qt::Key_L));
+    QCOMPARE(tl->viewStartNs(), start);
     // A new run is watched live.
     QSignalSpy finished(w->controller(), &RunController::runFinished);
     QVERIFY(w->startSpec(spec(QStringLiteral("sleep"), 2, 300, QStringLiteral("thread"), 2)));
