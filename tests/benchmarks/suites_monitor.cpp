@@ -206,6 +206,8 @@ void tickCostSuite(Context& ctx)
             Feeder feed(pool);
             timer.start();
             spinEventLoop(runMs);
+            while (wall.empty() && t.seconds() < 20.0) // a slow build: see loopLagSuite
+                spinEventLoop(33);
             timer.stop();
             feed.stop();
         }
@@ -240,6 +242,7 @@ void tickCostSuite(Context& ctx)
 
 void loopLagSuite(Context& ctx)
 {
+    constexpr std::size_t kMinLagSamples = 6;
     if (!ctx.wants("monitor.loop_lag_p99"))
         return;
     const int runMs = ctx.quick ? 300 : 3000;
@@ -271,13 +274,19 @@ void loopLagSuite(Context& ctx)
             clock.start();
             probe.start();
             spinEventLoop(runMs);
+            // A slow (debug, sanitised or loaded) build may turn the loop so
+            // rarely that the short --quick run holds too few intervals for a
+            // percentile: keep measuring, under the same load, until it does.
+            // A stalled loop then shows as lateness, not as a failed suite.
+            while (lateMs.size() < kMinLagSamples && t.seconds() < 20.0)
+                spinEventLoop(16);
             probe.stop();
             feed.stop();
         }
         const double secs = t.seconds();
         const double rate = double(pool.counters().completed() - done0) / secs;
         mon.detach();
-        require(lateMs.size() > 5, "the 16 ms timer fired");
+        require(lateMs.size() >= kMinLagSamples, "the 16 ms timer fired 6 times in 20 s");
         if (r == 0)
             continue;
         p99.add(percentile(lateMs, 99));
