@@ -52,12 +52,61 @@ qint64 runStart(const TaskSpan& s)
     return s.enqueueNs > 0 && s.enqueueNs <= s.startNs ? s.enqueueNs : s.startNs;
 }
 
+/// One worker's tasks in start order, as (submit, start, end): adds the gaps
+/// between runStart, the tasks and runEnd to overhead (the next task was
+/// already submitted) or idle (it was not yet, or nothing followed).
+struct LaneGaps {
+    qint64 prevEnd;
+    qint64 overhead = 0;
+    qint64 idle = 0;
+
+    explicit LaneGaps(qint64 runStart)
+        : prevEnd(runStart)
+    {}
+    void task(qint64 submit, qint64 start, qint64 end)
+    {
+        if (start > prevEnd) {
+            // Unknown submit times (0) count the whole gap as idle.
+            const qint64 ready = submit > 0 ? std::clamp(submit, prevEnd, start) : start;
+            idle += ready - prevEnd;
+            overhead += start - ready;
+        }
+        prevEnd = std::max(prevEnd, end);
+    }
+    void finish(qint64 runEnd) { idle += std::max<qint64>(0, runEnd - prevEnd); }
+};
+
 template<class Container>
 TimeDecomposition decomposeAll(const Container& spans)
 {
     TimeDecomposition d;
     for (const TaskSpan& s : spans)
         d += decompose(s);
+    qint64 begin = std::numeric_limits<qint64>::max();
+    qint64 end = std::numeric_limits<qint64>::min();
+    QHash<int, std::vector<const TaskSpan*>> byWorker;
+    for (const TaskSpan& s : spans) {
+        if (!s.started)
+            continue;
+        begin = std::min(begin, runStart(s));
+        end = std::max(end, s.endNs);
+        byWorker[s.worker].push_back(&s);
+    }
+    // Worker -1 (unknown, as in other tools' traces) is many lanes in one.
+    if (byWorker.isEmpty() || byWorker.contains(-1))
+        return d;
+    d.overheadNs = d.idleNs = 0;
+    d.workers = int(byWorker.size());
+    for (auto& lane : byWorker) {
+        std::sort(lane.begin(), lane.end(),
+                  [](const TaskSpan* a, const TaskSpan* b) { return a->startNs < b->startNs; });
+        LaneGaps g(begin);
+        for (const TaskSpan* s : lane)
+            g.task(s->enqueueNs, s->startNs, s->endNs);
+        g.finish(end);
+        d.overheadNs += g.overhead;
+        d.idleNs += g.idle;
+    }
     return d;
 }
 
@@ -73,6 +122,10 @@ TimeDecomposition& TimeDecomposition::operator+=(const TimeDecomposition& o)
     waitingNs += o.waitingNs;
     unmeasuredNs += o.unmeasuredNs;
     tasks += o.tasks;
+    const bool both = hasWorkerTime() && o.hasWorkerTime();
+    overheadNs = both ? overheadNs + o.overheadNs : -1;
+    idleNs = both ? idleNs + o.idleNs : -1;
+    workers = both ? workers + o.workers : 0;
     return *this;
 }
 
@@ -418,6 +471,22 @@ TimeDecomposition decompose(const RunRecord& record)
     d.cpuNs = t.cpuNs;
     d.waitingNs = t.waitingNs;
     d.unmeasuredNs = t.unmeasuredNs;
+    // Gaps need every task of a lane: a sample would call its holes overhead.
+    if (!record.stats().complete() || t.wallNs() <= 0 || record.workers().contains(-1))
+        return d;
+    d.overheadNs = d.idleNs = 0;
+    for (qint32 w : record.workers()) {
+        const std::vector<quint32>* rows = record.laneRows(w);
+        if (!rows || rows->empty())
+            continue;
+        ++d.workers;
+        LaneGaps g(t.firstNs);
+        for (quint32 r : *rows)
+            g.task(record.submitNs(r), record.startNs(r), record.endNs(r));
+        g.finish(t.lastEndNs);
+        d.overheadNs += g.overhead;
+        d.idleNs += g.idle;
+    }
     return d;
 }
 

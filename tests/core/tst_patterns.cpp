@@ -3,10 +3,12 @@
 // run must give no hint at all.
 
 #include <poolscope/patterns.h>
+#include <poolscope/recording.h>
 
 #include <QtTest>
 
 #include <functional>
+#include <limits>
 
 using namespace poolscope;
 
@@ -181,7 +183,17 @@ private slots:
         TimeDecomposition sum;
         for (const auto& s : spans)
             sum += decompose(s);
-        QCOMPARE(run, sum);
+        QCOMPARE(run.totalNs(), sum.totalNs());
+        QCOMPARE(run.cpuNs, sum.cpuNs);
+        QCOMPARE(run.queuedNs, sum.queuedNs);
+        QVERIFY(!sum.hasWorkerTime()); // single tasks have no lanes
+        // worker time over kT0..kT0+115 ms: worker 0 waits 5 ms for its first
+        // task (submitted at kT0: overhead), worker 1 is idle its last 15 ms
+        QVERIFY(run.hasWorkerTime());
+        QCOMPARE(run.workers, 2);
+        QCOMPARE(run.overheadNs, 5 * kMs);
+        QCOMPARE(run.idleNs, 15 * kMs);
+        QCOMPARE(run.workerTimeNs(), 2 * 115 * kMs);
         QCOMPARE(run.tasks, qint64(3));
         QCOMPARE(run.queuedNs, 5 * kMs + 0 + 105 * kMs);
         QCOMPARE(run.gilWaitNs, 34 * kMs);
@@ -195,6 +207,77 @@ private slots:
         QCOMPARE(run.totalNs(), queuedPlusRun);
         // the deque overload (Monitor::spanHistory()) agrees
         QCOMPARE(decompose(std::deque<TaskSpan>(spans.begin(), spans.end())), run);
+    }
+
+    void workerTime_data()
+    {
+        QTest::addColumn<Builder>("build");
+        QTest::addColumn<qint64>("overhead");
+        QTest::addColumn<qint64>("idle");
+        QTest::addColumn<bool>("known");
+
+        QTest::newRow("back to back, all submitted at once: every gap is overhead")
+            << Builder([] { return backToBack(2, 2, 3, 10 * kMs, kMs, 1.0); }) << 6 * kMs
+            << qint64(0) << true;
+        QTest::newRow("a late submit: idle until it, overhead after") << Builder([] {
+            Built b;
+            b.spans = {span(1, 0, kT0, kT0 + 10 * kMs, 10 * kMs),
+                       span(2, 0, kT0 + 32 * kMs, kT0 + 40 * kMs, 8 * kMs, 0, kT0 + 30 * kMs)};
+            return b;
+        }) << 2 * kMs << 20 * kMs << true;
+        QTest::newRow("submit unknown: the gap is idle") << Builder([] {
+            Built b;
+            b.spans = {span(1, 0, kT0, kT0 + 10 * kMs, 10 * kMs),
+                       span(2, 0, kT0 + 32 * kMs, kT0 + 40 * kMs, 8 * kMs, 0, 0)};
+            return b;
+        }) << qint64(0) << 22 * kMs << true;
+        QTest::newRow("a short lane is idle to the run's end") << Builder([] {
+            Built b;
+            b.spans = {span(1, 0, kT0, kT0 + 100 * kMs, kMs), span(2, 1, kT0, kT0 + 10 * kMs, kMs)};
+            return b;
+        }) << qint64(0) << 90 * kMs << true;
+        QTest::newRow("worker unknown (-1): no worker time") << Builder([] {
+            Built b;
+            b.spans = {span(1, -1, kT0, kT0 + 10 * kMs, kMs),
+                       span(2, -1, kT0, kT0 + 10 * kMs, kMs)};
+            return b;
+        }) << qint64(-1) << qint64(-1) << false;
+    }
+    void workerTime()
+    {
+        QFETCH(Builder, build);
+        QFETCH(qint64, overhead);
+        QFETCH(qint64, idle);
+        QFETCH(bool, known);
+        const Built b = build();
+        const TimeDecomposition d = decompose(b.spans);
+        QCOMPARE(d.hasWorkerTime(), known);
+        QCOMPARE(d.overheadNs, overhead);
+        QCOMPARE(d.idleNs, idle);
+        if (known) {
+            qint64 first = std::numeric_limits<qint64>::max(), last = 0;
+            QSet<int> workers;
+            for (const TaskSpan& s : b.spans) {
+                first = std::min(first, s.enqueueNs > 0 ? s.enqueueNs : s.startNs);
+                last = std::max(last, s.endNs);
+                workers.insert(s.worker);
+            }
+            // every worker's whole wall time is in exactly one part
+            QCOMPARE(d.workerTimeNs(), qint64(workers.size()) * (last - first));
+        }
+        // A complete record gives the same; a sample cannot (its holes are
+        // not overhead), and says nothing rather than guessing.
+        RunRecord complete;
+        RunRecord sampled(RunRecord::kDefaultLimit, 2);
+        for (const TaskSpan& s : b.spans) {
+            complete.add(s);
+            sampled.add(s);
+        }
+        const TimeDecomposition fromRecord = decompose(complete);
+        QCOMPARE(fromRecord.overheadNs, d.overheadNs);
+        QCOMPARE(fromRecord.idleNs, d.idleNs);
+        QCOMPARE(fromRecord.workers, d.workers);
+        QVERIFY(!decompose(sampled).hasWorkerTime());
     }
 
     // ------------------------------------------------------------------ facts

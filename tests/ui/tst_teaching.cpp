@@ -24,6 +24,7 @@
 #include <poolscope/traceexport.h>
 #include <poolscope/workloads.h>
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
@@ -1166,6 +1167,61 @@ private slots:
         QVERIFY(!bar.grab().isNull()); // paints without data issues
         bar.clear();
         QCOMPARE(bar.decomposition().totalNs(), 0);
+    }
+
+    void decompositionBarWorkerTime()
+    {
+        DecompositionBar bar;
+        TimeDecomposition d;
+        d.tasks = 4;
+        d.queuedNs = 800 * kMs; // not worker time
+        d.cpuNs = 100 * kMs;
+        d.waitingNs = 20 * kMs;
+        d.overheadNs = 60 * kMs;
+        d.idleNs = 20 * kMs;
+        d.workers = 2;
+        bar.setDecomposition(d);
+        QCOMPARE(bar.shownView(), DecompositionBar::View::WorkerTime);
+        QStringList names;
+        double sum = 0;
+        for (const auto& s : bar.segments()) {
+            names << s.name;
+            sum += s.fraction;
+        }
+        QCOMPARE(names,
+                 (QStringList{"CPU", "GIL wait", "waiting", "not measured", "overhead", "idle"}));
+        QCOMPARE(sum, 1.0);
+        QCOMPARE(bar.segments().at(4).fraction, 0.3); // 60 of 200 ms of worker time
+        QVERIFY2(bar.legendText().contains(QStringLiteral("overhead 30%")),
+                 qPrintable(bar.legendText()));
+        QVERIFY(!bar.legendText().contains(QStringLiteral("queued")));
+        QVERIFY2(bar.queueText().contains(QStringLiteral("800")), qPrintable(bar.queueText()));
+        QVERIFY(bar.toolTip().contains(QStringLiteral("2 worker(s)")));
+        // the task view: queue first, no overhead
+        bar.setView(DecompositionBar::View::TaskTime);
+        QCOMPARE(bar.segments().first().name, QStringLiteral("queued"));
+        QVERIFY(bar.queueText().isEmpty());
+        // without worker time (a sample, a trace without workers) the task
+        // view is shown whatever was asked
+        bar.setView(DecompositionBar::View::WorkerTime);
+        d.overheadNs = d.idleNs = -1;
+        bar.setDecomposition(d);
+        QCOMPARE(bar.shownView(), DecompositionBar::View::TaskTime);
+        QCOMPARE(bar.segments().first().name, QStringLiteral("queued"));
+
+        // the panel's switch and its queue line
+        AnalysisPanel panel;
+        d.overheadNs = 60 * kMs;
+        d.idleNs = 20 * kMs;
+        panel.setResults(d, {});
+        auto* queue = panel.findChild<QLabel*>(QStringLiteral("decompositionQueue"));
+        auto* taskView = panel.findChild<QCheckBox*>(QStringLiteral("decompositionTaskView"));
+        QVERIFY(queue && taskView);
+        QVERIFY(!queue->isHidden());
+        QVERIFY(queue->text().contains(QStringLiteral("queue")));
+        taskView->setChecked(true);
+        QCOMPARE(panel.bar()->shownView(), DecompositionBar::View::TaskTime);
+        QVERIFY(queue->isHidden());
     }
 
     void analysisPanel()

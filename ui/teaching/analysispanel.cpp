@@ -2,6 +2,8 @@
 
 #include "teaching/decompositionbar.h"
 
+#include <QCheckBox>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QVBoxLayout>
 
@@ -15,10 +17,27 @@ AnalysisPanel::AnalysisPanel(QWidget* parent)
     QFont f = heading->font();
     f.setBold(true);
     heading->setFont(f);
-    layout->addWidget(heading);
+    m_taskView = new QCheckBox(tr("Count the queue wait"), this);
+    m_taskView->setObjectName(QStringLiteral("decompositionTaskView"));
+    m_taskView->setToolTip(tr("Off: where the workers' time went (CPU, GIL wait, waiting, "
+                              "overhead between tasks, idle).\nOn: the time of every task summed, "
+                              "its wait in the queue included."));
+    auto* top = new QHBoxLayout;
+    top->addWidget(heading, 1);
+    top->addWidget(m_taskView);
+    layout->addLayout(top);
     m_bar = new DecompositionBar(this);
     m_bar->setObjectName(QStringLiteral("decompositionBar"));
     layout->addWidget(m_bar);
+    m_queueLabel = new QLabel(this);
+    m_queueLabel->setObjectName(QStringLiteral("decompositionQueue"));
+    m_queueLabel->setWordWrap(true);
+    layout->addWidget(m_queueLabel);
+    connect(m_taskView, &QCheckBox::toggled, this, [this](bool on) {
+        m_bar->setView(on ? DecompositionBar::View::TaskTime : DecompositionBar::View::WorkerTime);
+        m_queueLabel->setText(m_bar->queueText());
+        m_queueLabel->setVisible(!m_queueLabel->text().isEmpty());
+    });
     m_hintsLabel = new QLabel(this);
     m_hintsLabel->setObjectName(QStringLiteral("hintsLabel"));
     m_hintsLabel->setWordWrap(true);
@@ -43,6 +62,8 @@ void AnalysisPanel::setResults(const TimeDecomposition& decomposition,
                                const QList<PatternHint>& hints)
 {
     m_bar->setDecomposition(decomposition);
+    m_queueLabel->setText(m_bar->queueText());
+    m_queueLabel->setVisible(!m_queueLabel->text().isEmpty());
     m_hints = hints;
     if (decomposition.tasks == 0) {
         m_hintsLabel->setText(tr("<i>Run something: the hints appear when tasks finish.</i>"));

@@ -14,6 +14,7 @@
 
 #include <vector>
 
+class QCheckBox;
 class QLabel;
 
 namespace poolscope {
@@ -41,6 +42,8 @@ public:
 
 private:
     DecompositionBar* m_bar = nullptr;
+    QCheckBox* m_taskView = nullptr; // "count the queue wait": the bar's task view
+    QLabel* m_queueLabel = nullptr;  // the queue wait, said apart in the worker view
     QLabel* m_hintsLabel = nullptr;
     QList<PatternHint> m_hints;
 };

@@ -36,6 +36,17 @@ namespace poolscope {
 ///              sleeping, or runnable but preempted (another thread had the core).
 /// Tasks whose CPU time was not measured (TaskSpan::cpuNs < 0) put their run
 /// time minus GIL wait into unmeasuredNs instead of guessing.
+///
+/// Worker time, the other view (known when every task of the run is at hand,
+/// -1 otherwise): each worker's share of the run's wall time (earliest submit
+/// to last end) is its tasks' run time (gilWait + cpu + waiting + unmeasured)
+/// plus the gaps between them, split at the next task's submit time:
+///   overhead = a gap while the worker's next task had already been submitted:
+///              hand-over, wake-up, the future and the telemetry, start-up;
+///   idle     = a gap with nothing submitted for it yet, and after its last task.
+/// This is what lesson 7 (docs/lessons.md) teaches: per-task overhead is
+/// invisible in the task view, where queue wait dominates any batch larger
+/// than the pool.
 struct TimeDecomposition {
     qint64 queuedNs = 0;
     qint64 gilWaitNs = 0;
@@ -43,18 +54,30 @@ struct TimeDecomposition {
     qint64 waitingNs = 0;
     qint64 unmeasuredNs = 0;
     qint64 tasks = 0;
+    qint64 overheadNs = -1; // worker time between tasks while work waited; -1: unknown
+    qint64 idleNs = -1;     // worker time with nothing to run; -1: unknown
+    int workers = 0;        // workers that ran tasks (worker time only)
 
     qint64 totalNs() const { return queuedNs + gilWaitNs + cpuNs + waitingNs + unmeasuredNs; }
+    bool hasWorkerTime() const { return overheadNs >= 0 && idleNs >= 0; }
+    /// Sum of the worker-time parts (workers x wall when lanes do not overlap).
+    qint64 workerTimeNs() const
+    {
+        return hasWorkerTime() ? gilWaitNs + cpuNs + waitingNs + unmeasuredNs + overheadNs + idleNs
+                               : 0;
+    }
     TimeDecomposition& operator+=(const TimeDecomposition& o);
     friend bool operator==(const TimeDecomposition&, const TimeDecomposition&) = default;
 };
 
 TimeDecomposition decompose(const TaskSpan& span);
-/// Sum of decompose() over every span.
+/// Sum of decompose() over every span, with the worker time of the spans'
+/// workers over the spans' extent.
 TimeDecomposition decompose(const std::vector<TaskSpan>& spans);
 TimeDecomposition decompose(const std::deque<TaskSpan>& spans);
 /// The exact decomposition of every task a record saw (RunRecord::totals()),
 /// sampled or not; tasks that never started count only their queue wait.
+/// Worker time (overhead, idle) only when the record is complete.
 TimeDecomposition decompose(const RunRecord& record);
 
 // ------------------------------------------------------------------- facts
