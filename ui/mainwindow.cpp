@@ -483,6 +483,7 @@ void MainWindow::buildMenus()
         teach->addAction(action(QLatin1String(name)));
     teach->addSeparator();
     teach->addAction(action(QStringLiteral("explain")));
+    teach->addAction(action(QStringLiteral("repeatMeasurements")));
     teach->addAction(action(QStringLiteral("presenter")));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -738,9 +739,14 @@ void MainWindow::buildTeaching()
     });
     connect(m_sweep, &SweepRunner::progress, this,
             [this](int point, int total, qint64 done, qint64 tasks) {
-                m_sweepStatus->setText(tr("Sweep: point %1 of %2, %3 of %4 tasks")
+                const int repeats = m_sweep->request().repeats;
+                m_sweepStatus->setText(tr("Sweep: point %1 of %2%3, %4 of %5 tasks")
                                            .arg(point + 1)
                                            .arg(total)
+                                           .arg(repeats > 1 ? tr(" (measurement %1 of %2)")
+                                                                  .arg(m_sweep->currentRepeat() + 1)
+                                                                  .arg(repeats)
+                                                            : QString())
                                            .arg(done)
                                            .arg(tasks));
             });
@@ -764,6 +770,15 @@ void MainWindow::buildTeaching()
         showDock(QStringLiteral("lessonDock"));
         m_lesson->setExplained(on);
     });
+
+    // One noisy run must not decide a lesson: A/B and sweep points are
+    // measured three times by default, the median shown with its range.
+    a = makeAction(QStringLiteral("repeatMeasurements"), tr("&Repeat measurements (median of 3)"));
+    a->setCheckable(true);
+    a->setChecked(true);
+    a->setStatusTip(tr("Run A then B and the pool-size sweep measure each configuration three "
+                       "times and show the median with the range (off: once, faster)"));
+    m_repeatAction = a;
 
     a = makeAction(QStringLiteral("presenter"), tr("&Presenter mode"), presenterShortcut());
     a->setCheckable(true);
@@ -1044,10 +1059,34 @@ bool MainWindow::runLessonAB()
     m_ab->clearRun(ABCompare::Slot::A);
     m_ab->clearRun(ABCompare::Slot::B);
     showDock(QStringLiteral("abDock"));
-    m_abThenB = std::make_pair(l.compare->runSpec(), l.compare->label);
-    m_abThenBTimeoutMs = l.compare->timeoutMs;
-    runLessonSpec(l.scenario.runSpec(), l.scenario.timeoutMs, 0, tr("lesson run"));
+    // Interleaved (A, B, A, B, ...) so a change on the machine meanwhile
+    // touches both sides alike; each side shows its median.
+    m_abPlan.clear();
+    for (int i = 0; i < measurementRepeats(); ++i) {
+        m_abPlan.append({l.scenario.runSpec(), l.scenario.timeoutMs, 0, tr("lesson run")});
+        m_abPlan.append({l.compare->runSpec(), l.compare->timeoutMs, 1, l.compare->label});
+    }
+    runNextABStep();
     return true;
+}
+
+void MainWindow::runNextABStep()
+{
+    if (m_abPlan.isEmpty())
+        return;
+    const ABStep step = m_abPlan.takeFirst();
+    if (!m_abPlan.isEmpty() || step.slot == 1)
+        statusBar()->showMessage(
+            tr("A/B: measuring %1 (%2 more run(s) after it)")
+                .arg(step.slot == 0 ? QStringLiteral("A") : QStringLiteral("B"))
+                .arg(m_abPlan.size()),
+            10000);
+    runLessonSpec(step.spec, step.timeoutMs, step.slot, step.label);
+}
+
+int MainWindow::measurementRepeats() const
+{
+    return m_repeatAction && m_repeatAction->isChecked() ? 3 : 1;
 }
 
 bool MainWindow::runLessonSweep()
@@ -1068,11 +1107,11 @@ void MainWindow::runLessonSpec(const RunSpec& lessonSpec, int timeoutMs, int abS
         if (id && abSlot >= 0 && m_runs.contains(id)) {
             m_runs[id].abSlot = abSlot;
             m_runs[id].abLabel = abLabel;
-            if (abSlot == 0 && m_abThenB)
-                m_abThenBAfterRun = id; // (not an older A that is still stopping)
+            if (!m_abPlan.isEmpty())
+                m_abPlanRun = id; // (not an older run that is still stopping)
         }
-        if (!id && abSlot == 0)
-            m_abThenB.reset(); // A did not start: no B either
+        if (!id && abSlot >= 0)
+            m_abPlan.clear(); // a step did not start: none of the rest either
     };
     if (m_controller->isRunning()) { // a lesson run replaces what is going on
         m_controller->stop();
@@ -1097,6 +1136,7 @@ void MainWindow::startSweep(const Lesson& lesson)
     std::optional<SweepRequest> req = lesson.sweepRequest();
     if (!req)
         return;
+    req->repeats = measurementRepeats();
     m_sweepChart->clear();
     QDockWidget* d = dock(QStringLiteral("sweepDock"));
     d->show();
@@ -1501,6 +1541,7 @@ void MainWindow::onRunFinished(const RunSummary& summary)
     // limit, with exact totals).
     const std::shared_ptr<RunRecord> record = m_controller->monitor()->record();
     m_analysis->analyse(*record, ctx);
+    m_analysis->setBusyText(summary.busyText());
     // The timeline stops following and keeps the finished run framed (it
     // scrolled away within seconds); L or Ctrl+L brings it back.
     if (!m_controller->isRunning()) {
@@ -1528,9 +1569,10 @@ void MainWindow::onRunFinished(const RunSummary& summary)
                          .arg(rs.chunkSize > 1 ? tr(", chunk %1").arg(rs.chunkSize) : QString());
     updateActions();
     if (info.abSlot >= 0 && !m_lastRun.record->empty()) {
-        m_ab->setRun(info.abSlot == 0 ? ABCompare::Slot::A : ABCompare::Slot::B, m_lastRun,
+        m_ab->addRun(info.abSlot == 0 ? ABCompare::Slot::A : ABCompare::Slot::B, m_lastRun,
                      info.abLabel.isEmpty() ? m_lastRunLabel
-                                            : info.abLabel + QStringLiteral(": ") + m_lastRunLabel);
+                                            : info.abLabel + QStringLiteral(": ") + m_lastRunLabel,
+                     summary.otherCores);
         showDock(QStringLiteral("abDock"));
     }
     // The class's prediction meets the measurement: the A/B ratio once B
@@ -1542,17 +1584,16 @@ void MainWindow::onRunFinished(const RunSummary& summary)
                                   .arg(m_lastRunLabel)
                                   .arg(summary.wallSeconds, 0, 'f', 2)
                                   .arg(summary.tasksPerSecond, 0, 'f', 1));
-    if (m_abThenB && summary.runId == m_abThenBAfterRun) {
-        const auto [spec, label] = *m_abThenB;
-        m_abThenB.reset();
-        m_abThenBAfterRun = 0;
-        if (summary.cancelled > 0) { // stopped or cancelled by the user: no B
-            statusBar()->showMessage(tr("Run A was stopped: run B not started"), 10000);
+    if (!m_abPlan.isEmpty() && summary.runId == m_abPlanRun) {
+        m_abPlanRun = 0;
+        if (summary.cancelled > 0) { // stopped or cancelled by the user: no more
+            m_abPlan.clear();
+            statusBar()->showMessage(tr("The A/B run was stopped: the runs after it were not "
+                                        "started"),
+                                     10000);
         } else {
-            // Run A is done: B next, alone on the machine (never both at once).
-            QTimer::singleShot(0, this, [this, spec, label] {
-                runLessonSpec(spec, m_abThenBTimeoutMs, 1, label);
-            });
+            // This run is done: the next alone on the machine (never two at once).
+            QTimer::singleShot(0, this, [this] { runNextABStep(); });
         }
     }
 }
@@ -1661,6 +1702,7 @@ void MainWindow::saveSettings()
     st.setValue(QStringLiteral("record/limit"), recordLimit());
     st.setValue(QStringLiteral("view/pythonErrors"),
                 action(QStringLiteral("pythonErrors"))->isChecked());
+    st.setValue(QStringLiteral("teach/repeatMeasurements"), m_repeatAction->isChecked());
     st.setValue(QStringLiteral("window/geometry"), saveGeometry());
     // The layout the user made, not the projector one presenter mode shows.
     st.setValue(QStringLiteral("window/state"), m_layoutBeforePresenter.isEmpty()
@@ -1675,6 +1717,7 @@ void MainWindow::restoreSettings()
     m_slowMotion->setFactor(st.value(QStringLiteral("teaching/slowMotion"), 1).toInt());
     action(QStringLiteral("pythonErrors"))
         ->setChecked(st.value(QStringLiteral("view/pythonErrors"), true).toBool());
+    m_repeatAction->setChecked(st.value(QStringLiteral("teach/repeatMeasurements"), true).toBool());
     const quint64 limit =
         st.value(QStringLiteral("record/limit"), RunRecord::kDefaultLimit).toULongLong();
     if (limit >= 1 && limit <= RunRecord::kMaxLimit)

@@ -200,6 +200,9 @@ private:
     void buildDocks();
     void buildStatusBar();
     void buildTeaching();
+    void runNextABStep();
+    /// 3 with Teach > Repeat measurements on (the default), else 1.
+    int measurementRepeats() const;
     void runLessonSpec(const RunSpec& spec, int timeoutMs, int abSlot = -1,
                        const QString& abLabel = {});
     void buildReplayDock();
@@ -271,9 +274,17 @@ private:
     RunContext m_lastContext;
     TraceData m_lastRun;
     QString m_lastRunLabel;
-    std::optional<std::pair<RunSpec, QString>> m_abThenB; // run B after A finishes
-    int m_abThenBTimeoutMs = 0;
-    quint64 m_abThenBAfterRun = 0; // the run A whose end starts B
+    // Run A then B: the steps still to run (A, B, A, B, ... for repeats),
+    // one at a time, each started when the previous one ends.
+    struct ABStep {
+        RunSpec spec;
+        int timeoutMs = 0;
+        int slot = 0;
+        QString label;
+    };
+    QList<ABStep> m_abPlan;
+    QAction* m_repeatAction = nullptr; // Teach > Repeat measurements
+    quint64 m_abPlanRun = 0;           // the run whose end starts the next step
 
     QLabel* m_countersLabel = nullptr;
     QLabel* m_rateLabel = nullptr;

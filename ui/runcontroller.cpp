@@ -10,6 +10,7 @@
 #include <poolscope/threadpool.h>
 #include <poolscope/traceexport.h>
 
+#include <QCoreApplication>
 #include <QLocale>
 
 #include <algorithm>
@@ -41,9 +42,16 @@ QString RunSummary::text() const
     const QLocale l;
     return QStringLiteral("%1 on %2 %3 pool: %4 tasks in %5 s (%6 tasks/s) - %7 done, %8 failed, "
                           "%9 cancelled")
-        .arg(workload, QString::number(workers), poolKind, l.toString(tasks),
-             QString::number(wallSeconds, 'f', 2), l.toString(qint64(std::llround(tasksPerSecond))),
-             l.toString(succeeded), l.toString(failed), l.toString(cancelled));
+               .arg(workload, QString::number(workers), poolKind, l.toString(tasks),
+                    QString::number(wallSeconds, 'f', 2),
+                    l.toString(qint64(std::llround(tasksPerSecond))), l.toString(succeeded),
+                    l.toString(failed), l.toString(cancelled))
+           + (busyText().isEmpty() ? QString() : QStringLiteral(" - ") + busyText());
+}
+
+QString RunSummary::busyText() const
+{
+    return LoadMeter::busyText(otherCores);
 }
 
 struct RunController::Run {
@@ -69,6 +77,7 @@ struct RunController::Run {
     bool allDoneSeen = false;
     int succeeded = 0, failed = 0, cancelled = 0;
     QElapsedTimer clock;
+    LoadMeter load; // other programs' cores during the run
     qint64 startNs = 0;
     // The run record this run started (Monitor::startRun()); another run
     // started while this one was active shares it.
@@ -381,6 +390,7 @@ quint64 RunController::start(const RunSpec& spec)
     }
     run->record = m_monitor->record();
     run->clock.start();
+    run->load.start(childPids());
     run->startNs = monotonicNs();
 
     if (run->workload->drive) {
@@ -641,6 +651,17 @@ void RunController::onSnapshot(const Snapshot& s)
     updateTickRate();
 }
 
+QList<qint64> RunController::childPids() const
+{
+    QList<qint64> pids;
+    const qint64 self = QCoreApplication::applicationPid();
+    for (const WorkerInfo& w : m_monitor->last().workers) {
+        if (w.pid > 0 && w.pid != self && !pids.contains(w.pid))
+            pids << w.pid;
+    }
+    return pids;
+}
+
 void RunController::finishRun(Run& r)
 {
     RunSummary sum;
@@ -666,6 +687,7 @@ void RunController::finishRun(Run& r)
         sum.endNs = t.lastEndNs;
     }
     sum.tasksPerSecond = sum.wallSeconds > 0 ? sum.tasks / sum.wallSeconds : 0;
+    sum.otherCores = r.load.otherCores(childPids());
     emit runFinished(sum);
 }
 

@@ -90,6 +90,11 @@ struct RunSummary {
     qint64 startNs = 0;     // monotonicNs() at start(), the time base of TaskSpan
     qint64 endNs = 0;       // monotonicNs() when the run was seen finished
     double tasksPerSecond = 0;
+    /// Mean cores other programs kept busy during the run (LoadMeter); -1
+    /// when unknown.
+    double otherCores = -1;
+    /// "the machine was busy: other programs used 1.42 cores", or empty.
+    QString busyText() const;
     QString text() const; // one line for the status bar and the log
 };
 
@@ -198,6 +203,8 @@ private:
     void onSnapshot(const Snapshot& s);
     void harvest(Run& run, QList<TaskResult>& results);
     void finishRun(Run& run);
+    /// Live worker processes of the pool (their CPU is this program's).
+    QList<qint64> childPids() const;
     void dropUnsubmitted(Run& run);
     void updateTickRate();
 

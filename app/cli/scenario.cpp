@@ -37,19 +37,6 @@ double rusageCpuS()
            + sec(children.ru_stime);
 }
 
-/// Busy CPU seconds of the whole machine so far (/proc/stat); -1 when it
-/// cannot be read.
-double machineBusyS()
-{
-    QFile f(QStringLiteral("/proc/stat"));
-    if (!f.open(QIODevice::ReadOnly))
-        return -1;
-    const ProcStat st = parseProcStat(f.readAll());
-    if (!st.valid)
-        return -1;
-    return double(st.all.busy()) / double(sysconf(_SC_CLK_TCK));
-}
-
 /// The run in progress, for liveRunReport() (another thread).
 struct LiveRun {
     std::timed_mutex m;
@@ -267,7 +254,8 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     monitor.attach(ex.get());
 
     const double cpu0 = rusageCpuS();
-    const double busy0 = machineBusyS();
+    LoadMeter load; // what other programs use meanwhile
+    load.start();
     QElapsedTimer wall;
     wall.start();
 
@@ -390,11 +378,8 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     // What the rest of the machine used meanwhile: busy CPU not ours. A
     // speedup measured while other programs take cores is lower than the
     // pool can reach, and the summary says so.
-    if (const double busy1 = machineBusyS(); busy0 >= 0 && busy1 >= 0) {
-        const double span = double(wall.nsecsElapsed()) / 1e9;
-        if (span > 0)
-            sum.otherCores = std::max(0.0, (busy1 - busy0) - sum.cpuS) / span;
-    }
+    // The pool's workers are reaped by now: their CPU is in getrusage's.
+    sum.otherCores = std::max(0.0, load.otherCores());
     sum.workload = s.workload;
     sum.pool = s.pool;
     sum.workers = ex->maxWorkers();
@@ -499,7 +484,7 @@ QJsonObject Summary::toJson() const
 
 QString Summary::machineBusyNote() const
 {
-    if (otherCores < kBusyMachineCores)
+    if (otherCores < LoadMeter::kBusyCores)
         return {};
     return QStringLiteral("other programs used %1 cores during the run; times and speedups "
                           "are worse than on a quiet machine")

@@ -63,11 +63,10 @@ struct Summary {
     QStringList failures; // first few, "item I (task T): <error>" (I 0-based, T the pool's id)
     QJsonObject toJson() const;
     QString toText() const;
-    /// "" on a quiet machine; else one sentence naming the cores others used.
+    /// "" on a quiet machine (below LoadMeter::kBusyCores, the line the
+    /// benchmarks' load meter draws too); else one sentence naming the cores
+    /// others used.
     QString machineBusyNote() const;
-    /// From this many cores used by others a run's figures are called busy
-    /// (the benchmarks' load meter draws the same line).
-    static constexpr double kBusyMachineCores = 0.15;
 };
 
 /// Returns an empty string when the scenario is acceptable, else one clear

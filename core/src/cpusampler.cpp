@@ -11,6 +11,7 @@
 
 #ifdef Q_OS_UNIX
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #endif
 
@@ -384,6 +385,80 @@ std::optional<TaskCpu> readTaskStat(qint64 pid, qint64 tid)
         return std::nullopt;
     return parseTaskStat(f.read(4096));
 #endif
+}
+
+// ------------------------------------------------------------- LoadMeter
+
+namespace {
+
+/// CPU seconds of this process (every thread) and of its reaped children.
+double ownCpuS()
+{
+    rusage self{}, children{};
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+    return sec(self.ru_utime) + sec(self.ru_stime) + sec(children.ru_utime)
+           + sec(children.ru_stime);
+}
+
+/// Busy CPU seconds of the whole machine since boot; -1 when unreadable.
+double machineBusyS()
+{
+    QFile f(QStringLiteral("/proc/stat"));
+    if (!f.open(QIODevice::ReadOnly))
+        return -1;
+    const ProcStat st = parseProcStat(f.readAll());
+    if (!st.valid)
+        return -1;
+    return double(st.all.busy()) / double(sysconf(_SC_CLK_TCK));
+}
+
+} // namespace
+
+void LoadMeter::start(const QList<qint64>& childPids)
+{
+    m_started = true;
+    m_startNs = monotonicNs();
+    m_machineBusyS = machineBusyS();
+    m_ownS = ownCpuS();
+    m_childCpuNs.clear();
+    for (qint64 pid : childPids) {
+        if (const auto t = readTaskStat(pid))
+            m_childCpuNs.insert(pid, t->cpuNs);
+    }
+}
+
+double LoadMeter::otherCores(const QList<qint64>& childPids) const
+{
+    if (!m_started || m_machineBusyS < 0)
+        return -1;
+    const double busy = machineBusyS();
+    const double seconds = double(monotonicNs() - m_startNs) / 1e9;
+    if (busy < 0 || seconds <= 0)
+        return -1;
+    double own = ownCpuS() - m_ownS; // reaped children: their whole life
+    QList<qint64> pids = m_childCpuNs.keys();
+    for (qint64 pid : childPids) {
+        if (!m_childCpuNs.contains(pid))
+            pids << pid;
+    }
+    for (qint64 pid : std::as_const(pids)) {
+        const qint64 before = m_childCpuNs.value(pid, 0);
+        if (const auto t = readTaskStat(pid))
+            own += double(t->cpuNs - before) / 1e9; // alive: this interval's part
+        else
+            own -= double(before) / 1e9; // reaped: in RUSAGE_CHILDREN whole
+    }
+    return std::max(0.0, (busy - m_machineBusyS) - own) / seconds;
+}
+
+QString LoadMeter::busyText(double otherCores)
+{
+    if (otherCores < kBusyCores)
+        return {};
+    return QStringLiteral("the machine was busy: other programs used %1 cores")
+        .arg(otherCores, 0, 'f', 2);
 }
 
 } // namespace poolscope

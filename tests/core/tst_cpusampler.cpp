@@ -5,6 +5,7 @@
 #include <poolscope/cpusampler.h>
 
 #include <QFile>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -96,6 +97,63 @@ QByteArray taskStatLine(const QByteArray& comm, int lastField = 52)
 class TstCpuSampler : public QObject {
     Q_OBJECT
 private slots:
+    // ------------------------------------------------------------ LoadMeter
+    void loadMeterBusyText_data()
+    {
+        QTest::addColumn<double>("cores");
+        QTest::addColumn<QString>("text");
+        QTest::newRow("unknown") << -1.0 << QString();
+        QTest::newRow("quiet") << 0.0 << QString();
+        QTest::newRow("below the line") << 0.149 << QString();
+        QTest::newRow("at the line")
+            << 0.15 << QStringLiteral("the machine was busy: other programs used 0.15 cores");
+        QTest::newRow("busy") << 1.4234
+                              << QStringLiteral(
+                                     "the machine was busy: other programs used 1.42 cores");
+    }
+    void loadMeterBusyText()
+    {
+        QFETCH(double, cores);
+        QFETCH(QString, text);
+        QCOMPARE(LoadMeter::busyText(cores), text);
+    }
+
+    void loadMeterUnstartedIsUnknown()
+    {
+        LoadMeter m;
+        QVERIFY(!m.isStarted());
+        QCOMPARE(m.otherCores(), -1.0);
+    }
+
+    // A child process that spins is another program unless its pid is given
+    // (a process pool's worker): the difference is its CPU over the interval.
+    void loadMeterCountsGivenChildrenAsOwn()
+    {
+        QProcess child;
+        child.start(QStringLiteral("/bin/sh"),
+                    {QStringLiteral("-c"), QStringLiteral("while :; do :; done")});
+        QVERIFY(child.waitForStarted());
+        const qint64 pid = child.processId();
+        LoadMeter m, blind;
+        m.start({pid});
+        blind.start();
+        const auto before = readTaskStat(pid);
+        QVERIFY(before);
+        // until the child has used 300 ms of CPU (however loaded the machine)
+        QTRY_VERIFY_WITH_TIMEOUT(readTaskStat(pid)->cpuNs - before->cpuNs >= 300'000'000, 20'000);
+        const double withChild = m.otherCores({pid});
+        const double without = blind.otherCores();
+        child.kill();
+        QVERIFY(child.waitForFinished());
+        QVERIFY2(withChild >= 0 && without >= 0,
+                 qPrintable(QStringLiteral("%1 %2").arg(withChild).arg(without)));
+        QVERIFY2(without - withChild >= 0.1,
+                 qPrintable(QStringLiteral("others with the child counted as ours %1, as another "
+                                           "program %2")
+                                .arg(withChild)
+                                .arg(without)));
+    }
+
     void cpuTimesFormula()
     {
         // guest (9) and guest_nice (10) are inside user and nice: not added.

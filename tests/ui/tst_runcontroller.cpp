@@ -157,6 +157,11 @@ void TstRunController::runFinishesWithExactCounts()
     QCOMPARE(s.cancelled, 0);
     QVERIFY(s.wallSeconds > 0);
     QVERIFY(s.tasksPerSecond > 0);
+    // The load meter ran: other programs' cores, the pool's worker
+    // processes not among them; the line says a busy machine, and only then.
+    QVERIFY(s.otherCores >= 0);
+    QCOMPARE(s.text().contains(QStringLiteral("the machine was busy")),
+             s.otherCores >= LoadMeter::kBusyCores);
     QVERIFY(!c.isRunning());
     // The pool's exact counters agree with the summary.
     QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.completed(), quint64(expectTasks), kLong);

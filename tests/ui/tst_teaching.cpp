@@ -19,6 +19,7 @@
 #include "timeline/timelinewidget.h"
 
 #include <poolscope/amdahl.h>
+#include <poolscope/cpusampler.h>
 #include <poolscope/monitor.h>
 #include <poolscope/threadpool.h>
 #include <poolscope/traceexport.h>
@@ -496,6 +497,48 @@ private slots:
         QVERIFY(chart.serialFraction(SweepSeries::Threads) < 0); // no such series
     }
 
+    void sweepChartDrawsRanges()
+    {
+        SweepChart chart;
+        chart.setCoreCount(4);
+        // 1 worker: 4.0 s (3.8-4.4); 2 workers: 2.1 s (2.0-2.4); 4: 1.2 s (1.0-1.6)
+        auto point = [](int n, double med, double lo, double hi, double busy) {
+            SweepPoint p{SweepSeries::Threads, n, med, 0};
+            p.minS = lo;
+            p.maxS = hi;
+            p.samplesS = {hi, med, lo};
+            p.otherCores = busy;
+            return p;
+        };
+        chart.setPoints({point(1, 4.0, 3.8, 4.4, 0.0), point(2, 2.1, 2.0, 2.4, 0.02),
+                         point(4, 1.2, 1.0, 1.6, 1.3)});
+        QCOMPARE(chart.speedup(SweepSeries::Threads, 2), 4.0 / 2.1);
+        const auto [lo, hi] = chart.speedupRange(SweepSeries::Threads, 2);
+        QCOMPARE(lo, 3.8 / 2.4);
+        QCOMPARE(hi, 4.4 / 2.0);
+        QCOMPARE(chart.speedupRange(SweepSeries::Threads, 1), std::make_pair(1.0, 1.0));
+        QCOMPARE(chart.speedupRange(SweepSeries::Threads, 3), std::make_pair(-1.0, -1.0));
+        const auto [sLo, sHi] = chart.serialFractionRange(SweepSeries::Threads);
+        const double s = chart.serialFraction(SweepSeries::Threads);
+        QVERIFY2(sLo >= 0 && sLo <= s && s <= sHi && sHi > sLo,
+                 qPrintable(QStringLiteral("%1 <= %2 <= %3").arg(sLo).arg(s).arg(sHi)));
+        QVERIFY2(
+            chart.amdahlLegend(SweepSeries::Threads).contains(QStringLiteral("over the ranges")),
+            qPrintable(chart.amdahlLegend(SweepSeries::Threads)));
+        const QString summary = chart.summaryText();
+        QVERIFY2(summary.contains(QStringLiteral("median of 3 measurements")), qPrintable(summary));
+        QVERIFY2(summary.contains(QStringLiteral("busy during 1 of 3 points")),
+                 qPrintable(summary));
+        QVERIFY2(summary.contains(QStringLiteral("1.30 cores")), qPrintable(summary));
+        QVERIFY(!chart.render().isNull());
+        // single measurements: no range, no repeat line, no busy line
+        chart.setPoints({{SweepSeries::Threads, 1, 2.0, 0}, {SweepSeries::Threads, 2, 1.0, 0}});
+        QCOMPARE(chart.speedupRange(SweepSeries::Threads, 2), std::make_pair(2.0, 2.0));
+        QVERIFY(!chart.amdahlLegend(SweepSeries::Threads).contains(QStringLiteral("ranges")));
+        QVERIFY(!chart.summaryText().contains(QStringLiteral("median")));
+        QVERIFY(!chart.summaryText().contains(QStringLiteral("busy")));
+    }
+
     void sweepChartNeedsOneWorkerBaseline()
     {
         SweepChart chart;
@@ -552,6 +595,40 @@ private slots:
         QCOMPARE(chart.speedup(SweepSeries::Threads, 1), 1.0);
         QVERIFY(chart.speedup(SweepSeries::Threads, 2) > 0);
         QVERIFY(chart.serialFraction(SweepSeries::Threads) >= 0);
+    }
+
+    void sweepRepeatsEachPoint()
+    {
+        SweepRunner runner;
+        QSignalSpy points(&runner, &SweepRunner::pointMeasured);
+        QSignalSpy finished(&runner, &SweepRunner::finished);
+        SweepRequest req;
+        QCOMPARE(req.repeats, 3); // the default: a median of three
+        req.workload = QStringLiteral("primes");
+        req.run = Workloads::find(req.workload)->defaultRun();
+        req.run.tasks = 4;
+        req.run.size = 2000;
+        req.series = {SweepSeries::Threads};
+        req.workers = {1, 2};
+        QVERIFY(runner.start(req));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 120'000);
+        QCOMPARE(points.size(), 2); // one point per worker count, not per measurement
+        for (const auto& args : points) {
+            const SweepPoint p = args.at(0).value<SweepPoint>();
+            QCOMPARE(p.samplesS.size(), 3);
+            QList<double> sorted = p.samplesS;
+            std::sort(sorted.begin(), sorted.end());
+            QCOMPARE(p.wallS, sorted.at(1));
+            QCOMPARE(p.minS, sorted.first());
+            QCOMPARE(p.maxS, sorted.last());
+            QVERIFY(p.minS > 0);
+            QVERIFY(p.otherCores >= 0); // measured (Linux /proc/stat)
+        }
+        // once, when asked
+        req.repeats = 1;
+        QVERIFY(runner.start(req));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, 120'000);
+        QCOMPARE(points.last().at(0).value<SweepPoint>().samplesS.size(), 1);
     }
 
     void smallProcessSweep()
@@ -626,6 +703,10 @@ private slots:
             << QStringLiteral("crash") << QList<int>{1, 2} << QStringLiteral("process pool");
         QTest::newRow("unknown workload")
             << QStringLiteral("nope") << QList<int>{1} << QStringLiteral("unknown workload");
+        QTest::newRow("no measurement")
+            << QStringLiteral("primes") << QList<int>{1, 2} << QStringLiteral("1 to 9 times");
+        QTest::newRow("too many measurements")
+            << QStringLiteral("primes") << QList<int>{1, 2} << QStringLiteral("1 to 9 times");
     }
     void sweepRejects()
     {
@@ -639,6 +720,10 @@ private slots:
         req.run.tasks = 2;
         req.run.size = 10;
         req.workers = workers;
+        if (QByteArray(QTest::currentDataTag()) == "no measurement")
+            req.repeats = 0;
+        if (QByteArray(QTest::currentDataTag()) == "too many measurements")
+            req.repeats = 10;
         QVERIFY(!runner.start(req));
         QCOMPARE(errors.size(), 1);
         QVERIFY2(errors.at(0).at(0).toString().contains(expected),
@@ -1222,6 +1307,16 @@ private slots:
         taskView->setChecked(true);
         QCOMPARE(panel.bar()->shownView(), DecompositionBar::View::TaskTime);
         QVERIFY(queue->isHidden());
+        // a busy machine is said over the hints, and cleared with them
+        auto* busy = panel.findChild<QLabel*>(QStringLiteral("busyLabel"));
+        QVERIFY(busy && busy->isHidden());
+        panel.setBusyText(LoadMeter::busyText(1.25));
+        QVERIFY(!busy->isHidden());
+        QVERIFY2(panel.busyText().contains(QStringLiteral("The machine was busy: other programs "
+                                                          "used 1.25 cores during this run")),
+                 qPrintable(panel.busyText()));
+        panel.clear();
+        QVERIFY(busy->isHidden());
     }
 
     void analysisPanel()
@@ -1287,6 +1382,46 @@ private slots:
         ab.clearRun(ABCompare::Slot::A);
         QVERIFY(!ab.hasRun(ABCompare::Slot::A));
         QVERIFY(ab.comparisonText().isEmpty());
+    }
+
+    void abCompareShowsTheMedianOfRepeats()
+    {
+        ABCompare ab;
+        // A: 0.8, 1.0, 0.9 s; B: 0.2, 0.3, 0.25 s (tasks of 100/125/... ms)
+        ab.addRun(ABCompare::Slot::A, syntheticTrace(8, 1, 100, 1'000 * kMs), QStringLiteral("A"),
+                  0.0);
+        ab.addRun(ABCompare::Slot::B, syntheticTrace(8, 4, 100, 2'000 * kMs), QStringLiteral("B"),
+                  0.01);
+        ab.addRun(ABCompare::Slot::A, syntheticTrace(8, 1, 125, 3'000 * kMs), QStringLiteral("A"),
+                  0.0);
+        ab.addRun(ABCompare::Slot::B, syntheticTrace(8, 4, 150, 4'000 * kMs), QStringLiteral("B"),
+                  0.9);
+        ab.addRun(ABCompare::Slot::A, syntheticTrace(8, 1, 112, 5'000 * kMs), QStringLiteral("A"),
+                  0.0);
+        ab.addRun(ABCompare::Slot::B, syntheticTrace(8, 4, 125, 6'000 * kMs), QStringLiteral("B"),
+                  0.0);
+        QCOMPARE(ab.runCount(ABCompare::Slot::A), 3);
+        QCOMPARE(ab.walls(ABCompare::Slot::A), (QList<qint64>{800 * kMs, 1000 * kMs, 896 * kMs}));
+        QCOMPARE(ab.medianWallNs(ABCompare::Slot::A), 896 * kMs);
+        QCOMPARE(ab.medianWallNs(ABCompare::Slot::B), 250 * kMs);
+        // the run shown is the median one
+        QCOMPARE(ab.numbers(ABCompare::Slot::A).wallNs, 896 * kMs);
+        const QString a = ab.summaryText(ABCompare::Slot::A);
+        QVERIFY2(a.contains(QStringLiteral("median of 3 runs")), qPrintable(a));
+        QVERIFY(!a.contains(QStringLiteral("busy")));
+        const QString b = ab.summaryText(ABCompare::Slot::B);
+        QVERIFY2(b.contains(QStringLiteral("busy during 1 of 3 runs")), qPrintable(b));
+        QVERIFY2(b.contains(QStringLiteral("0.90 cores")), qPrintable(b));
+        const QString cmp = ab.comparisonText();
+        // 896 / 250 = 3.58x; range 800/300 = 2.67x to 1000/200 = 5.00x
+        QVERIFY2(cmp.contains(QStringLiteral("3.58x faster")), qPrintable(cmp));
+        QVERIFY2(cmp.contains(QStringLiteral("ratio 2.67x - 5.00x")), qPrintable(cmp));
+        // setRun starts over with one run
+        ab.setRun(ABCompare::Slot::A, syntheticTrace(8, 1, 100, 1'000 * kMs), QStringLiteral("A"));
+        QCOMPARE(ab.runCount(ABCompare::Slot::A), 1);
+        QVERIFY(!ab.summaryText(ABCompare::Slot::A).contains(QStringLiteral("median")));
+        ab.clearRun(ABCompare::Slot::B);
+        QCOMPARE(ab.runCount(ABCompare::Slot::B), 0);
     }
 };
 

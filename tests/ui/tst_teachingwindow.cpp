@@ -195,6 +195,7 @@ private slots:
     void abStoppingAMeansNoB();
     void abKeepsTwoPoolKinds();
     void chunkLessonShowsOverhead();
+    void abRepeatsInterleaved();
     void stepStartsExactlyOneTask();
     void slowMotionLengthensTheSubmittedRun();
     void chunkedProcessRunFromTheWindow();
@@ -613,6 +614,7 @@ void TstTeachingWindow::abRunsLessonAThenB()
     QVERIFY(!ab->isEnabled()); // lesson 6 has a sweep, not a run B
     QVERIFY(w->openLesson(QStringLiteral("io-threads")));
     QVERIFY(ab->isEnabled());
+    w->action(QStringLiteral("repeatMeasurements"))->setChecked(false); // one A, one B
     const Lesson lesson = *LessonLibrary::find(QStringLiteral("io-threads"));
     QVERIFY(lesson.compare);
 
@@ -677,6 +679,7 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
 {
     auto w = makeWindow();
     QVERIFY(w->openLesson(QStringLiteral("chunks")));
+    w->action(QStringLiteral("repeatMeasurements"))->setChecked(false); // one A, one B
     ABCompare* cmp = w->abCompare();
     auto overheadShare = [cmp](ABCompare::Slot slot) {
         const DecompositionBar* bar = cmp->decompositionBar(slot);
@@ -715,6 +718,39 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
     QCOMPARE(panel->bar()->shownView(), DecompositionBar::View::WorkerTime);
 }
 
+// Teach > Repeat measurements (on by default): A, B, A, B, A, B, one at a
+// time; each side shows the median of its three with the range.
+void TstTeachingWindow::abRepeatsInterleaved()
+{
+    auto w = makeWindow();
+    QVERIFY(w->action(QStringLiteral("repeatMeasurements"))->isChecked());
+    QVERIFY(w->openLesson(QStringLiteral("chunks")));
+    const Lesson lesson = *LessonLibrary::find(QStringLiteral("chunks"));
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QVERIFY(w->runLessonAB());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 6, 3 * kLong);
+    QCOMPARE(started.count(), 6);
+    for (int i = 0; i < 6; ++i) {
+        const RunSpec sp = started.at(i).at(1).value<RunSpec>();
+        QCOMPARE(sp.chunkSize, i % 2 == 0 ? lesson.scenario.chunkSize : lesson.compare->chunkSize);
+        const RunSummary sum = finished.at(i).at(0).value<RunSummary>();
+        QCOMPARE(sum.cancelled, 0);
+        QVERIFY(sum.otherCores >= 0); // the load meter measured every run
+        if (i > 0) // never two at once: each starts after the last task of the one before
+            QVERIFY(finished.at(i - 1).at(0).value<RunSummary>().endNs <= sum.startNs);
+    }
+    ABCompare* cmp = w->abCompare();
+    QCOMPARE(cmp->runCount(ABCompare::Slot::A), 3);
+    QCOMPARE(cmp->runCount(ABCompare::Slot::B), 3);
+    QVERIFY2(cmp->summaryText(ABCompare::Slot::A).contains(QStringLiteral("median of 3 runs")),
+             qPrintable(cmp->summaryText(ABCompare::Slot::A)));
+    QVERIFY2(cmp->comparisonText().contains(QStringLiteral("medians of 3 and 3 runs")),
+             qPrintable(cmp->comparisonText()));
+    // the lesson's measured result is the comparison of the medians
+    QVERIFY(!w->controller()->isRunning());
+}
+
 void TstTeachingWindow::abStoppingAMeansNoB()
 {
     auto w = makeWindow();
@@ -735,7 +771,8 @@ void TstTeachingWindow::abStoppingAMeansNoB()
     QVERIFY(!w->controller()->isRunning());
     QVERIFY(w->abCompare()->hasRun(ABCompare::Slot::A)); // what ran of A is kept
     QVERIFY(!w->abCompare()->hasRun(ABCompare::Slot::B));
-    QVERIFY(w->statusBar()->currentMessage().contains(QStringLiteral("run B not started")));
+    QVERIFY2(w->statusBar()->currentMessage().contains(QStringLiteral("were not started")),
+             qPrintable(w->statusBar()->currentMessage()));
 }
 
 void TstTeachingWindow::abKeepsTwoPoolKinds()
@@ -1131,6 +1168,10 @@ void TstTeachingWindow::teachingStatePersists()
         w->action(QStringLiteral("abPanel"))->trigger();
         QTRY_VERIFY(w->dock(QStringLiteral("abDock"))->isVisible());
         w->action(QStringLiteral("slowMotion10"))->trigger();
+        QVERIFY(w->action(QStringLiteral("repeatMeasurements"))->isChecked()); // defaults
+        QVERIFY(w->action(QStringLiteral("pythonErrors"))->isChecked());
+        w->action(QStringLiteral("repeatMeasurements"))->trigger();
+        w->action(QStringLiteral("pythonErrors"))->trigger();
         w->slowMotionToolBar()->toggleViewAction()->trigger();
         QVERIFY(!w->slowMotionToolBar()->isVisible());
         w->close(); // saves
@@ -1141,6 +1182,8 @@ void TstTeachingWindow::teachingStatePersists()
     QVERIFY(!w->dock(QStringLiteral("replayDock"))->toggleViewAction()->isChecked());
     QCOMPARE(w->slowMotionBar()->factor(), 10);
     QVERIFY(w->action(QStringLiteral("slowMotion10"))->isChecked());
+    QVERIFY(!w->action(QStringLiteral("repeatMeasurements"))->isChecked());
+    QVERIFY(!w->action(QStringLiteral("pythonErrors"))->isChecked());
     QVERIFY(!w->slowMotionToolBar()->isVisible());
     // Reset layout brings the toolbar back and closes the teaching docks.
     w->action(QStringLiteral("resetLayout"))->trigger();

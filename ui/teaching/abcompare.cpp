@@ -1,5 +1,7 @@
 #include "teaching/abcompare.h"
 
+#include <poolscope/cpusampler.h>
+
 #include "models/display.h"
 #include "teaching/decompositionbar.h"
 #include "timeline/timelinewidget.h"
@@ -81,14 +83,56 @@ QString ABCompare::summaryText(Slot slot) const
     return side(slot).summary->text();
 }
 
-void ABCompare::setRun(Slot slot, const TraceData& trace, const QString& label)
+void ABCompare::setRun(Slot slot, const TraceData& trace, const QString& label, double otherCores)
+{
+    side(slot).runs.clear();
+    addRun(slot, trace, label, otherCores);
+}
+
+void ABCompare::addRun(Slot slot, const TraceData& trace, const QString& label, double otherCores)
 {
     Side& sd = side(slot);
     sd.set = true;
     sd.label = label.isEmpty() ? trace.title : label;
     // Counts and wall time from the record's exact totals (the same figures
     // as the status bar's run summary), whether or not it is a sample.
-    sd.numbers = summarize(trace);
+    sd.runs.append({trace, summarize(trace), otherCores});
+    showSide(slot);
+}
+
+QList<qint64> ABCompare::walls(Slot slot) const
+{
+    QList<qint64> out;
+    for (const auto& m : side(slot).runs)
+        out << m.numbers.wallNs;
+    return out;
+}
+
+qsizetype ABCompare::medianIndex(const Side& sd)
+{
+    if (sd.runs.isEmpty())
+        return -1;
+    QList<qsizetype> order;
+    for (qsizetype i = 0; i < sd.runs.size(); ++i)
+        order << i;
+    std::sort(order.begin(), order.end(), [&sd](qsizetype x, qsizetype y) {
+        return sd.runs.at(x).numbers.wallNs < sd.runs.at(y).numbers.wallNs;
+    });
+    return order.at((order.size() - 1) / 2);
+}
+
+qint64 ABCompare::medianWallNs(Slot slot) const
+{
+    const qsizetype i = medianIndex(side(slot));
+    return i < 0 ? 0 : side(slot).runs.at(i).numbers.wallNs;
+}
+
+void ABCompare::showSide(Slot slot)
+{
+    Side& sd = side(slot);
+    const auto& shown = sd.runs.at(medianIndex(sd));
+    const TraceData& trace = shown.trace;
+    sd.numbers = shown.numbers;
     // t = 0 at the run's first submission, so A and B line up.
     const RunTotals& totals = trace.record->totals();
     sd.runStartNs = totals.firstNs > 0 ? totals.firstNs : trace.originNs;
@@ -108,8 +152,17 @@ void ABCompare::setRun(Slot slot, const TraceData& trace, const QString& label)
     const QString letter = slot == Slot::A ? QStringLiteral("A") : QStringLiteral("B");
     sd.title->setText(QStringLiteral("%1: %2").arg(letter, sd.label));
     const RunNumbers& n = sd.numbers;
+    QString wall = display::formatDuration(n.wallNs);
+    if (sd.runs.size() > 1) {
+        const QList<qint64> w = walls(slot);
+        const auto [lo, hi] = std::minmax_element(w.begin(), w.end());
+        wall = tr("%1 (median of %2 runs, %3 - %4)")
+                   .arg(wall)
+                   .arg(sd.runs.size())
+                   .arg(display::formatDuration(*lo), display::formatDuration(*hi));
+    }
     QString text = tr("wall %1 · %2 tasks · %3 tasks/s")
-                       .arg(display::formatDuration(n.wallNs))
+                       .arg(wall)
                        .arg(n.tasks)
                        .arg(n.tasksPerSecond, 0, 'f', n.tasksPerSecond < 100 ? 1 : 0);
     text += n.cpuPerWall >= 0 ? tr(" · CPU/wall %1").arg(n.cpuPerWall, 0, 'f', 2)
@@ -122,6 +175,22 @@ void ABCompare::setRun(Slot slot, const TraceData& trace, const QString& label)
     const QString note = trace.record->samplingNote();
     if (!note.isEmpty())
         text += tr(" · timeline: %1").arg(note);
+    // Other programs on the machine make a run slower than the pool is.
+    int busyRuns = 0;
+    double worst = 0;
+    for (const auto& m : sd.runs) {
+        if (m.otherCores >= LoadMeter::kBusyCores)
+            ++busyRuns;
+        worst = std::max(worst, m.otherCores);
+    }
+    if (busyRuns > 0)
+        text += sd.runs.size() == 1
+                    ? tr(" · ⚠ %1").arg(LoadMeter::busyText(worst))
+                    : tr(" · ⚠ the machine was busy during %1 of %2 runs: other programs used up "
+                         "to %3 cores")
+                          .arg(busyRuns)
+                          .arg(sd.runs.size())
+                          .arg(worst, 0, 'f', 2);
     sd.summary->setText(text);
     sd.bar->setDecomposition(n.decomposition);
     fitBoth();
@@ -134,6 +203,7 @@ void ABCompare::clearRun(Slot slot)
     sd.set = false;
     sd.label.clear();
     sd.numbers = {};
+    sd.runs.clear();
     sd.runStartNs = 0;
     sd.timeline->clear();
     sd.title->setText(slot == Slot::A ? tr("A: no run yet") : tr("B: no run yet"));
@@ -192,18 +262,38 @@ QString ABCompare::comparisonText() const
 {
     const Side& a = side(Slot::A);
     const Side& b = side(Slot::B);
-    if (!a.set || !b.set || a.numbers.wallNs <= 0 || b.numbers.wallNs <= 0)
+    const qint64 wa = medianWallNs(Slot::A);
+    const qint64 wb = medianWallNs(Slot::B);
+    if (!a.set || !b.set || wa <= 0 || wb <= 0)
         return {};
-    const double ratio = double(a.numbers.wallNs) / double(b.numbers.wallNs);
-    if (ratio >= 1.0)
-        return tr("B took %1, %2x faster than A (%3)")
-            .arg(display::formatDuration(b.numbers.wallNs))
-            .arg(ratio, 0, 'f', 2)
-            .arg(display::formatDuration(a.numbers.wallNs));
-    return tr("B took %1, %2x slower than A (%3)")
-        .arg(display::formatDuration(b.numbers.wallNs))
-        .arg(1.0 / ratio, 0, 'f', 2)
-        .arg(display::formatDuration(a.numbers.wallNs));
+    const double ratio = double(wa) / double(wb);
+    const bool faster = ratio >= 1.0;
+    QString text = tr("B took %1, %2x %3 than A (%4)")
+                       .arg(display::formatDuration(wb))
+                       .arg(faster ? ratio : 1.0 / ratio, 0, 'f', 2)
+                       .arg(faster ? tr("faster") : tr("slower"))
+                       .arg(display::formatDuration(wa));
+    if (a.runs.size() > 1 || b.runs.size() > 1) {
+        // The ratio's range over every pairing of A's and B's runs.
+        const QList<qint64> la = walls(Slot::A), lb = walls(Slot::B);
+        const auto [aLo, aHi] = std::minmax_element(la.begin(), la.end());
+        const auto [bLo, bHi] = std::minmax_element(lb.begin(), lb.end());
+        if (*aLo > 0 && *bLo > 0) {
+            double lo = double(*aLo) / double(*bHi);
+            double hi = double(*aHi) / double(*bLo);
+            if (!faster) {
+                const double l = 1.0 / hi;
+                hi = 1.0 / lo;
+                lo = l;
+            }
+            text += tr("; medians of %1 and %2 runs, ratio %3x - %4x")
+                        .arg(a.runs.size())
+                        .arg(b.runs.size())
+                        .arg(lo, 0, 'f', 2)
+                        .arg(hi, 0, 'f', 2);
+        }
+    }
+    return text;
 }
 
 } // namespace poolscope

@@ -31,7 +31,19 @@ public:
 
     explicit ABCompare(QWidget* parent = nullptr);
 
-    void setRun(Slot slot, const TraceData& trace, const QString& label);
+    /// The slot shows this one run (any repeats before are dropped).
+    void setRun(Slot slot, const TraceData& trace, const QString& label, double otherCores = -1);
+    /// One more measurement of the same configuration: the slot shows the
+    /// median wall time with the range, its timeline and bar the run whose
+    /// wall is the median. otherCores: LoadMeter's figure for the run (-1
+    /// unknown); a busy machine is said.
+    void addRun(Slot slot, const TraceData& trace, const QString& label, double otherCores = -1);
+    /// Runs measured in the slot.
+    int runCount(Slot slot) const { return int(side(slot).runs.size()); }
+    /// Wall times of the slot's runs, in the order measured.
+    QList<qint64> walls(Slot slot) const;
+    /// Median wall time of the slot (the lower middle one for an even count); 0 when empty.
+    qint64 medianWallNs(Slot slot) const;
     void clearRun(Slot slot);
     bool hasRun(Slot slot) const;
     QString label(Slot slot) const;
@@ -58,14 +70,23 @@ private:
         QLabel* summary = nullptr;
         DecompositionBar* bar = nullptr;
         TimelineWidget* timeline = nullptr;
-        RunNumbers numbers;
+        RunNumbers numbers; // of the run shown (the median one)
         QString label;
+        struct Measured {
+            TraceData trace;
+            RunNumbers numbers;
+            double otherCores = -1;
+        };
+        QList<Measured> runs;
         qint64 runStartNs = 0; // the timeline's origin
         bool set = false;
     };
     Side& side(Slot s) { return m_sides[std::size_t(s)]; }
     const Side& side(Slot s) const { return m_sides[std::size_t(s)]; }
     void syncFrom(Slot from);
+    void showSide(Slot slot);
+    /// Index in runs of the median wall time.
+    static qsizetype medianIndex(const Side& sd);
     void updateComparison();
 
     std::array<Side, 2> m_sides;

@@ -38,6 +38,11 @@ AnalysisPanel::AnalysisPanel(QWidget* parent)
         m_queueLabel->setText(m_bar->queueText());
         m_queueLabel->setVisible(!m_queueLabel->text().isEmpty());
     });
+    m_busyLabel = new QLabel(this);
+    m_busyLabel->setObjectName(QStringLiteral("busyLabel"));
+    m_busyLabel->setWordWrap(true);
+    m_busyLabel->hide();
+    layout->addWidget(m_busyLabel);
     m_hintsLabel = new QLabel(this);
     m_hintsLabel->setObjectName(QStringLiteral("hintsLabel"));
     m_hintsLabel->setWordWrap(true);
@@ -86,6 +91,22 @@ void AnalysisPanel::setResults(const TimeDecomposition& decomposition,
 void AnalysisPanel::clear()
 {
     setResults({}, {});
+    setBusyText({});
+}
+
+void AnalysisPanel::setBusyText(const QString& text)
+{
+    m_busyLabel->setText(
+        text.isEmpty() ? QString()
+                       : tr("⚠ %1 during this run: its times and speedups are worse than on a "
+                            "quiet machine.")
+                             .arg(text.left(1).toUpper() + text.mid(1)));
+    m_busyLabel->setVisible(!text.isEmpty());
+}
+
+QString AnalysisPanel::busyText() const
+{
+    return m_busyLabel->text();
 }
 
 QString AnalysisPanel::hintsText() const

@@ -34,6 +34,10 @@ public:
     /// Shows precomputed results.
     void setResults(const TimeDecomposition& decomposition, const QList<PatternHint>& hints);
     void clear();
+    /// A warning over the hints (RunSummary::busyText(): other programs held
+    /// cores during the run); empty hides it.
+    void setBusyText(const QString& text);
+    QString busyText() const;
 
     QList<PatternHint> hints() const { return m_hints; }
     DecompositionBar* bar() const { return m_bar; }
@@ -45,6 +49,7 @@ private:
     QCheckBox* m_taskView = nullptr; // "count the queue wait": the bar's task view
     QLabel* m_queueLabel = nullptr;  // the queue wait, said apart in the worker view
     QLabel* m_hintsLabel = nullptr;
+    QLabel* m_busyLabel = nullptr;
     QList<PatternHint> m_hints;
 };
 

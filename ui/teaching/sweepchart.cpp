@@ -1,5 +1,7 @@
 #include "teaching/sweepchart.h"
 
+#include <poolscope/cpusampler.h>
+
 #include <poolscope/amdahl.h>
 
 #include <QChart>
@@ -156,6 +158,48 @@ double SweepChart::speedup(SweepSeries series, int workers) const
     return base / wall;
 }
 
+std::pair<double, double> SweepChart::speedupRange(SweepSeries series, int workers) const
+{
+    const SweepPoint* base = nullptr;
+    const SweepPoint* point = nullptr;
+    for (const auto& p : m_points) {
+        if (p.series != series)
+            continue;
+        if (p.workers == 1)
+            base = &p;
+        if (p.workers == workers)
+            point = &p;
+    }
+    if (!base || !point || base->wallS <= 0 || point->wallS <= 0)
+        return {-1, -1};
+    auto lo = [](const SweepPoint& p) { return p.minS > 0 ? p.minS : p.wallS; };
+    auto hi = [](const SweepPoint& p) { return p.maxS > 0 ? p.maxS : p.wallS; };
+    if (point == base) // one measurement set: its speedup is 1 by definition
+        return {1.0, 1.0};
+    return {lo(*base) / hi(*point), hi(*base) / lo(*point)};
+}
+
+std::pair<double, double> SweepChart::serialFractionRange(SweepSeries series) const
+{
+    QList<SpeedupPoint> low, high;
+    for (const auto& p : m_points) {
+        if (p.series != series)
+            continue;
+        const auto [l, h] = speedupRange(series, p.workers);
+        if (l <= 0)
+            continue;
+        const int n = std::min(p.workers, m_cores);
+        low.append({n, l});
+        high.append({n, h});
+    }
+    // Higher speedups mean less serial work: the high ends give the low s.
+    const double sLow = fitSerialFraction(high);
+    const double sHigh = fitSerialFraction(low);
+    if (sLow < 0 || sHigh < 0)
+        return {-1, -1};
+    return {std::min(sLow, sHigh), std::max(sLow, sHigh)};
+}
+
 double SweepChart::serialFraction(SweepSeries series) const
 {
     return m_fits.value(int(series), -1.0);
@@ -166,10 +210,15 @@ QString SweepChart::amdahlLegend(SweepSeries series) const
     const double s = serialFraction(series);
     if (s < 0)
         return {};
-    return tr("%1: Amdahl s = %2 (%3)")
+    const auto [lo, hi] = serialFractionRange(series);
+    const QString range =
+        lo >= 0 && hi - lo >= 0.0005
+            ? tr(", %1 - %2 over the ranges").arg(lo, 0, 'f', 3).arg(hi, 0, 'f', 3)
+            : QString();
+    return tr("%1: Amdahl s = %2 (%3%4)")
         .arg(seriesName(series))
         .arg(s, 0, 'f', 3)
-        .arg(s > 0 ? tr("max %1x").arg(1.0 / s, 0, 'f', 1) : tr("no limit"));
+        .arg(s > 0 ? tr("max %1x").arg(1.0 / s, 0, 'f', 1) : tr("no limit"), range);
 }
 
 QStringList SweepChart::legendLabels() const
@@ -194,13 +243,35 @@ QString SweepChart::summaryText() const
             }
         }
         QString line = tr("%1: %2 point(s)").arg(seriesName(s)).arg(count);
-        if (bestN > 0)
+        if (bestN > 0) {
             line += tr(", best speedup %1x at %2 worker(s)").arg(best, 0, 'f', 2).arg(bestN);
+            const auto [lo, hi] = speedupRange(s, bestN);
+            if (hi - lo >= 0.005)
+                line += tr(" (%1 - %2x)").arg(lo, 0, 'f', 2).arg(hi, 0, 'f', 2);
+        }
         const double f = serialFraction(s);
         if (f >= 0)
             line += tr(", fitted serial fraction s = %1").arg(f, 0, 'f', 3);
         lines << line;
     }
+    // How each point was measured, and whether the machine was quiet.
+    int repeats = 0, busy = 0;
+    double worst = 0;
+    for (const auto& p : m_points) {
+        repeats = std::max(repeats, int(p.samplesS.size()));
+        if (p.otherCores >= LoadMeter::kBusyCores)
+            ++busy;
+        worst = std::max(worst, p.otherCores);
+    }
+    if (repeats > 1)
+        lines
+            << tr("Each point: the median of %1 measurements, the bars their range.").arg(repeats);
+    if (busy > 0)
+        lines << tr("⚠ The machine was busy during %1 of %2 points: other programs used up to %3 "
+                    "cores; speedups are lower than on a quiet machine.")
+                     .arg(busy)
+                     .arg(m_points.size())
+                     .arg(worst, 0, 'f', 2);
     return lines.join(QLatin1Char('\n'));
 }
 
@@ -324,6 +395,25 @@ void SweepChart::rebuild()
         }
         attach(d->speed, measured, sx, sy);
         attach(d->eff, measuredEff, ex, ey);
+        // min-max of the repeated measurements: a vertical bar per point
+        for (const auto& p : m_points) {
+            if (p.series != s || p.workers == 1)
+                continue;
+            const auto [lo, hi] = speedupRange(s, p.workers);
+            if (lo <= 0 || hi - lo < 1e-9)
+                continue;
+            auto* bar = new QLineSeries;
+            bar->setPen(QPen(color, width * 0.75));
+            bar->append(p.workers, lo);
+            bar->append(p.workers, hi);
+            attach(d->speed, bar, sx, sy);
+            auto* barEff = new QLineSeries;
+            barEff->setPen(QPen(color, width * 0.75));
+            barEff->append(p.workers, 100.0 * lo / p.workers);
+            barEff->append(p.workers, 100.0 * hi / p.workers);
+            attach(d->eff, barEff, ex, ey);
+            maxSpeed = std::max(maxSpeed, hi);
+        }
 
         const double f = fitSerialFraction(fitPts);
         if (f >= 0) {

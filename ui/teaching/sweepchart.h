@@ -23,6 +23,7 @@
 #include <QWidget>
 
 #include <memory>
+#include <utility>
 
 class QLabel;
 
@@ -45,6 +46,14 @@ public:
     /// Measured speedup of the point (series, workers); -1 when unknown
     /// (no such point, or no 1-worker point in that series).
     double speedup(SweepSeries series, int workers) const;
+    /// The speedup's range over the point's measurements: the fastest and
+    /// slowest 1-worker time against the slowest and fastest time of the
+    /// point; {-1, -1} when unknown. Equal to speedup() for single ones.
+    std::pair<double, double> speedupRange(SweepSeries series, int workers) const;
+    /// The serial fraction fitted to the low and to the high ends of the
+    /// ranges: how far the noise of the measurements moves s; {-1, -1} when
+    /// it cannot be fitted.
+    std::pair<double, double> serialFractionRange(SweepSeries series) const;
     /// Fitted serial fraction of the series, -1 when it cannot be fitted yet.
     double serialFraction(SweepSeries series) const;
     /// The legend text of the series' Amdahl curve as shown, e.g.

@@ -68,6 +68,8 @@ QString SweepRequest::validate() const
     }
     if (chunkSize < 1)
         return QStringLiteral("the chunk size must be at least 1 (got %1)").arg(chunkSize);
+    if (repeats < 1 || repeats > 9)
+        return QStringLiteral("a sweep measures each point 1 to 9 times (got %1)").arg(repeats);
     const Workload* w = Workloads::find(workload);
     if (w && w->drive && chunkSize > 1)
         return QStringLiteral("the %1 workload cannot be chunked").arg(workload);
@@ -128,6 +130,9 @@ bool SweepRunner::start(const SweepRequest& request)
     m_request = request;
     m_points.clear();
     m_index = 0;
+    m_samples.clear();
+    m_failed = 0;
+    m_otherCores = -1;
     m_cancelling = false;
     emit started(totalPoints());
     startPoint();
@@ -206,6 +211,7 @@ void SweepRunner::submitBatch()
     m_doneCursor = 0;
     auto lastDone = std::make_shared<std::atomic<qint64>>(0);
     m_lastDoneNs = lastDone;
+    m_load.start(childPids());
     m_startNs = monotonicNs();
     try {
         const Workload* w = Workloads::find(m_request.workload);
@@ -274,15 +280,33 @@ void SweepRunner::poll()
 
 void SweepRunner::finishPoint()
 {
+    const qint64 end = std::max(m_lastDoneNs->load(), m_startNs);
+    m_samples.append(double(end - m_startNs) / 1e9);
+    m_otherCores = std::max(m_otherCores, m_load.otherCores(childPids()));
+    int failed = 0;
+    for (qsizetype i = 0; i < m_futures.size(); ++i) {
+        if (m_futures[i].state() == FutureState::Cancelled || m_futures[i].exception())
+            failed += m_weights[i];
+    }
+    m_failed = std::max(m_failed, failed);
+    if (m_samples.size() < m_request.repeats && !m_cancelling) {
+        submitBatch(); // the same pool again, warm already
+        return;
+    }
     SweepPoint p;
     p.series = currentSeries();
     p.workers = currentWorkers();
-    const qint64 end = std::max(m_lastDoneNs->load(), m_startNs);
-    p.wallS = double(end - m_startNs) / 1e9;
-    for (qsizetype i = 0; i < m_futures.size(); ++i) {
-        if (m_futures[i].state() == FutureState::Cancelled || m_futures[i].exception())
-            p.failed += m_weights[i];
-    }
+    p.samplesS = m_samples;
+    QList<double> sorted = m_samples;
+    std::sort(sorted.begin(), sorted.end());
+    p.wallS = sorted.at((sorted.size() - 1) / 2);
+    p.minS = sorted.first();
+    p.maxS = sorted.last();
+    p.failed = m_failed;
+    p.otherCores = m_otherCores;
+    m_samples.clear();
+    m_failed = 0;
+    m_otherCores = -1;
     m_points.append(p);
     emit pointMeasured(p);
     m_phase = Phase::Teardown;
@@ -314,6 +338,15 @@ void SweepRunner::teardown()
         return;
     }
     startPoint();
+}
+
+QList<qint64> SweepRunner::childPids() const
+{
+    // A process pool's workers: their CPU is the sweep's, not another program's.
+    QList<qint64> pids;
+    if (auto* pp = dynamic_cast<ProcessPoolExecutor*>(m_executor.get()))
+        pids = pp->workerPids();
+    return pids;
 }
 
 void SweepRunner::fail(const QString& message)

@@ -16,6 +16,7 @@
 // warmed up with a few short sleep tasks, so thread creation and worker
 // process start-up are not counted (they would look like serial work).
 
+#include <poolscope/cpusampler.h>
 #include <poolscope/executor.h>
 #include <poolscope/workloads.h>
 
@@ -47,6 +48,10 @@ struct SweepRequest {
     QList<SweepSeries> series = {SweepSeries::Threads};
     QList<int> workers = {1, 2}; // ascending, starting at 1 (speedups are relative to it)
     bool warmUp = true;
+    /// Measurements per point (1..9): the point's wall time is their median,
+    /// its range their min and max. Three by default: one noisy measurement
+    /// must not decide a lesson.
+    int repeats = 3;
     QString workerProgram; // process series: empty = the core's default lookup
 
     /// 1..max(4, 2 x cores), capped at 16: past the cores the curves flatten.
@@ -58,8 +63,14 @@ struct SweepRequest {
 struct SweepPoint {
     SweepSeries series = SweepSeries::Threads;
     int workers = 1;
-    double wallS = 0;
-    int failed = 0; // tasks of the batch that failed (the point still counts)
+    double wallS = 0; // median of the measurements
+    int failed = 0;   // tasks that failed, most in one measurement (the point still counts)
+    double minS = 0;  // fastest measurement (0: wallS is the only one)
+    double maxS = 0;  // slowest
+    QList<double> samplesS = {}; // every measurement, in order
+    /// Most cores other programs kept busy during one measurement
+    /// (LoadMeter); -1 unknown.
+    double otherCores = -1;
 };
 
 class SweepRunner : public QObject {
@@ -80,6 +91,8 @@ public:
     /// Points measured so far, in order.
     QList<SweepPoint> points() const { return m_points; }
     int totalPoints() const { return int(m_request.series.size() * m_request.workers.size()); }
+    /// The measurement of the current point being taken, 0-based.
+    int currentRepeat() const { return int(m_samples.size()); }
 
     /// How often futures are polled (default 15 ms).
     void setPollIntervalMs(int ms);
@@ -100,6 +113,7 @@ private:
     void finishPoint();
     void teardown();
     void fail(const QString& message);
+    QList<qint64> childPids() const;
     SweepSeries currentSeries() const;
     int currentWorkers() const;
 
@@ -115,6 +129,10 @@ private:
     qint64 m_startNs = 0;
     std::shared_ptr<std::atomic<qint64>> m_lastDoneNs;
     qint64 m_teardownStartNs = 0;
+    QList<double> m_samples; // the current point's measurements so far
+    int m_failed = 0;
+    double m_otherCores = -1;
+    LoadMeter m_load;
     QTimer m_timer;
 };
 

@@ -13,6 +13,7 @@
 // discarded because it covers the whole time since boot.
 
 #include <QByteArrayView>
+#include <QList>
 #include <QMap>
 #include <QString>
 
@@ -108,5 +109,37 @@ std::optional<TaskCpu> parseTaskStat(QByteArrayView text);
 /// Reads /proc/PID/stat (tid == 0) or /proc/PID/task/TID/stat. nullopt when
 /// the process or thread is gone or the text is malformed.
 std::optional<TaskCpu> readTaskStat(qint64 pid, qint64 tid = 0);
+
+/// What the rest of the machine used over an interval, in cores: the
+/// machine's busy CPU (/proc/stat) minus this program's own (getrusage of
+/// the process and its reaped children, plus the live child processes whose
+/// pids are given: a process pool's workers). The same load meter as the
+/// benchmarks' and `poolscope-cli run`'s "machine busy" line: a time or a
+/// speedup measured while other programs held cores is worse than the pool
+/// can do, and the window, the A/B panel and the sweep say so.
+/// Grandchildren (an MPI launcher's ranks) count as other programs until they
+/// are reaped. Not thread-safe: one owner.
+class LoadMeter {
+public:
+    /// Other programs' cores from this level up are worth a warning.
+    static constexpr double kBusyCores = 0.15;
+
+    /// Starts an interval. childPids: live child processes whose CPU is ours.
+    void start(const QList<qint64>& childPids = {});
+    bool isStarted() const { return m_started; }
+    /// Mean cores other programs kept busy since start(); -1 when unknown
+    /// (not started, /proc/stat unreadable, or no time elapsed).
+    double otherCores(const QList<qint64>& childPids = {}) const;
+    /// "the machine was busy: other programs used 1.42 cores" when cores >=
+    /// kBusyCores, else empty.
+    static QString busyText(double otherCores);
+
+private:
+    bool m_started = false;
+    qint64 m_startNs = 0;
+    double m_machineBusyS = -1;
+    double m_ownS = 0;
+    QMap<qint64, qint64> m_childCpuNs; // pid -> CPU at start
+};
 
 } // namespace poolscope
