@@ -14,6 +14,7 @@
 #include "teaching/analysispanel.h"
 #include "teaching/decompositionbar.h"
 #include "teaching/lesson.h"
+#include "teaching/pacing.h"
 #include "teaching/presenter.h"
 #include "teaching/replay.h"
 #include "teaching/replaycharts.h"
@@ -484,6 +485,7 @@ void MainWindow::buildMenus()
     teach->addSeparator();
     teach->addAction(action(QStringLiteral("explain")));
     teach->addAction(action(QStringLiteral("repeatMeasurements")));
+    teach->addAction(action(QStringLiteral("lessonPacing")));
     teach->addAction(action(QStringLiteral("presenter")));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -686,17 +688,35 @@ void MainWindow::buildTeaching()
     // A lesson with a Run B records its runs into the A/B dock: Run -> A,
     // Run B -> B.
     connect(m_lesson, &LessonPanel::runRequested, this, [this](const Lesson& l) {
-        runLessonSpec(l.scenario.runSpec(), l.scenario.timeoutMs, l.compare ? 0 : -1,
+        runLessonSpec(lessonSpec(l, false), l.scenario.timeoutMs, l.compare ? 0 : -1,
                       tr("lesson run"));
     });
     connect(m_lesson, &LessonPanel::compareRequested, this, [this](const Lesson& l) {
         if (l.compare)
-            runLessonSpec(l.compare->runSpec(), l.compare->timeoutMs, 1, l.compare->label);
+            runLessonSpec(lessonSpec(l, true), l.compare->timeoutMs, 1, l.compare->label);
+    });
+    // Lesson runs long enough to watch: measured on this machine when the
+    // lesson opens (a private pool, off the GUI thread).
+    m_pacer = new LessonPacer(this);
+    connect(m_lesson, &LessonPanel::lessonChanged, this, [this](const Lesson& l) {
+        m_lesson->setPacing({});
+        if (pacingOn())
+            m_pacer->calibrate(l);
+    });
+    connect(m_pacer, &LessonPacer::calibrated, this, [this](const QString& id) {
+        if (!m_lesson->hasLesson() || m_lesson->currentLesson().id != id || !pacingOn())
+            return;
+        const Lesson& l = m_lesson->currentLesson();
+        m_lesson->setPacing(m_pacer->pace(id)->description);
+        if (!m_controller->isRunning())
+            m_controls->setSpec(lessonSpec(l, false));
     });
     connect(m_lesson, &LessonPanel::resetRequested, this, [this](const Lesson& l) {
         if (m_controller->isRunning())
             m_controller->stop();
-        m_controls->setSpec(l.scenario.runSpec());
+        const auto known = pacingOn() ? m_pacer->pace(l.id) : std::nullopt;
+        m_controls->setSpec(known ? LessonPacer::paced(l, l.scenario, *known)
+                                  : l.scenario.runSpec());
         m_futuresModel->clear();
         m_timeline->clear();
         m_mandelbrot->clear();
@@ -779,6 +799,18 @@ void MainWindow::buildTeaching()
     a->setStatusTip(tr("Run A then B and the pool-size sweep measure each configuration three "
                        "times and show the median with the range (off: once, faster)"));
     m_repeatAction = a;
+
+    a = makeAction(QStringLiteral("lessonPacing"), tr("&Watchable lesson runs (about 5 s)"));
+    a->setCheckable(true);
+    a->setChecked(true);
+    a->setStatusTip(tr("Lengthen a lesson's runs to about 5 s on this machine, measured when the "
+                       "lesson opens (off: the runs as written, 0.1-1 s)"));
+    connect(a, &QAction::toggled, this, [this](bool on) {
+        m_lesson->setPacing({});
+        if (on && m_lesson->hasLesson())
+            m_pacer->calibrate(m_lesson->currentLesson());
+    });
+    m_pacingAction = a;
 
     a = makeAction(QStringLiteral("presenter"), tr("&Presenter mode"), presenterShortcut());
     a->setCheckable(true);
@@ -959,13 +991,13 @@ void MainWindow::buildReplayDock()
     connect(m_replay, &ReplayController::error, this, &MainWindow::showReplayError);
     // The time bar replays too: the tasks finished by the position.
     connect(m_replay, &ReplayController::positionChanged, this, [this](qint64 pos) {
-        TimeDecomposition spent;
+        std::vector<TaskSpan> ended;
         const qint64 now = m_replay->startNs() + pos;
         for (const TaskSpan sp : *m_replay->trace().record) {
             if (sp.endNs <= now)
-                spent += decompose(sp);
+                ended.push_back(sp);
         }
-        m_replayDecomposition->setDecomposition(spent);
+        m_replayDecomposition->setDecomposition(decompose(ended));
     });
     connect(m_replay, &ReplayController::loaded, this,
             [this, d](const QString& title, int tasks, qint64 durationNs) {
@@ -1062,12 +1094,28 @@ bool MainWindow::runLessonAB()
     // Interleaved (A, B, A, B, ...) so a change on the machine meanwhile
     // touches both sides alike; each side shows its median.
     m_abPlan.clear();
+    const RunSpec a = lessonSpec(l, false);
+    const RunSpec b = lessonSpec(l, true);
     for (int i = 0; i < measurementRepeats(); ++i) {
-        m_abPlan.append({l.scenario.runSpec(), l.scenario.timeoutMs, 0, tr("lesson run")});
-        m_abPlan.append({l.compare->runSpec(), l.compare->timeoutMs, 1, l.compare->label});
+        m_abPlan.append({a, l.scenario.timeoutMs, 0, tr("lesson run")});
+        m_abPlan.append({b, l.compare->timeoutMs, 1, l.compare->label});
     }
     runNextABStep();
     return true;
+}
+
+RunSpec MainWindow::lessonSpec(const Lesson& lesson, bool compare)
+{
+    const LessonScenario& sc = compare && lesson.compare ? *lesson.compare : lesson.scenario;
+    if (!pacingOn())
+        return sc.runSpec();
+    // Calibrated when the lesson opened; a Run pressed at once waits for it
+    // (a few tasks, in the background) rather than run unwatchably short.
+    const auto pace = m_pacer->waitForPace(lesson);
+    if (!pace)
+        return sc.runSpec();
+    m_lesson->setPacing(pace->description);
+    return LessonPacer::paced(lesson, sc, *pace);
 }
 
 void MainWindow::runNextABStep()
@@ -1082,6 +1130,11 @@ void MainWindow::runNextABStep()
                 .arg(m_abPlan.size()),
             10000);
     runLessonSpec(step.spec, step.timeoutMs, step.slot, step.label);
+}
+
+bool MainWindow::pacingOn() const
+{
+    return m_pacingAction && m_pacingAction->isChecked();
 }
 
 int MainWindow::measurementRepeats() const
@@ -1703,6 +1756,7 @@ void MainWindow::saveSettings()
     st.setValue(QStringLiteral("view/pythonErrors"),
                 action(QStringLiteral("pythonErrors"))->isChecked());
     st.setValue(QStringLiteral("teach/repeatMeasurements"), m_repeatAction->isChecked());
+    st.setValue(QStringLiteral("teach/lessonPacing"), m_pacingAction->isChecked());
     st.setValue(QStringLiteral("window/geometry"), saveGeometry());
     // The layout the user made, not the projector one presenter mode shows.
     st.setValue(QStringLiteral("window/state"), m_layoutBeforePresenter.isEmpty()
@@ -1718,6 +1772,7 @@ void MainWindow::restoreSettings()
     action(QStringLiteral("pythonErrors"))
         ->setChecked(st.value(QStringLiteral("view/pythonErrors"), true).toBool());
     m_repeatAction->setChecked(st.value(QStringLiteral("teach/repeatMeasurements"), true).toBool());
+    m_pacingAction->setChecked(st.value(QStringLiteral("teach/lessonPacing"), true).toBool());
     const quint64 limit =
         st.value(QStringLiteral("record/limit"), RunRecord::kDefaultLimit).toULongLong();
     if (limit >= 1 && limit <= RunRecord::kMaxLimit)

@@ -35,6 +35,7 @@ class ReplayController;
 class SlowMotionBar;
 class FuturesFilterModel;
 class LessonPanel;
+class LessonPacer;
 struct Lesson;
 class SweepChart;
 class SweepRunner;
@@ -201,6 +202,10 @@ private:
     void buildStatusBar();
     void buildTeaching();
     void runNextABStep();
+    /// The lesson's run A (or B) as it runs: paced to be watched when
+    /// Teach > Watchable lesson runs is on (LessonPacer).
+    RunSpec lessonSpec(const Lesson& lesson, bool compare);
+    bool pacingOn() const;
     /// 3 with Teach > Repeat measurements on (the default), else 1.
     int measurementRepeats() const;
     void runLessonSpec(const RunSpec& spec, int timeoutMs, int abSlot = -1,
@@ -284,7 +289,9 @@ private:
     };
     QList<ABStep> m_abPlan;
     QAction* m_repeatAction = nullptr; // Teach > Repeat measurements
-    quint64 m_abPlanRun = 0;           // the run whose end starts the next step
+    QAction* m_pacingAction = nullptr; // Teach > Watchable lesson runs
+    LessonPacer* m_pacer = nullptr;
+    quint64 m_abPlanRun = 0; // the run whose end starts the next step
 
     QLabel* m_countersLabel = nullptr;
     QLabel* m_rateLabel = nullptr;

@@ -10,6 +10,7 @@
 #include "teaching/analysispanel.h"
 #include "teaching/decompositionbar.h"
 #include "teaching/lesson.h"
+#include "teaching/pacing.h"
 #include "teaching/presenter.h"
 #include "teaching/replay.h"
 #include "teaching/replaycharts.h"
@@ -278,6 +279,145 @@ private slots:
         QTest::newRow("no observe list")
             << QString(head + QStringLiteral("---\n## Predict\nQ?\n## Explain\nx\n"))
             << QStringLiteral("no '## Observe' list");
+        QTest::newRow("bad pace") << QString(head + QStringLiteral("pace: slow\n") + body)
+                                  << QStringLiteral("'pace' must be size, tasks or off");
+    }
+
+    // --------------------------------------------------------------- pacing
+    void lessonsDeclareTheirPace()
+    {
+        QCOMPARE(LessonLibrary::find(QStringLiteral("gil"))->pace, Lesson::Pace::Size);
+        QCOMPARE(LessonLibrary::find(QStringLiteral("chunks"))->pace, Lesson::Pace::Tasks);
+        QCOMPARE(LessonLibrary::find(QStringLiteral("crash"))->pace, Lesson::Pace::Off);
+    }
+
+    void pacingEstimate_data()
+    {
+        QTest::addColumn<QString>("workload");
+        QTest::addColumn<QString>("pool");
+        QTest::addColumn<bool>("gil");
+        QTest::addColumn<int>("workers");
+        QTest::addColumn<int>("tasks");
+        QTest::addColumn<double>("probeSeconds");
+        QTest::addColumn<int>("probeTasks");
+        QTest::addColumn<double>("expected");
+        // 2 cores
+        QTest::newRow("interpreted under the GIL: one at a time")
+            << "primes"
+            << "thread" << true << 4 << 8 << 0.3 << 3 << 0.8;
+        QTest::newRow("GIL off: min(workers, cores) in rounds")
+            << "primes"
+            << "thread" << false << 4 << 8 << 0.3 << 3 << 0.4;
+        QTest::newRow("processes: rounds of 2, the last one partial")
+            << "primes"
+            << "process" << false << 2 << 5 << 0.3 << 3 << 0.3;
+        QTest::newRow("native code under the GIL scales")
+            << "matmul_native"
+            << "thread" << true << 2 << 8 << 0.3 << 3 << 0.4;
+        QTest::newRow("sleeps: every worker waits at once")
+            << "sleep"
+            << "thread" << true << 20 << 40 << 0.6 << 3 << 0.4;
+        QTest::newRow("many tiny tasks: tasks / parallelism")
+            << "primes"
+            << "thread" << false << 2 << 20000 << 0.02 << 2000 << 0.1;
+    }
+    void pacingEstimate()
+    {
+        QFETCH(QString, workload);
+        QFETCH(QString, pool);
+        QFETCH(bool, gil);
+        QFETCH(int, workers);
+        QFETCH(int, tasks);
+        QFETCH(double, probeSeconds);
+        QFETCH(int, probeTasks);
+        QFETCH(double, expected);
+        LessonScenario sc;
+        sc.workload = workload;
+        sc.poolKind = pool;
+        sc.gil = gil;
+        sc.workers = workers;
+        sc.run.tasks = tasks;
+        QVERIFY(qAbs(LessonPacer::estimateSeconds(sc, probeSeconds, probeTasks, 2) - expected)
+                < 1e-9);
+    }
+
+    void pacingFactor_data()
+    {
+        QTest::addColumn<double>("seconds");
+        QTest::addColumn<int>("factor");
+        QTest::newRow("0.4 s -> 12x (4.8 s)") << 0.4 << 12;
+        QTest::newRow("already long enough") << 6.0 << 1;
+        QTest::newRow("just under the target") << 4.9 << 1;
+        QTest::newRow("tiny: capped at 50x") << 0.001 << 50;
+        QTest::newRow("unknown") << 0.0 << 1;
+    }
+    void pacingFactor()
+    {
+        QFETCH(double, seconds);
+        QFETCH(int, factor);
+        QCOMPARE(LessonPacer::factorFor(seconds), factor);
+    }
+
+    void pacingAppliesByTheLessonsMode()
+    {
+        Lesson gil = *LessonLibrary::find(QStringLiteral("gil"));
+        LessonPace pace = LessonPacer::paceFor(gil, 0.4);
+        QCOMPARE(pace.factor, 12);
+        QVERIFY2(pace.description.contains(QStringLiteral("each task 12x longer")),
+                 qPrintable(pace.description));
+        RunSpec a = LessonPacer::paced(gil, gil.scenario, pace);
+        RunSpec b = LessonPacer::paced(gil, *gil.compare, pace);
+        QCOMPARE(a.run.tasks, gil.scenario.run.tasks);
+        QCOMPARE(a.run.size, gil.scenario.run.size * 12);
+        QCOMPARE(b.run.size, gil.compare->run.size * 12); // the same work on both sides
+        QCOMPARE(b.workers, gil.compare->workers);
+
+        Lesson chunks = *LessonLibrary::find(QStringLiteral("chunks"));
+        pace = LessonPacer::paceFor(chunks, 0.25);
+        QCOMPARE(pace.factor, 20);
+        a = LessonPacer::paced(chunks, chunks.scenario, pace);
+        QCOMPARE(a.run.tasks, chunks.scenario.run.tasks * 20);
+        QCOMPARE(a.run.size, chunks.scenario.run.size); // tasks stay tiny
+        QVERIFY(a.run.tasks <= Workloads::find(QStringLiteral("primes"))->maxTasks);
+        // past the workload's task limit: capped, and said
+        pace = LessonPacer::paceFor(chunks, 0.01);
+        QCOMPARE(pace.factor, 50);
+        chunks.scenario.run.tasks = 100'000;
+        chunks.compare->run.tasks = 100'000;
+        pace = LessonPacer::paceFor(chunks, 0.01);
+        QCOMPARE(pace.factor, 10); // 1,000,000 tasks at most
+        QVERIFY(pace.capped);
+        QVERIFY(pace.description.contains(QStringLiteral("capped")));
+
+        Lesson crash = *LessonLibrary::find(QStringLiteral("crash"));
+        pace = LessonPacer::paceFor(crash, 0.1);
+        QCOMPARE(pace.factor, 1);
+        QCOMPARE(LessonPacer::paced(crash, crash.scenario, pace).run.size, crash.scenario.run.size);
+    }
+
+    void pacerCalibratesInTheBackground()
+    {
+        LessonPacer pacer;
+        QSignalSpy done(&pacer, &LessonPacer::calibrated);
+        const Lesson gil = *LessonLibrary::find(QStringLiteral("gil"));
+        QVERIFY(!pacer.pace(gil.id));
+        pacer.calibrate(gil);
+        pacer.calibrate(gil); // once
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60'000);
+        QCOMPARE(done.first().first().toString(), gil.id);
+        const auto pace = pacer.pace(gil.id);
+        QVERIFY(pace);
+        QVERIFY(pace->estimatedSeconds > 0);
+        QVERIFY(pace->factor >= 1 && pace->factor <= LessonPacer::kMaxFactor);
+        QCOMPARE(pace->pacedSeconds, pace->estimatedSeconds * pace->factor);
+        // not paced: known at once, no probe
+        const Lesson crash = *LessonLibrary::find(QStringLiteral("crash"));
+        pacer.calibrate(crash);
+        QCOMPARE(done.count(), 2);
+        QVERIFY(pacer.waitForPace(crash, 0));
+        // a blocking wait returns the answer
+        const Lesson native = *LessonLibrary::find(QStringLiteral("native"));
+        QVERIFY(pacer.waitForPace(native, 60'000));
     }
     void parseErrors()
     {

@@ -64,11 +64,18 @@ constexpr int kLong = 60'000;
 constexpr qint64 kMs = 1'000'000;
 
 /// Shown and active, so window-wide shortcuts reach its actions.
-std::unique_ptr<MainWindow> makeWindow(bool settings = false)
+/// classroom: the defaults a class gets (lesson runs paced to about 5 s,
+/// A/B and sweeps measured three times); off, lessons run as written and
+/// once, which keeps tests that are not about those short.
+std::unique_ptr<MainWindow> makeWindow(bool settings = false, bool classroom = false)
 {
     MainWindow::Options o;
     o.useSettings = settings;
     auto w = std::make_unique<MainWindow>(o);
+    if (!classroom) {
+        w->action(QStringLiteral("lessonPacing"))->setChecked(false);
+        w->action(QStringLiteral("repeatMeasurements"))->setChecked(false);
+    }
     w->show();
     QApplication::setActiveWindow(w.get());
     if (!QTest::qWaitForWindowActive(w.get()))
@@ -196,6 +203,7 @@ private slots:
     void abKeepsTwoPoolKinds();
     void chunkLessonShowsOverhead();
     void abRepeatsInterleaved();
+    void lessonRunsArePacedToWatch();
     void stepStartsExactlyOneTask();
     void slowMotionLengthensTheSubmittedRun();
     void chunkedProcessRunFromTheWindow();
@@ -722,8 +730,9 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
 // time; each side shows the median of its three with the range.
 void TstTeachingWindow::abRepeatsInterleaved()
 {
-    auto w = makeWindow();
+    auto w = makeWindow(false, true);
     QVERIFY(w->action(QStringLiteral("repeatMeasurements"))->isChecked());
+    w->action(QStringLiteral("lessonPacing"))->setChecked(false); // 6 short runs
     QVERIFY(w->openLesson(QStringLiteral("chunks")));
     const Lesson lesson = *LessonLibrary::find(QStringLiteral("chunks"));
     QSignalSpy started(w->controller(), &RunController::runStarted);
@@ -749,6 +758,44 @@ void TstTeachingWindow::abRepeatsInterleaved()
              qPrintable(cmp->comparisonText()));
     // the lesson's measured result is the comparison of the medians
     QVERIFY(!w->controller()->isRunning());
+}
+
+// Lesson runs were 0.1-1 s: too short to watch. Paced (the default), a
+// lesson's run lasts about 5 s on the machine in use, measured when the
+// lesson opens, and the panel says how it was lengthened.
+void TstTeachingWindow::lessonRunsArePacedToWatch()
+{
+    auto w = makeWindow(false, true);
+    w->action(QStringLiteral("repeatMeasurements"))->setChecked(false);
+    auto* pacing = w->lessonPanel()->findChild<QLabel*>(QStringLiteral("lessonPacing"));
+    QVERIFY(pacing);
+    // Lesson 3: interpreted primes under the GIL, written to take well under a second.
+    QVERIFY(w->openLesson(QStringLiteral("gil")));
+    const Lesson lesson = *LessonLibrary::find(QStringLiteral("gil"));
+    QTRY_VERIFY_WITH_TIMEOUT(!pacing->text().isEmpty(), kLong); // calibrated in the background
+    QVERIFY2(pacing->text().contains(QStringLiteral("Paced to watch: each task")),
+             qPrintable(pacing->text()));
+    QSignalSpy started(w->controller(), &RunController::runStarted);
+    QSignalSpy finished(w->controller(), &RunController::runFinished);
+    QTest::mouseClick(w->lessonPanel()->findChild<QPushButton*>(QStringLiteral("runButton")),
+                      Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    const RunSpec ran = started.first().at(1).value<RunSpec>();
+    QCOMPARE(ran.run.tasks, lesson.scenario.run.tasks); // the same batch ...
+    QVERIFY(ran.run.size > lesson.scenario.run.size);   // ... of longer tasks
+    const double wall = finished.first().first().value<RunSummary>().wallSeconds;
+    QVERIFY2(wall >= 2.5 && wall <= 12.0,
+             qPrintable(QStringLiteral("%1 s (%2)").arg(wall).arg(pacing->text())));
+
+    // Lesson 7 grows by its task count (tiny tasks are its point), lesson 8
+    // not at all (its timeout is).
+    QVERIFY(w->openLesson(QStringLiteral("chunks")));
+    QTRY_VERIFY_WITH_TIMEOUT(pacing->text().contains(QStringLiteral("as many tasks")), kLong);
+    QVERIFY(w->openLesson(QStringLiteral("crash")));
+    QTRY_VERIFY_WITH_TIMEOUT(pacing->text().contains(QStringLiteral("not paced")), kLong);
+    // Off: runs as written, nothing said.
+    w->action(QStringLiteral("lessonPacing"))->setChecked(false);
+    QVERIFY(pacing->text().isEmpty());
 }
 
 void TstTeachingWindow::abStoppingAMeansNoB()
@@ -1163,20 +1210,21 @@ void TstTeachingWindow::presenterThickensLines()
 void TstTeachingWindow::teachingStatePersists()
 {
     {
-        auto w = makeWindow(true);
+        auto w = makeWindow(true, true);
         QVERIFY(QTest::qWaitForWindowExposed(w.get()));
         w->action(QStringLiteral("abPanel"))->trigger();
         QTRY_VERIFY(w->dock(QStringLiteral("abDock"))->isVisible());
         w->action(QStringLiteral("slowMotion10"))->trigger();
         QVERIFY(w->action(QStringLiteral("repeatMeasurements"))->isChecked()); // defaults
         QVERIFY(w->action(QStringLiteral("pythonErrors"))->isChecked());
+        QVERIFY(w->action(QStringLiteral("lessonPacing"))->isChecked());
         w->action(QStringLiteral("repeatMeasurements"))->trigger();
         w->action(QStringLiteral("pythonErrors"))->trigger();
         w->slowMotionToolBar()->toggleViewAction()->trigger();
         QVERIFY(!w->slowMotionToolBar()->isVisible());
         w->close(); // saves
     }
-    auto w = makeWindow(true);
+    auto w = makeWindow(true, true);
     QVERIFY(QTest::qWaitForWindowExposed(w.get()));
     QVERIFY(w->dock(QStringLiteral("abDock"))->toggleViewAction()->isChecked());
     QVERIFY(!w->dock(QStringLiteral("replayDock"))->toggleViewAction()->isChecked());
@@ -1184,6 +1232,7 @@ void TstTeachingWindow::teachingStatePersists()
     QVERIFY(w->action(QStringLiteral("slowMotion10"))->isChecked());
     QVERIFY(!w->action(QStringLiteral("repeatMeasurements"))->isChecked());
     QVERIFY(!w->action(QStringLiteral("pythonErrors"))->isChecked());
+    QVERIFY(w->action(QStringLiteral("lessonPacing"))->isChecked()); // untouched: the default
     QVERIFY(!w->slowMotionToolBar()->isVisible());
     // Reset layout brings the toolbar back and closes the teaching docks.
     w->action(QStringLiteral("resetLayout"))->trigger();

@@ -331,6 +331,18 @@ std::optional<Lesson> LessonLibrary::parse(const QString& text, QString* error,
             lesson.number = int(*n);
         } else if (key == QLatin1String("title")) {
             lesson.title = value;
+        } else if (key == QLatin1String("pace")) {
+            const QString v = value.toLower();
+            if (v == QLatin1String("size"))
+                lesson.pace = Lesson::Pace::Size;
+            else if (v == QLatin1String("tasks"))
+                lesson.pace = Lesson::Pace::Tasks;
+            else if (v == QLatin1String("off"))
+                lesson.pace = Lesson::Pace::Off;
+            else
+                return fail(
+                    i + 1,
+                    QStringLiteral("'pace' must be size, tasks or off, got '%1'").arg(value));
         } else if (key == QLatin1String("sweep.series")) {
             seriesText = value;
         } else if (key == QLatin1String("sweep.workers")) {
@@ -524,6 +536,15 @@ LessonPanel::LessonPanel(QWidget* parent)
     m_scenario->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_scenario->setForegroundRole(QPalette::PlaceholderText);
     layout->addWidget(m_scenario);
+    m_pacing = new QLabel(this);
+    m_pacing->setObjectName(QStringLiteral("lessonPacing"));
+    m_pacing->setWordWrap(true);
+    m_pacing->setForegroundRole(QPalette::PlaceholderText);
+    m_pacing->setToolTip(
+        tr("Lesson runs are lengthened to about 5 s on this machine so a class can "
+           "watch them (Teach > Watchable lesson runs)"));
+    m_pacing->hide();
+    layout->addWidget(m_pacing);
 
     // The question comes first and stands out: the class answers it before
     // anything runs (predict-then-observe).
@@ -798,6 +819,17 @@ void LessonPanel::setStage(Stage stage)
 QString LessonPanel::prediction() const
 {
     return m_prediction->text().trimmed();
+}
+
+void LessonPanel::setPacing(const QString& text)
+{
+    m_pacing->setText(text);
+    m_pacing->setVisible(!text.isEmpty());
+}
+
+QString LessonPanel::pacingText() const
+{
+    return m_pacing->text();
 }
 
 void LessonPanel::setMeasured(const QString& text)

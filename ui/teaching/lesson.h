@@ -74,9 +74,13 @@ struct LessonSweep {
 };
 
 struct Lesson {
+    /// How the lesson's runs are lengthened to be watched (pacing.h).
+    enum class Pace { Size, Tasks, Off };
+
     QString id;
     int number = 0;
     QString title;
+    Pace pace = Pace::Size;
     LessonScenario scenario;
     std::optional<LessonScenario> compare; // run B
     std::optional<LessonSweep> sweep;
@@ -148,6 +152,10 @@ public slots:
     /// The measured result of the last run, shown beside the prediction
     /// ("" hides it).
     void setMeasured(const QString& text);
+    /// How the lesson's runs are paced (LessonPacer), shown under the
+    /// scenario; empty hides it.
+    void setPacing(const QString& text);
+    QString pacingText() const;
     /// Enables/disables Run, Run B and Sweep (e.g. while a sweep runs).
     void setRunEnabled(bool enabled);
     /// RunController::qfuturesReady: the current lesson's continuations view
@@ -179,6 +187,7 @@ private:
     QComboBox* m_combo = nullptr;
     QLabel* m_title = nullptr;
     QLabel* m_scenario = nullptr;
+    QLabel* m_pacing = nullptr;
     QLabel* m_predict = nullptr;
     QLabel* m_observe = nullptr;
     QTextBrowser* m_explain = nullptr;
