@@ -304,6 +304,39 @@ private slots:
         }
     }
 
+    void everyTaskInTheRecordHasItsTurns()
+    {
+        // The Monitor takes the GIL's turns after every drain of rows, so
+        // whenever a view looks (a snapshot), each task in the record ended
+        // before the turns' "complete until" time: no task is ever drawn
+        // with half its turns, or with the old block for a frame.
+        ThreadPoolExecutor pool(gilPool(3));
+        MonitorOptions o;
+        o.intervalMs = 5;
+        Monitor mon(o);
+        mon.attach(&pool);
+        int snapshots = 0;
+        QString bad;
+        connect(&mon, &Monitor::snapshotReady, this, [&](const Snapshot& s) {
+            ++snapshots;
+            for (const TaskSpan t : *s.record) {
+                if (t.endNs > s.record->gilTurnsUntilNs() && bad.isEmpty())
+                    bad = QStringLiteral("task %1 ends %2 ns after the turns taken")
+                              .arg(t.taskId)
+                              .arg(t.endNs - s.record->gilTurnsUntilNs());
+            }
+        });
+        std::vector<decltype(pool.submit(spinTask(8)))> fs;
+        for (int i = 0; i < 12; ++i)
+            fs.push_back(pool.submit(spinTask(8)));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            std::all_of(fs.begin(), fs.end(), [](auto& f) { return f.done(); }), 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(mon.last().record->size(), quint64(12), 10000);
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+        QVERIFY(snapshots > 3);
+        QVERIFY(mon.record()->gilTurnStats().complete());
+    }
+
     void turnsPastTheLimitAreCountedExactly()
     {
         // One task at a time on a GIL pool: each task takes the free GIL
