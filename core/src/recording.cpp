@@ -971,6 +971,7 @@ std::shared_ptr<RunRecord> RunRecord::copyInEndOrder() const
     out->m_gilHeld = m_gilHeld;
     out->m_gilLost = m_gilLost;
     out->m_gilUntilNs = m_gilUntilNs;
+    out->m_gilLastEndNs = m_gilLastEndNs;
     out->m_gilLanes = m_gilLanes;
     out->m_gilNow = m_gilNow;
     return out;
@@ -1187,7 +1188,11 @@ void RunRecord::addGilTurns(const detail::GilTurnBatch& batch, detail::StampConv
         ++m_gilSeen;
         if (m_gilClosed)
             continue;
-        const qint64 start = ns(t.start);
+        // One holder at a time: a turn starts where the last one ended at
+        // the earliest (a hand-over is one stamp; converting it in two
+        // batches, with anchors added between, may differ by the anchors'
+        // jitter, ~0.1 µs).
+        const qint64 start = std::max(ns(t.start), m_gilLastEndNs);
         if (m_gilHeld >= m_gilLimit) {
             close(start);
             continue;
@@ -1201,6 +1206,7 @@ void RunRecord::addGilTurns(const detail::GilTurnBatch& batch, detail::StampConv
             laneWorker = t.worker;
         }
         const qint64 end = std::max(start, ns(t.end));
+        m_gilLastEndNs = end;
         lane->start.push_back(start);
         lane->end.push_back(end);
         lane->wait.push_back(
@@ -1217,7 +1223,8 @@ void RunRecord::addGilTurns(const detail::GilTurnBatch& batch, detail::StampConv
         return;
     m_gilUntilNs = ns(batch.takenAt);
     m_gilNow.holder = batch.openWorker;
-    m_gilNow.holdStartNs = batch.openWorker >= 0 ? ns(batch.openStart) : 0;
+    m_gilNow.holdStartNs =
+        batch.openWorker >= 0 ? std::max(ns(batch.openStart), m_gilLastEndNs) : 0;
     m_gilNow.holdWaitNs = batch.openWorker >= 0 && batch.openWaitStart
                               ? std::max<qint64>(0, m_gilNow.holdStartNs - ns(batch.openWaitStart))
                               : 0;

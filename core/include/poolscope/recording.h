@@ -526,6 +526,7 @@ private:
     quint64 m_gilHeld = 0;
     quint64 m_gilLost = 0;
     qint64 m_gilUntilNs = 0;
+    qint64 m_gilLastEndNs = 0;                              // of the last turn held
     std::vector<std::pair<qint32, GilTurnLane>> m_gilLanes; // sorted by worker
     GilNow m_gilNow;
     qint32 m_lastLaneWorker = INT32_MIN;
