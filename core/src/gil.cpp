@@ -17,11 +17,18 @@
 // so its common case is one relaxed atomic load (no waiter: deadline 0) or a
 // clock read (a waiter, deadline not reached yet). The mutex is only taken
 // when a hand-over is due.
+//
+// Turns (setTurnRecording): grantLocked() and releaseLocked() run under the
+// mutex anyway, so a turn costs two stamps and a push_back into a buffer of
+// reserved capacity there; nothing at all while recording is off.
 #include "poolscope/gil.h"
+
+#include "stamps.h"
 
 #include "poolscope/errors.h"
 #include "poolscope/future.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -52,6 +59,7 @@ struct SimulatedGil::Impl {
             : who(w)
         {}
         const int who;
+        qint64 waitStart = 0; // a stamp, when turns are recorded
         bool granted = false;
         std::condition_variable cv;
     };
@@ -61,6 +69,15 @@ struct SimulatedGil::Impl {
     bool locked = false;       // guarded by m
     int lastHolder = -1;       // guarded by m; who held it before (for switches)
 
+    // Turns, all guarded by m (recordTurns off: none of it is touched).
+    bool recordTurns = false;
+    std::size_t maxPending = kDefaultPendingTurns;
+    std::vector<detail::GilTurnStamp> pending;
+    quint64 lost = 0;
+    qint64 firstLostStart = 0;
+    qint64 holdStart = 0;     // stamp of the current turn's start, 0: not recorded
+    qint64 holdWaitStart = 0; // when its holder queued up for it
+
     // Read without the lock (telemetry, checkpoint's fast path).
     std::atomic<qint64> intervalNs{0};
     std::atomic<qint64> dropDeadlineNs{0}; // 0: nobody waits, no hand-over due
@@ -68,9 +85,14 @@ struct SimulatedGil::Impl {
     std::atomic<int> waiters{0};
     std::atomic<quint64> switches{0};
 
-    /// The GIL goes to `who` (m held).
-    void grantLocked(int who)
+    /// The GIL goes to `who` (m held), who queued up at `waitStart` (a
+    /// stamp; 0: it found the GIL free). `now`: a stamp taken under m, or 0.
+    void grantLocked(int who, qint64 waitStart = 0, qint64 now = 0)
     {
+        if (recordTurns) {
+            holdStart = now ? now : detail::stampNow();
+            holdWaitStart = waitStart;
+        }
         locked = true;
         holder.store(who, std::memory_order_relaxed);
         if (lastHolder != -1 && lastHolder != who)
@@ -85,6 +107,8 @@ struct SimulatedGil::Impl {
     /// Gives the GIL up and passes it to the oldest waiter, if any (m held).
     void releaseLocked()
     {
+        // One stamp ends this turn and starts the next: turns abut, never overlap.
+        const qint64 now = recordTurns ? endTurnLocked() : 0;
         if (queue.empty()) {
             locked = false;
             holder.store(-1, std::memory_order_relaxed);
@@ -95,7 +119,7 @@ struct SimulatedGil::Impl {
         queue.pop_front();
         waiters.store(int(queue.size()), std::memory_order_relaxed);
         w->granted = true;
-        grantLocked(w->who);
+        grantLocked(w->who, w->waitStart, now);
         w->cv.notify_one(); // under m: w cannot leave (and destroy cv) before we are done
     }
 
@@ -108,6 +132,8 @@ struct SimulatedGil::Impl {
         }
         const qint64 t0 = nowNs();
         Waiter w(who);
+        if (recordTurns)
+            w.waitStart = detail::stampNow();
         queue.push_back(&w);
         waiters.store(int(queue.size()), std::memory_order_relaxed);
         if (dropDeadlineNs.load(std::memory_order_relaxed) == 0)
@@ -115,6 +141,26 @@ struct SimulatedGil::Impl {
                                  std::memory_order_relaxed);
         w.cv.wait(lk, [&] { return w.granted; });
         return nowNs() - t0;
+    }
+
+    /// Writes the turn that ends now (m held, recording on); returns the
+    /// stamp it ended at.
+    qint64 endTurnLocked()
+    {
+        const qint64 now = detail::stampNow();
+        if (holdStart == 0) // held since before recording was turned on
+            return now;
+        if (pending.size() < maxPending) {
+            if (pending.capacity() == 0)
+                pending.reserve(std::min<std::size_t>(maxPending, 4096));
+            pending.push_back(detail::GilTurnStamp{holdWaitStart, holdStart, now,
+                                                   qint32(holder.load(std::memory_order_relaxed))});
+        } else {
+            if (lost++ == 0)
+                firstLostStart = holdStart;
+        }
+        holdStart = 0;
+        return now;
     }
 };
 
@@ -174,6 +220,54 @@ qint64 SimulatedGil::checkpoint()
     d->releaseLocked();
     d->acquireLocked(lk, who);
     return nowNs() - t0;
+}
+
+void SimulatedGil::setTurnRecording(bool on, std::size_t maxPending)
+{
+    std::lock_guard lk(d->m);
+    d->maxPending = std::max<std::size_t>(1, maxPending);
+    if (on == d->recordTurns)
+        return;
+    d->recordTurns = on;
+    // A turn in progress is recorded from now on (its start is unknown
+    // before); turning it off forgets the one in progress.
+    d->holdStart = on && d->locked ? detail::stampNow() : 0;
+    d->holdWaitStart = 0;
+    if (!on) {
+        d->pending.clear();
+        d->pending.shrink_to_fit();
+        d->lost = 0;
+        d->firstLostStart = 0;
+    }
+}
+
+bool SimulatedGil::turnRecording() const
+{
+    std::lock_guard lk(d->m);
+    return d->recordTurns;
+}
+
+void SimulatedGil::takeTurns(detail::GilTurnBatch& out)
+{
+    out.turns.clear();
+    out.waiting.clear();
+    std::lock_guard lk(d->m);
+    // Double buffering: the caller's emptied vector (its capacity kept)
+    // becomes the next pending one, so a steady run allocates nothing
+    // under the lock.
+    std::swap(out.turns, d->pending);
+    out.lost = d->lost;
+    out.firstLostStart = d->firstLostStart;
+    d->lost = 0;
+    d->firstLostStart = 0;
+    out.takenAt = detail::stampNow();
+    out.openWorker = d->locked && d->holdStart ? d->holder.load(std::memory_order_relaxed) : -1;
+    out.openStart = out.openWorker >= 0 ? d->holdStart : 0;
+    out.openWaitStart = out.openWorker >= 0 ? d->holdWaitStart : 0;
+    if (d->recordTurns) {
+        for (const Impl::Waiter* w : d->queue)
+            out.waiting.emplace_back(qint32(w->who), w->waitStart);
+    }
 }
 
 int SimulatedGil::holder() const

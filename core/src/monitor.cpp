@@ -55,9 +55,11 @@ Monitor::~Monitor()
 
 std::shared_ptr<RunRecord> Monitor::newRecord() const
 {
-    return std::make_shared<RunRecord>(m_opts.recordLimit > 0 ? m_opts.recordLimit
-                                                              : RunRecord::kDefaultLimit,
-                                       m_opts.recordSampling);
+    auto r = std::make_shared<RunRecord>(m_opts.recordLimit > 0 ? m_opts.recordLimit
+                                                                : RunRecord::kDefaultLimit,
+                                         m_opts.recordSampling);
+    r->setGilTurnLimit(m_opts.gilTurnLimit);
+    return r;
 }
 
 void Monitor::attach(Executor* executor)
@@ -150,10 +152,21 @@ void Monitor::startRun()
         m_knownWorkers.insert(w.index, w);
 }
 
+void Monitor::takeGilTurns()
+{
+    if (!m_executor || m_opts.recordLimit == 0 || !m_executor->collectGilTurns(m_gilBatch))
+        return;
+    // Stamps of the batch all precede this anchor.
+    m_stamps->anchor();
+    m_run->addGilTurns(m_gilBatch, m_stamps.get());
+}
+
 bool Monitor::drainFor(qint64 budgetNs)
 {
-    if (m_draining.empty())
+    if (m_draining.empty()) {
+        takeGilTurns();
         return true;
+    }
     // The anchor taken now brackets every stamp staged so far (they were
     // all written before it).
     detail::StampConverter& stamps = *m_stamps;
@@ -177,6 +190,9 @@ bool Monitor::drainFor(qint64 budgetNs)
     }
 outOfTime:
     m_draining.erase(m_draining.begin(), m_draining.begin() + qsizetype(done));
+    // After the rows: every task drained so far released the GIL before its
+    // row was staged, so its turns are in this take.
+    takeGilTurns();
     return m_draining.empty();
 }
 

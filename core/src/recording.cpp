@@ -690,6 +690,8 @@ std::size_t RunRecord::bytes() const
         b += touched(l);
     for (const auto& l : m_farLanes)
         b += touched(l);
+    for (const auto& [w, l] : m_gilLanes)
+        b += l.start.capacity() * 8 + l.end.capacity() * 8 + l.wait.capacity() * 4;
     return b;
 }
 
@@ -961,6 +963,17 @@ std::shared_ptr<RunRecord> RunRecord::copyInEndOrder() const
     out->m_seen = m_seen;
     out->setSampling(m_sampling);
     out->m_lost = m_lost;
+    // The GIL turns, as they are.
+    out->m_gilTurnsOn = m_gilTurnsOn;
+    out->m_gilClosed = m_gilClosed;
+    out->m_gilLimit = m_gilLimit;
+    out->m_gilSeen = m_gilSeen;
+    out->m_gilHeld = m_gilHeld;
+    out->m_gilLost = m_gilLost;
+    out->m_gilUntilNs = m_gilUntilNs;
+    out->m_gilLastEndNs = m_gilLastEndNs;
+    out->m_gilLanes = m_gilLanes;
+    out->m_gilNow = m_gilNow;
     return out;
 }
 
@@ -1068,6 +1081,156 @@ void RunRecord::compactTexts()
         t.error = QString::fromUtf8(q + n0 + n1, qsizetype(n2));
         c.value[off(r)] = storeTexts(t);
     }
+}
+
+// -------------------------------------------------------------- GIL turns
+
+qint64 RunRecord::GilTurnLane::waitNs(std::size_t i) const
+{
+    return decodeDuration(wait[i]);
+}
+
+std::size_t RunRecord::GilTurnLane::firstEndingAfter(qint64 ns) const
+{
+    // A worker's turns never overlap: their ends ascend with their starts.
+    return std::size_t(std::upper_bound(end.begin(), end.end(), ns) - end.begin());
+}
+
+const RunRecord::GilTurnLane* RunRecord::gilTurns(qint32 worker) const
+{
+    auto it = std::lower_bound(m_gilLanes.begin(), m_gilLanes.end(), worker,
+                               [](const auto& l, qint32 w) { return l.first < w; });
+    return it != m_gilLanes.end() && it->first == worker ? &it->second : nullptr;
+}
+
+QList<qint32> RunRecord::gilTurnWorkers() const
+{
+    QList<qint32> w;
+    for (const auto& l : m_gilLanes)
+        w.append(l.first);
+    return w;
+}
+
+GilTurnStats RunRecord::gilTurnStats() const
+{
+    GilTurnStats s;
+    s.seen = m_gilSeen;
+    s.held = m_gilHeld;
+    s.lost = m_gilLost;
+    s.limit = m_gilLimit;
+    return s;
+}
+
+GilUse RunRecord::gilUse(qint32 worker, qint64 lo, qint64 hi) const
+{
+    GilUse u;
+    if (hi <= lo)
+        return u;
+    auto add = [&](qint64 s, qint64 e, qint64 wait) {
+        const qint64 a = std::max(s, lo), b = std::min(e, hi);
+        if (b > a || (s == e && s >= lo && s < hi)) {
+            u.heldNs += std::max<qint64>(0, b - a);
+            ++u.turns;
+        }
+        // The wait before the turn, where it lies in the range.
+        const qint64 wa = std::max(s - wait, lo), wb = std::min(s, hi);
+        if (wb > wa)
+            u.waitedNs += wb - wa;
+    };
+    if (const GilTurnLane* l = gilTurns(worker)) {
+        for (std::size_t i = l->firstEndingAfter(lo);
+             i < l->size() && l->start[i] - l->waitNs(i) < hi; ++i)
+            add(l->start[i], l->end[i], l->waitNs(i));
+    }
+    // The turn in progress, and a wait in progress, up to what is known.
+    if (m_gilNow.holder == worker && m_gilNow.holdStartNs > 0)
+        add(m_gilNow.holdStartNs, std::max(m_gilNow.holdStartNs, m_gilUntilNs),
+            m_gilNow.holdWaitNs);
+    for (const auto& [w, since] : m_gilNow.waiting) {
+        if (w != worker || since <= 0)
+            continue;
+        const qint64 wa = std::max(since, lo), wb = std::min(m_gilUntilNs, hi);
+        if (wb > wa)
+            u.waitedNs += wb - wa;
+    }
+    return u;
+}
+
+QString RunRecord::gilTurnNote() const
+{
+    if (m_gilHeld == m_gilSeen)
+        return {};
+    QString note = QStringLiteral("GIL turns: first %1 of %2 shown")
+                       .arg(groupedNumber(m_gilHeld), groupedNumber(m_gilSeen));
+    if (m_gilLost > 0)
+        note += QStringLiteral(" (%1 lost: the monitor fell behind)").arg(groupedNumber(m_gilLost));
+    return note;
+}
+
+void RunRecord::setGilTurnLimit(quint64 limit)
+{
+    m_gilLimit = std::clamp<quint64>(limit, 1, kMaxLimit);
+}
+
+void RunRecord::addGilTurns(const detail::GilTurnBatch& batch, detail::StampConverter* stamps)
+{
+    auto ns = [stamps](qint64 stamp) { return stamps ? stamps->toNs(stamp) : stamp; };
+    m_gilTurnsOn = true;
+    auto close = [this](qint64 atNs) {
+        // The first turn not held: every turn that ended before it is.
+        m_gilClosed = true;
+        m_gilUntilNs = atNs;
+        m_gilNow = {};
+    };
+    GilTurnLane* lane = nullptr;
+    qint32 laneWorker = INT32_MIN;
+    for (const detail::GilTurnStamp& t : batch.turns) {
+        ++m_gilSeen;
+        if (m_gilClosed)
+            continue;
+        // One holder at a time: a turn starts where the last one ended at
+        // the earliest (a hand-over is one stamp; converting it in two
+        // batches, with anchors added between, may differ by the anchors'
+        // jitter, ~0.1 µs).
+        const qint64 start = std::max(ns(t.start), m_gilLastEndNs);
+        if (m_gilHeld >= m_gilLimit) {
+            close(start);
+            continue;
+        }
+        if (t.worker != laneWorker || !lane) {
+            auto it = std::lower_bound(m_gilLanes.begin(), m_gilLanes.end(), t.worker,
+                                       [](const auto& l, qint32 w) { return l.first < w; });
+            if (it == m_gilLanes.end() || it->first != t.worker)
+                it = m_gilLanes.insert(it, {t.worker, GilTurnLane{}});
+            lane = &it->second;
+            laneWorker = t.worker;
+        }
+        const qint64 end = std::max(start, ns(t.end));
+        m_gilLastEndNs = end;
+        lane->start.push_back(start);
+        lane->end.push_back(end);
+        lane->wait.push_back(
+            encodeDuration(t.waitStart ? std::max<qint64>(0, start - ns(t.waitStart)) : 0));
+        ++m_gilHeld;
+    }
+    if (batch.lost > 0) {
+        m_gilSeen += batch.lost;
+        m_gilLost += batch.lost;
+        if (!m_gilClosed)
+            close(ns(batch.firstLostStart));
+    }
+    if (m_gilClosed)
+        return;
+    m_gilUntilNs = ns(batch.takenAt);
+    m_gilNow.holder = batch.openWorker;
+    m_gilNow.holdStartNs =
+        batch.openWorker >= 0 ? std::max(ns(batch.openStart), m_gilLastEndNs) : 0;
+    m_gilNow.holdWaitNs = batch.openWorker >= 0 && batch.openWaitStart
+                              ? std::max<qint64>(0, m_gilNow.holdStartNs - ns(batch.openWaitStart))
+                              : 0;
+    m_gilNow.waiting.clear();
+    for (const auto& [w, since] : batch.waiting)
+        m_gilNow.waiting.emplace_back(w, since ? ns(since) : 0);
 }
 
 } // namespace poolscope

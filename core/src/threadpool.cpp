@@ -1107,6 +1107,18 @@ void ThreadPoolExecutor::setRecording(bool on)
     m_core->recording.store(on, std::memory_order_relaxed);
     if (!on)
         m_core->deadSlots.clear();
+    // The GIL's turns are recorded with the tasks (its own lock; it never
+    // takes the pool's, so taking it under m_core->m cannot deadlock).
+    if (m_core->gil)
+        m_core->gil->setTurnRecording(on);
+}
+
+bool ThreadPoolExecutor::collectGilTurns(detail::GilTurnBatch& out)
+{
+    if (!m_core->gil)
+        return false;
+    m_core->gil->takeTurns(out);
+    return true;
 }
 
 void ThreadPoolExecutor::setStagingCapacity(std::size_t rows)

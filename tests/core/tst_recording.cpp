@@ -50,6 +50,9 @@ private slots:
     void lanesFollowWorkers();
     void textsAndLanesSurviveResampling();
     void lostRowsAreSaid();
+    void gilTurnsKeepAPrefix_data();
+    void gilTurnsKeepAPrefix();
+    void gilUseCutsTurnsToTheRange();
     void plainRowsFitTheByteBudget();
     void stampsConvertToMonotonicTime();
 };
@@ -403,6 +406,122 @@ void TstRecording::textsAndLanesSurviveResampling()
     QVERIFY2(odd.textBytes() <= 2 * 15 * odd.size(),
              qPrintable(
                  QStringLiteral("%1 text bytes for %2 rows").arg(odd.textBytes()).arg(odd.size())));
+}
+
+namespace {
+/// A batch of `n` back-to-back 5 ms turns from `t0` (ns), workers round
+/// robin over `workers`, each having queued since the previous turn's start.
+detail::GilTurnBatch turnBatch(qint64 t0, int n, int workers, qint64 takenAt = 0)
+{
+    detail::GilTurnBatch b;
+    for (int i = 0; i < n; ++i) {
+        const qint64 s = t0 + qint64(i) * 5'000'000;
+        b.turns.push_back({i > 0 ? s - 5'000'000 : 0, s, s + 5'000'000, qint32(i % workers)});
+    }
+    b.takenAt = takenAt ? takenAt : t0 + qint64(n) * 5'000'000;
+    return b;
+}
+} // namespace
+
+void TstRecording::gilTurnsKeepAPrefix_data()
+{
+    QTest::addColumn<quint64>("limit");
+    QTest::addColumn<int>("lost");
+    QTest::addColumn<quint64>("held");
+    QTest::addColumn<quint64>("seen");
+    QTest::addColumn<int>("untilMs"); // after t0
+    QTest::addColumn<QString>("note");
+    QTest::newRow("all held") << quint64(1000) << 0 << quint64(40) << quint64(40) << 200
+                              << QString();
+    QTest::newRow("past the limit") << quint64(25) << 0 << quint64(25) << quint64(40) << 125
+                                    << QStringLiteral("GIL turns: first 25 of 40 shown");
+    QTest::newRow("lost in the GIL's buffer")
+        << quint64(1000) << 7 << quint64(40) << quint64(47) << 200
+        << QStringLiteral("GIL turns: first 40 of 47 shown (7 lost: the monitor fell behind)");
+    QTest::newRow("big numbers grouped")
+        << quint64(200'000) << 340'472 << quint64(40) << quint64(340'512) << 200
+        << QStringLiteral("GIL turns: first 40 of 340,512 shown (340,472 lost: the monitor "
+                          "fell behind)");
+}
+
+void TstRecording::gilTurnsKeepAPrefix()
+{
+    QFETCH(quint64, limit);
+    QFETCH(int, lost);
+    QFETCH(quint64, held);
+    QFETCH(quint64, seen);
+    QFETCH(int, untilMs);
+    QFETCH(QString, note);
+    RunRecord r;
+    QVERIFY(!r.hasGilTurns());
+    r.setGilTurnLimit(limit);
+    constexpr qint64 t0 = 1'000'000'000;
+    constexpr qint64 ms = 1'000'000;
+    // Two takes of 20 turns; the turns lost (if any) after the second
+    // take's (the GIL's buffer was full then).
+    r.addGilTurns(turnBatch(t0, 20, 4), nullptr);
+    QVERIFY(r.hasGilTurns());
+    QCOMPARE(r.gilTurnsUntilNs(), t0 + 100 * ms);
+    detail::GilTurnBatch b = turnBatch(t0 + 100 * ms, 20, 4, t0 + 250 * ms);
+    if (lost) {
+        b.lost = quint64(lost);
+        b.firstLostStart = t0 + 200 * ms;
+    }
+    r.addGilTurns(b, nullptr);
+    const GilTurnStats st = r.gilTurnStats();
+    QCOMPARE(st.held, held);
+    QCOMPARE(st.seen, seen);
+    QCOMPARE(st.lost, quint64(lost));
+    QCOMPARE(st.complete(), held == seen);
+    QCOMPARE(r.gilTurnNote(), note);
+    quint64 inLanes = 0;
+    for (qint32 w : r.gilTurnWorkers())
+        inLanes += r.gilTurns(w)->size();
+    QCOMPARE(inLanes, held);
+    QCOMPARE(r.gilTurnWorkers(), (QList<qint32>{0, 1, 2, 3}));
+    // Complete up to the take, or to the first turn not held.
+    QCOMPARE(r.gilTurnsUntilNs(), held == seen ? t0 + 250 * ms : t0 + untilMs * ms);
+    // A third take adds nothing once a turn was dropped: a prefix, no gaps.
+    r.addGilTurns(turnBatch(t0 + 300 * ms, 4, 4), nullptr);
+    QCOMPARE(r.gilTurnStats().held, held == seen ? held + 4 : held);
+    QCOMPARE(r.gilTurnStats().seen, seen + 4);
+    // Replay's copy keeps them.
+    const auto copy = r.copyInEndOrder();
+    QCOMPARE(copy->gilTurnStats().held, r.gilTurnStats().held);
+    QCOMPARE(copy->gilTurnNote(), r.gilTurnNote());
+    QVERIFY(r.bytes() >= r.gilTurnStats().held * 20);
+}
+
+void TstRecording::gilUseCutsTurnsToTheRange()
+{
+    RunRecord r;
+    constexpr qint64 ms = 1'000'000;
+    detail::GilTurnBatch b;
+    // Worker 0: holds [0, 5) ms, queues [5, 10), holds [10, 15); worker 1
+    // the other way round; worker 1 holds the GIL at the take (20 ms),
+    // worker 0 queues for it since 15 ms.
+    b.turns = {{0, 1 * ms, 5 * ms, 0}, {1 * ms, 5 * ms, 10 * ms, 1}, {5 * ms, 10 * ms, 15 * ms, 0}};
+    b.takenAt = 20 * ms;
+    b.openWorker = 1;
+    b.openStart = 15 * ms;
+    b.openWaitStart = 10 * ms;
+    b.waiting = {{0, 15 * ms}};
+    r.addGilTurns(b, nullptr);
+    QCOMPARE(r.gilTurnsUntilNs(), 20 * ms);
+    GilUse u = r.gilUse(0, 0, 20 * ms);
+    QCOMPARE(u.turns, quint64(2));
+    QCOMPARE(u.heldNs, 9 * ms);
+    QCOMPARE(u.waitedNs, 5 * ms + 5 * ms); // before its second turn, and since 15 ms
+    u = r.gilUse(0, 3 * ms, 12 * ms);
+    QCOMPARE(u.turns, quint64(2));
+    QCOMPARE(u.heldNs, 2 * ms + 2 * ms);
+    QCOMPARE(u.waitedNs, 5 * ms);
+    u = r.gilUse(1, 0, 20 * ms); // one turn done, one in progress
+    QCOMPARE(u.turns, quint64(2));
+    QCOMPARE(u.heldNs, 5 * ms + 5 * ms);
+    QCOMPARE(u.waitedNs, 4 * ms + 5 * ms);
+    QCOMPARE(r.gilNow().holder, 1);
+    QCOMPARE(r.gilTurns(0)->firstEndingAfter(5 * ms), std::size_t(1));
 }
 
 void TstRecording::lostRowsAreSaid()

@@ -229,6 +229,10 @@ private slots:
     void runningTaskIsAnOpenRectangle();
     void runningTaskWithoutStartTime();
     void statusAndGilRendering();
+    void gilTurnsDrawnInLanes_data();
+    void gilTurnsDrawnInLanes();
+    void gilTurnsNarrowerThanAPixelAreShaded();
+    void gilTurnsPastTheLimitAreSaid();
     void noGapWhereBusy_data();
     void noGapWhereBusy();
     void columnsShowExactBusy_data();
@@ -1046,6 +1050,133 @@ void TstTimeline::statusAndGilRendering()
     }
     QVERIFY(red);
     QCOMPARE(w.lastPaintStats().spansDrawn, 3);
+}
+
+namespace {
+/// Two workers running one 100 ms task each from 1 s, taking 10 ms GIL turns
+/// in turn (worker 0 first), each queued from the other's turn start; a
+/// third worker holds the GIL [0, 10) and [90, 100) ms into its task and
+/// released it between (a sleep). Turns as the Monitor would add them.
+std::shared_ptr<RunRecord> gilRecord(quint64 turnLimit = RunRecord::kDefaultGilTurnLimit)
+{
+    auto r = recordOf({span(1, 0, kSec, kSec + 100 * kMs), span(2, 1, kSec, kSec + 100 * kMs),
+                       span(3, 2, kSec + 200 * kMs, kSec + 300 * kMs)});
+    r->setGilTurnLimit(turnLimit);
+    detail::GilTurnBatch b;
+    for (int i = 0; i < 10; ++i) {
+        const qint64 s = kSec + i * 10 * kMs;
+        b.turns.push_back({i > 0 ? s - 10 * kMs : 0, s, s + 10 * kMs, qint32(i % 2)});
+    }
+    b.turns.push_back({0, kSec + 200 * kMs, kSec + 210 * kMs, 2});
+    b.turns.push_back({0, kSec + 290 * kMs, kSec + 300 * kMs, 2});
+    b.takenAt = kSec + 400 * kMs;
+    r->addGilTurns(b, nullptr);
+    return r;
+}
+} // namespace
+
+void TstTimeline::gilTurnsDrawnInLanes_data()
+{
+    QTest::addColumn<int>("worker");
+    QTest::addColumn<qint64>("at"); // ms after 1 s
+    QTest::addColumn<QString>("state");
+    // Away from the task names drawn at the tasks' left ends.
+    QTest::newRow("worker 0 holds") << 0 << qint64(45) << "held";
+    QTest::newRow("worker 0 queues while 1 holds") << 0 << qint64(55) << "queued";
+    QTest::newRow("worker 0 holds again") << 0 << qint64(65) << "held";
+    QTest::newRow("worker 1 queues") << 1 << qint64(45) << "queued";
+    QTest::newRow("worker 1 holds") << 1 << qint64(55) << "held";
+    QTest::newRow("worker 1 holds last") << 1 << qint64(95) << "held";
+    QTest::newRow("worker 2 holds") << 2 << qint64(295) << "held";
+    QTest::newRow("worker 2 released it (sleep)") << 2 << qint64(250) << "released";
+}
+
+void TstTimeline::gilTurnsDrawnInLanes()
+{
+    // Issue: "each task's total GIL wait is one leading dark block instead
+    // of the 5 ms turns it really took". Each turn is drawn where it was.
+    QFETCH(int, worker);
+    QFETCH(qint64, at);
+    QFETCH(QString, state);
+    TimelineWidget w;
+    w.resize(1000, 300);
+    const auto rec = gilRecord();
+    w.setRecord(rec);
+    w.setView(double(kSec - 10 * kMs), 320.0 * kMs / 900); // 10 ms = 28 px
+    const QImage img = w.grab().toImage();
+    const qreal dpr = img.devicePixelRatio();
+    QCOMPARE(w.lastPaintStats().gilSpans, 3);
+    QVERIFY(w.lastPaintStats().gilTurnsVisited >= 12);
+    auto px = [&](qint64 t, int lane) {
+        const QPoint p(int(w.timeToX(t) * dpr), int((w.laneRect(lane).top() + 6) * dpr));
+        return img.pixelColor(p);
+    };
+    const QColor task = display::taskColor(QStringLiteral("primes"), w.palette());
+    const QColor c = px(kSec + at * kMs, worker);
+    if (state == "held") {
+        QCOMPARE(c.rgb(), task.rgb());
+    } else if (state == "queued") {
+        QVERIFY2(c.lightness() < task.lightness() - 30,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(c.name(), task.name())));
+    } else {
+        QVERIFY2(c.lightness() > task.lightness() + 20,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(c.name(), task.name())));
+    }
+    // The tooltip says how the task used the GIL.
+    const QString tip = w.toolTipAt(pointOf(w, rec->span(quint64(worker))));
+    const char* expected[] = {"in 5 turns", "in 5 turns", "in 2 turns"};
+    QVERIFY2(tip.contains(QLatin1String(expected[worker])), qPrintable(tip));
+    QVERIFY2(tip.contains(QLatin1String("GIL: held ")), qPrintable(tip));
+    QCOMPARE(
+        w.detailsText({rec->span(quint64(worker)), false}).contains(QLatin1String("GIL: held")),
+        true);
+}
+
+void TstTimeline::gilTurnsNarrowerThanAPixelAreShaded()
+{
+    // Zoomed out, 10 ms turns are a fraction of a pixel: each column is
+    // shaded by the fraction held, between the held and queued colours,
+    // never dropped nor drawn as one block.
+    TimelineWidget w;
+    w.resize(1000, 300);
+    w.setRecord(gilRecord());
+    w.setView(double(kSec - 100 * kMs), 25.0 * kMs); // 10 ms = 0.4 px; the tasks 4 px
+    const QImage img = w.grab().toImage();
+    QCOMPARE(img.devicePixelRatio(), 1.0);
+    QCOMPARE(w.lastPaintStats().gilSpans, 3);
+    const QColor task = display::taskColor(QStringLiteral("primes"), w.palette());
+    const int y = w.laneRect(0).top() + 6;
+    // Inner columns of worker 0's task: half held, half queued.
+    for (qint64 t : {kSec + 30 * kMs, kSec + 55 * kMs}) {
+        const QColor c = img.pixelColor(int(w.timeToX(t)), y);
+        QVERIFY2(c.lightness() < task.lightness() - 5
+                     && c.lightness() > task.darker(190).lightness() + 5,
+                 qPrintable(QStringLiteral("%1: %2 between %3 and %4")
+                                .arg(t)
+                                .arg(c.name(), task.name(), task.darker(190).name())));
+    }
+}
+
+void TstTimeline::gilTurnsPastTheLimitAreSaid()
+{
+    // The record keeps the first 4 turns of 12: the timeline says so in
+    // words, draws worker 0's and 1's tasks (they end after the first
+    // dropped turn) with their total GIL wait, never with half their turns.
+    TimelineWidget w;
+    w.resize(1000, 300);
+    auto rec = gilRecord(4);
+    w.setRecord(rec);
+    QVERIFY2(w.noteText().contains(QLatin1String("GIL turns: first 4 of 12 shown")),
+             qPrintable(w.noteText()));
+    for (quint64 row = 0; row < 3; ++row)
+        QVERIFY(!w.drawsGilTurns(rec->span(row)));
+    w.grab();
+    QCOMPARE(w.lastPaintStats().gilSpans, 0);
+    // The note is drawn (its tooltip explains it).
+    const QRect plot = w.plotRect();
+    const QFontMetrics fm(w.font());
+    const QString tip = w.toolTipAt(QPoint(plot.right() - 8, plot.top() + 4 + fm.height() / 2));
+    QVERIFY2(tip.contains(QLatin1String("first 4 GIL turns of 12")), qPrintable(tip));
 }
 
 void TstTimeline::noGapWhereBusy_data()

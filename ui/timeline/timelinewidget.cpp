@@ -563,7 +563,15 @@ std::size_t TimelineWidget::spanCount() const
 
 QString TimelineWidget::noteText() const
 {
-    return m_record ? m_record->samplingNote() : QString();
+    if (!m_record)
+        return {};
+    QStringList parts;
+    if (QString n = m_record->samplingNote(); !n.isEmpty())
+        parts << n;
+    // Never sampled silently: turns past the record's limit are said so.
+    if (QString n = m_record->gilTurnNote(); !n.isEmpty())
+        parts << n;
+    return parts.join(QStringLiteral("; "));
 }
 
 std::size_t TimelineWidget::indexBytes() const
@@ -910,17 +918,53 @@ QString TimelineWidget::toolTipAt(const QPoint& pos) const
         if (st.lost > 0)
             text +=
                 tr(" %L1 tasks never reached the record: the monitor fell behind.").arg(st.lost);
+        if (const GilTurnStats g = m_record->gilTurnStats(); !g.complete())
+            text += tr(" The record holds the first %L1 GIL turns of %L2 (its limit is %L3): "
+                       "tasks after them show their total GIL wait as a dark leading segment "
+                       "instead of their turns.")
+                        .arg(g.held)
+                        .arg(g.seen)
+                        .arg(g.limit);
         return text;
     }
     const auto hit = hitTest(pos);
     if (!hit)
         return {};
     const TaskSpan& s = hit->span;
-    return tr("%1 #%2 — %3, %4")
-        .arg(NameTable::name(s.nameId))
-        .arg(s.taskId)
-        .arg(hit->running ? tr("running") : QString::fromLatin1(nameOf(s.status)),
-             display::formatDuration(s.endNs - s.startNs));
+    QString text = tr("%1 #%2 — %3, %4")
+                       .arg(NameTable::name(s.nameId))
+                       .arg(s.taskId)
+                       .arg(hit->running ? tr("running") : QString::fromLatin1(nameOf(s.status)),
+                            display::formatDuration(s.endNs - s.startNs));
+    if (const QString gil = gilText(*hit); !gil.isEmpty())
+        text += QLatin1Char('\n') + gil;
+    return text;
+}
+
+bool TimelineWidget::drawsGilTurns(const TaskSpan& s) const
+{
+    return m_record && m_record->hasGilTurns() && s.started
+           && s.endNs <= m_record->gilTurnsUntilNs();
+}
+
+QString TimelineWidget::gilText(const Hit& hit) const
+{
+    const TaskSpan& s = hit.span;
+    if (m_record && m_record->hasGilTurns() && s.started && (hit.running || drawsGilTurns(s))) {
+        // Running: up to what the turns say so far.
+        const qint64 hi = hit.running ? std::min(s.endNs, m_record->gilTurnsUntilNs()) : s.endNs;
+        const GilUse u = m_record->gilUse(s.worker, s.startNs, hi);
+        if (u.turns == 0 && u.waitedNs == 0)
+            return {};
+        return (u.turns == 1 ? tr("GIL: held %1 in %L2 turn, waited %3")
+                             : tr("GIL: held %1 in %L2 turns, waited %3"))
+            .arg(display::formatDuration(u.heldNs))
+            .arg(u.turns)
+            .arg(display::formatDuration(u.waitedNs));
+    }
+    if (s.gilWaitNs > 0)
+        return tr("GIL wait: %1").arg(display::formatDuration(s.gilWaitNs));
+    return {};
 }
 
 QString TimelineWidget::detailsText(const Hit& hit) const
@@ -935,11 +979,11 @@ QString TimelineWidget::detailsText(const Hit& hit) const
     lines << tr("Started at: %1").arg(display::formatDuration(s.startNs - m_originNs));
     lines << (hit.running ? tr("Running for: %1") : tr("Run time: %1"))
                  .arg(display::formatDuration(s.endNs - s.startNs));
+    if (const QString gil = gilText(hit); !gil.isEmpty())
+        lines << gil;
     if (!hit.running) {
         if (s.cpuNs >= 0)
             lines << tr("CPU time: %1").arg(display::formatDuration(s.cpuNs));
-        if (s.gilWaitNs > 0)
-            lines << tr("GIL wait: %1").arg(display::formatDuration(s.gilWaitNs));
         if (s.enqueueNs > 0)
             lines << tr("Queued for: %1").arg(display::formatDuration(s.startNs - s.enqueueNs));
         if (s.core >= 0)
@@ -1442,7 +1486,7 @@ void TimelineWidget::paintLane(QPainter& p, const Layout& l, int laneIndex, Pain
             const double x0 = std::max(left - 2, xs);
             const double x1 = std::min(xMax, left + (double(s.endNs) - t0) * inv);
             const double gilX = left + (double(s.startNs + s.gilWaitNs) - t0) * inv;
-            paintSpan(p, s, QRectF(x0, top, x1 - x0, h), gilX, fm);
+            paintSpan(p, s, QRectF(x0, top, x1 - x0, h), gilX, fm, st);
             ++st.spansDrawn;
         }
     }
@@ -1458,6 +1502,10 @@ void TimelineWidget::paintLane(QPainter& p, const Layout& l, int laneIndex, Pain
             fill.setAlphaF(0.45f);
             const QRectF r(x0, top, x1 - x0, h);
             p.fillRect(r, fill);
+            // The GIL turns so far (live: up to the Monitor's last take).
+            if (m_record && m_record->hasGilTurns())
+                st.gilTurnsVisited +=
+                    paintGilTurns(p, lane.worker, lane.runningStartNs, m_nowNs, r, c, 0.8);
             // open on the right: the task is still running
             QPen pen(c.darker(130), outlineWidth() > 1 ? outlineWidth() : 0, Qt::DashLine);
             p.setPen(pen);
@@ -1470,15 +1518,113 @@ void TimelineWidget::paintLane(QPainter& p, const Layout& l, int laneIndex, Pain
     p.restore();
 }
 
+qint64 TimelineWidget::paintGilTurns(QPainter& p, qint32 worker, qint64 lo, qint64 hi,
+                                     const QRectF& r, const QColor& c, qreal opacity) const
+{
+    const RunRecord& rec = *m_record;
+    hi = std::min(hi, rec.gilTurnsUntilNs());
+    if (hi <= lo || r.width() <= 0)
+        return 0;
+    const qreal dpr = std::max<qreal>(1.0, p.device()->devicePixelRatioF());
+    const double plotLeft = plotRect().left();
+    // Device columns over r; column k is [X0 + k, X0 + k + 1) device pixels.
+    const double X0 = std::floor(r.left() * dpr);
+    const int n = int(std::ceil(r.right() * dpr) - X0);
+    if (n <= 0)
+        return 0;
+    const double inv = 1.0 / m_nsPerPixel;
+    auto col = [&](qint64 t) { return ((double(t) - m_viewStart) * inv + plotLeft) * dpr - X0; };
+    const qint64 viewLo =
+        std::max(lo, qint64(std::floor(m_viewStart + (X0 / dpr - plotLeft) * m_nsPerPixel)));
+    const qint64 viewHi =
+        std::min(hi, qint64(std::ceil(m_viewStart + ((X0 + n) / dpr - plotLeft) * m_nsPerPixel)));
+    if (viewHi <= viewLo)
+        return 0;
+    for (auto* v : {&m_gilHeld, &m_gilWait, &m_gilCover})
+        v->assign(std::size_t(n), 0.0);
+    // Adds [a, b] (cut to the task and the view) to columns, as the fraction
+    // of each column's time it covers.
+    auto add = [&](qint64 a, qint64 b, std::vector<double>& into) {
+        a = std::max(a, viewLo);
+        b = std::min(b, viewHi);
+        if (b <= a)
+            return;
+        const double ua = std::clamp(col(a), 0.0, double(n));
+        const double ub = std::clamp(col(b), 0.0, double(n));
+        for (int k = std::min(n - 1, int(ua)); k < n && k < ub; ++k)
+            into[std::size_t(k)] += std::min(ub, k + 1.0) - std::max(ua, double(k));
+    };
+    add(lo, hi, m_gilCover);
+    qint64 visited = 0;
+    if (const RunRecord::GilTurnLane* turns = rec.gilTurns(worker)) {
+        for (std::size_t i = turns->firstEndingAfter(viewLo); i < turns->size(); ++i) {
+            const qint64 start = turns->start[i];
+            const qint64 wait = turns->waitNs(i);
+            if (start - wait >= viewHi)
+                break;
+            add(start, turns->end[i], m_gilHeld);
+            add(start - wait, start, m_gilWait);
+            ++visited;
+        }
+    }
+    const RunRecord::GilNow& now = rec.gilNow();
+    if (now.holder == worker && now.holdStartNs > 0) {
+        add(now.holdStartNs, rec.gilTurnsUntilNs(), m_gilHeld);
+        add(now.holdStartNs - now.holdWaitNs, now.holdStartNs, m_gilWait);
+    }
+    for (const auto& [w, since] : now.waiting) {
+        if (w == worker && since > 0)
+            add(since, rec.gilTurnsUntilNs(), m_gilWait);
+    }
+
+    // Each column: the mix of held, queued and released time it covers,
+    // runs of equal colour drawn as one rectangle.
+    const QColor held = c;
+    const QColor queued = c.darker(190);
+    const QColor released = over(c, 0.4, palette().color(QPalette::Base));
+    auto mix = [&](std::size_t k) -> QRgb {
+        const double cover = m_gilCover[k];
+        if (cover <= 1e-9)
+            return 0;
+        const double h = std::clamp(m_gilHeld[k] / cover, 0.0, 1.0);
+        const double w = std::clamp(m_gilWait[k] / cover, 0.0, 1.0 - h);
+        const double rel = 1.0 - h - w;
+        auto ch = [&](int a, int b, int d) {
+            return std::clamp(int(std::lround(h * a + w * b + rel * d)), 0, 255);
+        };
+        return qRgb(ch(held.red(), queued.red(), released.red()),
+                    ch(held.green(), queued.green(), released.green()),
+                    ch(held.blue(), queued.blue(), released.blue()));
+    };
+    p.save();
+    p.setClipRect(r, Qt::IntersectClip);
+    p.setOpacity(opacity);
+    for (int k = 0; k < n;) {
+        const QRgb px = mix(std::size_t(k));
+        int e = k + 1;
+        while (e < n && mix(std::size_t(e)) == px)
+            ++e;
+        if (px)
+            p.fillRect(QRectF((X0 + k) / dpr, r.top(), (e - k) / dpr, r.height()), QColor(px));
+        k = e;
+    }
+    p.restore();
+    return visited;
+}
+
 void TimelineWidget::paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r, double gilX,
-                               const QFontMetrics& fm) const
+                               const QFontMetrics& fm, PaintStats& st) const
 {
     const QPalette& pal = palette();
     QColor c = QColor::fromRgb(colorOf(s.nameId));
     if (s.status == TaskStatus::Cancelled)
         c = pal.color(QPalette::Mid);
     p.fillRect(r, c);
-    if (s.gilWaitNs > 0) {
+    if (drawsGilTurns(s)) {
+        // The GIL turns as they happened, in this worker's lane.
+        st.gilTurnsVisited += paintGilTurns(p, s.worker, s.startNs, s.endNs, r, c, 1.0);
+        ++st.gilSpans;
+    } else if (s.gilWaitNs > 0) {
         // leading darker segment: time the task waited for the GIL
         QRectF g = r;
         g.setRight(std::min(r.right(), gilX));

@@ -2,8 +2,13 @@
 // TimelineWidget: which worker ran which task when (docs/gui.md, Dask's task
 // stream). One lane per worker (keyed by worker index: a respawned process
 // worker gets a new index, so a new lane), one rectangle per task, coloured
-// by task name; failed tasks red-hatched, cancelled grey-hatched, the GIL
-// wait a darker leading segment; running tasks as open rectangles up to now.
+// by task name; failed tasks red-hatched, cancelled grey-hatched; running
+// tasks as open rectangles up to now. With a simulated GIL, each task shows
+// its GIL turns as they happened (RunRecord's turns): held in the task's
+// colour, queued for the GIL darker, released (sleep, I/O, native code)
+// lighter, shaded per device-pixel column by the exact fraction of each
+// when turns are narrower than a pixel. Records without turns (older
+// traces) show the task's total GIL wait as a darker leading segment.
 //
 // Data: the widget reads the run record (recording.h) itself, every task of
 // it, nothing copied. Per lane it keeps a summary tree over the lane's rows
@@ -65,6 +70,8 @@ public:
         qint64 blocksAggregated = 0;  // summary blocks folded whole into one column
         qint64 columnsAggregated = 0; // density columns drawn
         qint64 runningDrawn = 0;      // open rectangles of running tasks
+        qint64 gilSpans = 0;          // tasks drawn with their GIL turns
+        qint64 gilTurnsVisited = 0;   // GIL turns read for them
         qint64 elapsedNs = 0;         // wall time of the paintEvent
     };
     /// A task under a point: a finished span, or a running task (then
@@ -156,6 +163,13 @@ public:
     qreal outlineWidth() const;
     /// A multi-line description of a task (the click tooltip).
     QString detailsText(const Hit& hit) const;
+    /// "GIL: held 1.23 s in 246 turns, waited 3.1 s" from the record's GIL
+    /// turns, or "GIL wait: 3.1 s" from the task's total where the record
+    /// has no turns for it; empty for a task that never waited nor held it.
+    QString gilText(const Hit& hit) const;
+    /// True when the task is drawn with its GIL turns (the record has every
+    /// turn up to its end).
+    bool drawsGilTurns(const TaskSpan& span) const;
 
     PaintStats lastPaintStats() const { return m_stats; }
 
@@ -270,7 +284,12 @@ private:
     void paintAxis(QPainter& p, const Layout& l) const;
     void paintLane(QPainter& p, const Layout& l, int laneIndex, PaintStats& st);
     void paintSpan(QPainter& p, const TaskSpan& s, const QRectF& r, double gilX,
-                   const QFontMetrics& fm) const;
+                   const QFontMetrics& fm, PaintStats& st) const;
+    /// Shades [lo, hi] of `worker` inside r by its GIL turns, per device
+    /// column: held `c`, queued darker, released lighter. hi is cut at the
+    /// record's gilTurnsUntilNs(). Returns the turns read.
+    qint64 paintGilTurns(QPainter& p, qint32 worker, qint64 lo, qint64 hi, const QRectF& r,
+                         const QColor& c, qreal opacity) const;
     void paintNote(QPainter& p, const Layout& l) const;
 
     std::vector<Lane> m_lanes; // sorted by worker index
@@ -305,6 +324,7 @@ private:
     mutable int m_labelWidth = -1;
     std::vector<double> m_colBusy, m_colWeight, m_colR, m_colG, m_colB, m_colFail, m_colCancel;
     QImage m_strip; // one lane's columns, device pixels
+    mutable std::vector<double> m_gilHeld, m_gilWait, m_gilCover; // paintGilTurns' columns
     // Device-pixel columns of the grid lines of the last paint (plot-relative).
     mutable std::vector<int> m_gridPx;
     PaintStats m_stats;

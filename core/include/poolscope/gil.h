@@ -9,8 +9,39 @@
 #include <QtGlobal>
 
 #include <chrono>
+#include <cstddef>
+#include <vector>
 
 namespace poolscope {
+
+namespace detail {
+/// One GIL turn as its holder wrote it: stamps (stamps.h: TSC ticks or
+/// monotonic ns, as the task rows of the same pool).
+struct GilTurnStamp {
+    qint64 waitStart = 0; // when `worker` queued up for this turn; 0: it found the GIL free
+    qint64 start = 0;     // the GIL became `worker`'s
+    qint64 end = 0;       // it gave the GIL up (or handed it over)
+    qint32 worker = -1;
+};
+/// What SimulatedGil::takeTurns() hands the Monitor: the turns that ended
+/// since the last take, oldest first, and the GIL's state at the take.
+struct GilTurnBatch {
+    std::vector<GilTurnStamp> turns;
+    /// Turns that ended since the last take but found the pending buffer
+    /// full (the Monitor fell behind): not in `turns`, counted here.
+    quint64 lost = 0;
+    qint64 firstLostStart = 0; // start stamp of the first of them (0: none lost)
+    /// When the take happened (a stamp): every turn that ended before it is
+    /// in `turns` (or counted in `lost`).
+    qint64 takenAt = 0;
+    /// The turn in progress at the take (-1: the GIL is free), and workers
+    /// queued for the GIL then with the stamp they queued up at.
+    qint32 openWorker = -1;
+    qint64 openStart = 0;
+    qint64 openWaitStart = 0;
+    std::vector<std::pair<qint32, qint64>> waiting;
+};
+} // namespace detail
 
 class SimulatedGil {
 public:
@@ -46,6 +77,20 @@ public:
     quint64 switches() const;
     /// Threads blocked in acquire() right now.
     int waiters() const;
+
+    // ---- turns, for the timeline (docs/architecture.md, "GIL turns")
+    /// Most finished turns kept between two takeTurns() calls; past it
+    /// turns are counted as lost (GilTurnBatch::lost), never waited for.
+    static constexpr std::size_t kDefaultPendingTurns = std::size_t(1) << 18;
+    /// With it on, every hold (grant to release) is written under the GIL's
+    /// own lock into a bounded buffer that takeTurns() empties. Off (the
+    /// default): nothing is written.
+    void setTurnRecording(bool on, std::size_t maxPending = kDefaultPendingTurns);
+    bool turnRecording() const;
+    /// Moves the turns that ended since the last call into `out` (its
+    /// previous contents are dropped; its vector's capacity is handed back
+    /// to the GIL for the next turns: no allocation in a steady run).
+    void takeTurns(detail::GilTurnBatch& out);
 
 private:
     struct Impl;

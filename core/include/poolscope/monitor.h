@@ -69,6 +69,9 @@ struct MonitorOptions {
     /// hold together; the oldest go first (droppedRuns()).
     int keptRuns = 4;
     quint64 keptRunRows = 2 * RunRecord::kDefaultLimit;
+    /// Most GIL turns a run record holds (pools with a simulated GIL): the
+    /// first ones of the run; later ones are counted (RunRecord::gilTurnNote).
+    quint64 gilTurnLimit = RunRecord::kDefaultGilTurnLimit;
     std::size_t historyCounters = 100'000; // one counter sample per tick
 };
 
@@ -150,6 +153,10 @@ private:
     /// true when nothing is left.
     bool drainFor(qint64 budgetNs);
     void retain(const Snapshot& s);
+    /// Moves the GIL turns that ended so far into the record (pools with a
+    /// GIL): after every drain of rows, so that a task row in the record
+    /// has all its turns there too.
+    void takeGilTurns();
     std::shared_ptr<RunRecord> newRecord() const;
 
     MonitorOptions m_opts;
@@ -171,6 +178,7 @@ private:
     // zero timer that continues between ticks.
     std::vector<std::shared_ptr<detail::RecordWriter>> m_draining;
     QTimer m_drainTimer;
+    detail::GilTurnBatch m_gilBatch; // reused: its vector goes back to the GIL
     // The record as the last snapshot saw it (Snapshot::newRows).
     quint64 m_runSerial = 0; // startRun() counts up
     quint64 m_snapRun = 0;

@@ -14,6 +14,7 @@
 // base sampling asked for), halving itself whenever it fills up again.
 // Whatever it holds, totals() counts every task it saw, exactly.
 
+#include "gil.h"
 #include "telemetry.h"
 
 #include <QByteArray>
@@ -210,6 +211,23 @@ struct RecordStats {
     bool complete() const { return sampling == 1 && lost == 0; }
 };
 
+/// The GIL turns a record holds, against those it saw (RunRecord, "GIL
+/// turns"). It keeps the first `limit` turns of a run and counts the rest.
+struct GilTurnStats {
+    quint64 seen = 0;  // turns that ended while the run was recorded
+    quint64 held = 0;  // turns held: the first ones, in time order
+    quint64 lost = 0;  // of seen: lost before the record (the monitor fell behind)
+    quint64 limit = 0; // most turns held
+    bool complete() const { return held == seen; }
+};
+
+/// How one worker used the GIL over a time range (RunRecord::gilUse).
+struct GilUse {
+    qint64 heldNs = 0;   // holding it
+    quint64 turns = 0;   // turns that overlap the range
+    qint64 waitedNs = 0; // queued for it
+};
+
 /// Exact sums over every task a record saw, sampled or not.
 struct RunTotals {
     quint64 tasks = 0;
@@ -319,6 +337,52 @@ public:
     /// A copy with the rows in the order the tasks ended (replay shows the
     /// tasks finished by a position as a prefix of it); same run figures.
     std::shared_ptr<RunRecord> copyInEndOrder() const;
+
+    // ---- GIL turns (a pool with a simulated GIL; docs/architecture.md)
+    static constexpr quint64 kDefaultGilTurnLimit = 1'000'000;
+    /// One worker's turns, in time order (they never overlap): columns of
+    /// ns, 20 bytes a turn.
+    struct GilTurnLane {
+        std::vector<qint64> start;
+        std::vector<qint64> end;
+        std::vector<quint32> wait; // queued before the turn, encoded (encodeDuration)
+        std::size_t size() const { return start.size(); }
+        qint64 waitNs(std::size_t i) const;
+        /// Index of the first turn ending after `ns`.
+        std::size_t firstEndingAfter(qint64 ns) const;
+    };
+    /// The GIL as the last batch of turns found it (for running tasks).
+    struct GilNow {
+        qint32 holder = -1; // -1: free, or unknown
+        qint64 holdStartNs = 0;
+        qint64 holdWaitNs = 0;                          // its holder queued this long before
+        std::vector<std::pair<qint32, qint64>> waiting; // worker, queued since (ns)
+    };
+    /// True once turns were recorded for this run (a GIL pool): the timeline
+    /// then draws turns instead of the per-task GIL wait.
+    bool hasGilTurns() const { return m_gilTurnsOn; }
+    /// Every turn that ended by this time is held (a task that ended by it
+    /// has all its turns here); after it, none or only some. 0: none.
+    qint64 gilTurnsUntilNs() const { return m_gilUntilNs; }
+    /// A worker's turns, or nullptr.
+    const GilTurnLane* gilTurns(qint32 worker) const;
+    QList<qint32> gilTurnWorkers() const;
+    GilTurnStats gilTurnStats() const;
+    const GilNow& gilNow() const { return m_gilNow; }
+    /// What `worker` did with the GIL in [lo, hi] by the turns held (the
+    /// turn in progress included, up to gilTurnsUntilNs()).
+    GilUse gilUse(qint32 worker, qint64 lo, qint64 hi) const;
+    /// "" when every turn seen is held; else e.g. "GIL turns: first 200,000
+    /// of 340,512 shown" (and the lost ones, if any).
+    QString gilTurnNote() const;
+    quint64 gilTurnLimit() const { return m_gilLimit; }
+    /// Changes the most turns held; turns already held stay.
+    void setGilTurnLimit(quint64 limit);
+    /// Adds a batch the GIL wrote (SimulatedGil::takeTurns), its stamps
+    /// turned into ns by `stamps` (nullptr: they are ns already). Turns past
+    /// the limit, and every turn after one that was lost, are counted only:
+    /// the record holds a gap-free prefix of the run's turns.
+    void addGilTurns(const detail::GilTurnBatch& batch, detail::StampConverter* stamps);
 
     // ---- iteration over rows as TaskSpan values
     class const_iterator {
@@ -454,6 +518,17 @@ private:
     static constexpr quint64 kLaneReserve = quint64(1) << 21; // rows a lane reserves at most
     std::vector<std::vector<quint32>> m_denseLanes;
     QHash<qint32, std::vector<quint32>> m_farLanes;
+    // GIL turns
+    bool m_gilTurnsOn = false;
+    bool m_gilClosed = false; // a turn was dropped: later ones are only counted
+    quint64 m_gilLimit = kDefaultGilTurnLimit;
+    quint64 m_gilSeen = 0;
+    quint64 m_gilHeld = 0;
+    quint64 m_gilLost = 0;
+    qint64 m_gilUntilNs = 0;
+    qint64 m_gilLastEndNs = 0;                              // of the last turn held
+    std::vector<std::pair<qint32, GilTurnLane>> m_gilLanes; // sorted by worker
+    GilNow m_gilNow;
     qint32 m_lastLaneWorker = INT32_MIN;
     std::vector<quint32>* m_lastLane = nullptr;
     RunTotals m_totals;

@@ -8,6 +8,7 @@
 
 #include "cpusampler.h"
 #include "future.h"
+#include "gil.h"
 
 #include <QList>
 #include <QString>
@@ -201,6 +202,15 @@ public:
     /// Most rows each writer made from now on may hold before rows are lost
     /// (tests use tiny ones; RecordWriter::kDefaultMaxRows otherwise).
     virtual void setStagingCapacity(std::size_t rows) = 0;
+    /// Pools with a simulated GIL: moves the GIL turns that ended since the
+    /// last call into `out` (SimulatedGil::takeTurns) and returns true;
+    /// others return false. Called by the Monitor after each drain of rows,
+    /// outside any pool lock; turns are written only while recording is on.
+    virtual bool collectGilTurns(detail::GilTurnBatch& out)
+    {
+        (void)out;
+        return false;
+    }
 };
 
 } // namespace poolscope

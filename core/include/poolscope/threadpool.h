@@ -142,6 +142,7 @@ public:
     void setRecording(bool on) override;
     void collectTelemetry(TelemetryBatch& out, int queueHeadMax) override;
     void setStagingCapacity(std::size_t rows) override;
+    bool collectGilTurns(detail::GilTurnBatch& out) override;
 
 private:
     // Queued (by name) from a worker when a posted task threw: emits
