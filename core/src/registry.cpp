@@ -264,8 +264,28 @@ struct ShortestDigits {
 ShortestDigits shortestDigits(double a)
 {
     ShortestDigits r;
-    // The shortest round-trip digits of std::to_chars, in its scientific
-    // form "d.ddde-xx".
+    // Fast path for short decimal fractions (1.5, 0.25, 3.14): the fewest
+    // decimals f <= 8 for which N / 10^f, N the integer nearest a * 10^f,
+    // reads back as a (a division of two exact doubles rounds as
+    // from_chars does). With N < 2^50 those are the digits to_chars gives:
+    // half an ulp of a, times 10^f, is under 1/8, so for each f at most one
+    // integer can read back, and none did for fewer decimals. N further
+    // than 1/4 from a * 10^f cannot read back: no division then.
+    static constexpr double kPow10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    constexpr double kMaxN = 1125899906842624.0; // 2^50
+    for (int f = 1; f <= 8; ++f) {
+        const double scaled = a * kPow10[f - 1];
+        if (scaled >= kMaxN)
+            break;
+        const double n = std::nearbyint(scaled);
+        if (std::fabs(scaled - n) <= 0.25 && n / kPow10[f - 1] == a) {
+            r.p = int(std::to_chars(r.d, r.d + sizeof r.d, quint64(n)).ptr - r.d);
+            r.x = r.p - 1 - f; // N's first digit stands for 10^(p-1) in N
+            return r;
+        }
+    }
+    // Otherwise the shortest round-trip digits of std::to_chars, in its
+    // scientific form "d.ddde-xx".
     char sci[32];
     const char* const end =
         std::to_chars(sci, sci + sizeof sci, a, std::chars_format::scientific).ptr;
