@@ -8,6 +8,7 @@
 #include <QLocale>
 #include <QReadWriteLock>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -184,53 +185,155 @@ QString Executor::validateNamed(const QString& name, const QList<QCborArray>& it
 
 namespace {
 
-/// A double as Qt's diagnostic notation writes it ("3.0", "1.5", "1e+22",
-/// "inf", "nan"), without its per-value set-up: integral values go through
-/// std::to_chars (checked against Qt over random doubles in tst_workloads).
-void appendDouble(QString& out, double d)
+/// The start of a value's compact diagnostic notation, collected in a char
+/// buffer. Every character of that notation is ASCII (Qt escapes each
+/// non-ASCII character of a string as \uXXXX, byte arrays are hex), so one
+/// char here is one QChar of the final text, and the QString is made once,
+/// at the end. The writer keeps at most `cap` characters and drops the
+/// rest; full() tells the walk to stop.
+///
+/// Short pieces (numbers, escapes) are written in place: while the writer
+/// is not full, at least kRoom chars follow the end of the text, so
+/// `end()` can take a piece of up to kRoom chars and `setEnd()` keeps what
+/// fits under the cap.
+class SummaryWriter {
+public:
+    static constexpr qsizetype kRoom = 48;
+
+    explicit SummaryWriter(qsizetype cap)
+        : m_cap(cap)
+    {
+        if (cap + kRoom > qsizetype(sizeof m_local)) {
+            m_heap.reset(new char[std::size_t(cap + kRoom)]);
+            m_buf = m_heap.get();
+        }
+    }
+    SummaryWriter(const SummaryWriter&) = delete;
+    SummaryWriter& operator=(const SummaryWriter&) = delete;
+
+    bool full() const { return m_size == m_cap; }
+    qsizetype size() const { return m_size; }
+
+    /// Where the next piece goes; only while !full().
+    char* end() { return m_buf + m_size; }
+    /// The text now ends at `e` (at most kRoom past end()), cut to the cap.
+    void setEnd(const char* e) { m_size = std::min(qsizetype(e - m_buf), m_cap); }
+
+    void put(char c)
+    {
+        if (m_size < m_cap)
+            m_buf[m_size++] = c;
+    }
+    /// A literal of up to kRoom chars.
+    template<std::size_t N>
+    void put(const char (&literal)[N])
+    {
+        static_assert(N - 1 <= std::size_t(kRoom));
+        if (!full())
+            setEnd(std::copy_n(literal, N - 1, end()));
+    }
+
+    /// The first `length` characters kept, ending in "..." when `cut`.
+    QString text(qsizetype length, bool cut)
+    {
+        length = std::min(length, m_size);
+        if (cut && length >= 3)
+            std::copy_n("...", 3, m_buf + length - 3);
+        return QString::fromLatin1(m_buf, length);
+    }
+
+private:
+    char m_local[256]; // the default 120 characters fit: no allocation
+    std::unique_ptr<char[]> m_heap;
+    char* m_buf = m_local;
+    qsizetype m_size = 0;
+    qsizetype m_cap;
+};
+
+/// The shortest decimal digits that read back as a double: value =
+/// 0.d[0]d[1]...d[p-1] x 10^(x+1), i.e. d[0] is the digit of 10^x.
+struct ShortestDigits {
+    char d[24];
+    int p = 0;
+    int x = 0;
+};
+
+/// The shortest digits of a finite a > 0 that is not an integer: the same
+/// digits std::to_chars (and Qt) give, i.e. the fewest that read back as
+/// a, the closest to a among those.
+ShortestDigits shortestDigits(double a)
+{
+    ShortestDigits r;
+    // Fast path for short decimal fractions (1.5, 0.25, 3.14): the fewest
+    // decimals f <= 8 for which N / 10^f, N the integer nearest a * 10^f,
+    // reads back as a (a division of two exact doubles rounds as
+    // from_chars does). With N < 2^50 those are the digits to_chars gives:
+    // half an ulp of a, times 10^f, is under 1/8, so for each f at most one
+    // integer can read back, and none did for fewer decimals. N further
+    // than 1/4 from a * 10^f cannot read back: no division then.
+    static constexpr double kPow10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    constexpr double kMaxN = 1125899906842624.0; // 2^50
+    for (int f = 1; f <= 8; ++f) {
+        const double scaled = a * kPow10[f - 1];
+        if (scaled >= kMaxN)
+            break;
+        const double n = std::nearbyint(scaled);
+        if (std::fabs(scaled - n) <= 0.25 && n / kPow10[f - 1] == a) {
+            r.p = int(std::to_chars(r.d, r.d + sizeof r.d, quint64(n)).ptr - r.d);
+            r.x = r.p - 1 - f; // N's first digit stands for 10^(p-1) in N
+            return r;
+        }
+    }
+    // Otherwise the shortest round-trip digits of std::to_chars, in its
+    // scientific form "d.ddde-xx".
+    char sci[32];
+    const char* const end =
+        std::to_chars(sci, sci + sizeof sci, a, std::chars_format::scientific).ptr;
+    const char* c = sci;
+    for (; *c != 'e'; ++c) {
+        if (*c != '.')
+            r.d[r.p++] = *c;
+    }
+    const bool negative = c[1] == '-';
+    for (c += 2; c != end; ++c)
+        r.x = r.x * 10 + (*c - '0');
+    if (negative)
+        r.x = -r.x;
+    return r;
+}
+
+/// Writes a double as Qt's diagnostic notation does ("3.0", "1.5", "1e+22",
+/// "-inf", "nan") at `o` (room for 48 chars) and returns the end.
+char* writeDouble(char* o, double d)
 {
     if (std::isinf(d)) {
-        out += d < 0 ? QLatin1String("-inf") : QLatin1String("inf");
-        return;
-    }
-    if (std::isnan(d)) {
-        out += QLatin1String("nan");
-        return;
-    }
-    const double a = std::fabs(d);
-    if (a == std::trunc(a) && a < 18446744073709551616.0) { // fits a quint64
-        char buf[32];
-        char* p = buf;
         if (d < 0)
-            *p++ = '-';
-        p = std::to_chars(p, buf + sizeof buf - 2, quint64(a)).ptr;
-        *p++ = '.';
-        *p++ = '0';
-        out += QLatin1String(buf, p - buf);
-        return;
+            *o++ = '-';
+        return std::copy_n("inf", 3, o);
+    }
+    if (std::isnan(d))
+        return std::copy_n("nan", 3, o);
+    const double a = std::fabs(d);
+    if (d < 0) // not for -0.0, which Qt writes as "0.0"
+        *o++ = '-';
+    if (a == std::trunc(a) && a < 18446744073709551616.0) { // fits a quint64
+        o = std::to_chars(o, o + 24, quint64(a)).ptr;
+        *o++ = '.';
+        *o++ = '0';
+        return o;
     }
     // Qt's notation without a QString per number (QString::number took
-    // ~60 ns): the shortest round-trip digits (std::to_chars), then, as Qt
-    // does, the decimal form unless the exponent form is shorter (a tie
-    // goes to decimal). Checked against toDiagnosticNotation() on 1.6 M
-    // values (tst_workloads summariesOfNumbersMatchQt covers the edges).
-    char sci[32];
-    const auto r = std::to_chars(sci, sci + sizeof sci, a, std::chars_format::scientific);
-    const char* e = static_cast<const char*>(std::memchr(sci, 'e', std::size_t(r.ptr - sci)));
-    char digits[24];
-    int p = 0;
-    for (const char* c = sci; c < e; ++c) {
-        if (*c != '.')
-            digits[p++] = *c;
-    }
-    int x = 0;
-    std::from_chars(e[1] == '+' ? e + 2 : e + 1, r.ptr, x);
+    // ~60 ns): the shortest round-trip digits, then, as Qt does, the
+    // decimal form unless the exponent form is shorter (a tie goes to
+    // decimal). Checked against toDiagnosticNotation() on 1.6 M values
+    // (tst_workloads summariesOfNumbersMatchQt covers the edges).
+    const ShortestDigits s = shortestDigits(a);
+    const int p = s.p, x = s.x;
+    const char* const digits = s.d;
     const int expLen = p + (p > 1 ? 1 : 0) + 2 + (std::abs(x) >= 100 ? 3 : 2);
     const int decLen = x >= 0 ? (p > x + 1 ? p + 1 : x + 1) : 2 + (-x - 1) + p;
-    char buf[48]; // either form: at most 17 digits, a sign, a point and "e+308" or 4 zeros
-    char* o = buf;
-    if (d < 0)
-        *o++ = '-';
+    // Either form: at most 17 digits and a point, with "e+308" or up to 4
+    // leading zeros (a longer decimal form loses to the exponent form).
     if (decLen <= expLen) {
         if (x >= 0) {
             if (p > x + 1) {
@@ -259,65 +362,144 @@ void appendDouble(QString& out, double d)
         const int ax = std::abs(x);
         if (ax < 10)
             *o++ = '0';
-        o = std::to_chars(o, buf + sizeof buf, ax).ptr;
+        o = std::to_chars(o, o + 8, ax).ptr;
     }
-    out += QLatin1String(buf, o - buf);
+    return o;
 }
 
-/// Appends v's compact diagnostic notation to out, stopping once out holds
-/// more than `limit` characters: the cost depends on the limit, not on the
-/// value (a 6.4 MB array took ~290 ms through toDiagnosticNotation()).
-/// Containers and tags are walked here; leaves use Qt's notation, long
-/// strings and byte arrays cut to the limit first.
-void appendBounded(QString& out, const QCborValue& v, qsizetype limit)
+constexpr char kHex[] = "0123456789abcdef";
+constexpr char kHexUpper[] = "0123456789ABCDEF";
+
+/// A string in quotes, escaped as Qt does: printable ASCII as it is, but
+/// for '"' and '\'; \a \b \t \n \v \f \r; any other character below 0x20
+/// or from 0x7f up as \uXXXX (upper-case hex), a surrogate pair as
+/// \UXXXXXXXX. Stops when the writer is full.
+void writeString(SummaryWriter& w, QStringView s)
 {
-    if (out.size() > limit)
+    w.put('"');
+    const char16_t* c = s.utf16();
+    const char16_t* const end = c + s.size();
+    for (; c != end && !w.full(); ++c) {
+        const char16_t u = *c;
+        if (u >= 0x20 && u < 0x7f && u != u'"' && u != u'\\') {
+            w.put(char(u));
+            continue;
+        }
+        char* o = w.end();
+        *o++ = '\\';
+        if (u == u'"' || u == u'\\') {
+            *o++ = char(u);
+        } else if (u >= 0x07 && u <= 0x0d) {
+            *o++ = "abtnvfr"[u - 0x07];
+        } else if (QChar::isHighSurrogate(u) && c + 1 != end && QChar::isLowSurrogate(c[1])) {
+            const char32_t ucs4 = QChar::surrogateToUcs4(u, *++c);
+            *o++ = 'U';
+            for (int shift = 28; shift >= 0; shift -= 4)
+                *o++ = kHexUpper[(ucs4 >> shift) & 0xf];
+        } else {
+            *o++ = 'u';
+            for (int shift = 12; shift >= 0; shift -= 4)
+                *o++ = kHexUpper[(u >> shift) & 0xf];
+        }
+        w.setEnd(o);
+    }
+    w.put('"');
+}
+
+/// A byte array as h'...' in lower-case hex (what Qt writes without the
+/// extended format). Stops when the writer is full.
+void writeBytes(SummaryWriter& w, const QByteArray& b)
+{
+    w.put("h'");
+    for (qsizetype i = 0; i < b.size() && !w.full(); ++i) {
+        const auto byte = quint8(b[i]);
+        w.put(kHex[byte >> 4]);
+        w.put(kHex[byte & 0xf]);
+    }
+    w.put('\'');
+}
+
+/// Writes v's compact diagnostic notation until the writer is full: the
+/// cost depends on the length kept, not on the value (a 6.4 MB array took
+/// ~290 ms through toDiagnosticNotation()). Arrays and maps are walked
+/// element by element, each read once and written straight into the
+/// buffer. Long strings and byte arrays are still copied out of the value
+/// whole by Qt (toString(), toByteArray(): Qt 6.4 has no view of them);
+/// only their first characters are written.
+void writeValue(SummaryWriter& w, const QCborValue& v)
+{
+    if (w.full())
         return;
-    if (v.isArray()) {
+    switch (v.type()) {
+    case QCborValue::Integer:
+        w.setEnd(std::to_chars(w.end(), w.end() + SummaryWriter::kRoom, v.toInteger()).ptr);
+        return;
+    case QCborValue::Double:
+        w.setEnd(writeDouble(w.end(), v.toDouble()));
+        return;
+    case QCborValue::String:
+        writeString(w, v.toString());
+        return;
+    case QCborValue::ByteArray:
+        writeBytes(w, v.toByteArray());
+        return;
+    case QCborValue::Array: {
         const QCborArray a = v.toArray();
-        out += u'[';
-        for (qsizetype i = 0; i < a.size(); ++i) {
-            if (out.size() > limit)
-                return;
+        w.put('[');
+        for (qsizetype i = 0, n = a.size(); i < n && !w.full(); ++i) {
             if (i)
-                out += QLatin1String(", ");
-            appendBounded(out, a.at(i), limit);
+                w.put(", ");
+            writeValue(w, a.at(i));
         }
-        out += u']';
-    } else if (v.isMap()) {
+        w.put(']');
+        return;
+    }
+    case QCborValue::Map: {
         const QCborMap m = v.toMap();
-        out += u'{';
-        for (auto it = m.cbegin(); it != m.cend(); ++it) {
-            if (out.size() > limit)
-                return;
+        w.put('{');
+        for (auto it = m.cbegin(), end = m.cend(); it != end && !w.full(); ++it) {
             if (it != m.cbegin())
-                out += QLatin1String(", ");
-            appendBounded(out, it.key(), limit);
-            out += QLatin1String(": ");
-            appendBounded(out, it.value(), limit);
+                w.put(", ");
+            writeValue(w, it.key());
+            w.put(": ");
+            writeValue(w, it.value());
         }
-        out += u'}';
-    } else if (v.isTag()) {
-        out += QString::number(quint64(v.tag()));
-        out += u'(';
-        appendBounded(out, v.taggedValue(), limit);
-        out += u')';
-    } else if (v.isInteger()) {
-        char buf[24];
-        const auto r = std::to_chars(buf, buf + sizeof buf, v.toInteger());
-        out += QLatin1String(buf, r.ptr - buf);
-    } else if (v.isDouble()) {
-        appendDouble(out, v.toDouble());
-    } else if (v.isString()) {
-        const QString s = v.toString();
-        out += (s.size() > limit ? QCborValue(s.left(limit)) : v)
-                   .toDiagnosticNotation(QCborValue::Compact);
-    } else if (v.isByteArray()) {
-        const QByteArray b = v.toByteArray();
-        out += (b.size() > limit ? QCborValue(b.left(limit)) : v)
-                   .toDiagnosticNotation(QCborValue::Compact);
+        w.put('}');
+        return;
+    }
+    case QCborValue::False:
+        w.put("false");
+        return;
+    case QCborValue::True:
+        w.put("true");
+        return;
+    case QCborValue::Null:
+        w.put("null");
+        return;
+    case QCborValue::Undefined:
+        w.put("undefined");
+        return;
+    case QCborValue::Invalid:
+        w.put("<invalid>");
+        return;
+    default:
+        break;
+    }
+    if (v.isTag()) {
+        // Tags and Qt's extended types (date/time, URL, UUID, ...) alike:
+        // the tag's number, then the tagged value in parentheses.
+        w.setEnd(std::to_chars(w.end(), w.end() + SummaryWriter::kRoom, quint64(v.tag())).ptr);
+        w.put('(');
+        writeValue(w, v.taggedValue());
+        w.put(')');
     } else {
-        out += v.toDiagnosticNotation(QCborValue::Compact);
+        w.put("simple(");
+        if (!w.full()) {
+            w.setEnd(
+                std::to_chars(w.end(), w.end() + SummaryWriter::kRoom, unsigned(v.toSimpleType()))
+                    .ptr);
+        }
+        w.put(')');
     }
 }
 
@@ -327,12 +509,11 @@ QString cborSummary(const QCborValue& v, int maxLength)
 {
     if (maxLength <= 3)
         return v.toDiagnosticNotation(QCborValue::Compact); // no limit asked
-    QString s;
-    s.reserve(maxLength + 64);
-    appendBounded(s, v, maxLength);
-    if (s.size() > maxLength)
-        s = s.left(maxLength - 3) + QStringLiteral("...");
-    return s;
+    // One character more than shown tells whether the text goes on.
+    SummaryWriter w(qsizetype(maxLength) + 1);
+    writeValue(w, v);
+    const bool cut = w.size() > maxLength;
+    return w.text(maxLength, cut);
 }
 
 } // namespace poolscope

@@ -13,13 +13,18 @@
 
 #include <QCborArray>
 #include <QCborMap>
+#include <QDateTime>
 #include <QDir>
+#include <QRegularExpression>
 #include <QTemporaryDir>
+#include <QUrl>
+#include <QUuid>
 #include <QtTest>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <latch>
 #include <limits>
 #include <random>
@@ -176,8 +181,11 @@ private slots:
     void initTestCase();
     void summariesMatchQtsNotation_data();
     void summariesMatchQtsNotation();
+    void summariesCutAnywhereMatchQt_data();
+    void summariesCutAnywhereMatchQt();
     void summariesOfHugeValuesAreCut();
     void summariesOfNumbersMatchQt();
+    void summariesOfRandomValuesMatchQt();
     void catalogueIsConsistent_data();
     void catalogueIsConsistent();
     void results_data();
@@ -837,30 +845,107 @@ int main(int argc, char** argv)
     TstWorkloads t;
     return QTest::qExec(&t, argc, argv);
 }
-void TstWorkloads::summariesMatchQtsNotation_data()
+
+namespace {
+
+/// Qt's compact diagnostic notation, cut as cborSummary() promises.
+QString qtSummary(const QCborValue& v, int maxLength)
 {
-    QTest::addColumn<QCborValue>("value");
-    QTest::addColumn<int>("maxLength");
+    QString s = v.toDiagnosticNotation(QCborValue::Compact);
+    if (maxLength > 3 && s.size() > maxLength)
+        s = s.left(maxLength - 3) + QStringLiteral("...");
+    return s;
+}
+
+/// One value of every kind the notation distinguishes, and the escapes,
+/// nestings and number forms where a hand-written notation could differ.
+QList<std::pair<const char*, QCborValue>> summaryCases()
+{
     QCborMap m;
     m.insert(QStringLiteral("a"), 1);
     m.insert(2, QCborArray{1.5, true, QCborValue(), QCborValue(QCborSimpleType::Undefined)});
     m.insert(QStringLiteral("s\"x\n"), QByteArray("\x01\x02"));
-    const QList<std::pair<const char*, QCborValue>> values{
+    QCborMap oddKeys;
+    oddKeys.insert(QCborArray{1, QStringLiteral("k")}, 1);
+    oddKeys.insert(-2.5, QCborMap{{1, 2}});
+    oddKeys.insert(QCborValue(true), QCborValue());
+    oddKeys.insert(QCborValue(), QByteArray("k"));
+    oddKeys.insert(QCborValue(QCborKnownTags::Signature, 7), QStringLiteral("tagged key"));
+    QString controls;
+    for (char16_t c = 0; c < 0x20; ++c)
+        controls += QChar(c);
+    controls += QStringLiteral("\x7f \\ \" '/");
+    const QChar loneSurrogates[] = {QChar(0xdc00), u'x', QChar(0xd83d), u'y', QChar(0xd800)};
+    QByteArray allBytes;
+    for (int b = 0; b < 256; ++b)
+        allBytes += char(b);
+    QCborValue deep(42);
+    for (int level = 0; level < 40; ++level)
+        deep = level % 2 ? QCborValue(QCborArray{deep, level})
+                         : QCborValue(QCborMap{{QString::number(level), deep}});
+    QCborArray doubles; // what poolscope-bench's summary.cost summarises
+    for (int i = 0; i < 200; ++i)
+        doubles.append(i * 1.5);
+    return {
         {"int", QCborValue(-7)},
+        {"int64 min", QCborValue(std::numeric_limits<qint64>::min())},
+        {"int64 max", QCborValue(std::numeric_limits<qint64>::max())},
         {"double", QCborValue(2.0)},
+        {"short decimal", QCborValue(-0.125)},
+        {"negative zero", QCborValue(-0.0)},
+        {"huge exponent", QCborValue(1.7976931348623157e308)},
+        {"tiny exponent", QCborValue(-5e-324)},
+        {"small exponent", QCborValue(1.5e-7)},
+        {"above 2^64", QCborValue(1.5e20)},
         {"huge int", QCborValue(qint64(1) << 60)},
         {"nan", QCborValue(qQNaN())},
+        {"inf", QCborValue(qInf())},
+        {"-inf", QCborValue(-qInf())},
         {"string with escapes", QCborValue(QStringLiteral("h\u00e9\"\t"))},
+        {"empty string", QCborValue(QString())},
+        {"control characters", QCborValue(controls)},
+        {"non-ASCII", QCborValue(QStringLiteral("\u00e9\u4e2d\u00a0\u0080\ufffd\uffff"))},
+        {"surrogate pair", QCborValue(QStringLiteral("a\U0001F600b\U0010FFFF"))},
+        {"lone surrogates", QCborValue(QString(loneSurrogates, std::size(loneSurrogates)))},
+        {"escapes cut midway", QCborValue(QString(60, QChar(0x01)))},
+        {"pairs cut midway", QCborValue(QStringLiteral("\U0001F600").repeated(20))},
         {"map of everything", QCborValue(m)},
+        {"map with odd keys", QCborValue(oddKeys)},
         {"empty array", QCborValue(QCborArray{})},
         {"empty map", QCborValue(QCborMap{})},
         {"tag", QCborValue(QCborKnownTags::DateTimeString, QStringLiteral("2020"))},
+        {"tag of a tag", QCborValue(QCborTag(1), QCborValue(QCborTag(2), 3))},
+        {"bignum", QCborValue(QCborKnownTags::PositiveBignum, QByteArray("\x01\x00", 2))},
+        {"huge tag", QCborValue(QCborTag(std::numeric_limits<quint64>::max()), 0)},
+        {"date-time", QCborValue(QDateTime(QDate(2026, 12, 6), QTime(20, 40), Qt::UTC))},
+        {"url", QCborValue(QUrl(QStringLiteral("https://example.org/a b?q=\u00e9")))},
+        {"uuid", QCborValue(QUuid(QStringLiteral("{67c8770b-44f1-410a-ab9a-f9b5446f13ee}")))},
+        {"regular expression", QCborValue(QRegularExpression(QStringLiteral("a+\\d")))},
         {"simple", QCborValue(QCborSimpleType(42))},
+        {"simple 0", QCborValue(QCborSimpleType(0))},
+        {"simple 255", QCborValue(QCborSimpleType(255))},
+        {"true, false, null, undefined",
+         QCborValue(
+             QCborArray{true, false, QCborValue(nullptr), QCborValue(QCborSimpleType::Undefined)})},
+        {"invalid", QCborValue(QCborValue::Invalid)},
+        {"invalid in an array", QCborValue(QCborArray{1, QCborValue(QCborValue::Invalid)})},
         {"nested", QCborValue(QCborArray{QCborArray{1, 2}, QCborMap{{1, 2}}})},
+        {"deeply nested", deep},
+        {"array of doubles", QCborValue(doubles)},
+        {"empty bytes", QCborValue(QByteArray())},
+        {"every byte", QCborValue(allBytes)},
         {"long bytes", QCborValue(QByteArray(500, 'x'))},
         {"long string", QCborValue(QString(500, u'y'))},
     };
-    for (const auto& [name, v] : values)
+}
+
+} // namespace
+
+void TstWorkloads::summariesMatchQtsNotation_data()
+{
+    QTest::addColumn<QCborValue>("value");
+    QTest::addColumn<int>("maxLength");
+    for (const auto& [name, v] : summaryCases())
         for (int len : {0, 5, 20, 120, 4000})
             QTest::addRow("%s, %d", name, len) << v << len;
 }
@@ -871,10 +956,25 @@ void TstWorkloads::summariesMatchQtsNotation()
     // cut the same way.
     QFETCH(QCborValue, value);
     QFETCH(int, maxLength);
-    QString expected = value.toDiagnosticNotation(QCborValue::Compact);
-    if (maxLength > 3 && expected.size() > maxLength)
-        expected = expected.left(maxLength - 3) + QStringLiteral("...");
-    QCOMPARE(cborSummary(value, maxLength), expected);
+    QCOMPARE(cborSummary(value, maxLength), qtSummary(value, maxLength));
+}
+
+void TstWorkloads::summariesCutAnywhereMatchQt_data()
+{
+    QTest::addColumn<QCborValue>("value");
+    for (const auto& [name, v] : summaryCases())
+        QTest::newRow(name) << v;
+}
+
+void TstWorkloads::summariesCutAnywhereMatchQt()
+{
+    // Every length a summary can be cut to, a character past the whole
+    // text included: inside an escape, a number, a tag, between elements.
+    QFETCH(QCborValue, value);
+    const int whole =
+        int(std::min<qsizetype>(value.toDiagnosticNotation(QCborValue::Compact).size(), 1200));
+    for (int maxLength = 4; maxLength <= whole + 1; ++maxLength)
+        QCOMPARE(cborSummary(value, maxLength), qtSummary(value, maxLength));
 }
 
 void TstWorkloads::summariesOfNumbersMatchQt()
@@ -891,6 +991,19 @@ void TstWorkloads::summariesOfNumbersMatchQt()
         a.append(double(g() % 1'000'000) / double(1 + g() % 1000));
         a.append(std::ldexp(double(g() % 100'000), int(g() % 140) - 70));
         a.append(qint64(g()));
+    }
+    // Short decimals (written without std::to_chars when they have at most
+    // 8 places), with up to 12 places, and their neighbouring doubles,
+    // which need every digit.
+    for (int i = 0; i < 2'000; ++i) {
+        for (int places = 0; places <= 12; ++places) {
+            const double scale = std::pow(10.0, places);
+            const double d = double(g() % 10'000'000'000'000) / scale;
+            a.append(d);
+            a.append(-double(g() % 1'000) / scale);
+            a.append(std::nextafter(d, 1e300));
+            a.append(std::nextafter(d, -1e300));
+        }
     }
     // and the edges of Qt's choice between decimal and exponent form (the
     // shorter; decimal on a tie)
@@ -917,6 +1030,91 @@ void TstWorkloads::summariesOfNumbersMatchQt()
         a.append(d);
     for (const QCborValue& v : a)
         QCOMPARE(cborSummary(v, 1000), v.toDiagnosticNotation(QCborValue::Compact));
+}
+
+void TstWorkloads::summariesOfRandomValuesMatchQt()
+{
+    // Random trees of every kind of value, strings full of characters that
+    // need escapes: whole and cut anywhere, the same text as Qt's.
+    std::mt19937_64 g(15);
+    const auto randomString = [&g] {
+        static const char16_t palette[] = {
+            u'a', u'Z', u'0',   u' ',   u'"',   u'\\',  u'\'',  0x00,   0x07,  0x08,
+            0x09, 0x0a, 0x0b,   0x0c,   0x0d,   0x0e,   0x1b,   0x1f,   0x7e,  0x7f,
+            0x80, 0xe9, 0x4e2d, 0xfeff, 0xd83d, 0xde00, 0xdbff, 0xdfff, 0xffff};
+        QString s;
+        const int n = int(g() % 12);
+        for (int i = 0; i < n; ++i)
+            s += QChar(palette[g() % std::size(palette)]);
+        return s;
+    };
+    const auto randomDouble = [&g] {
+        switch (g() % 4) {
+        case 0: {
+            const quint64 bits = g();
+            double d;
+            std::memcpy(&d, &bits, sizeof d);
+            return d;
+        }
+        case 1:
+            return double(qint64(g() % 2'000'001) - 1'000'000) / std::pow(10.0, int(g() % 10));
+        case 2:
+            return std::ldexp(double(g() % 1'000), int(g() % 2'000) - 1'000);
+        default:
+            return double(qint64(g() % 201) - 100);
+        }
+    };
+    std::function<QCborValue(int)> randomValue = [&](int depth) -> QCborValue {
+        switch (g() % (depth > 0 ? 12 : 9)) {
+        case 0:
+            return qint64(g()) >> (g() % 64);
+        case 1:
+            return randomDouble();
+        case 2:
+            return randomString();
+        case 3: {
+            QByteArray b;
+            for (int i = int(g() % 10); i > 0; --i)
+                b += char(g());
+            return b;
+        }
+        case 4:
+            return QCborSimpleType(g() % 256);
+        case 5:
+            return g() % 2 ? QCborValue(nullptr) : QCborValue(QCborValue::Invalid);
+        case 6:
+            return bool(g() % 2);
+        case 7:
+            return QCborValue(QCborSimpleType::Undefined);
+        case 8:
+            return qint64(g() % 200) - 100;
+        case 9: {
+            QCborArray a;
+            for (int i = int(g() % 6); i > 0; --i)
+                a.append(randomValue(depth - 1));
+            return a;
+        }
+        case 10: {
+            QCborMap m;
+            for (int i = int(g() % 5); i > 0; --i)
+                m.insert(randomValue(depth - 1), randomValue(depth - 1));
+            return m;
+        }
+        default:
+            // Tags 0, 1, 2, 32, 35, 37 make Qt's extended types from some
+            // values: the notation is the same tag and value.
+            static const quint64 tags[] = {0, 1, 2, 3, 32, 35, 37, 55799, 1u << 20, ~0ull};
+            return QCborValue(QCborTag(tags[g() % std::size(tags)]), randomValue(depth - 1));
+        }
+    };
+    for (int i = 0; i < 3'000; ++i) {
+        const QCborValue v = randomValue(4);
+        const QString whole = v.toDiagnosticNotation(QCborValue::Compact);
+        QCOMPARE(cborSummary(v, int(whole.size()) + 1), whole);
+        for (int maxLength :
+             {4, 5, 120, int(whole.size()), int(4 + g() % std::max<qsizetype>(1, whole.size()))})
+            QCOMPARE(cborSummary(v, maxLength), qtSummary(v, maxLength));
+    }
 }
 
 void TstWorkloads::summariesOfHugeValuesAreCut()
