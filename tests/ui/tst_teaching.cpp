@@ -26,6 +26,8 @@
 #include <poolscope/traceexport.h>
 #include <poolscope/workloads.h>
 
+#include <QAbstractAxis>
+#include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
@@ -677,6 +679,43 @@ private slots:
         QVERIFY(!chart.amdahlLegend(SweepSeries::Threads).contains(QStringLiteral("ranges")));
         QVERIFY(!chart.summaryText().contains(QStringLiteral("median")));
         QVERIFY(!chart.summaryText().contains(QStringLiteral("busy")));
+    }
+
+    // A short dock (a projector) keeps the tick labels and drops the axis
+    // titles; Qt Charts would elide the labels to "..." otherwise.
+    void chartsDropAxisTitlesWhenShort_data()
+    {
+        QTest::addColumn<int>("height");
+        QTest::addColumn<bool>("titles");
+        QTest::newRow("short dock") << 180 << false;
+        QTest::newRow("room") << 500 << true;
+    }
+    void chartsDropAxisTitlesWhenShort()
+    {
+        QFETCH(int, height);
+        QFETCH(bool, titles);
+        SweepChart sweep;
+        sweep.setPoints({{SweepSeries::Threads, 1, 2.0, 0}, {SweepSeries::Threads, 2, 1.0, 0}});
+        ChartAdapter line;
+        line.setXTitle(QStringLiteral("seconds"));
+        line.setYTitle(ChartAdapter::Axis::Left, QStringLiteral("%"));
+        line.addLine(QStringLiteral("a"), Qt::blue);
+        for (QWidget* w : {static_cast<QWidget*>(&sweep), static_cast<QWidget*>(&line)}) {
+            w->resize(700, height + 120);
+            w->show();
+            QVERIFY(QTest::qWaitForWindowExposed(w));
+        }
+        auto* view = sweep.findChild<QChartView*>(QStringLiteral("sweepSpeedupView"));
+        QVERIFY(view);
+        view->resize(view->width(), height); // the layout's share of a dock
+        QTRY_VERIFY(!view->chart()->axes().isEmpty());
+        for (QAbstractAxis* a : view->chart()->axes())
+            QCOMPARE(a->isTitleVisible(), titles);
+        auto* lineView = line.findChild<QChartView*>();
+        QVERIFY(lineView);
+        lineView->resize(lineView->width(), height);
+        for (QAbstractAxis* a : lineView->chart()->axes())
+            QCOMPARE(a->isTitleVisible(), titles);
     }
 
     void sweepChartNeedsOneWorkerBaseline()

@@ -90,6 +90,22 @@ public:
         setFrameShape(QFrame::NoFrame);
         setMinimumSize(80, 60);
     }
+
+    /// Axis titles when there is room: below it Qt Charts elides the tick
+    /// labels to "..." to keep the titles (a short dock on a projector), and
+    /// the numbers matter more; the legend and the panel name the axes.
+    static constexpr int kAxisTitlesMinHeight = 200;
+
+protected:
+    void resizeEvent(QResizeEvent* e) override
+    {
+        QChartView::resizeEvent(e);
+        if (!chart())
+            return;
+        const bool room = height() >= kAxisTitlesMinHeight;
+        for (QAbstractAxis* a : chart()->axes())
+            a->setTitleVisible(room);
+    }
 };
 } // namespace
 

@@ -81,10 +81,16 @@ SweepChart::SweepChart(QWidget* parent)
     // long entries such as the fitted serial fraction.
     d->eff->legend()->hide();
     d->speed->legend()->hide();
+    // A projector's dock is short: every pixel to the plot, not to margins.
+    for (QChart* c : {d->speed, d->eff}) {
+        c->setMargins(QMargins(2, 2, 2, 2));
+        c->setBackgroundRoundness(0);
+    }
     d->speedView = makeView(d->speed, this);
     d->speedView->setObjectName(QStringLiteral("sweepSpeedupView"));
     d->effView = makeView(d->eff, this);
     d->effView->setObjectName(QStringLiteral("sweepEfficiencyView"));
+    d->speedView->installEventFilter(this);
     row->addWidget(d->speedView, 3);
     row->addWidget(d->effView, 2);
     layout->addLayout(row, 1);
@@ -288,6 +294,24 @@ void SweepChart::changeEvent(QEvent* event)
         rebuild();
 }
 
+bool SweepChart::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == d->speedView && event->type() == QEvent::Resize)
+        fitAxisTitles();
+    return QWidget::eventFilter(watched, event);
+}
+
+void SweepChart::fitAxisTitles()
+{
+    // Below this height Qt Charts elides the tick labels to "..." to make
+    // room for the axis titles; the chart titles say what the axes are.
+    const bool room = d->speedView->height() >= kAxisTitlesMinHeight;
+    for (QChart* c : {d->speed, d->eff}) {
+        for (QAbstractAxis* a : c->axes())
+            a->setTitleVisible(room);
+    }
+}
+
 bool SweepChart::event(QEvent* event)
 {
     // applyPresenterMode() sets the dynamic property "presenter": thicker lines.
@@ -481,6 +505,7 @@ void SweepChart::rebuild()
                         tr("cores (%1)").arg(m_cores));
     m_legend->setText(html.join(QStringLiteral("<br>")));
 
+    fitAxisTitles();
     m_summary->setText(m_points.isEmpty() ? tr("No sweep yet: press Sweep to run the same batch "
                                                "at 1..N workers.")
                                           : summaryText());

@@ -76,9 +76,12 @@ public slots:
 protected:
     void changeEvent(QEvent* event) override;
     bool event(QEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     void rebuild();
+    void fitAxisTitles();
+    static constexpr int kAxisTitlesMinHeight = 240;
     struct Charts;
     std::unique_ptr<Charts> d;
     QList<SweepPoint> m_points;
