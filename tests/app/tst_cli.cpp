@@ -817,7 +817,7 @@ private slots:
             "the size of workload 'primes' (numbers per task) must be between 1 and 1000000000, "
             "got 0");
         row("tasks 0", w({"--workload", "primes", "--tasks", "0"}),
-            "--tasks must be 1..100000 for primes (got 0)");
+            "--tasks must be 1..1000000 for primes (got 0)");
         row("crash on threads", w({"--workload", "crash"}),
             "workload 'crash' can only run on a process pool: on a thread pool it would take the "
             "whole program down");

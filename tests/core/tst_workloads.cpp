@@ -643,7 +643,7 @@ void TstWorkloads::validateRejects_data()
         << QStringLiteral("workload 'matmul' allows at most 10000 tasks, got 10001");
     QTest::newRow("huge task count")
         << QStringLiteral("primes") << makeRun(std::numeric_limits<int>::max(), 10)
-        << QStringLiteral("workload 'primes' allows at most 100000 tasks, got 2147483647");
+        << QStringLiteral("workload 'primes' allows at most 1000000 tasks, got 2147483647");
     QTest::newRow("size too small")
         << QStringLiteral("matmul") << makeRun(1, 0)
         << QStringLiteral("the size of workload 'matmul' (matrix order n) must be between 1 and "

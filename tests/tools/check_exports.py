@@ -123,12 +123,17 @@ def check_perfetto(path, proto):
                 if t == "TYPE_SLICE_BEGIN":
                     begins += 1
                     open_by_track[pkt["track"]] = open_by_track.get(pkt["track"], 0) + 1
-                    if len(few) < 1000:
-                        ident = None
-                        for a in pkt["anns"]:
-                            if ann_names.get(a.get("name_iid")) == "id":
-                                ident = a.get("uint_value")
+                    # The FEW smallest ids of the whole file (tracks are
+                    # written one after another: task 1 may be far in).
+                    ident = None
+                    for a in pkt["anns"]:
+                        if ann_names.get(a.get("name_iid")) == "id":
+                            ident = a.get("uint_value")
+                    if ident is not None:
                         few.append([ident, pkt.get("ts", 0)])
+                        if len(few) > 1000:
+                            few.sort()
+                            del few[FEW:]
                 elif t == "TYPE_SLICE_END":
                     ends += 1
                     n = open_by_track.get(pkt["track"], 0)

@@ -147,9 +147,9 @@ void sendWheel(QWidget& w, QPoint pos, int delta, Qt::KeyboardModifiers mods = Q
 }
 
 void sendMouse(QWidget& w, QEvent::Type type, QPoint pos, Qt::MouseButton button,
-               Qt::MouseButtons buttons)
+               Qt::MouseButtons buttons, Qt::KeyboardModifiers modifiers = Qt::NoModifier)
 {
-    QMouseEvent e(type, QPointF(pos), QPointF(w.mapToGlobal(pos)), button, buttons, Qt::NoModifier);
+    QMouseEvent e(type, QPointF(pos), QPointF(w.mapToGlobal(pos)), button, buttons, modifiers);
     QApplication::sendEvent(&w, &e);
 }
 
@@ -221,6 +221,7 @@ private slots:
     void wheelInFollowModeKeepsNowAtTheRight();
     void shiftWheelPans();
     void dragPans();
+    void shiftDragZoomsToTheSelection();
     void clickEmitsTaskId_data();
     void clickEmitsTaskId();
     void hitTestAtBothZooms_data();
@@ -853,6 +854,42 @@ void TstTimeline::dragPans()
     sendMouse(w, QEvent::MouseButtonRelease, from + QPoint(-900, 0), Qt::LeftButton, Qt::NoButton);
     QVERIFY(w.timeToX(w.nowNs()) >= w.plotRect().right() - 20);
     QVERIFY(w.timeToX(w.nowNs()) <= w.plotRect().right());
+}
+
+void TstTimeline::shiftDragZoomsToTheSelection()
+{
+    TimelineWidget w;
+    w.resize(1000, 300);
+    LiveRun run;
+    feedTenSeconds(w, run);
+    QSignalSpy clicked(&w, &TimelineWidget::taskClicked);
+    const int y = w.laneRect(0).center().y();
+    const QPoint from(300, y), to(500, y);
+    const qint64 t0 = qint64(w.xToTime(from.x()));
+    const qint64 t1 = qint64(w.xToTime(to.x()));
+    const auto shift = Qt::ShiftModifier;
+    sendMouse(w, QEvent::MouseButtonPress, from, Qt::LeftButton, Qt::LeftButton, shift);
+    sendMouse(w, QEvent::MouseMove, from + QPoint(100, 0), Qt::NoButton, Qt::LeftButton, shift);
+    sendMouse(w, QEvent::MouseMove, to, Qt::NoButton, Qt::LeftButton, shift);
+    // the band is shown while dragging, and the view has not moved yet
+    QVERIFY(w.selectionBand());
+    QCOMPARE(*w.selectionBand(), std::make_pair(from.x(), to.x()));
+    QVERIFY(!w.grab().isNull());
+    sendMouse(w, QEvent::MouseButtonRelease, to, Qt::LeftButton, Qt::NoButton, shift);
+    QVERIFY(!w.selectionBand());
+    QVERIFY(!w.isFollowing());
+    QCOMPARE(clicked.count(), 0);
+    // the selected range now fills the plot (within its margins)
+    const QRect plot = w.plotRect();
+    QVERIFY2(w.timeToX(t0) >= plot.left() - 1 && w.timeToX(t0) <= plot.left() + 60,
+             qPrintable(QString::number(w.timeToX(t0))));
+    QVERIFY2(w.timeToX(t1) <= plot.right() + 1 && w.timeToX(t1) >= plot.right() - 60,
+             qPrintable(QString::number(w.timeToX(t1))));
+    // a Shift-click (no drag) does not zoom
+    const double npp = w.nsPerPixel();
+    sendMouse(w, QEvent::MouseButtonPress, from, Qt::LeftButton, Qt::LeftButton, shift);
+    sendMouse(w, QEvent::MouseButtonRelease, from, Qt::LeftButton, Qt::NoButton, shift);
+    QCOMPARE(w.nsPerPixel(), npp);
 }
 
 void TstTimeline::clickEmitsTaskId_data()

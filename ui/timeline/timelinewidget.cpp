@@ -1095,6 +1095,14 @@ void TimelineWidget::paintEvent(QPaintEvent*)
     const double nowX = l.plot.left() + (double(now) - m_viewStart) / m_nsPerPixel;
     if (now > 0 && nowX >= l.plot.left() && nowX <= l.plot.right())
         vrule(p, nowX, l.plot.top(), l.plot.bottom(), pal.color(QPalette::Highlight));
+    if (const auto band = selectionBand()) { // Shift+drag: the range to zoom to
+        QColor fill = pal.color(QPalette::Highlight);
+        fill.setAlphaF(0.25);
+        const QRectF r(band->first, l.plot.top(), band->second - band->first, l.plot.height());
+        p.fillRect(r, fill);
+        p.setPen(pal.color(QPalette::Highlight));
+        p.drawRect(r);
+    }
     paintNote(p, l);
     st.lanes = int(m_lanes.size());
     st.elapsedNs = timer.nsecsElapsed();
@@ -1770,7 +1778,20 @@ void TimelineWidget::mousePressEvent(QMouseEvent* e)
     m_dragging = false;
     m_pressPos = e->position().toPoint();
     m_pressViewStart = m_viewStart;
+    // Shift+drag selects a time range to zoom to; a plain drag pans.
+    m_selecting = (e->modifiers() & Qt::ShiftModifier) && plotRect().contains(m_pressPos);
+    m_selectToX = m_pressPos.x();
     e->accept();
+}
+
+std::optional<std::pair<int, int>> TimelineWidget::selectionBand() const
+{
+    if (!m_selecting || !m_dragging)
+        return std::nullopt;
+    const QRect plot = plotRect();
+    const int a = std::clamp(m_pressPos.x(), plot.left(), plot.right());
+    const int b = std::clamp(m_selectToX, plot.left(), plot.right());
+    return std::make_pair(std::min(a, b), std::max(a, b));
 }
 
 void TimelineWidget::mouseMoveEvent(QMouseEvent* e)
@@ -1783,9 +1804,12 @@ void TimelineWidget::mouseMoveEvent(QMouseEvent* e)
     if (!m_dragging && (pos - m_pressPos).manhattanLength() >= QApplication::startDragDistance()) {
         m_dragging = true;
         setFollowing(false);
-        setCursor(Qt::ClosedHandCursor);
+        setCursor(m_selecting ? Qt::IBeamCursor : Qt::ClosedHandCursor);
     }
-    if (m_dragging)
+    if (m_selecting) {
+        m_selectToX = pos.x();
+        update();
+    } else if (m_dragging)
         setViewInternal(clampedStart(m_pressViewStart - (pos.x() - m_pressPos.x()) * m_nsPerPixel,
                                      m_nsPerPixel),
                         m_nsPerPixel);
@@ -1799,8 +1823,16 @@ void TimelineWidget::mouseReleaseEvent(QMouseEvent* e)
         return;
     }
     const bool click = !m_dragging;
-    m_pressed = m_dragging = false;
+    const auto band = selectionBand();
+    m_pressed = m_dragging = m_selecting = false;
     unsetCursor();
+    if (band && band->second - band->first >= 3) {
+        frameRange(qint64(xToTime(band->first)), qint64(xToTime(band->second)));
+        update();
+        e->accept();
+        return;
+    }
+    update();
     if (click) {
         if (const auto hit = hitTest(e->position().toPoint())) {
             emit taskClicked(hit->span.taskId);

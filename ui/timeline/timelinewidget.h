@@ -189,6 +189,9 @@ public slots:
     void panBy(double pixels);
     /// Follow mode off, the view exactly [startNs, endNs] (plus margins).
     void frameRange(qint64 startNs, qint64 endNs);
+    /// Shift+drag over the plot: the band being selected ({} when none), in
+    /// widget x; released, the view zooms to it (frameRange).
+    std::optional<std::pair<int, int>> selectionBand() const;
     /// A run ended: remember it as the last run and frame it (follow mode
     /// off, so it does not scroll away while the class looks at it).
     void showRun(qint64 startNs, qint64 endNs);
@@ -317,6 +320,8 @@ private:
     double m_pressViewStart = 0;
     bool m_pressed = false;
     bool m_dragging = false;
+    bool m_selecting = false; // Shift+drag: the band to zoom to
+    int m_selectToX = 0;
 
     // caches (mutable: computed while painting)
     mutable std::vector<QRgb> m_colors; // by name id; 0 = not computed
