@@ -22,6 +22,7 @@
 #include <teaching/slowmotion.h>
 #include <timeline/timelinewidget.h>
 
+#include <poolscope/cpusampler.h>
 #include <poolscope/executor.h>
 #include <poolscope/monitor.h>
 #include <poolscope/traceexport.h>
@@ -699,10 +700,11 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
         return -1.0;
     };
     // Gaps between tasks also hold the time a worker was preempted by other
-    // programs: on a loaded test machine one pair of runs may not show the
-    // lesson's point, three pairs in a row would mean it is not there.
+    // programs (a busy machine, which the window then says): the lesson's
+    // point is judged on runs the load meter found quiet; up to three pairs.
     QString seen;
     bool shown = false;
+    int quietPairs = 0;
     for (int attempt = 0; attempt < 3 && !shown; ++attempt) {
         QSignalSpy finished(w->controller(), &RunController::runFinished);
         QVERIFY(w->runLessonAB());
@@ -714,11 +716,20 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
         QVERIFY(!cmp->decompositionBar(ABCompare::Slot::A)
                      ->legendText()
                      .contains(QStringLiteral("queued")));
-        seen += QStringLiteral("\nchunk 1: %1\nchunk 100: %2")
+        double others = 0;
+        for (const auto& args : finished)
+            others = std::max(others, args.at(0).value<RunSummary>().otherCores);
+        seen += QStringLiteral("\nother programs %1 cores; chunk 1: %2\nchunk 100: %3")
+                    .arg(others, 0, 'f', 2)
                     .arg(cmp->decompositionBar(ABCompare::Slot::A)->legendText(),
                          cmp->decompositionBar(ABCompare::Slot::B)->legendText());
+        if (others >= LoadMeter::kBusyCores)
+            continue; // figures of a busy machine (and the panel says so)
+        ++quietPairs;
         shown = a >= 0.10 && b < a / 2;
     }
+    if (quietPairs == 0)
+        QSKIP(qPrintable(QStringLiteral("the machine was busy during every pair: %1").arg(seen)));
     QVERIFY2(shown, qPrintable(seen));
     // the analysis panel shows the same view
     auto* panel = w->findChild<AnalysisPanel*>();
@@ -1028,6 +1039,10 @@ void TstTeachingWindow::timelineKeepsTheFinishedRunFramed()
     QVERIFY(tl->isFollowing());
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
     QTRY_VERIFY(!tl->isFollowing());
+    // One time origin on every panel: seconds since the Monitor attached.
+    QVERIFY(tl->originNs() > 0);
+    QCOMPARE(w->throughputChart()->originNs(), tl->originNs());
+    QCOMPARE(w->perCoreChart()->originNs(), tl->originNs());
 }
 
 void TstTeachingWindow::fitsClassroomScreens_data()

@@ -185,8 +185,10 @@ void HostCpuCharts::relayout()
 
 void HostCpuCharts::applySnapshot(const Snapshot& s)
 {
+    // Seconds since the Monitor attached: the timeline's origin too, so a
+    // moment reads the same on every panel (issue #15).
     if (m_originNs < 0)
-        m_originNs = s.timeNs;
+        m_originNs = s.timeNs - std::max<qint64>(0, s.sinceStartNs);
     // Hosts the pool's workers run on. A host sample no worker names is
     // left out: after an MPI pool the Monitor may still carry that pool's
     // hostCpu into the snapshots of a local pool that follows it.

@@ -46,6 +46,10 @@ public:
     int coreCount(const QString& host) const;
     QString titleText(const QString& host) const;
 
+    /// Time 0 of the x axis (monotonic ns): when the Monitor attached, as
+    /// for the timeline; -1 before the first snapshot.
+    qint64 originNs() const { return m_originNs; }
+
 signals:
     /// The set of hosts shown changed (count 0: nothing to show).
     void hostsChanged(int count);

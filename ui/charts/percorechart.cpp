@@ -83,8 +83,10 @@ QString PerCoreChart::summaryText() const
 
 void PerCoreChart::applySnapshot(const Snapshot& s)
 {
+    // Seconds since the Monitor attached: the timeline's origin too, so a
+    // moment reads the same on every panel (issue #15).
     if (m_originNs < 0)
-        m_originNs = s.timeNs;
+        m_originNs = s.timeNs - std::max<qint64>(0, s.sinceStartNs);
     double pool = 0;
     for (const auto& w : s.workers) {
         if (w.cpuLoad > 0 && !hasEnded(w.state))

@@ -31,6 +31,10 @@ public:
     double otherCores() const { return m_lastOtherCores; }
     QString summaryText() const;
 
+    /// Time 0 of the x axis (monotonic ns): when the Monitor attached, as
+    /// for the timeline; -1 before the first snapshot.
+    qint64 originNs() const { return m_originNs; }
+
 private:
     void rebuild(const QList<int>& cores);
 

@@ -4,6 +4,8 @@
 
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace poolscope {
 
 ThroughputChart::ThroughputChart(Mode mode, QWidget* parent)
@@ -54,8 +56,10 @@ void ThroughputChart::clear()
 
 void ThroughputChart::applySnapshot(const Snapshot& s)
 {
+    // Seconds since the Monitor attached: the timeline's origin too, so a
+    // moment reads the same on every panel (issue #15).
     if (m_originNs < 0)
-        m_originNs = s.timeNs;
+        m_originNs = s.timeNs - std::max<qint64>(0, s.sinceStartNs);
     // Tasks that ran to an end: cancelled ones never ran, and a Stop that
     // cancels a queue of thousands is not throughput (issue #15).
     const quint64 completed = s.counters.succeeded + s.counters.failed;

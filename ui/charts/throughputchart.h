@@ -34,6 +34,10 @@ public:
     /// over the last second.
     double lastTasksPerSecond() const { return m_lastRate; }
 
+    /// Time 0 of the x axis (monotonic ns): when the Monitor attached, as
+    /// for the timeline; -1 before the first snapshot.
+    qint64 originNs() const { return m_originNs; }
+
 private:
     Mode m_mode;
     ChartAdapter* m_chart = nullptr;
