@@ -5,6 +5,9 @@
 // it sleeps. Its own program: after the timeout this process's MPI is wedged.
 #include <poolscope/mpipool.h>
 
+#include "mpicommon.h"
+
+#include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QTemporaryDir>
@@ -75,5 +78,16 @@ void TstMpiSpawnHang::hungSpawnThrowsInTime()
     QVERIFY(t.elapsed() < 1000);
 }
 
-QTEST_GUILESS_MAIN(TstMpiSpawnHang)
+// MPI first, then the test cases: Open MPI's initialisation writes the
+// environment while QtTest's watchdog thread reads it (getenv at every test
+// function), a race that crashed this test under ASan. Initialising the way a
+// Spawn pool does on its first construction, before that thread exists,
+// leaves the pools below nothing to initialise.
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    poolscope::mpi::detail::ensureInitialized(nullptr, nullptr);
+    TstMpiSpawnHang tc;
+    return QTest::qExec(&tc, argc, argv);
+}
 #include "tst_mpi_spawnhang.moc"
