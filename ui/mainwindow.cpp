@@ -1213,6 +1213,14 @@ bool MainWindow::openLesson(const QString& idOrNumber)
 {
     if (!m_lesson->selectLesson(idOrNumber))
         return false;
+    // (the lesson already selected emits no lessonChanged: calibrate it here)
+    if (pacingOn()) {
+        const Lesson& l = m_lesson->currentLesson();
+        if (const auto known = m_pacer->pace(l.id))
+            m_lesson->setPacing(known->description);
+        else
+            m_pacer->calibrate(l);
+    }
     QDockWidget* d = dock(QStringLiteral("lessonDock"));
     d->show();
     raiseDock(this, d);

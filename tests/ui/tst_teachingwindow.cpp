@@ -780,9 +780,9 @@ void TstTeachingWindow::lessonRunsArePacedToWatch()
     w->action(QStringLiteral("repeatMeasurements"))->setChecked(false);
     auto* pacing = w->lessonPanel()->findChild<QLabel*>(QStringLiteral("lessonPacing"));
     QVERIFY(pacing);
-    // Lesson 3: interpreted primes under the GIL, written to take well under a second.
-    QVERIFY(w->openLesson(QStringLiteral("gil")));
-    const Lesson lesson = *LessonLibrary::find(QStringLiteral("gil"));
+    // Lesson 1: CPU-bound tasks on 2 threads, written to take well under a second.
+    QVERIFY(w->openLesson(QStringLiteral("futures")));
+    const Lesson lesson = *LessonLibrary::find(QStringLiteral("futures"));
     QTRY_VERIFY_WITH_TIMEOUT(!pacing->text().isEmpty(), kLong); // calibrated in the background
     QVERIFY2(pacing->text().contains(QStringLiteral("Paced to watch: each task")),
              qPrintable(pacing->text()));
@@ -790,13 +790,27 @@ void TstTeachingWindow::lessonRunsArePacedToWatch()
     QSignalSpy finished(w->controller(), &RunController::runFinished);
     QTest::mouseClick(w->lessonPanel()->findChild<QPushButton*>(QStringLiteral("runButton")),
                       Qt::LeftButton);
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 4 * kLong);
     const RunSpec ran = started.first().at(1).value<RunSpec>();
     QCOMPARE(ran.run.tasks, lesson.scenario.run.tasks); // the same batch ...
     QVERIFY(ran.run.size > lesson.scenario.run.size);   // ... of longer tasks
-    const double wall = finished.first().first().value<RunSummary>().wallSeconds;
-    QVERIFY2(wall >= 2.5 && wall <= 12.0,
-             qPrintable(QStringLiteral("%1 s (%2)").arg(wall).arg(pacing->text())));
+    const RunSummary sum = finished.first().first().value<RunSummary>();
+    const QString figures = QStringLiteral("%1 s, other programs %2 cores (%3)")
+                                .arg(sum.wallSeconds)
+                                .arg(sum.otherCores)
+                                .arg(pacing->text());
+    // The estimate holds on a quiet machine and an optimised build: under a
+    // sanitizer contended code slows far more than the one-thread probe, and
+    // other programs take cores the probe had.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    constexpr bool sanitized = true;
+#else
+    constexpr bool sanitized = false;
+#endif
+    if (!sanitized && sum.otherCores < LoadMeter::kBusyCores)
+        QVERIFY2(sum.wallSeconds >= 2.5 && sum.wallSeconds <= 12.0, qPrintable(figures));
+    else
+        qInfo("paced run not judged (sanitizer or busy machine): %s", qPrintable(figures));
 
     // Lesson 7 grows by its task count (tiny tasks are its point), lesson 8
     // not at all (its timeout is).
