@@ -27,16 +27,6 @@
 namespace poolscope::cli {
 
 namespace {
-double rusageCpuS()
-{
-    rusage self{}, children{};
-    getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);
-    auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
-    return sec(self.ru_utime) + sec(self.ru_stime) + sec(children.ru_utime)
-           + sec(children.ru_stime);
-}
-
 /// The run in progress, for liveRunReport() (another thread).
 struct LiveRun {
     std::timed_mutex m;
@@ -253,7 +243,7 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     Monitor monitor(mo);
     monitor.attach(ex.get());
 
-    const double cpu0 = rusageCpuS();
+    const double cpu0 = LoadMeter::ownCpuSeconds();
     LoadMeter load; // what other programs use meanwhile
     load.start();
     QElapsedTimer wall;
@@ -372,8 +362,9 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     sum.wallS = double(wall.nsecsElapsed()) / 1e9;
     ex->shutdown(true);
     monitor.tick();
-    monitor.drainAll();             // every task's row, before totals and exports
-    sum.cpuS = rusageCpuS() - cpu0; // the pool's workers included: shut down and reaped
+    monitor.drainAll(); // every task's row, before totals and exports
+    sum.cpuS =
+        LoadMeter::ownCpuSeconds() - cpu0; // the pool's workers included: shut down and reaped
     sum.poolStartS = poolStartS;
     // What the rest of the machine used meanwhile: busy CPU not ours. A
     // speedup measured while other programs take cores is lower than the

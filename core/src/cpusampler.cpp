@@ -391,17 +391,6 @@ std::optional<TaskCpu> readTaskStat(qint64 pid, qint64 tid)
 
 namespace {
 
-/// CPU seconds of this process (every thread) and of its reaped children.
-double ownCpuS()
-{
-    rusage self{}, children{};
-    getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);
-    auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
-    return sec(self.ru_utime) + sec(self.ru_stime) + sec(children.ru_utime)
-           + sec(children.ru_stime);
-}
-
 /// Busy CPU seconds of the whole machine since boot; -1 when unreadable.
 double machineBusyS()
 {
@@ -421,7 +410,7 @@ void LoadMeter::start(const QList<qint64>& childPids)
     m_started = true;
     m_startNs = monotonicNs();
     m_machineBusyS = machineBusyS();
-    m_ownS = ownCpuS();
+    m_ownS = LoadMeter::ownCpuSeconds();
     m_childCpuNs.clear();
     for (qint64 pid : childPids) {
         if (const auto t = readTaskStat(pid))
@@ -437,7 +426,7 @@ double LoadMeter::otherCores(const QList<qint64>& childPids) const
     const double seconds = double(monotonicNs() - m_startNs) / 1e9;
     if (busy < 0 || seconds <= 0)
         return -1;
-    double own = ownCpuS() - m_ownS; // reaped children: their whole life
+    double own = LoadMeter::ownCpuSeconds() - m_ownS; // reaped children: their whole life
     QList<qint64> pids = m_childCpuNs.keys();
     for (qint64 pid : childPids) {
         if (!m_childCpuNs.contains(pid))
@@ -451,6 +440,16 @@ double LoadMeter::otherCores(const QList<qint64>& childPids) const
             own -= double(before) / 1e9; // reaped: in RUSAGE_CHILDREN whole
     }
     return std::max(0.0, (busy - m_machineBusyS) - own) / seconds;
+}
+
+double LoadMeter::ownCpuSeconds()
+{
+    rusage self{}, children{};
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+    return sec(self.ru_utime) + sec(self.ru_stime) + sec(children.ru_utime)
+           + sec(children.ru_stime);
 }
 
 QString LoadMeter::busyText(double otherCores)

@@ -133,6 +133,8 @@ public:
     /// "the machine was busy: other programs used 1.42 cores" when cores >=
     /// kBusyCores, else empty.
     static QString busyText(double otherCores);
+    /// CPU seconds of this process (every thread) and its reaped children.
+    static double ownCpuSeconds();
 
 private:
     bool m_started = false;
