@@ -60,10 +60,19 @@ suite() { # preset [extra ctest args...]
     local start=$SECONDS rc=0
     ctest --preset "$p" --output-on-failure -j2 "$@" || rc=$?
     say "suite '$p' took $((SECONDS - start)) s (exit $rc)"
+    # A CI log keeps only its head and tail: repeat which test functions
+    # failed, and where, so the tail says it.
+    if [ "$rc" -ne 0 ]; then
+        local log="build/$p/Testing/Temporary/LastTest.log"
+        [ -f "$log" ] && grep -E '^(FAIL!|   Loc:|   Actual|   Expected)|ThreadSanitizer: [a-z]|AddressSanitizer: [a-z]|runtime error:' "$log" |
+            head -40 | sed "s/^/[run-tests] $p: /" >>"$failures"
+    fi
     return "$rc"
 }
 
 total_start=$SECONDS
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 
 # The main suite. Its build failing is fatal: nothing else would tell more.
 build "$preset"
@@ -96,6 +105,7 @@ fi
 
 say "total $((SECONDS - total_start)) s"
 if [ ${#failed[@]} -ne 0 ]; then
+    [ -s "$failures" ] && say "failing test functions:" && cat "$failures"
     say "FAILED: ${failed[*]}"
     exit 1
 fi
