@@ -23,6 +23,8 @@
 #include "teaching/sweeprunner.h"
 #include "timeline/timelinewidget.h"
 
+#include <poolscope/deadline.h>
+
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
@@ -214,6 +216,10 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
                 RunInfo& info = m_runs[id];
                 info.spec = spec;
                 m_timeline->setFollowing(true); // a new run: watch it live
+                // The charts frame it too (a 5 s run fills them, not a
+                // twelfth of a rolling minute), to its expected length
+                // when a lesson's pace knows it.
+                frameCharts({monotonicNs(), -1, std::exchange(m_nextRunExpectedS, 0.0)});
                 info.cpuBusySum = m_cpuBusySum;
                 info.cpuBusyTicks = m_cpuBusyTicks;
             });
@@ -598,6 +604,11 @@ void MainWindow::buildDocks()
     m_timeline = new TimelineWidget(this);
     m_timeline->setObjectName(QStringLiteral("timeline"));
     connect(m_timeline, &TimelineWidget::taskClicked, this, &MainWindow::selectTask);
+    // Following "now" again after a run: the charts roll again too.
+    connect(m_timeline, &TimelineWidget::followingChanged, this, [this](bool following) {
+        if (following && !m_controller->isRunning())
+            frameCharts({});
+    });
     addPanel(QStringLiteral("timelineDock"), tr("Timeline"), m_timeline);
     // Completed futures.
     {
@@ -1150,13 +1161,25 @@ bool MainWindow::runLessonSweep()
     return true;
 }
 
+void MainWindow::frameCharts(const ChartAdapter::RunWindowNs& run)
+{
+    m_throughput->frameRun(run);
+    m_queueChart->frameRun(run);
+    m_perCore->frameRun(run);
+    m_hostCpu->frameRun(run);
+}
+
 void MainWindow::runLessonSpec(const RunSpec& lessonSpec, int timeoutMs, int abSlot,
                                const QString& abLabel)
 {
     RunSpec spec = lessonSpec;
     spec.timeoutMs = timeoutMs;
     auto start = [this, abSlot, abLabel](const RunSpec& s) {
+        if (pacingOn() && m_lesson->hasLesson())
+            if (const auto pace = m_pacer->pace(m_lesson->currentLesson().id))
+                m_nextRunExpectedS = pace->pacedSeconds; // the slower side: A and B alike
         const quint64 id = startSpec(s);
+        m_nextRunExpectedS = 0;
         if (id && abSlot >= 0 && m_runs.contains(id)) {
             m_runs[id].abSlot = abSlot;
             m_runs[id].abLabel = abLabel;
@@ -1607,8 +1630,10 @@ void MainWindow::onRunFinished(const RunSummary& summary)
     // scrolled away within seconds); L or Ctrl+L brings it back.
     if (!m_controller->isRunning()) {
         const RunTotals& t = record->totals();
-        if (t.firstNs > 0 && t.lastEndNs > t.firstNs)
+        if (t.firstNs > 0 && t.lastEndNs > t.firstNs) {
             m_timeline->showRun(t.firstNs, t.lastEndNs);
+            frameCharts({t.firstNs, t.lastEndNs, 0});
+        }
     }
     // In a lesson, the analysis is part of "observe": open it (as a tab).
     if (dock(QStringLiteral("lessonDock"))->isVisible())

@@ -4,6 +4,7 @@
 // view (each takes the whole batch), the controls edit a RunSpec, the
 // actions drive the controller (docs/architecture.md).
 
+#include "charts/chartadapter.h"
 #include "runcontroller.h"
 
 #include <poolscope/patterns.h>
@@ -100,6 +101,7 @@ public:
     /// perCoreChart() while the pool reports hosts).
     HostCpuCharts* hostCpuCharts() const { return m_hostCpu; }
     QTableView* workersView() const { return m_workersView; }
+    LessonPacer* lessonPacer() const { return m_pacer; }
     LessonPanel* lessonPanel() const { return m_lesson; }
     AnalysisPanel* analysisPanel() const { return m_analysis; }
     SweepChart* sweepChart() const { return m_sweepChart; }
@@ -274,7 +276,11 @@ private:
         QString abLabel;
     };
     QHash<quint64, RunInfo> m_runs; // active runs
-    double m_cpuBusySum = 0;        // Snapshot::cpu.total over fresh ticks while busy
+    // How long the next run is expected to take (a lesson's pace), for the
+    // charts' frame; 0 when unknown.
+    double m_nextRunExpectedS = 0;
+    void frameCharts(const ChartAdapter::RunWindowNs& run);
+    double m_cpuBusySum = 0; // Snapshot::cpu.total over fresh ticks while busy
     qint64 m_cpuBusyTicks = 0;
     RunContext m_lastContext;
     TraceData m_lastRun;

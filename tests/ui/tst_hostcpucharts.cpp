@@ -69,6 +69,13 @@ private slots:
     void throughputCountsFinishedTasksOnly_data();
     void throughputCountsFinishedTasksOnly();
     void coreSetChangeRebuildsTheChart();
+    void aRunIsFramed_data();
+    void aRunIsFramed();
+    void aFinishedRunStaysFramedWhileItsPointsAre();
+    void rateWindowFitsTheRun_data();
+    void rateWindowFitsTheRun();
+    void framesAskedBeforeTheFirstSnapshot();
+    void sparseCompletionsWidenTheRateWindow();
 };
 
 void TstHostCpuCharts::oneChartPerHost()
@@ -238,6 +245,178 @@ void TstHostCpuCharts::throughputCountsFinishedTasksOnly()
     chart.applySnapshot(s);
     QCOMPARE(chart.lastTasksPerSecond(), rate);
     QCOMPARE(chart.chart()->pointCount(0), 1);
+}
+
+// Issue #15: a 5 s lesson run filled a twelfth of a rolling minute. The x
+// axis frames the run: while it runs, to its expected length (or what has
+// elapsed) in round steps; once ended, start to end; longer than the window,
+// it rolls as before.
+void TstHostCpuCharts::aRunIsFramed_data()
+{
+    QTest::addColumn<double>("start");
+    QTest::addColumn<double>("end"); // < 0: running
+    QTest::addColumn<double>("expected");
+    QTest::addColumn<double>("now"); // last point
+    QTest::addColumn<double>("lo");  // the axis, +- 0.01 s
+    QTest::addColumn<double>("hi");
+    // 5 s expected: 5.25 s in 1 s steps = 6 s, 2 % margins
+    QTest::newRow("running, expected 5 s") << 10.0 << -1.0 << 5.0 << 11.0 << 9.88 << 16.12;
+    // unknown length, 3 s elapsed: 3.3 s in 0.5 s steps = 3.5 s
+    QTest::newRow("running, 3 s so far") << 10.0 << -1.0 << 0.0 << 13.0 << 9.93 << 13.57;
+    QTest::newRow("running past its estimate") << 10.0 << -1.0 << 2.0 << 17.0 << 9.84 << 18.16;
+    QTest::newRow("ended") << 10.0 << 15.0 << 5.0 << 20.0 << 9.9 << 15.1;
+    QTest::newRow("starts at 0: no negative time") << 0.0 << 4.0 << 0.0 << 5.0 << 0.0 << 4.08;
+    // 100 s does not fit the 60 s window: the rolling window
+    QTest::newRow("longer than the window") << 10.0 << 110.0 << 0.0 << 111.0 << 51.0 << 111.0;
+}
+
+void TstHostCpuCharts::aRunIsFramed()
+{
+    QFETCH(double, start);
+    QFETCH(double, end);
+    QFETCH(double, expected);
+    QFETCH(double, now);
+    QFETCH(double, lo);
+    QFETCH(double, hi);
+    ChartAdapter chart;
+    chart.addLine(QStringLiteral("x"));
+    for (double t = 0; t <= now + 1e-9; t += 0.5)
+        chart.appendPoints(t, {1.0});
+    const QPointF rolling = chart.xRange();
+    chart.setRunFrame({start, end, expected});
+    QVERIFY(chart.runFrame().isSet());
+    const QPointF r = chart.xRange();
+    QVERIFY2(std::abs(r.x() - lo) < 0.011 && std::abs(r.y() - hi) < 0.011,
+             qPrintable(QStringLiteral("%1..%2").arg(r.x()).arg(r.y())));
+    chart.clearRunFrame(); // back to the rolling window
+    QCOMPARE(chart.xRange(), rolling);
+}
+
+// After the run, idle samples keep coming: the run stays framed with its
+// points (the rolling minute would have dropped them), until the most
+// points a chart keeps pushes its start out; then the chart rolls again.
+void TstHostCpuCharts::aFinishedRunStaysFramedWhileItsPointsAre()
+{
+    ChartAdapter chart;
+    chart.setMaxPoints(300);
+    chart.addLine(QStringLiteral("x"));
+    chart.setRunFrame({2.0, 7.0, 0});
+    double t = 0;
+    for (; t < 100; t += 0.5) // 200 points: 93 s after the run
+        chart.appendPoints(t, {1.0});
+    QVERIFY(chart.runFrame().isSet());
+    QCOMPARE(chart.xRange(), QPointF(1.9, 7.1));
+    QCOMPARE(chart.pointCount(0), 197); // from the last point before the run (1.5 s) on
+    for (; t < 200; t += 0.5)
+        chart.appendPoints(t, {1.0});
+    QVERIFY(!chart.runFrame().isSet()); // its start is gone: rolling
+    QCOMPARE(chart.xRange(), QPointF(139.5, 199.5));
+    QVERIFY(chart.pointCount(0) <= 300);
+}
+
+// The rate's window is a tenth of the expected run (0.25..1 s; 1 s when
+// unknown), and a run's first window starts at the run: the idle second
+// before it is not averaged in.
+void TstHostCpuCharts::rateWindowFitsTheRun_data()
+{
+    QTest::addColumn<double>("expected");
+    QTest::addColumn<qint64>("windowMs");
+    QTest::newRow("unknown") << 0.0 << qint64(1000);
+    QTest::newRow("5 s lesson run") << 5.0 << qint64(500);
+    QTest::newRow("1 s") << 1.0 << qint64(250);
+    QTest::newRow("a minute") << 60.0 << qint64(1000);
+}
+
+void TstHostCpuCharts::rateWindowFitsTheRun()
+{
+    QFETCH(double, expected);
+    QFETCH(qint64, windowMs);
+    ThroughputChart chart;
+    Snapshot s;
+    s.timeNs = 10 * kSec;
+    chart.applySnapshot(s); // idle
+    s.timeNs += 2 * kSec;
+    chart.applySnapshot(s);
+    const qint64 start = s.timeNs;
+    chart.frameRun({start, -1, expected});
+    QCOMPARE(chart.rateWindowNs(), windowMs * 1'000'000);
+    QCOMPARE(chart.pointIntervalMs(), std::min<int>(200, int(windowMs / 4)));
+    // 1,000 tasks/s from the start: every point says 1,000, none a ramp
+    // from the idle time before it
+    int points = chart.chart()->pointCount(0);
+    for (int i = 1; i <= 20; ++i) {
+        s.timeNs = start + i * kSec / 10;
+        s.counters.succeeded = quint64(i) * 100;
+        chart.applySnapshot(s);
+        if (chart.chart()->pointCount(0) == points)
+            continue; // between two points
+        ++points;
+        QVERIFY2(std::abs(chart.lastTasksPerSecond() - 1000.0) < 1.0,
+                 qPrintable(QStringLiteral("%1 at %2").arg(chart.lastTasksPerSecond()).arg(i)));
+    }
+    QVERIFY(points >= 10);
+    // the axis frames the run in the chart's seconds (time 0: the first snapshot)
+    QVERIFY(chart.chart()->runFrame().isSet());
+    QCOMPARE(chart.chart()->runFrame().startS, 2.0);
+}
+
+// A run may start before the chart's first snapshot (its time origin): the
+// frame waits for it, on every kind of chart.
+void TstHostCpuCharts::framesAskedBeforeTheFirstSnapshot()
+{
+    ThroughputChart tp;
+    HostCpuCharts hosts;
+    const ChartAdapter::RunWindowNs run{5 * kSec, 9 * kSec, 0};
+    tp.frameRun(run);
+    hosts.frameRun(run);
+    QVERIFY(!tp.chart()->runFrame().isSet()); // no origin yet
+    const Snapshot s = twoHosts(4 * kSec, 4 * kSec, 4 * kSec);
+    tp.applySnapshot(s);
+    hosts.applySnapshot(s);
+    for (const ChartAdapter* c :
+         {tp.chart(), hosts.chart(QStringLiteral("nodeA")), hosts.chart(QStringLiteral("nodeB"))}) {
+        QVERIFY(c);
+        QCOMPARE(c->runFrame().startS, 1.0);
+        QCOMPARE(c->runFrame().endS, 5.0);
+        QCOMPARE(c->xRange(), QPointF(0.92, 5.08));
+    }
+}
+
+// Lesson 1 (20 tasks of ~0.35 s on 2 threads, 6 s paced) finishes 3 tasks a
+// second: over its 0.5 s window the rate was a comb of 0, 2, 4 and 6. Fewer
+// than kMinTasks in the window: it reaches back further (up to kWidenBy
+// windows), and reads 3/s.
+void TstHostCpuCharts::sparseCompletionsWidenTheRateWindow()
+{
+    ThroughputChart chart;
+    Snapshot s;
+    s.timeNs = 10 * kSec;
+    chart.applySnapshot(s);
+    const qint64 start = s.timeNs;
+    chart.frameRun({start, -1, 5.0});
+    QCOMPARE(chart.rateWindowNs(), kSec / 2);
+    double lo = 1e9, hi = 0;
+    int points = chart.chart()->pointCount(0);
+    for (int ms = 50; ms <= 8000; ms += 50) { // a task ends every 1/3 s
+        s.timeNs = start + qint64(ms) * 1'000'000;
+        s.counters.succeeded = quint64(ms * 3 / 1000);
+        chart.applySnapshot(s);
+        if (chart.chart()->pointCount(0) == points)
+            continue;
+        ++points;
+        if (ms >= 2500) { // past the widest window (4 x 0.5 s)
+            lo = std::min(lo, chart.lastTasksPerSecond());
+            hi = std::max(hi, chart.lastTasksPerSecond());
+        }
+    }
+    QVERIFY2(lo >= 2.4 && hi <= 3.6, qPrintable(QStringLiteral("%1..%2 tasks/s").arg(lo).arg(hi)));
+    // many finished tasks: the 0.5 s window itself (a step shows at once)
+    for (int ms = 8050; ms <= 9000; ms += 50) {
+        s.timeNs = start + qint64(ms) * 1'000'000;
+        s.counters.succeeded += 500; // 10,000/s
+        chart.applySnapshot(s);
+    }
+    QCOMPARE(qRound(chart.lastTasksPerSecond()), 10'000);
 }
 
 #include "tst_hostcpucharts.moc"

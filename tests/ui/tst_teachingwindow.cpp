@@ -16,6 +16,7 @@
 #include <teaching/continuations.h>
 #include <teaching/decompositionbar.h>
 #include <teaching/lesson.h>
+#include <teaching/pacing.h>
 #include <teaching/presenter.h>
 #include <teaching/replay.h>
 #include <teaching/replaycharts.h>
@@ -705,7 +706,12 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
     QString seen;
     bool shown = false;
     int quietPairs = 0;
-    for (int attempt = 0; attempt < 3 && !shown; ++attempt) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    constexpr int pairs = 1; // not judged (below)
+#else
+    constexpr int pairs = 3;
+#endif
+    for (int attempt = 0; attempt < pairs && !shown; ++attempt) {
         QSignalSpy finished(w->controller(), &RunController::runFinished);
         QVERIFY(w->runLessonAB());
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
@@ -728,9 +734,19 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
         ++quietPairs;
         shown = a >= 0.10 && b < a / 2;
     }
+    // Under a sanitizer the bookkeeping every task gets (its stamps and its
+    // record, for each task of a chunk too) costs more than the tiny task
+    // itself, so the gaps no longer shrink with the chunk: seen on a slow
+    // TSan run, chunk 100 at 59-65 % "overhead" on a quiet machine. The
+    // lesson's claim is judged on an optimised build.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    qInfo("overhead shares not judged under a sanitizer: %s", qPrintable(seen));
+    Q_UNUSED(shown);
+#else
     if (quietPairs == 0)
         QSKIP(qPrintable(QStringLiteral("the machine was busy during every pair: %1").arg(seen)));
     QVERIFY2(shown, qPrintable(seen));
+#endif
     // the analysis panel shows the same view
     auto* panel = w->findChild<AnalysisPanel*>();
     QVERIFY(panel);
@@ -784,16 +800,53 @@ void TstTeachingWindow::lessonRunsArePacedToWatch()
     QVERIFY(w->openLesson(QStringLiteral("futures")));
     const Lesson lesson = *LessonLibrary::find(QStringLiteral("futures"));
     QTRY_VERIFY_WITH_TIMEOUT(!pacing->text().isEmpty(), kLong); // calibrated in the background
-    QVERIFY2(pacing->text().contains(QStringLiteral("Paced to watch: each task")),
+    // Under a sanitizer on a slow machine the lesson as written may already
+    // take over half the target (factor 1): it then runs as written and says
+    // so. An optimised build always paces it (0.7 s as written).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    constexpr bool sanitized = true;
+#else
+    constexpr bool sanitized = false;
+#endif
+    const LessonPace pace = *w->lessonPacer()->pace(lesson.id);
+    QVERIFY2(sanitized || pace.factor > 1, qPrintable(pacing->text()));
+    const bool paced = pace.factor > 1;
+    QVERIFY2(pacing->text().contains(paced ? QStringLiteral("Paced to watch: each task")
+                                           : QStringLiteral("Runs as written")),
              qPrintable(pacing->text()));
     QSignalSpy started(w->controller(), &RunController::runStarted);
     QSignalSpy finished(w->controller(), &RunController::runFinished);
     QTest::mouseClick(w->lessonPanel()->findChild<QPushButton*>(QStringLiteral("runButton")),
                       Qt::LeftButton);
+    // The charts frame the run to its expected length while it runs ...
+    auto* tp = w->findChild<ThroughputChart*>(QStringLiteral("throughputChart"));
+    auto* cpu = w->findChild<PerCoreChart*>(QStringLiteral("perCoreChart"));
+    QVERIFY(tp && cpu);
+    QTRY_COMPARE(started.count(), 1);
+    if (finished.isEmpty()) {
+        const ChartAdapter::RunFrame f = tp->chart()->runFrame();
+        QVERIFY(f.isSet() && f.endS < 0);
+        QCOMPARE(f.expectedS, w->lessonPacer()->pace(lesson.id)->pacedSeconds);
+        QVERIFY(tp->rateWindowNs() < 1'000'000'000); // a tenth of ~5 s
+    }
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 4 * kLong);
+    { // ... and to its length once it ended, the CPU chart as the throughput
+        const ChartAdapter::RunFrame f = tp->chart()->runFrame();
+        const double shown = f.endS - f.startS;
+        const double wall = finished.first().first().value<RunSummary>().wallSeconds;
+        QVERIFY2(f.isSet() && std::abs(shown - wall) <= 0.05 * wall + 0.05,
+                 qPrintable(QStringLiteral("framed %1 s of a %2 s run").arg(shown).arg(wall)));
+        const QPointF x = tp->chart()->xRange();
+        QVERIFY(x.x() <= f.startS && x.y() >= f.endS && x.y() - x.x() <= 1.1 * shown);
+        QCOMPARE(cpu->chart()->runFrame().startS, f.startS);
+        QCOMPARE(cpu->chart()->runFrame().endS, f.endS);
+    }
     const RunSpec ran = started.first().at(1).value<RunSpec>();
     QCOMPARE(ran.run.tasks, lesson.scenario.run.tasks); // the same batch ...
-    QVERIFY(ran.run.size > lesson.scenario.run.size);   // ... of longer tasks
+    if (paced)
+        QVERIFY(ran.run.size > lesson.scenario.run.size); // ... of longer tasks
+    else
+        QCOMPARE(ran.run.size, lesson.scenario.run.size);
     const RunSummary sum = finished.first().first().value<RunSummary>();
     const QString figures = QStringLiteral("%1 s, other programs %2 cores (%3)")
                                 .arg(sum.wallSeconds)
@@ -802,11 +855,6 @@ void TstTeachingWindow::lessonRunsArePacedToWatch()
     // The estimate holds on a quiet machine and an optimised build: under a
     // sanitizer contended code slows far more than the one-thread probe, and
     // other programs take cores the probe had.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    constexpr bool sanitized = true;
-#else
-    constexpr bool sanitized = false;
-#endif
     if (!sanitized && sum.otherCores < LoadMeter::kBusyCores)
         QVERIFY2(sum.wallSeconds >= 2.5 && sum.wallSeconds <= 12.0, qPrintable(figures));
     else
@@ -815,7 +863,13 @@ void TstTeachingWindow::lessonRunsArePacedToWatch()
     // Lesson 7 grows by its task count (tiny tasks are its point), lesson 8
     // not at all (its timeout is).
     QVERIFY(w->openLesson(QStringLiteral("chunks")));
-    QTRY_VERIFY_WITH_TIMEOUT(pacing->text().contains(QStringLiteral("as many tasks")), kLong);
+    QTRY_VERIFY_WITH_TIMEOUT(w->lessonPacer()->pace(QStringLiteral("chunks")).has_value(), kLong);
+    const bool chunksPaced = w->lessonPacer()->pace(QStringLiteral("chunks"))->factor > 1;
+    QVERIFY(sanitized || chunksPaced);
+    QTRY_VERIFY_WITH_TIMEOUT(pacing->text().contains(chunksPaced
+                                                         ? QStringLiteral("as many tasks")
+                                                         : QStringLiteral("Runs as written")),
+                             kLong);
     QVERIFY(w->openLesson(QStringLiteral("crash")));
     QTRY_VERIFY_WITH_TIMEOUT(pacing->text().contains(QStringLiteral("not paced")), kLong);
     // Off: runs as written, nothing said.

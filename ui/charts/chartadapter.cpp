@@ -130,6 +130,7 @@ struct ChartAdapter::Impl {
     double lastT = -1;
     bool fixedX = false;
     double fixedLo = 0, fixedHi = 1;
+    RunFrame frame;
 
     QChart* barChart = nullptr;
     View* barView = nullptr;
@@ -197,9 +198,26 @@ void ChartAdapter::applyXRange()
             setRangeAndTicks(d->x, d->fixedLo, d->fixedHi, std::clamp(d->view->width() / 75, 2, 8));
         return;
     }
+    const double t = std::max(0.0, d->lastT);
+    if (d->frame.isSet()) {
+        const double start = d->frame.startS;
+        double end = d->frame.endS;
+        if (end < 0) { // running: what is expected or has elapsed, in round steps
+            const double want = std::max({d->frame.expectedS * 1.05, (t - start) * 1.1, 1.0});
+            const double step = niceCeil(want / 8);
+            end = start + std::ceil(want / step) * step;
+        }
+        const double pad = 0.02 * (end - start);
+        const double lo = std::max(0.0, start - pad), hi = end + pad;
+        if (hi - lo <= d->window) {
+            if (d->x->min() != lo || d->x->max() != hi)
+                setRangeAndTicks(d->x, lo, hi, std::clamp(d->view->width() / 75, 2, 8));
+            return;
+        }
+        // longer than the window: roll
+    }
     // Grow from a short span up to the window, then roll: a young chart is
     // not a sliver at the left edge of an empty minute.
-    const double t = std::max(0.0, d->lastT);
     const double span = std::min(d->window, std::max(10.0, niceCeil(t)));
     const double lo = std::max(0.0, t - d->window);
     const double hi = std::max(lo + span, t);
@@ -339,6 +357,22 @@ void ChartAdapter::setXRange(double lo, double hi)
     applyXRange();
 }
 
+void ChartAdapter::setRunFrame(const RunFrame& frame)
+{
+    d->frame = frame;
+    applyXRange();
+}
+
+ChartAdapter::RunFrame ChartAdapter::runFrame() const
+{
+    return d->frame;
+}
+
+QPointF ChartAdapter::xRange() const
+{
+    return QPointF(d->x->min(), d->x->max());
+}
+
 void ChartAdapter::setLineVisible(int index, bool visible)
 {
     if (index >= 0 && index < lineCount())
@@ -350,7 +384,12 @@ void ChartAdapter::appendPoints(double t, const QList<double>& values)
     if (t < d->lastT)
         clear();
     d->lastT = t;
-    const double from = t - d->window;
+    // A framed run keeps its points after it ended (the rolling window
+    // would drop its start a minute later), up to the most points kept.
+    const bool keepFrame =
+        d->frame.isSet() && d->frame.endS >= 0 && d->frame.endS - d->frame.startS <= d->window;
+    const double from = keepFrame ? std::min(t - d->window, d->frame.startS) : t - d->window;
+    bool frameLost = false;
     for (std::size_t i = 0; i < d->lines.size(); ++i) {
         auto& l = d->lines[i];
         if (qsizetype(i) < values.size() && std::isfinite(values[qsizetype(i)]))
@@ -360,10 +399,14 @@ void ChartAdapter::appendPoints(double t, const QList<double>& values)
         while (drop + 1 < l.points.size() && l.points[drop + 1].x() < from)
             ++drop;
         drop = std::max(drop, l.points.size() - d->maxPoints);
-        if (drop > 0)
+        if (drop > 0) {
+            frameLost = frameLost || (keepFrame && l.points[drop].x() > d->frame.startS);
             l.points.remove(0, drop);
+        }
         l.series->replace(l.points); // one update per series per sample
     }
+    if (frameLost) // the framed run's first points are gone: roll again
+        d->frame = {};
     applyXRange();
     rescale();
 }

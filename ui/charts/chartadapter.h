@@ -73,6 +73,40 @@ public:
     /// has a known length); clear() keeps it.
     void setXRange(double lo, double hi);
 
+    /// One run framed on the X axis (seconds of this chart's time), so a
+    /// 5 s run fills the chart instead of a twelfth of a rolling minute.
+    /// While it runs (endS < 0) the axis spans startS to startS + the larger
+    /// of expectedS and the time elapsed, in round steps; once it ended,
+    /// startS..endS, kept while the run's points are (then the chart rolls
+    /// again). A run longer than the window rolls as before.
+    struct RunFrame {
+        double startS = -1; // < 0: no frame, the rolling window
+        double endS = -1;   // < 0: still running
+        double expectedS = 0;
+        bool isSet() const { return startS >= 0; }
+    };
+    /// The same run in monotonic ns (as the pool's clock gives it), for the
+    /// charts that keep their origin in ns.
+    struct RunWindowNs {
+        qint64 startNs = -1; // < 0: no run framed
+        qint64 endNs = -1;   // < 0: still running
+        double expectedS = 0;
+        /// In seconds of a chart whose time 0 is originNs (none before an
+        /// origin is known).
+        RunFrame inChart(qint64 originNs) const
+        {
+            if (startNs < 0 || originNs < 0)
+                return {};
+            return {double(startNs - originNs) / 1e9,
+                    endNs < 0 ? -1.0 : double(endNs - originNs) / 1e9, expectedS};
+        }
+    };
+    void setRunFrame(const RunFrame& frame);
+    void clearRunFrame() { setRunFrame({}); }
+    RunFrame runFrame() const;
+    /// The X axis range shown now (seconds).
+    QPointF xRange() const;
+
     /// Bars: one bar per category, current values only.
     void setBarCategories(const QStringList& categories, const QColor& color = {});
     void setBarValues(const QList<double>& values);

@@ -91,6 +91,13 @@ void HostCpuCharts::setWindow(double seconds)
         h.chart->setWindow(seconds);
 }
 
+void HostCpuCharts::frameRun(const ChartAdapter::RunWindowNs& run)
+{
+    m_run = run;
+    for (Host& h : m_hosts)
+        h.chart->setRunFrame(run.inChart(m_originNs));
+}
+
 void HostCpuCharts::clear()
 {
     setHosts({});
@@ -102,6 +109,7 @@ void HostCpuCharts::rebuildChart(Host& h, const QList<int>& cores)
     // Lines cannot be removed from the adapter: a new core set needs a fresh one.
     auto* chart = new ChartAdapter(h.box);
     chart->setWindow(m_window);
+    chart->setRunFrame(m_run.inChart(m_originNs));
     chart->setMaxPoints(kMaxPoints);
     chart->setYRange(ChartAdapter::Axis::Left, 0, 100);
     chart->setYTitle(ChartAdapter::Axis::Left, tr("% busy"));
@@ -187,8 +195,10 @@ void HostCpuCharts::applySnapshot(const Snapshot& s)
 {
     // Seconds since the Monitor attached: the timeline's origin too, so a
     // moment reads the same on every panel (issue #15).
-    if (m_originNs < 0)
+    if (m_originNs < 0) {
         m_originNs = s.timeNs - std::max<qint64>(0, s.sinceStartNs);
+        frameRun(m_run); // a frame asked for before the first snapshot
+    }
     // Hosts the pool's workers run on. A host sample no worker names is
     // left out: after an MPI pool the Monitor may still carry that pool's
     // hostCpu into the snapshots of a local pool that follows it.

@@ -9,6 +9,8 @@
 // tick. Only hosts that some worker of the snapshot runs on are shown, so
 // local pools (no hostCpu, no hosts) show nothing.
 
+#include "chartadapter.h"
+
 #include <poolscope/monitor.h>
 
 #include <QStringList>
@@ -33,6 +35,8 @@ public:
     /// Forgets every host (charts and points).
     void clear();
     void setWindow(double seconds);
+    /// Frames a run on every host's x axis (ChartAdapter::setRunFrame).
+    void frameRun(const ChartAdapter::RunWindowNs& run);
     /// The host whose title says "(this machine)"; default: this machine's
     /// host name as MPI reports it (gethostname()).
     void setLocalHost(const QString& host);
@@ -75,6 +79,7 @@ private:
     QString m_localHost;
     double m_window = 60;
     qint64 m_originNs = -1;
+    ChartAdapter::RunWindowNs m_run;
 };
 
 } // namespace poolscope

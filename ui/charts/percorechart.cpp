@@ -44,7 +44,8 @@ void PerCoreChart::rebuild(const QList<int>& cores)
     auto* old = m_chart;
     m_chart = new ChartAdapter(this);
     m_chart->setWindow(old->window());
-    m_chart->setMaxPoints(600);
+    m_chart->setRunFrame(old->runFrame());
+    m_chart->setMaxPoints(1200); // two minutes at 10 Hz: a framed run stays
     m_chart->setYRange(ChartAdapter::Axis::Left, 0, 100);
     m_chart->setYTitle(ChartAdapter::Axis::Left, tr("% busy"));
     m_chart->setXTitle(tr("seconds"));
@@ -69,6 +70,12 @@ void PerCoreChart::setWindow(double seconds)
     m_chart->setWindow(seconds);
 }
 
+void PerCoreChart::frameRun(const ChartAdapter::RunWindowNs& run)
+{
+    m_run = run;
+    m_chart->setRunFrame(run.inChart(m_originNs));
+}
+
 void PerCoreChart::clear()
 {
     m_chart->clear();
@@ -85,8 +92,10 @@ void PerCoreChart::applySnapshot(const Snapshot& s)
 {
     // Seconds since the Monitor attached: the timeline's origin too, so a
     // moment reads the same on every panel (issue #15).
-    if (m_originNs < 0)
+    if (m_originNs < 0) {
         m_originNs = s.timeNs - std::max<qint64>(0, s.sinceStartNs);
+        frameRun(m_run); // a frame asked for before the first snapshot
+    }
     double pool = 0;
     for (const auto& w : s.workers) {
         if (w.cpuLoad > 0 && !hasEnded(w.state))

@@ -4,6 +4,8 @@
 // each core as a bar, and how much of the machine the pool's workers use
 // (sum of the workers' CPU load) against the rest of the system.
 
+#include "chartadapter.h"
+
 #include <poolscope/monitor.h>
 
 #include <QWidget>
@@ -11,8 +13,6 @@
 class QLabel;
 
 namespace poolscope {
-
-class ChartAdapter;
 
 class PerCoreChart : public QWidget {
     Q_OBJECT
@@ -22,6 +22,9 @@ public:
     void applySnapshot(const Snapshot& s);
     void clear();
     void setWindow(double seconds);
+    /// Frames a run on the x axis (ChartAdapter::setRunFrame), as the
+    /// timeline does; startNs < 0 rolls again.
+    void frameRun(const ChartAdapter::RunWindowNs& run);
 
     ChartAdapter* chart() const { return m_chart; }
     int coreCount() const { return m_cores.size(); }
@@ -42,6 +45,7 @@ private:
     QLabel* m_summary = nullptr;
     QList<int> m_cores;
     qint64 m_originNs = -1;
+    ChartAdapter::RunWindowNs m_run;
     double m_poolSum = 0;
     int m_poolTicks = 0;
     double m_lastPoolCores = 0;

@@ -28,9 +28,12 @@ ThroughputChart::ThroughputChart(Mode mode, QWidget* parent)
         m_chart->setYTitle(ChartAdapter::Axis::Left, tr("tasks/s"));
         m_chart->setYTitle(ChartAdapter::Axis::Right, tr("tasks"));
         m_chart->setXTitle(tr("seconds"));
-        setToolTip(tr("Completed tasks per second over the last second (exact counter, "
-                      "sampled every %1 ms) and the queue depth and running tasks at each "
-                      "sample.")
+        setToolTip(tr("Completed tasks per second over the last second, or a tenth of a "
+                      "lesson run's expected length (longer, up to %1x, until it holds %2 "
+                      "finished tasks; exact counter, sampled every %3 ms at most), and the "
+                      "queue depth and running tasks at each sample.")
+                       .arg(kWidenBy)
+                       .arg(kMinTasks)
                        .arg(m_sampleMs));
     } else {
         m_queueLine = m_chart->addLine(tr("queued"), QColor(0xf28e2b), ChartAdapter::Axis::Left, 2);
@@ -47,6 +50,21 @@ void ThroughputChart::setWindow(double seconds)
     m_chart->setWindow(seconds);
 }
 
+void ThroughputChart::frameRun(const ChartAdapter::RunWindowNs& run)
+{
+    m_run = run;
+    m_chart->setRunFrame(run.inChart(m_originNs));
+    // A 5 s lesson run averaged over 1 s shows a ramp for a fifth of it.
+    const double window =
+        run.startNs >= 0 && run.expectedS > 0 ? std::clamp(run.expectedS / 10, 0.25, 1.0) : 1.0;
+    m_rateWindowNs = qint64(window * 1e9);
+}
+
+int ThroughputChart::pointIntervalMs() const
+{
+    return std::min<int>(m_sampleMs, int(m_rateWindowNs / 4'000'000));
+}
+
 void ThroughputChart::clear()
 {
     m_chart->clear();
@@ -58,8 +76,10 @@ void ThroughputChart::applySnapshot(const Snapshot& s)
 {
     // Seconds since the Monitor attached: the timeline's origin too, so a
     // moment reads the same on every panel (issue #15).
-    if (m_originNs < 0)
+    if (m_originNs < 0) {
         m_originNs = s.timeNs - std::max<qint64>(0, s.sinceStartNs);
+        frameRun(m_run); // a frame asked for before the first snapshot
+    }
     // Tasks that ran to an end: cancelled ones never ran, and a Stop that
     // cancels a queue of thousands is not throughput (issue #15).
     const quint64 completed = s.counters.succeeded + s.counters.failed;
@@ -71,13 +91,27 @@ void ThroughputChart::applySnapshot(const Snapshot& s)
         return;
     }
     m_lastCompleted = completed;
-    if (s.timeNs - m_lastSampleNs < qint64(m_sampleMs) * 1'000'000)
+    if (s.timeNs - m_lastSampleNs < qint64(pointIntervalMs()) * 1'000'000)
         return;
     m_lastSampleNs = s.timeNs;
     m_history.emplace_back(s.timeNs, completed);
-    while (m_history.size() > 2 && s.timeNs - m_history[1].first >= 1'000'000'000)
+    const qint64 widest = kWidenBy * m_rateWindowNs;
+    while (m_history.size() > 2 && s.timeNs - m_history[1].first >= widest)
         m_history.pop_front();
-    const auto& [t0, c0] = m_history.front();
+    // A run's first window starts at the run: the idle time before it is
+    // not averaged in (the last sample at or before its start is the base).
+    if (m_run.startNs >= 0)
+        while (m_history.size() > 2 && m_history[1].first <= m_run.startNs)
+            m_history.pop_front();
+    // The base: the last sample a whole window ago; further back (up to
+    // kWidenBy windows) while fewer than kMinTasks finished since, so three
+    // tasks a second read as 3/s, not as a comb of 0 and 6.
+    std::size_t base = m_history.size() - 1;
+    while (base > 0 && s.timeNs - m_history[base].first < m_rateWindowNs)
+        --base;
+    while (base > 0 && completed - m_history[base].second < kMinTasks)
+        --base;
+    const auto& [t0, c0] = m_history[base];
     m_lastRate = s.timeNs > t0 ? double(completed - c0) * 1e9 / double(s.timeNs - t0) : 0.0;
     QList<double> values;
     if (m_mode == Mode::Full)

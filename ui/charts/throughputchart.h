@@ -6,6 +6,8 @@
 // each series small whatever the tick rate.
 // Mode QueueOnly is the mini chart of the Queue panel (queued and running).
 
+#include "chartadapter.h"
+
 #include <poolscope/monitor.h>
 
 #include <QWidget>
@@ -14,8 +16,6 @@
 #include <utility>
 
 namespace poolscope {
-
-class ChartAdapter;
 
 class ThroughputChart : public QWidget {
     Q_OBJECT
@@ -27,11 +27,24 @@ public:
     void clear();
     void setWindow(double seconds);
     void setSampleIntervalMs(int ms) { m_sampleMs = ms; }
+    /// Frames a run on the x axis (ChartAdapter::setRunFrame) and fits the
+    /// rate's window to it: a tenth of the expected length, 0.25..1 s (1 s
+    /// when unknown), never reaching back before the run's start. Where
+    /// fewer than kMinTasks finished in it, the rate reaches back further,
+    /// up to kWidenBy windows.
+    static constexpr int kMinTasks = 8;
+    static constexpr int kWidenBy = 4;
+    void frameRun(const ChartAdapter::RunWindowNs& run);
+    /// The window the rate is averaged over now (ns).
+    qint64 rateWindowNs() const { return m_rateWindowNs; }
+    /// Time between two points now (ms): a quarter of the rate's window,
+    /// at most the sample interval.
+    int pointIntervalMs() const;
 
     ChartAdapter* chart() const { return m_chart; }
     Mode mode() const { return m_mode; }
     /// Tasks finished (succeeded or failed; never cancelled ones) per second
-    /// over the last second.
+    /// over the rate's window (the last second unless a run fitted it).
     double lastTasksPerSecond() const { return m_lastRate; }
 
     /// Time 0 of the x axis (monotonic ns): when the Monitor attached, as
@@ -43,9 +56,11 @@ private:
     ChartAdapter* m_chart = nullptr;
     int m_sampleMs = 200;
     qint64 m_originNs = -1;
+    ChartAdapter::RunWindowNs m_run;
+    qint64 m_rateWindowNs = 1'000'000'000;
     qint64 m_lastSampleNs = -1;
     quint64 m_lastCompleted = 0;
-    std::deque<std::pair<qint64, quint64>> m_history; // (time, completed), last ~1 s
+    std::deque<std::pair<qint64, quint64>> m_history; // (time, completed), the rate's window
     double m_lastRate = 0;
     int m_rateLine = -1, m_queueLine = -1, m_runningLine = -1;
 };
