@@ -1625,7 +1625,10 @@ void MainWindow::onRunFinished(const RunSummary& summary)
     // limit, with exact totals).
     const std::shared_ptr<RunRecord> record = m_controller->monitor()->record();
     m_analysis->analyse(*record, ctx);
-    m_analysis->setBusyText(summary.busyText());
+    // Who else had the cores: other programs, and this window's drawing
+    // when the workers wanted every core (a 2-worker CPU-bound run on 2
+    // cores cannot reach 2x while the window draws it).
+    m_analysis->setBusyText(summary.busyText(), summary.sharedText());
     // The timeline stops following and keeps the finished run framed (it
     // scrolled away within seconds); L or Ctrl+L brings it back.
     if (!m_controller->isRunning()) {

@@ -12,6 +12,7 @@
 
 #include <QCoreApplication>
 #include <QLocale>
+#include <QThread>
 
 #include <algorithm>
 #include <cmath>
@@ -46,12 +47,24 @@ QString RunSummary::text() const
                     QString::number(wallSeconds, 'f', 2),
                     l.toString(qint64(std::llround(tasksPerSecond))), l.toString(succeeded),
                     l.toString(failed), l.toString(cancelled))
-           + (busyText().isEmpty() ? QString() : QStringLiteral(" - ") + busyText());
+           + (busyText().isEmpty() ? QString() : QStringLiteral(" - ") + busyText())
+           + (sharedText().isEmpty() ? QString() : QStringLiteral(" - ") + sharedText());
 }
 
 QString RunSummary::busyText() const
 {
     return LoadMeter::busyText(otherCores);
+}
+
+QString RunSummary::sharedText() const
+{
+    if (windowCores < kWindowCores || machineCores <= 0 || workers < machineCores)
+        return {};
+    return QStringLiteral("this window used %1 of the %2 cores drawing the run; the workers had "
+                          "at most %3")
+        .arg(windowCores, 0, 'f', 2)
+        .arg(machineCores)
+        .arg(std::max(0.0, machineCores - windowCores), 0, 'f', 2);
 }
 
 struct RunController::Run {
@@ -77,7 +90,8 @@ struct RunController::Run {
     bool allDoneSeen = false;
     int succeeded = 0, failed = 0, cancelled = 0;
     QElapsedTimer clock;
-    LoadMeter load; // other programs' cores during the run
+    LoadMeter load;     // other programs' cores during the run
+    double guiCpuS = 0; // the GUI thread's CPU when it started
     qint64 startNs = 0;
     // The run record this run started (Monitor::startRun()); another run
     // started while this one was active shares it.
@@ -391,6 +405,7 @@ quint64 RunController::start(const RunSpec& spec)
     run->record = m_monitor->record();
     run->clock.start();
     run->load.start(childPids());
+    run->guiCpuS = LoadMeter::threadCpuSeconds(); // start() runs on the GUI thread
     run->startNs = monotonicNs();
 
     if (run->workload->drive) {
@@ -688,6 +703,11 @@ void RunController::finishRun(Run& r)
     }
     sum.tasksPerSecond = sum.wallSeconds > 0 ? sum.tasks / sum.wallSeconds : 0;
     sum.otherCores = r.load.otherCores(childPids());
+    // over the same interval as the GUI thread's CPU: start() to now
+    if (const double measured = double(r.clock.nsecsElapsed()) / 1e9; measured > 0)
+        sum.windowCores =
+            std::clamp((LoadMeter::threadCpuSeconds() - r.guiCpuS) / measured, 0.0, 1.0);
+    sum.machineCores = QThread::idealThreadCount();
     emit runFinished(sum);
 }
 

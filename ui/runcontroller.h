@@ -93,8 +93,18 @@ struct RunSummary {
     /// Mean cores other programs kept busy during the run (LoadMeter); -1
     /// when unknown.
     double otherCores = -1;
+    /// Mean cores the window's GUI thread used drawing the run (-1 unknown):
+    /// cores the pool's workers did not have.
+    double windowCores = -1;
+    /// Cores of this machine (QThread::idealThreadCount() at the end).
+    int machineCores = 0;
     /// "the machine was busy: other programs used 1.42 cores", or empty.
     QString busyText() const;
+    /// When the workers wanted every core and the window took a share
+    /// (>= kWindowCores): "this window used 0.13 of the 2 cores drawing the
+    /// run; the workers had at most 1.87", or empty.
+    QString sharedText() const;
+    static constexpr double kWindowCores = 0.05;
     QString text() const; // one line for the status bar and the log
 };
 

@@ -6,6 +6,7 @@
 //             [--screenshot FILE [--after MS]] [--startup-time] [--measure FILE]
 //             [--lesson NAME [--compare | --sweep]] [--start | --no-start] [--replay TRACE]
 //             [--slow-motion F] [--presenter] [--no-settings]
+//             [--run-log FILE] [--quit-after-runs N]
 //
 // --workload starts its run at launch (--no-start only sets it up); --lesson
 // opens the lesson at its question and runs only with --start.
@@ -21,6 +22,7 @@
 #include <teaching/replay.h>
 #include <teaching/slowmotion.h>
 
+#include <poolscope/monitor.h>
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
 #include <poolscope/workloads.h>
@@ -28,8 +30,11 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QIcon>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTimer>
 
 #include <cstdio>
@@ -165,6 +170,12 @@ int main(int argc, char** argv)
         "1000000; View > Record limit).",
         "n");
     opt("no-settings", "Neither read nor write saved settings.");
+    opt("run-log",
+        "Append one JSON line per finished run (workload, pool, workers, tasks, wall_s, "
+        "span_s, other_cores ...) to FILE: a script's measurement of window runs.",
+        "file");
+    opt("quit-after-runs",
+        "Quit once N runs have finished (with --workload, --start, --compare or --sweep).", "n");
 
     if (!p.parse(withoutQtOptions(args))) {
         QString why = p.errorText();
@@ -349,6 +360,18 @@ int main(int argc, char** argv)
         usageError(QStringLiteral("--measure-tasks and --measure-rss-tasks need --measure FILE"));
     }
 
+    const int quitAfterRuns = p.isSet(QStringLiteral("quit-after-runs"))
+                                  ? int(number(p, QStringLiteral("quit-after-runs"), 1, 10'000))
+                                  : 0;
+    const bool startsRuns = (scenario && !p.isSet(QStringLiteral("no-start")))
+                            || p.isSet(QStringLiteral("start")) || compare || sweep;
+    if (quitAfterRuns > 0 && !startsRuns)
+        usageError(QStringLiteral(
+            "--quit-after-runs needs runs to wait for: --workload, --start, --compare or --sweep"));
+    const QString runLogPath = p.value(QStringLiteral("run-log"));
+    if (p.isSet(QStringLiteral("run-log")) && runLogPath.isEmpty())
+        usageError(QStringLiteral("--run-log needs a file name"));
+
     // ---- the application
     TimedApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("PoolScope"));
@@ -417,6 +440,46 @@ int main(int argc, char** argv)
         startMeasurement(&window, mc, sinceMain);
 
     int exitCode = 0;
+    // --run-log / --quit-after-runs: a script measures window runs (the
+    // 1-vs-2-worker speedup as a class sees it: scripts/window-speedup.sh).
+    QFile runLog(runLogPath);
+    if (!runLogPath.isEmpty() && !runLog.open(QIODevice::WriteOnly | QIODevice::Append)) {
+        std::fprintf(stderr, "poolscope: cannot write the run log %s: %s\n", qPrintable(runLogPath),
+                     qPrintable(runLog.errorString()));
+        return 2;
+    }
+    int runsFinished = 0;
+    QObject::connect(
+        window.controller(), &RunController::runFinished, &window,
+        [&window, &runLog, &runsFinished, &exitCode, quitAfterRuns](const RunSummary& s) {
+            if (runLog.isOpen()) {
+                // The record's first submit to last end: exact, where wall_s
+                // ends at the tick that saw the last task.
+                const RunTotals& t = window.controller()->monitor()->record()->totals();
+                QJsonObject o;
+                o.insert(QStringLiteral("workload"), s.workload);
+                o.insert(QStringLiteral("pool"), s.poolKind);
+                o.insert(QStringLiteral("workers"), s.workers);
+                o.insert(QStringLiteral("tasks"), s.tasks);
+                o.insert(QStringLiteral("succeeded"), s.succeeded);
+                o.insert(QStringLiteral("failed"), s.failed);
+                o.insert(QStringLiteral("cancelled"), s.cancelled);
+                o.insert(QStringLiteral("wall_s"), s.wallSeconds);
+                o.insert(QStringLiteral("span_s"),
+                         t.lastEndNs > t.firstNs ? double(t.lastEndNs - t.firstNs) / 1e9 : 0.0);
+                o.insert(QStringLiteral("tasks_per_s"), s.tasksPerSecond);
+                o.insert(QStringLiteral("other_cores"), s.otherCores);
+                o.insert(QStringLiteral("window_cores"), s.windowCores);
+                const QByteArray line = QJsonDocument(o).toJson(QJsonDocument::Compact) + '\n';
+                if (runLog.write(line) != line.size() || !runLog.flush()) {
+                    std::fprintf(stderr, "poolscope: could not write the run log: %s\n",
+                                 qPrintable(runLog.errorString()));
+                    exitCode = 1;
+                }
+            }
+            if (quitAfterRuns > 0 && ++runsFinished == quitAfterRuns)
+                QTimer::singleShot(0, &window, [&exitCode] { QCoreApplication::exit(exitCode); });
+        });
     // The screenshot is taken --after ms after the run starts (or after launch).
     auto scheduleShot = [&window, shotPath, afterMs, &exitCode] {
         QTimer::singleShot(afterMs, &window, [&window, shotPath, &exitCode] {

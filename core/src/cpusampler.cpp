@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <ctime>
 #include <limits>
 
 #ifdef Q_OS_UNIX
@@ -450,6 +451,14 @@ double LoadMeter::ownCpuSeconds()
     auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
     return sec(self.ru_utime) + sec(self.ru_stime) + sec(children.ru_utime)
            + sec(children.ru_stime);
+}
+
+double LoadMeter::threadCpuSeconds()
+{
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
 }
 
 QString LoadMeter::busyText(double otherCores)

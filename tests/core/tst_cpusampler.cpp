@@ -4,12 +4,16 @@
 
 #include <poolscope/cpusampler.h>
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QtTest>
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 #include <unistd.h>
 
 using namespace poolscope;
@@ -152,6 +156,34 @@ private slots:
                                            "program %2")
                                 .arg(withChild)
                                 .arg(without)));
+    }
+
+    // The calling thread's CPU only: another thread spinning does not count,
+    // the caller's own spinning does (what the window's GUI thread drew).
+    void threadCpuIsTheCallersOnly()
+    {
+        std::atomic<bool> stop{false};
+        std::thread spinner([&stop] {
+            while (!stop.load(std::memory_order_relaxed)) {
+            }
+        });
+        const double t0 = LoadMeter::threadCpuSeconds();
+        const double own0 = LoadMeter::ownCpuSeconds();
+        QThread::msleep(300); // the spinner runs, the caller sleeps
+        const double sleptCpu = LoadMeter::threadCpuSeconds() - t0;
+        const double processCpu = LoadMeter::ownCpuSeconds() - own0;
+        stop = true;
+        spinner.join();
+        QVERIFY2(
+            sleptCpu < 0.05 && processCpu > 0.1,
+            qPrintable(QStringLiteral("caller %1 s, process %2 s").arg(sleptCpu).arg(processCpu)));
+        const double t1 = LoadMeter::threadCpuSeconds();
+        QElapsedTimer busy;
+        busy.start();
+        volatile unsigned sink = 0;
+        while (LoadMeter::threadCpuSeconds() - t1 < 0.1 && busy.elapsed() < 20'000)
+            sink = sink + 1;
+        QVERIFY(LoadMeter::threadCpuSeconds() - t1 >= 0.1);
     }
 
     void cpuTimesFormula()

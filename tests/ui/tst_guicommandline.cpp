@@ -2,7 +2,10 @@
 // code 2 before any window (or display) is needed; a workload or a lesson
 // given at launch starts and --screenshot saves a real PNG of the window.
 // Runs the built program.
+#include <QFile>
 #include <QImage>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QSet>
@@ -60,6 +63,18 @@ private slots:
             << "--sweep starts the lesson itself; drop --no-start";
         QTest::newRow("--no-start alone") << QStringList{QStringLiteral("--no-start")}
                                           << "--no-start needs --lesson NAME or --workload NAME";
+        QTest::newRow("--quit-after-runs without a run")
+            << QStringList{QStringLiteral("--quit-after-runs"), QStringLiteral("1")}
+            << "--quit-after-runs needs runs to wait for: --workload, --start, --compare or "
+               "--sweep";
+        QTest::newRow("--quit-after-runs 0")
+            << QStringList{QStringLiteral("--workload"), QStringLiteral("primes"),
+                           QStringLiteral("--quit-after-runs"), QStringLiteral("0")}
+            << "--quit-after-runs must be between 1 and 10000, got 0";
+        QTest::newRow("--run-log empty")
+            << QStringList{QStringLiteral("--workload"), QStringLiteral("primes"),
+                           QStringLiteral("--run-log"), QString()}
+            << "--run-log needs a file name";
         QTest::newRow("--chunk on the pipeline")
             << QStringList{QStringLiteral("--workload"), QStringLiteral("pipeline"),
                            QStringLiteral("--chunk"), QStringLiteral("4")}
@@ -83,6 +98,70 @@ private slots:
         QVERIFY2(err.startsWith(QStringLiteral("poolscope: ")), qPrintable(err));
         QVERIFY2(err.contains(expected), qPrintable(err));
         QCOMPARE(err.count(QLatin1Char('\n')), 1); // one line
+    }
+
+    /// A script measures window runs: --run-log appends one JSON line per
+    /// finished run (the figures the window showed) and --quit-after-runs
+    /// ends the program after that many (scripts/window-speedup.sh).
+    void runLogRecordsEachRunAndQuits_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("runs");
+        QTest::addColumn<int>("tasks"); // of each run
+        QTest::newRow("a workload")
+            << QStringList{QStringLiteral("--workload"), QStringLiteral("primes"),
+                           QStringLiteral("--tasks"),    QStringLiteral("6"),
+                           QStringLiteral("--workers"),  QStringLiteral("2")}
+            << 1 << 6;
+        QTest::newRow("a lesson's A then B (the first two of its A, B, A, B, A, B)")
+            << QStringList{QStringLiteral("--lesson"), QStringLiteral("io-threads"),
+                           QStringLiteral("--compare")}
+            << 2 << -1;
+    }
+
+    void runLogRecordsEachRunAndQuits()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(int, runs);
+        QFETCH(int, tasks);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString log = dir.filePath(QStringLiteral("runs.jsonl"));
+        QFile old(log); // appended to, never truncated
+        QVERIFY(old.open(QIODevice::WriteOnly));
+        old.write("{\"earlier\":true}\n");
+        old.close();
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(POOLSCOPE_GUI_PATH),
+                args << QStringList{QStringLiteral("--no-settings"), QStringLiteral("--run-log"),
+                                    log, QStringLiteral("--quit-after-runs"),
+                                    QString::number(runs)});
+        QVERIFY(p.waitForFinished(120'000)); // it quits by itself
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 0);
+        QFile f(log);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), runs + 1);
+        QCOMPARE(lines.first(), QByteArray("{\"earlier\":true}"));
+        for (int i = 1; i <= runs; ++i) {
+            const QJsonObject o = QJsonDocument::fromJson(lines[i]).object();
+            QVERIFY2(!o.isEmpty(), lines[i].constData());
+            if (tasks > 0)
+                QCOMPARE(o.value(QStringLiteral("tasks")).toInt(), tasks);
+            QCOMPARE(o.value(QStringLiteral("succeeded")).toInt() + o.value("failed").toInt()
+                         + o.value("cancelled").toInt(),
+                     o.value(QStringLiteral("tasks")).toInt());
+            const double wall = o.value(QStringLiteral("wall_s")).toDouble();
+            const double span = o.value(QStringLiteral("span_s")).toDouble();
+            QVERIFY2(span > 0 && span <= wall + 1e-6, lines[i].constData());
+            QVERIFY(o.value(QStringLiteral("window_cores")).toDouble() >= 0);
+            QVERIFY(o.contains(QStringLiteral("other_cores")));
+            QVERIFY(!o.value(QStringLiteral("workload")).toString().isEmpty());
+        }
     }
 
     /// The real program on the offscreen platform: a run given on the command

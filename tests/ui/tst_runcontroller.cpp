@@ -11,6 +11,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 #include <algorithm>
 #include <cerrno>
@@ -66,6 +67,8 @@ void useBuiltWorker(RunController& c)
 class TstRunController : public QObject {
     Q_OBJECT
 private slots:
+    void sharedTextSaysTheWindowsShare_data();
+    void sharedTextSaysTheWindowsShare();
     void runFinishesWithExactCounts_data();
     void runFinishesWithExactCounts();
     void workersChangeResizesLivePool();
@@ -162,6 +165,9 @@ void TstRunController::runFinishesWithExactCounts()
     QVERIFY(s.otherCores >= 0);
     QCOMPARE(s.text().contains(QStringLiteral("the machine was busy")),
              s.otherCores >= LoadMeter::kBusyCores);
+    // ... and what the GUI thread used drawing it (here: none drawn).
+    QVERIFY(s.windowCores >= 0); // measured
+    QCOMPARE(s.machineCores, QThread::idealThreadCount());
     QVERIFY(!c.isRunning());
     // The pool's exact counters agree with the summary.
     QTRY_COMPARE_WITH_TIMEOUT(c.lastSnapshot().counters.completed(), quint64(expectTasks), kLong);
@@ -780,4 +786,44 @@ void TstRunController::qfuturesAreHandedOutOnce()
 }
 
 QTEST_GUILESS_MAIN(TstRunController)
+// A 2-worker CPU-bound run on 2 cores cannot reach 2x while the window draws
+// it: the summary says what the window took, when the workers wanted every
+// core, and only then.
+void TstRunController::sharedTextSaysTheWindowsShare_data()
+{
+    QTest::addColumn<double>("windowCores");
+    QTest::addColumn<int>("workers");
+    QTest::addColumn<int>("machineCores");
+    QTest::addColumn<QString>("expected"); // empty: nothing said
+    QTest::newRow("2 workers on 2 cores, window 0.13")
+        << 0.13 << 2 << 2
+        << "this window used 0.13 of the 2 cores drawing the run; the workers had at most 1.87";
+    QTest::newRow("more workers than cores") << 0.2 << 4 << 2 << "of the 2 cores";
+    QTest::newRow("1 worker: a core to spare") << 0.3 << 1 << 2 << QString();
+    QTest::newRow("a window that hardly drew") << 0.04 << 2 << 2 << QString();
+    QTest::newRow("unknown") << -1.0 << 2 << 2 << QString();
+    QTest::newRow("cores unknown") << 0.5 << 2 << 0 << QString();
+}
+
+void TstRunController::sharedTextSaysTheWindowsShare()
+{
+    QFETCH(double, windowCores);
+    QFETCH(int, workers);
+    QFETCH(int, machineCores);
+    QFETCH(QString, expected);
+    RunSummary s;
+    s.workload = QStringLiteral("primes");
+    s.poolKind = QStringLiteral("thread");
+    s.workers = workers;
+    s.windowCores = windowCores;
+    s.machineCores = machineCores;
+    if (expected.isEmpty()) {
+        QVERIFY(s.sharedText().isEmpty());
+        QVERIFY(!s.text().contains(QStringLiteral("this window")));
+    } else {
+        QVERIFY2(s.sharedText().contains(expected), qPrintable(s.sharedText()));
+        QVERIFY(s.text().contains(s.sharedText())); // the status line says it too
+    }
+}
+
 #include "tst_runcontroller.moc"

@@ -94,14 +94,20 @@ void AnalysisPanel::clear()
     setBusyText({});
 }
 
-void AnalysisPanel::setBusyText(const QString& text)
+void AnalysisPanel::setBusyText(const QString& text, const QString& shared)
 {
-    m_busyLabel->setText(
-        text.isEmpty() ? QString()
-                       : tr("⚠ %1 during this run: its times and speedups are worse than on a "
-                            "quiet machine.")
-                             .arg(text.left(1).toUpper() + text.mid(1)));
-    m_busyLabel->setVisible(!text.isEmpty());
+    auto capital = [](const QString& t) { return t.left(1).toUpper() + t.mid(1); };
+    QStringList lines;
+    if (!text.isEmpty())
+        lines << tr("⚠ %1 during this run: its times and speedups are worse than on a "
+                    "quiet machine.")
+                     .arg(capital(text));
+    if (!shared.isEmpty())
+        lines << tr("⚠ %1: a speedup on them tops out there (poolscope-cli runs without a "
+                    "window).")
+                     .arg(capital(shared));
+    m_busyLabel->setText(lines.join(QLatin1Char('\n')));
+    m_busyLabel->setVisible(!lines.isEmpty());
 }
 
 QString AnalysisPanel::busyText() const

@@ -34,9 +34,11 @@ public:
     /// Shows precomputed results.
     void setResults(const TimeDecomposition& decomposition, const QList<PatternHint>& hints);
     void clear();
-    /// A warning over the hints (RunSummary::busyText(): other programs held
-    /// cores during the run); empty hides it.
-    void setBusyText(const QString& text);
+    /// Warnings over the hints: RunSummary::busyText() (other programs held
+    /// cores during the run) and RunSummary::sharedText() (this window's
+    /// drawing took a share of the cores the workers wanted); both empty
+    /// hide them.
+    void setBusyText(const QString& text, const QString& shared = {});
     QString busyText() const;
 
     QList<PatternHint> hints() const { return m_hints; }

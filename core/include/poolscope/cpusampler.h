@@ -135,6 +135,9 @@ public:
     static QString busyText(double otherCores);
     /// CPU seconds of this process (every thread) and its reaped children.
     static double ownCpuSeconds();
+    /// CPU seconds of the calling thread (a window's GUI thread: what
+    /// drawing a run cost the machine's cores).
+    static double threadCpuSeconds();
 
 private:
     bool m_started = false;
