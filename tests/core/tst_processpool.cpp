@@ -367,10 +367,13 @@ private slots:
         };
         connect(&monitor, &Monitor::snapshotReady, &monitor, note);
         auto tick = [&] { note(monitor.tick()); };
-        // Two tasks at once: two workers.
+        // Two tasks at once: two workers started on demand. (Which worker ran
+        // which is not asserted: on a loaded machine the second worker can
+        // come up after the first has taken both, as in Python; the
+        // pipelining contract is issue #16's.)
         std::vector<Future<qint64>> two{pool.submit(&sleepThenPid, qint64(200)),
                                         pool.submit(&sleepThenPid, qint64(200))};
-        QVERIFY(two[0].result(20s) != two[1].result(20s));
+        QVERIFY(two[0].result(20s) > 0 && two[1].result(20s) > 0);
         QCOMPARE(pool.workerCount(), 2);
         auto bad = pool.submit(&exitWith, qint64(3));
         QVERIFY_THROWS_EXCEPTION(WorkerCrashed, bad.result(20s));
