@@ -360,6 +360,54 @@ private slots:
         QCOMPARE(LessonPacer::factorFor(seconds), factor);
     }
 
+    void pacingProbeIndexes_data()
+    {
+        QTest::addColumn<qsizetype>("size");
+        QTest::addColumn<int>("n");
+        QTest::addColumn<bool>("spread");
+        QTest::addColumn<QList<qsizetype>>("expected");
+        QTest::newRow("lesson 1: 20 tasks, 5 spread")
+            << qsizetype(20) << 5 << true << QList<qsizetype>{0, 10, 5, 15, 2};
+        QTest::newRow("fewer tasks than the probe: all")
+            << qsizetype(3) << 5 << true << QList<qsizetype>{0, 1, 2};
+        QTest::newRow("duplicates skipped")
+            << qsizetype(7) << 5 << true << QList<qsizetype>{0, 3, 1, 5, 4};
+        QTest::newRow("one task") << qsizetype(1) << 5 << true << QList<qsizetype>{0};
+        QTest::newRow("empty plan") << qsizetype(0) << 5 << true << QList<qsizetype>{};
+        QTest::newRow("tasks probe: evenly spaced")
+            << qsizetype(9) << 3 << false << QList<qsizetype>{0, 4, 8};
+    }
+    void pacingProbeIndexes()
+    {
+        QFETCH(qsizetype, size);
+        QFETCH(int, n);
+        QFETCH(bool, spread);
+        QFETCH(QList<qsizetype>, expected);
+        QCOMPARE(LessonPacer::probeIndexes(size, n, spread), expected);
+    }
+
+    // Lesson 1's every 5th task stops half-way: a probe that hits them more
+    // often than they occur estimates the run short (first, middle and last
+    // hit two of four: 0.48 s estimated, 0.84 s as written, 10 s paced).
+    void pacingProbeDoesNotAliasLessonOne()
+    {
+        const Lesson l = *LessonLibrary::find(QStringLiteral("futures"));
+        const Workload* w = Workloads::find(l.scenario.workload);
+        QVERIFY(w && w->plan);
+        const QList<QCborArray> plan = w->plan(l.scenario.run);
+        const qint64 every = l.scenario.run.knobs.value(QStringLiteral("every"));
+        QVERIFY(every > 1);
+        const QList<qsizetype> probe = LessonPacer::probeIndexes(plan.size(), 5, true);
+        QCOMPARE(probe.size(), 5);
+        int throwing = 0;
+        for (const qsizetype i : probe)
+            throwing += (i + 1) % every == 0;
+        QVERIFY2(
+            double(throwing) / probe.size() <= 1.0 / double(every) + 1e-9,
+            qPrintable(
+                QStringLiteral("%1 of %2 probed tasks throw").arg(throwing).arg(probe.size())));
+    }
+
     void pacingAppliesByTheLessonsMode()
     {
         Lesson gil = *LessonLibrary::find(QStringLiteral("gil"));

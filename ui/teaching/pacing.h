@@ -2,11 +2,11 @@
 // Lesson pacing: lesson runs long enough to watch (docs/lessons.md, "Runs a
 // class can watch"). A lesson's runs were written to take 0.1-1 s, shorter
 // than a CPU sample or a throughput window, and too short to point at. On
-// opening a lesson, LessonPacer measures three tasks (first, middle, last)
-// of each of its scenarios on this machine (a private 1-thread pool, off the GUI thread), estimates
-// the run's wall time and picks one factor for the lesson so that its slower
-// run (A or B) takes about kTargetSeconds. Both runs get the same factor: the
-// comparison is of the same work.
+// opening a lesson, LessonPacer measures five tasks spread over the plan
+// (probeIndexes()) of each of its scenarios on this machine (a private 1-thread pool, off the GUI
+// thread), estimates the run's wall time and picks one factor for the lesson so that its slower run
+// (A or B) takes about kTargetSeconds. Both runs get the same factor: the comparison is of the same
+// work.
 //
 // How a lesson is paced is its `pace:` header key:
 //   size   (default) each task's work x factor (SlowMotion's rules: size or
@@ -60,6 +60,12 @@ public:
                          const LessonPace& pace);
 
     // ---- the model, public for tests
+    /// The tasks (indexes into a plan of `size`) a probe of at most `n` runs:
+    /// evenly spaced for a tasks-paced lesson (many tiny tasks); spread in
+    /// van der Corput order (0, 1/2, 1/4, 3/4, 1/8 ... of the plan) for a
+    /// size-paced one, so that no period in the plan (lesson 1: every 5th
+    /// task throws half-way) is hit more often than it occurs.
+    static QList<qsizetype> probeIndexes(qsizetype size, int n, bool spread);
     /// Wall-time estimate of a scenario whose probe of `probeTasks` tasks
     /// took `probeSeconds` on one thread: equal tasks spread on the
     /// scenario's effective parallelism (1 with the GIL on interpreted work,
