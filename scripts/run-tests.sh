@@ -64,7 +64,12 @@ suite() { # preset [extra ctest args...]
     # failed, and where, so the tail says it.
     if [ "$rc" -ne 0 ]; then
         local log="build/$p/Testing/Temporary/LastTest.log"
-        [ -f "$log" ] && grep -E '^(FAIL!|   Loc:|   Actual|   Expected)|ThreadSanitizer: [a-z]|AddressSanitizer: [a-z]|runtime error:' "$log" |
+        # FAIL! lines with the Loc/Actual/Expected lines under them (not a
+        # SKIP's Loc), and sanitizer reports.
+        [ -f "$log" ] && awk '/^FAIL!/ { print; f = 1; next }
+            f && /^   (Loc|Actual|Expected)/ { print; next }
+            { f = 0 }
+            /ThreadSanitizer: [a-z]|AddressSanitizer: [a-z]|runtime error:/ { print }' "$log" |
             head -40 | sed "s/^/[run-tests] $p: /" >>"$failures"
     fi
     return "$rc"
