@@ -423,6 +423,13 @@ void MainWindow::buildActions()
     connect(a, &QAction::toggled, this,
             [this](bool on) { m_futuresModel->setPythonErrorNames(on); });
 
+    a = makeAction(QStringLiteral("yieldWhenBusy"), tr("Draw &less while the cores are busy"));
+    a->setCheckable(true);
+    a->setChecked(true);
+    a->setStatusTip(tr("While a run keeps every core busy, redraw 10 times a second instead of "
+                       "30: each frame is CPU the workers do not get. Nothing is lost"));
+    connect(a, &QAction::toggled, m_controller, &RunController::setYieldWhenBusy);
+
     a = makeAction(QStringLiteral("timelineLastRun"), tr("Timeline: zoom to the &last run"),
                    QKeySequence(Qt::CTRL | Qt::Key_L));
     connect(a, &QAction::triggered, this, [this] {
@@ -502,6 +509,7 @@ void MainWindow::buildMenus()
     view->addSeparator();
     view->addAction(action(QStringLiteral("recordLimit")));
     view->addAction(action(QStringLiteral("pythonErrors")));
+    view->addAction(action(QStringLiteral("yieldWhenBusy")));
     view->addAction(action(QStringLiteral("timelineLastRun")));
     view->addAction(action(QStringLiteral("timelineFit")));
     view->addAction(action(QStringLiteral("presenter")));
@@ -1791,6 +1799,8 @@ void MainWindow::saveSettings()
     st.setValue(QStringLiteral("record/limit"), recordLimit());
     st.setValue(QStringLiteral("view/pythonErrors"),
                 action(QStringLiteral("pythonErrors"))->isChecked());
+    st.setValue(QStringLiteral("view/yieldWhenBusy"),
+                action(QStringLiteral("yieldWhenBusy"))->isChecked());
     st.setValue(QStringLiteral("teach/repeatMeasurements"), m_repeatAction->isChecked());
     st.setValue(QStringLiteral("teach/lessonPacing"), m_pacingAction->isChecked());
     st.setValue(QStringLiteral("window/geometry"), saveGeometry());
@@ -1807,6 +1817,8 @@ void MainWindow::restoreSettings()
     m_slowMotion->setFactor(st.value(QStringLiteral("teaching/slowMotion"), 1).toInt());
     action(QStringLiteral("pythonErrors"))
         ->setChecked(st.value(QStringLiteral("view/pythonErrors"), true).toBool());
+    action(QStringLiteral("yieldWhenBusy"))
+        ->setChecked(st.value(QStringLiteral("view/yieldWhenBusy"), true).toBool());
     m_repeatAction->setChecked(st.value(QStringLiteral("teach/repeatMeasurements"), true).toBool());
     m_pacingAction->setChecked(st.value(QStringLiteral("teach/lessonPacing"), true).toBool());
     const quint64 limit =

@@ -142,6 +142,12 @@ void RunController::setTickIntervals(int activeMs, int idleMs)
     updateTickRate();
 }
 
+void RunController::setYieldWhenBusy(bool on)
+{
+    m_yieldWhenBusy = on;
+    updateTickRate();
+}
+
 bool RunController::isPaused() const
 {
     return m_executor && m_executor->isPaused();
@@ -428,8 +434,15 @@ quint64 RunController::start(const RunSpec& spec)
     const quint64 id = run->id;
     m_runs.push_back(std::move(run));
     emit runStarted(id, spec);
-    if (!wasBusy)
+    if (!wasBusy) {
+        // Until the first CPU sample says otherwise: a pool that can fill
+        // every core will (the first 100-200 ms of a short run count too).
+        const int cores = QThread::idealThreadCount();
+        const int workers = m_config.workers > 0 ? m_config.workers : cores;
+        m_machineBusy =
+            workers >= cores && !(m_config.gil && m_config.kind == QLatin1String("thread"));
         emit busyChanged(true);
+    }
     pump(); // first slice now, the rest from the event loop
     updateTickRate();
     return id;
@@ -663,6 +676,8 @@ void RunController::onSnapshot(const Snapshot& s)
         finishRun(*r);
     if (!done.empty() && m_runs.empty())
         emit busyChanged(false);
+    if (s.cpuFresh && s.cpu.valid)
+        m_machineBusy = s.cpu.total >= (m_machineBusy ? kBusyLeave : kBusyEnter);
     updateTickRate();
 }
 
@@ -718,7 +733,9 @@ void RunController::updateTickRate()
         const Counters& c = m_monitor->last().counters;
         active = c.queued + c.running > 0;
     }
-    const int want = active ? m_activeTickMs : m_idleTickMs;
+    const int busyTick =
+        m_yieldWhenBusy && m_machineBusy ? std::max(m_activeTickMs, kBusyTickMs) : m_activeTickMs;
+    const int want = active ? busyTick : m_idleTickMs;
     if (m_monitor->intervalMs() != want)
         m_monitor->setIntervalMs(want);
     // CPU at 10 Hz while something runs (a 3 s lesson run gets 30 points,

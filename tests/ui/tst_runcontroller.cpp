@@ -12,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <QTimer>
 
 #include <algorithm>
 #include <cerrno>
@@ -79,6 +80,8 @@ private slots:
     void stopWhilePausedEndsTheRun();
     void resizeMessagesOnlyForAPoolThatRan();
     void cpuSampledAtTenHertzDuringARun();
+    void busyCoresSlowTheDrawing_data();
+    void busyCoresSlowTheDrawing();
     void workerLifecycle();
     void invalidSpecIsRefused_data();
     void invalidSpecIsRefused();
@@ -332,6 +335,68 @@ void TstRunController::cpuSampledAtTenHertzDuringARun()
     // 100 ms), 3 at the idle rate.
     QVERIFY2(fresh >= 6, qPrintable(QString::number(fresh)));
     QCOMPARE(c.monitor()->options().cpuPeriodMs, CpuSampler::kDefaultPeriodMs); // idle again
+}
+
+// While a run keeps every core busy the window draws at kBusyTickMs (the
+// CPU still sampled at 10 Hz), else at the active tick; with the option off
+// always at the active tick. The machine's load comes from a fake
+// /proc/stat that a timer advances: every core busy, or every core idle.
+void TstRunController::busyCoresSlowTheDrawing_data()
+{
+    QTest::addColumn<bool>("busy");
+    QTest::addColumn<bool>("yield");
+    QTest::addColumn<int>("expectedTickMs");
+    QTest::newRow("cores busy") << true << true << RunController::kBusyTickMs;
+    QTest::newRow("cores idle") << false << true << 33;
+    QTest::newRow("cores busy, option off") << true << false << 33;
+}
+
+void TstRunController::busyCoresSlowTheDrawing()
+{
+    QFETCH(bool, busy);
+    QFETCH(bool, yield);
+    QFETCH(int, expectedTickMs);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString stat = dir.filePath(QStringLiteral("stat"));
+    quint64 step = 0;
+    auto advance = [&] {
+        ++step;
+        const quint64 work = busy ? 1000 + 100 * step : 1000,
+                      idle = busy ? 1000 : 1000 + 100 * step;
+        QFile f(stat);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(QStringLiteral("cpu  %1 0 0 %2 0 0 0 0 0 0\ncpu0 %3 0 0 %4 0 0 0 0 0 0\n"
+                               "cpu1 %3 0 0 %4 0 0 0 0 0 0\n")
+                    .arg(2 * work)
+                    .arg(2 * idle)
+                    .arg(work)
+                    .arg(idle)
+                    .toLatin1());
+    };
+    advance();
+    QTimer ticker;
+    connect(&ticker, &QTimer::timeout, &ticker, advance);
+    ticker.start(10);
+
+    RunController c;
+    c.monitor()->setCpuSource(stat);
+    c.setYieldWhenBusy(yield);
+    QCOMPARE(c.yieldsWhenBusy(), yield);
+    QSignalSpy finished(&c, &RunController::runFinished);
+    // as many sleeping workers as cores: the pool could fill every core, so
+    // the first tick of the run already draws less (when allowed)
+    const int cores = QThread::idealThreadCount();
+    QVERIFY(
+        c.start(makeSpec(QStringLiteral("sleep"), cores, 60'000, QStringLiteral("thread"), cores)));
+    QCOMPARE(c.monitor()->intervalMs(), yield ? RunController::kBusyTickMs : 33);
+    // then the CPU samples decide
+    QTRY_COMPARE_WITH_TIMEOUT(c.machineBusy(), busy, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(c.monitor()->intervalMs(), expectedTickMs, kLong);
+    QCOMPARE(c.monitor()->options().cpuPeriodMs, 100); // still 10 Hz
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kLong);
+    QTRY_COMPARE_WITH_TIMEOUT(c.monitor()->intervalMs(), 100, kLong); // idle rate
 }
 
 // Status messages only for what happened: setting a fresh pool to another

@@ -1301,8 +1301,12 @@ void TstTeachingWindow::teachingStatePersists()
         QVERIFY(w->action(QStringLiteral("repeatMeasurements"))->isChecked()); // defaults
         QVERIFY(w->action(QStringLiteral("pythonErrors"))->isChecked());
         QVERIFY(w->action(QStringLiteral("lessonPacing"))->isChecked());
+        QVERIFY(w->action(QStringLiteral("yieldWhenBusy"))->isChecked());
+        QVERIFY(w->controller()->yieldsWhenBusy());
         w->action(QStringLiteral("repeatMeasurements"))->trigger();
         w->action(QStringLiteral("pythonErrors"))->trigger();
+        w->action(QStringLiteral("yieldWhenBusy"))->trigger();
+        QVERIFY(!w->controller()->yieldsWhenBusy());
         w->slowMotionToolBar()->toggleViewAction()->trigger();
         QVERIFY(!w->slowMotionToolBar()->isVisible());
         w->close(); // saves
@@ -1315,6 +1319,8 @@ void TstTeachingWindow::teachingStatePersists()
     QVERIFY(w->action(QStringLiteral("slowMotion10"))->isChecked());
     QVERIFY(!w->action(QStringLiteral("repeatMeasurements"))->isChecked());
     QVERIFY(!w->action(QStringLiteral("pythonErrors"))->isChecked());
+    QVERIFY(!w->action(QStringLiteral("yieldWhenBusy"))->isChecked());
+    QVERIFY(!w->controller()->yieldsWhenBusy()); // the setting reaches the controller
     QVERIFY(w->action(QStringLiteral("lessonPacing"))->isChecked()); // untouched: the default
     QVERIFY(!w->slowMotionToolBar()->isVisible());
     // Reset layout brings the toolbar back and closes the teaching docks.
