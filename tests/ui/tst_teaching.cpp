@@ -1611,6 +1611,46 @@ private slots:
         QVERIFY(ab.comparisonText().isEmpty());
     }
 
+    void abCompareSaysWhenTasksSlowEachOther_data()
+    {
+        QTest::addColumn<int>("aTasks");
+        QTest::addColumn<int>("aMs");
+        QTest::addColumn<int>("bTasks");
+        QTest::addColumn<int>("bMs");
+        QTest::addColumn<QString>("expected"); // empty: nothing said
+        QTest::newRow("same task time") << 8 << 100 << 8 << 100 << QString();
+        QTest::newRow("within 5 %") << 8 << 100 << 8 << 104 << QString();
+        QTest::newRow("B's tasks slower")
+            << 8 << 100 << 8 << 117
+            << QStringLiteral("each of B's tasks took 1.17x as long as A's");
+        QTest::newRow("A's tasks slower")
+            << 8 << 150 << 8 << 100
+            << QStringLiteral("each of A's tasks took 1.50x as long as B's");
+        QTest::newRow("other tasks (chunks)") << 8 << 100 << 4 << 200 << QString();
+    }
+
+    void abCompareSaysWhenTasksSlowEachOther()
+    {
+        QFETCH(int, aTasks);
+        QFETCH(int, aMs);
+        QFETCH(int, bTasks);
+        QFETCH(int, bMs);
+        QFETCH(QString, expected);
+        ABCompare ab;
+        ab.setRun(ABCompare::Slot::A, syntheticTrace(aTasks, 1, aMs, 1'000 * kMs),
+                  QStringLiteral("1 worker"));
+        ab.setRun(ABCompare::Slot::B, syntheticTrace(bTasks, 2, bMs, 9'000 * kMs),
+                  QStringLiteral("2 workers"));
+        const QString cmp = ab.comparisonText();
+        QVERIFY2(cmp.contains(QStringLiteral("faster")), qPrintable(cmp));
+        if (expected.isEmpty()) {
+            QVERIFY2(!cmp.contains(QStringLiteral("as long as")), qPrintable(cmp));
+        } else {
+            QVERIFY2(cmp.contains(expected), qPrintable(cmp));
+            QVERIFY2(cmp.contains(QStringLiteral("slow each other")), qPrintable(cmp));
+        }
+    }
+
     void abCompareShowsTheMedianOfRepeats()
     {
         ABCompare ab;

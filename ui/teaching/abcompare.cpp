@@ -293,6 +293,21 @@ QString ABCompare::comparisonText() const
                         .arg(hi, 0, 'f', 2);
         }
     }
+    // Why a speedup falls short: the same tasks, each slower on one side,
+    // ran while others competed for what cores share (issue #15: matmul on
+    // 2 workers gets ~1.7x because each task takes ~1.15x as long).
+    const qint64 ta = a.numbers.medianTaskNs, tb = b.numbers.medianTaskNs;
+    if (a.numbers.tasks == b.numbers.tasks && ta > 0 && tb > 0) {
+        const bool bSlower = tb >= ta;
+        const double r = bSlower ? double(tb) / double(ta) : double(ta) / double(tb);
+        if (r >= kTaskSlowdown)
+            text += tr("; each of %1's tasks took %2x as long as %3's (median task): tasks that "
+                       "run at once slow each other (a GIL; caches, memory bandwidth or cores "
+                       "the machine shares)")
+                        .arg(bSlower ? QStringLiteral("B") : QStringLiteral("A"))
+                        .arg(r, 0, 'f', 2)
+                        .arg(bSlower ? QStringLiteral("A") : QStringLiteral("B"));
+    }
     return text;
 }
 

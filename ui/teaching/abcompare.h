@@ -50,8 +50,12 @@ public:
     RunNumbers numbers(Slot slot) const;
     /// The summary line shown for the slot.
     QString summaryText(Slot slot) const;
-    /// "B took 0.42 s, 3.1x faster than A (1.30 s)"; empty unless both are set.
+    /// "B took 0.42 s, 3.1x faster than A (1.30 s)"; empty unless both are
+    /// set. With the same number of tasks on both sides and one side's
+    /// median task >= kTaskSlowdown times the other's, says so (why a
+    /// speedup is short of the worker ratio).
     QString comparisonText() const;
+    static constexpr double kTaskSlowdown = 1.05;
 
     TimelineWidget* timeline(Slot slot) const;
     DecompositionBar* decompositionBar(Slot slot) const;
