@@ -159,6 +159,9 @@ private slots:
             const double span = o.value(QStringLiteral("span_s")).toDouble();
             QVERIFY2(span > 0 && span <= wall + 1e-6, lines[i].constData());
             QVERIFY(o.value(QStringLiteral("window_cores")).toDouble() >= 0);
+            // a task's mean time on its worker lies within the run
+            const double meanRunMs = o.value(QStringLiteral("mean_run_ms")).toDouble(-1);
+            QVERIFY2(meanRunMs > 0 && meanRunMs <= span * 1000 + 1e-3, lines[i].constData());
             QVERIFY(o.contains(QStringLiteral("other_cores")));
             QVERIFY(!o.value(QStringLiteral("workload")).toString().isEmpty());
         }
