@@ -853,7 +853,13 @@ public:
                     auto f = w->inflight.front();
                     w->inflight.pop_front();
                     --inflightTotal;
-                    f.node->error = std::make_exception_ptr(WorkerCrashed(text.toStdString()));
+                    // A pool this crash broke fails the running task as it
+                    // fails every other one, as Python's BrokenProcessPool
+                    // does (the crash in the message); otherwise the task
+                    // alone failed and the pool goes on.
+                    f.node->error =
+                        broken ? std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()))
+                               : std::make_exception_ptr(WorkerCrashed(text.toStdString()));
                     ++failed;
                     WorkerSlot::bump(w->slot->failed);
                     recordLocked(*w, f, TaskStatus::Failed, -1, -1);

@@ -611,24 +611,48 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(BrokenExecutor, pool.submit(&addInts, 1, 1));
     }
 
-    void breakPoolPolicyLikePython()
+    void crashPolicyLikePython_data()
     {
+        QTest::addColumn<bool>("breakPool");
+        QTest::newRow("IsolateTask (default)") << false;
+        QTest::newRow("BreakPool") << true;
+    }
+
+    // IsolateTask: the task whose worker died fails with WorkerCrashed, the
+    // worker is replaced and the rest run. BreakPool, as Python's
+    // BrokenProcessPool: every task the broken pool fails, the running one
+    // included, fails with BrokenExecutor, whose message keeps the crash.
+    void crashPolicyLikePython()
+    {
+        QFETCH(bool, breakPool);
         ProcessPoolOptions o = opts(1);
-        o.crashPolicy = ProcessPoolOptions::CrashPolicy::BreakPool;
+        if (breakPool)
+            o.crashPolicy = ProcessPoolOptions::CrashPolicy::BreakPool;
         ProcessPoolExecutor pool(o);
         auto bad = pool.submit(&dieBySignal, qint64(SIGKILL));
         std::vector<Future<qint64>> rest;
         for (int i = 0; i < 5; ++i)
             rest.push_back(pool.submit(&napMs, 10));
         QVERIFY(bad.waitForDone(20s));
-        QVERIFY(bad.exception() != nullptr);
-        QTRY_VERIFY(pool.isBroken());
+        try {
+            bad.result();
+            QFAIL("the task whose worker was killed returned");
+        } catch (const BrokenExecutor& e) {
+            QVERIFY2(breakPool, e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("signal")), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("BreakPool")), e.what());
+        } catch (const WorkerCrashed& e) {
+            QVERIFY2(!breakPool, e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("signal")), e.what());
+        }
         for (auto& f : rest) {
             QVERIFY(f.waitForDone(20s));
-            // Those that had not started fail like Python's BrokenProcessPool.
-            if (f.exception())
+            if (breakPool)
                 QVERIFY_THROWS_EXCEPTION(BrokenExecutor, f.result());
+            else
+                QCOMPARE(f.result(), qint64(10));
         }
+        QCOMPARE(pool.isBroken(), breakPool);
     }
 
     void missingWorkerProgramBreaksPool()

@@ -48,8 +48,11 @@ struct ProcessPoolOptions {
     /// shutdown(wait=true) and the destructor wait at most this long for
     /// running tasks, then terminate the workers. Unset: wait (Python).
     std::optional<std::chrono::milliseconds> shutdownGrace;
-    /// IsolateTask (default): a dead worker fails only the task it held.
-    /// BreakPool: like Python, the pool breaks and every pending future fails.
+    /// IsolateTask (default): a dead worker fails only the task it held
+    /// (WorkerCrashed). BreakPool: like Python, the pool breaks and every
+    /// future it has not finished fails with BrokenExecutor (Python's
+    /// BrokenProcessPool), the one that was running included; the message
+    /// says which worker died and how.
     enum class CrashPolicy { IsolateTask, BreakPool } crashPolicy = CrashPolicy::IsolateTask;
     /// Workers are started on demand, as in Python. With this on, a worker
     /// lost to a crash, a kill or recycling is replaced at once, back up to
