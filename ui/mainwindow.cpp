@@ -1509,6 +1509,7 @@ void MainWindow::onSnapshot(const Snapshot& s)
                     cost->wallNs += stage2.nsecsElapsed();
                     if (m_profiling)
                         m_tickCosts.push_back(*cost);
+                    m_viewsSnapshotNs = snap->timeNs;
                     emit viewsUpdated();
                 },
                 Qt::QueuedConnection);

@@ -140,6 +140,9 @@ public:
     };
     void setProfiling(bool on);
     const std::vector<TickCost>& tickCosts() const { return m_tickCosts; }
+    /// Snapshot::timeNs of the last snapshot every view has taken (the one
+    /// viewsUpdated() was last emitted for); 0 before the first.
+    qint64 viewsSnapshotNs() const { return m_viewsSnapshotNs; }
     /// Opens the Lesson dock on a lesson (id, number or file name) and puts
     /// its scenario into the controls; false when there is no such lesson.
     bool openLesson(const QString& idOrNumber);
@@ -311,6 +314,7 @@ private:
     QByteArray m_layoutBeforePresenter;  // saveState() while presenter mode is on
     bool m_profiling = false;
     std::vector<TickCost> m_tickCosts;
+    qint64 m_viewsSnapshotNs = 0;
     bool m_painted = false;
     bool m_followFutures = true;     // the futures table follows new rows
     bool m_scrollingFutures = false; // ... and is being scrolled to them now
