@@ -15,12 +15,10 @@ namespace poolscope {
 PerCoreChart::PerCoreChart(QWidget* parent)
     : QWidget(parent)
 {
+    // A placeholder that rebuild() below replaces (and takes the window
+    // from); rebuild() sets the axes, titles and lines.
     m_chart = new ChartAdapter(this);
     m_chart->setWindow(60);
-    m_chart->setMaxPoints(600);
-    m_chart->setYRange(ChartAdapter::Axis::Left, 0, 100);
-    m_chart->setYTitle(ChartAdapter::Axis::Left, tr("% busy"));
-    m_chart->setXTitle(tr("seconds"));
     m_summary = new QLabel(this);
     m_summary->setTextFormat(Qt::PlainText);
     m_summary->setText(tr("Waiting for the first CPU sample..."));
