@@ -122,8 +122,10 @@ QString defaultWorkerProgram()
 /// thread, except `slot` (atomics) and the fields marked "under m".
 struct ProcWorker {
     struct InFlight {
-        TaskNode* node; // the worker's reference
+        TaskNode* node; // the worker's reference; PENDING until the worker says 'started'
         bool started = false;
+        bool skipSent = false; // asked back ('skip'): 'skipped' or 'started' answers
+        bool discard = false;  // started after its future was cancelled: the worker is killed
         qint64 startNs = 0;
         qint64 deadlineNs = 0; // 0 = none
         int core = -1;
@@ -141,9 +143,18 @@ struct ProcWorker {
     qint64 pid = 0; // under m
 };
 
+constexpr qint64 kBudgetNs = 2'000'000; // work kept queued at each worker
+
+/// How long a task may run before its worker counts as held up: no more
+/// tasks are pipelined behind it, and the ones already there may be taken
+/// back for an idle worker (ProcessPoolCore::rebalanceLocked).
+qint64 overrunNs(qint64 avgTaskNs)
+{
+    return std::max<qint64>(kBudgetNs, avgTaskNs < 0 ? 0 : 4 * avgTaskNs);
+}
+
 int adaptivePipelineDepth(int base, qint64 avgTaskNs)
 {
-    constexpr qint64 kBudgetNs = 2'000'000; // work kept queued at each worker
     constexpr int kMaxDepth = 64;
     if (base < 2 || avgTaskNs < 0)
         return base;
@@ -262,6 +273,8 @@ public:
     QString lastName;
     quint32 lastNameId = 0;
     qint64 avgTaskNs = -1; // running average of started -> result wall time; -1: none yet
+    int skipsOut = 0;      // 'skip' frames not answered yet (no rebalancing meanwhile)
+    std::atomic<bool> sweepPosted{false}; // a cancelled dispatched task is being asked back
 
     QTimer* watchdog = nullptr; // supervisor thread
 
@@ -320,6 +333,7 @@ public:
         } else {
             spawnNeededLocked();
             dispatchLocked();
+            rebalanceLocked();
         }
         retireIdleLocked();
     }
@@ -434,10 +448,11 @@ public:
         for (auto& w : workers)
             starting = starting || (!w->ready && w->killReason.isEmpty() && !w->retire);
         const int depth = starting ? 1 : depthLocked();
+        const qint64 now = monotonicNs();
         std::vector<QByteArray> frames(workers.size());
         for (int level = 1; level <= depth && !queue.empty(); ++level) {
             for (std::size_t i = 0; i < workers.size(); ++i)
-                feedLocked(*workers[i], level, &frames[i]);
+                feedLocked(*workers[i], level, &frames[i], now);
         }
         for (std::size_t i = 0; i < workers.size(); ++i) {
             if (!frames[i].isEmpty())
@@ -447,7 +462,7 @@ public:
 
     /// Sends w tasks until it holds `depth`. With `out`, the frames are
     /// appended there for the caller to write; otherwise written here.
-    void feedLocked(ProcWorker& w, int depth, QByteArray* out = nullptr)
+    void feedLocked(ProcWorker& w, int depth, QByteArray* out = nullptr, qint64 now = 0)
     {
         if (!w.ready || w.retire || w.exitSent || !w.killReason.isEmpty())
             return;
@@ -456,10 +471,17 @@ public:
             return opts.maxTasksPerChild == 0
                    || w.tasksRun + int(w.inflight.size()) < opts.maxTasksPerChild;
         };
+        // Nothing more behind a task that has run past its time: what is
+        // queued may go to a worker that frees up first.
+        if (!w.inflight.empty() && w.inflight.front().started
+            && heldUpLocked(w, now ? now : monotonicNs()))
+            return;
         QByteArray frames;
         while (int(w.inflight.size()) < depth && !queue.empty() && mayTake()) {
             TaskNode* n = queue.pop();
-            if (!n->tryStart()) { // cancelled while queued
+            // Stays PENDING (running() false, cancel() true) until the worker
+            // says 'started'; a task cancelled meanwhile is asked back.
+            if (n->state() != FutureState::Pending) { // cancelled while queued
                 n->deref();
                 continue;
             }
@@ -478,6 +500,105 @@ public:
             *out += frames;
         else if (!frames.isEmpty())
             w.proc->write(frames);
+    }
+
+    /// w's running task has run past overrunNs().
+    bool heldUpLocked(const ProcWorker& w, qint64 now) const
+    {
+        const auto& f = w.inflight.front();
+        return f.started && now - f.startNs > overrunNs(avgTaskNs);
+    }
+
+    bool takesWorkLocked(const ProcWorker& w) const
+    {
+        return w.ready && !w.retire && !w.exitSent && w.killReason.isEmpty()
+               && (opts.maxTasksPerChild == 0 || w.tasksRun < opts.maxTasksPerChild);
+    }
+
+    static void sendSkip(ProcWorker::InFlight& f, QByteArray& frames)
+    {
+        protocol::Message skip;
+        skip.type = protocol::MsgType::Skip;
+        skip.id = f.node->id;
+        frames += protocol::encode(skip);
+        f.skipSent = true;
+    }
+
+    /// No task waits in a busy worker's pipe while another worker is idle
+    /// (Python's workers share one call queue). With the queue empty, each
+    /// idle worker takes back tasks not started yet from the worker holding
+    /// the most: all of them when that worker's task has run past
+    /// overrunNs(), else the later half (so work moves at most log2(depth)
+    /// times) if they hold more than the pipelining budget of work; less is
+    /// not worth a round trip (the adaptive depth keeps a pipeline of tiny
+    /// tasks under that budget, so a stream of them is never reshuffled).
+    /// Asked back from the end, they come back in order ('skipped' frames,
+    /// each pushed to the queue's front) and go to whichever worker is
+    /// free; a task the worker started meanwhile just runs.
+    void rebalanceLocked()
+    {
+        if (paused || !queue.empty() || skipsOut > 0 || stopping)
+            return;
+        int idle = 0;
+        for (auto& w : workers)
+            idle += (takesWorkLocked(*w) && w->inflight.empty()) ? 1 : 0;
+        const qint64 now = monotonicNs();
+        for (; idle > 0; --idle) {
+            ProcWorker* victim = nullptr;
+            int most = 0;
+            for (auto& w : workers) {
+                if (!w->killReason.isEmpty() || w->exitSent)
+                    continue; // its unstarted tasks come back when it is gone
+                int k = 0;
+                for (const auto& f : w->inflight)
+                    k += (!f.started && !f.skipSent) ? 1 : 0;
+                if (k > most) {
+                    most = k;
+                    victim = w.get();
+                }
+            }
+            if (!victim)
+                return;
+            int take = 0;
+            if (!victim->inflight.empty() && heldUpLocked(*victim, now))
+                take = most;
+            else if (avgTaskNs > 0 && qint64(most) * avgTaskNs > kBudgetNs)
+                take = most / 2;
+            if (take == 0)
+                return;
+            QByteArray frames;
+            for (auto it = victim->inflight.rbegin(); it != victim->inflight.rend() && take > 0;
+                 ++it) {
+                if (it->started || it->skipSent)
+                    continue;
+                sendSkip(*it, frames);
+                ++skipsOut;
+                --take;
+            }
+            victim->proc->write(frames);
+        }
+    }
+
+    /// Asks back every task sent to a worker and cancelled by its future
+    /// before the worker started it (supervisor thread, after
+    /// pendingCancelled()).
+    void sweepCancelled()
+    {
+        sweepPosted.exchange(false, std::memory_order_acq_rel);
+        std::lock_guard lk(m);
+        for (auto& w : workers) {
+            if (!w->killReason.isEmpty() || w->proc->state() == QProcess::NotRunning)
+                continue;
+            QByteArray frames;
+            for (auto& f : w->inflight) {
+                if (!f.started && !f.skipSent && f.node->state() == FutureState::Cancelled) {
+                    sendSkip(f, frames);
+                    ++skipsOut;
+                }
+            }
+            if (!frames.isEmpty())
+                w->proc->write(frames);
+        }
     }
 
     /// Workers beyond maxWorkers, or all of them when shutting down with
@@ -607,6 +728,19 @@ public:
             f.started = true;
             f.startNs = monotonicNs();
             f.core = msg.core;
+            if (std::exchange(f.skipSent, false))
+                --skipsOut; // it started before the 'skip' reached the worker
+            if (!f.node->tryStart()) {
+                // Cancelled by its future after it was sent, and started by
+                // the worker before it saw the 'skip': the future already
+                // says cancelled (and counts so). Its result will be
+                // dropped; if it runs past overrunNs(), the watchdog stops
+                // it as a running task's cancel does.
+                f.discard = true;
+                slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
+                post([this] { updateWatchdog(); });
+                return true;
+            }
             if (const qint64 t = f.node->timeoutNs)
                 f.deadlineNs = f.startNs + t;
             ++started;
@@ -630,6 +764,26 @@ public:
                 slot.progressValue.store(msg.progressValue, std::memory_order_relaxed);
             }
             return true;
+        case MsgType::Skipped: {
+            const auto it =
+                std::find_if(w->inflight.begin(), w->inflight.end(),
+                             [&](const ProcWorker::InFlight& f) { return f.node->id == msg.id; });
+            if (it == w->inflight.end() || it->started || !it->skipSent) {
+                *error = QStringLiteral("'skipped' frame for task %1, which was not asked back")
+                             .arg(msg.id);
+                return false;
+            }
+            TaskNode* n = it->node;
+            w->inflight.erase(it);
+            --inflightTotal;
+            --skipsOut;
+            if (n->state() == FutureState::Pending && !broken && !stopping)
+                queue.pushFront(n); // taken back for an idle worker
+            else
+                n->deref(); // cancelled: its future already says so
+            *needPump = true;
+            return true;
+        }
         case MsgType::Result: {
             if (w->inflight.empty() || w->inflight.front().node->id != msg.id
                 || !w->inflight.front().started) {
@@ -640,6 +794,12 @@ public:
             w->inflight.pop_front();
             --inflightTotal;
             ++w->tasksRun;
+            if (f.discard) { // its future was cancelled before it started: drop the result
+                f.node->deref();
+                slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+                *needPump = true;
+                return true;
+            }
             {
                 const qint64 took = monotonicNs() - f.startNs;
                 avgTaskNs = avgTaskNs < 0 ? took : avgTaskNs + (took - avgTaskNs) / 8;
@@ -704,7 +864,22 @@ public:
         std::lock_guard lk(sideMutex);
         stageUnstarted(*sideWriter, node, TaskStatus::Cancelled, monotonicNs());
     }
-    void pendingCancelled() noexcept override {}
+    // A task's future was cancelled while it was PENDING: if it was already
+    // sent to a worker, ask for it back (coalesced: one sweep per burst).
+    void pendingCancelled() noexcept override
+    {
+        // acq_rel on both sides: a sweep that resets the flag sees every
+        // cancel whose exchange came before its own.
+        if (sweepPosted.exchange(true, std::memory_order_acq_rel))
+            return;
+        try {
+            post([this] { sweepCancelled(); });
+        } catch (...) {
+            // Out of memory: no sweep. A cancelled task the worker then
+            // starts is stopped at its 'started' (handleLocked).
+            sweepPosted.store(false, std::memory_order_release);
+        }
+    }
     // `recording` for readers without m.
     std::atomic<bool> recordingFlag{false};
 
@@ -733,7 +908,9 @@ public:
                             std::vector<std::pair<TaskNode*, FutureState>>& complete,
                             bool hard = false)
     {
-        if (!w->inflight.empty() && w->inflight.front().started) {
+        if (!w->inflight.empty() && w->inflight.front().started && w->inflight.front().discard) {
+            // Its outcome is its future's cancel; nothing to count.
+        } else if (!w->inflight.empty() && w->inflight.front().started) {
             auto f = w->inflight.front();
             w->inflight.pop_front();
             --inflightTotal;
@@ -782,11 +959,17 @@ public:
             // Tasks sent but not started fail too: nothing will run them.
             for (auto it = w->inflight.begin(); it != w->inflight.end();) {
                 if (!it->started) {
-                    it->node->error = err;
-                    recordUnstartedLocked(*it->node, TaskStatus::Failed);
-                    ++failed;
-                    ++dispatchedNotStartedFailed;
-                    complete.push_back({it->node, FutureState::Finished});
+                    if (it->skipSent)
+                        --skipsOut;
+                    if (it->node->tryStart()) {
+                        it->node->error = err;
+                        recordUnstartedLocked(*it->node, TaskStatus::Failed);
+                        ++failed;
+                        ++dispatchedNotStartedFailed;
+                        complete.push_back({it->node, FutureState::Finished});
+                    } else {
+                        it->node->deref(); // cancelled by its future
+                    }
                     it = w->inflight.erase(it);
                     --inflightTotal;
                 } else {
@@ -897,7 +1080,20 @@ public:
         for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
             TaskNode* n = it->node;
             --inflightTotal;
+            if (it->skipSent)
+                --skipsOut;    // no answer will come
             if (it->started) { // killed on purpose after its outcome was set elsewhere
+                n->deref();
+                continue;
+            }
+            // Not started: still PENDING, unless its future was cancelled.
+            const bool requeue = !broken && !stopping
+                                 && !(n == suspect && ++n->lostDispatches >= kMaxLostDispatches);
+            if (requeue && n->state() == FutureState::Pending) {
+                queue.pushFront(n); // it never ran, so nothing runs twice
+                continue;
+            }
+            if (!n->tryStart()) { // cancelled by its future
                 n->deref();
                 continue;
             }
@@ -916,7 +1112,7 @@ public:
                 recordUnstartedLocked(*n, TaskStatus::Cancelled);
                 cancelledPending.fetch_add(1, std::memory_order_seq_cst);
                 complete.push_back({n, FutureState::Cancelled});
-            } else if (n == suspect && ++n->lostDispatches >= kMaxLostDispatches) {
+            } else {
                 // Three workers died holding it before it started: the task
                 // (or its arguments) is what kills them. Fail it, do not loop.
                 n->error = std::make_exception_ptr(WorkerCrashed(
@@ -929,10 +1125,6 @@ public:
                 ++failed;
                 ++dispatchedNotStartedFailed;
                 complete.push_back({n, FutureState::Finished});
-            } else if (n->unstart()) {
-                queue.pushFront(n);
-            } else {
-                n->deref();
             }
         }
         w->inflight.clear();
@@ -982,6 +1174,15 @@ public:
                 if (!f.started)
                     continue;
                 TaskNode* n = f.node;
+                if (f.discard) {
+                    if (now - f.startNs > overrunNs(avgTaskNs))
+                        terminateLocked(w.get(),
+                                        QStringLiteral("its task %1 was cancelled before it "
+                                                       "started, and ran anyway")
+                                            .arg(n->id),
+                                        false);
+                    continue;
+                }
                 if (n->stopRequested.load(std::memory_order_relaxed)) {
                     abortRunningLocked(w.get(), nullptr, true,
                                        QStringLiteral("its task %1 was cancelled").arg(n->id),
@@ -999,6 +1200,10 @@ public:
                                        false, text, complete);
                 }
             }
+            // A worker held up by a long task holds tasks an idle worker
+            // could run, also when no frame arrives to prompt a pump.
+            if (!broken)
+                rebalanceLocked();
             if (!complete.empty())
                 cv.notify_all();
         }
@@ -1241,6 +1446,17 @@ void ProcessPoolExecutor::shutdown(bool wait, bool cancelFutures)
     if (cancelFutures) {
         while (detail::TaskNode* n = c.queue.pop())
             taken.push_back(n);
+        // Sent to a worker but not started: PENDING too (as in Python,
+        // where only the calls a worker has begun escape cancel_futures).
+        // Cancelling them asks the workers to skip them.
+        for (auto& w : c.workers) {
+            for (auto& f : w->inflight) {
+                if (!f.started && f.node->state() == FutureState::Pending) {
+                    f.node->ref();
+                    taken.push_back(f.node);
+                }
+            }
+        }
     }
     c.schedulePumpLocked();
     lk.unlock();

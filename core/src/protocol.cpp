@@ -6,8 +6,8 @@
 namespace poolscope::protocol {
 
 namespace {
-const char* const kTypeNames[] = {"hello",       "run",     "exit",     "ready",
-                                  "init_failed", "started", "progress", "result"};
+const char* const kTypeNames[] = {"hello",   "run",      "exit",   "ready", "init_failed",
+                                  "started", "progress", "result", "skip",  "skipped"};
 
 std::optional<MsgType> typeFromName(const QString& s)
 {
@@ -21,7 +21,7 @@ std::optional<MsgType> typeFromName(const QString& s)
 bool isFromWorker(MsgType t)
 {
     return t == MsgType::Ready || t == MsgType::InitFailed || t == MsgType::Started
-           || t == MsgType::Progress || t == MsgType::Result;
+           || t == MsgType::Progress || t == MsgType::Result || t == MsgType::Skipped;
 }
 
 // Keys are short on purpose: they are on every frame.
@@ -83,6 +83,10 @@ QByteArray encode(const Message& m)
             map.insert(kBatch, true);
         break;
     case MsgType::Exit:
+        break;
+    case MsgType::Skip:
+    case MsgType::Skipped:
+        map.insert(kId, qint64(m.id));
         break;
     case MsgType::Ready:
         map.insert(kPid, m.pid);
@@ -305,6 +309,10 @@ std::optional<Message> decode(QByteArrayView payload, bool fromWorker, QString* 
         break;
     }
     case MsgType::Exit:
+        break;
+    case MsgType::Skip:
+    case MsgType::Skipped:
+        readId();
         break;
     case MsgType::Ready:
         if (auto pid = c.integer(kPid)) {

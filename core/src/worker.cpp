@@ -1,9 +1,11 @@
 #include "poolscope/worker.h"
 
+#include "poolscope/deadline.h"
 #include "poolscope/protocol.h"
 #include "poolscope/registry.h"
 #include "poolscope/telemetry.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -11,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
 #include <mutex>
 #include <poll.h>
@@ -19,6 +22,7 @@
 #include <thread>
 #include <time.h>
 #include <unistd.h>
+#include <utility>
 
 namespace poolscope {
 
@@ -150,21 +154,24 @@ public:
         return m_t.write(frames);
     }
 
+    enum class Wait { Block, Poll, BufferedOnly };
+
     /// Blocks for the next message; nullopt at EOF or on a protocol error.
     std::optional<Message> receive()
     {
         std::optional<Message> msg;
-        while (poll(&msg, /*block=*/true) == Poll::Empty) {
+        while (poll(&msg, Wait::Block) == Poll::Empty) {
         }
         return msg;
     }
 
     enum class Poll { Message, Empty, Closed };
-    /// Like receive() without blocking: Empty when no whole frame is there yet.
-    Poll tryReceive(std::optional<Message>* msg) { return poll(msg, /*block=*/false); }
+    /// Like receive() without blocking: Empty when no whole frame is there
+    /// yet. BufferedOnly: no read at all, only frames already read.
+    Poll tryReceive(std::optional<Message>* msg, Wait wait = Wait::Poll) { return poll(msg, wait); }
 
 private:
-    Poll poll(std::optional<Message>* out, bool block)
+    Poll poll(std::optional<Message>* out, Wait wait)
     {
         for (;;) {
             QByteArray payload;
@@ -185,8 +192,10 @@ private:
             case protocol::FrameReader::Status::NeedMore:
                 break;
             }
+            if (wait == Wait::BufferedOnly)
+                return Poll::Empty;
             QByteArray bytes;
-            switch (m_t.read(&bytes, block)) {
+            switch (m_t.read(&bytes, wait == Wait::Block)) {
             case WorkerTransport::Read::Data:
                 m_reader.feed(bytes);
                 break;
@@ -201,56 +210,6 @@ private:
     WorkerTransport& m_t;
     std::mutex m_writeMutex;
     protocol::FrameReader m_reader;
-};
-
-/// Sends throttled progress frames for the running task (at most 20/s).
-class ProgressReporter {
-public:
-    ProgressReporter(Channel& ch, detail::WorkerSlot& slot)
-        : m_ch(ch)
-        , m_slot(slot)
-    {
-        m_thread = std::thread([this] { loop(); });
-    }
-    ~ProgressReporter()
-    {
-        {
-            std::lock_guard lk(m_m);
-            m_stop = true;
-        }
-        m_cv.notify_all();
-        m_thread.join();
-    }
-
-private:
-    void loop()
-    {
-        qint64 lastValue = -2;
-        quint64 lastTask = 0;
-        std::unique_lock lk(m_m);
-        while (!m_stop) {
-            m_cv.wait_for(lk, std::chrono::milliseconds(50));
-            const quint64 task = m_slot.currentTask.load(std::memory_order_acquire);
-            const qint64 v = m_slot.progressValue.load(std::memory_order_relaxed);
-            const qint64 mx = m_slot.progressMax.load(std::memory_order_relaxed);
-            if (task == 0 || v < 0 || (task == lastTask && v == lastValue))
-                continue;
-            lastTask = task;
-            lastValue = v;
-            Message m;
-            m.type = MsgType::Progress;
-            m.id = task;
-            m.progressValue = v;
-            m.progressMax = mx;
-            m_ch.send(m);
-        }
-    }
-    Channel& m_ch;
-    detail::WorkerSlot& m_slot;
-    std::mutex m_m;
-    std::condition_variable m_cv;
-    bool m_stop = false;
-    std::thread m_thread;
 };
 
 /// A node only so tasks get a real TaskContext (stop flag, progress).
@@ -304,6 +263,147 @@ Message runTask(const Message& run, detail::WorkerSlot& slot, const RssReader* r
     r.rssBytes = rss ? rss->bytes() : -1;
     return r;
 }
+
+/// The runs the parent has sent and this worker has not started, in order,
+/// and what else it said. Starting a run (taking it and saying 'started')
+/// and giving one back (for a 'skip': removing it and saying 'skipped') both
+/// happen under `m`, so the parent hears exactly one of the two per skip.
+/// Frames are read by one thread at a time (`readM`): the task loop between
+/// tasks, the watcher while a task runs for long.
+struct Inbox {
+    explicit Inbox(Channel& c)
+        : ch(c)
+    {}
+    Channel& ch;
+    std::mutex readM;
+    std::mutex m;
+    std::deque<Message> runs; // under m
+    bool end = false;         // under m: exit, end of input or a bad frame (run what is here)
+    bool writeFailed = false; // under m: the parent cannot be told anymore
+    int code = 0;             // under m: serveWorker's exit code
+
+    /// Takes in one frame. Under m.
+    void applyLocked(std::optional<Message>&& msg, Channel::Poll how)
+    {
+        if (how == Channel::Poll::Closed) {
+            end = true; // stdin closed: the parent is gone or done with us
+            return;
+        }
+        if (msg->type == MsgType::Run) {
+            runs.push_back(std::move(*msg));
+            return;
+        }
+        if (msg->type == MsgType::Skip) {
+            const auto it = std::find_if(runs.begin(), runs.end(),
+                                         [&](const Message& r) { return r.id == msg->id; });
+            if (it != runs.end()) {
+                runs.erase(it);
+                Message skipped;
+                skipped.type = MsgType::Skipped;
+                skipped.id = msg->id;
+                if (!ch.send(skipped))
+                    writeFailed = true;
+            }
+            return; // started already: its 'started' went first, nothing to say
+        }
+        end = true; // exit: the runs sent before it still run
+        if (msg->type != MsgType::Exit) {
+            std::fprintf(stderr, "poolscope-worker: unexpected '%s' frame\n",
+                         protocol::nameOf(msg->type));
+            code = 3;
+        }
+    }
+
+    /// Reads what the parent has sent until no whole frame is left, or the
+    /// end. Holding readM. block: wait for at least one frame first;
+    /// readPipe false: only the frames read already (no system call).
+    void drain(bool block, bool readPipe = true)
+    {
+        for (;;) {
+            {
+                std::lock_guard lk(m);
+                if (end)
+                    return; // nothing after 'exit' is ours (an MPI rank's next pool)
+            }
+            std::optional<Message> msg;
+            Channel::Poll how;
+            if (std::exchange(block, false)) {
+                msg = ch.receive();
+                how = msg ? Channel::Poll::Message : Channel::Poll::Closed;
+            } else {
+                how = ch.tryReceive(&msg,
+                                    readPipe ? Channel::Wait::Poll : Channel::Wait::BufferedOnly);
+            }
+            if (how == Channel::Poll::Empty)
+                return;
+            std::lock_guard lk(m);
+            applyLocked(std::move(msg), how);
+        }
+    }
+};
+
+/// Sends throttled progress frames for the running task (at most 20/s), and
+/// reads the parent's frames while a task runs past one period, so that a
+/// 'skip' for a run waiting here is answered then (the parent gives it to an
+/// idle worker) and not after the running task. Short tasks never see it:
+/// the task loop reads between tasks.
+class ProgressReporter {
+public:
+    ProgressReporter(Channel& ch, detail::WorkerSlot& slot, Inbox& inbox)
+        : m_ch(ch)
+        , m_slot(slot)
+        , m_inbox(inbox)
+    {
+        m_thread = std::thread([this] { loop(); });
+    }
+    ~ProgressReporter()
+    {
+        {
+            std::lock_guard lk(m_m);
+            m_stop = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+private:
+    void loop()
+    {
+        qint64 lastValue = -2;
+        quint64 lastTask = 0;
+        quint64 seenTask = 0;
+        std::unique_lock lk(m_m);
+        while (!m_stop) {
+            m_cv.wait_for(lk, std::chrono::milliseconds(50));
+            const quint64 task = m_slot.currentTask.load(std::memory_order_acquire);
+            if (task != 0 && task == seenTask) {
+                std::unique_lock rl(m_inbox.readM, std::try_to_lock);
+                if (rl.owns_lock())
+                    m_inbox.drain(/*block=*/false, /*readPipe=*/true);
+            }
+            seenTask = task;
+            const qint64 v = m_slot.progressValue.load(std::memory_order_relaxed);
+            const qint64 mx = m_slot.progressMax.load(std::memory_order_relaxed);
+            if (task == 0 || v < 0 || (task == lastTask && v == lastValue))
+                continue;
+            lastTask = task;
+            lastValue = v;
+            Message m;
+            m.type = MsgType::Progress;
+            m.id = task;
+            m.progressValue = v;
+            m.progressMax = mx;
+            m_ch.send(m);
+        }
+    }
+    Channel& m_ch;
+    detail::WorkerSlot& m_slot;
+    Inbox& m_inbox;
+    std::mutex m_m;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    std::thread m_thread;
+};
 
 } // namespace
 
@@ -360,54 +460,71 @@ int serveWorker(WorkerTransport& transport)
     if (!ch.send(ready))
         return 3;
 
-    ProgressReporter reporter(ch, slot);
+    Inbox inbox(ch);
+    ProgressReporter reporter(ch, slot, inbox);
     const RssReader rss;
-    // Frames not written yet. A task's result is held back only while we
-    // look (without blocking) for the next task already sent: its 'started'
-    // frame then goes out in the same write, one syscall (and one wake-up
-    // of the parent) per task instead of two. 'started' always leaves
-    // before its task runs.
+    // A task's result is held back only while we look (without blocking)
+    // for the next run already sent: its 'started' frame then goes out in
+    // the same write, one syscall (and one wake-up of the parent) per task
+    // instead of two. 'started' always leaves before its task runs, and what
+    // was sent before it is read first, as a 'skip' for it may be there:
+    // every frame read already, and the pipe itself when kSkipLookNs have
+    // passed since the last look (a look is a system call, 15 % of a
+    // trivial task's cost; a run started in that window despite its 'skip'
+    // is one the parent handles as a skip that came too late).
+    constexpr qint64 kSkipLookNs = 100'000;
     QByteArray pending;
-    std::optional<Message> msg = ch.receive();
-    while (msg) {
-        if (msg->type == MsgType::Exit) {
-            ch.sendFrames(pending);
-            return 0;
+    qint64 lastLook = 0;
+    for (;;) {
+        {
+            std::lock_guard rl(inbox.readM);
+            const qint64 now = monotonicNs();
+            const bool look = now - lastLook >= kSkipLookNs;
+            if (look)
+                lastLook = now;
+            inbox.drain(/*block=*/false, look);
+            bool wait;
+            {
+                std::lock_guard lk(inbox.m);
+                wait = inbox.runs.empty() && !inbox.end;
+                if (wait && !pending.isEmpty()) {
+                    if (!ch.sendFrames(pending))
+                        inbox.writeFailed = true;
+                    pending.clear();
+                }
+            }
+            if (wait) {
+                inbox.drain(/*block=*/true);
+                lastLook = monotonicNs();
+            }
         }
-        if (msg->type != MsgType::Run) {
-            ch.sendFrames(pending);
-            std::fprintf(stderr, "poolscope-worker: unexpected '%s' frame\n",
-                         protocol::nameOf(msg->type));
+        std::unique_lock lk(inbox.m);
+        if (inbox.writeFailed)
             return 3;
+        if (inbox.runs.empty()) {
+            if (!inbox.end)
+                continue; // only a 'skip' for a run started already: wait on
+            if (!ch.sendFrames(pending))
+                return 3;
+            return inbox.code;
         }
+        const Message run = std::move(inbox.runs.front());
+        inbox.runs.pop_front();
         Message started;
         started.type = MsgType::Started;
-        started.id = msg->id;
+        started.id = run.id;
         started.core = sched_getcpu();
         pending += protocol::encode(started);
         if (!ch.sendFrames(pending))
             return 3;
         pending.clear();
+        lk.unlock();
         slot.progressValue.store(-1, std::memory_order_relaxed);
-        slot.currentTask.store(msg->id, std::memory_order_release);
-        const Message result = runTask(*msg, slot, &rss);
+        slot.currentTask.store(run.id, std::memory_order_release);
+        const Message result = runTask(run, slot, &rss);
         slot.currentTask.store(0, std::memory_order_release);
         pending = protocol::encode(result);
-        switch (ch.tryReceive(&msg)) {
-        case Channel::Poll::Message:
-            continue; // its 'started' joins this result
-        case Channel::Poll::Empty:
-            if (!ch.sendFrames(pending))
-                return 3;
-            pending.clear();
-            msg = ch.receive();
-            break;
-        case Channel::Poll::Closed:
-            ch.sendFrames(pending);
-            return 0; // stdin closed: the parent is gone or done with us
-        }
     }
-    return 0; // stdin closed: the parent is gone or done with us
 }
 
 } // namespace poolscope

@@ -18,7 +18,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -144,9 +146,77 @@ static void writeAll(int fd, const QByteArray& b)
     }
 }
 
+/// A worker that answers runs (value 0; sleepThenPid sleeps first) but never
+/// honours 'skip': it holds its first task's result until a 'skip' comes (or
+/// 2 s pass), then starts everything it was sent, the task asked back
+/// included. What a real worker does when its 'started' crosses the parent's
+/// 'skip' on the way.
+static int ignoresSkips()
+{
+    using namespace protocol;
+    FrameReader reader;
+    auto next = [&](int timeoutMs) -> std::optional<Message> {
+        for (;;) {
+            QByteArray payload;
+            QString error;
+            if (reader.next(&payload, &error) == FrameReader::Status::Frame)
+                return decode(payload, false, &error);
+            pollfd p{STDIN_FILENO, POLLIN, 0};
+            if (::poll(&p, 1, timeoutMs) <= 0)
+                return std::nullopt;
+            char buf[4096];
+            const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (n <= 0)
+                ::_exit(0);
+            reader.feed(QByteArrayView(buf, n));
+        }
+    };
+    (void)next(-1); // hello
+    Message ready;
+    ready.type = MsgType::Ready;
+    ready.pid = ::getpid();
+    writeAll(STDOUT_FILENO, encode(ready));
+    bool first = true;
+    std::deque<Message> runs;
+    for (;;) {
+        while (runs.empty()) {
+            auto m = next(-1);
+            if (!m || m->type == MsgType::Exit)
+                return 0;
+            if (m->type == MsgType::Run)
+                runs.push_back(*m);
+        }
+        const Message run = runs.front();
+        runs.pop_front();
+        Message st;
+        st.type = MsgType::Started;
+        st.id = run.id;
+        writeAll(STDOUT_FILENO, encode(st));
+        for (bool skipped = !first; !skipped;) {
+            auto m = next(2000);
+            if (!m)
+                break;
+            if (m->type == MsgType::Run)
+                runs.push_back(*m);
+            skipped = m->type == MsgType::Skip;
+        }
+        first = false;
+        if (run.name == QLatin1String("sleepThenPid"))
+            std::this_thread::sleep_for(std::chrono::milliseconds(run.args.at(0).toInteger()));
+        Message r;
+        r.type = MsgType::Result;
+        r.id = run.id;
+        r.ok = true;
+        r.value = 0;
+        writeAll(STDOUT_FILENO, encode(r));
+    }
+}
+
 static int evilWorker(const QByteArray& mode)
 {
     using namespace protocol;
+    if (mode == "ignoresskips")
+        return ignoresSkips();
     char buf[4096];
     (void)::read(STDIN_FILENO, buf, sizeof buf); // hello
     Message ready;
@@ -175,6 +245,11 @@ static int evilWorker(const QByteArray& mode)
         r.ok = true;
         r.value = 1;
         writeAll(STDOUT_FILENO, encode(r));
+    } else if (mode == "skippedunasked") {
+        Message k;
+        k.type = MsgType::Skipped;
+        k.id = 1;
+        writeAll(STDOUT_FILENO, encode(k));
     } else if (mode == "truncated") {
         Message s;
         s.type = MsgType::Started;
@@ -185,6 +260,67 @@ static int evilWorker(const QByteArray& mode)
     while (::read(STDIN_FILENO, buf, sizeof buf) > 0) {
     }
     return 0;
+}
+
+/// The worker loop's input as a script: each blocking read hands over the
+/// next chunk (frames as the parent wrote them in one go), a non-blocking
+/// read finds nothing new; the end of the script is the end of input.
+class ScriptedTransport final : public WorkerTransport {
+public:
+    explicit ScriptedTransport(QList<QByteArray> chunks)
+        : m_chunks(std::move(chunks))
+    {}
+    bool write(const QByteArray& frames) override
+    {
+        written += frames;
+        return true;
+    }
+    Read read(QByteArray* out, bool block) override
+    {
+        if (!block)
+            return Read::Empty;
+        if (m_chunks.isEmpty())
+            return Read::Closed;
+        out->append(m_chunks.takeFirst());
+        return Read::Data;
+    }
+    /// What the worker said, as "type id" (id left out where it has none).
+    QStringList said() const
+    {
+        QStringList out;
+        protocol::FrameReader r;
+        r.feed(written);
+        QByteArray payload;
+        QString error;
+        while (r.next(&payload, &error) == protocol::FrameReader::Status::Frame) {
+            const auto m = protocol::decode(payload, true, &error);
+            if (!m) {
+                out << QStringLiteral("bad: ") + error;
+                continue;
+            }
+            out << (m->id ? QStringLiteral("%1 %2")
+                                .arg(QLatin1String(protocol::nameOf(m->type)))
+                                .arg(m->id)
+                          : QLatin1String(protocol::nameOf(m->type)));
+        }
+        return out;
+    }
+    QByteArray written;
+
+private:
+    QList<QByteArray> m_chunks;
+};
+
+static QByteArray frame(protocol::MsgType type, quint64 id = 0)
+{
+    protocol::Message m;
+    m.type = type;
+    m.id = id;
+    if (type == protocol::MsgType::Run) {
+        m.name = QStringLiteral("addInts");
+        m.args = {qint64(id), 1};
+    }
+    return protocol::encode(m);
 }
 
 // --------------------------------------------------------------------- tests
@@ -240,6 +376,163 @@ private slots:
         auto b = pool.submit(&sleepThenPid, 300);
         const qint64 pa = a.result(20s), pb = b.result(20s);
         QVERIFY2(pa != pb, "both long tasks ran in the same worker process");
+    }
+
+    void noTaskWaitsBehindALongOneWhileAWorkerIsIdle()
+    {
+        // Issue #16, item 1: short tasks grow the pipeline (up to 64 per
+        // worker); then one long task and 20 short ones. Those written behind
+        // the long task must not wait for it while the other worker idles:
+        // they are taken back ('skip') and run there.
+        ProcessPoolOptions o = opts(2);
+        ProcessPoolExecutor pool(o);
+        pool.prestart();
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        QList<Future<qint64>> warm;
+        for (int i = 0; i < 400; ++i)
+            warm << pool.submit(&addInts, i, 1);
+        for (auto& f : warm)
+            QVERIFY(f.waitForDone(20s));
+        auto longOne = pool.submit(&sleepThenPid, 1500);
+        QList<Future<qint64>> shorts;
+        for (int i = 0; i < 20; ++i)
+            shorts << pool.submit(&sleepThenPid, 10);
+        for (auto& f : shorts)
+            QVERIFY(f.waitForDone(20s));
+        QVERIFY2(!longOne.done(),
+                 "a short task waited in the busy worker's pipe for the 1.5 s task");
+        const qint64 longPid = longOne.result(20s);
+        for (auto& f : shorts)
+            QVERIFY2(f.result() != longPid, "a short task ran after the long one, on its worker");
+        QCOMPARE(pool.counters().succeeded, quint64(421));
+    }
+
+    void tasksWrittenAheadStayPending_data()
+    {
+        QTest::addColumn<bool>("viaShutdown");
+        QTest::newRow("Future::cancel()") << false;
+        QTest::newRow("shutdown(cancelFutures=true)") << true;
+    }
+    void tasksWrittenAheadStayPending()
+    {
+        // Issue #16, item 2: tasks written into a worker's pipe behind a
+        // running one are PENDING until the worker starts them, as in
+        // Python: running() false, cancel() true, and the worker skips them
+        // (it is not killed: its pid stays, the running task succeeds).
+        QFETCH(bool, viaShutdown);
+        ProcessPoolOptions o = opts(1);
+        o.pipelineDepth = 16; // all 11 go to the one worker at once
+        ProcessPoolExecutor pool(o);
+        pool.prestart();
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        auto head = pool.submit(&sleepThenPid, 600);
+        QList<Future<qint64>> behind;
+        for (int i = 0; i < 10; ++i)
+            behind << pool.submit(&addInts, i, 1);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.counters().running, quint64(1), 20000);
+        QVERIFY(head.running());
+        const Counters c = pool.counters();
+        QCOMPARE(c.queued, quint64(10));
+        for (auto& f : behind) {
+            QVERIFY(!f.running());
+            QCOMPARE(f.state(), FutureState::Pending);
+        }
+        if (viaShutdown) {
+            pool.shutdown(/*wait=*/false, /*cancelFutures=*/true);
+        } else {
+            for (auto& f : behind)
+                QVERIFY(f.cancel());
+        }
+        for (auto& f : behind) {
+            QVERIFY(f.waitForDone(20s));
+            QCOMPARE(f.state(), FutureState::Cancelled);
+        }
+        QCOMPARE(head.result(20s), pool.workerPids().value(0, head.result()));
+        QVERIFY(!processGone(head.result()));
+        if (!viaShutdown) // the worker answered every skip and takes new work
+            QCOMPARE(pool.submit(&pidOf).result(20s), head.result());
+        const Counters after = pool.counters();
+        QCOMPARE(after.cancelled, quint64(10));
+        QCOMPARE(after.failed, quint64(0));
+        QCOMPARE(after.queued, quint64(0));
+    }
+
+    void cancelledTaskStartedAnyway_data()
+    {
+        QTest::addColumn<qint64>("runsMs");
+        QTest::addColumn<bool>("workerStopped");
+        QTest::newRow("short: result dropped, worker kept") << qint64(0) << false;
+        QTest::newRow("long: worker stopped") << qint64(20000) << true;
+    }
+    void cancelledTaskStartedAnyway()
+    {
+        // The race item 2 leaves: a future cancelled after its task was sent,
+        // whose worker started it before it saw the 'skip'. The future stays
+        // cancelled (counted once) and its result is dropped; a task that
+        // runs on is stopped as a running task's cancel stops it, and the
+        // task behind it then runs on a new worker.
+        QFETCH(qint64, runsMs);
+        QFETCH(bool, workerStopped);
+        ProcessPoolOptions o = opts(1);
+        o.pipelineDepth = 16;
+        o.workerArguments = {QStringLiteral("--evil=ignoresskips")};
+        ProcessPoolExecutor pool(o);
+        pool.prestart();
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        auto first = pool.submit(&addInts, 1, 1);
+        auto cancelled = pool.submit(&sleepThenPid, runsMs);
+        auto last = pool.submit(&addInts, 3, 3);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.counters().running, quint64(1), 20000);
+        const qint64 pid = pool.workerPids().value(0);
+        QVERIFY(cancelled.cancel());
+        QCOMPARE(first.result(20s), qint64(0)); // the vandal answers 0
+        QCOMPARE(last.result(20s), qint64(0));
+        QCOMPARE(cancelled.state(), FutureState::Cancelled);
+        if (workerStopped)
+            QTRY_VERIFY_WITH_TIMEOUT(processGone(pid), 10000);
+        else
+            QCOMPARE(pool.workerPids(), QList<qint64>{pid});
+        const Counters c = pool.counters();
+        QCOMPARE(c.cancelled, quint64(1));
+        QCOMPARE(c.succeeded, quint64(2));
+        QCOMPARE(c.failed, quint64(0));
+        QCOMPARE(c.running, quint64(0));
+        QCOMPARE(c.queued, quint64(0));
+    }
+
+    void workerSkipsWhatItHasNotStarted_data()
+    {
+        using protocol::MsgType;
+        QTest::addColumn<QList<QByteArray>>("script");
+        QTest::addColumn<QStringList>("said");
+        const QByteArray hello = frame(MsgType::Hello);
+        QTest::newRow("skip of a run waiting behind another")
+            << QList<QByteArray>{hello, frame(MsgType::Run, 1) + frame(MsgType::Run, 2)
+                                            + frame(MsgType::Skip, 2)}
+            << QStringList{"ready", "skipped 2", "started 1", "result 1"};
+        QTest::newRow("skip of a run already finished, then more work")
+            << QList<QByteArray>{hello, frame(MsgType::Run, 1), frame(MsgType::Skip, 1),
+                                 frame(MsgType::Run, 2)}
+            << QStringList{"ready", "started 1", "result 1", "started 2", "result 2"};
+        QTest::newRow("skip of an unknown id is ignored")
+            << QList<QByteArray>{hello, frame(MsgType::Skip, 7) + frame(MsgType::Run, 1)}
+            << QStringList{"ready", "started 1", "result 1"};
+        QTest::newRow("exit after skips: the rest still runs")
+            << QList<QByteArray>{hello, frame(MsgType::Run, 1) + frame(MsgType::Run, 2)
+                                            + frame(MsgType::Run, 3) + frame(MsgType::Skip, 2)
+                                            + frame(MsgType::Exit)}
+            << QStringList{"ready", "skipped 2", "started 1", "result 1", "started 3", "result 3"};
+    }
+    void workerSkipsWhatItHasNotStarted()
+    {
+        // The worker's side of 'skip' (protocol.h): a run not started yet is
+        // dropped and answered 'skipped'; a skip for anything else is
+        // ignored, and the worker goes on serving.
+        QFETCH(QList<QByteArray>, script);
+        QFETCH(QStringList, said);
+        ScriptedTransport t(script);
+        QCOMPARE(serveWorker(t), 0);
+        QCOMPARE(t.said(), said);
     }
 
     void typedSubmitAndNamed()
@@ -496,6 +789,8 @@ private slots:
                                        << "protocol version 99";
         QTest::newRow("out of order") << "outoforder"
                                       << "out-of-order";
+        QTest::newRow("skipped, never asked") << "skippedunasked"
+                                              << "was not asked back";
         QTest::newRow("truncated then exit") << "truncated"
                                              << "exited with code 0";
     }

@@ -6,10 +6,15 @@
 //   payload = CBOR map {"v": 1, "t": "<type>", ...fields}
 //
 // parent -> worker: hello {worker, init?: {name, args}}, run {id, name, args,
-//                   batch}, exit
+//                   batch}, skip {id}, exit
 // worker -> parent: ready {pid}, init_failed {error}, started {id, core},
 //                   progress {id, value, max}, result {id, ok, value | error,
-//                   cpu_ns, core, rss}
+//                   cpu_ns, core, rss}, skipped {id}
+//
+// A run is the worker's to start only when it says 'started'. Until then the
+// parent may take it back with 'skip': the worker answers 'skipped' if it had
+// not started it, and says nothing if it had ('started' went first). Exactly
+// one of the two answers follows each skip.
 //
 // Everything read is validated here; a frame that fails validation marks the
 // worker broken (the parent never trusts a worker). Kept free of I/O so the
@@ -40,13 +45,16 @@ enum class MsgType {
     Started,
     Progress,
     Result,
+    // added after the first release; kept last so the numbering stays
+    Skip,    // parent -> worker
+    Skipped, // worker -> parent
 };
 const char* nameOf(MsgType t) noexcept;
 
 /// One decoded, validated message. Only the fields of its type are set.
 struct Message {
     MsgType type = MsgType::Exit;
-    quint64 id = 0;       // run, started, progress, result
+    quint64 id = 0;       // run, started, progress, result, skip, skipped
     int worker = -1;      // hello
     qint64 pid = 0;       // ready
     QString name;         // run; hello's initializer
