@@ -343,10 +343,10 @@ struct Inbox {
 };
 
 /// Sends throttled progress frames for the running task (at most 20/s), and
-/// reads the parent's frames while a task runs past one period, so that a
-/// 'skip' for a run waiting here is answered then (the parent gives it to an
-/// idle worker) and not after the running task. Short tasks never see it:
-/// the task loop reads between tasks.
+/// reads the parent's frames while a task runs past one 10 ms look, so that
+/// a 'skip' for a run waiting here is answered within 10-20 ms (the parent
+/// gives it to an idle worker), not after the running task. Short tasks
+/// never see it: the task loop reads between tasks.
 class ProgressReporter {
 public:
     ProgressReporter(Channel& ch, detail::WorkerSlot& slot, Inbox& inbox)
@@ -372,9 +372,10 @@ private:
         qint64 lastValue = -2;
         quint64 lastTask = 0;
         quint64 seenTask = 0;
+        qint64 lastSent = 0;
         std::unique_lock lk(m_m);
         while (!m_stop) {
-            m_cv.wait_for(lk, std::chrono::milliseconds(50));
+            m_cv.wait_for(lk, std::chrono::milliseconds(kLookMs));
             const quint64 task = m_slot.currentTask.load(std::memory_order_acquire);
             if (task != 0 && task == seenTask) {
                 std::unique_lock rl(m_inbox.readM, std::try_to_lock);
@@ -382,6 +383,9 @@ private:
                     m_inbox.drain(/*block=*/false, /*readPipe=*/true);
             }
             seenTask = task;
+            const qint64 now = monotonicNs();
+            if (now - lastSent < kProgressMs * 1'000'000)
+                continue;
             const qint64 v = m_slot.progressValue.load(std::memory_order_relaxed);
             const qint64 mx = m_slot.progressMax.load(std::memory_order_relaxed);
             if (task == 0 || v < 0 || (task == lastTask && v == lastValue))
@@ -394,8 +398,10 @@ private:
             m.progressValue = v;
             m.progressMax = mx;
             m_ch.send(m);
+            lastSent = now;
         }
     }
+    static constexpr int kLookMs = 10, kProgressMs = 50;
     Channel& m_ch;
     detail::WorkerSlot& m_slot;
     Inbox& m_inbox;

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 // Registered tasks: the trivial task of the submit and map figures, and the
@@ -32,6 +33,13 @@ static qint64 benchPrimes(qint64 limit)
     return qint64(bench::countPrimes(limit));
 }
 POOLSCOPE_TASK(benchPrimes, "primes below limit by trial division (poolscope-bench)");
+
+static qint64 benchSleepMs(qint64 ms)
+{
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return ms;
+}
+POOLSCOPE_TASK(benchSleepMs, "sleeps ms (poolscope-bench)");
 
 namespace bench {
 namespace {
@@ -256,6 +264,72 @@ void cpuSpeedupSuite(Context& ctx)
                    + " cores (QThread::idealThreadCount); median of per-rep ratios");
 }
 
+// ---------------------------------------------------- process.head_of_line
+
+// Issue #16's head-of-line case: short tasks grow the pipeline, then one
+// long task and 20 x 10 ms ones on 2 workers. The figure is the time from
+// submitting the 20 until all 20 are done: ~0.1-0.2 s when none waits
+// behind the long one, the long task's length when they do.
+void headOfLineSuite(Context& ctx)
+{
+    const long long longMs = ctx.n(1500, 150);
+    const int shortMs = 10, shorts = 20, warm = 400;
+    if (ctx.wants("poolscope.process.head_of_line_ms")) {
+        poolscope::ProcessPoolExecutor pool(options(kWorkers));
+        startAll(pool);
+        auto once = [&] {
+            std::vector<poolscope::Future<qint64>> fs;
+            for (int i = 0; i < warm; ++i)
+                fs.push_back(pool.submit(benchIdentity, qint64(i)));
+            for (auto& f : fs)
+                f.result();
+            fs.clear();
+            auto longOne = pool.submit(benchSleepMs, qint64(longMs));
+            Timer t;
+            for (int i = 0; i < shorts; ++i)
+                fs.push_back(pool.submit(benchSleepMs, qint64(shortMs)));
+            for (auto& f : fs)
+                f.result();
+            const double ms = t.seconds() * 1000;
+            require(longOne.result() == longMs, "the long task's result");
+            return ms;
+        };
+        ctx.compare({{"poolscope.process.head_of_line_ms", "ms",
+                      "ProcessPoolExecutor(2): " + std::to_string(warm)
+                          + " trivial tasks, then 1 x " + std::to_string(longMs) + " ms and "
+                          + std::to_string(shorts) + " x " + std::to_string(shortMs)
+                          + " ms sleeps; time until the " + std::to_string(shorts) + " are done",
+                      once}});
+    }
+    if (!ctx.wants("python.process.head_of_line_ms"))
+        return;
+    static const char* script = R"PY(
+import sys, time
+from concurrent.futures import ProcessPoolExecutor
+def f(i):
+    return i
+def nap(ms):
+    time.sleep(ms / 1000)
+    return ms
+if __name__ == "__main__":
+    long_ms, reps = int(sys.argv[1]), int(sys.argv[2])
+    with ProcessPoolExecutor(max_workers=2) as ex:
+        for _ in range(reps):
+            for x in [ex.submit(f, i) for i in range(400)]:
+                x.result()
+            long_one = ex.submit(nap, long_ms)
+            t = time.perf_counter()
+            for x in [ex.submit(nap, 10) for _ in range(20)]:
+                x.result()
+            print((time.perf_counter() - t) * 1000, flush=True)
+            long_one.result()
+    print("version", sys.version.split()[0])
+)PY";
+    reportPython(ctx, "python.process.head_of_line_ms", "ms", script,
+                 {std::to_string(longMs), std::to_string(ctx.reps)},
+                 "ProcessPoolExecutor(max_workers=2), the same tasks");
+}
+
 // --------------------------------------------------------- process.spawn_ms
 
 void spawnSuite(Context& ctx)
@@ -290,6 +364,10 @@ void addProcessSuites(Registry& r)
            mapSuite});
     r.add({"process.cpu_speedup", "process pool: CPU-bound batch on 1 worker vs one per core",
            cpuSpeedupSuite});
+    r.add({"process.head_of_line",
+           "process pool: 20 short tasks after a long one on 2 workers, vs Python (no task may "
+           "wait behind the long one while a worker idles)",
+           headOfLineSuite});
     r.add({"process.spawn_ms", "process pool: time until N workers are ready (prestart)",
            spawnSuite});
 
@@ -298,6 +376,9 @@ void addProcessSuites(Registry& r)
     r.ratio({"ratio.process_map_chunk100_vs_python", "poolscope.process.map_chunk100",
              "python.process.map_chunk100", Target{1.0, 2.0}});
     r.check({"poolscope.process.cpu_speedup", Target{1.85, 1.85}});
+    // Time, so Python's over ours: >= 1 is "done at least as soon as Python".
+    r.ratio({"ratio.process_head_of_line_python_over_poolscope", "python.process.head_of_line_ms",
+             "poolscope.process.head_of_line_ms", Target{1.0, 1.0}});
 }
 
 } // namespace bench
