@@ -22,6 +22,8 @@
 #include <QStandardPaths>
 #include <QThread>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -70,8 +72,10 @@ using Completion = std::vector<std::pair<TaskNode*, FutureState>>;
 /// One worker rank. Touched under the core's mutex.
 struct RankWorker {
     struct InFlight {
-        TaskNode* node; // the worker's reference
+        TaskNode* node; // the worker's reference; PENDING until the rank says 'started'
         bool started = false;
+        bool skipSent = false; // asked back ('skip'): 'skipped' or 'started' answers
+        bool discard = false;  // started after its future was cancelled: result dropped
         qint64 startNs = 0;
         int core = -1;
     };
@@ -346,6 +350,14 @@ public:
             f.started = true;
             f.startNs = monotonicNs();
             f.core = msg.core;
+            f.skipSent = false;
+            if (!f.node->tryStart()) {
+                // Cancelled by its future after it was sent, started by the
+                // rank before it saw the 'skip': the future says cancelled;
+                // the result is dropped (a rank is not stopped mid-task).
+                f.discard = true;
+                return true;
+            }
             ++started;
             slot.started.store(slot.started.load() + 1, std::memory_order_relaxed);
             slot.currentTask.store(msg.id, std::memory_order_relaxed);
@@ -365,6 +377,21 @@ public:
                 slot.progressValue.store(msg.progressValue, std::memory_order_relaxed);
             }
             return true;
+        case MsgType::Skipped: {
+            const auto it =
+                std::find_if(w->inflight.begin(), w->inflight.end(),
+                             [&](const RankWorker::InFlight& f) { return f.node->id == msg.id; });
+            if (it == w->inflight.end() || it->started || !it->skipSent) {
+                *error = QStringLiteral("'skipped' frame for task %1, which was not asked back")
+                             .arg(msg.id);
+                return false;
+            }
+            TaskNode* n = it->node;
+            w->inflight.erase(it);
+            --inflightTotal;
+            n->deref(); // only cancelled tasks are asked back here
+            return true;
+        }
         case MsgType::Result: {
             if (w->inflight.empty() || w->inflight.front().node->id != msg.id
                 || !w->inflight.front().started) {
@@ -375,6 +402,10 @@ public:
             w->inflight.pop_front();
             --inflightTotal;
             TaskNode* n = f.node;
+            if (f.discard) {
+                n->deref();
+                return true;
+            }
             TaskStatus status;
             if (msg.ok) {
                 n->deliver(msg.value);
@@ -429,7 +460,33 @@ public:
         std::lock_guard lk(sideMutex);
         stageUnstarted(*sideWriter, node, TaskStatus::Cancelled, monotonicNs());
     }
-    void pendingCancelled() noexcept override {}
+    // A task's future was cancelled while PENDING: if it was sent to a rank
+    // already, the pool's thread asks for it back (sweepCancelledLocked).
+    void pendingCancelled() noexcept override
+    {
+        sweepWanted.store(true, std::memory_order_release);
+    }
+    std::atomic<bool> sweepWanted{false};
+
+    void sweepCancelledLocked()
+    {
+        for (auto& w : workers) {
+            if (w->lost || w->sessionOver)
+                continue;
+            QByteArray frames;
+            for (auto& f : w->inflight) {
+                if (!f.started && !f.skipSent && f.node->state() == FutureState::Cancelled) {
+                    protocol::Message skip;
+                    skip.type = protocol::MsgType::Skip;
+                    skip.id = f.node->id;
+                    frames += protocol::encode(skip);
+                    f.skipSent = true;
+                }
+            }
+            if (!frames.isEmpty())
+                post(w->peer, kTagFrame, std::move(frames));
+        }
+    }
 
     QString placeOf(const RankWorker& w) const
     {
@@ -462,14 +519,18 @@ public:
         for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
             TaskNode* n = it->node;
             --inflightTotal;
-            if (it->started) {
+            if (it->started && it->discard) {
+                n->deref(); // its future was cancelled before it started
+            } else if (it->started) {
                 n->error = err;
                 ++failed;
                 WorkerSlot::bump(w->slot->failed);
                 recordLocked(*w, *it, TaskStatus::Failed, -1, -1);
                 complete.push_back({n, FutureState::Finished});
-            } else if (certainlyDead && !broken && n->unstart()) {
-                queue.pushFront(n);
+            } else if (certainlyDead && !broken && n->state() == FutureState::Pending) {
+                queue.pushFront(n); // it never ran, so nothing runs twice
+            } else if (!n->tryStart()) {
+                n->deref(); // cancelled by its future
             } else {
                 n->error = std::make_exception_ptr(
                     RankLost(QStringLiteral("task %1 '%2' was sent to %3, which was lost before it "
@@ -534,11 +595,15 @@ public:
         for (auto& w : workers) {
             for (auto it = w->inflight.begin(); it != w->inflight.end();) {
                 if (!it->started) {
-                    it->node->error = err;
-                    recordUnstartedLocked(*it->node, TaskStatus::Failed);
-                    ++failed;
-                    ++dispatchedNotStartedFailed;
-                    complete.push_back({it->node, FutureState::Finished});
+                    if (it->node->tryStart()) {
+                        it->node->error = err;
+                        recordUnstartedLocked(*it->node, TaskStatus::Failed);
+                        ++failed;
+                        ++dispatchedNotStartedFailed;
+                        complete.push_back({it->node, FutureState::Finished});
+                    } else {
+                        it->node->deref(); // cancelled by its future
+                    }
                     it = w->inflight.erase(it);
                     --inflightTotal;
                 } else {
@@ -600,7 +665,9 @@ public:
         QByteArray frames;
         while (int(w.inflight.size()) < depth && !queue.empty()) {
             TaskNode* n = queue.pop();
-            if (!n->tryStart()) { // cancelled while queued
+            // Stays PENDING (running() false, cancel() true) until the rank
+            // says 'started'; a task cancelled meanwhile is asked back.
+            if (n->state() != FutureState::Pending) { // cancelled while queued
                 n->deref();
                 continue;
             }
@@ -697,6 +764,8 @@ public:
             bool done = false;
             {
                 std::lock_guard lk(m);
+                if (sweepWanted.exchange(false, std::memory_order_acq_rel))
+                    sweepCancelledLocked();
                 if (broken)
                     failPendingLocked(complete);
                 else
@@ -1086,6 +1155,15 @@ void MpiPoolExecutor::shutdown(bool wait, bool cancelFutures)
     if (cancelFutures) {
         while (detail::TaskNode* n = c.queue.pop())
             taken.push_back(n);
+        // Sent to a rank but not started: PENDING too; the ranks skip them.
+        for (auto& w : c.workers) {
+            for (auto& f : w->inflight) {
+                if (!f.started && f.node->state() == FutureState::Pending) {
+                    f.node->ref();
+                    taken.push_back(f.node);
+                }
+            }
+        }
     }
     c.wakeLocked();
     lk.unlock();

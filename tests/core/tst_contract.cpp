@@ -4,8 +4,12 @@
 // is a failing row, not a surprise. The deliberate differences from Python
 // are listed in docs/library.md; nothing here is one of them.
 //
-// This binary is its own process-pool worker (worker.h). The MPI pool runs
-// its own suites in tests/mpi (it needs mpirun).
+// This binary is its own process-pool worker (worker.h). Built again with
+// POOLSCOPE_CONTRACT_MPI as tests/mpi's tst_mpi_contract, it runs the same
+// rows on the MPI pool (under mpirun: rank 0 tests, ranks 1-2 serve).
+#ifdef POOLSCOPE_CONTRACT_MPI
+#include "mpitest.h"
+#endif
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
 #include <poolscope/waiting.h>
@@ -50,6 +54,18 @@ class TstContract : public QObject {
     {
         if (kind == QLatin1String("thread"))
             return std::make_unique<ThreadPoolExecutor>(n);
+#ifdef POOLSCOPE_CONTRACT_MPI
+        if (kind == QLatin1String("mpi")) {
+            MpiPoolOptions o;
+            o.launch = MpiPoolOptions::Launch::Static;
+            o.maxWorkers = n;
+            o.pipelineDepth = 16;
+            auto pool = std::make_unique<MpiPoolExecutor>(o);
+            if (!pool->waitUntilReady(Deadline::after(30s)))
+                qFatal("MPI pool not ready: %s", qPrintable(pool->brokenReason()));
+            return pool;
+        }
+#endif
         ProcessPoolOptions o;
         o.maxWorkers = n;
         o.workerProgram = QCoreApplication::applicationFilePath();
@@ -61,19 +77,39 @@ class TstContract : public QObject {
             qFatal("process pool not ready: %s", qPrintable(pool->brokenReason()));
         return pool;
     }
-    static Fut add(Executor& ex, qint64 a, qint64 b) { return ex.submitNamed("ctAdd", {a, b}); }
-    static Fut nap(Executor& ex, qint64 ms) { return ex.submitNamed("ctSleep", {ms}); }
-    static Fut odd(Executor& ex, qint64 x) { return ex.submitNamed("ctFailIfOdd", {x}); }
+    static Fut add(Executor& ex, qint64 a, qint64 b)
+    {
+        return ex.submitNamed("ctAdd", {a, b});
+    }
+    static Fut nap(Executor& ex, qint64 ms)
+    {
+        return ex.submitNamed("ctSleep", {ms});
+    }
+    static Fut odd(Executor& ex, qint64 x)
+    {
+        return ex.submitNamed("ctFailIfOdd", {x});
+    }
 
+    static QStringList kinds()
+    {
+#ifdef POOLSCOPE_CONTRACT_MPI
+        return {QStringLiteral("mpi")};
+#else
+        return {QStringLiteral("thread"), QStringLiteral("process")};
+#endif
+    }
     static void pools()
     {
         QTest::addColumn<QString>("kind");
-        QTest::newRow("thread") << QStringLiteral("thread");
-        QTest::newRow("process") << QStringLiteral("process");
+        for (const QString& k : kinds())
+            QTest::newRow(qPrintable(k)) << k;
     }
 
 private slots:
-    void submitAndResult_data() { pools(); }
+    void submitAndResult_data()
+    {
+        pools();
+    }
     void submitAndResult()
     {
         QFETCH(QString, kind);
@@ -88,7 +124,10 @@ private slots:
         QCOMPARE(f.exception(), std::exception_ptr());
     }
 
-    void exceptionKeepsTypeAndText_data() { pools(); }
+    void exceptionKeepsTypeAndText_data()
+    {
+        pools();
+    }
     void exceptionKeepsTypeAndText()
     {
         QFETCH(QString, kind);
@@ -104,7 +143,10 @@ private slots:
         QCOMPARE(odd(*ex, 4).result(30s).toInteger(), qint64(4));
     }
 
-    void badNameFailsOneFuture_data() { pools(); }
+    void badNameFailsOneFuture_data()
+    {
+        pools();
+    }
     void badNameFailsOneFuture()
     {
         QFETCH(QString, kind);
@@ -115,7 +157,10 @@ private slots:
         QCOMPARE(ex->counters().submitted, quint64(0)); // nothing was queued
     }
 
-    void chunkResultsInOrder_data() { pools(); }
+    void chunkResultsInOrder_data()
+    {
+        pools();
+    }
     void chunkResultsInOrder()
     {
         // A chunk (map's chunksize) is one task; its value the results in order.
@@ -138,13 +183,13 @@ private slots:
         QTest::addColumn<QString>("kind");
         QTest::addColumn<int>("when");
         QTest::addColumn<int>("doneAtLeast");
-        for (const char* k : {"thread", "process"}) {
-            QTest::addRow("%s, FIRST_COMPLETED", k)
-                << QString::fromLatin1(k) << int(ReturnWhen::FirstCompleted) << 1;
-            QTest::addRow("%s, FIRST_EXCEPTION", k)
-                << QString::fromLatin1(k) << int(ReturnWhen::FirstException) << 1;
-            QTest::addRow("%s, ALL_COMPLETED", k)
-                << QString::fromLatin1(k) << int(ReturnWhen::AllCompleted) << 3;
+        for (const QString& k : kinds()) {
+            QTest::addRow("%s, FIRST_COMPLETED", qPrintable(k))
+                << k << int(ReturnWhen::FirstCompleted) << 1;
+            QTest::addRow("%s, FIRST_EXCEPTION", qPrintable(k))
+                << k << int(ReturnWhen::FirstException) << 1;
+            QTest::addRow("%s, ALL_COMPLETED", qPrintable(k))
+                << k << int(ReturnWhen::AllCompleted) << 3;
         }
     }
     void waitModes()
@@ -170,7 +215,10 @@ private slots:
         QCOMPARE(t.notDone.size(), std::size_t(1));
     }
 
-    void asCompletedOnceEachAndTimeout_data() { pools(); }
+    void asCompletedOnceEachAndTimeout_data()
+    {
+        pools();
+    }
     void asCompletedOnceEachAndTimeout()
     {
         QFETCH(QString, kind);
@@ -190,7 +238,10 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(TimeoutError, it.next());
     }
 
-    void cancelPendingNotRunning_data() { pools(); }
+    void cancelPendingNotRunning_data()
+    {
+        pools();
+    }
     void cancelPendingNotRunning()
     {
         // One worker busy; the rest PENDING (on the process pool: written
@@ -224,10 +275,10 @@ private slots:
     {
         QTest::addColumn<QString>("kind");
         QTest::addColumn<bool>("cancelFutures");
-        for (const char* k : {"thread", "process"}) {
-            QTest::addRow("%s, shutdown(wait=true)", k) << QString::fromLatin1(k) << false;
-            QTest::addRow("%s, shutdown(wait=true, cancel_futures=true)", k)
-                << QString::fromLatin1(k) << true;
+        for (const QString& k : kinds()) {
+            QTest::addRow("%s, shutdown(wait=true)", qPrintable(k)) << k << false;
+            QTest::addRow("%s, shutdown(wait=true, cancel_futures=true)", qPrintable(k))
+                << k << true;
         }
     }
     void shutdownVariants()
@@ -257,7 +308,10 @@ private slots:
         QCOMPARE(c.succeeded, cancelFutures ? quint64(1) : quint64(6));
     }
 
-    void countersAddUp_data() { pools(); }
+    void countersAddUp_data()
+    {
+        pools();
+    }
     void countersAddUp()
     {
         QFETCH(QString, kind);
@@ -278,6 +332,9 @@ private slots:
     }
 };
 
+#ifdef POOLSCOPE_CONTRACT_MPI
+POOLSCOPE_MPI_TEST_MAIN(TstContract)
+#else
 int main(int argc, char** argv)
 {
     if (isWorkerInvocation(argc, argv))
@@ -286,4 +343,5 @@ int main(int argc, char** argv)
     TstContract t;
     return QTest::qExec(&t, argc, argv);
 }
+#endif
 #include "tst_contract.moc"
