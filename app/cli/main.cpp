@@ -180,14 +180,24 @@ Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSwe
         defaults = MpiPoolExecutor::defaultMaxWorkers();
 #endif
     s.workers = defaults;
-    if (p.isSet(o.workers) && !forSweep)
-        s.workers = int(std::clamp<qint64>(toInt(p.value(o.workers), QStringLiteral("--workers")),
-                                           -1'000'000, 1'000'000));
+    // Range errors say the value given, not one clamped to fit an int.
+    if (p.isSet(o.workers) && !forSweep) {
+        const qint64 n = toInt(p.value(o.workers), QStringLiteral("--workers"));
+        if (n < 1 || n > Executor::maxWorkersLimit())
+            usageError(QStringLiteral("--workers must be between 1 and %1 (got %2)")
+                           .arg(Executor::maxWorkersLimit())
+                           .arg(n));
+        s.workers = int(n);
+    }
     s.gil = p.isSet(o.gil);
-    s.switchIntervalMs = int(std::clamp<qint64>(
-        toInt(p.value(o.switchInterval), QStringLiteral("--switch-interval")), -1, 1'000'000));
-    s.chunk =
-        int(std::clamp<qint64>(toInt(p.value(o.chunk), QStringLiteral("--chunk")), -1, 2'000'000));
+    const qint64 switchMs = toInt(p.value(o.switchInterval), QStringLiteral("--switch-interval"));
+    if (switchMs < 1 || switchMs > 1000)
+        usageError(QStringLiteral("--switch-interval must be 1..1000 ms (got %1)").arg(switchMs));
+    s.switchIntervalMs = int(switchMs);
+    const qint64 chunk = toInt(p.value(o.chunk), QStringLiteral("--chunk"));
+    if (chunk < 1 || chunk > 1'000'000)
+        usageError(QStringLiteral("--chunk must be 1..1000000 (got %1)").arg(chunk));
+    s.chunk = int(chunk);
     if (p.isSet(o.timeout)) {
         bool ok = false;
         const double t = p.value(o.timeout).toDouble(&ok);
@@ -195,6 +205,20 @@ Scenario scenarioFrom(const QCommandLineParser& p, const Options& o, bool forSwe
             usageError(
                 QStringLiteral("--timeout needs seconds (got '%1')").arg(p.value(o.timeout)));
         s.timeoutS = t;
+    }
+    // An export needs a name, and an option is not one: `--trace --quiet`
+    // would otherwise write a file called "--quiet".
+    for (const QCommandLineOption* opt : {&o.trace, &o.csv}) {
+        if (!p.isSet(*opt))
+            continue;
+        const QString name = QStringLiteral("--") + opt->names().constFirst();
+        const QString v = p.value(*opt);
+        if (v.isEmpty())
+            usageError(QStringLiteral("%1 needs a file name").arg(name));
+        if (v.startsWith(QLatin1Char('-')))
+            usageError(QStringLiteral("%1 needs a file name (got the option '%2'; for a file of "
+                                      "that name, write ./%2)")
+                           .arg(name, v));
     }
     s.tracePath = p.value(o.trace);
     s.csvPath = p.value(o.csv);

@@ -187,11 +187,23 @@ QString validate(const Scenario& s)
             .arg(s.switchIntervalMs);
     if (s.chunk < 1 || s.chunk > 1'000'000)
         return QStringLiteral("--chunk must be 1..1000000 (got %1)").arg(s.chunk);
-    if (s.timeoutS && (*s.timeoutS <= 0 || *s.timeoutS > 86400))
-        return QStringLiteral("--timeout must be more than 0 and at most 86400 seconds");
+    // Timeouts are enforced to the millisecond: less would be a timeout of
+    // 0 ms, i.e. none; NaN compares false with every bound.
+    if (s.timeoutS && !(*s.timeoutS >= 0.001 && *s.timeoutS <= 86400))
+        return QStringLiteral("--timeout must be between 0.001 and 86400 seconds (got %1)")
+            .arg(*s.timeoutS);
     const QString why = Workloads::validate(s.workload, s.run, s.pool);
     if (!why.isEmpty())
         return why;
+    if (const Workload* w = Workloads::find(s.workload); w && w->drive && s.chunk > 1)
+        return QStringLiteral("workload '%1' submits its own two-stage tasks and cannot be "
+                              "chunked (use --chunk 1)")
+            .arg(s.workload);
+    if (!s.tracePath.isEmpty() && !s.csvPath.isEmpty()
+        && QFileInfo(s.tracePath).absoluteFilePath() == QFileInfo(s.csvPath).absoluteFilePath())
+        return QStringLiteral("--trace and --csv name the same file '%1': one export would "
+                              "replace the other")
+            .arg(s.tracePath);
     QString pathWhy;
     if (!s.tracePath.isEmpty() && !writablePath(s.tracePath, &pathWhy))
         return pathWhy;

@@ -28,11 +28,11 @@ namespace poolscope {
 
 bool isWorkerInvocation(int argc, char** argv)
 {
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], kWorkerFlag) == 0)
-            return true;
-    }
-    return false;
+    // Only as the first argument, where the pools put it: given anywhere
+    // else it is some option's value (`poolscope-cli run --trace
+    // --poolscope-worker`), and the program must not turn into a protocol
+    // worker waiting on stdin.
+    return argc > 1 && std::strcmp(argv[1], kWorkerFlag) == 0;
 }
 
 namespace {

@@ -827,7 +827,37 @@ private slots:
         row("switch interval 0", w({"--workload", "primes", "--gil", "--switch-interval", "0"}),
             "--switch-interval must be 1..1000 ms (got 0)");
         row("timeout 0", w({"--workload", "primes", "--timeout", "0"}),
-            "--timeout must be more than 0 and at most 86400 seconds");
+            "--timeout must be between 0.001 and 86400 seconds (got 0)");
+        // Issue #17: accepted before, and never enforced (the run hung).
+        row("timeout nan", w({"--workload", "primes", "--timeout", "nan"}),
+            "--timeout must be between 0.001 and 86400 seconds (got nan)");
+        row("timeout under a millisecond", w({"--workload", "primes", "--timeout", "0.0004"}),
+            "--timeout must be between 0.001 and 86400 seconds (got 0.0004)");
+        row("timeout 1e-300", w({"--workload", "primes", "--timeout", "1e-300"}),
+            "--timeout must be between 0.001 and 86400 seconds (got 1e-300)");
+        // The value given, not one clamped to fit.
+        row("workers 10^18", w({"--workload", "primes", "--workers", "1000000000000000000"}),
+            "--workers must be between 1 and 1024 (got 1000000000000000000)");
+        row("chunk -3", w({"--workload", "primes", "--chunk", "-3"}),
+            "--chunk must be 1..1000000 (got -3)");
+        row("switch interval 10^12",
+            w({"--workload", "primes", "--gil", "--switch-interval", "1000000000000"}),
+            "--switch-interval must be 1..1000 ms (got 1000000000000)");
+        row("trace without a name", w({"--workload", "primes", "--trace", ""}),
+            "--trace needs a file name");
+        row("csv without a name", w({"--workload", "primes", "--csv", ""}),
+            "--csv needs a file name");
+        row("trace given an option", w({"--workload", "primes", "--trace", "--poolscope-worker"}),
+            "--trace needs a file name (got the option '--poolscope-worker'; for a file of that "
+            "name, write ./--poolscope-worker)");
+        row("trace and csv the same file",
+            w({"--workload", "primes", "--trace", "/tmp/poolscope-same-export", "--csv",
+               "/tmp/../tmp/poolscope-same-export"}),
+            "--trace and --csv name the same file '/tmp/poolscope-same-export': one export would "
+            "replace the other");
+        row("pipeline chunked", w({"--workload", "pipeline", "--chunk", "4"}),
+            "workload 'pipeline' submits its own two-stage tasks and cannot be chunked (use "
+            "--chunk 1)");
         row("bad knob", w({"--workload", "primes", "--knob", "oops"}),
             "--knob must look like name=value (got 'oops')");
         row("unknown knob", w({"--workload", "primes", "--knob", "colour=3"}),

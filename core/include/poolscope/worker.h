@@ -19,6 +19,8 @@ namespace poolscope {
 /// The argument a pool passes to the programs it spawns.
 inline constexpr const char* kWorkerFlag = "--poolscope-worker";
 
+/// True when argv[1] is kWorkerFlag (the pools pass it first; anywhere else
+/// it is another option's value).
 bool isWorkerInvocation(int argc, char** argv);
 
 /// Serves tasks over stdin/stdout (protocol.h) until told to exit or stdin
