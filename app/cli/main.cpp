@@ -6,8 +6,10 @@
 //
 // Exit codes: 0 all tasks succeeded, 1 some failed or were cancelled (the
 // summary says which) or an export could not be written, 2 bad usage (one
-// line on stderr), 130 (128 + SIGINT) stopped by Ctrl-C (run: the summary and
-// exports of what ran; sweep: the sizes measured before it).
+// line on stderr), 128 + the signal when stopped by one: 130 for Ctrl-C
+// (SIGINT), 143 for SIGTERM (timeout(1), systemd, docker stop), 129 for
+// SIGHUP (the terminal closed); run: the summary and exports of what ran;
+// sweep: the sizes measured before it.
 #include "scenario.h"
 
 #include <poolscope/amdahl.h>
@@ -39,15 +41,26 @@ using namespace poolscope::cli;
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0}; // the first stopping signal
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-constexpr int kExitInterrupted = 130; // 128 + SIGINT, what a shell reports for Ctrl-C
-
-extern "C" void onSigint(int)
+/// 128 + the signal that stopped the run, what a shell reports (130 for Ctrl-C).
+int exitInterrupted()
 {
+    const int sig = g_signal.load();
+    return 128 + (sig ? sig : SIGINT);
+}
+
+/// SIGINT, SIGTERM and SIGHUP all stop a run the same way: what is pending
+/// is cancelled, what runs is stopped, and the summary and exports of what
+/// ran are written. A second one of them ends the program at once.
+extern "C" void onStopSignal(int sig)
+{
+    int none = 0;
+    g_signal.compare_exchange_strong(none, sig);
     g_interrupted.store(true);
-    std::signal(SIGINT, SIG_DFL); // a second Ctrl-C ends the program at once
+    std::signal(sig, SIG_DFL);
 }
 
 [[noreturn]] void usageError(const QString& message)
@@ -315,7 +328,7 @@ int cmdRun(const Scenario& s, bool json, bool quiet)
         return kExitFailed;
     }
     if (sum.interrupted)
-        return kExitInterrupted;
+        return exitInterrupted();
     return (sum.failed == 0 && sum.cancelled == 0) ? 0 : kExitFailed;
 }
 
@@ -394,7 +407,7 @@ int cmdSweep(Scenario s, const QList<int>& sizes, bool json, bool quiet)
                   .arg(sizes.size())
                   .arg(notRun.isEmpty() ? QString()
                                         : QStringLiteral(", not run: ") + notRun.join(u", "));
-    const int code = interrupted ? kExitInterrupted : 0;
+    const int code = interrupted ? exitInterrupted() : 0;
     if (json) {
         QJsonArray arr;
         for (int i = 0; i < rows.size(); ++i) {
@@ -571,7 +584,8 @@ int main(int argc, char** argv)
         "       export could not be written\n"
         "  2    bad usage (one line on stderr, nothing run)\n"
         "  130  stopped by Ctrl-C: run prints the summary and writes the exports of what\n"
-        "       ran; sweep prints the sizes measured before it (a second Ctrl-C ends at once)"));
+        "       ran; sweep prints the sizes measured before it (a second Ctrl-C ends at once)\n"
+        "  143  stopped by SIGTERM, 129 by SIGHUP (the terminal closed): as for Ctrl-C"));
     p.addHelpOption();
     p.addVersionOption();
     p.addPositionalArgument(QStringLiteral("command"), QStringLiteral("list | run | sweep | demo"));
@@ -588,7 +602,8 @@ int main(int argc, char** argv)
     if (pos.size() != 1)
         usageError(QStringLiteral("give one command: list, run, sweep or demo (see --help)"));
     const QString cmd = pos.first();
-    std::signal(SIGINT, onSigint);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+        std::signal(sig, onStopSignal);
     if (cmd == QLatin1String("list"))
         return cmdList(p.isSet(o.json));
     if (cmd == QLatin1String("run") || cmd == QLatin1String("demo")) {

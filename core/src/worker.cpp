@@ -423,6 +423,12 @@ int runWorker(int /*argc*/, char** /*argv*/)
     // thread, which outlives every worker it starts. If the parent is already
     // gone, the hello read below sees EOF and we leave anyway.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Ctrl-C in a terminal, and the terminal closing, signal the whole
+    // foreground process group, workers included. Their parent decides what
+    // that means (the CLI cancels what is pending and stops what runs, and
+    // counts them so); dying here made every running task a "crash".
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
 
     // Keep the protocol on a private copy of stdout; tasks' prints go to stderr.
     const int out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);

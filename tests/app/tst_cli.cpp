@@ -69,7 +69,7 @@ private slots:
         QCOMPARE(r.code, 0);
         for (const char* s :
              {"Exit codes:", "  0    every task succeeded", "  1    some tasks failed",
-              "  2    bad usage", "  130  stopped by Ctrl-C"})
+              "  2    bad usage", "  130  stopped by Ctrl-C", "  143  stopped by SIGTERM"})
             QVERIFY2(r.out.contains(s), s);
     }
 
@@ -383,8 +383,18 @@ private slots:
     void ctrlCStopsWritesExportsAndSummarises_data()
     {
         QTest::addColumn<QString>("pool");
-        QTest::newRow("threads") << "thread";
-        QTest::newRow("processes") << "process";
+        QTest::addColumn<int>("sig");
+        QTest::addColumn<bool>("wholeGroup"); // as a terminal sends it: workers too
+        QTest::newRow("threads, SIGINT") << "thread" << int(SIGINT) << false;
+        QTest::newRow("processes, SIGINT") << "process" << int(SIGINT) << false;
+        // Issue #17: these ended the run at once, no summary, no exports.
+        QTest::newRow("threads, SIGTERM") << "thread" << int(SIGTERM) << false;
+        QTest::newRow("processes, SIGTERM") << "process" << int(SIGTERM) << false;
+        QTest::newRow("processes, SIGHUP") << "process" << int(SIGHUP) << false;
+        // And Ctrl-C at a terminal killed the workers too: their tasks
+        // counted as crashes ("killed by signal 2"), not as stopped.
+        QTest::newRow("processes, SIGINT to the process group") << "process" << int(SIGINT) << true;
+        QTest::newRow("processes, SIGHUP to the process group") << "process" << int(SIGHUP) << true;
     }
     void ctrlCStopsWritesExportsAndSummarises()
     {
@@ -392,9 +402,13 @@ private slots:
         // (asked to stop on threads, their worker killed on processes), the
         // exports are written, and the summary says what completed.
         QFETCH(QString, pool);
+        QFETCH(int, sig);
+        QFETCH(bool, wholeGroup);
         QTemporaryDir dir;
         const QString trace = dir.filePath(QStringLiteral("t.json"));
         QProcess p;
+        if (wholeGroup) // its own group, so that the signal reaches it and its workers only
+            p.setChildProcessModifier([] { ::setpgid(0, 0); });
         p.start(QStringLiteral(POOLSCOPE_CLI),
                 {QStringLiteral("run"), QStringLiteral("--workload"), QStringLiteral("sleep"),
                  QStringLiteral("--tasks"), QStringLiteral("40"), QStringLiteral("--size"),
@@ -412,10 +426,10 @@ private slots:
                  .match(QString::fromUtf8(err))
                  .hasMatch()),
             30000);
-        QCOMPARE(::kill(pid_t(p.processId()), SIGINT), 0);
+        QCOMPARE(::kill(wholeGroup ? -pid_t(p.processId()) : pid_t(p.processId()), sig), 0);
         QVERIFY(p.waitForFinished(30000));
         QCOMPARE(p.exitStatus(), QProcess::NormalExit);
-        QCOMPARE(p.exitCode(), 130); // stopped by Ctrl-C (128 + SIGINT), not "some failed" (1)
+        QCOMPARE(p.exitCode(), 128 + sig); // stopped by the signal, not "some failed" (1)
         const QJsonObject o = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
         QVERIFY2(o.value(QStringLiteral("interrupted")).toBool(),
                  qPrintable(QString::fromUtf8(err)));
