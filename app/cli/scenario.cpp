@@ -228,6 +228,9 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
         if (s.pool == QLatin1String("process")) {
         ProcessPoolOptions o;
         o.maxWorkers = s.workers;
+        // No initializer here: a worker that is not ready in 10 s is not one
+        // (three such break the pool and end the run with that error).
+        o.readyTimeout = std::chrono::seconds(10);
         auto pool = std::make_unique<ProcessPoolExecutor>(o);
         // Workers started before the clock: the run's time is the work's,
         // not fork + exec of each worker (on demand, as Python does, that

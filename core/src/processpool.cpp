@@ -421,6 +421,25 @@ public:
             hello.args = opts.initializerArgs;
         }
         p->write(protocol::encode(hello));
+        QTimer::singleShot(opts.readyTimeout, p, [this, raw] { onReadyTimeout(raw); });
+    }
+
+    /// readyTimeout passed (supervisor thread; the timer dies with its
+    /// QProcess, so `w` is still one of ours).
+    void onReadyTimeout(ProcWorker* w)
+    {
+        std::lock_guard lk(m);
+        if (w->ready || !w->killReason.isEmpty())
+            return;
+        w->broke = true; // dead, not retired: it never worked
+        terminateLocked(w,
+                        QStringLiteral("worker %1 (pid %2) did not say 'ready' within %3 ms: is "
+                                       "'%4' a PoolScope worker program?")
+                            .arg(w->slot->index)
+                            .arg(w->proc->processId())
+                            .arg(opts.readyTimeout.count())
+                            .arg(program),
+                        /*hard=*/true);
     }
 
     void dispatchLocked()
@@ -937,8 +956,10 @@ public:
     void breakWorkerLocked(ProcWorker* w, const QString& why,
                            std::vector<std::pair<TaskNode*, FutureState>>& complete)
     {
-        const QString text =
-            QStringLiteral("worker %1 (pid %2) %3").arg(w->slot->index).arg(w->pid).arg(why);
+        const QString text = QStringLiteral("worker %1 (pid %2) %3")
+                                 .arg(w->slot->index)
+                                 .arg(w->pid ? w->pid : w->proc->processId()) // before 'ready'
+                                 .arg(why);
         qWarning("poolscope: %s; replacing it", qPrintable(text));
         w->broke = true;
         abortRunningLocked(w, std::make_exception_ptr(WorkerCrashed(text.toStdString())), false,
@@ -1048,6 +1069,15 @@ public:
                     recordLocked(*w, f, TaskStatus::Failed, -1, -1);
                     complete.push_back({f.node, FutureState::Finished});
                 }
+            }
+            if (!w->ready && w->broke && ++startupFailures >= 3) {
+                // It never worked (no 'ready' in time, or a malformed frame
+                // before it): replacing it for ever was a hang.
+                breakPoolLocked(QStringLiteral("%1 workers in a row died before they were ready "
+                                               "(last: %2)")
+                                    .arg(startupFailures)
+                                    .arg(w->killReason),
+                                complete);
             }
             removeWorkerLocked(w, complete,
                                w->killReason.isEmpty() ? QStringLiteral("worker %1 (pid %2) %3")

@@ -22,9 +22,11 @@ class TstCli : public QObject {
         int code = -1;
         QByteArray out, err;
     };
-    Result run(const QStringList& args, int timeoutMs = 120000)
+    Result run(const QStringList& args, int timeoutMs = 120000,
+               const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment())
     {
         QProcess p;
+        p.setProcessEnvironment(env);
         p.start(QStringLiteral(POOLSCOPE_CLI), args);
         if (!p.waitForFinished(timeoutMs)) {
             p.kill();
@@ -378,6 +380,31 @@ private slots:
         QCOMPARE(failures.size(), 2);
         QCOMPARE(failures.at(0).toString().left(8), QStringLiteral("item 2: "));
         QCOMPARE(failures.at(1).toString().left(8), QStringLiteral("item 5: "));
+    }
+
+    void notAWorkerEndsTheRun()
+    {
+        // Issue #17: POOLSCOPE_WORKER set to a program that echoes its input
+        // replaced its workers for ever (thousands of "malformed frame"
+        // lines) and the run never ended. Now the pool breaks after three
+        // workers in a row die before they are ready, and the run fails.
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("echo.sh"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("#!/bin/sh\nexec cat\n");
+        f.close();
+        QVERIFY(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner));
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("POOLSCOPE_WORKER"), path);
+        const auto r = run(args({"run", "--workload", "primes", "--tasks", "4", "--pool", "process",
+                                 "--workers", "2", "--timeout", "2", "--quiet"}),
+                           60000, env);
+        const QString err = QString::fromUtf8(r.err);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(err.contains(QStringLiteral("workers in a row died before they were ready")),
+                 qPrintable(err));
+        QVERIFY2(err.count(QStringLiteral("malformed frame")) < 20, qPrintable(err));
     }
 
     void ctrlCStopsWritesExportsAndSummarises_data()

@@ -535,6 +535,47 @@ private slots:
         QCOMPARE(t.said(), said);
     }
 
+    void notAWorkerBreaksThePool_data()
+    {
+        QTest::addColumn<QString>("script");
+        QTest::addColumn<QString>("says");
+        // Issue #17: POOLSCOPE_WORKER pointing at these hung the run for ever
+        // (the echo replaced its workers thousands of times a minute).
+        QTest::newRow("echoes its input (cat)") << "exec cat"
+                                                << "sent a malformed frame";
+        QTest::newRow("never answers") << "exec sleep 600"
+                                       << "did not say 'ready' within 300 ms";
+    }
+    void notAWorkerBreaksThePool()
+    {
+        QFETCH(QString, script);
+        QFETCH(QString, says);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("notaworker.sh"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(("#!/bin/sh\n" + script + "\n").toUtf8());
+        f.close();
+        QVERIFY(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner));
+        ProcessPoolOptions o = opts(2);
+        o.workerProgram = path;
+        o.readyTimeout = 300ms;
+        ProcessPoolExecutor pool(o);
+        auto fut = pool.submit(&addInts, 1, 2);
+        QVERIFY(fut.waitForDone(60s));
+        try {
+            fut.result();
+            QFAIL("expected BrokenExecutor");
+        } catch (const BrokenExecutor& e) {
+            const QString text = QString::fromUtf8(e.what());
+            QVERIFY2(text.contains(QStringLiteral("workers in a row died before they were ready"))
+                         && text.contains(says),
+                     qPrintable(text));
+        }
+        QVERIFY(pool.isBroken());
+        QVERIFY_THROWS_EXCEPTION(BrokenExecutor, pool.submit(&addInts, 1, 2));
+    }
+
     void typedSubmitAndNamed()
     {
         ProcessPoolExecutor pool(opts(2));

@@ -65,6 +65,13 @@ struct ProcessPoolOptions {
     /// each worker is sent about 2 ms of work ahead (by their average run
     /// time), up to 64 tasks. 1 turns pipelining off (one task at a time).
     int pipelineDepth = 2;
+    /// A worker that has not said 'ready' this long after it was started
+    /// (the initializer included) is killed and counts as one that died
+    /// before it was ready; three in a row break the pool. A program that is
+    /// not a PoolScope worker (POOLSCOPE_WORKER pointing elsewhere) then
+    /// fails the run with a clear error instead of hanging it. Raise it for
+    /// a slow initializer.
+    std::chrono::milliseconds readyTimeout{30'000};
     /// Largest frame accepted from a worker.
     qsizetype maxFrameBytes = 256 * 1024 * 1024;
 };
