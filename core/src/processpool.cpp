@@ -9,6 +9,7 @@
 #include <QCoreApplication>
 #include <QDebug>
 #include <QEvent>
+#include <QFile>
 #include <QFileInfo>
 #include <QPointer>
 #include <QProcess>
@@ -128,6 +129,7 @@ struct ProcWorker {
         bool discard = false;  // started after its future was cancelled: the worker is killed
         qint64 startNs = 0;
         qint64 deadlineNs = 0; // 0 = none
+        qint64 sentNs = 0;     // when its 'run' frame was written
         int core = -1;
     };
     std::shared_ptr<WorkerSlot> slot;
@@ -140,7 +142,8 @@ struct ProcWorker {
     bool broke = false;    // under m: killed for breaking the protocol (a failure)
     QString killReason;    // set when we terminate it on purpose
     int tasksRun = 0;
-    qint64 pid = 0; // under m
+    qint64 pid = 0;         // under m
+    qint64 lastHeardNs = 0; // under m: its last frame
 };
 
 constexpr qint64 kBudgetNs = 2'000'000; // work kept queued at each worker
@@ -513,6 +516,7 @@ public:
             run.batch = r->batch;
             frames += protocol::encode(run);
             w.inflight.push_back(ProcWorker::InFlight{n});
+            w.inflight.back().sentNs = now ? now : monotonicNs();
             ++inflightTotal;
         }
         if (out)
@@ -676,6 +680,7 @@ public:
     void onReadable(ProcWorker* w)
     {
         w->reader.feed(w->proc->readAllStandardOutput());
+        w->lastHeardNs = monotonicNs();
         std::vector<std::pair<TaskNode*, FutureState>> complete;
         QString error;
         bool needPump = false;
@@ -1201,8 +1206,10 @@ public:
                 if (w->inflight.empty() || !w->killReason.isEmpty())
                     continue;
                 auto& f = w->inflight.front();
-                if (!f.started)
+                if (!f.started) {
+                    checkStalledLocked(*w, f, now);
                     continue;
+                }
                 TaskNode* n = f.node;
                 if (f.discard) {
                     if (now - f.startNs > overrunNs(avgTaskNs))
@@ -1239,6 +1246,46 @@ public:
         }
         finish(complete);
         updateWatchdog();
+    }
+
+    /// A worker holding a task it has not started, that said nothing since
+    /// it was sent: a healthy one starts it within milliseconds. After 1 s
+    /// its state is read from /proc: a stopped one (SIGSTOP, 'T') can run
+    /// nothing, and after kStallNs a silent one is hung. Either is killed;
+    /// the tasks it held go back to the queue (they never started), and
+    /// the per-task timeout, which counts from the start, cannot cover them.
+    void checkStalledLocked(ProcWorker& w, const ProcWorker::InFlight& f, qint64 now)
+    {
+        constexpr qint64 kLookNs = 1'000'000'000, kStallNs = 10'000'000'000;
+        const qint64 silent = now - std::max(f.sentNs, w.lastHeardNs);
+        if (silent < kLookNs || w.pid <= 0)
+            return;
+        QString why;
+        if (processStopped(w.pid))
+            why = QStringLiteral("is stopped (SIGSTOP?) with %1 task(s) waiting")
+                      .arg(w.inflight.size());
+        else if (silent >= kStallNs)
+            why = QStringLiteral("did not start its next task within %1 s")
+                      .arg(kStallNs / 1'000'000'000);
+        if (why.isEmpty())
+            return;
+        w.broke = true; // dead, not retired
+        const QString text =
+            QStringLiteral("worker %1 (pid %2) %3; killed").arg(w.slot->index).arg(w.pid).arg(why);
+        qWarning("poolscope: %s", qPrintable(text));
+        terminateLocked(&w, text, /*hard=*/true);
+    }
+
+    /// /proc/PID/stat's state is T (stopped) or t (stopped by a tracer).
+    static bool processStopped(qint64 pid)
+    {
+        QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
+        if (!f.open(QIODevice::ReadOnly))
+            return false;
+        const QByteArray stat = f.read(512);
+        const qsizetype paren = stat.lastIndexOf(')'); // the name may hold spaces
+        return paren > 0 && paren + 2 < stat.size()
+               && (stat.at(paren + 2) == 'T' || stat.at(paren + 2) == 't');
     }
 
     void stopAllLocked(bool hard, std::vector<std::pair<TaskNode*, FutureState>>& complete)

@@ -576,6 +576,29 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(BrokenExecutor, pool.submit(&addInts, 1, 2));
     }
 
+    void stoppedWorkerIsReplaced()
+    {
+        // Issue #17: a worker stopped with SIGSTOP while idle held the tasks
+        // written to it for ever (no timeout covers a task that never
+        // started): the run never ended. Its silence is noticed, it is
+        // killed, and its tasks run elsewhere, each once.
+        ProcessPoolExecutor pool(opts(2));
+        pool.prestart();
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        const QList<qint64> pids = pool.workerPids();
+        QCOMPARE(pids.size(), 2);
+        QCOMPARE(::kill(pid_t(pids.first()), SIGSTOP), 0);
+        QList<Future<qint64>> fs;
+        for (int i = 0; i < 20; ++i)
+            fs << pool.submit(&addInts, i, 1);
+        for (int i = 0; i < 20; ++i)
+            QCOMPARE(fs[i].result(30s), qint64(i + 1));
+        QTRY_VERIFY_WITH_TIMEOUT(processGone(pids.first()), 10000);
+        const Counters c = pool.counters();
+        QCOMPARE(c.succeeded, quint64(20));
+        QCOMPARE(c.failed, quint64(0));
+    }
+
     void typedSubmitAndNamed()
     {
         ProcessPoolExecutor pool(opts(2));
