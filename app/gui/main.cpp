@@ -56,6 +56,19 @@ constexpr int kStartFallbackMs = 3000;
     std::exit(2);
 }
 
+/// A file the window writes (--screenshot, --measure, --run-log) is a
+/// regular file or a new one: opening a FIFO that nobody reads blocks for
+/// ever (issue #17: `--screenshot` to one hung), and a device would be
+/// replaced by the saved file.
+void requireRegularTarget(const QString& option, const QString& path)
+{
+    const QFileInfo fi(path);
+    if (fi.exists() && !fi.isFile())
+        usageError(QStringLiteral("%1: cannot write '%2': not a regular file (a FIFO would block, "
+                                  "a device or folder cannot take it)")
+                       .arg(option, path));
+}
+
 /// Qt's own GUI options (-platform, -style, ...) are for QApplication; drop
 /// them before our parser sees the arguments.
 QStringList withoutQtOptions(const QStringList& args)
@@ -346,10 +359,13 @@ int main(int argc, char** argv)
     const QString shotPath = p.value(QStringLiteral("screenshot"));
     if (screenshot && shotPath.isEmpty())
         usageError(QStringLiteral("--screenshot needs a file name"));
+    if (screenshot)
+        requireRegularTarget(QStringLiteral("--screenshot"), shotPath);
     const bool measure = p.isSet(QStringLiteral("measure"));
     MeasureConfig mc;
     if (measure) {
         mc.path = p.value(QStringLiteral("measure"));
+        requireRegularTarget(QStringLiteral("--measure"), mc.path);
         if (screenshot)
             usageError(QStringLiteral("--measure and --screenshot cannot be combined"));
         if (scenario || p.isSet(QStringLiteral("start")) || p.isSet(QStringLiteral("lesson")))
@@ -377,6 +393,8 @@ int main(int argc, char** argv)
     const QString runLogPath = p.value(QStringLiteral("run-log"));
     if (p.isSet(QStringLiteral("run-log")) && runLogPath.isEmpty())
         usageError(QStringLiteral("--run-log needs a file name"));
+    if (!runLogPath.isEmpty())
+        requireRegularTarget(QStringLiteral("--run-log"), runLogPath);
 
     // ---- the application
     TimedApplication app(argc, argv);

@@ -12,8 +12,12 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sys/stat.h>
+
 class TstGuiCommandLine : public QObject {
     Q_OBJECT
+    QTemporaryDir m_dir; // the FIFO of the bad-usage rows
+
 private slots:
     void badUsageExitsWithTwo_data()
     {
@@ -75,6 +79,22 @@ private slots:
             << QStringList{QStringLiteral("--workload"), QStringLiteral("primes"),
                            QStringLiteral("--run-log"), QString()}
             << "--run-log needs a file name";
+        // Issue #17: a FIFO nobody reads blocked the save for ever.
+        const QString fifo = m_dir.filePath(QStringLiteral("fifo"));
+        if (!QFileInfo::exists(fifo))
+            QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+        const QString notRegular =
+            QStringLiteral(": cannot write '%1': not a regular file (a FIFO would block, a device "
+                           "or folder cannot take it)")
+                .arg(fifo);
+        QTest::newRow("--screenshot to a FIFO") << QStringList{QStringLiteral("--screenshot"), fifo}
+                                                << QStringLiteral("--screenshot") + notRegular;
+        QTest::newRow("--run-log to a FIFO")
+            << QStringList{QStringLiteral("--workload"), QStringLiteral("primes"),
+                           QStringLiteral("--run-log"), fifo}
+            << QStringLiteral("--run-log") + notRegular;
+        QTest::newRow("--measure to a FIFO") << QStringList{QStringLiteral("--measure"), fifo}
+                                             << QStringLiteral("--measure") + notRegular;
         QTest::newRow("--chunk on the pipeline")
             << QStringList{QStringLiteral("--workload"), QStringLiteral("pipeline"),
                            QStringLiteral("--chunk"), QStringLiteral("4")}
