@@ -144,6 +144,7 @@ struct ProcWorker {
     int tasksRun = 0;
     qint64 pid = 0;         // under m
     qint64 lastHeardNs = 0; // under m: its last frame
+    qint64 lastLookNs = 0;  // under m: checkStalledLocked() last read its /proc state
 };
 
 constexpr qint64 kBudgetNs = 2'000'000; // work kept queued at each worker
@@ -1257,9 +1258,11 @@ public:
     void checkStalledLocked(ProcWorker& w, const ProcWorker::InFlight& f, qint64 now)
     {
         constexpr qint64 kLookNs = 1'000'000'000, kStallNs = 10'000'000'000;
+        constexpr qint64 kLookEveryNs = 250'000'000; // the watchdog ticks every 5 ms
         const qint64 silent = now - std::max(f.sentNs, w.lastHeardNs);
-        if (silent < kLookNs || w.pid <= 0)
+        if (silent < kLookNs || w.pid <= 0 || now - w.lastLookNs < kLookEveryNs)
             return;
+        w.lastLookNs = now;
         QString why;
         if (processStopped(w.pid))
             why = QStringLiteral("is stopped (SIGSTOP?) with %1 task(s) waiting")
