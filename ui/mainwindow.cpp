@@ -227,6 +227,10 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
         updateActions();
         updateHint();
     });
+    connect(m_controller, &RunController::drawLightChanged, this, [this](bool light) {
+        for (ChartAdapter* chart : findChildren<ChartAdapter*>())
+            chart->setAntialiased(!light);
+    });
     connect(m_controller, &RunController::poolChanged, this, [this] {
         m_queueModel->clear();
         m_workersModel->clear();
@@ -426,8 +430,9 @@ void MainWindow::buildActions()
     a = makeAction(QStringLiteral("yieldWhenBusy"), tr("Draw &less while the cores are busy"));
     a->setCheckable(true);
     a->setChecked(true);
-    a->setStatusTip(tr("While a run keeps every core busy, redraw 10 times a second instead of "
-                       "30: each frame is CPU the workers do not get. Nothing is lost"));
+    a->setStatusTip(tr("While a run keeps every core busy, redraw 5 times a second instead of "
+                       "30, charts without antialiasing: each frame is CPU the workers do not "
+                       "get. Nothing is lost"));
     connect(a, &QAction::toggled, m_controller, &RunController::setYieldWhenBusy);
 
     a = makeAction(QStringLiteral("timelineLastRun"), tr("Timeline: zoom to the &last run"),
@@ -1466,9 +1471,13 @@ void MainWindow::onSnapshot(const Snapshot& s)
     };
     // How busy the whole machine is while runs are active (RunContext::
     // systemCpuBusy: tells waiting for I/O from waiting for a core).
-    if (s.cpuFresh && s.cpu.valid && s.cpu.total >= 0 && m_controller->isRunning()) {
-        m_cpuBusySum += s.cpu.total;
-        ++m_cpuBusyTicks;
+    if (m_controller->isRunning()) {
+        for (const CpuUsage& u : s.freshCpu()) {
+            if (u.valid && u.total >= 0) {
+                m_cpuBusySum += u.total;
+                ++m_cpuBusyTicks;
+            }
+        }
     }
     m_queueModel->applySnapshot(s);
     lap(cost->queueNs);

@@ -733,9 +733,10 @@ void RunController::updateTickRate()
         const Counters& c = m_monitor->last().counters;
         active = c.queued + c.running > 0;
     }
-    const int busyTick =
-        m_yieldWhenBusy && m_machineBusy ? std::max(m_activeTickMs, kBusyTickMs) : m_activeTickMs;
-    const int want = active ? busyTick : m_idleTickMs;
+    const bool light = active && m_yieldWhenBusy && m_machineBusy;
+    const int want = !active ? m_idleTickMs
+                     : light ? std::max(m_activeTickMs, kBusyTickMs)
+                             : m_activeTickMs;
     if (m_monitor->intervalMs() != want)
         m_monitor->setIntervalMs(want);
     // CPU at 10 Hz while something runs (a 3 s lesson run gets 30 points,
@@ -744,6 +745,10 @@ void RunController::updateTickRate()
     const int cpu = active ? kActiveCpuPeriodMs : CpuSampler::kDefaultPeriodMs;
     if (m_monitor->options().cpuPeriodMs != cpu)
         m_monitor->setCpuPeriodMs(cpu);
+    if (light != m_drawLight) {
+        m_drawLight = light;
+        emit drawLightChanged(light);
+    }
 }
 
 // ---------------------------------------------------------------- export

@@ -173,16 +173,19 @@ public:
     void setTickIntervals(int activeMs, int idleMs);
     /// While a run is active and the machine's cores are all busy (the CPU
     /// sample reads >= kBusyEnter of every core, until it falls under
-    /// kBusyLeave), the window draws at kBusyTickMs instead of the active
-    /// tick: every frame it draws is CPU the workers do not get (at 30 Hz
-    /// the window took 0.12 of a core from a 2-worker run on 2 cores). No
-    /// data is lost: each snapshot carries everything since the last.
-    /// On by default; View > "Draw less while the cores are busy".
+    /// kBusyLeave), the window draws light: at kBusyTickMs instead of the
+    /// active tick, and its charts without antialiasing (drawsLight(),
+    /// drawLightChanged()). Every frame it draws is CPU the workers do not
+    /// get (at 30 Hz the window took 0.12 of a core from a 2-worker run on
+    /// 2 cores). No data is lost: each snapshot carries everything since
+    /// the last. On by default; View > "Draw less while the cores are busy".
     void setYieldWhenBusy(bool on);
     bool yieldsWhenBusy() const { return m_yieldWhenBusy; }
     /// The machine read busy at the last CPU sample (with hysteresis).
     bool machineBusy() const { return m_machineBusy; }
-    static constexpr int kBusyTickMs = 100;
+    /// Something runs, the cores are busy and the option is on.
+    bool drawsLight() const { return m_drawLight; }
+    static constexpr int kBusyTickMs = 200;
     static constexpr double kBusyEnter = 0.9, kBusyLeave = 0.75;
 
     Executor* executor() const { return m_executor.get(); }
@@ -204,6 +207,9 @@ signals:
     void poolChanged(const poolscope::PoolConfig& config);
     void pausedChanged(bool paused);
     void busyChanged(bool busy);
+    /// drawsLight() changed: views drop what is costly to draw (the charts'
+    /// antialiasing) while it is true.
+    void drawLightChanged(bool light);
     /// Once per run started with RunSpec::qfutures, when all its tasks are
     /// submitted: inside start(), as such runs are submitted in one slice
     /// (after runStarted(), before start() returns). One QFuture per task, in
@@ -242,6 +248,7 @@ private:
     int m_activeTickMs = 33;
     bool m_yieldWhenBusy = true;
     bool m_machineBusy = false;
+    bool m_drawLight = false;
     static constexpr int kActiveCpuPeriodMs = 100; // CPU sampled at 10 Hz during a run
     int m_idleTickMs = 100;
 };

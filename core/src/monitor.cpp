@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace poolscope {
 
@@ -35,8 +36,11 @@ Monitor::Monitor(const MonitorOptions& options, QObject* parent)
     // Named, so that a profile of the thread that ticks says which is which.
     m_timer.setObjectName(QStringLiteral("monitorTick"));
     m_drainTimer.setObjectName(QStringLiteral("monitorDrain"));
+    m_cpuTimer.setObjectName(QStringLiteral("monitorCpu"));
     m_timer.setTimerType(Qt::PreciseTimer);
+    m_cpuTimer.setTimerType(Qt::PreciseTimer);
     connect(&m_timer, &QTimer::timeout, this, [this] { collect(true); });
+    connect(&m_cpuTimer, &QTimer::timeout, this, [this] { sampleCpu(monotonicNs()); });
     m_drainTimer.setSingleShot(true);
     m_drainTimer.setInterval(0);
     connect(&m_drainTimer, &QTimer::timeout, this, [this] {
@@ -49,6 +53,7 @@ Monitor::~Monitor()
 {
     // No final tick here: receivers may already be half destroyed.
     m_timer.stop();
+    m_cpuTimer.stop();
     if (m_executor)
         m_executor->setRecording(false);
 }
@@ -81,13 +86,16 @@ void Monitor::attach(Executor* executor)
     m_sampler->reset();
     m_sampler->sample(); // prime: the first reading is since boot
     m_lastCpuNs = m_originNs;
+    m_pendingCpu.clear();
     m_timer.start(m_opts.intervalMs);
+    updateCpuTimer();
     emit attachedChanged(true);
 }
 
 void Monitor::detach()
 {
     m_timer.stop();
+    m_cpuTimer.stop();
     if (!m_executor)
         return;
     // Drain what is left so nothing finished before detach goes unseen.
@@ -103,11 +111,33 @@ void Monitor::setIntervalMs(int ms)
     m_opts.intervalMs = std::clamp(ms, 1, 60'000);
     if (m_timer.isActive())
         m_timer.start(m_opts.intervalMs);
+    updateCpuTimer();
 }
 
 void Monitor::setCpuPeriodMs(int ms)
 {
     m_opts.cpuPeriodMs = std::clamp(ms, 10, 60'000);
+    updateCpuTimer();
+}
+
+void Monitor::updateCpuTimer()
+{
+    if (m_timer.isActive() && m_opts.cpuPeriodMs < m_opts.intervalMs) {
+        if (!m_cpuTimer.isActive() || m_cpuTimer.interval() != m_opts.cpuPeriodMs)
+            m_cpuTimer.start(m_opts.cpuPeriodMs);
+    } else {
+        m_cpuTimer.stop();
+    }
+}
+
+void Monitor::sampleCpu(qint64 nowNs)
+{
+    CpuUsage u = m_sampler->sample();
+    m_lastCpuNs = nowNs;
+    if (!u.valid)
+        return;
+    u.timeNs = nowNs;
+    m_pendingCpu.append(std::move(u));
 }
 
 void Monitor::setCpuSource(const QString& procStatPath)
@@ -293,16 +323,14 @@ const Snapshot& Monitor::collect(bool sliced)
         m_knownWorkers.insert(w.index, w);
     }
 
-    s.cpuFresh = false;
-    if (s.timeNs - m_lastCpuNs >= qint64(m_opts.cpuPeriodMs) * 1'000'000) {
-        const CpuUsage u = m_sampler->sample();
-        m_lastCpuNs = s.timeNs;
-        if (u.valid) {
-            s.cpu = u;
-            s.cpu.timeNs = s.timeNs;
-            s.cpuFresh = true;
-        }
-    }
+    // On the CPU timer's samples alone while it runs: one more here, just
+    // after one of its, would cover a few ms (/proc/stat counts in 10 ms).
+    if (!m_cpuTimer.isActive() && s.timeNs - m_lastCpuNs >= qint64(m_opts.cpuPeriodMs) * 1'000'000)
+        sampleCpu(s.timeNs);
+    s.cpuSamples = std::exchange(m_pendingCpu, {});
+    s.cpuFresh = !s.cpuSamples.isEmpty();
+    if (s.cpuFresh)
+        s.cpu = s.cpuSamples.constLast();
 
     retain(s);
     emit snapshotReady(s);

@@ -75,6 +75,8 @@ private slots:
     void startRunForgetsGoneWorkers();
     void pastRunsAreBounded();
     void oneSignalPerTick();
+    void everyCpuSampleReachesASnapshot_data();
+    void everyCpuSampleReachesASnapshot();
 };
 
 void TstMonitor::everyTaskRecorded_data()
@@ -613,6 +615,72 @@ void TstMonitor::oneSignalPerTick()
     mon.tick();
     QCOMPARE(quint64(spy.count()), mon.last().tick); // exactly one emission per tick
     QVERIFY(spy.count() < 1000);                     // not one per task
+}
+
+// The system CPU is sampled at its own period even when the tick is longer
+// (a window drawing at 5 Hz still charts the CPU at 10 Hz): each snapshot
+// carries every sample since the last one, oldest first, cpu the last of
+// them. With a period at or above the tick, the tick samples when due: one
+// sample per snapshot at most, never two closer than the period.
+void TstMonitor::everyCpuSampleReachesASnapshot_data()
+{
+    QTest::addColumn<int>("intervalMs");
+    QTest::addColumn<int>("cpuMs");
+    QTest::newRow("tick 300 ms, cpu 50 ms") << 300 << 50;
+    QTest::newRow("tick 200 ms, cpu 100 ms") << 200 << 100;
+    QTest::newRow("tick 40 ms, cpu 100 ms") << 40 << 100;
+    QTest::newRow("tick and cpu 60 ms") << 60 << 60;
+}
+
+void TstMonitor::everyCpuSampleReachesASnapshot()
+{
+    QFETCH(int, intervalMs);
+    QFETCH(int, cpuMs);
+    ThreadPoolExecutor pool(1);
+    MonitorOptions o;
+    o.intervalMs = intervalMs;
+    o.cpuPeriodMs = cpuMs;
+    Monitor mon(o);
+    QList<QList<CpuUsage>> perSnapshot;
+    QList<CpuUsage> last;
+    int samples = 0;
+    connect(&mon, &Monitor::snapshotReady, &mon, [&](const Snapshot& s) {
+        QCOMPARE(s.cpuFresh, !s.cpuSamples.isEmpty());
+        if (!s.cpuFresh)
+            return;
+        QCOMPARE(s.cpu.timeNs, s.cpuSamples.constLast().timeNs);
+        for (const CpuUsage& u : s.cpuSamples)
+            QVERIFY(u.timeNs <= s.timeNs);
+        perSnapshot.append(s.cpuSamples);
+        samples += int(s.cpuSamples.size());
+    });
+    mon.attach(&pool);
+    QTRY_VERIFY_WITH_TIMEOUT(samples >= 12, 20'000);
+    mon.detach();
+    qsizetype most = 0;
+    QList<qint64> times;
+    for (const auto& list : perSnapshot) {
+        most = std::max(most, list.size());
+        for (const CpuUsage& u : list) {
+            QVERIFY(u.valid);
+            times.append(u.timeNs);
+        }
+    }
+    for (qsizetype i = 1; i < times.size(); ++i) {
+        QVERIFY(times[i] > times[i - 1]); // oldest first, none twice
+        if (cpuMs >= intervalMs)          // sampled by the tick when due
+            QVERIFY2(times[i] - times[i - 1] >= qint64(cpuMs) * 1'000'000,
+                     qPrintable(QString::number(times[i] - times[i - 1])));
+    }
+    // On its own timer the samples keep its period on average (a late
+    // timeout is followed by an early one).
+    const double meanGapMs =
+        double(times.constLast() - times.constFirst()) / 1e6 / double(times.size() - 1);
+    QVERIFY2(meanGapMs >= 0.8 * cpuMs, qPrintable(QString::number(meanGapMs)));
+    if (cpuMs < intervalMs)
+        QVERIFY2(most >= 2, qPrintable(QString::number(most))); // several per snapshot
+    else
+        QCOMPARE(most, 1);
 }
 
 QTEST_GUILESS_MAIN(TstMonitor)

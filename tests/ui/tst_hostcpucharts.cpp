@@ -6,6 +6,7 @@
 
 #include "charts/chartadapter.h"
 #include "charts/hostcpucharts.h"
+#include "charts/percorechart.h"
 #include "charts/throughputchart.h"
 
 #include <QApplication>
@@ -76,6 +77,7 @@ private slots:
     void rateWindowFitsTheRun();
     void framesAskedBeforeTheFirstSnapshot();
     void sparseCompletionsWidenTheRateWindow();
+    void perCoreChartTakesEverySample();
 };
 
 void TstHostCpuCharts::oneChartPerHost()
@@ -211,6 +213,39 @@ void TstHostCpuCharts::coreSetChangeRebuildsTheChart()
     QCOMPARE(w.chart("nodeB")->lastValue(4), 60.0);
     QCOMPARE(w.chart("nodeB")->pointCount(0), 1);
     QCOMPARE(w.coreCount("nodeA"), 2);
+}
+
+// A snapshot drawn at 5 Hz carries the CPU samples taken at 10 Hz since
+// the last one: the per-core chart plots each at its own time, the bars
+// show the last.
+void TstHostCpuCharts::perCoreChartTakesEverySample()
+{
+    PerCoreChart w;
+    Snapshot s;
+    s.poolKind = QStringLiteral("thread");
+    s.timeNs = kSec;
+    s.sinceStartNs = kSec;
+    s.cpuSamples = {usage(kSec, {0.5, 0.5})};
+    s.cpu = s.cpuSamples.last();
+    s.cpuFresh = true;
+    w.applySnapshot(s);
+    QCOMPARE(w.chart()->pointCount(0), 1);
+    s.timeNs = kSec + kSec / 5;
+    s.cpuSamples = {usage(kSec + kSec / 10, {0.2, 0.4}), usage(kSec + kSec / 5, {0.9, 0.7})};
+    s.cpu = s.cpuSamples.last();
+    w.applySnapshot(s);
+    QCOMPARE(w.chart()->pointCount(0), 3);
+    QCOMPARE(w.chart()->pointCount(1), 3);
+    QCOMPARE(w.chart()->lastValue(0), 90.0);
+    QCOMPARE(w.chart()->lastValue(1), 70.0);
+    QCOMPARE(w.chart()->barCount(), 2);
+    QCOMPARE(w.chart()->barValue(0), 90.0);
+    // nothing sampled since: no point
+    s.timeNs += kSec / 5;
+    s.cpuSamples.clear();
+    s.cpuFresh = false;
+    w.applySnapshot(s);
+    QCOMPARE(w.chart()->pointCount(0), 3);
 }
 
 QTEST_MAIN(TstHostCpuCharts)

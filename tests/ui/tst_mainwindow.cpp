@@ -21,6 +21,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QAction>
+#include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialog>
@@ -113,6 +114,7 @@ private slots:
     void futuresSayWhenTheyAreASample();
     void lessonRunsFromItsPanel();
     void settingsPersist();
+    void chartsDropAntialiasingWhileDrawingLight();
 
 private:
     QTemporaryDir m_settingsDir;
@@ -825,6 +827,28 @@ void TstMainWindow::settingsPersist()
     // The pool follows the restored controls.
     QCOMPARE(w->controller()->executor()->maxWorkers(), 3);
     QCOMPARE(w->controller()->poolConfig().gil, true);
+}
+
+// While the controller draws light (a run keeps every core busy, see
+// tst_runcontroller::busyCoresSlowTheDrawing) every chart of the window
+// draws without antialiasing, and with it again afterwards.
+void TstMainWindow::chartsDropAntialiasingWhileDrawingLight()
+{
+    auto w = makeWindow();
+    const QList<ChartAdapter*> charts = w->findChildren<ChartAdapter*>();
+    QVERIFY(charts.size() >= 3); // per-core, throughput, queue
+    for (const ChartAdapter* c : charts)
+        QVERIFY(c->antialiased());
+    emit w->controller()->drawLightChanged(true);
+    for (const ChartAdapter* c : charts)
+        QVERIFY(!c->antialiased());
+    for (const QChartView* v : w->findChildren<QChartView*>()) {
+        if (qobject_cast<ChartAdapter*>(v->parentWidget()))
+            QVERIFY(!v->renderHints().testFlag(QPainter::Antialiasing));
+    }
+    emit w->controller()->drawLightChanged(false);
+    for (const ChartAdapter* c : charts)
+        QVERIFY(c->antialiased());
 }
 
 QTEST_MAIN(TstMainWindow)

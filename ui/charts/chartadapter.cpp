@@ -137,6 +137,7 @@ struct ChartAdapter::Impl {
     QBarSeries* bars = nullptr;
     QBarSet* barSet = nullptr;
     QBarCategoryAxis* barX = nullptr;
+    bool antialiased = true;
     QValueAxis* barY = nullptr;
 
     QValueAxis* axisFor(Axis a) { return y[a == Axis::Left ? 0 : 1]; }
@@ -183,6 +184,23 @@ QSize ChartAdapter::minimumSizeHint() const
 void ChartAdapter::setTitle(const QString& title)
 {
     d->chart->setTitle(title);
+}
+
+void ChartAdapter::setAntialiased(bool on)
+{
+    d->antialiased = on;
+    for (QChartView* v :
+         {static_cast<QChartView*>(d->view), static_cast<QChartView*>(d->barView)}) {
+        if (v && v->renderHints().testFlag(QPainter::Antialiasing) != on) {
+            v->setRenderHint(QPainter::Antialiasing, on);
+            v->viewport()->update();
+        }
+    }
+}
+
+bool ChartAdapter::antialiased() const
+{
+    return d->antialiased;
 }
 
 void ChartAdapter::setWindow(double seconds)
@@ -381,9 +399,23 @@ void ChartAdapter::setLineVisible(int index, bool visible)
 
 void ChartAdapter::appendPoints(double t, const QList<double>& values)
 {
-    if (t < d->lastT)
-        clear();
-    d->lastT = t;
+    appendRows({t}, {values});
+}
+
+void ChartAdapter::appendRows(const QList<double>& times, const QList<QList<double>>& rows)
+{
+    const qsizetype n = std::min(times.size(), rows.size());
+    if (n == 0)
+        return;
+    for (qsizetype k = 0; k < n; ++k) {
+        if (times[k] < d->lastT) { // back in time: start over from this row
+            clear();
+            appendRows(times.mid(k), rows.mid(k));
+            return;
+        }
+        d->lastT = times[k];
+    }
+    const double t = d->lastT;
     // A framed run keeps its points after it ended (the rolling window
     // would drop its start a minute later), up to the most points kept.
     const bool keepFrame =
@@ -392,8 +424,11 @@ void ChartAdapter::appendPoints(double t, const QList<double>& values)
     bool frameLost = false;
     for (std::size_t i = 0; i < d->lines.size(); ++i) {
         auto& l = d->lines[i];
-        if (qsizetype(i) < values.size() && std::isfinite(values[qsizetype(i)]))
-            l.points.append(QPointF(t, values[qsizetype(i)]));
+        for (qsizetype k = 0; k < n; ++k) {
+            const QList<double>& values = rows[k];
+            if (qsizetype(i) < values.size() && std::isfinite(values[qsizetype(i)]))
+                l.points.append(QPointF(times[k], values[qsizetype(i)]));
+        }
         qsizetype drop = 0;
         // Keep one point left of the window so the line enters from the edge.
         while (drop + 1 < l.points.size() && l.points[drop + 1].x() < from)
@@ -403,7 +438,7 @@ void ChartAdapter::appendPoints(double t, const QList<double>& values)
             frameLost = frameLost || (keepFrame && l.points[drop].x() > d->frame.startS);
             l.points.remove(0, drop);
         }
-        l.series->replace(l.points); // one update per series per sample
+        l.series->replace(l.points); // one update per series per call
     }
     if (frameLost) // the framed run's first points are gone: roll again
         d->frame = {};
@@ -495,6 +530,7 @@ void ChartAdapter::setBarCategories(const QStringList& categories, const QColor&
         d->bars->attachAxis(d->barX);
         d->bars->attachAxis(d->barY);
         d->barView = new View(d->barChart, this);
+        d->barView->setRenderHint(QPainter::Antialiasing, d->antialiased);
         static_cast<QHBoxLayout*>(layout())->addWidget(d->barView, 1);
     }
     d->barX->setCategories(categories);
@@ -581,8 +617,18 @@ void ChartAdapter::applyPalette()
     const QPalette pal = palette();
     const QColor bg = pal.color(QPalette::Base);
     const QColor fg = pal.color(QPalette::Text);
-    QColor grid = pal.color(QPalette::Mid);
-    grid.setAlpha(120);
+    // The grid's colour is Mid blended over the background by hand, and its
+    // pen cosmetic: an opaque cosmetic line is a span fill, where a
+    // translucent one is blended pixel by pixel on every frame.
+    const QColor mid = pal.color(QPalette::Mid);
+    constexpr double kGridAlpha = 120.0 / 255.0;
+    const auto mix = [](int m, int b) {
+        return int(std::lround(m * kGridAlpha + b * (1 - kGridAlpha)));
+    };
+    const QColor grid(mix(mid.red(), bg.red()), mix(mid.green(), bg.green()),
+                      mix(mid.blue(), bg.blue()));
+    QPen gridPen(grid, 1);
+    gridPen.setCosmetic(true);
     QFont small = font();
     if (small.pointSizeF() > 0)
         small.setPointSizeF(std::max(6.0, small.pointSizeF() - 1));
@@ -599,8 +645,8 @@ void ChartAdapter::applyPalette()
             a->setTitleFont(small);
             a->setLabelsColor(fg);
             a->setTitleBrush(fg);
-            a->setLinePenColor(grid);
-            a->setGridLineColor(grid);
+            a->setLinePen(gridPen);
+            a->setGridLinePen(gridPen);
         }
     }
     for (QChartView* v :

@@ -34,6 +34,11 @@ public:
     /// Most points kept per series; older points are dropped first. With the
     /// window this bounds memory and the cost of each replace().
     void setMaxPoints(int points);
+    /// Antialiased lines (the default). Off while the window draws light
+    /// (RunController::drawsLight()): it takes a third of the window's
+    /// drawing time during a run (docs/benchmarks.md).
+    void setAntialiased(bool on);
+    bool antialiased() const;
 
     /// Adds a line series; returns its index for appendPoints().
     int addLine(const QString& name, const QColor& color = {}, Axis axis = Axis::Left,
@@ -46,6 +51,9 @@ public:
     /// going back in time clears the chart). values[i] belongs to line i;
     /// missing values are skipped.
     void appendPoints(double t, const QList<double>& values);
+    /// Several samples at once (times[k] with rows[k], as appendPoints()):
+    /// one replace() per line and one rescale for all of them.
+    void appendRows(const QList<double>& times, const QList<QList<double>>& rows);
     /// Replaces the points of every line at once (perLine[i] belongs to line
     /// i, x increasing; lines past the list are emptied): one replace() per
     /// line, then one rescale; setMaxPoints() does not apply. For charts of

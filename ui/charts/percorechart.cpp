@@ -112,6 +112,8 @@ void PerCoreChart::applySnapshot(const Snapshot& s)
     ++m_poolTicks;
     if (!s.cpuFresh || !s.cpu.valid)
         return;
+    // s.cpu is the last of s.cpuSamples (a snapshot drawn at 5 Hz carries
+    // the two samples taken at 10 Hz since the one before).
     const QList<int> cores = s.cpu.perCore.keys();
     if (cores != m_cores)
         rebuild(cores);
@@ -126,13 +128,22 @@ void PerCoreChart::applySnapshot(const Snapshot& s)
     m_lastPoolCores = poolShown;
     m_lastOtherCores = other;
 
-    QList<double> values;
-    values.reserve(cores.size() + 1);
-    for (int c : cores)
-        values.append(100.0 * s.cpu.perCore.value(c));
-    QList<double> bars = values;
-    values.append(100.0 * poolShown / n);
-    m_chart->appendPoints(double(s.timeNs - m_originNs) / 1e9, values);
+    QList<double> times;
+    QList<QList<double>> rows;
+    QList<double> bars;
+    for (const CpuUsage& u : s.freshCpu()) {
+        if (!u.valid || u.perCore.keys() != cores)
+            continue;
+        QList<double> values;
+        values.reserve(cores.size() + 1);
+        for (int c : cores)
+            values.append(100.0 * u.perCore.value(c));
+        bars = values;
+        values.append(100.0 * poolShown / n);
+        times.append(double((u.timeNs > 0 ? u.timeNs : s.timeNs) - m_originNs) / 1e9);
+        rows.append(std::move(values));
+    }
+    m_chart->appendRows(times, rows);
     m_chart->setBarValues(bars);
     m_summary->setText(tr("Machine %1 % busy (%2 cores) - pool workers %3 cores (%4 %) - rest "
                           "of system %5 cores")

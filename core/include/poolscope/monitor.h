@@ -46,7 +46,20 @@ struct Snapshot {
     RecordStats recordStats; // record->stats() at this tick
     double tasksPerSecond = 0; // completions per second over the last tick
     CpuUsage cpu;              // latest system sample (refreshed every cpu period)
-    bool cpuFresh = false;     // cpu was sampled on this tick
+    bool cpuFresh = false;     // cpu was sampled since the last snapshot
+    /// Every system sample since the last snapshot, oldest first, each with
+    /// its own timeNs (cpu is the last): the CPU is sampled on its own timer
+    /// when its period is shorter than the tick, so a window that draws
+    /// less often still gets every sample.
+    QList<CpuUsage> cpuSamples;
+    /// cpuSamples, or cpu alone for a snapshot made by hand with cpuFresh
+    /// and no list; empty when nothing was sampled since the last snapshot.
+    QList<CpuUsage> freshCpu() const
+    {
+        if (!cpuFresh)
+            return {};
+        return cpuSamples.isEmpty() ? QList<CpuUsage>{cpu} : cpuSamples;
+    }
     // Remote hosts' CPU (MPI pool): latest sample per host name.
     QMap<QString, CpuUsage> hostCpu;
 };
@@ -101,6 +114,9 @@ public:
 
     void setIntervalMs(int ms);
     int intervalMs() const { return m_opts.intervalMs; }
+    /// How often the system CPU is sampled. Shorter than the tick: on a
+    /// timer of its own (Snapshot::cpuSamples carries every sample), else at
+    /// the first tick after each period.
     void setCpuPeriodMs(int ms);
     /// Reads CPU usage from another file (tests feed recorded /proc/stat).
     void setCpuSource(const QString& procStatPath);
@@ -158,10 +174,16 @@ private:
     /// has all its turns there too.
     void takeGilTurns();
     std::shared_ptr<RunRecord> newRecord() const;
+    /// Reads /proc/stat once into m_pendingCpu.
+    void sampleCpu(qint64 nowNs);
+    /// The CPU timer runs while ticking with a CPU period below the tick.
+    void updateCpuTimer();
 
     MonitorOptions m_opts;
     QPointer<Executor> m_executor;
     QTimer m_timer;
+    QTimer m_cpuTimer;
+    QList<CpuUsage> m_pendingCpu; // samples not yet in a snapshot
     std::unique_ptr<CpuSampler> m_sampler;
     qint64 m_lastCpuNs = 0;
     Snapshot m_last;
