@@ -147,6 +147,10 @@ bool writablePath(const QString& path, QString* why)
                    .arg(path);
         return false;
     }
+    if (const QString problem = exportTargetProblem(path); !problem.isEmpty()) {
+        *why = QStringLiteral("cannot write '%1': %2").arg(path, problem);
+        return false;
+    }
     // Permission bits say little (root ignores them, /proc refuses new files
     // whatever they say): open it the way the export will, through a
     // QSaveFile, which creates its temporary file beside the target and

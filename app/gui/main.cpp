@@ -25,6 +25,7 @@
 #include <poolscope/monitor.h>
 #include <poolscope/processpool.h>
 #include <poolscope/threadpool.h>
+#include <poolscope/traceexport.h>
 #include <poolscope/workloads.h>
 
 #include <QApplication>
@@ -67,6 +68,8 @@ void requireRegularTarget(const QString& option, const QString& path)
         usageError(QStringLiteral("%1: cannot write '%2': not a regular file (a FIFO would block, "
                                   "a device or folder cannot take it)")
                        .arg(option, path));
+    if (const QString problem = exportTargetProblem(path); !problem.isEmpty())
+        usageError(QStringLiteral("%1: cannot write '%2': %3").arg(option, path, problem));
 }
 
 /// Qt's own GUI options (-platform, -style, ...) are for QApplication; drop

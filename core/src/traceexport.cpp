@@ -14,6 +14,7 @@
 #include <QVariant>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -21,6 +22,9 @@
 #include <functional>
 #include <limits>
 #include <queue>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace poolscope {
 
@@ -1078,9 +1082,53 @@ bool Reader::finish()
 
 } // namespace
 
+bool foreignLinkInSharedFolder(uint linkUid, uint dirMode, uint dirUid, uint euid)
+{
+    const bool shared = (dirMode & S_ISVTX) && (dirMode & S_IWOTH);
+    return shared && linkUid != euid && linkUid != dirUid;
+}
+
+QString exportTargetProblem(const QString& path)
+{
+    const QFileInfo fi(path);
+    const QByteArray dir = QFile::encodeName(fi.absolutePath());
+    const QByteArray name = QFile::encodeName(fi.fileName());
+    const QByteArray full = QFile::encodeName(fi.absoluteFilePath());
+    long nameMax = ::pathconf(dir.constData(), _PC_NAME_MAX);
+    if (nameMax <= 0)
+        nameMax = NAME_MAX;
+    if (name.size() > nameMax)
+        return QStringLiteral("the file name is %1 bytes long, more than the %2 this file "
+                              "system allows")
+            .arg(name.size())
+            .arg(nameMax);
+    if (full.size() >= PATH_MAX)
+        return QStringLiteral("the path is %1 bytes long, more than the %2 the system allows")
+            .arg(full.size())
+            .arg(PATH_MAX - 1);
+    struct stat link = {}, folder = {};
+    if (::lstat(full.constData(), &link) == 0 && S_ISLNK(link.st_mode)
+        && ::stat(dir.constData(), &folder) == 0
+        && foreignLinkInSharedFolder(link.st_uid, folder.st_mode, folder.st_uid, ::geteuid()))
+        return QStringLiteral("it is a symbolic link owned by another user (uid %1) in a shared "
+                              "folder (world-writable and sticky, like /tmp): following it would "
+                              "let that user choose which file is replaced; remove the link or "
+                              "choose another name")
+            .arg(link.st_uid);
+    return {};
+}
+
 bool detail::saveBytes(const QString& path, const char* what, QString* error,
                        const std::function<bool(QIODevice&)>& write)
 {
+    // Checked right before the file is opened (QSaveFile resolves a link
+    // when it opens): exportTargetProblem() says what.
+    if (const QString why = exportTargetProblem(path); !why.isEmpty()) {
+        if (error)
+            *error =
+                QStringLiteral("cannot write %1 to '%2': %3").arg(QLatin1String(what), path, why);
+        return false;
+    }
     // QSaveFile writes a temporary file and renames it over the target, so a
     // device, FIFO or directory at that path would be replaced by a regular
     // file (as root, /dev/null too). Only regular files are overwritten.
@@ -1098,8 +1146,17 @@ bool detail::saveBytes(const QString& path, const char* what, QString* error,
                          .arg(QLatin1String(what), path, f.errorString());
         return false;
     }
-    if (!write(f)) {
-        const QString why = f.errorString();
+    // flush() before commit(): commit() closes the file without looking at
+    // whether the last buffered bytes reached the disk (Qt 6.4: a full file
+    // system left a 0-byte file and commit() returned true; issue #17).
+    errno = 0;
+    if (!write(f) || !f.flush()) {
+        // Qt says "Unknown error" for a write cut short (EFBIG after part
+        // of a buffer): the system's word for it then.
+        const int err = errno;
+        QString why = f.errorString();
+        if ((why.isEmpty() || why == QLatin1String("Unknown error")) && err != 0)
+            why = QString::fromLocal8Bit(std::strerror(err));
         f.cancelWriting();
         if (error)
             *error =

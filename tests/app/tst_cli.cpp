@@ -955,6 +955,15 @@ private slots:
             row(name("read-only proc file").constData(),
                 base + QStringList{QStringLiteral("/proc/self/status")},
                 QStringLiteral("cannot write '/proc/self/status': Operation not permitted"));
+            // QSaveFile's unnamed temporary file let a too-long name through
+            // until the run had ended (issue #17)
+            const QString longName = QDir::tempPath() + QLatin1Char('/')
+                                     + QString(300, QLatin1Char('n')) + QLatin1Char('.') + ext;
+            row(name("name over NAME_MAX").constData(), base + QStringList{longName},
+                QStringLiteral("cannot write '%1': the file name is %2 bytes long, more than the "
+                               "255 this file system allows")
+                    .arg(longName)
+                    .arg(301 + ext.size()));
         }
     }
     void badInput()

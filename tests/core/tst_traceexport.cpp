@@ -4,6 +4,7 @@
 
 #include <poolscope/traceexport.h>
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
@@ -15,7 +16,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cmath>
@@ -620,6 +625,148 @@ private slots:
         QCOMPARE(r->record->endNs(0), qint64(3500));
         QCOMPARE(r->record->worker(0), -1);
         QCOMPARE(NameTable::name(r->record->nameId(0)), QStringLiteral("compile"));
+    }
+
+    // What cannot be written is said before anything is written (the CLI
+    // and the window ask before a run): a name longer than NAME_MAX, a path
+    // longer than PATH_MAX; a name of exactly NAME_MAX bytes is written.
+    void targetNamesTooLong_data()
+    {
+        QTest::addColumn<int>("nameBytes");
+        QTest::addColumn<int>("folders"); // extra levels of 200-byte folder names (not made)
+        QTest::addColumn<QString>("problem");
+        QTest::newRow("255-byte name") << 255 << 0 << QString();
+        QTest::newRow("256-byte name") << 256 << 0 << QStringLiteral("the file name is 256 bytes");
+        QTest::newRow("4000-byte name") << 4000 << 0 << QStringLiteral("the file name is 4000");
+        QTest::newRow("path over PATH_MAX") << 100 << 21 << QStringLiteral("the path is ");
+    }
+    void targetNamesTooLong()
+    {
+        QFETCH(int, nameBytes);
+        QFETCH(int, folders);
+        QFETCH(QString, problem);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        QString path = dir.path();
+        for (int i = 0; i < folders; ++i)
+            path += QLatin1Char('/') + QString(200, QLatin1Char('d'));
+        const QString name = QString(nameBytes - 4, QLatin1Char('n')) + QStringLiteral(".csv");
+        path += QLatin1Char('/') + name;
+        const QString why = exportTargetProblem(path);
+        QString error;
+        if (problem.isEmpty()) {
+            QVERIFY2(why.isEmpty(), qPrintable(why));
+            QVERIFY2(writeCsv(path, RunRecord(), 0, &error), qPrintable(error));
+            QVERIFY(QFileInfo(path).isFile());
+            return;
+        }
+        QVERIFY2(why.startsWith(problem), qPrintable(why));
+        QVERIFY(!writeCsv(path, RunRecord(), 0, &error));
+        QVERIFY2(error.contains(why), qPrintable(error));
+    }
+
+    // The kernel's protected_symlinks rule, made unconditional: a link in a
+    // world-writable sticky folder is followed only when it belongs to the
+    // writer or to the folder's owner.
+    void foreignLinkRule_data()
+    {
+        QTest::addColumn<uint>("linkUid");
+        QTest::addColumn<uint>("dirMode");
+        QTest::addColumn<uint>("dirUid");
+        QTest::addColumn<uint>("euid");
+        QTest::addColumn<bool>("refused");
+        const uint tmp = S_IFDIR | 01777, shared = S_IFDIR | 0777, mine = S_IFDIR | 0755;
+        QTest::newRow("root, another user's link in /tmp") << 1000u << tmp << 0u << 0u << true;
+        QTest::newRow("user, another user's link in /tmp") << 1001u << tmp << 0u << 1000u << true;
+        QTest::newRow("own link in /tmp") << 1000u << tmp << 0u << 1000u << false;
+        QTest::newRow("link of the folder's owner") << 1000u << tmp << 1000u << 0u << false;
+        QTest::newRow("world-writable, not sticky") << 1000u << shared << 0u << 0u << false;
+        QTest::newRow("sticky, not world-writable")
+            << 1000u << uint(S_IFDIR | 01755) << 0u << 0u << false;
+        QTest::newRow("private folder") << 1000u << mine << 0u << 0u << false;
+    }
+    void foreignLinkRule()
+    {
+        QFETCH(uint, linkUid);
+        QFETCH(uint, dirMode);
+        QFETCH(uint, dirUid);
+        QFETCH(uint, euid);
+        QFETCH(bool, refused);
+        QCOMPARE(foreignLinkInSharedFolder(linkUid, dirMode, dirUid, euid), refused);
+    }
+
+    // The rule on a real link (root only: no one else can give a link to
+    // another user): the export refuses it and the link's target is kept.
+    void foreignLinkIsNotFollowed()
+    {
+        if (::geteuid() != 0)
+            QSKIP("needs root to make a link owned by another user (the rule itself: "
+                  "foreignLinkRule)");
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString shared = dir.filePath(QStringLiteral("tmp"));
+        QVERIFY(QDir().mkdir(shared));
+        QCOMPARE(::chmod(QFile::encodeName(shared).constData(), 01777), 0);
+        const QString victim = dir.filePath(QStringLiteral("victim"));
+        {
+            QFile v(victim);
+            QVERIFY(v.open(QIODevice::WriteOnly));
+            v.write("precious");
+        }
+        const QString link = shared + QStringLiteral("/trace.json");
+        QVERIFY(QFile::link(victim, link));
+        QCOMPARE(::lchown(QFile::encodeName(link).constData(), 4242, 4242), 0);
+        QString error;
+        QVERIFY(!writeTrace(link, scripted(), &error));
+        QVERIFY2(error.contains(QStringLiteral("symbolic link owned by another user (uid 4242)")),
+                 qPrintable(error));
+        QVERIFY(!writeCsv(link, RunRecord(), 0, &error));
+        QFile v(victim);
+        QVERIFY(v.open(QIODevice::ReadOnly));
+        QCOMPARE(v.readAll(), QByteArray("precious"));
+        // the same link owned by the writer is followed, as it always was
+        QCOMPARE(::lchown(QFile::encodeName(link).constData(), 0, 0), 0);
+        QVERIFY2(writeCsv(link, RunRecord(), 0, &error), qPrintable(error));
+        QFile again(victim);
+        QVERIFY(again.open(QIODevice::ReadOnly));
+        QVERIFY(again.readAll().startsWith("id,task,"));
+    }
+
+    // A write that fails when the last buffered bytes go to disk (a full
+    // file system; here the file size limit, which fails the same write()
+    // with EFBIG) fails the export and leaves no file: QSaveFile::commit()
+    // alone returned true and left a 0-byte file (issue #17).
+    void writeErrorAtTheEndIsAnError_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::newRow("CSV") << QStringLiteral("tasks.csv");
+        QTest::newRow("Chrome JSON") << QStringLiteral("trace.json");
+        QTest::newRow("Perfetto") << QStringLiteral("trace.pftrace");
+    }
+    void writeErrorAtTheEndIsAnError()
+    {
+        QFETCH(QString, name);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(name);
+        const TraceData d = scripted();
+        struct rlimit old = {};
+        QCOMPARE(::getrlimit(RLIMIT_FSIZE, &old), 0);
+        const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+        struct rlimit small = old;
+        small.rlim_cur = 16; // bytes: every export is larger, none fills Qt's write buffer
+        QCOMPARE(::setrlimit(RLIMIT_FSIZE, &small), 0);
+        QString error;
+        const bool ok = name.endsWith(QStringLiteral(".csv"))
+                            ? writeCsv(path, *d.record, d.originNs, &error)
+                            : writeTrace(path, d, &error);
+        QCOMPARE(::setrlimit(RLIMIT_FSIZE, &old), 0);
+        std::signal(SIGXFSZ, oldHandler);
+        QVERIFY(!ok);
+        QVERIFY2(error.contains(path) && error.contains(QStringLiteral("too large")),
+                 qPrintable(error));
+        QVERIFY(!QFileInfo::exists(path));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::NoDotAndDotDot | QDir::AllEntries).size(), 0);
     }
 
     void writeFile()

@@ -95,6 +95,13 @@ private slots:
             << QStringLiteral("--run-log") + notRegular;
         QTest::newRow("--measure to a FIFO") << QStringList{QStringLiteral("--measure"), fifo}
                                              << QStringLiteral("--measure") + notRegular;
+        const QString longName =
+            m_dir.filePath(QString(296, QLatin1Char('n')) + QStringLiteral(".png"));
+        QTest::newRow("--screenshot name over NAME_MAX")
+            << QStringList{QStringLiteral("--screenshot"), longName}
+            << QStringLiteral("--screenshot: cannot write '%1': the file name is 300 bytes long, "
+                              "more than the 255 this file system allows")
+                   .arg(longName);
         QTest::newRow("--chunk on the pipeline")
             << QStringList{QStringLiteral("--workload"), QStringLiteral("pipeline"),
                            QStringLiteral("--chunk"), QStringLiteral("4")}

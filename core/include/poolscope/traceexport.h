@@ -142,4 +142,18 @@ bool writeTrace(const QString& path, const TraceData& data, QString* error = nul
 /// Reads either format (told apart by content, not by name).
 std::optional<TraceData> readTrace(QByteArrayView bytes, QString* error = nullptr);
 
+/// Why a file cannot be written at `path`, or empty when nothing is known
+/// against it (the exports check it before writing; the CLI and the window
+/// check it before a run, so that nothing fails only at its end):
+/// - its name is longer than the file system allows (NAME_MAX), or the path
+///   longer than PATH_MAX;
+/// - it is a symbolic link owned by another user in a world-writable sticky
+///   folder such as /tmp, the kernel's `fs.protected_symlinks` rule made
+///   unconditional: following it would let that user choose which file is
+///   replaced (as root, any file). foreignLinkInSharedFolder() is the rule.
+QString exportTargetProblem(const QString& path);
+/// The rule above on stat() fields: a link owned by linkUid in a folder of
+/// dirMode owned by dirUid, opened by euid.
+bool foreignLinkInSharedFolder(uint linkUid, uint dirMode, uint dirUid, uint euid);
+
 } // namespace poolscope
