@@ -446,6 +446,12 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
     sum.sampledOneIn = st.sampling;
     sum.recordLost = st.lost;
     sum.recordNote = rec.samplingNote();
+    if (const auto* tp = dynamic_cast<const ThreadPoolExecutor*>(ex.get());
+        tp && tp->workerStartFailures() > 0)
+        sum.workersNote = QStringLiteral("only %1 of %2 worker thread(s) could be started: %3")
+                              .arg(monitor.knownWorkers().size())
+                              .arg(s.workers)
+                              .arg(tp->workerStartError().section(QStringLiteral(": "), 1));
 
     QStringList errors;
     QString err;
@@ -487,6 +493,8 @@ QJsonObject Summary::toJson() const
     o.insert(QStringLiteral("sampled_1_in"), qint64(sampledOneIn));
     o.insert(QStringLiteral("record_lost"), qint64(recordLost));
     o.insert(QStringLiteral("record_note"), recordNote);
+    if (!workersNote.isEmpty())
+        o.insert(QStringLiteral("workers_note"), workersNote);
     o.insert(QStringLiteral("interrupted"), interrupted);
     o.insert(QStringLiteral("failures"), QJsonArray::fromStringList(failures));
     return o;
@@ -515,6 +523,8 @@ QString Summary::toText() const
                                     .arg(switchIntervalMs)
                               : QString())
                      .arg(chunk > 1 ? QStringLiteral(", chunk %1").arg(chunk) : QString()));
+    if (!workersNote.isEmpty())
+        line("workers", workersNote);
     line("wall time", QStringLiteral("%1 s").arg(wallS, 0, 'f', 3));
     if (poolStartS >= 0)
         line("pool start",

@@ -59,6 +59,9 @@ struct Summary {
     quint64 sampledOneIn = 1;
     quint64 recordLost = 0;
     QString recordNote;
+    /// Set when the system refused some worker threads (`ulimit -u`): the
+    /// run had fewer workers than asked, and this says how many and why.
+    QString workersNote;
     bool interrupted = false;
     QStringList failures; // first few, "item I (task T): <error>" (I 0-based, T the pool's id)
     QJsonObject toJson() const;

@@ -4,7 +4,6 @@
 #include "stamps.h"
 
 #include <QLocale>
-#include <QThreadPool>
 
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -16,6 +15,8 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <system_error>
+#include <thread>
 
 namespace poolscope {
 
@@ -374,27 +375,44 @@ private:
 #endif
         return reinterpret_cast<void*>(aligned);
     }
-    /// Makes a block ahead, touched, on another thread, while fewer than
-    /// kAhead are pooled and none is being made.
+    /// Makes blocks ahead, touched, on a helper thread, until kAhead are
+    /// pooled; one helper at a time, and it ends when done, so a program's
+    /// thread count returns to where it was once recording stops (the soak
+    /// gate checks that). A plain std::thread, not a QThreadPool: when the
+    /// system refuses a thread (`ulimit -u`), QThreadPool (Qt 6.4) still
+    /// counts it as active and its waitForDone() at exit never returned
+    /// (issue #17); here the refusal is caught and the recording thread
+    /// makes its own blocks.
     void prepareNext(std::size_t bytes)
     {
-        {
-            std::lock_guard lk(m_mutex);
-            if (m_free.size() >= kAhead || m_preparing)
-                return;
-            m_preparing = true;
+        std::unique_lock lk(m_mutex);
+        if (m_free.size() >= kAhead || m_preparing)
+            return;
+        m_preparing = true; // until the helper is done: no other starts one
+        std::thread done = std::move(m_helper);
+        lk.unlock();
+        if (done.joinable())
+            done.join(); // it has cleared m_preparing: only its return is left
+        lk.lock();
+        try {
+            // Made under the lock: the helper takes it before it ends, so it
+            // is m_helper before anyone could join or replace it.
+            m_helper = std::thread([this, bytes] { makeAhead(bytes); });
+        } catch (const std::system_error&) {
+            m_preparing = false;
         }
-        m_threads.start([this, bytes] {
-            // Niced, so that waking it never preempts the thread that
-            // records (seen: the GUI thread runnable but off its core for
-            // ~5 ms after starting a job on a nice-0 thread).
-            static thread_local const bool niced = [] {
-                errno = 0;
-                const int base = getpriority(PRIO_PROCESS, id_t(gettid()));
-                return errno == 0
-                       && setpriority(PRIO_PROCESS, id_t(gettid()), std::min(19, base + 10)) == 0;
-            }();
-            Q_UNUSED(niced);
+    }
+
+    void makeAhead(std::size_t bytes)
+    {
+        // Niced, so that waking it never preempts the thread that records
+        // (seen: the GUI thread runnable but off its core for ~5 ms after
+        // starting a job on a nice-0 thread).
+        errno = 0;
+        const int base = getpriority(PRIO_PROCESS, id_t(gettid()));
+        if (errno == 0)
+            setpriority(PRIO_PROCESS, id_t(gettid()), std::min(19, base + 10));
+        for (;;) {
             void* b = nullptr;
             try {
                 b = make(bytes);
@@ -406,31 +424,27 @@ private:
             } catch (const std::bad_alloc&) {
                 b = nullptr; // the recording thread makes its own, or fails there
             }
-            {
-                std::lock_guard lk(m_mutex);
-                m_preparing = false;
-                if (b)
-                    m_free.push_back(b);
-            }
+            std::lock_guard lk(m_mutex);
             if (b)
-                prepareNext(bytes); // up to kAhead
-        });
+                m_free.push_back(b);
+            if (!b || m_free.size() >= kAhead) {
+                m_preparing = false;
+                return;
+            }
+        }
     }
 
-    BlockPool()
-    {
-        m_threads.setMaxThreadCount(1);
-        // The helper is needed only while a run records; an idle one goes
-        // within a second, so a program's thread count returns to where it
-        // was soon after its pools are gone (the soak gate checks that).
-        m_threads.setExpiryTimeout(1000);
-    }
+    BlockPool() = default;
     ~BlockPool()
     {
-        // At exit: the helper's last block pushed before the list goes. The
-        // lock also orders it for ThreadSanitizer, which does not see the
-        // join inside QThreadPool (Qt is not instrumented).
-        m_threads.waitForDone();
+        // At exit: the helper's last block pushed before the list goes.
+        std::thread helper;
+        {
+            std::lock_guard lk(m_mutex);
+            helper = std::move(m_helper);
+        }
+        if (helper.joinable())
+            helper.join();
         std::lock_guard lk(m_mutex);
         m_free.clear(); // the blocks go with the process
     }
@@ -440,7 +454,7 @@ private:
     std::mutex m_mutex;
     std::vector<void*> m_free;
     bool m_preparing = false;
-    QThreadPool m_threads; // last: destroyed (and waited for) first
+    std::thread m_helper; // the last helper (joined before the next starts)
 };
 
 constexpr std::size_t kBlockBytes =

@@ -146,6 +146,16 @@ public:
     int stepBudget = 0; // tasks step() may still dispatch while paused
     bool broken = false;
     QString brokenReason;
+    // A worker thread that could not be started (the limit on threads,
+    // `ulimit -u`, or on memory, `ulimit -v`): the pool goes on with the
+    // workers it has and tries again at the next submit; with none at all it
+    // breaks, and the queued tasks it failed wait in failedOnSpawn until the
+    // caller that tried has released m (issue #17: a pool with no thread
+    // hung in shutdown, or std::terminate ended the program).
+    QString spawnError;
+    quint64 spawnFailures = 0;
+    std::vector<TaskNode*> failedOnSpawn;
+    std::atomic<bool> hasFailedOnSpawn{false};
     // Ids taken by a lock-free push that found the inbox closed (the locked
     // path then threw): not submitted. See submittedLocked().
     quint64 burnedIds = 0;
@@ -234,18 +244,62 @@ public:
         wakePending = sleepers.load(std::memory_order_relaxed);
     }
 
-    void spawnLocked()
+    /// Starts one worker thread; false (spawnError says why) when the
+    /// system refuses one.
+    bool spawnLocked()
     {
-        auto w = std::make_unique<Worker>();
-        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++);
-        w->slot->writer = std::make_shared<RecordWriter>(stampsAreTicks(), stagingRows);
-        w->slot->name = QStringLiteral("%1_%2").arg(opts.threadNamePrefix).arg(w->slot->index);
-        w->slot->poolStop = &stopAll;
-        Worker* raw = w.get();
-        workers.push_back(std::move(w));
-        raw->thread = std::thread([self = shared_from_this(), raw] { self->workerMain(raw); });
-        raw->handle = raw->thread.native_handle();
+        try {
+            auto w = std::make_unique<Worker>();
+            w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex);
+            w->slot->writer = std::make_shared<RecordWriter>(stampsAreTicks(), stagingRows);
+            w->slot->name = QStringLiteral("%1_%2").arg(opts.threadNamePrefix).arg(w->slot->index);
+            w->slot->poolStop = &stopAll;
+            // Started before it is listed: a worker that never ran must not
+            // be waited for (and listing it cannot fail once it runs).
+            workers.reserve(workers.size() + 1);
+            w->thread =
+                std::thread([self = shared_from_this(), raw = w.get()] { self->workerMain(raw); });
+            w->handle = w->thread.native_handle();
+            ++nextWorkerIndex;
+            workers.push_back(std::move(w));
+        } catch (const std::exception& e) {
+            ++spawnFailures;
+            spawnError = QStringLiteral("cannot start a worker thread: %1 (the limit on threads, "
+                                        "ulimit -u, or on memory, ulimit -v)")
+                             .arg(QString::fromLocal8Bit(e.what()));
+            return false;
+        }
         updateFastPushLocked();
+        return true;
+    }
+
+    /// No worker thread could be started and none is left: nothing would
+    /// ever run the queued tasks. They fail with BrokenExecutor (completed
+    /// by takeFailedOnSpawn() once m is released), as do later submits.
+    void breakOnSpawnLocked()
+    {
+        broken = true;
+        brokenReason =
+            QStringLiteral("%1; the pool has no worker and is not usable anymore").arg(spawnError);
+        qWarning("poolscope: %s", qPrintable(brokenReason));
+        closeLocked();
+        failPendingLocked(brokenReason, failedOnSpawn);
+        hasFailedOnSpawn.store(true, std::memory_order_release);
+        notifyAllWorkersLocked();
+    }
+
+    /// Completes what breakOnSpawnLocked() failed: call without m.
+    void takeFailedOnSpawn()
+    {
+        if (!hasFailedOnSpawn.load(std::memory_order_acquire))
+            return;
+        std::vector<TaskNode*> failed;
+        {
+            std::lock_guard lk(m);
+            failed.swap(failedOnSpawn);
+            hasFailedOnSpawn.store(false, std::memory_order_relaxed);
+        }
+        completeTaken(failed);
     }
 
     /// Starts workers for queued work, up to maxWorkers (Python spawns lazily
@@ -261,7 +315,11 @@ public:
         // only while queued tasks outnumber them.
         const qint64 queued = queuedLocked();
         while (live < maxWorkers && queued > qint64(live - active)) {
-            spawnLocked();
+            if (!spawnLocked()) {
+                if (live == 0)
+                    breakOnSpawnLocked();
+                return;
+            }
             ++live;
         }
     }
@@ -893,6 +951,7 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
                 c.workCv.notify_one();
             for (auto& t : join)
                 t.join();
+            c.takeFailedOnSpawn();
             return;
         }
         burned = true; // closed: the locked path below throws
@@ -930,10 +989,12 @@ void ThreadPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts
         c.workCv.notify_one();
     for (auto& t : join)
         t.join();
+    c.takeFailedOnSpawn();
 }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancelFutures)
 {
+    m_core->takeFailedOnSpawn();
     auto& c = *m_core;
     std::vector<std::thread> join;
     std::vector<detail::TaskNode*> taken;
@@ -974,6 +1035,18 @@ bool ThreadPoolExecutor::isBroken() const
 {
     std::lock_guard lk(m_core->m);
     return m_core->broken;
+}
+
+quint64 ThreadPoolExecutor::workerStartFailures() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->spawnFailures;
+}
+
+QString ThreadPoolExecutor::workerStartError() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->spawnError;
 }
 
 QString ThreadPoolExecutor::brokenReason() const
@@ -1025,6 +1098,7 @@ void ThreadPoolExecutor::setMaxWorkers(int n)
     }
     for (auto& t : join)
         t.join();
+    c.takeFailedOnSpawn();
 }
 
 SimulatedGil* ThreadPoolExecutor::gil() const
@@ -1052,21 +1126,27 @@ void ThreadPoolExecutor::pause()
 
 void ThreadPoolExecutor::step()
 {
-    std::lock_guard lk(m_core->m);
-    if (!m_core->paused)
-        return;
-    ++m_core->stepBudget;
-    m_core->workCv.notify_one();
-    m_core->growLocked();
+    {
+        std::lock_guard lk(m_core->m);
+        if (!m_core->paused)
+            return;
+        ++m_core->stepBudget;
+        m_core->workCv.notify_one();
+        m_core->growLocked();
+    }
+    m_core->takeFailedOnSpawn();
 }
 
 void ThreadPoolExecutor::resume()
 {
-    std::lock_guard lk(m_core->m);
-    m_core->paused = false;
-    m_core->stepBudget = 0;
-    m_core->notifyAllWorkersLocked();
-    m_core->growLocked();
+    {
+        std::lock_guard lk(m_core->m);
+        m_core->paused = false;
+        m_core->stepBudget = 0;
+        m_core->notifyAllWorkersLocked();
+        m_core->growLocked();
+    }
+    m_core->takeFailedOnSpawn();
 }
 
 bool ThreadPoolExecutor::isPaused() const

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <system_error>
 #include <thread>
 #include <time.h>
 #include <unistd.h>
@@ -354,7 +355,16 @@ public:
         , m_slot(slot)
         , m_inbox(inbox)
     {
-        m_thread = std::thread([this] { loop(); });
+        // A worker the system gives no second thread (`ulimit -u`) still
+        // runs its tasks: without progress frames, and reading skips only
+        // between tasks (it used to end in std::terminate; issue #17).
+        try {
+            m_thread = std::thread([this] { loop(); });
+        } catch (const std::system_error& e) {
+            qWarning("poolscope-worker: cannot start the progress thread (%s): tasks run without "
+                     "progress reports",
+                     e.what());
+        }
     }
     ~ProgressReporter()
     {
@@ -363,7 +373,8 @@ public:
             m_stop = true;
         }
         m_cv.notify_all();
-        m_thread.join();
+        if (m_thread.joinable())
+            m_thread.join();
     }
 
 private:

@@ -8,8 +8,10 @@
 #include <QProcess>
 #include <QRegularExpression>
 #include <QStandardPaths>
+
 #include <QTemporaryDir>
 #include <QtTest>
+#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
@@ -966,6 +968,62 @@ private slots:
                     .arg(301 + ext.size()));
         }
     }
+    // The system's limit on threads (`ulimit -u`, RLIMIT_NPROC): a thread
+    // pool that gets fewer threads than asked runs its tasks on those and
+    // says how many it had; one that gets none fails every task with
+    // BrokenExecutor and a clear line. Both end (issue #17: a pool with no
+    // thread hung in shutdown; a refused thread ended in std::terminate;
+    // QThreadPool's helper hung at exit). The limit binds only users other
+    // than root, so the CLI runs as `nobody` through setpriv; the whole
+    // program (that user's processes and threads) has 1 or 3: none or 2 for workers.
+    void threadLimit_data()
+    {
+        QTest::addColumn<int>("limit");
+        QTest::addColumn<bool>("broken");
+        QTest::newRow("no thread for a worker") << 1 << true;
+        QTest::newRow("some threads") << 3 << false;
+    }
+    void threadLimit()
+    {
+        QFETCH(int, limit);
+        QFETCH(bool, broken);
+        if (::geteuid() != 0)
+            QSKIP("RLIMIT_NPROC binds users other than root: the test runs the CLI as nobody, "
+                  "which takes root");
+        const QString setpriv = QStandardPaths::findExecutable(QStringLiteral("setpriv"));
+        if (setpriv.isEmpty())
+            QSKIP("setpriv (util-linux) not found");
+        QProcess p;
+        p.start(setpriv,
+                {QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"),
+                 QStringLiteral("--clear-groups"), QStringLiteral("/bin/bash"),
+                 QStringLiteral("-c"),
+                 QStringLiteral("ulimit -u %1 && exec \"$0\" run --workload sleep --tasks 20 "
+                                "--size 10 --workers 6")
+                     .arg(limit),
+                 QStringLiteral(POOLSCOPE_CLI)});
+        QVERIFY2(p.waitForFinished(60'000), "the run did not end");
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QVERIFY2(!err.contains(QStringLiteral("terminate called")), qPrintable(err));
+        if (broken) {
+            QCOMPARE(p.exitCode(), 1);
+            QVERIFY2(err.contains(QStringLiteral("poolscope-cli: cannot start a worker thread: "))
+                         && err.contains(QStringLiteral("the pool has no worker and is not usable "
+                                                        "anymore")),
+                     qPrintable(err));
+            return;
+        }
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY2(out.contains(QStringLiteral("20: 20 done, 0 failed, 0 cancelled")),
+                 qPrintable(out));
+        const QRegularExpression few(
+            QStringLiteral("workers +only ([1-5]) of 6 worker thread\\(s\\) could be started: "
+                           "Resource temporarily unavailable"));
+        QVERIFY2(few.match(out).hasMatch(), qPrintable(out));
+    }
+
     void badInput()
     {
         QFETCH(QStringList, args);

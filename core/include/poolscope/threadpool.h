@@ -128,6 +128,13 @@ public:
     bool isShutdown() const override;
     bool isBroken() const override;
     QString brokenReason() const override;
+    /// Worker threads the system refused to start so far (the limit on
+    /// threads, `ulimit -u`, or on memory), and why the last one was: the
+    /// pool runs with fewer workers than maxWorkers() meanwhile, tries again
+    /// at the next submit, and breaks (BrokenExecutor, with this reason)
+    /// when it has no worker at all.
+    quint64 workerStartFailures() const;
+    QString workerStartError() const;
     void setMaxWorkers(int n) override;
     int maxWorkers() const override;
     int workerCount() const override;
