@@ -26,8 +26,8 @@
 // task the dead rank held with RankLost and goes on with the others.
 
 #include "executor.h"
-#include "processpool.h" // WorkerCrashed, detail::RemoteNode, detail::encodeArgs
 #include "registry.h"
+#include "remotepool.h" // WorkerCrashed, detail::RemoteNode, submit/map helpers
 
 #include <QStringList>
 
@@ -148,11 +148,9 @@ public:
     template<class R, class... A, class... Args>
     Future<R> submitWith(const TaskOptions& opts, R (*fn)(A...), Args&&... args)
     {
-        const TaskInfo* info =
-            TaskRegistry::global().findByAddress(reinterpret_cast<const void*>(fn));
+        const TaskInfo* info = detail::registeredTask(fn);
         if (!info)
-            return failedFuture<R>(std::make_exception_ptr(InvalidArgument(
-                "this function is not a registered task (use POOLSCOPE_TASK or registerTask)")));
+            return failedFuture<R>(detail::notRegisteredError());
         using Params = typename detail::TaskSig<A...>::Params;
         QCborArray cargs =
             detail::encodeArgs(std::type_identity<Params>{}, std::forward<Args>(args)...);
@@ -169,30 +167,11 @@ public:
     template<class R, class A, class Container>
     MapIterator<R> map(R (*fn)(A), Container inputs, const MapOptions& opts = {})
     {
-        using Param = detail::Plain<A>;
-        const TaskInfo* info =
-            TaskRegistry::global().findByAddress(reinterpret_cast<const void*>(fn));
-        if (!info)
-            throw InvalidArgument(
-                "map: this function is not a registered task (use POOLSCOPE_TASK)");
-        if (opts.chunkSize == 0)
-            throw InvalidArgument("map: chunkSize must be >= 1");
-        auto items = std::make_shared<QCborArray>();
-        for (auto& in : inputs)
-            items->append(QCborArray{CborTraits<Param>::to(Param(in))});
-        const std::size_t n = std::size_t(items->size());
-        const std::size_t chunk = opts.chunkSize;
-        const std::size_t chunks = (n + chunk - 1) / chunk;
-        auto submitChunk = [this, items, chunk, n, name = info->name,
-                            task = opts.task](std::size_t c) {
-            const std::size_t b = c * chunk, e = std::min(n, b + chunk);
-            QCborArray batch;
-            for (std::size_t i = b; i < e; ++i)
-                batch.append(items->at(qsizetype(i)));
-            return submitRemote<std::vector<R>>(name, std::move(batch), true, task);
-        };
-        const Deadline dl = opts.timeout ? Deadline::after(*opts.timeout) : Deadline::never();
-        return MapIterator<R>(std::move(submitChunk), chunks, opts.maxInFlight, dl);
+        return detail::remoteMap(
+            fn, std::move(inputs), opts,
+            [this](const QString& name, QCborArray batch, const TaskOptions& task) {
+                return submitRemote<std::vector<R>>(name, std::move(batch), true, task);
+            });
     }
 
     /// Blocks until every rank said it is ready (or the deadline passes).
@@ -232,17 +211,9 @@ private:
                 "per-task timeouts are not supported on the MPI pool: a rank cannot be "
                 "terminated on its own (use a thread or process pool, or stop the task "
                 "cooperatively)")));
-        detail::TaskNode::Remote spec;
-        spec.name = name;
-        spec.args = std::move(args);
-        spec.batch = batch;
-        auto* node = new detail::RemoteNode<R>(std::move(spec));
-        detail::NodeRef ref(node, true);
-        TaskOptions o = opts;
-        if (o.name.isEmpty())
-            o.name = name;
-        enqueue(node, o);
-        return Future<R>(std::move(ref));
+        return detail::submitRemoteNode<R>(
+            name, std::move(args), batch, opts,
+            [this](detail::TaskNode* node, const TaskOptions& o) { enqueue(node, o); });
     }
     void enqueue(detail::TaskNode* node, const TaskOptions& opts);
 

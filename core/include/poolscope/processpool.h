@@ -11,6 +11,7 @@
 
 #include "executor.h"
 #include "registry.h"
+#include "remotepool.h" // WorkerCrashed, detail::RemoteNode, submit/map helpers
 
 #include <QStringList>
 
@@ -18,12 +19,6 @@
 #include <optional>
 
 namespace poolscope {
-
-/// A worker process died while it held a task (crash, kill, exit, OOM).
-class WorkerCrashed : public Error {
-public:
-    using Error::Error;
-};
 
 struct ProcessPoolOptions {
     /// Default: the number of CPUs (Python's default). Must be 1..1024.
@@ -86,51 +81,6 @@ class ProcessPoolCore;
 /// 64, so it never idles for a round trip through the parent after each
 /// short task. A base of 1 turns pipelining off and is kept as is.
 int adaptivePipelineDepth(int base, qint64 avgTaskNs);
-
-/// A task that runs in a worker process; its reply decodes into R.
-template<class R>
-class RemoteNode final : public ResultNode<R> {
-public:
-    explicit RemoteNode(TaskNode::Remote spec)
-        : m_spec(std::move(spec))
-    {}
-    void run(TaskContext&) noexcept override {}
-    const TaskNode::Remote* remote() const noexcept override { return &m_spec; }
-    void deliver(const QCborValue& reply) noexcept override
-    {
-        if constexpr (!std::is_void_v<R>) {
-            try {
-                R decoded{};
-                if (!CborTraits<R>::from(reply, decoded))
-                    throw InvalidArgument("the worker's result for task '"
-                                          + m_spec.name.toStdString()
-                                          + "' does not decode into the expected type");
-                this->value.emplace(std::move(decoded));
-            } catch (...) {
-                this->error = std::current_exception();
-            }
-        }
-    }
-    QString argsSummary() const override { return cborSummary(QCborValue(m_spec.args)); }
-    QVariant resultVariant() const override
-    {
-        if constexpr (std::is_same_v<R, QCborValue>)
-            return this->value ? QVariant(cborSummary(*this->value)) : QVariant();
-        else
-            return ResultNode<R>::resultVariant();
-    }
-
-private:
-    TaskNode::Remote m_spec;
-};
-
-template<class... P, class... Args>
-QCborArray encodeArgs(std::type_identity<std::tuple<P...>>, Args&&... args)
-{
-    static_assert(sizeof...(P) == sizeof...(Args),
-                  "wrong number of arguments for this registered task");
-    return QCborArray{CborTraits<P>::to(P(std::forward<Args>(args)))...};
-}
 } // namespace detail
 
 class ProcessPoolExecutor : public Executor {
@@ -155,11 +105,9 @@ public:
     template<class R, class... A, class... Args>
     Future<R> submitWith(const TaskOptions& opts, R (*fn)(A...), Args&&... args)
     {
-        const TaskInfo* info =
-            TaskRegistry::global().findByAddress(reinterpret_cast<const void*>(fn));
+        const TaskInfo* info = detail::registeredTask(fn);
         if (!info)
-            return failedFuture<R>(std::make_exception_ptr(InvalidArgument(
-                "this function is not a registered task (use POOLSCOPE_TASK or registerTask)")));
+            return failedFuture<R>(detail::notRegisteredError());
         using Params = typename detail::TaskSig<A...>::Params;
         QCborArray cargs =
             detail::encodeArgs(std::type_identity<Params>{}, std::forward<Args>(args)...);
@@ -176,30 +124,11 @@ public:
     template<class R, class A, class Container>
     MapIterator<R> map(R (*fn)(A), Container inputs, const MapOptions& opts = {})
     {
-        using Param = detail::Plain<A>;
-        const TaskInfo* info =
-            TaskRegistry::global().findByAddress(reinterpret_cast<const void*>(fn));
-        if (!info)
-            throw InvalidArgument(
-                "map: this function is not a registered task (use POOLSCOPE_TASK)");
-        if (opts.chunkSize == 0)
-            throw InvalidArgument("map: chunkSize must be >= 1");
-        auto items = std::make_shared<QCborArray>();
-        for (auto& in : inputs)
-            items->append(QCborArray{CborTraits<Param>::to(Param(in))});
-        const std::size_t n = std::size_t(items->size());
-        const std::size_t chunk = opts.chunkSize;
-        const std::size_t chunks = (n + chunk - 1) / chunk;
-        auto submitChunk = [this, items, chunk, n, name = info->name,
-                            task = opts.task](std::size_t c) {
-            const std::size_t b = c * chunk, e = std::min(n, b + chunk);
-            QCborArray batch;
-            for (std::size_t i = b; i < e; ++i)
-                batch.append(items->at(qsizetype(i)));
-            return submitRemote<std::vector<R>>(name, std::move(batch), true, task);
-        };
-        const Deadline dl = opts.timeout ? Deadline::after(*opts.timeout) : Deadline::never();
-        return MapIterator<R>(std::move(submitChunk), chunks, opts.maxInFlight, dl);
+        return detail::remoteMap(
+            fn, std::move(inputs), opts,
+            [this](const QString& name, QCborArray batch, const TaskOptions& task) {
+                return submitRemote<std::vector<R>>(name, std::move(batch), true, task);
+            });
     }
 
     /// Starts every worker now instead of on demand, and from then on keeps
@@ -243,17 +172,9 @@ private:
     Future<R> submitRemote(const QString& name, QCborArray args, bool batch,
                            const TaskOptions& opts)
     {
-        detail::TaskNode::Remote spec;
-        spec.name = name;
-        spec.args = std::move(args);
-        spec.batch = batch;
-        auto* node = new detail::RemoteNode<R>(std::move(spec));
-        detail::NodeRef ref(node, true);
-        TaskOptions o = opts;
-        if (o.name.isEmpty())
-            o.name = name;
-        enqueue(node, o);
-        return Future<R>(std::move(ref));
+        return detail::submitRemoteNode<R>(
+            name, std::move(args), batch, opts,
+            [this](detail::TaskNode* node, const TaskOptions& o) { enqueue(node, o); });
     }
     void enqueue(detail::TaskNode* node, const TaskOptions& opts);
     void stopWorkers(bool kill);
