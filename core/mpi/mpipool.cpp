@@ -3,14 +3,15 @@
 // (never blocking on a rank busy in a long task), polls for frames and
 // heartbeats with MPI_Iprobe, and sleeps with a backoff when there is nothing
 // to do (Open MPI's blocking receive would busy-poll a core the workers need).
-// The task bookkeeping follows the process pool (processpool.cpp): the same
-// queue, the same counters, the same started/progress/result rules.
+// The task bookkeeping is the process pool's own: both pools derive from
+// RemoteEngine (core/src/remoteengine.h); this file is the MPI transport.
 
 #include "mpicommon.h"
 
 #include "poolscope/mpipool.h"
 #include "poolscope/protocol.h"
 #include "poolscope/recording.h"
+#include "remoteengine.h"
 #include "taskqueue.h"
 
 #include <QCborArray>
@@ -65,35 +66,24 @@ int worldSize()
     return n;
 }
 
-using Completion = std::vector<std::pair<TaskNode*, FutureState>>;
-
 } // namespace
 
-/// One worker rank. Touched under the core's mutex.
-struct RankWorker {
-    struct InFlight {
-        TaskNode* node; // the worker's reference; PENDING until the rank says 'started'
-        bool started = false;
-        bool skipSent = false; // asked back ('skip'): 'skipped' or 'started' answers
-        bool discard = false;  // started after its future was cancelled: result dropped
-        qint64 startNs = 0;
-        int core = -1;
-    };
-    int peer = -1; // rank in the pool's communicator
-    std::shared_ptr<WorkerSlot> slot;
-    protocol::FrameReader reader;
-    std::deque<InFlight> inflight;
-    bool ready = false;       // answered hello
+/// One worker rank: what the engine knows of it (RemoteWorker) plus where
+/// it is and how it is. Touched under the core's mutex.
+struct RankWorker final : RemoteWorker {
+    int peer = -1;            // rank in the pool's communicator
     bool sessionOver = false; // exit sent, or its initializer failed
     bool lost = false;        // died or went silent
     QString host;
-    qint64 pid = 0;
-    qint64 lastHeardNs = 0;
     qint64 taskCpuNs = 0; // sum of the tasks' CPU time
     CpuUsage cpu;
 };
 
-class MpiPoolCore final : public CancelHook {
+/// The MPI pool: the engine's bookkeeping (RemoteEngine) over MPI ranks.
+/// It owns the communicator and the one thread that makes every MPI call,
+/// and what only ranks have: heartbeats, the loss of a rank, sessions (a
+/// static rank serves pool after pool).
+class MpiPoolCore final : public RemoteEngine {
 public:
     explicit MpiPoolCore(const MpiPoolOptions& o)
         : opts(o)
@@ -104,36 +94,11 @@ public:
     bool spawned = false;
     QString myHost;
 
-    // ---- shared, under m
-    mutable std::mutex m;
-    mutable std::condition_variable cv; // waiters: idle, ready, shutdown done
-    std::condition_variable wake;       // the comm thread's idle sleep
+    // ---- shared, under m (the task bookkeeping is RemoteEngine's)
+    std::condition_variable wake; // the comm thread's idle sleep
     bool wakeup = false;
-    TaskQueue queue;
     std::vector<std::unique_ptr<RankWorker>> workers; // all ranks, in rank order
-    std::vector<std::shared_ptr<WorkerSlot>> deadSlots;
-    int maxWorkers = 1; // ranks [0, maxWorkers) of `workers` get tasks
-    bool shutdown = false;
     bool finished = false; // every session closed; the comm thread is leaving
-    bool paused = false;
-    int stepBudget = 0;
-    bool broken = false;
-    QString brokenReason;
-    bool monitorAttached = false;
-    bool recording = false;                 // a Monitor records the pool: stage every finished task
-    std::atomic<bool> recordingFlag{false}; // `recording` for readers without m
-    // Rows staged under m, and rows of tasks their futures cancelled (any
-    // thread, under sideMutex only).
-    std::shared_ptr<RecordWriter> writer = std::make_shared<RecordWriter>(false);
-    std::mutex sideMutex;
-    std::shared_ptr<RecordWriter> sideWriter = std::make_shared<RecordWriter>(false);
-    quint64 nextTaskId = 1;
-    quint64 submitted = 0, started = 0, succeeded = 0, failed = 0, brokenFailed = 0,
-            dispatchedNotStartedFailed = 0;
-    std::atomic<quint64> cancelledPending{0};
-    int inflightTotal = 0;
-    QString lastName;
-    quint32 lastNameId = 0;
     QMap<QString, CpuUsage> hostCpu;
 
     // ---- comm thread only
@@ -145,33 +110,35 @@ public:
     std::thread thread;
     qint64 lastLivenessNs = 0;
 
-    Counters countersLocked() const
-    {
-        Counters c;
-        c.submitted = submitted;
-        c.succeeded = succeeded;
-        c.failed = failed;
-        const quint64 cp = cancelledPending.load(std::memory_order_acquire);
-        c.cancelled = cp;
-        c.droppedEvents = writer->lost() + sideWriter->lost();
-        c.queued = submitted - started - cp - brokenFailed - dispatchedNotStartedFailed;
-        c.running = started - (succeeded + failed - brokenFailed - dispatchedNotStartedFailed);
-        return c;
-    }
-    bool idleLocked() const { return inflightTotal == 0 && queue.empty(); }
-    void wakeLocked()
+    void wakeLocked() override
     {
         wakeup = true;
         wake.notify_one();
     }
 
-    static void finish(Completion& complete)
+    // ---- the transport for RemoteEngine (under m)
+    std::size_t workerCountLocked() const override { return workers.size(); }
+    RemoteWorker& workerAt(std::size_t i) const override { return *workers[i]; }
+    void sendFramesLocked(RemoteWorker& w, const QByteArray& frames) override
     {
-        for (auto& [n, st] : complete) {
-            n->complete(st);
-            n->deref();
-        }
-        complete.clear();
+        post(rank(w).peer, kTagFrame, frames);
+    }
+    bool acceptsSkipLocked(const RemoteWorker& w) const override
+    {
+        return !rank(w).lost && !rank(w).sessionOver;
+    }
+    bool mayGiveBackLocked(const RemoteWorker& w) const override
+    {
+        return !rank(w).lost && !rank(w).sessionOver;
+    }
+    bool takesWorkLocked(const RemoteWorker& w) const override
+    {
+        return w.ready && !rank(w).lost && !rank(w).sessionOver && w.slot->index < maxWorkers;
+    }
+    void describeWorkersLocked(TelemetryBatch& out) override;
+    static const RankWorker& rank(const RemoteWorker& w)
+    {
+        return static_cast<const RankWorker&>(w);
     }
 
     // ------------------------------------------------------------ sending
@@ -340,90 +307,22 @@ public:
                                 .arg(opts.initializer, placeOf(*w), msg.errorType, msg.errorText),
                             complete);
             return true;
-        case MsgType::Started: {
-            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
-                || w->inflight.front().started) {
-                *error = QStringLiteral("out-of-order 'started' frame for task %1").arg(msg.id);
-                return false;
-            }
-            auto& f = w->inflight.front();
-            f.started = true;
-            f.startNs = monotonicNs();
-            f.core = msg.core;
-            f.skipSent = false;
-            if (!f.node->tryStart()) {
-                // Cancelled by its future after it was sent, started by the
-                // rank before it saw the 'skip': the future says cancelled;
-                // the result is dropped (a rank is not stopped mid-task).
-                f.discard = true;
-                return true;
-            }
-            ++started;
-            slot.started.store(slot.started.load() + 1, std::memory_order_relaxed);
-            slot.currentTask.store(msg.id, std::memory_order_relaxed);
-            slot.currentName.store(f.node->nameId, std::memory_order_relaxed);
-            slot.currentStartNs.store(f.startNs, std::memory_order_relaxed);
-            slot.progressValue.store(-1, std::memory_order_relaxed);
-            slot.lastCore.store(msg.core, std::memory_order_relaxed);
-            slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
-            return true;
-        }
+        case MsgType::Started:
+            // A task started after its future was cancelled comes back with
+            // `discard`: its result is dropped (a rank is not stopped
+            // mid-task).
+            return onStartedLocked(*w, msg, error) != nullptr;
         case MsgType::Progress:
-            // May trail its result, or even a finished pool's session
-            // (static ranks serve pool after pool): only for the running task.
-            if (!w->inflight.empty() && w->inflight.front().started
-                && w->inflight.front().node->id == msg.id) {
-                slot.progressMax.store(msg.progressMax, std::memory_order_relaxed);
-                slot.progressValue.store(msg.progressValue, std::memory_order_relaxed);
-            }
+            onProgressLocked(*w, msg);
             return true;
-        case MsgType::Skipped: {
-            const auto it =
-                std::find_if(w->inflight.begin(), w->inflight.end(),
-                             [&](const RankWorker::InFlight& f) { return f.node->id == msg.id; });
-            if (it == w->inflight.end() || it->started || !it->skipSent) {
-                *error = QStringLiteral("'skipped' frame for task %1, which was not asked back")
-                             .arg(msg.id);
-                return false;
-            }
-            TaskNode* n = it->node;
-            w->inflight.erase(it);
-            --inflightTotal;
-            n->deref(); // only cancelled tasks are asked back here
-            return true;
-        }
+        case MsgType::Skipped:
+            return onSkippedLocked(*w, msg, error);
         case MsgType::Result: {
-            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
-                || !w->inflight.front().started) {
-                *error = QStringLiteral("out-of-order 'result' frame for task %1").arg(msg.id);
+            const ResultKind kind = onResultLocked(*w, msg, complete, error);
+            if (kind == ResultKind::OutOfOrder)
                 return false;
-            }
-            auto f = w->inflight.front();
-            w->inflight.pop_front();
-            --inflightTotal;
-            TaskNode* n = f.node;
-            if (f.discard) {
-                n->deref();
-                return true;
-            }
-            TaskStatus status;
-            if (msg.ok) {
-                n->deliver(msg.value);
-                status = n->error ? TaskStatus::Failed : TaskStatus::Succeeded;
-            } else {
-                // The task's own exception type, as on the process pool.
-                n->error =
-                    rebuildException(msg.errorType.toStdString(), msg.errorText.toStdString());
-                status = TaskStatus::Failed;
-            }
-            (status == TaskStatus::Succeeded ? succeeded : failed) += 1;
-            WorkerSlot::bump(status == TaskStatus::Succeeded ? slot.succeeded : slot.failed);
-            if (msg.cpuNs > 0)
+            if (kind == ResultKind::Finished && msg.cpuNs > 0)
                 w->taskCpuNs += msg.cpuNs;
-            recordLocked(*w, f, status, msg.cpuNs, msg.core);
-            slot.currentTask.store(0, std::memory_order_relaxed);
-            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
-            complete.push_back({n, FutureState::Finished});
             return true;
         }
         default:
@@ -432,61 +331,14 @@ public:
         }
     }
 
-    void recordLocked(RankWorker& w, const RankWorker::InFlight& f, TaskStatus status, qint64 cpuNs,
-                      int core)
-    {
-        WorkerSlot& slot = *w.slot;
-        const qint64 end = monotonicNs();
-        const qint64 start = f.started ? f.startNs : end;
-        slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (end - start),
-                          std::memory_order_relaxed);
-        if (recording)
-            stageFinished(*writer, *f.node, status, start, end, cpuNs, slot.index,
-                          core >= 0 ? core : f.core);
-    }
-
-    /// A task that ends without having started on a rank. Under m.
-    void recordUnstartedLocked(const TaskNode& n, TaskStatus status)
-    {
-        if (recording)
-            stageUnstarted(*writer, n, status, monotonicNs());
-    }
-
-    // CancelHook: a queued task was cancelled by its future (any thread).
-    void recordCancelled(const TaskNode& node) noexcept override
-    {
-        if (!recordingFlag.load(std::memory_order_relaxed))
-            return;
-        std::lock_guard lk(sideMutex);
-        stageUnstarted(*sideWriter, node, TaskStatus::Cancelled, monotonicNs());
-    }
-    // A task's future was cancelled while PENDING: if it was sent to a rank
-    // already, the pool's thread asks for it back (sweepCancelledLocked).
+    // CancelHook (recordCancelled() is RemoteEngine's): a task's future was
+    // cancelled while PENDING: if it was sent to a rank already, the pool's
+    // thread asks for it back (sweepCancelledLocked).
     void pendingCancelled() noexcept override
     {
         sweepWanted.store(true, std::memory_order_release);
     }
     std::atomic<bool> sweepWanted{false};
-
-    void sweepCancelledLocked()
-    {
-        for (auto& w : workers) {
-            if (w->lost || w->sessionOver)
-                continue;
-            QByteArray frames;
-            for (auto& f : w->inflight) {
-                if (!f.started && !f.skipSent && f.node->state() == FutureState::Cancelled) {
-                    protocol::Message skip;
-                    skip.type = protocol::MsgType::Skip;
-                    skip.id = f.node->id;
-                    frames += protocol::encode(skip);
-                    f.skipSent = true;
-                }
-            }
-            if (!frames.isEmpty())
-                post(w->peer, kTagFrame, std::move(frames));
-        }
-    }
 
     QString placeOf(const RankWorker& w) const
     {
@@ -519,6 +371,8 @@ public:
         for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
             TaskNode* n = it->node;
             --inflightTotal;
+            if (it->skipSent)
+                --skipsOut; // no answer will come
             if (it->started && it->discard) {
                 n->deref(); // its future was cancelled before it started
             } else if (it->started) {
@@ -529,19 +383,16 @@ public:
                 complete.push_back({n, FutureState::Finished});
             } else if (certainlyDead && !broken && n->state() == FutureState::Pending) {
                 queue.pushFront(n); // it never ran, so nothing runs twice
-            } else if (!n->tryStart()) {
-                n->deref(); // cancelled by its future
             } else {
-                n->error = std::make_exception_ptr(
-                    RankLost(QStringLiteral("task %1 '%2' was sent to %3, which was lost before it "
-                                            "started; it did not run here and was not retried")
-                                 .arg(n->id)
-                                 .arg(n->remote()->name, placeOf(*w))
-                                 .toStdString()));
-                recordUnstartedLocked(*n, TaskStatus::Failed);
-                ++failed;
-                ++dispatchedNotStartedFailed;
-                complete.push_back({n, FutureState::Finished});
+                failUnstartedLocked(
+                    n,
+                    std::make_exception_ptr(RankLost(
+                        QStringLiteral("task %1 '%2' was sent to %3, which was lost before it "
+                                       "started; it did not run here and was not retried")
+                            .arg(n->id)
+                            .arg(n->remote()->name, placeOf(*w))
+                            .toStdString())),
+                    complete);
             }
         }
         w->inflight.clear();
@@ -565,52 +416,6 @@ public:
             breakPoolLocked(QStringLiteral("every worker rank was lost (last: %1)").arg(text),
                             complete);
         wakeLocked();
-    }
-
-    void failPendingLocked(Completion& complete)
-    {
-        const auto err = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
-        while (TaskNode* n = queue.pop()) {
-            if (n->tryStart()) {
-                n->error = err;
-                recordUnstartedLocked(*n, TaskStatus::Failed);
-                ++brokenFailed;
-                ++failed;
-                complete.push_back({n, FutureState::Finished});
-            } else {
-                n->deref();
-            }
-        }
-    }
-
-    void breakPoolLocked(const QString& why, Completion& complete)
-    {
-        if (broken)
-            return;
-        broken = true;
-        brokenReason = why;
-        qWarning("poolscope: %s", qPrintable(why));
-        failPendingLocked(complete);
-        const auto err = std::make_exception_ptr(BrokenExecutor(why.toStdString()));
-        for (auto& w : workers) {
-            for (auto it = w->inflight.begin(); it != w->inflight.end();) {
-                if (!it->started) {
-                    if (it->node->tryStart()) {
-                        it->node->error = err;
-                        recordUnstartedLocked(*it->node, TaskStatus::Failed);
-                        ++failed;
-                        ++dispatchedNotStartedFailed;
-                        complete.push_back({it->node, FutureState::Finished});
-                    } else {
-                        it->node->deref(); // cancelled by its future
-                    }
-                    it = w->inflight.erase(it);
-                    --inflightTotal;
-                } else {
-                    ++it; // a running task still delivers its result
-                }
-            }
-        }
     }
 
     /// Every 100 ms: a rank on this host whose process is gone is lost at
@@ -663,26 +468,9 @@ public:
             return 0;
         int sent = 0;
         QByteArray frames;
-        while (int(w.inflight.size()) < depth && !queue.empty()) {
-            TaskNode* n = queue.pop();
-            // Stays PENDING (running() false, cancel() true) until the rank
-            // says 'started'; a task cancelled meanwhile is asked back.
-            if (n->state() != FutureState::Pending) { // cancelled while queued
-                n->deref();
-                continue;
-            }
-            const TaskNode::Remote* r = n->remote();
-            protocol::Message run;
-            run.type = protocol::MsgType::Run;
-            run.id = n->id;
-            run.name = r->name;
-            run.args = r->args;
-            run.batch = r->batch;
-            frames += protocol::encode(run);
-            w.inflight.push_back(RankWorker::InFlight{n});
-            ++inflightTotal;
+        const qint64 now = monotonicNs();
+        while (int(w.inflight.size()) < depth && sendNextLocked(w, frames, now))
             ++sent;
-        }
         if (!frames.isEmpty())
             post(w.peer, kTagFrame, std::move(frames));
         return sent;
@@ -842,6 +630,22 @@ public:
         cv.notify_all();
     }
 };
+
+void MpiPoolCore::describeWorkersLocked(TelemetryBatch& out)
+{
+    for (auto& w : workers) {
+        WorkerInfo wi = describeSlot(*w->slot);
+        wi.host = w->host;
+        wi.rank = w->peer;
+        wi.name =
+            w->host.isEmpty() ? w->slot->name : QStringLiteral("%1/%2").arg(w->host, w->slot->name);
+        wi.pid = w->pid;
+        wi.tid = w->pid;
+        wi.cpuNs = w->taskCpuNs; // finished tasks' CPU time (the rank may be remote)
+        out.workers.append(wi);
+    }
+    out.hostCpu = hostCpu;
+}
 
 /// MPI_Comm_spawn, bounded. Open MPI 4.1 with an external PMIx 4 (Debian
 /// 12's pairing) now and then never returns from a spawn (openpmix#2735;
@@ -1065,29 +869,7 @@ QString MpiPoolExecutor::launchMode() const
 
 void MpiPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts)
 {
-    auto& c = *m_core;
-    node->priority = opts.priority;
-    node->cancelCounter = &c.cancelledPending;
-    node->cancelHook = &c;
-    std::lock_guard lk(c.m);
-    if (c.broken)
-        throw BrokenExecutor(c.brokenReason.toStdString());
-    if (c.shutdown)
-        throw ShutdownError();
-    if (c.recording)
-        node->submitStamp = monotonicNs();
-    if (!opts.name.isEmpty()) {
-        if (opts.name != c.lastName) {
-            c.lastName = opts.name;
-            c.lastNameId = NameTable::intern(opts.name);
-        }
-        node->nameId = c.lastNameId;
-    }
-    node->id = c.nextTaskId++;
-    node->ref();
-    c.queue.push(node);
-    ++c.submitted;
-    c.wakeLocked();
+    m_core->enqueue(node, opts);
 }
 
 Future<QCborValue> MpiPoolExecutor::submitNamed(const QString& name, const QCborArray& args,
@@ -1152,25 +934,11 @@ void MpiPoolExecutor::shutdown(bool wait, bool cancelFutures)
     std::vector<detail::TaskNode*> taken;
     std::unique_lock lk(c.m);
     c.shutdown = true;
-    if (cancelFutures) {
-        while (detail::TaskNode* n = c.queue.pop())
-            taken.push_back(n);
-        // Sent to a rank but not started: PENDING too; the ranks skip them.
-        for (auto& w : c.workers) {
-            for (auto& f : w->inflight) {
-                if (!f.started && f.node->state() == FutureState::Pending) {
-                    f.node->ref();
-                    taken.push_back(f.node);
-                }
-            }
-        }
-    }
+    if (cancelFutures)
+        c.takePendingLocked(taken); // sent to a rank but not started: the ranks skip them
     c.wakeLocked();
     lk.unlock();
-    for (detail::TaskNode* n : taken) { // outside the lock: callbacks
-        n->cancelPending();
-        n->deref();
-    }
+    MpiPoolCore::cancelTaken(taken); // outside the lock: callbacks
     if (!wait)
         return;
     if (std::this_thread::get_id() == c.thread.get_id()) {
@@ -1184,20 +952,17 @@ void MpiPoolExecutor::shutdown(bool wait, bool cancelFutures)
 
 bool MpiPoolExecutor::isShutdown() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->shutdown;
+    return m_core->isShutdown();
 }
 
 bool MpiPoolExecutor::isBroken() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->broken;
+    return m_core->isBroken();
 }
 
 QString MpiPoolExecutor::brokenReason() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->brokenReason;
+    return m_core->brokenReasonText();
 }
 
 void MpiPoolExecutor::setMaxWorkers(int n)
@@ -1227,8 +992,7 @@ void MpiPoolExecutor::setMaxWorkers(int n)
 
 int MpiPoolExecutor::maxWorkers() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->maxWorkers;
+    return m_core->maxWorkersNow();
 }
 
 int MpiPoolExecutor::workerCount() const
@@ -1242,111 +1006,47 @@ int MpiPoolExecutor::workerCount() const
 
 void MpiPoolExecutor::pause()
 {
-    std::lock_guard lk(m_core->m);
-    m_core->paused = true;
+    m_core->pause();
 }
 
 void MpiPoolExecutor::resume()
 {
-    std::lock_guard lk(m_core->m);
-    m_core->paused = false;
-    m_core->stepBudget = 0;
-    m_core->wakeLocked();
+    m_core->resume();
 }
 
 void MpiPoolExecutor::step()
 {
-    std::lock_guard lk(m_core->m);
-    if (!m_core->paused)
-        return;
-    ++m_core->stepBudget;
-    m_core->wakeLocked();
+    m_core->step();
 }
 
 bool MpiPoolExecutor::isPaused() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->paused;
+    return m_core->isPaused();
 }
 
 Counters MpiPoolExecutor::counters() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->countersLocked();
+    return m_core->counters();
 }
 
 bool MpiPoolExecutor::waitForIdle(const Deadline& deadline) const
 {
-    auto& c = *m_core;
-    std::unique_lock lk(c.m);
-    auto idle = [&] { return c.idleLocked() || (c.broken && c.inflightTotal == 0); };
-    if (deadline.isForever()) {
-        c.cv.wait(lk, idle);
-        return true;
-    }
-    return c.cv.wait_until(lk, deadline.at(), idle);
+    return m_core->waitForIdle(deadline);
 }
 
 void MpiPoolExecutor::setRecording(bool on)
 {
-    std::lock_guard lk(m_core->m);
-    m_core->monitorAttached = on;
-    m_core->recording = on;
-    m_core->recordingFlag.store(on, std::memory_order_relaxed);
+    m_core->setRecording(on);
 }
 
 void MpiPoolExecutor::setStagingCapacity(std::size_t rows)
 {
-    std::lock_guard lk(m_core->m);
-    m_core->writer->setMaxRows(rows);
-    m_core->sideWriter->setMaxRows(rows);
+    m_core->setStagingCapacity(rows);
 }
 
 void MpiPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
 {
-    auto& c = *m_core;
-    std::lock_guard lk(c.m);
-    out.timeNs = monotonicNs();
-    out.counters = c.countersLocked();
-    out.maxWorkers = c.maxWorkers;
-    out.paused = c.paused;
-    out.shutdown = c.shutdown;
-    out.queueHead.clear();
-    c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
-        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.submitStamp});
-    });
-    out.workers.clear();
-    out.writers.clear();
-    out.ticks = false;
-    for (auto& w : c.workers) {
-        const detail::WorkerSlot& s = *w->slot;
-        WorkerInfo wi;
-        wi.index = s.index;
-        wi.host = w->host;
-        wi.rank = w->peer;
-        wi.name = w->host.isEmpty() ? s.name : QStringLiteral("%1/%2").arg(w->host, s.name);
-        wi.pid = w->pid;
-        wi.tid = w->pid;
-        wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
-        wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
-        if (wi.currentTask) {
-            wi.currentName = s.currentName.load(std::memory_order_relaxed);
-            wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
-            const qint64 v = s.progressValue.load(std::memory_order_relaxed);
-            const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
-            wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
-        }
-        wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
-                       + s.failed.load(std::memory_order_relaxed)
-                       + s.cancelled.load(std::memory_order_relaxed);
-        wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
-        wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
-        wi.cpuNs = w->taskCpuNs; // finished tasks' CPU time (the rank may be remote)
-        out.workers.append(wi);
-    }
-    out.writers.push_back(c.writer);
-    out.writers.push_back(c.sideWriter);
-    out.hostCpu = c.hostCpu;
+    m_core->collectTelemetry(out, queueHeadMax);
 }
 
 } // namespace poolscope

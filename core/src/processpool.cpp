@@ -4,6 +4,7 @@
 #include "poolscope/protocol.h"
 #include "poolscope/recording.h"
 #include "poolscope/worker.h"
+#include "remoteengine.h"
 #include "taskqueue.h"
 
 #include <QCoreApplication>
@@ -119,43 +120,18 @@ QString defaultWorkerProgram()
 }
 } // namespace
 
-/// Everything about one worker process. Touched only in the supervisor
-/// thread, except `slot` (atomics) and the fields marked "under m".
-struct ProcWorker {
-    struct InFlight {
-        TaskNode* node; // the worker's reference; PENDING until the worker says 'started'
-        bool started = false;
-        bool skipSent = false; // asked back ('skip'): 'skipped' or 'started' answers
-        bool discard = false;  // started after its future was cancelled: the worker is killed
-        qint64 startNs = 0;
-        qint64 deadlineNs = 0; // 0 = none
-        qint64 sentNs = 0;     // when its 'run' frame was written
-        int core = -1;
-    };
-    std::shared_ptr<WorkerSlot> slot;
+/// One worker process: what the engine knows of it (RemoteWorker) plus its
+/// process. Touched only in the supervisor thread, except `slot` (atomics)
+/// and the fields marked "under m".
+struct ProcWorker final : RemoteWorker {
     QProcess* proc = nullptr;
-    protocol::FrameReader reader;
-    std::deque<InFlight> inflight;
-    bool ready = false;    // under m: said hello back
     bool exitSent = false; // under m: asked to leave
     bool retire = false;   // under m: leave when idle
     bool broke = false;    // under m: killed for breaking the protocol (a failure)
     QString killReason;    // set when we terminate it on purpose
     int tasksRun = 0;
-    qint64 pid = 0;         // under m
-    qint64 lastHeardNs = 0; // under m: its last frame
-    qint64 lastLookNs = 0;  // under m: checkStalledLocked() last read its /proc state
+    qint64 lastLookNs = 0; // under m: checkStalledLocked() last read its /proc state
 };
-
-constexpr qint64 kBudgetNs = 2'000'000; // work kept queued at each worker
-
-/// How long a task may run before its worker counts as held up: no more
-/// tasks are pipelined behind it, and the ones already there may be taken
-/// back for an idle worker (ProcessPoolCore::rebalanceLocked).
-qint64 overrunNs(qint64 avgTaskNs)
-{
-    return std::max<qint64>(kBudgetNs, avgTaskNs < 0 ? 0 : 4 * avgTaskNs);
-}
 
 int adaptivePipelineDepth(int base, qint64 avgTaskNs)
 {
@@ -166,14 +142,15 @@ int adaptivePipelineDepth(int base, qint64 avgTaskNs)
     return int(std::clamp<qint64>(byTime, base, std::max(base, kMaxDepth)));
 }
 
-class ProcessPoolCore : public QObject, public CancelHook {
+/// The process pool: the engine's bookkeeping (RemoteEngine) over worker
+/// processes. It owns the QProcesses and their pipes, on one supervisor
+/// thread, and what only processes have: spawning and replacing workers,
+/// recycling, killing a worker with its task (timeout, cancel, stop), and
+/// the watchdog that finds stopped or hung workers.
+class ProcessPoolCore final : public QObject, public RemoteEngine {
 public:
     static constexpr int kMaxLostDispatches = 3;
-    explicit ProcessPoolCore(const ProcessPoolOptions& o)
-        : opts(o)
-    {
-        program = opts.workerProgram.isEmpty() ? defaultWorkerProgram() : opts.workerProgram;
-    }
+    explicit ProcessPoolCore(const ProcessPoolOptions& o);
 
     ProcessPoolOptions opts;
     QString program;
@@ -192,1119 +169,903 @@ public:
     bool inboxPosted = false;
 
     /// Runs f on the supervisor thread, later; returns at once.
-    void post(std::function<void()> f)
-    {
-        bool wake = false;
-        {
-            std::lock_guard lk(inboxMutex);
-            inbox.push_back(std::move(f));
-            wake = !std::exchange(inboxPosted, true);
-        }
-        if (wake) {
-            auto* e = new QEvent(kInboxEvent);
-            POOLSCOPE_TSAN_RELEASE(e); // acquired in event(): Qt's queue orders the two
-            QCoreApplication::postEvent(this, e);
-        }
-    }
-
+    void post(std::function<void()> f);
     /// Runs f on the supervisor thread and waits until it has run (at once
     /// when called there).
-    void call(const std::function<void()>& f)
-    {
-        if (QThread::currentThread() == thread()) {
-            f();
-            return;
-        }
-        std::mutex dm;
-        std::condition_variable dcv;
-        bool done = false;
-        post([&] {
-            f();
-            std::lock_guard lk(dm);
-            done = true;
-            dcv.notify_one();
-        });
-        std::unique_lock lk(dm);
-        dcv.wait(lk, [&] { return done; });
-    }
+    void call(const std::function<void()>& f);
+    bool event(QEvent* e) override;
 
-    bool event(QEvent* e) override
-    {
-        POOLSCOPE_TSAN_ACQUIRE(e); // see post(); a no-op for events nobody released
-        if (e->type() != kInboxEvent)
-            return QObject::event(e);
-        std::vector<std::function<void()>> batch;
-        {
-            std::lock_guard lk(inboxMutex);
-            batch.swap(inbox);
-            inboxPosted = false;
-        }
-        for (auto& f : batch)
-            f();
-        return true;
-    }
-
-    // ---- shared, under m
-    mutable std::mutex m;
-    mutable std::condition_variable cv; // idle / ready / shutdown waiters
-    TaskQueue queue;
+    // ---- shared, under m (the task bookkeeping is RemoteEngine's)
     std::vector<std::unique_ptr<ProcWorker>> workers;
-    std::vector<std::shared_ptr<WorkerSlot>> deadSlots;
-    int maxWorkers = 1;
     int nextWorkerIndex = 0;
-    bool shutdown = false;
-    bool stopping = false; // stopAllLocked() ran: tear-down, nothing is requeued
-    bool paused = false;
-    int stepBudget = 0; // tasks step() may still dispatch while paused
-    bool broken = false;
     bool pumpScheduled = false;
-    bool monitorAttached = false;
-    QString brokenReason;
-    quint64 nextTaskId = 1;
-    quint64 submitted = 0, started = 0, succeeded = 0, failed = 0, cancelledRun = 0,
-            brokenFailed = 0;
-    int inflightTotal = 0;   // dispatched, not finished
     int startupFailures = 0; // consecutive workers that died before ready
     bool keepFull = false;   // prestart(): keep maxWorkers workers, not only on demand
     int mostLive = 0;        // replaceLostWorkers: the most live workers the pool has had
-    std::atomic<quint64> cancelledPending{0};
-    bool recording = false; // a Monitor records the pool: stage every finished task
-    // Rows staged under m (the supervisor's frames, failures of the pool).
-    std::shared_ptr<RecordWriter> writer = std::make_shared<RecordWriter>(false);
-    // Rows of tasks cancelled by their futures (any thread, no m held).
-    std::mutex sideMutex;
-    std::shared_ptr<RecordWriter> sideWriter = std::make_shared<RecordWriter>(false);
-    QString lastName;
-    quint32 lastNameId = 0;
-    qint64 avgTaskNs = -1; // running average of started -> result wall time; -1: none yet
-    int skipsOut = 0;      // 'skip' frames not answered yet (no rebalancing meanwhile)
     std::atomic<bool> sweepPosted{false}; // a cancelled dispatched task is being asked back
 
     QTimer* watchdog = nullptr; // supervisor thread
 
     // ---- any thread
-    void schedulePumpLocked()
-    {
-        if (pumpScheduled)
-            return;
-        pumpScheduled = true;
-        post([this] { pump(); });
-    }
-
-    quint64 queuedLocked() const
-    {
-        return submitted - started - cancelledPending.load(std::memory_order_relaxed) - brokenFailed
-               - dispatchedNotStartedFailed;
-    }
-    quint64 dispatchedNotStartedFailed = 0; // failed before a worker reported start
-
-    Counters countersLocked() const
-    {
-        Counters c;
-        c.submitted = submitted;
-        c.succeeded = succeeded;
-        c.failed = failed;
-        const quint64 cp = cancelledPending.load(std::memory_order_acquire);
-        c.cancelled = cancelledRun + cp;
-        c.droppedEvents = writer->lost() + sideWriter->lost();
-        c.queued = submitted - started - cp - brokenFailed - dispatchedNotStartedFailed;
-        c.running =
-            started
-            - (succeeded + failed + cancelledRun - brokenFailed - dispatchedNotStartedFailed);
-        return c;
-    }
-
-    bool idleLocked() const { return inflightTotal == 0 && queue.empty(); }
-
-    // ---- supervisor thread only
-    void pump()
-    {
-        std::vector<std::pair<TaskNode*, FutureState>> complete;
-        {
-            std::lock_guard lk(m);
-            pumpLocked(complete);
-            cv.notify_all();
-        }
-        finish(complete);
-        updateWatchdog();
-    }
-
-    void pumpLocked(std::vector<std::pair<TaskNode*, FutureState>>& complete)
-    {
-        pumpScheduled = false;
-        if (broken) {
-            failPendingLocked(complete);
-        } else {
-            spawnNeededLocked();
-            dispatchLocked();
-            rebalanceLocked();
-        }
-        retireIdleLocked();
-    }
-
+    void schedulePumpLocked();
+    int liveWorkersLocked() const;
     /// How many tasks each worker may hold (adaptivePipelineDepth).
     int depthLocked() const { return adaptivePipelineDepth(opts.pipelineDepth, avgTaskNs); }
 
-    int liveWorkersLocked() const
-    {
-        int n = 0;
-        for (auto& w : workers)
-            n += (w->retire || w->exitSent) ? 0 : 1;
-        return n;
-    }
+    // ---- supervisor thread only
+    void pump();
+    void pumpLocked(Completion& complete);
+    void spawnNeededLocked();
+    void spawnLocked();
+    void onReadyTimeout(ProcWorker* w);
+    void dispatchLocked();
+    void feedLocked(ProcWorker& w, int depth, QByteArray* out = nullptr, qint64 now = 0);
+    void sweepCancelled();
+    void retireIdleLocked();
+    void onReadable(ProcWorker* w);
+    bool handleLocked(ProcWorker* w, const protocol::Message& msg, Completion& complete,
+                      QString* error, bool* needPump);
+    void terminateLocked(ProcWorker* w, const QString& reason, bool hard);
+    void abortRunningLocked(ProcWorker* w, std::exception_ptr err, bool cancelled,
+                            const QString& reason, Completion& complete, bool hard = false);
+    void breakWorkerLocked(ProcWorker* w, const QString& why, Completion& complete);
+    void onFailedToStart(ProcWorker* w);
+    void onFinished(ProcWorker* w, int code, QProcess::ExitStatus st);
+    void removeWorkerLocked(ProcWorker* w, Completion& complete, const QString& reason = {});
+    void updateWatchdog();
+    void onWatchdog();
+    void checkStalledLocked(ProcWorker& w, const ProcWorker::InFlight& f, qint64 now);
+    static bool processStopped(qint64 pid);
+    void stopAllLocked(bool hard, Completion& complete);
 
-    void spawnNeededLocked()
+    // CancelHook (recordCancelled() is RemoteEngine's)
+    void pendingCancelled() noexcept override;
+
+protected:
+    // RemoteEngine: the transport
+    std::size_t workerCountLocked() const override { return workers.size(); }
+    RemoteWorker& workerAt(std::size_t i) const override { return *workers[i]; }
+    void wakeLocked() override { schedulePumpLocked(); }
+    void sendFramesLocked(RemoteWorker& w, const QByteArray& frames) override;
+    bool acceptsSkipLocked(const RemoteWorker& w) const override;
+    bool mayGiveBackLocked(const RemoteWorker& w) const override;
+    bool takesWorkLocked(const RemoteWorker& w) const override;
+    void brokeWorkerLocked(RemoteWorker& w, const std::exception_ptr& err,
+                           Completion& complete) override;
+    void describeWorkersLocked(TelemetryBatch& out) override;
+
+private:
+    static ProcWorker& proc(RemoteWorker& w) { return static_cast<ProcWorker&>(w); }
+    static const ProcWorker& proc(const RemoteWorker& w)
     {
-        if (shutdown && queue.empty())
-            return;
-        int live = liveWorkersLocked();
-        if (keepFull && !shutdown && !broken) {
-            // Prestarted: a worker that crashed, was recycled or was killed
-            // with its task is replaced at once, so the pool stays at its
-            // size (the window showed 1 of 2 workers after a crash).
-            for (; live < maxWorkers; ++live)
-                spawnLocked();
-            return;
+        return static_cast<const ProcWorker&>(w);
+    }
+};
+
+ProcessPoolCore::ProcessPoolCore(const ProcessPoolOptions& o)
+    : opts(o)
+{
+    program = opts.workerProgram.isEmpty() ? defaultWorkerProgram() : opts.workerProgram;
+}
+
+// ------------------------------------------------------------ hand-offs
+
+void ProcessPoolCore::post(std::function<void()> f)
+{
+    bool wake = false;
+    {
+        std::lock_guard lk(inboxMutex);
+        inbox.push_back(std::move(f));
+        wake = !std::exchange(inboxPosted, true);
+    }
+    if (wake) {
+        auto* e = new QEvent(kInboxEvent);
+        POOLSCOPE_TSAN_RELEASE(e); // acquired in event(): Qt's queue orders the two
+        QCoreApplication::postEvent(this, e);
+    }
+}
+
+void ProcessPoolCore::call(const std::function<void()>& f)
+{
+    if (QThread::currentThread() == thread()) {
+        f();
+        return;
+    }
+    std::mutex dm;
+    std::condition_variable dcv;
+    bool done = false;
+    post([&] {
+        f();
+        std::lock_guard lk(dm);
+        done = true;
+        dcv.notify_one();
+    });
+    std::unique_lock lk(dm);
+    dcv.wait(lk, [&] { return done; });
+}
+
+bool ProcessPoolCore::event(QEvent* e)
+{
+    POOLSCOPE_TSAN_ACQUIRE(e); // see post(); a no-op for events nobody released
+    if (e->type() != kInboxEvent)
+        return QObject::event(e);
+    std::vector<std::function<void()>> batch;
+    {
+        std::lock_guard lk(inboxMutex);
+        batch.swap(inbox);
+        inboxPosted = false;
+    }
+    for (auto& f : batch)
+        f();
+    return true;
+}
+
+// ------------------------------------------------------------ the transport for RemoteEngine
+
+void ProcessPoolCore::sendFramesLocked(RemoteWorker& w, const QByteArray& frames)
+{
+    proc(w).proc->write(frames);
+}
+
+bool ProcessPoolCore::acceptsSkipLocked(const RemoteWorker& w) const
+{
+    const ProcWorker& p = proc(w);
+    return p.killReason.isEmpty() && p.proc->state() != QProcess::NotRunning;
+}
+
+bool ProcessPoolCore::mayGiveBackLocked(const RemoteWorker& w) const
+{
+    const ProcWorker& p = proc(w);
+    return p.killReason.isEmpty() && !p.exitSent;
+}
+
+bool ProcessPoolCore::takesWorkLocked(const RemoteWorker& w) const
+{
+    const ProcWorker& p = proc(w);
+    return p.ready && !p.retire && !p.exitSent && p.killReason.isEmpty()
+           && (opts.maxTasksPerChild == 0 || p.tasksRun < opts.maxTasksPerChild);
+}
+
+void ProcessPoolCore::brokeWorkerLocked(RemoteWorker& w, const std::exception_ptr& err,
+                                        Completion& complete)
+{
+    // Its running task fails with the pool (Python's BrokenProcessPool).
+    ProcWorker& p = proc(w);
+    if (p.proc->state() != QProcess::NotRunning)
+        abortRunningLocked(&p, err, false, brokenReason, complete);
+}
+
+void ProcessPoolCore::describeWorkersLocked(TelemetryBatch& out)
+{
+    auto describe = [&](const WorkerSlot& s, bool alive) {
+        WorkerInfo wi = describeSlot(s);
+        wi.pid = s.pid.load(std::memory_order_relaxed);
+        wi.tid = wi.pid;
+        if (alive && wi.pid > 0) {
+            if (auto st = readTaskStat(wi.pid)) {
+                wi.cpuNs = st->cpuNs;
+                wi.lastCore = st->lastCpu;
+            }
         }
-        if (opts.replaceLostWorkers && !shutdown && !broken) {
-            // Back up to the most workers it has had: lost ones are replaced
-            // at once, new ones still start on demand (below).
-            for (const int want = std::min(mostLive, maxWorkers); live < want; ++live)
-                spawnLocked();
-        }
-        // As Python's pool: a task that finds no idle worker gets a new one
-        // (up to maxWorkers). Idle = holding nothing (a starting worker
-        // holds nothing yet and counts). Pipelining fills busy workers
-        // deeper, but must not stand in for a worker the pool may still
-        // start: two long tasks after a run of short ones ran one after the
-        // other in a single worker when busy workers counted as capacity
-        // (tst_processpool longTasksAfterShortOnesGetTheirOwnWorkers).
-        qint64 idle = 0;
-        for (auto& w : workers) {
-            if (!w->retire && !w->exitSent && w->inflight.empty())
-                ++idle;
-        }
-        const qint64 queued = qint64(queue.size());
-        while (live < maxWorkers && queued > idle) {
+        out.workers.append(wi);
+    };
+    for (auto& w : workers)
+        describe(*w->slot, true);
+    std::vector<std::shared_ptr<WorkerSlot>> dead;
+    dead.swap(deadSlots);
+    for (auto& s : dead)
+        describe(*s, false);
+}
+
+// ------------------------------------------------------------ pumping
+
+void ProcessPoolCore::schedulePumpLocked()
+{
+    if (pumpScheduled)
+        return;
+    pumpScheduled = true;
+    post([this] { pump(); });
+}
+
+int ProcessPoolCore::liveWorkersLocked() const
+{
+    int n = 0;
+    for (auto& w : workers)
+        n += (w->retire || w->exitSent) ? 0 : 1;
+    return n;
+}
+
+void ProcessPoolCore::pump()
+{
+    Completion complete;
+    {
+        std::lock_guard lk(m);
+        pumpLocked(complete);
+        cv.notify_all();
+    }
+    finish(complete);
+    updateWatchdog();
+}
+
+void ProcessPoolCore::pumpLocked(Completion& complete)
+{
+    pumpScheduled = false;
+    if (broken) {
+        failPendingLocked(complete);
+    } else {
+        spawnNeededLocked();
+        dispatchLocked();
+        rebalanceLocked();
+    }
+    retireIdleLocked();
+}
+
+void ProcessPoolCore::spawnNeededLocked()
+{
+    if (shutdown && queue.empty())
+        return;
+    int live = liveWorkersLocked();
+    if (keepFull && !shutdown && !broken) {
+        // Prestarted: a worker that crashed, was recycled or was killed
+        // with its task is replaced at once, so the pool stays at its
+        // size (the window showed 1 of 2 workers after a crash).
+        for (; live < maxWorkers; ++live)
             spawnLocked();
-            ++live;
+        return;
+    }
+    if (opts.replaceLostWorkers && !shutdown && !broken) {
+        // Back up to the most workers it has had: lost ones are replaced
+        // at once, new ones still start on demand (below).
+        for (const int want = std::min(mostLive, maxWorkers); live < want; ++live)
+            spawnLocked();
+    }
+    // As Python's pool: a task that finds no idle worker gets a new one
+    // (up to maxWorkers). Idle = holding nothing (a starting worker
+    // holds nothing yet and counts). Pipelining fills busy workers
+    // deeper, but must not stand in for a worker the pool may still
+    // start: two long tasks after a run of short ones ran one after the
+    // other in a single worker when busy workers counted as capacity
+    // (tst_processpool longTasksAfterShortOnesGetTheirOwnWorkers).
+    qint64 idle = 0;
+    for (auto& w : workers) {
+        if (!w->retire && !w->exitSent && w->inflight.empty())
             ++idle;
-        }
-        mostLive = std::max(mostLive, live);
     }
-
-    void spawnLocked()
-    {
-        auto w = std::make_unique<ProcWorker>();
-        w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++);
-        w->slot->name = QStringLiteral("process_%1").arg(w->slot->index);
-        w->reader = protocol::FrameReader(opts.maxFrameBytes);
-        auto* p = new QProcess(this);
-        w->proc = p;
-        ProcWorker* raw = w.get();
-        p->setProgram(program);
-        QStringList args{QString::fromLatin1(kWorkerFlag)};
-        args += opts.workerArguments;
-        p->setArguments(args);
-        p->setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        connect(p, &QProcess::readyReadStandardOutput, this, [this, raw] { onReadable(raw); });
-        connect(p, &QProcess::finished, this,
-                [this, raw](int code, QProcess::ExitStatus st) { onFinished(raw, code, st); });
-        connect(p, &QProcess::errorOccurred, this, [this, raw](QProcess::ProcessError e) {
-            if (e == QProcess::FailedToStart)
-                onFailedToStart(raw);
-        });
-        workers.push_back(std::move(w));
-        p->start(QIODevice::ReadWrite | QIODevice::Unbuffered);
-        protocol::Message hello;
-        hello.type = protocol::MsgType::Hello;
-        hello.worker = raw->slot->index;
-        if (!opts.initializer.isEmpty()) {
-            hello.hasInit = true;
-            hello.name = opts.initializer;
-            hello.args = opts.initializerArgs;
-        }
-        p->write(protocol::encode(hello));
-        QTimer::singleShot(opts.readyTimeout, p, [this, raw] { onReadyTimeout(raw); });
+    const qint64 queued = qint64(queue.size());
+    while (live < maxWorkers && queued > idle) {
+        spawnLocked();
+        ++live;
+        ++idle;
     }
+    mostLive = std::max(mostLive, live);
+}
 
-    /// readyTimeout passed (supervisor thread; the timer dies with its
-    /// QProcess, so `w` is still one of ours).
-    void onReadyTimeout(ProcWorker* w)
-    {
-        std::lock_guard lk(m);
-        if (w->ready || !w->killReason.isEmpty())
-            return;
-        w->broke = true; // dead, not retired: it never worked
-        terminateLocked(w,
-                        QStringLiteral("worker %1 (pid %2) did not say 'ready' within %3 ms: is "
-                                       "'%4' a PoolScope worker program?")
-                            .arg(w->slot->index)
-                            .arg(w->proc->processId())
-                            .arg(opts.readyTimeout.count())
-                            .arg(program),
-                        /*hard=*/true);
+void ProcessPoolCore::spawnLocked()
+{
+    auto w = std::make_unique<ProcWorker>();
+    w->slot = std::make_shared<WorkerSlot>(nextWorkerIndex++);
+    w->slot->name = QStringLiteral("process_%1").arg(w->slot->index);
+    w->reader = protocol::FrameReader(opts.maxFrameBytes);
+    auto* p = new QProcess(this);
+    w->proc = p;
+    ProcWorker* raw = w.get();
+    p->setProgram(program);
+    QStringList args{QString::fromLatin1(kWorkerFlag)};
+    args += opts.workerArguments;
+    p->setArguments(args);
+    p->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    connect(p, &QProcess::readyReadStandardOutput, this, [this, raw] { onReadable(raw); });
+    connect(p, &QProcess::finished, this,
+            [this, raw](int code, QProcess::ExitStatus st) { onFinished(raw, code, st); });
+    connect(p, &QProcess::errorOccurred, this, [this, raw](QProcess::ProcessError e) {
+        if (e == QProcess::FailedToStart)
+            onFailedToStart(raw);
+    });
+    workers.push_back(std::move(w));
+    p->start(QIODevice::ReadWrite | QIODevice::Unbuffered);
+    protocol::Message hello;
+    hello.type = protocol::MsgType::Hello;
+    hello.worker = raw->slot->index;
+    if (!opts.initializer.isEmpty()) {
+        hello.hasInit = true;
+        hello.name = opts.initializer;
+        hello.args = opts.initializerArgs;
     }
+    p->write(protocol::encode(hello));
+    QTimer::singleShot(opts.readyTimeout, p, [this, raw] { onReadyTimeout(raw); });
+}
 
-    void dispatchLocked()
-    {
-        if (paused && !shutdown) {
-            // step(): one task to the first ready idle worker per grant.
-            for (auto& w : workers) {
-                if (stepBudget == 0)
-                    break;
-                if (w->inflight.empty() && !queue.empty()) {
-                    const int before = int(w->inflight.size());
-                    feedLocked(*w, 1);
-                    if (int(w->inflight.size()) > before)
-                        --stepBudget;
-                }
-            }
-            return;
-        }
-        // Level 1 gives every ready worker one task; deeper levels pipeline
-        // more (up to depthLocked()), one task per worker per level so a
-        // batch is split evenly, and only when no worker is still starting,
-        // so a burst at start-up is not all queued behind the first worker
-        // ready. Each worker's frames go out in one write.
-        bool starting = false;
-        for (auto& w : workers)
-            starting = starting || (!w->ready && w->killReason.isEmpty() && !w->retire);
-        const int depth = starting ? 1 : depthLocked();
-        const qint64 now = monotonicNs();
-        std::vector<QByteArray> frames(workers.size());
-        for (int level = 1; level <= depth && !queue.empty(); ++level) {
-            for (std::size_t i = 0; i < workers.size(); ++i)
-                feedLocked(*workers[i], level, &frames[i], now);
-        }
-        for (std::size_t i = 0; i < workers.size(); ++i) {
-            if (!frames[i].isEmpty())
-                workers[i]->proc->write(frames[i]);
-        }
-    }
+/// readyTimeout passed (supervisor thread; the timer dies with its
+/// QProcess, so `w` is still one of ours).
+void ProcessPoolCore::onReadyTimeout(ProcWorker* w)
+{
+    std::lock_guard lk(m);
+    if (w->ready || !w->killReason.isEmpty())
+        return;
+    w->broke = true; // dead, not retired: it never worked
+    terminateLocked(w,
+                    QStringLiteral("worker %1 (pid %2) did not say 'ready' within %3 ms: is "
+                                   "'%4' a PoolScope worker program?")
+                        .arg(w->slot->index)
+                        .arg(w->proc->processId())
+                        .arg(opts.readyTimeout.count())
+                        .arg(program),
+                    /*hard=*/true);
+}
 
-    /// Sends w tasks until it holds `depth`. With `out`, the frames are
-    /// appended there for the caller to write; otherwise written here.
-    void feedLocked(ProcWorker& w, int depth, QByteArray* out = nullptr, qint64 now = 0)
-    {
-        if (!w.ready || w.retire || w.exitSent || !w.killReason.isEmpty())
-            return;
-        // With max_tasks_per_child, never send a worker more than it may run.
-        auto mayTake = [&] {
-            return opts.maxTasksPerChild == 0
-                   || w.tasksRun + int(w.inflight.size()) < opts.maxTasksPerChild;
-        };
-        // Nothing more behind a task that has run past its time: what is
-        // queued may go to a worker that frees up first.
-        if (!w.inflight.empty() && w.inflight.front().started
-            && heldUpLocked(w, now ? now : monotonicNs()))
-            return;
-        QByteArray frames;
-        while (int(w.inflight.size()) < depth && !queue.empty() && mayTake()) {
-            TaskNode* n = queue.pop();
-            // Stays PENDING (running() false, cancel() true) until the worker
-            // says 'started'; a task cancelled meanwhile is asked back.
-            if (n->state() != FutureState::Pending) { // cancelled while queued
-                n->deref();
-                continue;
-            }
-            const TaskNode::Remote* r = n->remote();
-            protocol::Message run;
-            run.type = protocol::MsgType::Run;
-            run.id = n->id;
-            run.name = r->name;
-            run.args = r->args;
-            run.batch = r->batch;
-            frames += protocol::encode(run);
-            w.inflight.push_back(ProcWorker::InFlight{n});
-            w.inflight.back().sentNs = now ? now : monotonicNs();
-            ++inflightTotal;
-        }
-        if (out)
-            *out += frames;
-        else if (!frames.isEmpty())
-            w.proc->write(frames);
-    }
-
-    /// w's running task has run past overrunNs().
-    bool heldUpLocked(const ProcWorker& w, qint64 now) const
-    {
-        const auto& f = w.inflight.front();
-        return f.started && now - f.startNs > overrunNs(avgTaskNs);
-    }
-
-    bool takesWorkLocked(const ProcWorker& w) const
-    {
-        return w.ready && !w.retire && !w.exitSent && w.killReason.isEmpty()
-               && (opts.maxTasksPerChild == 0 || w.tasksRun < opts.maxTasksPerChild);
-    }
-
-    static void sendSkip(ProcWorker::InFlight& f, QByteArray& frames)
-    {
-        protocol::Message skip;
-        skip.type = protocol::MsgType::Skip;
-        skip.id = f.node->id;
-        frames += protocol::encode(skip);
-        f.skipSent = true;
-    }
-
-    /// No task waits in a busy worker's pipe while another worker is idle
-    /// (Python's workers share one call queue). With the queue empty, each
-    /// idle worker takes back tasks not started yet from the worker holding
-    /// the most: all of them when that worker's task has run past
-    /// overrunNs(), else the later half (so work moves at most log2(depth)
-    /// times) if they hold more than the pipelining budget of work; less is
-    /// not worth a round trip (the adaptive depth keeps a pipeline of tiny
-    /// tasks under that budget, so a stream of them is never reshuffled).
-    /// Asked back from the end, they come back in order ('skipped' frames,
-    /// each pushed to the queue's front) and go to whichever worker is
-    /// free; a task the worker started meanwhile just runs.
-    void rebalanceLocked()
-    {
-        if (paused || !queue.empty() || skipsOut > 0 || stopping)
-            return;
-        int idle = 0;
-        for (auto& w : workers)
-            idle += (takesWorkLocked(*w) && w->inflight.empty()) ? 1 : 0;
-        const qint64 now = monotonicNs();
-        for (; idle > 0; --idle) {
-            ProcWorker* victim = nullptr;
-            int most = 0;
-            for (auto& w : workers) {
-                if (!w->killReason.isEmpty() || w->exitSent)
-                    continue; // its unstarted tasks come back when it is gone
-                int k = 0;
-                for (const auto& f : w->inflight)
-                    k += (!f.started && !f.skipSent) ? 1 : 0;
-                if (k > most) {
-                    most = k;
-                    victim = w.get();
-                }
-            }
-            if (!victim)
-                return;
-            int take = 0;
-            if (!victim->inflight.empty() && heldUpLocked(*victim, now))
-                take = most;
-            else if (avgTaskNs > 0 && qint64(most) * avgTaskNs > kBudgetNs)
-                take = most / 2;
-            if (take == 0)
-                return;
-            QByteArray frames;
-            for (auto it = victim->inflight.rbegin(); it != victim->inflight.rend() && take > 0;
-                 ++it) {
-                if (it->started || it->skipSent)
-                    continue;
-                sendSkip(*it, frames);
-                ++skipsOut;
-                --take;
-            }
-            victim->proc->write(frames);
-        }
-    }
-
-    /// Asks back every task sent to a worker and cancelled by its future
-    /// before the worker started it (supervisor thread, after
-    /// pendingCancelled()).
-    void sweepCancelled()
-    {
-        sweepPosted.exchange(false, std::memory_order_acq_rel);
-        std::lock_guard lk(m);
+void ProcessPoolCore::dispatchLocked()
+{
+    if (paused && !shutdown) {
+        // step(): one task to the first ready idle worker per grant.
         for (auto& w : workers) {
-            if (!w->killReason.isEmpty() || w->proc->state() == QProcess::NotRunning)
-                continue;
-            QByteArray frames;
-            for (auto& f : w->inflight) {
-                if (!f.started && !f.skipSent && f.node->state() == FutureState::Cancelled) {
-                    sendSkip(f, frames);
-                    ++skipsOut;
-                }
+            if (stepBudget == 0)
+                break;
+            if (w->inflight.empty() && !queue.empty()) {
+                const int before = int(w->inflight.size());
+                feedLocked(*w, 1);
+                if (int(w->inflight.size()) > before)
+                    --stepBudget;
             }
-            if (!frames.isEmpty())
-                w->proc->write(frames);
+        }
+        return;
+    }
+    // Level 1 gives every ready worker one task; deeper levels pipeline
+    // more (up to depthLocked()), one task per worker per level so a
+    // batch is split evenly, and only when no worker is still starting,
+    // so a burst at start-up is not all queued behind the first worker
+    // ready. Each worker's frames go out in one write.
+    bool starting = false;
+    for (auto& w : workers)
+        starting = starting || (!w->ready && w->killReason.isEmpty() && !w->retire);
+    const int depth = starting ? 1 : depthLocked();
+    const qint64 now = monotonicNs();
+    std::vector<QByteArray> frames(workers.size());
+    for (int level = 1; level <= depth && !queue.empty(); ++level) {
+        for (std::size_t i = 0; i < workers.size(); ++i)
+            feedLocked(*workers[i], level, &frames[i], now);
+    }
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+        if (!frames[i].isEmpty())
+            workers[i]->proc->write(frames[i]);
+    }
+}
+
+/// Sends w tasks until it holds `depth`. With `out`, the frames are
+/// appended there for the caller to write; otherwise written here.
+void ProcessPoolCore::feedLocked(ProcWorker& w, int depth, QByteArray* out, qint64 now)
+{
+    if (!w.ready || w.retire || w.exitSent || !w.killReason.isEmpty())
+        return;
+    // With max_tasks_per_child, never send a worker more than it may run.
+    auto mayTake = [&] {
+        return opts.maxTasksPerChild == 0
+               || w.tasksRun + int(w.inflight.size()) < opts.maxTasksPerChild;
+    };
+    // Nothing more behind a task that has run past its time: what is
+    // queued may go to a worker that frees up first.
+    if (!w.inflight.empty() && w.inflight.front().started
+        && heldUpLocked(w, now ? now : monotonicNs()))
+        return;
+    QByteArray frames;
+    const qint64 sentNs = now ? now : monotonicNs();
+    while (int(w.inflight.size()) < depth && !queue.empty() && mayTake())
+        sendNextLocked(w, frames, sentNs);
+    if (out)
+        *out += frames;
+    else if (!frames.isEmpty())
+        w.proc->write(frames);
+}
+
+/// Asks back every task sent to a worker and cancelled by its future
+/// before the worker started it (supervisor thread, after
+/// pendingCancelled()).
+void ProcessPoolCore::sweepCancelled()
+{
+    sweepPosted.exchange(false, std::memory_order_acq_rel);
+    std::lock_guard lk(m);
+    sweepCancelledLocked();
+}
+
+/// Workers beyond maxWorkers, or all of them when shutting down with
+/// nothing left to do, are asked to leave once idle.
+void ProcessPoolCore::retireIdleLocked()
+{
+    int live = liveWorkersLocked();
+    for (auto it = workers.rbegin(); it != workers.rend(); ++it) {
+        auto& w = *it;
+        if (w->exitSent || !w->killReason.isEmpty())
+            continue;
+        const bool excess = !w->retire && live > maxWorkers;
+        if (excess) {
+            w->retire = true;
+            --live;
+            w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+        }
+        const bool done = (shutdown || broken) && queue.empty();
+        if ((w->retire || done) && w->inflight.empty() && w->ready) {
+            protocol::Message bye;
+            bye.type = protocol::MsgType::Exit;
+            w->proc->write(protocol::encode(bye));
+            w->proc->closeWriteChannel();
+            w->exitSent = true;
+            w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
         }
     }
+}
 
-    /// Workers beyond maxWorkers, or all of them when shutting down with
-    /// nothing left to do, are asked to leave once idle.
-    void retireIdleLocked()
+void ProcessPoolCore::onReadable(ProcWorker* w)
+{
+    w->reader.feed(w->proc->readAllStandardOutput());
+    w->lastHeardNs = monotonicNs();
+    Completion complete;
+    QString error;
+    bool needPump = false;
     {
-        int live = liveWorkersLocked();
-        for (auto it = workers.rbegin(); it != workers.rend(); ++it) {
-            auto& w = *it;
-            if (w->exitSent || !w->killReason.isEmpty())
-                continue;
-            const bool excess = !w->retire && live > maxWorkers;
-            if (excess) {
-                w->retire = true;
-                --live;
-                w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
-            }
-            const bool done = (shutdown || broken) && queue.empty();
-            if ((w->retire || done) && w->inflight.empty() && w->ready) {
-                protocol::Message bye;
-                bye.type = protocol::MsgType::Exit;
-                w->proc->write(protocol::encode(bye));
-                w->proc->closeWriteChannel();
-                w->exitSent = true;
-                w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
-            }
+        std::lock_guard lk(m);
+        for (;;) {
+            QByteArray payload;
+            const auto st = w->reader.next(&payload, &error);
+            if (st == protocol::FrameReader::Status::NeedMore)
+                break;
+            if (st == protocol::FrameReader::Status::Error)
+                break;
+            auto msg = protocol::decode(payload, /*fromWorker=*/true, &error);
+            if (!msg)
+                break;
+            if (!handleLocked(w, *msg, complete, &error, &needPump))
+                break;
+            error.clear();
         }
-    }
-
-    void failPendingLocked(std::vector<std::pair<TaskNode*, FutureState>>& complete)
-    {
-        const auto err = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
-        while (TaskNode* n = queue.pop()) {
-            if (n->tryStart()) {
-                n->error = err;
-                recordUnstartedLocked(*n, TaskStatus::Failed);
-                ++brokenFailed;
-                ++failed;
-                complete.push_back({n, FutureState::Finished});
-            } else {
-                n->deref();
-            }
-        }
-    }
-
-    /// Completes nodes outside the lock: their callbacks may submit again.
-    static void finish(std::vector<std::pair<TaskNode*, FutureState>>& complete)
-    {
-        for (auto& [n, st] : complete) {
-            n->complete(st);
-            n->deref();
-        }
-        complete.clear();
-    }
-
-    void onReadable(ProcWorker* w)
-    {
-        w->reader.feed(w->proc->readAllStandardOutput());
-        w->lastHeardNs = monotonicNs();
-        std::vector<std::pair<TaskNode*, FutureState>> complete;
-        QString error;
-        bool needPump = false;
-        {
-            std::lock_guard lk(m);
-            for (;;) {
-                QByteArray payload;
-                const auto st = w->reader.next(&payload, &error);
-                if (st == protocol::FrameReader::Status::NeedMore)
-                    break;
-                if (st == protocol::FrameReader::Status::Error)
-                    break;
-                auto msg = protocol::decode(payload, /*fromWorker=*/true, &error);
-                if (!msg)
-                    break;
-                if (!handleLocked(w, *msg, complete, &error, &needPump))
-                    break;
-                error.clear();
-            }
-            if (!error.isEmpty())
-                breakWorkerLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error),
-                                  complete);
-            // Refill the workers now (we are the supervisor thread) rather
-            // than through a queued pump(): one event-loop round trip less
-            // per result, and the worker gets its next tasks sooner.
-            if (needPump)
-                pumpLocked(complete);
-            cv.notify_all();
-        }
-        finish(complete);
+        if (!error.isEmpty())
+            breakWorkerLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error), complete);
+        // Refill the workers now (we are the supervisor thread) rather
+        // than through a queued pump(): one event-loop round trip less
+        // per result, and the worker gets its next tasks sooner.
         if (needPump)
-            updateWatchdog();
+            pumpLocked(complete);
+        cv.notify_all();
     }
+    finish(complete);
+    if (needPump)
+        updateWatchdog();
+}
 
-    bool handleLocked(ProcWorker* w, const protocol::Message& msg,
-                      std::vector<std::pair<TaskNode*, FutureState>>& complete, QString* error,
-                      bool* needPump)
-    {
-        using protocol::MsgType;
-        WorkerSlot& slot = *w->slot;
-        switch (msg.type) {
-        case MsgType::Ready:
-            if (w->ready) {
-                *error = QStringLiteral("a second 'ready' frame");
-                return false;
-            }
-            w->ready = true;
-            w->pid = msg.pid;
-            slot.pid.store(msg.pid, std::memory_order_relaxed);
-            slot.tid.store(msg.pid, std::memory_order_relaxed);
-            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
-            startupFailures = 0;
-            *needPump = true;
-            return true;
-        case MsgType::InitFailed: {
-            const QString why = QStringLiteral("the worker initializer '%1' failed (%2: %3); "
-                                               "the pool is not usable anymore")
-                                    .arg(opts.initializer, msg.errorType, msg.errorText);
-            breakPoolLocked(why, complete);
-            return true;
-        }
-        case MsgType::Started: {
-            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
-                || w->inflight.front().started) {
-                *error = QStringLiteral("out-of-order 'started' frame for task %1").arg(msg.id);
-                return false;
-            }
-            auto& f = w->inflight.front();
-            f.started = true;
-            f.startNs = monotonicNs();
-            f.core = msg.core;
-            if (std::exchange(f.skipSent, false))
-                --skipsOut; // it started before the 'skip' reached the worker
-            if (!f.node->tryStart()) {
-                // Cancelled by its future after it was sent, and started by
-                // the worker before it saw the 'skip': the future already
-                // says cancelled (and counts so). Its result will be
-                // dropped; if it runs past overrunNs(), the watchdog stops
-                // it as a running task's cancel does.
-                f.discard = true;
-                slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
-                post([this] { updateWatchdog(); });
-                return true;
-            }
-            if (const qint64 t = f.node->timeoutNs)
-                f.deadlineNs = f.startNs + t;
-            ++started;
-            slot.started.store(slot.started.load() + 1, std::memory_order_relaxed);
-            slot.currentTask.store(msg.id, std::memory_order_relaxed);
-            slot.currentName.store(f.node->nameId, std::memory_order_relaxed);
-            slot.currentStartNs.store(f.startNs, std::memory_order_relaxed);
-            slot.progressValue.store(-1, std::memory_order_relaxed);
-            slot.lastCore.store(msg.core, std::memory_order_relaxed);
-            slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
-            if (f.deadlineNs)
-                post([this] { updateWatchdog(); });
-            return true;
-        }
-        case MsgType::Progress:
-            // May trail the task's result (the worker reports from a side
-            // thread): ignore progress for anything but the running task.
-            if (!w->inflight.empty() && w->inflight.front().started
-                && w->inflight.front().node->id == msg.id) {
-                slot.progressMax.store(msg.progressMax, std::memory_order_relaxed);
-                slot.progressValue.store(msg.progressValue, std::memory_order_relaxed);
-            }
-            return true;
-        case MsgType::Skipped: {
-            const auto it =
-                std::find_if(w->inflight.begin(), w->inflight.end(),
-                             [&](const ProcWorker::InFlight& f) { return f.node->id == msg.id; });
-            if (it == w->inflight.end() || it->started || !it->skipSent) {
-                *error = QStringLiteral("'skipped' frame for task %1, which was not asked back")
-                             .arg(msg.id);
-                return false;
-            }
-            TaskNode* n = it->node;
-            w->inflight.erase(it);
-            --inflightTotal;
-            --skipsOut;
-            if (n->state() == FutureState::Pending && !broken && !stopping)
-                queue.pushFront(n); // taken back for an idle worker
-            else
-                n->deref(); // cancelled: its future already says so
-            *needPump = true;
-            return true;
-        }
-        case MsgType::Result: {
-            if (w->inflight.empty() || w->inflight.front().node->id != msg.id
-                || !w->inflight.front().started) {
-                *error = QStringLiteral("out-of-order 'result' frame for task %1").arg(msg.id);
-                return false;
-            }
-            auto f = w->inflight.front();
-            w->inflight.pop_front();
-            --inflightTotal;
-            ++w->tasksRun;
-            if (f.discard) { // its future was cancelled before it started: drop the result
-                f.node->deref();
-                slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
-                *needPump = true;
-                return true;
-            }
-            {
-                const qint64 took = monotonicNs() - f.startNs;
-                avgTaskNs = avgTaskNs < 0 ? took : avgTaskNs + (took - avgTaskNs) / 8;
-            }
-            TaskNode* n = f.node;
-            TaskStatus status;
-            if (msg.ok) {
-                n->deliver(msg.value);
-                status = n->error ? TaskStatus::Failed : TaskStatus::Succeeded;
-            } else {
-                n->error =
-                    rebuildException(msg.errorType.toStdString(), msg.errorText.toStdString());
-                status = TaskStatus::Failed;
-            }
-            (status == TaskStatus::Succeeded ? succeeded : failed) += 1;
-            WorkerSlot::bump(status == TaskStatus::Succeeded ? slot.succeeded : slot.failed);
-            recordLocked(*w, f, status, msg.cpuNs, msg.core);
-            slot.currentTask.store(0, std::memory_order_relaxed);
-            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
-            complete.push_back({n, FutureState::Finished});
-            // Recycling: by task count or memory, after the task.
-            if ((opts.maxTasksPerChild > 0 && w->tasksRun >= opts.maxTasksPerChild)
-                || (opts.maxRssBytes > 0 && msg.rssBytes > opts.maxRssBytes)) {
-                w->retire = true;
-                slot.state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
-            }
-            *needPump = true;
-            return true;
-        }
-        default:
-            *error = QStringLiteral("unexpected '%1' frame").arg(protocol::nameOf(msg.type));
+bool ProcessPoolCore::handleLocked(ProcWorker* w, const protocol::Message& msg,
+                                   Completion& complete, QString* error, bool* needPump)
+{
+    using protocol::MsgType;
+    WorkerSlot& slot = *w->slot;
+    switch (msg.type) {
+    case MsgType::Ready:
+        if (w->ready) {
+            *error = QStringLiteral("a second 'ready' frame");
             return false;
         }
+        w->ready = true;
+        w->pid = msg.pid;
+        slot.pid.store(msg.pid, std::memory_order_relaxed);
+        slot.tid.store(msg.pid, std::memory_order_relaxed);
+        slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+        startupFailures = 0;
+        *needPump = true;
+        return true;
+    case MsgType::InitFailed: {
+        const QString why = QStringLiteral("the worker initializer '%1' failed (%2: %3); "
+                                           "the pool is not usable anymore")
+                                .arg(opts.initializer, msg.errorType, msg.errorText);
+        breakPoolLocked(why, complete);
+        return true;
     }
-
-    void recordLocked(ProcWorker& w, const ProcWorker::InFlight& f, TaskStatus status, qint64 cpuNs,
-                      int core)
-    {
-        WorkerSlot& slot = *w.slot;
-        const qint64 end = monotonicNs();
-        const qint64 start = f.started ? f.startNs : end;
-        slot.busyNs.store(slot.busyNs.load(std::memory_order_relaxed) + (end - start),
-                          std::memory_order_relaxed);
-        if (recording)
-            stageFinished(*writer, *f.node, status, start, end, cpuNs, slot.index,
-                          core >= 0 ? core : f.core);
-    }
-
-    /// A task that ends without having started on a worker (the pool broke,
-    /// its workers kept dying, or the pool is being torn down). Under m.
-    void recordUnstartedLocked(const TaskNode& n, TaskStatus status)
-    {
-        if (recording)
-            stageUnstarted(*writer, n, status, monotonicNs());
-    }
-
-    // CancelHook: a queued task was cancelled by its future (any thread).
-    void recordCancelled(const TaskNode& node) noexcept override
-    {
-        if (!recordingFlag.load(std::memory_order_relaxed))
-            return;
-        std::lock_guard lk(sideMutex);
-        stageUnstarted(*sideWriter, node, TaskStatus::Cancelled, monotonicNs());
-    }
-    // A task's future was cancelled while it was PENDING: if it was already
-    // sent to a worker, ask for it back (coalesced: one sweep per burst).
-    void pendingCancelled() noexcept override
-    {
-        // acq_rel on both sides: a sweep that resets the flag sees every
-        // cancel whose exchange came before its own.
-        if (sweepPosted.exchange(true, std::memory_order_acq_rel))
-            return;
-        try {
-            post([this] { sweepCancelled(); });
-        } catch (...) {
-            // Out of memory: no sweep. A cancelled task the worker then
-            // starts is stopped at its 'started' (handleLocked).
-            sweepPosted.store(false, std::memory_order_release);
+    case MsgType::Started: {
+        const RemoteWorker::InFlight* f = onStartedLocked(*w, msg, error);
+        if (!f)
+            return false;
+        if (f->discard) {
+            // Cancelled by its future after it was sent, and started before
+            // the worker saw the 'skip': its result will be dropped; if it
+            // runs past overrunNs(), the watchdog stops it as a running
+            // task's cancel does.
+            slot.state.store(int(WorkerState::Running), std::memory_order_relaxed);
+            post([this] { updateWatchdog(); });
+        } else if (f->deadlineNs) {
+            post([this] { updateWatchdog(); });
         }
+        return true;
     }
-    // `recording` for readers without m.
-    std::atomic<bool> recordingFlag{false};
+    case MsgType::Progress:
+        onProgressLocked(*w, msg);
+        return true;
+    case MsgType::Skipped:
+        if (!onSkippedLocked(*w, msg, error))
+            return false;
+        *needPump = true;
+        return true;
+    case MsgType::Result: {
+        const ResultKind kind = onResultLocked(*w, msg, complete, error);
+        if (kind == ResultKind::OutOfOrder)
+            return false;
+        ++w->tasksRun;
+        if (kind == ResultKind::Discarded) {
+            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+        } else if ((opts.maxTasksPerChild > 0 && w->tasksRun >= opts.maxTasksPerChild)
+                   || (opts.maxRssBytes > 0 && msg.rssBytes > opts.maxRssBytes)) {
+            // Recycling: by task count or memory, after the task.
+            w->retire = true;
+            slot.state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+        }
+        *needPump = true;
+        return true;
+    }
+    default:
+        *error = QStringLiteral("unexpected '%1' frame").arg(protocol::nameOf(msg.type));
+        return false;
+    }
+}
 
-    /// Terminates a worker we no longer trust or need; its running task gets
-    /// `outcome` (already set on the node by the caller when failing).
-    void terminateLocked(ProcWorker* w, const QString& reason, bool hard)
-    {
-        if (w->killReason.isEmpty())
-            w->killReason = reason;
-        w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
-        QPointer<QProcess> p = w->proc;
-        if (hard) {
-            p->kill();
+/// Terminates a worker we no longer trust or need; its running task gets
+/// `outcome` (already set on the node by the caller when failing).
+void ProcessPoolCore::terminateLocked(ProcWorker* w, const QString& reason, bool hard)
+{
+    if (w->killReason.isEmpty())
+        w->killReason = reason;
+    w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+    QPointer<QProcess> p = w->proc;
+    if (hard) {
+        p->kill();
+    } else {
+        p->terminate();
+        QTimer::singleShot(opts.terminateGrace, this, [p] {
+            if (p && p->state() != QProcess::NotRunning)
+                p->kill();
+        });
+    }
+}
+
+/// Ends the running task of w with an error or cancellation and kills w.
+void ProcessPoolCore::abortRunningLocked(ProcWorker* w, std::exception_ptr err, bool cancelled,
+                                         const QString& reason, Completion& complete, bool hard)
+{
+    if (!w->inflight.empty() && w->inflight.front().started && w->inflight.front().discard) {
+        // Its outcome is its future's cancel; nothing to count.
+    } else if (!w->inflight.empty() && w->inflight.front().started) {
+        auto f = w->inflight.front();
+        w->inflight.pop_front();
+        --inflightTotal;
+        TaskNode* n = f.node;
+        TaskStatus status;
+        if (cancelled) {
+            ++cancelledRun;
+            WorkerSlot::bump(w->slot->cancelled);
+            status = TaskStatus::Cancelled;
+            complete.push_back({n, FutureState::Cancelled});
         } else {
-            p->terminate();
-            QTimer::singleShot(opts.terminateGrace, this, [p] {
-                if (p && p->state() != QProcess::NotRunning)
-                    p->kill();
-            });
+            n->error = err;
+            ++failed;
+            WorkerSlot::bump(w->slot->failed);
+            status = TaskStatus::Failed;
+            complete.push_back({n, FutureState::Finished});
         }
+        recordLocked(*w, f, status, -1, -1);
+        w->slot->currentTask.store(0, std::memory_order_relaxed);
     }
+    terminateLocked(w, reason, hard);
+}
 
-    /// Ends the running task of w with an error or cancellation and kills w.
-    void abortRunningLocked(ProcWorker* w, std::exception_ptr err, bool cancelled,
-                            const QString& reason,
-                            std::vector<std::pair<TaskNode*, FutureState>>& complete,
-                            bool hard = false)
+void ProcessPoolCore::breakWorkerLocked(ProcWorker* w, const QString& why, Completion& complete)
+{
+    const QString text = QStringLiteral("worker %1 (pid %2) %3")
+                             .arg(w->slot->index)
+                             .arg(w->pid ? w->pid : w->proc->processId()) // before 'ready'
+                             .arg(why);
+    qWarning("poolscope: %s; replacing it", qPrintable(text));
+    w->broke = true;
+    abortRunningLocked(w, std::make_exception_ptr(WorkerCrashed(text.toStdString())), false, text,
+                       complete, /*hard=*/true);
+}
+
+void ProcessPoolCore::onFailedToStart(ProcWorker* w)
+{
+    Completion complete;
     {
-        if (!w->inflight.empty() && w->inflight.front().started && w->inflight.front().discard) {
-            // Its outcome is its future's cancel; nothing to count.
-        } else if (!w->inflight.empty() && w->inflight.front().started) {
-            auto f = w->inflight.front();
-            w->inflight.pop_front();
-            --inflightTotal;
-            TaskNode* n = f.node;
-            TaskStatus status;
-            if (cancelled) {
-                ++cancelledRun;
-                WorkerSlot::bump(w->slot->cancelled);
-                status = TaskStatus::Cancelled;
-                complete.push_back({n, FutureState::Cancelled});
-            } else {
-                n->error = err;
-                ++failed;
-                WorkerSlot::bump(w->slot->failed);
-                status = TaskStatus::Failed;
-                complete.push_back({n, FutureState::Finished});
+        std::lock_guard lk(m);
+        const QString why = QStringLiteral("cannot start the worker program '%1': %2")
+                                .arg(program, w->proc->errorString());
+        breakPoolLocked(why, complete);
+        removeWorkerLocked(w, complete);
+        cv.notify_all();
+    }
+    finish(complete);
+}
+
+void ProcessPoolCore::onFinished(ProcWorker* w, int code, QProcess::ExitStatus st)
+{
+    Completion complete;
+    {
+        std::lock_guard lk(m);
+        // Frames still buffered (e.g. a result written just before exit).
+        w->reader.feed(w->proc->readAllStandardOutput());
+        const QString how = st == QProcess::CrashExit
+                                ? QStringLiteral("was killed by %1").arg(signalName(code))
+                                : QStringLiteral("exited with code %1").arg(code);
+        const bool expected = w->exitSent && w->inflight.empty();
+        if (!expected && w->killReason.isEmpty()) {
+            if (!w->ready)
+                ++startupFailures;
+            QString text =
+                QStringLiteral("worker %1 (pid %2) %3").arg(w->slot->index).arg(w->pid).arg(how);
+            if (!w->inflight.empty() && w->inflight.front().started) {
+                const TaskNode* n = w->inflight.front().node;
+                text +=
+                    QStringLiteral(" while running task %1 '%2'").arg(n->id).arg(n->remote()->name);
             }
-            recordLocked(*w, f, status, -1, -1);
-            w->slot->currentTask.store(0, std::memory_order_relaxed);
-        }
-        terminateLocked(w, reason, hard);
-    }
-
-    void breakWorkerLocked(ProcWorker* w, const QString& why,
-                           std::vector<std::pair<TaskNode*, FutureState>>& complete)
-    {
-        const QString text = QStringLiteral("worker %1 (pid %2) %3")
-                                 .arg(w->slot->index)
-                                 .arg(w->pid ? w->pid : w->proc->processId()) // before 'ready'
-                                 .arg(why);
-        qWarning("poolscope: %s; replacing it", qPrintable(text));
-        w->broke = true;
-        abortRunningLocked(w, std::make_exception_ptr(WorkerCrashed(text.toStdString())), false,
-                           text, complete, /*hard=*/true);
-    }
-
-    void breakPoolLocked(const QString& why,
-                         std::vector<std::pair<TaskNode*, FutureState>>& complete)
-    {
-        if (broken)
-            return;
-        broken = true;
-        brokenReason = why;
-        qWarning("poolscope: %s", qPrintable(why));
-        failPendingLocked(complete);
-        const auto err = std::make_exception_ptr(BrokenExecutor(why.toStdString()));
-        for (auto& w : workers) {
-            // Tasks sent but not started fail too: nothing will run them.
-            for (auto it = w->inflight.begin(); it != w->inflight.end();) {
-                if (!it->started) {
-                    if (it->skipSent)
-                        --skipsOut;
-                    if (it->node->tryStart()) {
-                        it->node->error = err;
-                        recordUnstartedLocked(*it->node, TaskStatus::Failed);
-                        ++failed;
-                        ++dispatchedNotStartedFailed;
-                        complete.push_back({it->node, FutureState::Finished});
-                    } else {
-                        it->node->deref(); // cancelled by its future
-                    }
-                    it = w->inflight.erase(it);
-                    --inflightTotal;
-                } else {
-                    ++it;
-                }
-            }
-            if (w->proc->state() != QProcess::NotRunning)
-                abortRunningLocked(w.get(), err, false, why, complete);
-        }
-    }
-
-    void onFailedToStart(ProcWorker* w)
-    {
-        std::vector<std::pair<TaskNode*, FutureState>> complete;
-        {
-            std::lock_guard lk(m);
-            const QString why = QStringLiteral("cannot start the worker program '%1': %2")
-                                    .arg(program, w->proc->errorString());
-            breakPoolLocked(why, complete);
-            removeWorkerLocked(w, complete);
-            cv.notify_all();
-        }
-        finish(complete);
-    }
-
-    void onFinished(ProcWorker* w, int code, QProcess::ExitStatus st)
-    {
-        std::vector<std::pair<TaskNode*, FutureState>> complete;
-        {
-            std::lock_guard lk(m);
-            // Frames still buffered (e.g. a result written just before exit).
-            w->reader.feed(w->proc->readAllStandardOutput());
-            const QString how = st == QProcess::CrashExit
-                                    ? QStringLiteral("was killed by %1").arg(signalName(code))
-                                    : QStringLiteral("exited with code %1").arg(code);
-            const bool expected = w->exitSent && w->inflight.empty();
-            if (!expected && w->killReason.isEmpty()) {
-                if (!w->ready)
-                    ++startupFailures;
-                QString text = QStringLiteral("worker %1 (pid %2) %3")
-                                   .arg(w->slot->index)
-                                   .arg(w->pid)
-                                   .arg(how);
-                if (!w->inflight.empty() && w->inflight.front().started) {
-                    const TaskNode* n = w->inflight.front().node;
-                    text += QStringLiteral(" while running task %1 '%2'")
-                                .arg(n->id)
-                                .arg(n->remote()->name);
-                }
-                qWarning("poolscope: %s", qPrintable(text));
-                if (opts.crashPolicy == ProcessPoolOptions::CrashPolicy::BreakPool) {
-                    breakPoolLocked(text
-                                        + QStringLiteral("; the pool is broken (crash policy "
-                                                         "BreakPool)"),
-                                    complete);
-                } else if (startupFailures >= 3) {
-                    breakPoolLocked(QStringLiteral("%1 workers in a row died before they "
-                                                   "were ready (last: %2)")
-                                        .arg(startupFailures)
-                                        .arg(text),
-                                    complete);
-                }
-                if (!w->inflight.empty() && w->inflight.front().started) {
-                    auto f = w->inflight.front();
-                    w->inflight.pop_front();
-                    --inflightTotal;
-                    // A pool this crash broke fails the running task as it
-                    // fails every other one, as Python's BrokenProcessPool
-                    // does (the crash in the message); otherwise the task
-                    // alone failed and the pool goes on.
-                    f.node->error =
-                        broken ? std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()))
-                               : std::make_exception_ptr(WorkerCrashed(text.toStdString()));
-                    ++failed;
-                    WorkerSlot::bump(w->slot->failed);
-                    recordLocked(*w, f, TaskStatus::Failed, -1, -1);
-                    complete.push_back({f.node, FutureState::Finished});
-                }
-            }
-            if (!w->ready && w->broke && ++startupFailures >= 3) {
-                // It never worked (no 'ready' in time, or a malformed frame
-                // before it): replacing it for ever was a hang.
-                breakPoolLocked(QStringLiteral("%1 workers in a row died before they were ready "
-                                               "(last: %2)")
+            qWarning("poolscope: %s", qPrintable(text));
+            if (opts.crashPolicy == ProcessPoolOptions::CrashPolicy::BreakPool) {
+                breakPoolLocked(text
+                                    + QStringLiteral("; the pool is broken (crash policy "
+                                                     "BreakPool)"),
+                                complete);
+            } else if (startupFailures >= 3) {
+                breakPoolLocked(QStringLiteral("%1 workers in a row died before they "
+                                               "were ready (last: %2)")
                                     .arg(startupFailures)
-                                    .arg(w->killReason),
+                                    .arg(text),
                                 complete);
             }
-            removeWorkerLocked(w, complete,
-                               w->killReason.isEmpty() ? QStringLiteral("worker %1 (pid %2) %3")
-                                                             .arg(w->slot->index)
-                                                             .arg(w->pid)
-                                                             .arg(how)
-                                                       : w->killReason);
-            schedulePumpLocked();
-            cv.notify_all();
+            if (!w->inflight.empty() && w->inflight.front().started) {
+                auto f = w->inflight.front();
+                w->inflight.pop_front();
+                --inflightTotal;
+                // A pool this crash broke fails the running task as it
+                // fails every other one, as Python's BrokenProcessPool
+                // does (the crash in the message); otherwise the task
+                // alone failed and the pool goes on.
+                f.node->error =
+                    broken ? std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()))
+                           : std::make_exception_ptr(WorkerCrashed(text.toStdString()));
+                ++failed;
+                WorkerSlot::bump(w->slot->failed);
+                recordLocked(*w, f, TaskStatus::Failed, -1, -1);
+                complete.push_back({f.node, FutureState::Finished});
+            }
         }
-        finish(complete);
+        if (!w->ready && w->broke && ++startupFailures >= 3) {
+            // It never worked (no 'ready' in time, or a malformed frame
+            // before it): replacing it for ever was a hang.
+            breakPoolLocked(QStringLiteral("%1 workers in a row died before they were ready "
+                                           "(last: %2)")
+                                .arg(startupFailures)
+                                .arg(w->killReason),
+                            complete);
+        }
+        removeWorkerLocked(
+            w, complete,
+            w->killReason.isEmpty()
+                ? QStringLiteral("worker %1 (pid %2) %3").arg(w->slot->index).arg(w->pid).arg(how)
+                : w->killReason);
+        schedulePumpLocked();
+        cv.notify_all();
     }
+    finish(complete);
+}
 
-    /// Drops a dead worker: tasks it had not started go back to the front of
-    /// the queue (they never ran, so nothing runs twice).
-    void removeWorkerLocked(ProcWorker* w, std::vector<std::pair<TaskNode*, FutureState>>& complete,
-                            const QString& reason = {})
-    {
-        // Only the first task the worker had not started yet can be what
-        // killed it (it decodes its frames one at a time, in order); the
-        // ones queued behind it in the pipe are innocent and do not count a
-        // lost dispatch (with deep pipelining there may be dozens).
-        const TaskNode* suspect = nullptr;
-        for (const auto& f : w->inflight) {
-            if (!f.started) {
-                suspect = f.node;
-                break;
-            }
+/// Drops a dead worker: tasks it had not started go back to the front of
+/// the queue (they never ran, so nothing runs twice).
+void ProcessPoolCore::removeWorkerLocked(ProcWorker* w, Completion& complete, const QString& reason)
+{
+    // Only the first task the worker had not started yet can be what
+    // killed it (it decodes its frames one at a time, in order); the
+    // ones queued behind it in the pipe are innocent and do not count a
+    // lost dispatch (with deep pipelining there may be dozens).
+    const TaskNode* suspect = nullptr;
+    for (const auto& f : w->inflight) {
+        if (!f.started) {
+            suspect = f.node;
+            break;
         }
-        for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
-            TaskNode* n = it->node;
-            --inflightTotal;
-            if (it->skipSent)
-                --skipsOut;    // no answer will come
-            if (it->started) { // killed on purpose after its outcome was set elsewhere
-                n->deref();
-                continue;
-            }
-            // Not started: still PENDING, unless its future was cancelled.
-            const bool requeue = !broken && !stopping
-                                 && !(n == suspect && ++n->lostDispatches >= kMaxLostDispatches);
-            if (requeue && n->state() == FutureState::Pending) {
-                queue.pushFront(n); // it never ran, so nothing runs twice
-                continue;
-            }
+    }
+    for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
+        TaskNode* n = it->node;
+        --inflightTotal;
+        if (it->skipSent)
+            --skipsOut;    // no answer will come
+        if (it->started) { // killed on purpose after its outcome was set elsewhere
+            n->deref();
+            continue;
+        }
+        // Not started: still PENDING, unless its future was cancelled.
+        const bool requeue =
+            !broken && !stopping && !(n == suspect && ++n->lostDispatches >= kMaxLostDispatches);
+        if (requeue && n->state() == FutureState::Pending) {
+            queue.pushFront(n); // it never ran, so nothing runs twice
+            continue;
+        }
+        if (broken) {
+            failUnstartedLocked(
+                n, std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString())), complete);
+        } else if (stopping) {
+            // Tear-down (shutdown grace over, terminateWorkers, killWorkers):
+            // a task its worker never started is cancelled like the queued
+            // ones. Requeueing it started a new worker for it, and with a
+            // hung task ~ProcessPoolExecutor then waited for ever
+            // (tst_shutdown_bounds). Counted as a cancelled pending task.
             if (!n->tryStart()) { // cancelled by its future
                 n->deref();
                 continue;
             }
-            if (broken) {
-                n->error = std::make_exception_ptr(BrokenExecutor(brokenReason.toStdString()));
-                recordUnstartedLocked(*n, TaskStatus::Failed);
-                ++failed;
-                ++dispatchedNotStartedFailed;
-                complete.push_back({n, FutureState::Finished});
-            } else if (stopping) {
-                // Tear-down (shutdown grace over, terminateWorkers, killWorkers):
-                // a task its worker never started is cancelled like the queued
-                // ones. Requeueing it started a new worker for it, and with a
-                // hung task ~ProcessPoolExecutor then waited for ever
-                // (tst_shutdown_bounds). Counted as a cancelled pending task.
-                recordUnstartedLocked(*n, TaskStatus::Cancelled);
-                cancelledPending.fetch_add(1, std::memory_order_seq_cst);
-                complete.push_back({n, FutureState::Cancelled});
-            } else {
-                // Three workers died holding it before it started: the task
-                // (or its arguments) is what kills them. Fail it, do not loop.
-                n->error = std::make_exception_ptr(WorkerCrashed(
+            recordUnstartedLocked(*n, TaskStatus::Cancelled);
+            cancelledPending.fetch_add(1, std::memory_order_seq_cst);
+            complete.push_back({n, FutureState::Cancelled});
+        } else {
+            // Three workers died holding it before it started: the task
+            // (or its arguments) is what kills them. Fail it, do not loop.
+            failUnstartedLocked(
+                n,
+                std::make_exception_ptr(WorkerCrashed(
                     QStringLiteral("%1 workers died before task %2 '%3' could start (last: %4)")
                         .arg(kMaxLostDispatches)
                         .arg(n->id)
                         .arg(n->remote()->name, reason.isEmpty() ? w->killReason : reason)
-                        .toStdString()));
-                recordUnstartedLocked(*n, TaskStatus::Failed);
-                ++failed;
-                ++dispatchedNotStartedFailed;
-                complete.push_back({n, FutureState::Finished});
-            }
+                        .toStdString())),
+                complete);
         }
-        w->inflight.clear();
-        WorkerSlot& slot = *w->slot;
-        // Asked to go (retire, recycle: exitSent), killed on purpose with its
-        // task (timeout, cancel, stop: killReason) or torn down: retired. A
-        // crash, also of a worker marked to retire after its task, and a
-        // worker that broke the protocol: dead.
-        const bool onPurpose = stopping || w->exitSent || (!w->killReason.isEmpty() && !w->broke);
-        slot.state.store(int(onPurpose ? WorkerState::Retired : WorkerState::Dead),
-                         std::memory_order_relaxed);
-        slot.currentTask.store(0, std::memory_order_relaxed);
-        if (monitorAttached)
-            deadSlots.push_back(w->slot);
-        w->proc->disconnect(this); // no signal may reach the ProcWorker we free below
-        w->proc->deleteLater();
-        auto it = std::find_if(workers.begin(), workers.end(),
-                               [w](const auto& p) { return p.get() == w; });
-        if (it != workers.end())
-            workers.erase(it);
     }
+    w->inflight.clear();
+    WorkerSlot& slot = *w->slot;
+    // Asked to go (retire, recycle: exitSent), killed on purpose with its
+    // task (timeout, cancel, stop: killReason) or torn down: retired. A
+    // crash, also of a worker marked to retire after its task, and a
+    // worker that broke the protocol: dead.
+    const bool onPurpose = stopping || w->exitSent || (!w->killReason.isEmpty() && !w->broke);
+    slot.state.store(int(onPurpose ? WorkerState::Retired : WorkerState::Dead),
+                     std::memory_order_relaxed);
+    slot.currentTask.store(0, std::memory_order_relaxed);
+    if (monitorAttached)
+        deadSlots.push_back(w->slot);
+    w->proc->disconnect(this); // no signal may reach the ProcWorker we free below
+    w->proc->deleteLater();
+    auto it =
+        std::find_if(workers.begin(), workers.end(), [w](const auto& p) { return p.get() == w; });
+    if (it != workers.end())
+        workers.erase(it);
+}
 
-    /// Polls running tasks for timeouts and stop requests while any exist.
-    void updateWatchdog()
+/// Polls running tasks for timeouts and stop requests while any exist.
+void ProcessPoolCore::updateWatchdog()
+{
+    bool need = false;
     {
-        bool need = false;
-        {
-            std::lock_guard lk(m);
-            need = inflightTotal > 0;
-        }
-        if (need && !watchdog->isActive())
-            watchdog->start();
-        else if (!need && watchdog->isActive())
-            watchdog->stop();
+        std::lock_guard lk(m);
+        need = inflightTotal > 0;
     }
+    if (need && !watchdog->isActive())
+        watchdog->start();
+    else if (!need && watchdog->isActive())
+        watchdog->stop();
+}
 
-    void onWatchdog()
+void ProcessPoolCore::onWatchdog()
+{
+    Completion complete;
     {
-        std::vector<std::pair<TaskNode*, FutureState>> complete;
-        {
-            std::lock_guard lk(m);
-            const qint64 now = monotonicNs();
-            for (auto& w : workers) {
-                if (w->inflight.empty() || !w->killReason.isEmpty())
-                    continue;
-                auto& f = w->inflight.front();
-                if (!f.started) {
-                    checkStalledLocked(*w, f, now);
-                    continue;
-                }
-                TaskNode* n = f.node;
-                if (f.discard) {
-                    if (now - f.startNs > overrunNs(avgTaskNs))
-                        terminateLocked(w.get(),
-                                        QStringLiteral("its task %1 was cancelled before it "
-                                                       "started, and ran anyway")
-                                            .arg(n->id),
-                                        false);
-                    continue;
-                }
-                if (n->stopRequested.load(std::memory_order_relaxed)) {
-                    abortRunningLocked(w.get(), nullptr, true,
-                                       QStringLiteral("its task %1 was cancelled").arg(n->id),
-                                       complete);
-                } else if (f.deadlineNs && now >= f.deadlineNs) {
-                    const QString text =
-                        QStringLiteral("task %1 '%2' exceeded its timeout of %3 ms; its "
-                                       "worker (pid %4) was terminated")
-                            .arg(n->id)
-                            .arg(n->remote()->name)
-                            .arg(n->timeoutNs / 1'000'000)
-                            .arg(w->pid);
-                    abortRunningLocked(w.get(),
-                                       std::make_exception_ptr(TimeoutError(text.toStdString())),
-                                       false, text, complete);
-                }
-            }
-            // A worker held up by a long task holds tasks an idle worker
-            // could run, also when no frame arrives to prompt a pump.
-            if (!broken)
-                rebalanceLocked();
-            if (!complete.empty())
-                cv.notify_all();
-        }
-        finish(complete);
-        updateWatchdog();
-    }
-
-    /// A worker holding a task it has not started, that said nothing since
-    /// it was sent: a healthy one starts it within milliseconds. After 1 s
-    /// its state is read from /proc: a stopped one (SIGSTOP, 'T') can run
-    /// nothing, and after kStallNs a silent one is hung. Either is killed;
-    /// the tasks it held go back to the queue (they never started), and
-    /// the per-task timeout, which counts from the start, cannot cover them.
-    void checkStalledLocked(ProcWorker& w, const ProcWorker::InFlight& f, qint64 now)
-    {
-        constexpr qint64 kLookNs = 1'000'000'000, kStallNs = 10'000'000'000;
-        constexpr qint64 kLookEveryNs = 250'000'000; // the watchdog ticks every 5 ms
-        const qint64 silent = now - std::max(f.sentNs, w.lastHeardNs);
-        if (silent < kLookNs || w.pid <= 0 || now - w.lastLookNs < kLookEveryNs)
-            return;
-        w.lastLookNs = now;
-        QString why;
-        if (processStopped(w.pid))
-            why = QStringLiteral("is stopped (SIGSTOP?) with %1 task(s) waiting")
-                      .arg(w.inflight.size());
-        else if (silent >= kStallNs)
-            why = QStringLiteral("did not start its next task within %1 s")
-                      .arg(kStallNs / 1'000'000'000);
-        if (why.isEmpty())
-            return;
-        w.broke = true; // dead, not retired
-        const QString text =
-            QStringLiteral("worker %1 (pid %2) %3; killed").arg(w.slot->index).arg(w.pid).arg(why);
-        qWarning("poolscope: %s", qPrintable(text));
-        terminateLocked(&w, text, /*hard=*/true);
-    }
-
-    /// /proc/PID/stat's state is T (stopped) or t (stopped by a tracer).
-    static bool processStopped(qint64 pid)
-    {
-        QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
-        if (!f.open(QIODevice::ReadOnly))
-            return false;
-        const QByteArray stat = f.read(512);
-        const qsizetype paren = stat.lastIndexOf(')'); // the name may hold spaces
-        return paren > 0 && paren + 2 < stat.size()
-               && (stat.at(paren + 2) == 'T' || stat.at(paren + 2) == 't');
-    }
-
-    void stopAllLocked(bool hard, std::vector<std::pair<TaskNode*, FutureState>>& complete)
-    {
-        const QString why = hard
-                                ? QStringLiteral("its worker was killed by killWorkers()")
-                                : QStringLiteral("its worker was terminated by terminateWorkers()");
-        const auto err = std::make_exception_ptr(WorkerCrashed(why.toStdString()));
-        stopping = true;
+        std::lock_guard lk(m);
+        const qint64 now = monotonicNs();
         for (auto& w : workers) {
-            if (w->proc->state() == QProcess::NotRunning)
+            if (w->inflight.empty() || !w->killReason.isEmpty())
                 continue;
-            abortRunningLocked(w.get(), err, false, why, complete, hard);
+            auto& f = w->inflight.front();
+            if (!f.started) {
+                checkStalledLocked(*w, f, now);
+                continue;
+            }
+            TaskNode* n = f.node;
+            if (f.discard) {
+                if (now - f.startNs > overrunNs(avgTaskNs))
+                    terminateLocked(w.get(),
+                                    QStringLiteral("its task %1 was cancelled before it "
+                                                   "started, and ran anyway")
+                                        .arg(n->id),
+                                    false);
+                continue;
+            }
+            if (n->stopRequested.load(std::memory_order_relaxed)) {
+                abortRunningLocked(w.get(), nullptr, true,
+                                   QStringLiteral("its task %1 was cancelled").arg(n->id),
+                                   complete);
+            } else if (f.deadlineNs && now >= f.deadlineNs) {
+                const QString text =
+                    QStringLiteral("task %1 '%2' exceeded its timeout of %3 ms; its "
+                                   "worker (pid %4) was terminated")
+                        .arg(n->id)
+                        .arg(n->remote()->name)
+                        .arg(n->timeoutNs / 1'000'000)
+                        .arg(w->pid);
+                abortRunningLocked(w.get(),
+                                   std::make_exception_ptr(TimeoutError(text.toStdString())), false,
+                                   text, complete);
+            }
         }
+        // A worker held up by a long task holds tasks an idle worker
+        // could run, also when no frame arrives to prompt a pump.
+        if (!broken)
+            rebalanceLocked();
+        if (!complete.empty())
+            cv.notify_all();
     }
-};
+    finish(complete);
+    updateWatchdog();
+}
+
+/// A worker holding a task it has not started, that said nothing since
+/// it was sent: a healthy one starts it within milliseconds. After 1 s
+/// its state is read from /proc: a stopped one (SIGSTOP, 'T') can run
+/// nothing, and after kStallNs a silent one is hung. Either is killed;
+/// the tasks it held go back to the queue (they never started), and
+/// the per-task timeout, which counts from the start, cannot cover them.
+void ProcessPoolCore::checkStalledLocked(ProcWorker& w, const ProcWorker::InFlight& f, qint64 now)
+{
+    constexpr qint64 kLookNs = 1'000'000'000, kStallNs = 10'000'000'000;
+    constexpr qint64 kLookEveryNs = 250'000'000; // the watchdog ticks every 5 ms
+    const qint64 silent = now - std::max(f.sentNs, w.lastHeardNs);
+    if (silent < kLookNs || w.pid <= 0 || now - w.lastLookNs < kLookEveryNs)
+        return;
+    w.lastLookNs = now;
+    QString why;
+    if (processStopped(w.pid))
+        why =
+            QStringLiteral("is stopped (SIGSTOP?) with %1 task(s) waiting").arg(w.inflight.size());
+    else if (silent >= kStallNs)
+        why =
+            QStringLiteral("did not start its next task within %1 s").arg(kStallNs / 1'000'000'000);
+    if (why.isEmpty())
+        return;
+    w.broke = true; // dead, not retired
+    const QString text =
+        QStringLiteral("worker %1 (pid %2) %3; killed").arg(w.slot->index).arg(w.pid).arg(why);
+    qWarning("poolscope: %s", qPrintable(text));
+    terminateLocked(&w, text, /*hard=*/true);
+}
+
+/// /proc/PID/stat's state is T (stopped) or t (stopped by a tracer).
+bool ProcessPoolCore::processStopped(qint64 pid)
+{
+    QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!f.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray stat = f.read(512);
+    const qsizetype paren = stat.lastIndexOf(')'); // the name may hold spaces
+    return paren > 0 && paren + 2 < stat.size()
+           && (stat.at(paren + 2) == 'T' || stat.at(paren + 2) == 't');
+}
+
+void ProcessPoolCore::stopAllLocked(bool hard, Completion& complete)
+{
+    const QString why = hard ? QStringLiteral("its worker was killed by killWorkers()")
+                             : QStringLiteral("its worker was terminated by terminateWorkers()");
+    const auto err = std::make_exception_ptr(WorkerCrashed(why.toStdString()));
+    stopping = true;
+    for (auto& w : workers) {
+        if (w->proc->state() == QProcess::NotRunning)
+            continue;
+        abortRunningLocked(w.get(), err, false, why, complete, hard);
+    }
+}
+
+// A task's future was cancelled while it was PENDING: if it was already
+// sent to a worker, ask for it back (coalesced: one sweep per burst).
+void ProcessPoolCore::pendingCancelled() noexcept
+{
+    // acq_rel on both sides: a sweep that resets the flag sees every
+    // cancel whose exchange came before its own.
+    if (sweepPosted.exchange(true, std::memory_order_acq_rel))
+        return;
+    try {
+        post([this] { sweepCancelled(); });
+    } catch (...) {
+        // Out of memory: no sweep. A cancelled task the worker then
+        // starts is stopped at its 'started' (handleLocked).
+        sweepPosted.store(false, std::memory_order_release);
+    }
+}
 
 } // namespace detail
 
@@ -1386,31 +1147,7 @@ QString ProcessPoolExecutor::workerProgram() const
 
 void ProcessPoolExecutor::enqueue(detail::TaskNode* node, const TaskOptions& opts)
 {
-    auto& c = *m_core;
-    node->priority = opts.priority;
-    node->cancelCounter = &c.cancelledPending;
-    node->cancelHook = &c;
-    if (opts.timeout)
-        node->timeoutNs = qint64(opts.timeout->count()) * 1'000'000;
-    std::lock_guard lk(c.m);
-    if (c.broken)
-        throw BrokenExecutor(c.brokenReason.toStdString());
-    if (c.shutdown)
-        throw ShutdownError();
-    if (c.recording)
-        node->submitStamp = monotonicNs();
-    if (!opts.name.isEmpty()) {
-        if (opts.name != c.lastName) {
-            c.lastName = opts.name;
-            c.lastNameId = NameTable::intern(opts.name);
-        }
-        node->nameId = c.lastNameId;
-    }
-    node->id = c.nextTaskId++;
-    node->ref();
-    c.queue.push(node);
-    ++c.submitted;
-    c.schedulePumpLocked();
+    m_core->enqueue(node, opts);
 }
 
 Future<QCborValue> ProcessPoolExecutor::submitNamed(const QString& name, const QCborArray& args,
@@ -1513,34 +1250,14 @@ void ProcessPoolExecutor::shutdown(bool wait, bool cancelFutures)
     auto& c = *m_core;
     // Cancelling runs done callbacks, which may call back into this pool:
     // take the nodes out under the lock, cancel them after releasing it.
-    auto cancelTaken = [](std::vector<detail::TaskNode*>& taken) {
-        for (detail::TaskNode* n : taken) {
-            n->cancelPending();
-            n->deref();
-        }
-        taken.clear();
-    };
     std::vector<detail::TaskNode*> taken;
     std::unique_lock lk(c.m);
     c.shutdown = true;
-    if (cancelFutures) {
-        while (detail::TaskNode* n = c.queue.pop())
-            taken.push_back(n);
-        // Sent to a worker but not started: PENDING too (as in Python,
-        // where only the calls a worker has begun escape cancel_futures).
-        // Cancelling them asks the workers to skip them.
-        for (auto& w : c.workers) {
-            for (auto& f : w->inflight) {
-                if (!f.started && f.node->state() == FutureState::Pending) {
-                    f.node->ref();
-                    taken.push_back(f.node);
-                }
-            }
-        }
-    }
+    if (cancelFutures)
+        c.takePendingLocked(taken);
     c.schedulePumpLocked();
     lk.unlock();
-    cancelTaken(taken);
+    ProcessPoolCore::cancelTaken(taken);
     if (!wait)
         return;
     lk.lock();
@@ -1576,20 +1293,17 @@ void ProcessPoolExecutor::shutdown(bool wait, bool cancelFutures)
 
 bool ProcessPoolExecutor::isShutdown() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->shutdown;
+    return m_core->isShutdown();
 }
 
 bool ProcessPoolExecutor::isBroken() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->broken;
+    return m_core->isBroken();
 }
 
 QString ProcessPoolExecutor::brokenReason() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->brokenReason;
+    return m_core->brokenReasonText();
 }
 
 void ProcessPoolExecutor::setMaxWorkers(int n)
@@ -1617,8 +1331,7 @@ void ProcessPoolExecutor::setMaxWorkers(int n)
 
 int ProcessPoolExecutor::maxWorkers() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->maxWorkers;
+    return m_core->maxWorkersNow();
 }
 
 int ProcessPoolExecutor::workerCount() const
@@ -1629,120 +1342,47 @@ int ProcessPoolExecutor::workerCount() const
 
 void ProcessPoolExecutor::pause()
 {
-    std::lock_guard lk(m_core->m);
-    m_core->paused = true;
+    m_core->pause();
 }
 
 void ProcessPoolExecutor::step()
 {
-    std::lock_guard lk(m_core->m);
-    if (!m_core->paused)
-        return;
-    ++m_core->stepBudget;
-    m_core->schedulePumpLocked();
+    m_core->step();
 }
 
 void ProcessPoolExecutor::resume()
 {
-    std::lock_guard lk(m_core->m);
-    m_core->paused = false;
-    m_core->stepBudget = 0;
-    m_core->schedulePumpLocked();
+    m_core->resume();
 }
 
 bool ProcessPoolExecutor::isPaused() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->paused;
+    return m_core->isPaused();
 }
 
 Counters ProcessPoolExecutor::counters() const
 {
-    std::lock_guard lk(m_core->m);
-    return m_core->countersLocked();
+    return m_core->counters();
 }
 
 bool ProcessPoolExecutor::waitForIdle(const Deadline& deadline) const
 {
-    auto& c = *m_core;
-    std::unique_lock lk(c.m);
-    auto idle = [&] { return c.idleLocked() || (c.broken && c.inflightTotal == 0); };
-    if (deadline.isForever()) {
-        c.cv.wait(lk, idle);
-        return true;
-    }
-    return c.cv.wait_until(lk, deadline.at(), idle);
+    return m_core->waitForIdle(deadline);
 }
 
 void ProcessPoolExecutor::setRecording(bool on)
 {
-    std::lock_guard lk(m_core->m);
-    m_core->monitorAttached = on;
-    m_core->recording = on;
-    m_core->recordingFlag.store(on, std::memory_order_relaxed);
-    if (!on)
-        m_core->deadSlots.clear();
+    m_core->setRecording(on);
 }
 
 void ProcessPoolExecutor::setStagingCapacity(std::size_t rows)
 {
-    std::lock_guard lk(m_core->m);
-    m_core->writer->setMaxRows(rows);
-    m_core->sideWriter->setMaxRows(rows);
+    m_core->setStagingCapacity(rows);
 }
 
 void ProcessPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
 {
-    auto& c = *m_core;
-    std::lock_guard lk(c.m);
-    out.timeNs = monotonicNs();
-    out.counters = c.countersLocked();
-    out.maxWorkers = c.maxWorkers;
-    out.paused = c.paused;
-    out.shutdown = c.shutdown;
-    out.queueHead.clear();
-    c.queue.head(queueHeadMax, [&](const detail::TaskNode& n) {
-        out.queueHead.append(QueuedTask{n.id, n.nameId, n.priority, n.submitStamp});
-    });
-    out.workers.clear();
-    out.writers.clear();
-    out.ticks = false;
-    auto describe = [&](const detail::WorkerSlot& s, bool alive) {
-        WorkerInfo wi;
-        wi.index = s.index;
-        wi.name = s.name;
-        wi.pid = s.pid.load(std::memory_order_relaxed);
-        wi.tid = wi.pid;
-        wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
-        wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
-        if (wi.currentTask) {
-            wi.currentName = s.currentName.load(std::memory_order_relaxed);
-            wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
-            const qint64 v = s.progressValue.load(std::memory_order_relaxed);
-            const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
-            wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
-        }
-        wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
-                       + s.failed.load(std::memory_order_relaxed)
-                       + s.cancelled.load(std::memory_order_relaxed);
-        wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
-        wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
-        if (alive && wi.pid > 0) {
-            if (auto st = readTaskStat(wi.pid)) {
-                wi.cpuNs = st->cpuNs;
-                wi.lastCore = st->lastCpu;
-            }
-        }
-        out.workers.append(wi);
-    };
-    for (auto& w : c.workers)
-        describe(*w->slot, true);
-    std::vector<std::shared_ptr<detail::WorkerSlot>> dead;
-    dead.swap(c.deadSlots);
-    for (auto& s : dead)
-        describe(*s, false);
-    out.writers.push_back(c.writer);
-    out.writers.push_back(c.sideWriter);
+    m_core->collectTelemetry(out, queueHeadMax);
 }
 
 } // namespace poolscope
