@@ -466,9 +466,13 @@ public:
     {
         if (!w.ready || w.lost || w.sessionOver)
             return 0;
+        // Nothing more behind a task that has run past its time: what is
+        // queued may go to a rank that frees up first.
+        const qint64 now = monotonicNs();
+        if (!w.inflight.empty() && w.inflight.front().started && heldUpLocked(w, now))
+            return 0;
         int sent = 0;
         QByteArray frames;
-        const qint64 now = monotonicNs();
         while (int(w.inflight.size()) < depth && sendNextLocked(w, frames, now))
             ++sent;
         if (!frames.isEmpty())
@@ -554,10 +558,15 @@ public:
                 std::lock_guard lk(m);
                 if (sweepWanted.exchange(false, std::memory_order_acq_rel))
                     sweepCancelledLocked();
-                if (broken)
+                if (broken) {
                     failPendingLocked(complete);
-                else
+                } else {
                     dispatchLocked();
+                    // An idle rank takes back what waits behind a long task
+                    // on another (every turn of this loop, as the process
+                    // pool's 5 ms watchdog does).
+                    rebalanceLocked();
+                }
                 checkLivenessLocked(complete);
                 done = closeSessionsLocked();
                 if (!complete.empty())

@@ -102,6 +102,7 @@ private slots:
     void mapChunkFailureCancelsTheRest();
     void asCompletedAndWait();
     void cancelPending();
+    void noTaskWaitsBehindALongOneWhileARankIsIdle();
     void shutdownCancelFutures();
     void shutdownWaitsForRunningTasks();
     void poolsOneAfterAnother();
@@ -404,6 +405,33 @@ void TstMpiPool::cancelPending()
     QCOMPARE(c.succeeded, 5u);
     QCOMPARE(c.cancelled, 5u);
     QCOMPARE(c.queued + c.running, 0u);
+}
+
+void TstMpiPool::noTaskWaitsBehindALongOneWhileARankIsIdle()
+{
+    // Issue #16, as on the process pool (tst_processpool
+    // noTaskWaitsBehindALongOneWhileAWorkerIsIdle): a task written ahead
+    // behind a long one must not wait for it while the other rank idles; it
+    // is taken back ('skip') and runs there. The rebalancing is the shared
+    // engine's (core/src/remoteengine.cpp).
+    MpiPoolExecutor pool;
+    QVERIFY(pool.waitUntilReady(Deadline::after(kGuard)));
+    QList<Future<qint64>> warm; // gives the pool an average task time
+    for (int i = 0; i < 20; ++i)
+        warm << pool.submit(&whichRank, qint64(1));
+    for (auto& f : warm)
+        QVERIFY(f.waitForDone(kGuard));
+    auto longOne = pool.submit(&whichRank, qint64(1500));
+    QList<Future<qint64>> shorts;
+    for (int i = 0; i < 20; ++i)
+        shorts << pool.submit(&whichRank, qint64(10));
+    for (auto& f : shorts)
+        QVERIFY(f.waitForDone(kGuard));
+    QVERIFY2(!longOne.done(), "a short task waited behind the 1.5 s task on its rank");
+    const qint64 longRank = longOne.result(kGuard);
+    for (auto& f : shorts)
+        QVERIFY2(f.result() != longRank, "a short task ran after the long one, on its rank");
+    QCOMPARE(pool.counters().succeeded, 41u);
 }
 
 void TstMpiPool::shutdownCancelFutures()
