@@ -20,7 +20,6 @@
 #include <QDebug>
 #include <QFileInfo>
 #include <QSet>
-#include <QStandardPaths>
 #include <QThread>
 
 #include <algorithm>
@@ -42,22 +41,6 @@ namespace {
 using mpi::detail::kTagFrame;
 using mpi::detail::kTagHeartbeat;
 using mpi::detail::kTagTerminate;
-
-QString defaultWorkerProgram()
-{
-    const QString env = qEnvironmentVariable("POOLSCOPE_WORKER");
-    if (!env.isEmpty())
-        return env;
-    const QString self = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
-    if (!self.isEmpty()) {
-        const QString sibling =
-            QFileInfo(self).absolutePath() + QStringLiteral("/poolscope-worker");
-        if (QFileInfo(sibling).isExecutable())
-            return sibling;
-    }
-    const QString onPath = QStandardPaths::findExecutable(QStringLiteral("poolscope-worker"));
-    return onPath.isEmpty() ? QStringLiteral("poolscope-worker") : onPath;
-}
 
 int worldSize()
 {
@@ -143,193 +126,26 @@ public:
 
     // ------------------------------------------------------------ sending
 
-    void post(int peer, int tag, QByteArray bytes)
-    {
-        sends.push_back(PendingSend{std::move(bytes)});
-        PendingSend& s = sends.back();
-        const int rc =
-            MPI_Isend(s.buf.constData(), int(s.buf.size()), MPI_BYTE, peer, tag, comm, &s.req);
-        if (rc != MPI_SUCCESS) {
-            qWarning("poolscope: MPI_Isend to rank %d failed: %s", peer,
-                     qPrintable(mpi::detail::errorText(rc)));
-            s.req = MPI_REQUEST_NULL;
-        }
-    }
+    void post(int peer, int tag, QByteArray bytes);
 
     /// Completes finished sends; true when any did.
-    bool progressSends()
-    {
-        bool any = false;
-        while (!sends.empty()) {
-            PendingSend& s = sends.front();
-            if (s.req != MPI_REQUEST_NULL) {
-                int done = 0;
-                MPI_Test(&s.req, &done, MPI_STATUS_IGNORE);
-                if (!done)
-                    break; // FIFO is enough: sends to one rank complete in order
-            }
-            sends.pop_front();
-            any = true;
-        }
-        return any;
-    }
+    bool progressSends();
 
-    RankWorker* workerOf(int peer)
-    {
-        for (auto& w : workers)
-            if (w->peer == peer)
-                return w.get();
-        return nullptr;
-    }
+    RankWorker* workerOf(int peer);
 
-    void sendHellos()
-    {
-        std::lock_guard lk(m);
-        for (auto& w : workers) {
-            if (w->lost)
-                continue;
-            protocol::Message hello;
-            hello.type = protocol::MsgType::Hello;
-            hello.worker = w->slot->index;
-            if (!opts.initializer.isEmpty()) {
-                hello.hasInit = true;
-                hello.name = opts.initializer;
-                hello.args = opts.initializerArgs;
-            }
-            post(w->peer, kTagFrame, protocol::encode(hello));
-            w->lastHeardNs = monotonicNs();
-        }
-    }
+    void sendHellos();
 
     // ------------------------------------------------------------ receiving
 
     /// Receives what has arrived; true when anything did.
-    bool receive()
-    {
-        bool any = false;
-        for (int i = 0; i < 256; ++i) {
-            int flag = 0;
-            MPI_Status st;
-            if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &st) != MPI_SUCCESS || !flag)
-                break;
-            int count = 0;
-            MPI_Get_count(&st, MPI_BYTE, &count);
-            QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
-            MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm,
-                     MPI_STATUS_IGNORE);
-            any = true;
-            if (st.MPI_TAG == kTagFrame)
-                onFrames(st.MPI_SOURCE, buf);
-            else if (st.MPI_TAG == kTagHeartbeat)
-                onHeartbeat(st.MPI_SOURCE, buf);
-        }
-        return any;
-    }
+    bool receive();
 
-    void onHeartbeat(int peer, const QByteArray& bytes)
-    {
-        const QCborMap map = QCborValue::fromCbor(bytes).toMap();
-        std::lock_guard lk(m);
-        RankWorker* w = workerOf(peer);
-        if (!w || w->lost)
-            return;
-        w->lastHeardNs = monotonicNs();
-        const QString host = map.value(QStringLiteral("host")).toString();
-        if (!host.isEmpty() && host != w->host) {
-            w->host = host;
-            cv.notify_all(); // waitUntilReady waits for the host too
-        }
-        if (const qint64 pid = map.value(QStringLiteral("pid")).toInteger(); pid > 0 && !w->pid)
-            w->pid = pid;
-        const QCborArray cores = map.value(QStringLiteral("cores")).toArray();
-        if (!cores.isEmpty() && !w->host.isEmpty()) {
-            CpuUsage u;
-            u.valid = true;
-            u.timeNs = w->lastHeardNs;
-            u.total = std::clamp(map.value(QStringLiteral("total")).toDouble(), 0.0, 1.0);
-            for (qsizetype c = 0; c < cores.size(); ++c)
-                u.perCore.insert(int(c), std::clamp(cores.at(c).toDouble(), 0.0, 1.0));
-            w->cpu = u;
-            hostCpu.insert(w->host, u);
-        }
-    }
+    void onHeartbeat(int peer, const QByteArray& bytes);
 
-    void onFrames(int peer, const QByteArray& bytes)
-    {
-        Completion complete;
-        {
-            std::lock_guard lk(m);
-            RankWorker* w = workerOf(peer);
-            if (!w || w->lost)
-                return;
-            w->lastHeardNs = monotonicNs();
-            w->reader.feed(bytes);
-            QString error;
-            for (;;) {
-                QByteArray payload;
-                const auto st = w->reader.next(&payload, &error);
-                if (st != protocol::FrameReader::Status::Frame)
-                    break;
-                auto msg = protocol::decode(payload, /*fromWorker=*/true, &error);
-                if (!msg || !handleLocked(w, *msg, complete, &error))
-                    break;
-                error.clear();
-            }
-            if (!error.isEmpty())
-                loseLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error), false,
-                           complete);
-            cv.notify_all();
-        }
-        finish(complete);
-    }
+    void onFrames(int peer, const QByteArray& bytes);
 
     bool handleLocked(RankWorker* w, const protocol::Message& msg, Completion& complete,
-                      QString* error)
-    {
-        using protocol::MsgType;
-        WorkerSlot& slot = *w->slot;
-        switch (msg.type) {
-        case MsgType::Ready:
-            if (w->ready) {
-                *error = QStringLiteral("a second 'ready' frame");
-                return false;
-            }
-            w->ready = true;
-            w->pid = msg.pid;
-            slot.pid.store(msg.pid, std::memory_order_relaxed);
-            slot.tid.store(msg.pid, std::memory_order_relaxed);
-            slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
-            return true;
-        case MsgType::InitFailed:
-            w->sessionOver = true; // the rank left this session
-            breakPoolLocked(QStringLiteral("the worker initializer '%1' failed on %2 (%3: %4); "
-                                           "the pool is not usable anymore")
-                                .arg(opts.initializer, placeOf(*w), msg.errorType, msg.errorText),
-                            complete);
-            return true;
-        case MsgType::Started:
-            // A task started after its future was cancelled comes back with
-            // `discard`: its result is dropped (a rank is not stopped
-            // mid-task).
-            return onStartedLocked(*w, msg, error) != nullptr;
-        case MsgType::Progress:
-            onProgressLocked(*w, msg);
-            return true;
-        case MsgType::Skipped:
-            return onSkippedLocked(*w, msg, error);
-        case MsgType::Result: {
-            const ResultKind kind = onResultLocked(*w, msg, complete, error);
-            if (kind == ResultKind::OutOfOrder)
-                return false;
-            if (kind == ResultKind::Finished && msg.cpuNs > 0)
-                w->taskCpuNs += msg.cpuNs;
-            return true;
-        }
-        default:
-            *error = QStringLiteral("unexpected '%1' frame").arg(protocol::nameOf(msg.type));
-            return false;
-        }
-    }
+                      QString* error);
 
     // CancelHook (recordCancelled() is RemoteEngine's): a task's future was
     // cancelled while PENDING: if it was sent to a rank already, the pool's
@@ -340,15 +156,7 @@ public:
     }
     std::atomic<bool> sweepWanted{false};
 
-    QString placeOf(const RankWorker& w) const
-    {
-        QString s = QStringLiteral("rank %1").arg(w.peer);
-        if (!w.host.isEmpty())
-            s += QStringLiteral(" on %1").arg(w.host);
-        if (w.pid > 0)
-            s += QStringLiteral(" (pid %1)").arg(w.pid);
-        return s;
-    }
+    QString placeOf(const RankWorker& w) const;
 
     // ------------------------------------------------------------ failures
 
@@ -356,153 +164,22 @@ public:
     /// RankLost; tasks it had not started go back to the queue when its death
     /// is certain (its process is gone), else they fail too: a rank that is
     /// only silent might still run them, and nothing may run twice.
-    void loseLocked(RankWorker* w, const QString& why, bool certainlyDead, Completion& complete)
-    {
-        if (w->lost)
-            return;
-        w->lost = true;
-        QString text = QStringLiteral("%1 %2").arg(placeOf(*w), why);
-        if (!w->inflight.empty() && w->inflight.front().started) {
-            const TaskNode* n = w->inflight.front().node;
-            text += QStringLiteral(" while running task %1 '%2'").arg(n->id).arg(n->remote()->name);
-        }
-        qWarning("poolscope: MPI pool: %s", qPrintable(text));
-        const auto err = std::make_exception_ptr(RankLost(text.toStdString()));
-        for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
-            TaskNode* n = it->node;
-            --inflightTotal;
-            if (it->skipSent)
-                --skipsOut; // no answer will come
-            if (it->started && it->discard) {
-                n->deref(); // its future was cancelled before it started
-            } else if (it->started) {
-                n->error = err;
-                ++failed;
-                WorkerSlot::bump(w->slot->failed);
-                recordLocked(*w, *it, TaskStatus::Failed, -1, -1);
-                complete.push_back({n, FutureState::Finished});
-            } else if (certainlyDead && !broken && n->state() == FutureState::Pending) {
-                queue.pushFront(n); // it never ran, so nothing runs twice
-            } else {
-                failUnstartedLocked(
-                    n,
-                    std::make_exception_ptr(RankLost(
-                        QStringLiteral("task %1 '%2' was sent to %3, which was lost before it "
-                                       "started; it did not run here and was not retried")
-                            .arg(n->id)
-                            .arg(n->remote()->name, placeOf(*w))
-                            .toStdString())),
-                    complete);
-            }
-        }
-        w->inflight.clear();
-        WorkerSlot& slot = *w->slot;
-        slot.state.store(
-            int(slot.state.load(std::memory_order_relaxed) == int(WorkerState::Retiring)
-                    ? WorkerState::Retired
-                    : WorkerState::Dead),
-            std::memory_order_relaxed);
-        slot.currentTask.store(0, std::memory_order_relaxed);
-        {
-            std::lock_guard lw(mpi::detail::world().m);
-            if (!spawned)
-                mpi::detail::world().lostRanks.insert(w->peer);
-            mpi::detail::world().skipFinalize = true;
-        }
-        bool anyLeft = false;
-        for (auto& o : workers)
-            anyLeft = anyLeft || !o->lost;
-        if (!anyLeft)
-            breakPoolLocked(QStringLiteral("every worker rank was lost (last: %1)").arg(text),
-                            complete);
-        wakeLocked();
-    }
+    void loseLocked(RankWorker* w, const QString& why, bool certainlyDead, Completion& complete);
 
     /// Every 100 ms: a rank on this host whose process is gone is lost at
     /// once; any rank silent for heartbeatTimeout is lost.
-    void checkLivenessLocked(Completion& complete)
-    {
-        const qint64 now = monotonicNs();
-        if (now - lastLivenessNs < 100'000'000)
-            return;
-        lastLivenessNs = now;
-        const qint64 limit = qint64(opts.heartbeatTimeout.count()) * 1'000'000;
-        for (auto& w : workers) {
-            if (w->lost || (w->sessionOver && w->inflight.empty()))
-                continue;
-            if (w->pid > 0 && w->host == myHost && ::kill(pid_t(w->pid), 0) != 0
-                && errno == ESRCH) {
-                loseLocked(w.get(), QStringLiteral("died (its process is gone)"), true, complete);
-                continue;
-            }
-            if (now - w->lastHeardNs > limit)
-                loseLocked(w.get(),
-                           QStringLiteral("sent nothing for %1 ms (heartbeat timeout)")
-                               .arg(opts.heartbeatTimeout.count()),
-                           false, complete);
-        }
-    }
+    void checkLivenessLocked(Completion& complete);
 
     // ------------------------------------------------------------ dispatch
 
-    void dispatchLocked()
-    {
-        if (paused && !shutdown) {
-            for (int i = 0; i < maxWorkers && stepBudget > 0; ++i) {
-                RankWorker& w = *workers[std::size_t(i)];
-                if (w.inflight.empty() && !queue.empty() && feedLocked(w, 1) > 0)
-                    --stepBudget;
-            }
-            return;
-        }
-        // One task to every ready rank first, then pipeline more, so a burst
-        // is spread over the ranks rather than queued behind the first.
-        for (int depth : {1, opts.pipelineDepth})
-            for (int i = 0; i < maxWorkers && !queue.empty(); ++i)
-                feedLocked(*workers[std::size_t(i)], depth);
-    }
+    void dispatchLocked();
 
-    int feedLocked(RankWorker& w, int depth)
-    {
-        if (!w.ready || w.lost || w.sessionOver)
-            return 0;
-        // Nothing more behind a task that has run past its time: what is
-        // queued may go to a rank that frees up first.
-        const qint64 now = monotonicNs();
-        if (!w.inflight.empty() && w.inflight.front().started && heldUpLocked(w, now))
-            return 0;
-        int sent = 0;
-        QByteArray frames;
-        while (int(w.inflight.size()) < depth && sendNextLocked(w, frames, now))
-            ++sent;
-        if (!frames.isEmpty())
-            post(w.peer, kTagFrame, std::move(frames));
-        return sent;
-    }
+    int feedLocked(RankWorker& w, int depth);
 
     /// After shutdown, once nothing is left: exit to every rank that is
     /// ready (a rank still saying hello is waited for, so its 'ready' cannot
     /// reach the next pool). True when every session is closed.
-    bool closeSessionsLocked()
-    {
-        if (!(shutdown || broken) || !queue.empty() || inflightTotal > 0)
-            return false;
-        bool all = true;
-        for (auto& w : workers) {
-            if (w->lost || w->sessionOver)
-                continue;
-            if (!w->ready) {
-                all = false;
-                continue;
-            }
-            protocol::Message bye;
-            bye.type = protocol::MsgType::Exit;
-            post(w->peer, kTagFrame, protocol::encode(bye));
-            w->sessionOver = true;
-            w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
-        }
-        return all;
-    }
+    bool closeSessionsLocked();
 
     /// Spawned pools, after kTagTerminate went out: receives (and drops)
     /// whatever the ranks still send until each has answered kTagTerminate
@@ -514,131 +191,467 @@ public:
     /// process).
     /// Returns whether every rank confirmed (only then is the collective
     /// MPI_Comm_disconnect safe: it would wait for a silent rank for ever).
-    bool drainUntilRanksLeft(qint64 deadline)
-    {
-        QSet<int> waiting;
-        for (auto& w : workers)
-            if (!w->lost)
-                waiting.insert(w->peer);
-        mpi::detail::Backoff b;
-        while (!waiting.isEmpty() && monotonicNs() < deadline) {
-            int flag = 0;
-            MPI_Status st;
-            MPI_Message msg = MPI_MESSAGE_NULL;
-            if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &msg, &st) != MPI_SUCCESS)
-                break;
-            if (!flag) {
-                b.wait();
-                continue;
-            }
-            b.reset();
-            int count = 0;
-            MPI_Get_count(&st, MPI_BYTE, &count);
-            QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
-            MPI_Mrecv(buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-            if (st.MPI_TAG == kTagTerminate)
-                waiting.remove(st.MPI_SOURCE);
-        }
-        if (!waiting.isEmpty())
-            qWarning("poolscope: MPI pool: %d spawned rank(s) did not confirm leaving within 5 s; "
-                     "not disconnecting from them",
-                     int(waiting.size()));
-        return waiting.isEmpty();
-    }
+    bool drainUntilRanksLeft(qint64 deadline);
 
-    void loop()
+    void loop();
+};
+
+void MpiPoolCore::post(int peer, int tag, QByteArray bytes)
+{
+    sends.push_back(PendingSend{std::move(bytes)});
+    PendingSend& s = sends.back();
+    const int rc =
+        MPI_Isend(s.buf.constData(), int(s.buf.size()), MPI_BYTE, peer, tag, comm, &s.req);
+    if (rc != MPI_SUCCESS) {
+        qWarning("poolscope: MPI_Isend to rank %d failed: %s", peer,
+                 qPrintable(mpi::detail::errorText(rc)));
+        s.req = MPI_REQUEST_NULL;
+    }
+}
+
+bool MpiPoolCore::progressSends()
+{
+    bool any = false;
+    while (!sends.empty()) {
+        PendingSend& s = sends.front();
+        if (s.req != MPI_REQUEST_NULL) {
+            int done = 0;
+            MPI_Test(&s.req, &done, MPI_STATUS_IGNORE);
+            if (!done)
+                break; // FIFO is enough: sends to one rank complete in order
+        }
+        sends.pop_front();
+        any = true;
+    }
+    return any;
+}
+
+RankWorker* MpiPoolCore::workerOf(int peer)
+{
+    for (auto& w : workers)
+        if (w->peer == peer)
+            return w.get();
+    return nullptr;
+}
+
+void MpiPoolCore::sendHellos()
+{
+    std::lock_guard lk(m);
+    for (auto& w : workers) {
+        if (w->lost)
+            continue;
+        protocol::Message hello;
+        hello.type = protocol::MsgType::Hello;
+        hello.worker = w->slot->index;
+        if (!opts.initializer.isEmpty()) {
+            hello.hasInit = true;
+            hello.name = opts.initializer;
+            hello.args = opts.initializerArgs;
+        }
+        post(w->peer, kTagFrame, protocol::encode(hello));
+        w->lastHeardNs = monotonicNs();
+    }
+}
+
+bool MpiPoolCore::receive()
+{
+    bool any = false;
+    for (int i = 0; i < 256; ++i) {
+        int flag = 0;
+        MPI_Status st;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &st) != MPI_SUCCESS || !flag)
+            break;
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
+        MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
+        any = true;
+        if (st.MPI_TAG == kTagFrame)
+            onFrames(st.MPI_SOURCE, buf);
+        else if (st.MPI_TAG == kTagHeartbeat)
+            onHeartbeat(st.MPI_SOURCE, buf);
+    }
+    return any;
+}
+
+void MpiPoolCore::onHeartbeat(int peer, const QByteArray& bytes)
+{
+    const QCborMap map = QCborValue::fromCbor(bytes).toMap();
+    std::lock_guard lk(m);
+    RankWorker* w = workerOf(peer);
+    if (!w || w->lost)
+        return;
+    w->lastHeardNs = monotonicNs();
+    const QString host = map.value(QStringLiteral("host")).toString();
+    if (!host.isEmpty() && host != w->host) {
+        w->host = host;
+        cv.notify_all(); // waitUntilReady waits for the host too
+    }
+    if (const qint64 pid = map.value(QStringLiteral("pid")).toInteger(); pid > 0 && !w->pid)
+        w->pid = pid;
+    const QCborArray cores = map.value(QStringLiteral("cores")).toArray();
+    if (!cores.isEmpty() && !w->host.isEmpty()) {
+        CpuUsage u;
+        u.valid = true;
+        u.timeNs = w->lastHeardNs;
+        u.total = std::clamp(map.value(QStringLiteral("total")).toDouble(), 0.0, 1.0);
+        for (qsizetype c = 0; c < cores.size(); ++c)
+            u.perCore.insert(int(c), std::clamp(cores.at(c).toDouble(), 0.0, 1.0));
+        w->cpu = u;
+        hostCpu.insert(w->host, u);
+    }
+}
+
+void MpiPoolCore::onFrames(int peer, const QByteArray& bytes)
+{
+    Completion complete;
     {
-        sendHellos();
-        mpi::detail::Backoff backoff;
-        for (;;) {
-            bool activity = receive();
-            Completion complete;
-            bool done = false;
-            {
-                std::lock_guard lk(m);
-                if (sweepWanted.exchange(false, std::memory_order_acq_rel))
-                    sweepCancelledLocked();
-                if (broken) {
-                    failPendingLocked(complete);
-                } else {
-                    dispatchLocked();
-                    // An idle rank takes back what waits behind a long task
-                    // on another (every turn of this loop, as the process
-                    // pool's 5 ms watchdog does).
-                    rebalanceLocked();
-                }
-                checkLivenessLocked(complete);
-                done = closeSessionsLocked();
-                if (!complete.empty())
-                    cv.notify_all();
-            }
-            activity = !complete.empty() || activity;
-            finish(complete);
-            activity = progressSends() || activity;
-            if (done && sends.empty())
-                break;
-            if (activity) {
-                backoff.reset();
-                continue;
-            }
-            const auto d = backoff.next();
-            std::unique_lock lk(m);
-            if (wakeup) {
-                wakeup = false;
-                continue;
-            }
-            if (d.count() == 0) {
-                lk.unlock();
-                std::this_thread::yield();
-            } else {
-                wake.wait_for(lk, d, [this] { return wakeup; });
-                wakeup = false;
-            }
-        }
-        if (spawned) {
-            // The spawned ranks leave for good; then the intercommunicator
-            // is disconnected (collective: only when no rank was lost, else
-            // it would wait for the dead one for ever).
-            // The byte tells them whether to skip MPI_Finalize (World).
-            bool anyLost = false;
-            for (auto& w : workers)
-                anyLost = anyLost || w->lost;
-            for (auto& w : workers) {
-                if (!w->lost)
-                    post(w->peer, kTagTerminate, QByteArray(1, anyLost ? 1 : 0));
-            }
-            // Bounded: a rank that stopped receiving must not hang shutdown.
-            const qint64 deadline = monotonicNs() + 5'000'000'000;
-            mpi::detail::Backoff b;
-            while (!sends.empty() && monotonicNs() < deadline) {
-                progressSends();
-                b.wait();
-            }
-            const bool sent = sends.empty();
-            if (!sent) {
-                qWarning("poolscope: MPI pool: %d send(s) to spawned ranks did not complete "
-                         "within 5 s; abandoning them",
-                         int(sends.size()));
-                // MPI may still read these buffers: they are leaked on purpose.
-                new std::deque<PendingSend>(std::exchange(sends, {}));
-            }
-            const bool allLeft = sent && drainUntilRanksLeft(deadline);
-            if (!anyLost && allLeft) {
-                MPI_Comm_disconnect(&comm);
-            } else if (!anyLost) {
-                // Open MPI's finalize would wait for the silent ranks too.
-                std::lock_guard wl(mpi::detail::world().m);
-                mpi::detail::world().skipFinalize = true;
-            }
-        }
         std::lock_guard lk(m);
-        finished = true;
-        for (auto& w : workers)
-            if (!w->lost) // the pool ended: its ranks leave with it
-                w->slot->state.store(int(WorkerState::Retired), std::memory_order_relaxed);
+        RankWorker* w = workerOf(peer);
+        if (!w || w->lost)
+            return;
+        w->lastHeardNs = monotonicNs();
+        w->reader.feed(bytes);
+        QString error;
+        for (;;) {
+            QByteArray payload;
+            const auto st = w->reader.next(&payload, &error);
+            if (st != protocol::FrameReader::Status::Frame)
+                break;
+            auto msg = protocol::decode(payload, /*fromWorker=*/true, &error);
+            if (!msg || !handleLocked(w, *msg, complete, &error))
+                break;
+            error.clear();
+        }
+        if (!error.isEmpty())
+            loseLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error), false, complete);
         cv.notify_all();
     }
-};
+    finish(complete);
+}
+
+bool MpiPoolCore::handleLocked(RankWorker* w, const protocol::Message& msg, Completion& complete,
+                               QString* error)
+{
+    using protocol::MsgType;
+    WorkerSlot& slot = *w->slot;
+    switch (msg.type) {
+    case MsgType::Ready:
+        if (w->ready) {
+            *error = QStringLiteral("a second 'ready' frame");
+            return false;
+        }
+        w->ready = true;
+        w->pid = msg.pid;
+        slot.pid.store(msg.pid, std::memory_order_relaxed);
+        slot.tid.store(msg.pid, std::memory_order_relaxed);
+        slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+        return true;
+    case MsgType::InitFailed:
+        w->sessionOver = true; // the rank left this session
+        breakPoolLocked(QStringLiteral("the worker initializer '%1' failed on %2 (%3: %4); "
+                                       "the pool is not usable anymore")
+                            .arg(opts.initializer, placeOf(*w), msg.errorType, msg.errorText),
+                        complete);
+        return true;
+    case MsgType::Started:
+        // A task started after its future was cancelled comes back with
+        // `discard`: its result is dropped (a rank is not stopped
+        // mid-task).
+        return onStartedLocked(*w, msg, error) != nullptr;
+    case MsgType::Progress:
+        onProgressLocked(*w, msg);
+        return true;
+    case MsgType::Skipped:
+        return onSkippedLocked(*w, msg, error);
+    case MsgType::Result: {
+        const ResultKind kind = onResultLocked(*w, msg, complete, error);
+        if (kind == ResultKind::OutOfOrder)
+            return false;
+        if (kind == ResultKind::Finished && msg.cpuNs > 0)
+            w->taskCpuNs += msg.cpuNs;
+        return true;
+    }
+    default:
+        *error = QStringLiteral("unexpected '%1' frame").arg(protocol::nameOf(msg.type));
+        return false;
+    }
+}
+
+QString MpiPoolCore::placeOf(const RankWorker& w) const
+{
+    QString s = QStringLiteral("rank %1").arg(w.peer);
+    if (!w.host.isEmpty())
+        s += QStringLiteral(" on %1").arg(w.host);
+    if (w.pid > 0)
+        s += QStringLiteral(" (pid %1)").arg(w.pid);
+    return s;
+}
+
+void MpiPoolCore::loseLocked(RankWorker* w, const QString& why, bool certainlyDead,
+                             Completion& complete)
+{
+    if (w->lost)
+        return;
+    w->lost = true;
+    QString text = QStringLiteral("%1 %2").arg(placeOf(*w), why);
+    if (!w->inflight.empty() && w->inflight.front().started) {
+        const TaskNode* n = w->inflight.front().node;
+        text += QStringLiteral(" while running task %1 '%2'").arg(n->id).arg(n->remote()->name);
+    }
+    qWarning("poolscope: MPI pool: %s", qPrintable(text));
+    const auto err = std::make_exception_ptr(RankLost(text.toStdString()));
+    for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
+        TaskNode* n = it->node;
+        --inflightTotal;
+        if (it->skipSent)
+            --skipsOut; // no answer will come
+        if (it->started && it->discard) {
+            n->deref(); // its future was cancelled before it started
+        } else if (it->started) {
+            n->error = err;
+            ++failed;
+            WorkerSlot::bump(w->slot->failed);
+            recordLocked(*w, *it, TaskStatus::Failed, -1, -1);
+            complete.push_back({n, FutureState::Finished});
+        } else if (certainlyDead && !broken && n->state() == FutureState::Pending) {
+            queue.pushFront(n); // it never ran, so nothing runs twice
+        } else {
+            failUnstartedLocked(
+                n,
+                std::make_exception_ptr(
+                    RankLost(QStringLiteral("task %1 '%2' was sent to %3, which was lost before it "
+                                            "started; it did not run here and was not retried")
+                                 .arg(n->id)
+                                 .arg(n->remote()->name, placeOf(*w))
+                                 .toStdString())),
+                complete);
+        }
+    }
+    w->inflight.clear();
+    WorkerSlot& slot = *w->slot;
+    slot.state.store(int(slot.state.load(std::memory_order_relaxed) == int(WorkerState::Retiring)
+                             ? WorkerState::Retired
+                             : WorkerState::Dead),
+                     std::memory_order_relaxed);
+    slot.currentTask.store(0, std::memory_order_relaxed);
+    {
+        std::lock_guard lw(mpi::detail::world().m);
+        if (!spawned)
+            mpi::detail::world().lostRanks.insert(w->peer);
+        mpi::detail::world().skipFinalize = true;
+    }
+    bool anyLeft = false;
+    for (auto& o : workers)
+        anyLeft = anyLeft || !o->lost;
+    if (!anyLeft)
+        breakPoolLocked(QStringLiteral("every worker rank was lost (last: %1)").arg(text),
+                        complete);
+    wakeLocked();
+}
+
+void MpiPoolCore::checkLivenessLocked(Completion& complete)
+{
+    const qint64 now = monotonicNs();
+    if (now - lastLivenessNs < 100'000'000)
+        return;
+    lastLivenessNs = now;
+    const qint64 limit = qint64(opts.heartbeatTimeout.count()) * 1'000'000;
+    for (auto& w : workers) {
+        if (w->lost || (w->sessionOver && w->inflight.empty()))
+            continue;
+        if (w->pid > 0 && w->host == myHost && ::kill(pid_t(w->pid), 0) != 0 && errno == ESRCH) {
+            loseLocked(w.get(), QStringLiteral("died (its process is gone)"), true, complete);
+            continue;
+        }
+        if (now - w->lastHeardNs > limit)
+            loseLocked(w.get(),
+                       QStringLiteral("sent nothing for %1 ms (heartbeat timeout)")
+                           .arg(opts.heartbeatTimeout.count()),
+                       false, complete);
+    }
+}
+
+void MpiPoolCore::dispatchLocked()
+{
+    if (paused && !shutdown) {
+        for (int i = 0; i < maxWorkers && stepBudget > 0; ++i) {
+            RankWorker& w = *workers[std::size_t(i)];
+            if (w.inflight.empty() && !queue.empty() && feedLocked(w, 1) > 0)
+                --stepBudget;
+        }
+        return;
+    }
+    // One task to every ready rank first, then pipeline more, so a burst
+    // is spread over the ranks rather than queued behind the first.
+    for (int depth : {1, opts.pipelineDepth})
+        for (int i = 0; i < maxWorkers && !queue.empty(); ++i)
+            feedLocked(*workers[std::size_t(i)], depth);
+}
+
+int MpiPoolCore::feedLocked(RankWorker& w, int depth)
+{
+    if (!w.ready || w.lost || w.sessionOver)
+        return 0;
+    // Nothing more behind a task that has run past its time: what is
+    // queued may go to a rank that frees up first.
+    const qint64 now = monotonicNs();
+    if (!w.inflight.empty() && w.inflight.front().started && heldUpLocked(w, now))
+        return 0;
+    int sent = 0;
+    QByteArray frames;
+    while (int(w.inflight.size()) < depth && sendNextLocked(w, frames, now))
+        ++sent;
+    if (!frames.isEmpty())
+        post(w.peer, kTagFrame, std::move(frames));
+    return sent;
+}
+
+bool MpiPoolCore::closeSessionsLocked()
+{
+    if (!(shutdown || broken) || !queue.empty() || inflightTotal > 0)
+        return false;
+    bool all = true;
+    for (auto& w : workers) {
+        if (w->lost || w->sessionOver)
+            continue;
+        if (!w->ready) {
+            all = false;
+            continue;
+        }
+        protocol::Message bye;
+        bye.type = protocol::MsgType::Exit;
+        post(w->peer, kTagFrame, protocol::encode(bye));
+        w->sessionOver = true;
+        w->slot->state.store(int(WorkerState::Retiring), std::memory_order_relaxed);
+    }
+    return all;
+}
+
+bool MpiPoolCore::drainUntilRanksLeft(qint64 deadline)
+{
+    QSet<int> waiting;
+    for (auto& w : workers)
+        if (!w->lost)
+            waiting.insert(w->peer);
+    mpi::detail::Backoff b;
+    while (!waiting.isEmpty() && monotonicNs() < deadline) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Message msg = MPI_MESSAGE_NULL;
+        if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &msg, &st) != MPI_SUCCESS)
+            break;
+        if (!flag) {
+            b.wait();
+            continue;
+        }
+        b.reset();
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        QByteArray buf(qsizetype(std::max(count, 0)), Qt::Uninitialized);
+        MPI_Mrecv(buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        if (st.MPI_TAG == kTagTerminate)
+            waiting.remove(st.MPI_SOURCE);
+    }
+    if (!waiting.isEmpty())
+        qWarning("poolscope: MPI pool: %d spawned rank(s) did not confirm leaving within 5 s; "
+                 "not disconnecting from them",
+                 int(waiting.size()));
+    return waiting.isEmpty();
+}
+
+void MpiPoolCore::loop()
+{
+    sendHellos();
+    mpi::detail::Backoff backoff;
+    for (;;) {
+        bool activity = receive();
+        Completion complete;
+        bool done = false;
+        {
+            std::lock_guard lk(m);
+            if (sweepWanted.exchange(false, std::memory_order_acq_rel))
+                sweepCancelledLocked();
+            if (broken) {
+                failPendingLocked(complete);
+            } else {
+                dispatchLocked();
+                // An idle rank takes back what waits behind a long task
+                // on another (every turn of this loop, as the process
+                // pool's 5 ms watchdog does).
+                rebalanceLocked();
+            }
+            checkLivenessLocked(complete);
+            done = closeSessionsLocked();
+            if (!complete.empty())
+                cv.notify_all();
+        }
+        activity = !complete.empty() || activity;
+        finish(complete);
+        activity = progressSends() || activity;
+        if (done && sends.empty())
+            break;
+        if (activity) {
+            backoff.reset();
+            continue;
+        }
+        const auto d = backoff.next();
+        std::unique_lock lk(m);
+        if (wakeup) {
+            wakeup = false;
+            continue;
+        }
+        if (d.count() == 0) {
+            lk.unlock();
+            std::this_thread::yield();
+        } else {
+            wake.wait_for(lk, d, [this] { return wakeup; });
+            wakeup = false;
+        }
+    }
+    if (spawned) {
+        // The spawned ranks leave for good; then the intercommunicator
+        // is disconnected (collective: only when no rank was lost, else
+        // it would wait for the dead one for ever).
+        // The byte tells them whether to skip MPI_Finalize (World).
+        bool anyLost = false;
+        for (auto& w : workers)
+            anyLost = anyLost || w->lost;
+        for (auto& w : workers) {
+            if (!w->lost)
+                post(w->peer, kTagTerminate, QByteArray(1, anyLost ? 1 : 0));
+        }
+        // Bounded: a rank that stopped receiving must not hang shutdown.
+        const qint64 deadline = monotonicNs() + 5'000'000'000;
+        mpi::detail::Backoff b;
+        while (!sends.empty() && monotonicNs() < deadline) {
+            progressSends();
+            b.wait();
+        }
+        const bool sent = sends.empty();
+        if (!sent) {
+            qWarning("poolscope: MPI pool: %d send(s) to spawned ranks did not complete "
+                     "within 5 s; abandoning them",
+                     int(sends.size()));
+            // MPI may still read these buffers: they are leaked on purpose.
+            new std::deque<PendingSend>(std::exchange(sends, {}));
+        }
+        const bool allLeft = sent && drainUntilRanksLeft(deadline);
+        if (!anyLost && allLeft) {
+            MPI_Comm_disconnect(&comm);
+        } else if (!anyLost) {
+            // Open MPI's finalize would wait for the silent ranks too.
+            std::lock_guard wl(mpi::detail::world().m);
+            mpi::detail::world().skipFinalize = true;
+        }
+    }
+    std::lock_guard lk(m);
+    finished = true;
+    for (auto& w : workers)
+        if (!w->lost) // the pool ended: its ranks leave with it
+            w->slot->state.store(int(WorkerState::Retired), std::memory_order_relaxed);
+    cv.notify_all();
+}
 
 void MpiPoolCore::describeWorkersLocked(TelemetryBatch& out)
 {

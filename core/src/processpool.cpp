@@ -11,10 +11,8 @@
 #include <QDebug>
 #include <QEvent>
 #include <QFile>
-#include <QFileInfo>
 #include <QPointer>
 #include <QProcess>
-#include <QStandardPaths>
 #include <QThread>
 #include <QTimer>
 
@@ -101,22 +99,6 @@ QString signalName(int sig)
     return QStringLiteral("signal %1 (SIG%2: %3)")
         .arg(sig)
         .arg(QString::fromLatin1(abbrev ? abbrev : "?"), QString::fromLocal8Bit(desc ? desc : ""));
-}
-
-QString defaultWorkerProgram()
-{
-    const QString env = qEnvironmentVariable("POOLSCOPE_WORKER");
-    if (!env.isEmpty())
-        return env;
-    const QString self = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
-    if (!self.isEmpty()) {
-        const QString sibling =
-            QFileInfo(self).absolutePath() + QStringLiteral("/poolscope-worker");
-        if (QFileInfo(sibling).isExecutable())
-            return sibling;
-    }
-    const QString onPath = QStandardPaths::findExecutable(QStringLiteral("poolscope-worker"));
-    return onPath.isEmpty() ? QStringLiteral("poolscope-worker") : onPath;
 }
 } // namespace
 

@@ -4,10 +4,28 @@
 #include "poolscope/telemetry.h"
 
 #include <QDebug>
+#include <QFileInfo>
+#include <QStandardPaths>
 
 #include <algorithm>
 
 namespace poolscope::detail {
+
+QString defaultWorkerProgram()
+{
+    const QString env = qEnvironmentVariable("POOLSCOPE_WORKER");
+    if (!env.isEmpty())
+        return env;
+    const QString self = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
+    if (!self.isEmpty()) {
+        const QString sibling =
+            QFileInfo(self).absolutePath() + QStringLiteral("/poolscope-worker");
+        if (QFileInfo(sibling).isExecutable())
+            return sibling;
+    }
+    const QString onPath = QStandardPaths::findExecutable(QStringLiteral("poolscope-worker"));
+    return onPath.isEmpty() ? QStringLiteral("poolscope-worker") : onPath;
+}
 
 qint64 overrunNs(qint64 avgTaskNs)
 {

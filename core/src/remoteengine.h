@@ -32,6 +32,10 @@ namespace poolscope::detail {
 /// may call back into the pool).
 using Completion = std::vector<std::pair<TaskNode*, FutureState>>;
 
+/// The worker program when the options name none: $POOLSCOPE_WORKER, else
+/// poolscope-worker next to this program, else on PATH.
+QString defaultWorkerProgram();
+
 /// Work kept queued at each worker by pipelining.
 inline constexpr qint64 kBudgetNs = 2'000'000;
 
