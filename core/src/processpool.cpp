@@ -439,10 +439,17 @@ void ProcessPoolCore::spawnLocked()
     connect(p, &QProcess::readyReadStandardOutput, this, [this, raw] { onReadable(raw); });
     connect(p, &QProcess::finished, this,
             [this, raw](int code, QProcess::ExitStatus st) { onFinished(raw, code, st); });
-    connect(p, &QProcess::errorOccurred, this, [this, raw](QProcess::ProcessError e) {
-        if (e == QProcess::FailedToStart)
-            onFailedToStart(raw);
-    });
+    // Queued: QProcess::start() below reports a refused fork or pipe
+    // (`ulimit -u`, `ulimit -n`) at once, from inside start(), while m is
+    // held here; handled directly it took m again and the pool deadlocked
+    // (issue #17).
+    connect(
+        p, &QProcess::errorOccurred, this,
+        [this, raw](QProcess::ProcessError e) {
+            if (e == QProcess::FailedToStart)
+                onFailedToStart(raw);
+        },
+        Qt::QueuedConnection);
     workers.push_back(std::move(w));
     p->start(QIODevice::ReadWrite | QIODevice::Unbuffered);
     protocol::Message hello;

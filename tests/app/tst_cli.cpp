@@ -1024,6 +1024,40 @@ private slots:
         QVERIFY2(few.match(out).hasMatch(), qPrintable(out));
     }
 
+    // The limit on open files (`ulimit -n`) with more process workers than
+    // it allows pipes for: the pool cannot start its workers and says why,
+    // and the run ends (issue #17: it hung; QProcess reports the refused
+    // pipe from inside start(), where the pool held its lock). The thread
+    // pool needs no file per worker and runs.
+    void fileLimit_data()
+    {
+        QTest::addColumn<QString>("pool");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("says");
+        QTest::newRow("process pool")
+            << QStringLiteral("process") << 1 << QStringLiteral("Too many open files");
+        QTest::newRow("thread pool")
+            << QStringLiteral("thread") << 0 << QStringLiteral("60: 60 done, 0 failed");
+    }
+    void fileLimit()
+    {
+        QFETCH(QString, pool);
+        QFETCH(int, code);
+        QFETCH(QString, says);
+        QProcess p;
+        p.start(QStringLiteral("/bin/bash"),
+                {QStringLiteral("-c"),
+                 QStringLiteral("ulimit -n 16 && exec \"$0\" run --pool %1 --workload sleep "
+                                "--tasks 60 --size 10 --workers 30")
+                     .arg(pool),
+                 QStringLiteral(POOLSCOPE_CLI)});
+        QVERIFY2(p.waitForFinished(60'000), "the run did not end");
+        const QString all = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), code);
+        QVERIFY2(all.contains(says), qPrintable(all));
+    }
+
     void badInput()
     {
         QFETCH(QStringList, args);

@@ -205,8 +205,12 @@ void TstFaults::processPoolUnderFire()
                     ++kills;
                 nextKill += 100;
             }
-            if (done >= nextCancel) {
-                const quint32 from = quint32(std::min<quint64>(done + 50, quint64(n - 1)));
+            // At least 50 tasks past the last completion, never clamped onto
+            // the last task: near the end that one was cancelled again and
+            // again while it was next to start (a cancel that races the
+            // worker's start is a known gap: docs/library.md).
+            if (done >= nextCancel && done + 50 < quint64(n)) {
+                const quint32 from = quint32(done + 50);
                 const int i = int(from + rng.bounded(quint32(n) - from));
                 if (fs[std::size_t(i)].cancel() && !cancelledByUs[std::size_t(i)]) {
                     cancelledByUs[std::size_t(i)] = 1;
