@@ -205,12 +205,14 @@ void TstFaults::processPoolUnderFire()
                     ++kills;
                 nextKill += 100;
             }
-            // At least 50 tasks past the last completion, never clamped onto
-            // the last task: near the end that one was cancelled again and
-            // again while it was next to start (a cancel that races the
-            // worker's start is a known gap: docs/library.md).
-            if (done >= nextCancel && done + 50 < quint64(n)) {
-                const quint32 from = quint32(done + 50);
+            // Only tasks still in the pool's own queue: at least 200 past the
+            // last completion, beyond what the workers' pipes can hold (64
+            // each, 2 workers, plus the running ones); never clamped onto the
+            // last task. A cancel of a task already written ahead may race
+            // the worker's start of it (docs/library.md, "Known gap"): under
+            // ThreadSanitizer task 9592, 50 past, ran although cancelled.
+            if (done >= nextCancel && done + 200 < quint64(n)) {
+                const quint32 from = quint32(done + 200);
                 const int i = int(from + rng.bounded(quint32(n) - from));
                 if (fs[std::size_t(i)].cancel() && !cancelledByUs[std::size_t(i)]) {
                     cancelledByUs[std::size_t(i)] = 1;
@@ -288,6 +290,10 @@ void TstFaults::processPoolUnderFire()
               n, ok, failed, crashed, segvSeen, timeouts, thrown, cancelled, kills,
               int(seenPids.size()), wall.elapsed());
         QCOMPARE(ok + failed + cancelled, n);
+        // The cancel check above is not vacuous: about one cancel per 200
+        // completions, each of a task still queued (so it succeeds).
+        QVERIFY2(n < 1000 || cancels >= n / 400, qPrintable(QString::number(cancels)));
+        QCOMPARE(cancelled, cancels);
 
         // Every injected fault is accounted for: it happened, or a kill (or a
         // cancel) got there first. The killer is random, so only require that
