@@ -447,10 +447,15 @@ private slots:
             QVERIFY(f.waitForDone(20s));
             QCOMPARE(f.state(), FutureState::Cancelled);
         }
-        QCOMPARE(head.result(20s), pool.workerPids().value(0, head.result()));
-        QVERIFY(!processGone(head.result()));
-        if (!viaShutdown) // the worker answered every skip and takes new work
+        QVERIFY(head.result(20s) > 0); // the running task succeeded
+        if (!viaShutdown) {
+            // the worker answered every skip, was not killed, and takes new
+            // work (after shutdown the pool lets its idle worker go: its pid
+            // proves nothing then)
+            QCOMPARE(pool.workerPids().value(0), head.result());
+            QVERIFY(!processGone(head.result()));
             QCOMPARE(pool.submit(&pidOf).result(20s), head.result());
+        }
         const Counters after = pool.counters();
         QCOMPARE(after.cancelled, quint64(10));
         QCOMPARE(after.failed, quint64(0));
