@@ -334,19 +334,9 @@ bool MpiPoolCore::handleLocked(RankWorker* w, const protocol::Message& msg, Comp
                                QString* error)
 {
     using protocol::MsgType;
-    WorkerSlot& slot = *w->slot;
     switch (msg.type) {
     case MsgType::Ready:
-        if (w->ready) {
-            *error = QStringLiteral("a second 'ready' frame");
-            return false;
-        }
-        w->ready = true;
-        w->pid = msg.pid;
-        slot.pid.store(msg.pid, std::memory_order_relaxed);
-        slot.tid.store(msg.pid, std::memory_order_relaxed);
-        slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
-        return true;
+        return readyLocked(*w, msg.pid, error);
     case MsgType::InitFailed:
         w->sessionOver = true; // the rank left this session
         breakPoolLocked(QStringLiteral("the worker initializer '%1' failed on %2 (%3: %4); "

@@ -626,15 +626,8 @@ bool ProcessPoolCore::handleLocked(ProcWorker* w, const protocol::Message& msg,
     WorkerSlot& slot = *w->slot;
     switch (msg.type) {
     case MsgType::Ready:
-        if (w->ready) {
-            *error = QStringLiteral("a second 'ready' frame");
+        if (!readyLocked(*w, msg.pid, error))
             return false;
-        }
-        w->ready = true;
-        w->pid = msg.pid;
-        slot.pid.store(msg.pid, std::memory_order_relaxed);
-        slot.tid.store(msg.pid, std::memory_order_relaxed);
-        slot.state.store(int(WorkerState::Idle), std::memory_order_relaxed);
         startupFailures = 0;
         *needPump = true;
         return true;

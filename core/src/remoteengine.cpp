@@ -184,28 +184,6 @@ void RemoteEngine::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
     out.writers.push_back(sideWriter);
 }
 
-WorkerInfo RemoteEngine::describeSlot(const WorkerSlot& s)
-{
-    WorkerInfo wi;
-    wi.index = s.index;
-    wi.name = s.name;
-    wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
-    wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
-    if (wi.currentTask) {
-        wi.currentName = s.currentName.load(std::memory_order_relaxed);
-        wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
-        const qint64 v = s.progressValue.load(std::memory_order_relaxed);
-        const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
-        wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
-    }
-    wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
-                   + s.failed.load(std::memory_order_relaxed)
-                   + s.cancelled.load(std::memory_order_relaxed);
-    wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
-    wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
-    return wi;
-}
-
 void RemoteEngine::takePendingLocked(std::vector<TaskNode*>& taken)
 {
     while (TaskNode* n = queue.pop())
@@ -552,6 +530,20 @@ void RemoteEngine::recordCancelled(const TaskNode& node) noexcept
         return;
     std::lock_guard lk(sideMutex);
     stageUnstarted(*sideWriter, node, TaskStatus::Cancelled, monotonicNs());
+}
+
+bool RemoteEngine::readyLocked(RemoteWorker& w, qint64 pid, QString* error)
+{
+    if (w.ready) {
+        *error = QStringLiteral("a second 'ready' frame");
+        return false;
+    }
+    w.ready = true;
+    w.pid = pid;
+    w.slot->pid.store(pid, std::memory_order_relaxed);
+    w.slot->tid.store(pid, std::memory_order_relaxed);
+    w.slot->state.store(int(WorkerState::Idle), std::memory_order_relaxed);
+    return true;
 }
 
 } // namespace poolscope::detail

@@ -197,8 +197,10 @@ protected:
                                    Completion& complete);
     /// Appends the workers to out.workers (and what else the pool shows).
     virtual void describeWorkersLocked(TelemetryBatch& out) = 0;
-    /// What a worker's slot says, for describeWorkersLocked().
-    static WorkerInfo describeSlot(const WorkerSlot& s);
+
+    /// A worker's 'ready' frame: it is idle with this pid; false (*error
+    /// set) for a second one.
+    static bool readyLocked(RemoteWorker& w, qint64 pid, QString* error);
 };
 
 } // namespace poolscope::detail

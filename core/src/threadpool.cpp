@@ -1229,26 +1229,10 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
         out.writers.clear();
         out.ticks = detail::stampsAreTicks();
         auto describe = [&](const detail::WorkerSlot& s, pthread_t* handle, bool retiring) {
-            WorkerInfo wi;
-            wi.index = s.index;
-            wi.name = s.name;
+            WorkerInfo wi = detail::describeSlot(s);
             wi.tid = s.tid.load(std::memory_order_relaxed);
-            wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
             if (retiring && !hasEnded(wi.state))
                 wi.state = WorkerState::Retiring;
-            wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
-            if (wi.currentTask) {
-                wi.currentName = s.currentName.load(std::memory_order_relaxed);
-                wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
-                const qint64 v = s.progressValue.load(std::memory_order_relaxed);
-                const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
-                wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
-            }
-            wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
-                           + s.failed.load(std::memory_order_relaxed)
-                           + s.cancelled.load(std::memory_order_relaxed);
-            wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
-            wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
             wi.holdsGil = c.gil && c.gil->holder() == s.index;
             wi.cpuNs = s.cpuNs.load(std::memory_order_relaxed);
             if (handle) {

@@ -166,6 +166,33 @@ struct WorkerInfo {
     int rank = -1;
 };
 
+namespace detail {
+/// What a slot says of its worker (index, name, state, current task and its
+/// progress, tasks done, busy time, last core), read relaxed; every pool
+/// adds what only it knows (thread id, CPU time, GIL, host, rank).
+inline WorkerInfo describeSlot(const WorkerSlot& s)
+{
+    WorkerInfo wi;
+    wi.index = s.index;
+    wi.name = s.name;
+    wi.state = WorkerState(s.state.load(std::memory_order_relaxed));
+    wi.currentTask = s.currentTask.load(std::memory_order_relaxed);
+    if (wi.currentTask) {
+        wi.currentName = s.currentName.load(std::memory_order_relaxed);
+        wi.currentStartNs = s.currentStartNs.load(std::memory_order_relaxed);
+        const qint64 v = s.progressValue.load(std::memory_order_relaxed);
+        const qint64 mx = s.progressMax.load(std::memory_order_relaxed);
+        wi.progress = (v >= 0 && mx > 0) ? double(v) / double(mx) : -1.0;
+    }
+    wi.tasksDone = s.succeeded.load(std::memory_order_relaxed)
+                   + s.failed.load(std::memory_order_relaxed)
+                   + s.cancelled.load(std::memory_order_relaxed);
+    wi.busyNs = s.busyNs.load(std::memory_order_relaxed);
+    wi.lastCore = s.lastCore.load(std::memory_order_relaxed);
+    return wi;
+}
+} // namespace detail
+
 /// What an executor hands a Monitor on each tick (the raw material of a
 /// Snapshot). Filled under the executor's lock; the Monitor drains the
 /// writers after it, outside the lock.
