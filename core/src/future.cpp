@@ -1,5 +1,6 @@
 #include "poolscope/future.h"
 #include "poolscope/telemetry.h"
+#include "taskgates.h"
 
 #include <QDebug>
 #include <QHash>
@@ -403,6 +404,8 @@ void TaskNode::operator delete(void* p, std::size_t size) noexcept
 
 TaskNode::~TaskNode()
 {
+    if (m_gates)
+        m_gates->deref();
     // Callbacks never fired (node destroyed while pending: cannot happen via
     // executors, which complete every node) are freed here.
     auto head = m_callbacks.load(std::memory_order_acquire);
@@ -440,17 +443,82 @@ bool TaskNode::unstart() noexcept
     }
 }
 
+bool TaskNode::bindGate(TaskGates* gates, quint32 index) noexcept
+{
+    if (m_gates != gates) { // the first binding; a node belongs to one pool
+        gates->ref();
+        if (m_gates)
+            m_gates->deref();
+        m_gates = gates;
+    }
+    // The index first: a canceller that sees kGated (acquire) sees it.
+    m_gateIndex.store(index, std::memory_order_relaxed);
+    quint32 s = m_state.load(std::memory_order_relaxed);
+    for (;;) {
+        if ((s & kStateMask) != quint32(FutureState::Pending)) {
+            m_gateIndex.store(TaskGates::kNone, std::memory_order_relaxed);
+            return false;
+        }
+        if (m_state.compare_exchange_weak(s, s | kGated, std::memory_order_acq_rel))
+            return true;
+    }
+}
+
+quint32 TaskNode::unbindGate() noexcept
+{
+    quint32 s = m_state.load(std::memory_order_relaxed);
+    while ((s & kGated)
+           && !m_state.compare_exchange_weak(s, s & ~kGated, std::memory_order_acq_rel)) {
+    }
+    // Freed only now: a canceller holding the old index finds kGated gone,
+    // or the word given to another task (another id), and looks again.
+    return m_gateIndex.exchange(TaskGates::kNone, std::memory_order_acq_rel);
+}
+
+TaskNode::GateAnswer TaskNode::cancelGate() const noexcept
+{
+    const quint32 i = m_gateIndex.load(std::memory_order_acquire);
+    if (i == TaskGates::kNone || !m_gates || i >= m_gates->capacity())
+        return GateAnswer::Stale;
+    auto w = m_gates->at(i);
+    quint64 seen = TaskGates::word(id, TaskGates::Pending);
+    if (w.compare_exchange_strong(seen, TaskGates::word(id, TaskGates::Cancelled))
+        || seen == TaskGates::word(id, TaskGates::Cancelled))
+        return GateAnswer::Cancelled; // the worker will skip it
+    if (seen == TaskGates::word(id, TaskGates::Running))
+        return GateAnswer::Started; // the worker has begun it: it runs
+    return GateAnswer::Stale;
+}
+
 bool TaskNode::cancelPending() noexcept
 {
     quint32 s = m_state.load(std::memory_order_acquire);
+    quint32 staleSeen = ~0u; // the state when the gate last named another task
     for (;;) {
         const auto st = FutureState(s & kStateMask);
         if (st == FutureState::Cancelled)
             return true;
         if (st != FutureState::Pending)
             return false;
-        if (m_state.compare_exchange_weak(s, (s & ~kStateMask) | quint32(FutureState::Cancelled),
-                                          std::memory_order_acq_rel))
+        if (s & kGated) {
+            // Written ahead into a worker's pipe: the worker's start and this
+            // cancel race for the gate word; one of them wins (taskgates.h).
+            const GateAnswer a = cancelGate();
+            if (a == GateAnswer::Started)
+                return false; // Python: cancel() of a running call is False
+            if (a == GateAnswer::Stale && staleSeen != s) {
+                // Unbound or rebound meanwhile: look again. Twice the same
+                // state with a word naming another task: the word is not
+                // this task's anymore (or a worker scribbled on it), so the
+                // parent's own state decides.
+                staleSeen = s;
+                s = m_state.load(std::memory_order_acquire);
+                continue;
+            }
+        }
+        if (m_state.compare_exchange_weak(
+                s, (s & ~(kStateMask | kGated)) | quint32(FutureState::Cancelled),
+                std::memory_order_acq_rel))
             break;
     }
     dropCallable();

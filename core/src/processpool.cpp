@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -228,6 +229,15 @@ ProcessPoolCore::ProcessPoolCore(const ProcessPoolOptions& o)
     : opts(o)
 {
     program = opts.workerProgram.isEmpty() ? defaultWorkerProgram() : opts.workerProgram;
+    // The words through which a cancel() and a worker's start decide who
+    // wins a task written ahead (taskgates.h). Without them the pool still
+    // works, with the race documented in docs/library.md.
+    QString why;
+    gates = TaskGates::create(TaskGates::kDefaultCapacity, &why);
+    if (!gates)
+        qWarning("poolscope: process pool without task gates (%s): a cancel() may race "
+                 "its worker's start",
+                 qPrintable(why));
 }
 
 // ------------------------------------------------------------ hand-offs
@@ -436,6 +446,12 @@ void ProcessPoolCore::spawnLocked()
     args += opts.workerArguments;
     p->setArguments(args);
     p->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    if (gates) {
+        // The worker inherits the gates' memfd (close-on-exec here, so no
+        // other child of this program gets it); fcntl is async-signal-safe.
+        const int fd = gates->fd();
+        p->setChildProcessModifier([fd] { ::fcntl(fd, F_SETFD, 0); });
+    }
     connect(p, &QProcess::readyReadStandardOutput, this, [this, raw] { onReadable(raw); });
     connect(p, &QProcess::finished, this,
             [this, raw](int code, QProcess::ExitStatus st) { onFinished(raw, code, st); });
@@ -459,6 +475,10 @@ void ProcessPoolCore::spawnLocked()
         hello.hasInit = true;
         hello.name = opts.initializer;
         hello.args = opts.initializerArgs;
+    }
+    if (gates) {
+        hello.gatesFd = gates->fd();
+        hello.gatesCount = gates->capacity();
     }
     p->write(protocol::encode(hello));
     QTimer::singleShot(opts.readyTimeout, p, [this, raw] { onReadyTimeout(raw); });
@@ -628,6 +648,7 @@ bool ProcessPoolCore::handleLocked(ProcWorker* w, const protocol::Message& msg,
     case MsgType::Ready:
         if (!readyLocked(*w, msg.pid, error))
             return false;
+        w->gated = msg.gatesMapped && gates;
         startupFailures = 0;
         *needPump = true;
         return true;
@@ -855,6 +876,7 @@ void ProcessPoolCore::removeWorkerLocked(ProcWorker* w, Completion& complete, co
             continue;
         }
         // Not started: still PENDING, unless its future was cancelled.
+        releaseGateLocked(n);
         const bool requeue =
             !broken && !stopping && !(n == suspect && ++n->lostDispatches >= kMaxLostDispatches);
         if (requeue && n->state() == FutureState::Pending) {

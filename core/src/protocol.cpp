@@ -1,5 +1,7 @@
 #include "poolscope/protocol.h"
 
+#include <climits>
+
 #include <QCborStreamReader>
 #include <QtEndian>
 
@@ -44,6 +46,10 @@ const QString kMax = QStringLiteral("max");
 const QString kCpu = QStringLiteral("cpu_ns");
 const QString kCore = QStringLiteral("core");
 const QString kRss = QStringLiteral("rss");
+const QString kGates = QStringLiteral("gates");
+const QString kGate = QStringLiteral("gate");
+const QString kFd = QStringLiteral("fd");
+const QString kCount = QStringLiteral("count");
 
 QCborMap errorMap(const QString& type, const QString& text)
 {
@@ -74,6 +80,12 @@ QByteArray encode(const Message& m)
             init.insert(kArgs, m.args);
             map.insert(kInit, init);
         }
+        if (m.gatesFd >= 0) {
+            QCborMap g;
+            g.insert(kFd, m.gatesFd);
+            g.insert(kCount, qint64(m.gatesCount));
+            map.insert(kGates, g);
+        }
         break;
     case MsgType::Run:
         map.insert(kId, qint64(m.id));
@@ -81,6 +93,8 @@ QByteArray encode(const Message& m)
         map.insert(kArgs, m.args);
         if (m.batch)
             map.insert(kBatch, true);
+        if (m.gate >= 0)
+            map.insert(kGate, m.gate);
         break;
     case MsgType::Exit:
         break;
@@ -90,6 +104,8 @@ QByteArray encode(const Message& m)
         break;
     case MsgType::Ready:
         map.insert(kPid, m.pid);
+        if (m.gatesMapped)
+            map.insert(kGates, true);
         break;
     case MsgType::InitFailed:
         map.insert(kError, errorMap(m.errorType, m.errorText));
@@ -288,6 +304,26 @@ std::optional<Message> decode(QByteArrayView payload, bool fromWorker, QString* 
             if (!ic.ok)
                 c.ok = false;
         }
+        const QCborValue gates = map.value(kGates);
+        if (c.ok && !gates.isUndefined()) {
+            if (!gates.isMap()) {
+                c.fail(QStringLiteral("field 'gates' must be a map"));
+                break;
+            }
+            Checker gc{gates.toMap(), error};
+            const auto fd = gc.integer(kFd);
+            const auto count = gc.integer(kCount);
+            if (!gc.ok) {
+                c.ok = false;
+            } else if (*fd < 0 || *fd > INT_MAX) {
+                c.fail(QStringLiteral("field 'gates.fd' must be a file descriptor"));
+            } else if (*count <= 0 || *count > kMaxGates) {
+                c.fail(QStringLiteral("field 'gates.count' must be 1..%1").arg(kMaxGates));
+            } else {
+                m.gatesFd = int(*fd);
+                m.gatesCount = quint32(*count);
+            }
+        }
         break;
     }
     case MsgType::Run: {
@@ -306,6 +342,12 @@ std::optional<Message> decode(QByteArrayView payload, bool fromWorker, QString* 
                 }
             }
         }
+        if (auto g = c.integer(kGate, /*required=*/false)) {
+            if (*g < 0 || *g >= kMaxGates)
+                c.fail(QStringLiteral("field 'gate' must be 0..%1").arg(kMaxGates - 1));
+            else
+                m.gate = *g;
+        }
         break;
     }
     case MsgType::Exit:
@@ -319,6 +361,11 @@ std::optional<Message> decode(QByteArrayView payload, bool fromWorker, QString* 
             if (*pid <= 0)
                 c.fail(QStringLiteral("field 'pid' must be positive"));
             m.pid = *pid;
+        }
+        if (const QCborValue g = map.value(kGates); !g.isUndefined()) {
+            if (!g.isBool())
+                c.fail(QStringLiteral("field 'gates' must be a boolean"));
+            m.gatesMapped = g.toBool(false);
         }
         break;
     case MsgType::InitFailed:

@@ -184,6 +184,12 @@ void RemoteEngine::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
     out.writers.push_back(sideWriter);
 }
 
+RemoteEngine::~RemoteEngine()
+{
+    if (gates)
+        gates->deref(); // nodes still bound keep the block alive
+}
+
 void RemoteEngine::takePendingLocked(std::vector<TaskNode*>& taken)
 {
     while (TaskNode* n = queue.pop())
@@ -233,7 +239,9 @@ RemoteWorker::InFlight* RemoteEngine::onStartedLocked(RemoteWorker& w, const pro
     f.core = msg.core;
     if (std::exchange(f.skipSent, false))
         --skipsOut; // it started before the 'skip' reached the worker
-    if (!f.node->tryStart()) {
+    const bool began = f.node->tryStart();
+    releaseGateLocked(f.node); // a cancel() now finds it RUNNING (or cancelled)
+    if (!began) {
         // Cancelled by its future after it was sent, and started by the
         // worker before it saw the 'skip': the future already says
         // cancelled (and counts so). Its result will be dropped.
@@ -270,15 +278,19 @@ bool RemoteEngine::onSkippedLocked(RemoteWorker& w, const protocol::Message& msg
     const auto it =
         std::find_if(w.inflight.begin(), w.inflight.end(),
                      [&](const RemoteWorker::InFlight& f) { return f.node->id == msg.id; });
-    if (it == w.inflight.end() || it->started || !it->skipSent) {
+    // Asked back with 'skip', or skipped unasked because a cancel() won its
+    // gate word first (the 'skip' the cancel sends may still be on its way).
+    if (it == w.inflight.end() || it->started || !(it->skipSent || gateCancelledLocked(it->node))) {
         *error =
             QStringLiteral("'skipped' frame for task %1, which was not asked back").arg(msg.id);
         return false;
     }
     TaskNode* n = it->node;
+    if (it->skipSent)
+        --skipsOut;
     w.inflight.erase(it);
     --inflightTotal;
-    --skipsOut;
+    releaseGateLocked(n);
     if (n->state() == FutureState::Pending && !broken && !stopping)
         queue.pushFront(n); // taken back for an idle worker
     else
@@ -336,8 +348,22 @@ bool RemoteEngine::sendNextLocked(RemoteWorker& w, QByteArray& frames, qint64 no
             n->deref();
             continue;
         }
-        const TaskNode::Remote* r = n->remote();
         protocol::Message run;
+        if (gates && w.gated) {
+            // Its start/cancel word: written before the frame, so the
+            // worker reads it after (the pipe orders the two).
+            const quint32 g = gates->acquire();
+            if (g != TaskGates::kNone) {
+                gates->at(g).store(TaskGates::word(n->id, TaskGates::Pending));
+                if (!n->bindGate(gates, g)) { // cancelled just now
+                    gates->release(g);
+                    n->deref();
+                    continue;
+                }
+                run.gate = qint64(g);
+            } // all words taken: written ahead without one, as the MPI pool does
+        }
+        const TaskNode::Remote* r = n->remote();
         run.type = protocol::MsgType::Run;
         run.id = n->id;
         run.name = r->name;
@@ -350,6 +376,20 @@ bool RemoteEngine::sendNextLocked(RemoteWorker& w, QByteArray& frames, qint64 no
         return true;
     }
     return false;
+}
+
+void RemoteEngine::releaseGateLocked(TaskNode* n)
+{
+    const quint32 g = n->unbindGate();
+    if (g != TaskGates::kNone && gates)
+        gates->release(g);
+}
+
+bool RemoteEngine::gateCancelledLocked(const TaskNode* n) const
+{
+    const quint32 g = n->gateIndex();
+    return gates && g != TaskGates::kNone
+           && gates->at(g).load() == TaskGates::word(n->id, TaskGates::Cancelled);
 }
 
 void RemoteEngine::sendSkipLocked(RemoteWorker::InFlight& f, QByteArray& frames)
@@ -488,6 +528,7 @@ bool RemoteEngine::breakPoolLocked(const QString& why, Completion& complete)
             if (!it->started) {
                 if (it->skipSent)
                     --skipsOut;
+                releaseGateLocked(it->node);
                 failUnstartedLocked(it->node, err, complete);
                 it = w.inflight.erase(it);
                 --inflightTotal;

@@ -16,6 +16,7 @@
 #include "poolscope/executor.h"
 #include "poolscope/protocol.h"
 #include "poolscope/recording.h"
+#include "taskgates.h"
 #include "taskqueue.h"
 
 #include <atomic>
@@ -63,13 +64,14 @@ struct RemoteWorker {
     protocol::FrameReader reader;
     std::deque<InFlight> inflight; // sent, not finished, in the order sent
     bool ready = false;            // answered 'hello'
+    bool gated = false;            // maps the pool's gates (said so in 'ready')
     qint64 pid = 0;
     qint64 lastHeardNs = 0; // its last frame
 };
 
 class RemoteEngine : public CancelHook {
 public:
-    virtual ~RemoteEngine() = default;
+    virtual ~RemoteEngine();
 
     // ---- shared, under m
     mutable std::mutex m;
@@ -101,6 +103,10 @@ public:
     quint32 lastNameId = 0;
     qint64 avgTaskNs = -1; // running average of started -> result wall time; -1: none yet
     int skipsOut = 0;      // 'skip' frames not answered yet (no rebalancing meanwhile)
+    // Start/cancel words shared with the workers (taskgates.h); null when
+    // the pool has none (the MPI pool: its ranks may be on other hosts).
+    // A reference, dropped by the destructor.
+    TaskGates* gates = nullptr;
 
     // ---- the Executor API (any thread; takes m)
     void enqueue(TaskNode* node, const TaskOptions& opts);
@@ -150,6 +156,11 @@ public:
     /// `frames`); tasks cancelled while queued are dropped. False when the
     /// queue ran dry first.
     bool sendNextLocked(RemoteWorker& w, QByteArray& frames, qint64 now);
+    /// The task left its worker's pipeline unstarted, or started: its gate
+    /// word (if any) is freed.
+    void releaseGateLocked(TaskNode* n);
+    /// Its gate word says a cancel() won it (the worker skips it unasked).
+    bool gateCancelledLocked(const TaskNode* n) const;
     /// Asks w for f back: a 'skip' frame appended to `frames`.
     void sendSkipLocked(RemoteWorker::InFlight& f, QByteArray& frames);
     /// Asks back every task sent and cancelled by its future before its

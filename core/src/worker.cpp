@@ -1,4 +1,5 @@
 #include "poolscope/worker.h"
+#include "taskgates.h"
 
 #include "poolscope/deadline.h"
 #include "poolscope/protocol.h"
@@ -480,6 +481,17 @@ int serveWorker(WorkerTransport& transport)
     Message ready;
     ready.type = MsgType::Ready;
     ready.pid = qint64(::getpid());
+    // The parent's start/cancel words (taskgates.h). Without them (an
+    // unusable fd) the worker still serves, and the parent writes its
+    // tasks ahead without gates.
+    detail::GateView gates;
+    if (hello->gatesFd >= 0) {
+        QString why;
+        if (gates.map(hello->gatesFd, hello->gatesCount, &why))
+            ready.gatesMapped = true;
+        else
+            std::fprintf(stderr, "poolscope-worker: no task gates (%s)\n", qPrintable(why));
+    }
     if (!ch.send(ready))
         return 3;
 
@@ -533,6 +545,15 @@ int serveWorker(WorkerTransport& transport)
         }
         const Message run = std::move(inbox.runs.front());
         inbox.runs.pop_front();
+        if (run.gate >= 0
+            && gates.claim(quint32(run.gate), run.id) == detail::GateView::Claim::Skip) {
+            // The parent's cancel() won this task's word: never run it.
+            Message skipped;
+            skipped.type = MsgType::Skipped;
+            skipped.id = run.id;
+            pending += protocol::encode(skipped);
+            continue;
+        }
         Message started;
         started.type = MsgType::Started;
         started.id = run.id;

@@ -9,6 +9,8 @@
 #include <poolscope/waiting.h>
 #include <poolscope/worker.h>
 
+#include "taskgates.h" // core/src: the start/cancel words
+
 #include <QDir>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -538,6 +540,247 @@ private slots:
         ScriptedTransport t(script);
         QCOMPARE(serveWorker(t), 0);
         QCOMPARE(t.said(), said);
+    }
+
+    void workerHonoursItsGates_data()
+    {
+        // What task 1's word says when the worker reaches it, and what the
+        // worker then does (protocol.h, "Gates").
+        QTest::addColumn<quint64>("word");
+        QTest::addColumn<QStringList>("said");
+        QTest::addColumn<quint64>("after");
+        using G = detail::TaskGates;
+        QTest::newRow("pending: the worker wins it and runs it")
+            << G::word(1, G::Pending)
+            << QStringList{"ready", "started 1", "result 1", "started 2", "result 2"}
+            << G::word(1, G::Running);
+        QTest::newRow("cancelled first: skipped unasked, never run")
+            << G::word(1, G::Cancelled)
+            << QStringList{"ready", "skipped 1", "started 2", "result 2"}
+            << G::word(1, G::Cancelled);
+        QTest::newRow("word of another task: the old rule, it runs")
+            << G::word(7, G::Pending)
+            << QStringList{"ready", "started 1", "result 1", "started 2", "result 2"}
+            << G::word(7, G::Pending);
+    }
+    void workerHonoursItsGates()
+    {
+        QFETCH(quint64, word);
+        QFETCH(QStringList, said);
+        QFETCH(quint64, after);
+        QString why;
+        detail::TaskGates* gates = detail::TaskGates::create(16, &why);
+        QVERIFY2(gates, qPrintable(why));
+        gates->at(3).store(word);
+        // The worker maps (and closes) its own copy of the fd, as a
+        // spawned worker does with the one it inherits.
+        const int fd = ::fcntl(gates->fd(), F_DUPFD_CLOEXEC, 3);
+        QVERIFY(fd >= 0);
+        protocol::Message hello;
+        hello.type = protocol::MsgType::Hello;
+        hello.worker = 0;
+        hello.gatesFd = fd;
+        hello.gatesCount = 16;
+        protocol::Message run1;
+        run1.type = protocol::MsgType::Run;
+        run1.id = 1;
+        run1.name = QStringLiteral("addInts");
+        run1.args = {1, 1};
+        run1.gate = 3;
+        ScriptedTransport t(
+            {protocol::encode(hello), protocol::encode(run1) + frame(protocol::MsgType::Run, 2)});
+        QCOMPARE(serveWorker(t), 0);
+        QCOMPARE(t.said(), said);
+        QCOMPARE(gates->at(3).load(), after);
+        // ... and it told the parent it maps the gates
+        protocol::FrameReader r;
+        r.feed(t.written);
+        QByteArray payload;
+        QVERIFY(r.next(&payload, &why) == protocol::FrameReader::Status::Frame);
+        QVERIFY(protocol::decode(payload, true, &why)->gatesMapped);
+        gates->deref();
+    }
+
+    void gateFieldsAreValidated_data()
+    {
+        // The gates' fields on the wire (protocol.h): a bad one is a clear
+        // decode error, never a wild fd or word index.
+        QTest::addColumn<QString>("type");
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QCborValue>("value");
+        QTest::addColumn<QString>("error"); // empty: decodes
+        auto gates = [](qint64 fd, qint64 count) {
+            QCborMap g;
+            g.insert(QStringLiteral("fd"), fd);
+            g.insert(QStringLiteral("count"), count);
+            return QCborValue(g);
+        };
+        QTest::newRow("hello: valid") << "hello"
+                                      << "gates" << gates(5, 64) << "";
+        QTest::newRow("hello: not a map")
+            << "hello"
+            << "gates" << QCborValue(5) << "field 'gates' must be a map";
+        QTest::newRow("hello: negative fd")
+            << "hello"
+            << "gates" << gates(-1, 64) << "must be a file descriptor";
+        QTest::newRow("hello: fd past int")
+            << "hello"
+            << "gates" << gates(qint64(1) << 40, 64) << "must be a file descriptor";
+        QTest::newRow("hello: no words")
+            << "hello"
+            << "gates" << gates(5, 0) << "field 'gates.count' must be 1..";
+        QTest::newRow("hello: too many words")
+            << "hello"
+            << "gates" << gates(5, protocol::kMaxGates + 1) << "must be 1..";
+        QTest::newRow("run: valid") << "run"
+                                    << "gate" << QCborValue(17) << "";
+        QTest::newRow("run: negative") << "run"
+                                       << "gate" << QCborValue(-1) << "field 'gate' must be 0..";
+        QTest::newRow("run: past the block")
+            << "run"
+            << "gate" << QCborValue(protocol::kMaxGates) << "field 'gate' must be 0..";
+        QTest::newRow("run: text")
+            << "run"
+            << "gate" << QCborValue(QStringLiteral("3")) << "field 'gate' must be an integer";
+        QTest::newRow("ready: valid") << "ready"
+                                      << "gates" << QCborValue(true) << "";
+        QTest::newRow("ready: not a boolean")
+            << "ready"
+            << "gates" << QCborValue(1) << "field 'gates' must be a boolean";
+    }
+    void gateFieldsAreValidated()
+    {
+        QFETCH(QString, type);
+        QFETCH(QString, key);
+        QFETCH(QCborValue, value);
+        QFETCH(QString, error);
+        QCborMap m;
+        m.insert(QStringLiteral("v"), protocol::kVersion);
+        m.insert(QStringLiteral("t"), type);
+        m.insert(QStringLiteral("worker"), 0);
+        m.insert(QStringLiteral("id"), 3);
+        m.insert(QStringLiteral("name"), QStringLiteral("addInts"));
+        m.insert(QStringLiteral("args"), QCborArray{1, 2});
+        m.insert(QStringLiteral("pid"), 42);
+        m.insert(key, value);
+        QString why;
+        const auto msg =
+            protocol::decode(m.toCborValue().toCbor(), type == QLatin1String("ready"), &why);
+        if (error.isEmpty()) {
+            QVERIFY2(msg, qPrintable(why));
+            // and it survives a round trip
+            const QByteArray f = protocol::encode(*msg);
+            const auto again =
+                protocol::decode(QByteArrayView(f).sliced(4), type == QLatin1String("ready"), &why);
+            QVERIFY2(again, qPrintable(why));
+            QCOMPARE(again->gatesFd, msg->gatesFd);
+            QCOMPARE(again->gatesCount, msg->gatesCount);
+            QCOMPARE(again->gate, msg->gate);
+            QCOMPARE(again->gatesMapped, msg->gatesMapped);
+            QVERIFY(msg->gatesFd == 5 || msg->gate == 17 || msg->gatesMapped);
+        } else {
+            QVERIFY(!msg);
+            QVERIFY2(why.contains(error), qPrintable(why));
+        }
+    }
+
+    void cancelRacesTheWorkersStartThroughTheGate_data()
+    {
+        // Future::cancel() of a task written ahead (bound to a gate word):
+        // the word, not the parent's late 'started', decides.
+        QTest::addColumn<int>("workerSays"); // what the word holds when cancel() comes
+        QTest::addColumn<bool>("cancelled");
+        QTest::addColumn<int>("wordAfter");
+        using G = detail::TaskGates;
+        QTest::newRow("not started: cancel wins, the worker will skip it")
+            << int(G::Pending) << true << int(G::Cancelled);
+        QTest::newRow("started, 'started' not read yet: cancel() is false")
+            << int(G::Running) << false << int(G::Running);
+        QTest::newRow("cancelled already (shutdown, a second cancel)")
+            << int(G::Cancelled) << true << int(G::Cancelled);
+        QTest::newRow("word scribbled on: the parent's own state decides") << 0 << true << 0;
+    }
+    void cancelRacesTheWorkersStartThroughTheGate()
+    {
+        QFETCH(int, workerSays);
+        QFETCH(bool, cancelled);
+        QFETCH(int, wordAfter);
+        using G = detail::TaskGates;
+        QString why;
+        G* gates = G::create(8, &why);
+        QVERIFY2(gates, qPrintable(why));
+        auto* node = new detail::RemoteNode<qint64>(
+            detail::TaskNode::Remote{QStringLiteral("addInts"), {1, 2}, false});
+        node->id = 42;
+        Future<qint64> f(detail::NodeRef(node, /*adopt=*/true));
+        gates->at(5).store(G::word(42, G::Pending));
+        QVERIFY(node->bindGate(gates, 5));
+        gates->deref(); // the node keeps the block alive
+        gates->at(5).store(workerSays ? G::word(42, G::State(workerSays)) : 0);
+        QCOMPARE(f.cancel(), cancelled);
+        QCOMPARE(f.cancelled(), cancelled);
+        QCOMPARE(f.state(), cancelled ? FutureState::Cancelled : FutureState::Pending);
+        QCOMPARE(gates->at(5).load(), wordAfter ? G::word(42, G::State(wordAfter)) : 0);
+        // Unbound (the worker's 'started' or 'skipped' read): cancel() no
+        // longer looks at the word.
+        QCOMPARE(node->unbindGate(), 5u);
+        QCOMPARE(node->gateIndex(), G::kNone);
+        if (!cancelled) {
+            QVERIFY(node->tryStart());
+            QVERIFY(!f.cancel());
+        }
+    }
+
+    void cancelledWrittenAheadTaskNeverRuns()
+    {
+        // Issue #16's last gap: a cancel() that returned true while its task
+        // was written ahead, racing the worker's start. Each round cancels
+        // one task sitting behind a run of tiny ones, at a random moment
+        // around when the worker reaches it; whenever cancel() said true,
+        // the task must not have run (runOnce leaves a file when it runs).
+        QTemporaryDir dir;
+        ProcessPoolOptions o = opts(1);
+        o.pipelineDepth = 64;
+        ProcessPoolExecutor pool(o);
+        pool.prestart();
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        QRandomGenerator rng(16);
+        const int rounds = 400;
+        int said = 0, refused = 0, ranAnyway = 0;
+        QList<Future<qint64>> all;
+        for (int i = 0; i < rounds; ++i) {
+            QList<Future<qint64>> ahead;
+            for (int k = 0; k < 20; ++k)
+                ahead << pool.submit(&addInts, k, i);
+            auto target = pool.submit(&runOnce, dir.path(), qint64(i));
+            const auto until =
+                std::chrono::steady_clock::now() + std::chrono::microseconds(rng.bounded(600));
+            while (std::chrono::steady_clock::now() < until) {
+            }
+            const bool c = target.cancel();
+            for (auto& a : ahead)
+                QVERIFY(a.waitForDone(20s));
+            QVERIFY(target.waitForDone(20s));
+            const bool ran = QFileInfo::exists(dir.filePath(QString::number(i)));
+            if (c) {
+                ++said;
+                QCOMPARE(target.state(), FutureState::Cancelled);
+                ranAnyway += ran ? 1 : 0;
+            } else {
+                ++refused;
+                QCOMPARE(target.result(), qint64(i)); // it ran, once
+                QVERIFY(ran);
+            }
+        }
+        qInfo("%d rounds: cancel() true %d times (%d of those ran anyway), false %d times", rounds,
+              said, ranAnyway, refused);
+        QCOMPARE(ranAnyway, 0);
+        // Both outcomes happened: the rounds did straddle the start.
+        QVERIFY(said > 0);
+        QVERIFY(refused > 0);
+        const Counters c = pool.counters();
+        QCOMPARE(c.cancelled, quint64(said));
+        QCOMPARE(c.failed, quint64(0));
     }
 
     void notAWorkerBreaksThePool_data()

@@ -100,6 +100,8 @@ private:
 
 namespace detail {
 
+class TaskGates;
+
 /// Told when a queued node is cancelled (Future::cancel()/requestStop() while
 /// pending, from any thread, with no pool lock held). recordCancelled() comes
 /// first, before the pool's cancel counter moves, so a pool can record the
@@ -208,6 +210,18 @@ public:
     bool cancelPending() noexcept;
     /// RUNNING -> FINISHED or CANCELLED; wakes waiters, runs callbacks.
     void complete(FutureState final) noexcept;
+    /// Process pools (taskgates.h): a task written ahead into a worker's
+    /// pipe is bound to word `index` of `gates`, which already says Pending
+    /// for it; from then on cancelPending() must win that word first. False
+    /// (nothing bound) when the task was cancelled first. Under the pool's
+    /// lock; a node is only ever bound to one pool's block.
+    bool bindGate(TaskGates* gates, quint32 index) noexcept;
+    /// Undoes bindGate() (the worker started the task, gave it back, or is
+    /// gone); returns the word's index for the pool to free, or ~0u when
+    /// none was bound. Under the pool's lock.
+    quint32 unbindGate() noexcept;
+    /// The bound word's index (~0u: none).
+    quint32 gateIndex() const noexcept { return m_gateIndex.load(std::memory_order_relaxed); }
     /// Blocks until done or the deadline passes; returns isDone().
     bool waitUntil(const Deadline& deadline) const noexcept;
     /// Identifies a registered callback for removeCallback(); 0 = none.
@@ -242,6 +256,10 @@ public:
 private:
     static constexpr quint32 kStateMask = 0x3;
     static constexpr quint32 kWaiters = 0x4;
+    static constexpr quint32 kGated = 0x8; // PENDING, written ahead: bound to a gate word
+    enum class GateAnswer { Cancelled, Started, Stale };
+    /// Cancels the bound gate word (the worker's start races it).
+    GateAnswer cancelGate() const noexcept;
     void finishTransition(quint32 finalState) noexcept;
     void fireCallbacks() noexcept;
     /// Takes the callback list exclusively (kCallbacksLocked) unless it is
@@ -251,6 +269,8 @@ private:
     std::atomic<int> m_refs{1};
     mutable std::atomic<quint32> m_state{0};
     mutable std::atomic<std::uintptr_t> m_callbacks{0};
+    TaskGates* m_gates = nullptr; // set once, by the first bindGate(); a reference
+    std::atomic<quint32> m_gateIndex{~0u};
 };
 
 /// Owning smart pointer to a TaskNode.

@@ -5,9 +5,9 @@
 //   frame   = u32 big-endian payload length, then payload
 //   payload = CBOR map {"v": 1, "t": "<type>", ...fields}
 //
-// parent -> worker: hello {worker, init?: {name, args}}, run {id, name, args,
-//                   batch}, skip {id}, exit
-// worker -> parent: ready {pid}, init_failed {error}, started {id, core},
+// parent -> worker: hello {worker, init?: {name, args}, gates?: {fd, count}},
+//                   run {id, name, args, batch, gate?}, skip {id}, exit
+// worker -> parent: ready {pid, gates?}, init_failed {error}, started {id, core},
 //                   progress {id, value, max}, result {id, ok, value | error,
 //                   cpu_ns, core, rss}, skipped {id}
 //
@@ -15,6 +15,13 @@
 // parent may take it back with 'skip': the worker answers 'skipped' if it had
 // not started it, and says nothing if it had ('started' went first). Exactly
 // one of the two answers follows each skip.
+//
+// Gates (process pool): hello names an inherited memfd of `count` 64-bit
+// words; a worker that maps it says `gates: true` in ready. A run with
+// `gate` has a word there, and the worker starts it only if its
+// compare-and-swap Pending -> Running wins; a word the parent's cancel()
+// turned Cancelled first makes the worker answer 'skipped' unasked
+// (core/src/taskgates.h). Workers and parents without gates ignore them.
 //
 // Everything read is validated here; a frame that fails validation marks the
 // worker broken (the parent never trusts a worker). Kept free of I/O so the
@@ -33,6 +40,7 @@ namespace poolscope::protocol {
 
 inline constexpr int kVersion = 1;
 inline constexpr qsizetype kDefaultMaxFrame = 256 * 1024 * 1024; // 256 MiB
+inline constexpr qint64 kMaxGates = 1 << 20;                     // words in a gates block
 
 enum class MsgType {
     // parent -> worker
@@ -69,6 +77,10 @@ struct Message {
     qint64 cpuNs = -1;                         // result
     int core = -1;                             // started, result
     qint64 rssBytes = -1;                      // result
+    int gatesFd = -1;                          // hello: the gates block (-1: none)
+    quint32 gatesCount = 0;                    // hello
+    bool gatesMapped = false;                  // ready
+    qint64 gate = -1;                          // run: its word (-1: none)
 };
 
 /// Encodes a message into one frame (length prefix included).
