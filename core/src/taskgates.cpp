@@ -13,7 +13,7 @@ static_assert(std::atomic_ref<quint64>::is_always_lock_free,
 
 TaskGates* TaskGates::create(quint32 capacity, QString* error)
 {
-    const std::size_t bytes = std::size_t(capacity) * sizeof(quint64);
+    const std::size_t bytes = bytesFor(capacity);
     const int fd = ::memfd_create("poolscope-gates", MFD_CLOEXEC);
     if (fd < 0) {
         *error =
@@ -42,7 +42,7 @@ TaskGates::TaskGates(int fd, quint64* words, quint32 capacity)
 
 TaskGates::~TaskGates()
 {
-    ::munmap(m_words, std::size_t(m_capacity) * sizeof(quint64));
+    ::munmap(m_words, bytesFor(m_capacity));
     ::close(m_fd);
 }
 
@@ -76,13 +76,13 @@ void TaskGates::release(quint32 i)
 GateView::~GateView()
 {
     if (m_words)
-        ::munmap(m_words, std::size_t(m_count) * sizeof(quint64));
+        ::munmap(m_words, TaskGates::bytesFor(m_count));
 }
 
 bool GateView::map(int fd, quint32 count, QString* error)
 {
     struct stat st {};
-    const std::size_t bytes = std::size_t(count) * sizeof(quint64);
+    const std::size_t bytes = TaskGates::bytesFor(count);
     if (::fstat(fd, &st) != 0) {
         *error =
             QStringLiteral("fd %1: %2").arg(fd).arg(QString::fromLocal8Bit(std::strerror(errno)));
@@ -110,7 +110,7 @@ GateView::Claim GateView::claim(quint32 index, quint64 id) noexcept
 {
     if (!m_words || index >= m_count)
         return Claim::Unguarded;
-    std::atomic_ref<quint64> w(m_words[index]);
+    std::atomic_ref<quint64> w(m_words[std::size_t(index) * TaskGates::kStride]);
     quint64 expected = TaskGates::word(id, TaskGates::Pending);
     if (w.compare_exchange_strong(expected, TaskGates::word(id, TaskGates::Running)))
         return Claim::Start;

@@ -20,6 +20,7 @@
 #include <QtGlobal>
 
 #include <atomic>
+#include <cstddef>
 #include <vector>
 
 namespace poolscope::detail {
@@ -33,6 +34,13 @@ public:
     static constexpr quint32 kDefaultCapacity = 65536;
 
     static constexpr quint64 word(quint64 id, State s) noexcept { return (id << 2) | s; }
+    /// Each word has a cache line to itself: the parent writes the next
+    /// task's word while the worker claims the current one.
+    static constexpr std::size_t kStride = 64 / sizeof(quint64);
+    static constexpr std::size_t bytesFor(quint32 words) noexcept
+    {
+        return std::size_t(words) * kStride * sizeof(quint64);
+    }
 
     /// Creates a block of `capacity` words. Null (and *error) when the
     /// system refuses (no memfd, no memory): the pool then writes tasks
@@ -49,7 +57,7 @@ public:
     quint32 capacity() const noexcept { return m_capacity; }
     std::atomic_ref<quint64> at(quint32 i) const noexcept
     {
-        return std::atomic_ref<quint64>(m_words[i]);
+        return std::atomic_ref<quint64>(m_words[std::size_t(i) * kStride]);
     }
 
     /// A free word, or kNone when all are taken. Under the pool's lock.
