@@ -452,6 +452,14 @@ Summary runScenario(const Scenario& s, Progress progress, const std::atomic<bool
                               .arg(monitor.knownWorkers().size())
                               .arg(s.workers)
                               .arg(tp->workerStartError().section(QStringLiteral(": "), 1));
+    if (const auto* pp = dynamic_cast<const ProcessPoolExecutor*>(ex.get());
+        pp && pp->workerStartFailures() > 0)
+        sum.workersNote = QStringLiteral("%1 worker process(es) ran, of %2 asked for; the system "
+                                         "refused %3 start(s): %4")
+                              .arg(monitor.knownWorkers().size())
+                              .arg(s.workers)
+                              .arg(pp->workerStartFailures())
+                              .arg(pp->workerStartError());
 
     QStringList errors;
     QString err;

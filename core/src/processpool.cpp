@@ -9,10 +9,13 @@
 
 #include <QCoreApplication>
 #include <QDebug>
+#include <QDir>
 #include <QEvent>
 #include <QFile>
+#include <QFileInfo>
 #include <QPointer>
 #include <QProcess>
+#include <QStandardPaths>
 #include <QThread>
 #include <QTimer>
 
@@ -24,6 +27,7 @@
 #include <fcntl.h>
 #include <functional>
 #include <mutex>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
@@ -163,8 +167,17 @@ public:
     int nextWorkerIndex = 0;
     bool pumpScheduled = false;
     int startupFailures = 0; // consecutive workers that died before ready
-    bool keepFull = false;   // prestart(): keep maxWorkers workers, not only on demand
-    int mostLive = 0;        // replaceLostWorkers: the most live workers the pool has had
+    // Worker processes the system refused to start (fork, pipes: ulimit -u,
+    // ulimit -n), why the last one was, and when to try again: the pool
+    // runs with the workers it has meanwhile, as the thread pool does.
+    quint64 spawnFailures = 0;
+    QString spawnError;
+    qint64 spawnRetryNs = 0;          // no start before this (0: none refused yet)
+    int spawnBackoffMs = 0;           // 1 s after a refusal, doubling to 16 s; 0 once one starts
+    int refusedIndex = -1;            // the last refused worker's index (later ones are retries)
+    int startedWorkersLocked() const; // live workers whose process runs
+    bool keepFull = false;            // prestart(): keep maxWorkers workers, not only on demand
+    int mostLive = 0;                 // replaceLostWorkers: the most live workers the pool has had
     std::atomic<bool> sweepPosted{false}; // a cancelled dispatched task is being asked back
 
     QTimer* watchdog = nullptr; // supervisor thread
@@ -359,6 +372,14 @@ void ProcessPoolCore::schedulePumpLocked()
     post([this] { pump(); });
 }
 
+int ProcessPoolCore::startedWorkersLocked() const
+{
+    int n = 0;
+    for (auto& w : workers)
+        n += (w->retire || w->exitSent || w->proc->state() == QProcess::NotRunning) ? 0 : 1;
+    return n;
+}
+
 int ProcessPoolCore::liveWorkersLocked() const
 {
     int n = 0;
@@ -396,6 +417,15 @@ void ProcessPoolCore::spawnNeededLocked()
 {
     if (shutdown && queue.empty())
         return;
+    if (spawnBackoffMs > 0) {
+        // The system refused the last start: one try at the retry time,
+        // the rest once a worker starts again.
+        if (monotonicNs() < spawnRetryNs || startedWorkersLocked() < liveWorkersLocked())
+            return;
+        if (liveWorkersLocked() < maxWorkers)
+            spawnLocked();
+        return;
+    }
     int live = liveWorkersLocked();
     if (keepFull && !shutdown && !broken) {
         // Prestarted: a worker that crashed, was recycled or was killed
@@ -650,6 +680,8 @@ bool ProcessPoolCore::handleLocked(ProcWorker* w, const protocol::Message& msg,
             return false;
         w->gated = msg.gatesMapped && gates;
         startupFailures = 0;
+        if (w->slot->index > refusedIndex)
+            spawnBackoffMs = 0; // a retry started: start the rest (refused again: from 1 s)
         *needPump = true;
         return true;
     case MsgType::InitFailed: {
@@ -766,18 +798,80 @@ void ProcessPoolCore::breakWorkerLocked(ProcWorker* w, const QString& why, Compl
                        complete, /*hard=*/true);
 }
 
+/// Why a worker process could not be started, in words that name the
+/// cause: Qt reports a refused pipe (`ulimit -n`) with the errno of an
+/// earlier call ("No such file or directory" for a program that exists).
+static QString spawnFailureText(const QString& program, const QString& qtText)
+{
+    const QString path =
+        QFileInfo(program).isAbsolute() ? program : QStandardPaths::findExecutable(program);
+    const QFileInfo fi(path);
+    if (path.isEmpty() || !fi.exists())
+        return QStringLiteral("cannot start the worker program '%1': it does not exist "
+                              "(set ProcessPoolOptions::workerProgram or POOLSCOPE_WORKER)")
+            .arg(program);
+    if (!fi.isExecutable())
+        return QStringLiteral("cannot start the worker program '%1': it is not executable")
+            .arg(path);
+    auto limit = [](int resource) {
+        rlimit r{};
+        if (::getrlimit(resource, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
+            return QStringLiteral("unlimited");
+        return QString::number(qulonglong(r.rlim_cur));
+    };
+    const qsizetype openFds =
+        QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System).size();
+    QString text = QStringLiteral("cannot start a worker process of '%1': the system refused a "
+                                  "new process or its pipes (open files %2 of %3, ulimit -n; "
+                                  "processes limit %4, ulimit -u")
+                       .arg(path)
+                       .arg(openFds)
+                       .arg(limit(RLIMIT_NOFILE), limit(RLIMIT_NPROC));
+    // Qt's own text, unless it is the stale errno it reports a refused
+    // pipe with ("No such file or directory", for a program that exists).
+    if (!qtText.contains(QLatin1String("No such file or directory")))
+        text += QStringLiteral("; %1").arg(qtText);
+    return text + QLatin1Char(')');
+}
+
 void ProcessPoolCore::onFailedToStart(ProcWorker* w)
 {
     Completion complete;
+    int retryMs = 0;
     {
         std::lock_guard lk(m);
-        const QString why = QStringLiteral("cannot start the worker program '%1': %2")
-                                .arg(program, w->proc->errorString());
-        breakPoolLocked(why, complete);
+        const QString why = spawnFailureText(program, w->proc->errorString());
+        ++spawnFailures;
+        spawnError = why;
+        refusedIndex = std::max(refusedIndex, w->slot->index);
         removeWorkerLocked(w, complete);
+        // Workers whose process runs (the others of a batch started in one
+        // go may be refused too: their reports are on their way).
+        const int running = startedWorkersLocked();
+        if (running == 0) {
+            // No worker at all: nothing would ever run the queue.
+            breakPoolLocked(
+                QStringLiteral("%1; the pool has no worker and is not usable anymore").arg(why),
+                complete);
+        } else if (!broken && !shutdown) {
+            // Run with the workers it has (as the thread pool does), and
+            // try one more at growing intervals rather than in a loop of
+            // refusals. The refusals of one batch count as one.
+            const qint64 now = monotonicNs();
+            if (now >= spawnRetryNs) {
+                if (spawnBackoffMs == 0)
+                    qWarning("poolscope: %s; the pool goes on with %d of %d workers",
+                             qPrintable(why), running, maxWorkers);
+                spawnBackoffMs = spawnBackoffMs ? std::min(spawnBackoffMs * 2, 16000) : 1000;
+                spawnRetryNs = now + qint64(spawnBackoffMs) * 1'000'000;
+                retryMs = spawnBackoffMs;
+            }
+        }
         cv.notify_all();
     }
     finish(complete);
+    if (retryMs)
+        QTimer::singleShot(retryMs, this, [this] { pump(); });
 }
 
 void ProcessPoolCore::onFinished(ProcWorker* w, int code, QProcess::ExitStatus st)
@@ -1201,10 +1295,14 @@ bool ProcessPoolExecutor::waitUntilReady(const Deadline& deadline) const
     auto ready = [&] {
         if (c.broken)
             return true;
-        int n = 0;
-        for (auto& w : c.workers)
+        int n = 0, starting = 0;
+        for (auto& w : c.workers) {
             n += w->ready && !w->exitSent ? 1 : 0;
-        return n >= c.maxWorkers;
+            starting += !w->ready && !w->exitSent && !w->retire ? 1 : 0;
+        }
+        // All it asked for; or, when the system refused some, all the ones
+        // it got (workerStartFailures() says how many were refused).
+        return n >= c.maxWorkers || (c.spawnBackoffMs > 0 && starting == 0 && n > 0);
     };
     if (deadline.isForever()) {
         c.cv.wait(lk, ready);
@@ -1308,6 +1406,18 @@ bool ProcessPoolExecutor::isBroken() const
 QString ProcessPoolExecutor::brokenReason() const
 {
     return m_core->brokenReasonText();
+}
+
+quint64 ProcessPoolExecutor::workerStartFailures() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->spawnFailures;
+}
+
+QString ProcessPoolExecutor::workerStartError() const
+{
+    std::lock_guard lk(m_core->m);
+    return m_core->spawnError;
 }
 
 void ProcessPoolExecutor::setMaxWorkers(int n)

@@ -23,6 +23,7 @@
 #include <deque>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -781,6 +782,56 @@ private slots:
         const Counters c = pool.counters();
         QCOMPARE(c.cancelled, quint64(said));
         QCOMPARE(c.failed, quint64(0));
+    }
+
+    void someWorkersRefusedTheRestRun()
+    {
+        // Issue #17: the system refuses some worker processes (here the
+        // limit on open files leaves room for the pipes of about one). The
+        // pool runs its tasks on the workers it got, says how many starts
+        // were refused and why, and gets the rest once the limit allows.
+        rlimit old{};
+        QCOMPARE(::getrlimit(RLIMIT_NOFILE, &old), 0);
+        struct Restore {
+            rlimit r;
+            ~Restore() { ::setrlimit(RLIMIT_NOFILE, &r); }
+        } restore{old};
+        // The smallest limit that leaves room for a worker: what a worker
+        // takes differs between builds (sanitizers open files of their own).
+        std::unique_ptr<ProcessPoolExecutor> owner;
+        for (int room = 6; room <= 30 && !owner; room += 2) {
+            QCOMPARE(::setrlimit(RLIMIT_NOFILE, &old), 0);
+            auto p = std::make_unique<ProcessPoolExecutor>(opts(4));
+            const auto openFds =
+                QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System).size();
+            rlimit low = old;
+            low.rlim_cur = rlim_t(openFds + room);
+            QCOMPARE(::setrlimit(RLIMIT_NOFILE, &low), 0);
+            p->prestart();
+            if (p->waitUntilReady(Deadline::after(20s))) // the ones it got
+                owner = std::move(p);
+            else
+                QVERIFY2(p->isBroken(), "neither ready nor broken");
+        }
+        QVERIFY(owner);
+        ProcessPoolExecutor& pool = *owner;
+        const int got = pool.workerCount();
+        QVERIFY2(got >= 1 && got < 4, qPrintable(QString::number(got)));
+        QVERIFY(!pool.isBroken());
+        QVERIFY(pool.workerStartFailures() >= quint64(4 - got));
+        QVERIFY2(pool.workerStartError().contains(QStringLiteral("ulimit -n")),
+                 qPrintable(pool.workerStartError()));
+        QList<Future<qint64>> fs;
+        for (int i = 0; i < 20; ++i)
+            fs << pool.submit(&addInts, i, 1);
+        for (int i = 0; i < 20; ++i)
+            QCOMPARE(fs[i].result(20s), qint64(i + 1));
+        // Room again: the retry (1 s after the refusal, then growing) gets
+        // the missing workers.
+        QCOMPARE(::setrlimit(RLIMIT_NOFILE, &old), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(pool.workerCount(), 4, 20000);
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        QCOMPARE(pool.counters().failed, quint64(0));
     }
 
     void notAWorkerBreaksThePool_data()

@@ -136,7 +136,9 @@ public:
     /// its task (timeout, cancel, stop) is replaced at once, not when the
     /// next task needs it. (Python starts workers on demand only.)
     void prestart();
-    /// Blocks until maxWorkers() workers are up and ready (or the deadline).
+    /// Blocks until maxWorkers() workers are up and ready, or, when the
+    /// system refused some (workerStartFailures()), until every worker it
+    /// did start is ready. False when the pool broke or the deadline passed.
     bool waitUntilReady(const Deadline& deadline = Deadline::never()) const;
     /// Python 3.14: stop at once. Pending futures are cancelled, running ones
     /// fail; terminateWorkers() sends SIGTERM (then SIGKILL after the grace
@@ -145,6 +147,13 @@ public:
     void killWorkers();
     /// Pids of the live worker processes.
     QList<qint64> workerPids() const;
+    /// Worker processes the system refused to start so far (fork or pipes:
+    /// `ulimit -u`, `ulimit -n`), and why the last one was. The pool runs
+    /// with the workers it has meanwhile and tries again a second later;
+    /// it breaks (BrokenExecutor, with this reason) only when it has no
+    /// worker at all. As ThreadPoolExecutor::workerStartFailures().
+    quint64 workerStartFailures() const;
+    QString workerStartError() const;
 
     // Executor
     QString kind() const override { return QStringLiteral("process"); }
