@@ -8,9 +8,11 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <ctime>
 #include <cxxabi.h>
 #include <linux/futex.h>
+#include <new>
 #include <sys/syscall.h>
 #include <thread>
 #include <typeinfo>
@@ -36,6 +38,10 @@ std::string describeException(const std::exception_ptr& e)
         char* dem = abi::__cxa_demangle(typeid(ex).name(), nullptr, nullptr, &status);
         std::string type = status == 0 && dem ? dem : typeid(ex).name();
         std::free(dem);
+        // bad_alloc's what() repeats its name ("std::bad_alloc: std::bad_alloc").
+        if (dynamic_cast<const std::bad_alloc*>(&ex)
+            && std::strcmp(ex.what(), "std::bad_alloc") == 0)
+            return type + ": out of memory (the limit on memory, ulimit -v, or the machine's)";
         return type + ": " + ex.what();
     } catch (...) {
         const std::type_info* t = abi::__cxa_current_exception_type();
@@ -79,6 +85,8 @@ std::exception_ptr rebuildException(const std::string& type, const std::string& 
          [](const std::string& m) { return std::make_exception_ptr(std::overflow_error(m)); }},
         {"std::underflow_error",
          [](const std::string& m) { return std::make_exception_ptr(std::underflow_error(m)); }},
+        {"std::bad_alloc", // its what() is fixed; describeException() says "out of memory"
+         [](const std::string&) { return std::make_exception_ptr(std::bad_alloc()); }},
         {"poolscope::Error",
          [](const std::string& m) { return std::make_exception_ptr(Error(m)); }},
         {"poolscope::InvalidArgument",

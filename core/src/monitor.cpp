@@ -39,13 +39,30 @@ Monitor::Monitor(const MonitorOptions& options, QObject* parent)
     m_cpuTimer.setObjectName(QStringLiteral("monitorCpu"));
     m_timer.setTimerType(Qt::PreciseTimer);
     m_cpuTimer.setTimerType(Qt::PreciseTimer);
-    connect(&m_timer, &QTimer::timeout, this, [this] { collect(true); });
-    connect(&m_cpuTimer, &QTimer::timeout, this, [this] { sampleCpu(monotonicNs()); });
+    // Out of memory in a tick (a snapshot, a sample, a drain) skips that
+    // tick and is said once; a std::bad_alloc let through Qt's event loop
+    // ended the program ("Qt has caught an exception thrown from an event
+    // handler"). The run record counts the rows it could not hold itself.
+    auto guarded = [this](auto&& f) {
+        try {
+            f();
+        } catch (const std::bad_alloc&) {
+            if (m_outOfMemoryTicks++ == 0)
+                qWarning("poolscope: the monitor ran out of memory; it skips what it cannot "
+                         "hold and goes on");
+        }
+    };
+    connect(&m_timer, &QTimer::timeout, this,
+            [this, guarded] { guarded([this] { collect(true); }); });
+    connect(&m_cpuTimer, &QTimer::timeout, this,
+            [this, guarded] { guarded([this] { sampleCpu(monotonicNs()); }); });
     m_drainTimer.setSingleShot(true);
     m_drainTimer.setInterval(0);
-    connect(&m_drainTimer, &QTimer::timeout, this, [this] {
-        if (!drainFor(kDrainSliceNs))
-            m_drainTimer.start();
+    connect(&m_drainTimer, &QTimer::timeout, this, [this, guarded] {
+        guarded([this] {
+            if (!drainFor(kDrainSliceNs))
+                m_drainTimer.start();
+        });
     });
 }
 

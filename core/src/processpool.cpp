@@ -1208,6 +1208,14 @@ ProcessPoolExecutor::ProcessPoolExecutor(const ProcessPoolOptions& options, QObj
     thread->setObjectName(QStringLiteral("poolscope-supervisor"));
     m_core->moveToThread(thread);
     thread->start();
+    if (!thread->isRunning()) {
+        // pthread_create refused (ulimit -u, or ulimit -v: no room for its
+        // stack). Waiting for it to run hung the program (issue #17).
+        delete m_core;
+        delete thread;
+        throw Error("cannot start the process pool's supervisor thread: the system refused a "
+                    "thread (the limit on threads, ulimit -u, or on memory, ulimit -v)");
+    }
     thread->waitUntilRunning();
     m_core->call([c = m_core] {
         c->watchdog = new QTimer(c);

@@ -665,6 +665,7 @@ RecordStats RunRecord::stats() const
     s.rows = m_rows;
     s.sampling = m_sampling;
     s.lost = m_lost;
+    s.outOfMemory = m_noMemory;
     s.limit = m_limit;
     return s;
 }
@@ -678,6 +679,9 @@ QString RunRecord::samplingNote() const
     if (m_lost > 0)
         parts << QStringLiteral("%1 tasks not recorded (the monitor fell behind)")
                      .arg(groupedNumber(m_lost));
+    if (m_noMemory > 0)
+        parts << QStringLiteral("%1 tasks not recorded (out of memory)")
+                     .arg(groupedNumber(m_noMemory));
     return parts.join(QStringLiteral("; "));
 }
 
@@ -876,7 +880,19 @@ inline void RunRecord::take(const StagedTask& row)
         if (!keeps(row.id))
             return;
     }
-    append(row, row.texts);
+    appendOrCount(row, row.texts);
+}
+
+void RunRecord::appendOrCount(const StagedTask& row, const detail::TaskTexts* texts)
+{
+    // Out of memory (a large run under `ulimit -v`, or a machine that is
+    // full): the task is counted and said to be missing, the run goes on.
+    // It threw from the Monitor's timer through Qt's event loop before.
+    try {
+        append(row, texts);
+    } catch (const std::bad_alloc&) {
+        ++m_noMemory;
+    }
 }
 
 void RunRecord::add(StagedTask& row)
@@ -938,7 +954,7 @@ void RunRecord::add(const TaskSpan& span, const QString& args, const QVariant& r
         if (!keeps(row.id))
             return;
     }
-    append(row, &t);
+    appendOrCount(row, &t);
 }
 
 void RunRecord::setRecordedRun(const RunTotals& totals, quint64 seen, quint64 sampling,
@@ -977,6 +993,7 @@ std::shared_ptr<RunRecord> RunRecord::copyInEndOrder() const
     out->m_seen = m_seen;
     out->setSampling(m_sampling);
     out->m_lost = m_lost;
+    out->m_noMemory = m_noMemory;
     // The GIL turns, as they are.
     out->m_gilTurnsOn = m_gilTurnsOn;
     out->m_gilClosed = m_gilClosed;

@@ -452,6 +452,28 @@ int runWorker(int /*argc*/, char** /*argv*/)
     return serveWorker(pipes);
 }
 
+/// The result's frame; a result too big to encode in the memory left
+/// (a huge pipeline item under ulimit -v) goes back as the task's failure
+/// instead of ending the worker with std::bad_alloc (issue #17).
+static QByteArray encodeResult(const Message& result)
+{
+    try {
+        return protocol::encode(result);
+    } catch (const std::bad_alloc&) {
+        Message failed;
+        failed.type = MsgType::Result;
+        failed.id = result.id;
+        failed.ok = false;
+        failed.errorType = QStringLiteral("std::bad_alloc");
+        failed.errorText = QStringLiteral("out of memory (the limit on memory, ulimit -v, or the "
+                                          "machine's) while sending the task's result");
+        failed.cpuNs = result.cpuNs;
+        failed.core = result.core;
+        failed.rssBytes = result.rssBytes;
+        return protocol::encode(failed);
+    }
+}
+
 int serveWorker(WorkerTransport& transport)
 {
     Channel ch(transport);
@@ -567,7 +589,7 @@ int serveWorker(WorkerTransport& transport)
         slot.currentTask.store(run.id, std::memory_order_release);
         const Message result = runTask(run, slot, &rss);
         slot.currentTask.store(0, std::memory_order_release);
-        pending = protocol::encode(result);
+        pending = encodeResult(result);
     }
 }
 

@@ -1086,6 +1086,64 @@ private slots:
         QVERIFY2(!all.contains(QLatin1String("No such file or directory")), qPrintable(all));
     }
 
+    // The limit on memory (`ulimit -v`, 64 MiB): issue #17 saw the thread
+    // pool end in "Qt has caught an exception thrown from an event handler"
+    // (the Monitor's record ran out of memory) and the process pool hang
+    // (its supervisor thread had no room for a stack). Now the thread pool
+    // runs on the threads it gets and says which rows it could not hold;
+    // the process pool says why it cannot start, and both end.
+    void memoryLimit_data()
+    {
+        QTest::addColumn<int>("limitKb");
+        QTest::addColumn<QString>("run"); // arguments after "run"
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("says"); // a regular expression
+        const QString sleep = QStringLiteral("--workload sleep --tasks 8 --size 10 --workers 2");
+        QTest::newRow("thread pool, 64 MiB") << 65536 << QStringLiteral("--pool thread ") + sleep
+                                             << 0 << QStringLiteral("tasks +8: 8 done, 0 failed");
+        QTest::newRow("process pool, 64 MiB")
+            << 65536 << QStringLiteral("--pool process ") + sleep << 1
+            << QStringLiteral("poolscope-cli: cannot start the process pool's supervisor thread: "
+                              "the system refused a thread \\(the limit on threads, ulimit -u, "
+                              "or on memory, ulimit -v\\)");
+        // Valid but huge: items of 16,777,216 numbers in 512 MiB. Each task
+        // fails alone with std::bad_alloc; the worker encoding a result it
+        // has no memory for aborted ("killed by signal 6") before.
+        for (const char* pool : {"thread", "process"})
+            QTest::newRow(
+                qPrintable(QStringLiteral("%1 pool, huge pipeline items").arg(QLatin1String(pool))))
+                << 524288
+                << QStringLiteral("--pool %1 --workload pipeline --tasks 2 --size 16777216 "
+                                  "--workers 2")
+                       .arg(QLatin1String(pool))
+                << 1
+                << QStringLiteral("failure +item 0: std::bad_alloc: out of memory \\(the limit on "
+                                  "memory, ulimit -v, or the machine's\\)\\n"
+                                  "failure +item 1: std::bad_alloc: out of memory");
+    }
+    void memoryLimit()
+    {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        QSKIP("the sanitizers' shadow memory needs far more address space than these limits");
+#endif
+        QFETCH(int, limitKb);
+        QFETCH(QString, run);
+        QFETCH(int, code);
+        QFETCH(QString, says);
+        QProcess p;
+        p.start(QStringLiteral("/bin/bash"),
+                {QStringLiteral("-c"),
+                 QStringLiteral("ulimit -v %1 && exec \"$0\" run %2").arg(limitKb).arg(run),
+                 QStringLiteral(POOLSCOPE_CLI)});
+        QVERIFY2(p.waitForFinished(60'000), "the run did not end");
+        const QString all = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), code);
+        QVERIFY2(QRegularExpression(says).match(all).hasMatch(), qPrintable(all));
+        QVERIFY2(!all.contains(QLatin1String("Qt has caught an exception")), qPrintable(all));
+        QVERIFY2(!all.contains(QLatin1String("WorkerCrashed")), qPrintable(all));
+    }
+
     void badInput()
     {
         QFETCH(QStringList, args);

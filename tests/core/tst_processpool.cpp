@@ -106,6 +106,11 @@ static qint64 throwsOwnType(qint64 line)
     throw tstpp::ParseError("bad token on line " + std::to_string(line));
 }
 POOLSCOPE_TASK(throwsOwnType, "throws a type only this program knows");
+static qint64 throwsBadAlloc(qint64)
+{
+    throw std::bad_alloc(); // what a task whose data does not fit gets
+}
+POOLSCOPE_TASK(throwsBadAlloc, "runs out of memory");
 static qint64 square(qint64 x)
 {
     return x * x;
@@ -979,6 +984,26 @@ private slots:
         } catch (const std::invalid_argument& e) {
             QCOMPARE(QByteArray(e.what()), QByteArray("odd input 3"));
         }
+    }
+
+    void outOfMemoryComesBackAsBadAlloc()
+    {
+        // Issue #17: a task whose data does not fit (a huge mandelbrot or
+        // pipeline under ulimit -v) fails alone, as std::bad_alloc (Python:
+        // MemoryError), and says so in words; the worker and the pool go on.
+        ProcessPoolExecutor pool(opts(1));
+        auto f = pool.submit(&throwsBadAlloc, 1);
+        QVERIFY(f.waitForDone(20s));
+        QCOMPARE(QByteArray::fromStdString(describeException(f.exception())),
+                 QByteArray("std::bad_alloc: out of memory (the limit on memory, ulimit -v, or "
+                            "the machine's)"));
+        try {
+            f.result();
+            QFAIL("expected an error");
+        } catch (const std::bad_alloc&) {
+        }
+        QCOMPARE(pool.submit(&addInts, 2, 3).result(20s), qint64(5));
+        QCOMPARE(pool.counters().failed, quint64(1));
     }
 
     void unknownExceptionTypeBecomesRemoteError()

@@ -8,7 +8,10 @@
 
 #include <atomic>
 #include <bit>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace poolscope;
@@ -43,6 +46,7 @@ private slots:
     void writerDropsAndCountsWhenFull();
     void writerConcurrentProducerAndConsumer();
     void recordHoldsEveryRowUpToItsLimit();
+    void recordCountsRowsItHasNoMemoryFor();
     void recordSamplesPastItsLimit_data();
     void recordSamplesPastItsLimit();
     void baseSamplingKeepsMultiplesOnly();
@@ -611,6 +615,65 @@ void TstRecording::stampsConvertToMonotonicTime()
     const double rate = detail::stampsPerNs();
     QVERIFY(rate > 0.05 && rate < 20);
     QVERIFY(std::llabs(conv.ticksToNs(qint64(rate * 1e6)) - 1'000'000) < 20'000);
+}
+
+void TstRecording::recordCountsRowsItHasNoMemoryFor()
+{
+    // Issue #17: memory ran out while the Monitor recorded (ulimit -v 64
+    // MB): std::bad_alloc left its timer through Qt's event loop and ended
+    // the program. The record now counts the rows it cannot hold and says
+    // so. A child process with an address-space limit just above what it
+    // uses keeps adding rows; the parent reads what it saw.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    QSKIP("the sanitizers' shadow memory needs far more address space than any limit here");
+#else
+    int fds[2];
+    QCOMPARE(::pipe(fds), 0);
+    const pid_t pid = ::fork();
+    QVERIFY(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        RunRecord rec(RunRecord::kMaxLimit);
+        QFile statm(QStringLiteral("/proc/self/statm"));
+        quint64 pages = 0;
+        if (statm.open(QIODevice::ReadOnly))
+            pages = statm.readAll().split(' ').value(0).toULongLong();
+        rlimit r{};
+        r.rlim_cur = r.rlim_max = rlim_t(pages * quint64(::sysconf(_SC_PAGESIZE)) + (48u << 20));
+        ::setrlimit(RLIMIT_AS, &r);
+        quint64 i = 0;
+        for (; i < 50'000'000 && rec.stats().outOfMemory < 1000; ++i) {
+            StagedTask t = row(i + 1);
+            rec.add(t);
+        }
+        const RecordStats st = rec.stats();
+        const QByteArray out = QByteArray::number(st.seen) + ' ' + QByteArray::number(st.rows) + ' '
+                               + QByteArray::number(st.outOfMemory) + ' '
+                               + rec.samplingNote().toUtf8();
+        (void)!::write(fds[1], out.constData(), size_t(out.size()));
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    QByteArray got;
+    char buf[512];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+        got.append(buf, n);
+    ::close(fds[0]);
+    int status = 0;
+    QCOMPARE(::waitpid(pid, &status, 0), pid);
+    QVERIFY2(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+             qPrintable(QStringLiteral("child ended with status %1: %2")
+                            .arg(status)
+                            .arg(QString::fromUtf8(got))));
+    const QList<QByteArray> f = got.split(' ');
+    QVERIFY2(f.size() > 3, got.constData());
+    const quint64 seen = f[0].toULongLong(), rows = f[1].toULongLong(), oom = f[2].toULongLong();
+    QVERIFY2(oom >= 1000, got.constData());   // it did run out, many times over
+    QVERIFY2(rows > 10'000, got.constData()); // after holding what fitted
+    QCOMPARE(rows + oom, seen);               // every row held or counted
+    QVERIFY2(got.contains(QByteArrayLiteral(" tasks not recorded (out of memory)")),
+             got.constData());
+#endif
 }
 
 QTEST_GUILESS_MAIN(TstRecording)

@@ -183,7 +183,8 @@ private:
     QPointer<Executor> m_executor;
     QTimer m_timer;
     QTimer m_cpuTimer;
-    QList<CpuUsage> m_pendingCpu; // samples not yet in a snapshot
+    quint64 m_outOfMemoryTicks = 0; // ticks cut short by std::bad_alloc
+    QList<CpuUsage> m_pendingCpu;   // samples not yet in a snapshot
     std::unique_ptr<CpuSampler> m_sampler;
     qint64 m_lastCpuNs = 0;
     Snapshot m_last;

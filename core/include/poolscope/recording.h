@@ -202,13 +202,14 @@ std::size_t RecordWriter::drain(F&& f, std::size_t max)
 
 /// What a run record holds, against what it saw.
 struct RecordStats {
-    quint64 seen = 0;     // tasks that reached the record (sampled or not)
-    quint64 rows = 0;     // tasks held
-    quint64 sampling = 1; // rows are the seen tasks whose id is a multiple of this
-    quint64 lost = 0;     // tasks whose row never reached the record (staging full)
-    quint64 limit = 0;    // most rows held before it samples
+    quint64 seen = 0;        // tasks that reached the record (sampled or not)
+    quint64 rows = 0;        // tasks held
+    quint64 sampling = 1;    // rows are the seen tasks whose id is a multiple of this
+    quint64 lost = 0;        // tasks whose row never reached the record (staging full)
+    quint64 outOfMemory = 0; // of seen and kept: not held, memory ran out
+    quint64 limit = 0;       // most rows held before it samples
     /// Every task is held.
-    bool complete() const { return sampling == 1 && lost == 0; }
+    bool complete() const { return sampling == 1 && lost == 0 && outOfMemory == 0; }
 };
 
 /// The GIL turns a record holds, against those it saw (RunRecord, "GIL
@@ -499,6 +500,7 @@ private:
     std::size_t textEntryBytes(quint64 row) const;
     std::vector<quint32>& lane(qint32 worker);
     quint64 storeTexts(const detail::TaskTexts& t);
+    void appendOrCount(const detail::StagedTask& row, const detail::TaskTexts* texts);
     detail::TaskTexts texts(quint64 row) const;
 
     quint64 m_limit;
@@ -508,6 +510,7 @@ private:
     quint64 m_rows = 0;
     quint64 m_seen = 0;
     quint64 m_lost = 0;
+    quint64 m_noMemory = 0; // rows not held: memory ran out (appendOrCount)
     quint64 m_generation = 0;
     std::vector<std::unique_ptr<Chunk>> m_chunks;
     std::vector<QByteArray> m_texts; // blocks of length-prefixed UTF-8
