@@ -1070,6 +1070,12 @@ private slots:
         QFETCH(int, limit);
         QFETCH(int, code);
         QFETCH(QString, says);
+#if defined(__SANITIZE_ADDRESS__)
+        if (limit < 10)
+            QSKIP("at 8 open files UndefinedBehaviorSanitizer itself has none left: its vptr "
+                  "check reads memory through a pipe, fails, and reports every object as "
+                  "invalid (the ci and tsan suites run this row)");
+#endif
         QProcess p;
         p.start(QStringLiteral("/bin/bash"),
                 {QStringLiteral("-c"),
