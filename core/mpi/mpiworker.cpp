@@ -6,6 +6,10 @@
 
 #include "mpicommon.h"
 
+#include <QFileInfo>
+
+#include <QCoreApplication>
+
 #include "poolscope/cpusampler.h"
 #include "poolscope/errors.h"
 #include "poolscope/mpipool.h"
@@ -48,6 +52,56 @@ void finalizeAtExit()
 }
 } // namespace
 
+namespace {
+/// A job PoolScope starts itself on this host (a singleton that will
+/// spawn its ranks here) keeps Open MPI's sockets on the loopback
+/// interface: its TCP transports use only `lo`, and their listeners bind
+/// 127.0.0.1 / [::1] instead of every address (loopbackbind.cpp; Open MPI
+/// 4.1 ignores *_if_include when it binds). Not under mpirun (its job may
+/// span hosts), not with a default hostfile, not with
+/// POOLSCOPE_MPI_NETWORK=all; parameters the user set are kept.
+void keepJobLocal()
+{
+#ifdef POOLSCOPE_MPI_LOOPBACK_MODULE
+    for (const char* launched :
+         {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "OMPI_MCA_orte_default_hostfile"}) {
+        if (qEnvironmentVariableIsSet(launched))
+            return;
+    }
+    if (qEnvironmentVariable("POOLSCOPE_MPI_NETWORK") == QLatin1String("all"))
+        return;
+    auto setIfUnset = [](const char* name, const char* value) {
+        if (!qEnvironmentVariableIsSet(name))
+            qputenv(name, value);
+    };
+    if (!qEnvironmentVariableIsSet("OMPI_MCA_btl_tcp_if_exclude"))
+        setIfUnset("OMPI_MCA_btl_tcp_if_include", "lo");
+    if (!qEnvironmentVariableIsSet("OMPI_MCA_oob_tcp_if_exclude"))
+        setIfUnset("OMPI_MCA_oob_tcp_if_include", "lo");
+    // orted is Open MPI's program: the bind() override reaches it preloaded.
+    // PoolScope's own programs export it (poolscope_mpi_use_loopback()).
+    const QString here = QCoreApplication::instance() ? QCoreApplication::applicationDirPath()
+                                                      : QFileInfo(QStringLiteral("/proc/self/exe"))
+                                                            .symLinkTarget()
+                                                            .section(QLatin1Char('/'), 0, -2);
+    QString module = here + QStringLiteral("/" POOLSCOPE_MPI_LOOPBACK_MODULE);
+    if (!QFileInfo::exists(module))
+        module = QStringLiteral(POOLSCOPE_MPI_LOOPBACK_INSTALLED);
+    if (!QFileInfo::exists(module))
+        module = QStringLiteral(POOLSCOPE_MPI_LOOPBACK_BUILT);
+    if (!QFileInfo::exists(module)) {
+        qWarning("poolscope: %s not found: Open MPI's listeners will bind every address "
+                 "(docs/scale-out.md, \"Ports\")",
+                 POOLSCOPE_MPI_LOOPBACK_MODULE);
+        return;
+    }
+    const QByteArray old = qgetenv("LD_PRELOAD");
+    qputenv("LD_PRELOAD", old.isEmpty() ? module.toLocal8Bit() : module.toLocal8Bit() + ' ' + old);
+    qputenv("POOLSCOPE_MPI_LOOPBACK", "1");
+#endif
+}
+} // namespace
+
 void ensureInitialized(int* argc, char*** argv)
 {
     World& w = world();
@@ -56,6 +110,7 @@ void ensureInitialized(int* argc, char*** argv)
     MPI_Initialized(&up);
     int provided = 0;
     if (!up) {
+        keepJobLocal();
         const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
         if (rc != MPI_SUCCESS)
             throw Error("MPI_Init_thread failed: " + errorText(rc).toStdString());

@@ -6,10 +6,13 @@
 // lost rank.
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QProcessEnvironment>
 #include <QRegularExpression>
+#include <QSet>
 #include <QTest>
 
 #include <csignal>
@@ -82,6 +85,53 @@ bool blocks(qint64 pid, int sig)
     return false;
 }
 
+/// Every TCP socket listening in the process tree under `root` (its
+/// descendants included), as "tcp 0100007F:0400" lines of /proc/net/tcp*.
+QSet<QString> listenersUnder(qint64 root)
+{
+    QSet<qint64> tree{root};
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const QString& entry : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+            bool numeric = false;
+            const qint64 pid = entry.toLongLong(&numeric);
+            if (!numeric || tree.contains(pid))
+                continue;
+            QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+            if (!stat.open(QIODevice::ReadOnly))
+                continue;
+            const QByteArray line = stat.readAll();
+            const QList<QByteArray> rest = line.mid(line.lastIndexOf(')') + 2).split(' ');
+            if (rest.size() > 1 && tree.contains(rest.at(1).toLongLong())) {
+                tree.insert(pid);
+                grew = true;
+            }
+        }
+    }
+    QSet<QByteArray> inodes;
+    for (qint64 pid : tree) {
+        const QDir fds(QStringLiteral("/proc/%1/fd").arg(pid));
+        for (const QFileInfo& fd : fds.entryInfoList(QDir::Files | QDir::System)) {
+            const QString target = fd.symLinkTarget().section(QLatin1Char('/'), -1);
+            if (target.startsWith(QLatin1String("socket:[")))
+                inodes.insert(target.mid(8).chopped(1).toLatin1());
+        }
+    }
+    QSet<QString> out;
+    for (const char* table : {"tcp", "tcp6"}) {
+        QFile f(QStringLiteral("/proc/net/%1").arg(QLatin1String(table)));
+        if (!f.open(QIODevice::ReadOnly))
+            continue;
+        for (const QByteArray& line : f.readAll().split('\n').mid(1)) {
+            const QList<QByteArray> c = line.simplified().split(' ');
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            if (c.size() > 9 && c.at(3) == "0A" && inodes.contains(c.at(9)))
+                out.insert(QLatin1String(table) + QLatin1Char(' ') + QString::fromLatin1(c.at(1)));
+        }
+    }
+    return out;
+}
+
 /// The summary's JSON line on stdout.
 QJsonObject summary(const Run& r)
 {
@@ -99,6 +149,8 @@ private slots:
     void staticRun_data();
     void staticRun();
     void spawnedRanks();
+    void spawnedJobListensOnLoopbackOnly_data();
+    void spawnedJobListensOnLoopbackOnly();
     void rankDeathEndsTheJobWithASummary();
     void reportsOnMpirunsFirstSignal();
     void rankDeathWithRecovery();
@@ -140,6 +192,57 @@ void TstMpiCli::spawnedRanks()
     const QJsonObject s = summary(r);
     QCOMPARE(s.value("workers").toInt(), 2);
     QCOMPARE(s.value("done").toInt(), 5);
+}
+
+void TstMpiCli::spawnedJobListensOnLoopbackOnly_data()
+{
+    QTest::addColumn<QString>("network"); // POOLSCOPE_MPI_NETWORK
+    QTest::addColumn<bool>("loopbackOnly");
+    QTest::newRow("a job PoolScope spawns: loopback only") << QString() << true;
+    QTest::newRow("POOLSCOPE_MPI_NETWORK=all: Open MPI's own choice")
+        << QStringLiteral("all") << false;
+}
+
+void TstMpiCli::spawnedJobListensOnLoopbackOnly()
+{
+    // Issue #17: `--pool mpi` on one machine opened 9 TCP listeners on 0.0.0.0
+    // and [::] (the CLI, both ranks, orted), reachable from the network. Every
+    // listener of the job's process tree is read from /proc while it runs.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    QSKIP("the loopback bind() is not built under a sanitizer (its runtime must come first in "
+          "every process, and it intercepts bind() itself)");
+#endif
+    QFETCH(QString, network);
+    QFETCH(bool, loopbackOnly);
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (network.isEmpty())
+        env.remove(QStringLiteral("POOLSCOPE_MPI_NETWORK"));
+    else
+        env.insert(QStringLiteral("POOLSCOPE_MPI_NETWORK"), network);
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(POOLSCOPE_CLI_PATH),
+            {"run", "--pool", "mpi", "--workers", "2", "--workload", "sleep", "--tasks", "20",
+             "--size", "300", "--quiet"});
+    QVERIFY(p.waitForStarted());
+    QSet<QString> seen;
+    while (!p.waitForFinished(100))
+        seen += listenersUnder(p.processId());
+    QCOMPARE(p.exitCode(), 0);
+    // The CLI, orted and both ranks listen: not a vacuous check.
+    QVERIFY2(seen.size() >= 4, qPrintable(QStringList(seen.values()).join(QLatin1Char(','))));
+    QStringList wide;
+    for (const QString& l : seen) {
+        const QString addr = l.section(QLatin1Char(' '), 1).section(QLatin1Char(':'), 0, 0);
+        if (addr != QLatin1String("0100007F")
+            && addr != QLatin1String("00000000000000000000000001000000"))
+            wide << l;
+    }
+    if (loopbackOnly)
+        QVERIFY2(wide.isEmpty(), qPrintable(wide.join(QLatin1Char(','))));
+    else
+        QVERIFY2(!wide.isEmpty(),
+                 "expected Open MPI's wildcard listeners without PoolScope's loopback");
 }
 
 void TstMpiCli::rankDeathEndsTheJobWithASummary()
