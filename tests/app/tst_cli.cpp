@@ -978,13 +978,18 @@ private slots:
     // program (that user's processes and threads) has 1 or 3: none or 2 for workers.
     void threadLimit_data()
     {
+        QTest::addColumn<QString>("pool");
         QTest::addColumn<int>("limit");
         QTest::addColumn<bool>("broken");
-        QTest::newRow("no thread for a worker") << 1 << true;
-        QTest::newRow("some threads") << 3 << false;
+        QTest::newRow("no thread for a worker") << QStringLiteral("thread") << 1 << true;
+        QTest::newRow("some threads") << QStringLiteral("thread") << 3 << false;
+        // Processes count against the same limit: the process pool runs on
+        // the worker processes it gets (it broke at the first refusal).
+        QTest::newRow("some worker processes") << QStringLiteral("process") << 6 << false;
     }
     void threadLimit()
     {
+        QFETCH(QString, pool);
         QFETCH(int, limit);
         QFETCH(bool, broken);
         if (::geteuid() != 0)
@@ -1010,9 +1015,10 @@ private slots:
                 {QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"),
                  QStringLiteral("--clear-groups"), QStringLiteral("/bin/bash"),
                  QStringLiteral("-c"),
-                 QStringLiteral("ulimit -u %1 && exec \"$0\" run --workload sleep --tasks 20 "
-                                "--size 10 --workers 6")
-                     .arg(limit),
+                 QStringLiteral("ulimit -u %1 && exec \"$0\" run --pool %2 --workload sleep "
+                                "--tasks 20 --size 10 --workers 6")
+                     .arg(limit)
+                     .arg(pool),
                  QStringLiteral(POOLSCOPE_CLI)});
         QVERIFY2(p.waitForFinished(60'000), "the run did not end");
         const QString out = QString::fromUtf8(p.readAllStandardOutput());
@@ -1031,8 +1037,14 @@ private slots:
         QVERIFY2(out.contains(QStringLiteral("20: 20 done, 0 failed, 0 cancelled")),
                  qPrintable(out));
         const QRegularExpression few(
-            QStringLiteral("workers +only ([1-5]) of 6 worker thread\\(s\\) could be started: "
-                           "Resource temporarily unavailable"));
+            pool == QLatin1String("thread")
+                ? QStringLiteral("workers +only ([1-5]) of 6 worker thread\\(s\\) could be "
+                                 "started: Resource temporarily unavailable")
+                : QStringLiteral("workers +([1-5]) worker process\\(es\\) ran, of 6 asked for; "
+                                 "the system refused [0-9]+ start\\(s\\): cannot start a worker "
+                                 "process of '.*': the system refused a new process or its pipes "
+                                 "\\(.*processes limit %1, ulimit -u")
+                      .arg(limit));
         QVERIFY2(few.match(out).hasMatch(), qPrintable(out));
     }
 
