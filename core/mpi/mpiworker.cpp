@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <unistd.h>
 
 namespace poolscope::mpi {
@@ -59,17 +60,20 @@ namespace {
 /// 127.0.0.1 / [::1] instead of every address (loopbackbind.cpp; Open MPI
 /// 4.1 ignores *_if_include when it binds). Not under mpirun (its job may
 /// span hosts), not with a default hostfile, not with
-/// POOLSCOPE_MPI_NETWORK=all; parameters the user set are kept.
-void keepJobLocal()
+/// POOLSCOPE_MPI_NETWORK=all; parameters the user set are kept. Returns
+/// the LD_PRELOAD to put back once MPI is up (orted has been forked by then):
+/// the program's later children (a process pool's workers, a script it
+/// runs) must not get the module.
+std::optional<QByteArray> keepJobLocal()
 {
 #ifdef POOLSCOPE_MPI_LOOPBACK_MODULE
     for (const char* launched :
          {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "OMPI_MCA_orte_default_hostfile"}) {
         if (qEnvironmentVariableIsSet(launched))
-            return;
+            return std::nullopt;
     }
     if (qEnvironmentVariable("POOLSCOPE_MPI_NETWORK") == QLatin1String("all"))
-        return;
+        return std::nullopt;
     auto setIfUnset = [](const char* name, const char* value) {
         if (!qEnvironmentVariableIsSet(name))
             qputenv(name, value);
@@ -93,11 +97,14 @@ void keepJobLocal()
         qWarning("poolscope: %s not found: Open MPI's listeners will bind every address "
                  "(docs/scale-out.md, \"Ports\")",
                  POOLSCOPE_MPI_LOOPBACK_MODULE);
-        return;
+        return std::nullopt;
     }
     const QByteArray old = qgetenv("LD_PRELOAD");
     qputenv("LD_PRELOAD", old.isEmpty() ? module.toLocal8Bit() : module.toLocal8Bit() + ' ' + old);
     qputenv("POOLSCOPE_MPI_LOOPBACK", "1");
+    return old;
+#else
+    return std::nullopt;
 #endif
 }
 } // namespace
@@ -110,8 +117,14 @@ void ensureInitialized(int* argc, char*** argv)
     MPI_Initialized(&up);
     int provided = 0;
     if (!up) {
-        keepJobLocal();
+        const std::optional<QByteArray> preload = keepJobLocal();
         const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+        if (preload) {
+            if (preload->isEmpty())
+                qunsetenv("LD_PRELOAD");
+            else
+                qputenv("LD_PRELOAD", *preload);
+        }
         if (rc != MPI_SUCCESS)
             throw Error("MPI_Init_thread failed: " + errorText(rc).toStdString());
         w.initializedByUs = true;

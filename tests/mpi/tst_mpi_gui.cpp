@@ -25,6 +25,7 @@ private slots:
     void refusedOnMpi_data();
     void refusedOnMpi();
     void spawnedPoolsOneAfterAnother();
+    void loopbackModuleOnlyForTheJob();
 };
 
 void TstMpiGui::spawnedPoolsOneAfterAnother()
@@ -55,6 +56,36 @@ void TstMpiGui::spawnedPoolsOneAfterAnother()
         QCOMPARE(sum.succeeded, tasks);
         QCOMPARE(sum.failed, 0);
     }
+}
+
+void TstMpiGui::loopbackModuleOnlyForTheJob()
+{
+    // A lone program spawning its ranks keeps Open MPI on loopback
+    // (docs/scale-out.md, "Ports"): the module is preloaded into orted while
+    // MPI starts, then LD_PRELOAD is put back, so what the program starts
+    // later (a process pool's workers, a script) does not get it.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    QSKIP("the loopback bind() is not built under a sanitizer");
+#endif
+    RunController c;
+    c.setWorkerProgram(QStringLiteral(POOLSCOPE_WORKER_PATH));
+    QSignalSpy finished(&c, &RunController::runFinished);
+    QSignalSpy errors(&c, &RunController::error);
+    RunSpec spec;
+    spec.workload = QStringLiteral("primes");
+    spec.run = Workloads::find(spec.workload)->defaultRun();
+    spec.run.tasks = 4;
+    spec.poolKind = QStringLiteral("mpi");
+    spec.workers = 2;
+    const bool started = c.start(spec) != 0;
+    POOLSCOPE_SKIP_IF_SPAWN_HUNG(errors);
+    QVERIFY(started);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+    QCOMPARE(errors.count(), 0);
+    // (this program's environment holds no such module of its own)
+    QVERIFY2(!qgetenv("LD_PRELOAD").contains("libpoolscope-mpi-loopback"),
+             qgetenv("LD_PRELOAD").constData());
+    QCOMPARE(qgetenv("POOLSCOPE_MPI_LOOPBACK"), QByteArray("1")); // MPI was started here
 }
 
 void TstMpiGui::controlBarOffersMpi()
