@@ -422,7 +422,9 @@ void ProcessPoolCore::spawnNeededLocked()
         // the rest once a worker starts again.
         if (monotonicNs() < spawnRetryNs || startedWorkersLocked() < liveWorkersLocked())
             return;
-        if (liveWorkersLocked() < maxWorkers)
+        // Only when a worker is wanted: a prestarted pool, or work queued
+        // (an idle pool does not probe the limit every 16 s for nothing).
+        if (liveWorkersLocked() < maxWorkers && (keepFull || !queue.empty()))
             spawnLocked();
         return;
     }
