@@ -483,9 +483,8 @@ quint32 TaskNode::unbindGate() noexcept
     return m_gateIndex.exchange(TaskGates::kNone, std::memory_order_acq_rel);
 }
 
-TaskNode::GateAnswer TaskNode::cancelGate() const noexcept
+TaskNode::GateAnswer TaskNode::cancelGate(quint32 i) const noexcept
 {
-    const quint32 i = m_gateIndex.load(std::memory_order_acquire);
     if (i == TaskGates::kNone || !m_gates || i >= m_gates->capacity())
         return GateAnswer::Stale;
     auto w = m_gates->at(i);
@@ -501,7 +500,8 @@ TaskNode::GateAnswer TaskNode::cancelGate() const noexcept
 bool TaskNode::cancelPending() noexcept
 {
     quint32 s = m_state.load(std::memory_order_acquire);
-    quint32 staleSeen = ~0u; // the state when the gate last named another task
+    // The state and word index when the gate last named another task.
+    quint32 staleState = ~0u, staleIndex = ~0u;
     for (;;) {
         const auto st = FutureState(s & kStateMask);
         if (st == FutureState::Cancelled)
@@ -511,15 +511,17 @@ bool TaskNode::cancelPending() noexcept
         if (s & kGated) {
             // Written ahead into a worker's pipe: the worker's start and this
             // cancel race for the gate word; one of them wins (taskgates.h).
-            const GateAnswer a = cancelGate();
+            const quint32 index = m_gateIndex.load(std::memory_order_acquire);
+            const GateAnswer a = cancelGate(index);
             if (a == GateAnswer::Started)
                 return false; // Python: cancel() of a running call is False
-            if (a == GateAnswer::Stale && staleSeen != s) {
-                // Unbound or rebound meanwhile: look again. Twice the same
-                // state with a word naming another task: the word is not
-                // this task's anymore (or a worker scribbled on it), so the
-                // parent's own state decides.
-                staleSeen = s;
+            if (a == GateAnswer::Stale && (staleState != s || staleIndex != index)) {
+                // Unbound (the word is cleared when it is freed) or bound
+                // again meanwhile: look again, at the word it has now. The
+                // same state and the same word twice, naming another task:
+                // a worker scribbled on it, and the parent's state decides.
+                staleState = s;
+                staleIndex = index;
                 s = m_state.load(std::memory_order_acquire);
                 continue;
             }

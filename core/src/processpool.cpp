@@ -971,8 +971,12 @@ void ProcessPoolCore::removeWorkerLocked(ProcWorker* w, Completion& complete, co
             n->deref();
             continue;
         }
-        // Not started: still PENDING, unless its future was cancelled.
-        releaseGateLocked(n);
+        // Not started: still PENDING, unless its future was (or is being)
+        // cancelled.
+        if (releaseGateLocked(n)) { // a cancel() won its word: it completes the future
+            n->deref();
+            continue;
+        }
         const bool requeue =
             !broken && !stopping && !(n == suspect && ++n->lostDispatches >= kMaxLostDispatches);
         if (requeue && n->state() == FutureState::Pending) {

@@ -290,11 +290,11 @@ bool RemoteEngine::onSkippedLocked(RemoteWorker& w, const protocol::Message& msg
         --skipsOut;
     w.inflight.erase(it);
     --inflightTotal;
-    releaseGateLocked(n);
-    if (n->state() == FutureState::Pending && !broken && !stopping)
+    const bool cancelling = releaseGateLocked(n);
+    if (n->state() == FutureState::Pending && !cancelling && !broken && !stopping)
         queue.pushFront(n); // taken back for an idle worker
     else
-        n->deref(); // cancelled: its future already says so
+        n->deref(); // cancelled (or being cancelled): its future says so
     return true;
 }
 
@@ -378,11 +378,9 @@ bool RemoteEngine::sendNextLocked(RemoteWorker& w, QByteArray& frames, qint64 no
     return false;
 }
 
-void RemoteEngine::releaseGateLocked(TaskNode* n)
+bool RemoteEngine::releaseGateLocked(TaskNode* n)
 {
-    const quint32 g = n->unbindGate();
-    if (g != TaskGates::kNone && gates)
-        gates->release(g);
+    return releaseGate(gates, n);
 }
 
 bool RemoteEngine::gateCancelledLocked(const TaskNode* n) const
@@ -528,8 +526,13 @@ bool RemoteEngine::breakPoolLocked(const QString& why, Completion& complete)
             if (!it->started) {
                 if (it->skipSent)
                     --skipsOut;
-                releaseGateLocked(it->node);
-                failUnstartedLocked(it->node, err, complete);
+                // Failed (RUNNING) before its word is freed: a cancel() in
+                // between would have found it PENDING and ungated.
+                TaskNode* n = it->node;
+                n->ref();
+                failUnstartedLocked(n, err, complete);
+                releaseGateLocked(n);
+                n->deref();
                 it = w.inflight.erase(it);
                 --inflightTotal;
             } else {

@@ -157,8 +157,9 @@ public:
     /// queue ran dry first.
     bool sendNextLocked(RemoteWorker& w, QByteArray& frames, qint64 now);
     /// The task left its worker's pipeline unstarted, or started: its gate
-    /// word (if any) is freed.
-    void releaseGateLocked(TaskNode* n);
+    /// word (if any) is freed (taskgates.h, releaseGate()). True when a
+    /// cancel() had won the word: the task must not be sent again.
+    bool releaseGateLocked(TaskNode* n);
     /// Its gate word says a cancel() won it (the worker skips it unasked).
     bool gateCancelledLocked(const TaskNode* n) const;
     /// Asks w for f back: a 'skip' frame appended to `frames`.

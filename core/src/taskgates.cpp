@@ -1,5 +1,7 @@
 #include "taskgates.h"
 
+#include "poolscope/future.h"
+
 #include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
@@ -71,6 +73,16 @@ void TaskGates::release(quint32 i)
 {
     m_free.push_back(i);
     --m_used;
+}
+
+bool releaseGate(TaskGates* gates, TaskNode* node)
+{
+    const quint32 g = node->unbindGate();
+    if (g == TaskGates::kNone || !gates)
+        return false;
+    const quint64 last = gates->at(g).exchange(0);
+    gates->release(g);
+    return last == TaskGates::word(node->id, TaskGates::Cancelled);
 }
 
 GateView::~GateView()

@@ -25,6 +25,8 @@
 
 namespace poolscope::detail {
 
+class TaskNode;
+
 class TaskGates {
 public:
     enum State : quint64 { Pending = 1, Running = 2, Cancelled = 3 };
@@ -78,6 +80,16 @@ private:
     std::vector<quint32> m_free; // handed out and given back (most recent last)
     std::atomic<int> m_refs{1};
 };
+
+/// The parent's side of freeing a task's word (the worker started it, gave
+/// it back, or is gone): unbinds the node, clears the word (a cancel()
+/// still holding its index then fails there and looks again) and frees it.
+/// True when a cancel() had won the word: that cancel() completes the
+/// future, and the task must not be sent to a worker again (bound anew, its
+/// state word would look as the canceller last saw it, and the canceller
+/// would cancel the node without the new word: the task would run).
+/// Under the pool's lock.
+bool releaseGate(TaskGates* gates, TaskNode* node);
 
 /// The worker's side: the parent's block, mapped from an inherited fd.
 class GateView {

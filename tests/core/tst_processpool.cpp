@@ -737,6 +737,90 @@ private slots:
         }
     }
 
+    void cancelNeverLosesToARebind()
+    {
+        // A cancel() wins a task's word while its worker gives the task
+        // back (a skip, or the worker is gone) and the pool sends it to
+        // another worker: bound anew, the node's state word looked exactly
+        // as the canceller had read it, so the cancel() completed without
+        // the new word and the task ran there (found by review: 42 of
+        // 2,000,000 rounds). Each round: thread T cancels; this thread plays
+        // worker A (gives the task back), the pool (releaseGate(), then
+        // sends it again unless a cancel() had won) and worker B (claims the
+        // new word). A cancel() that returned true must never see B start.
+        QString why;
+        detail::TaskGates* gates = detail::TaskGates::create(64, &why);
+        QVERIFY2(gates, qPrintable(why));
+        using G = detail::TaskGates;
+        std::atomic<detail::TaskNode*> pending{nullptr};
+        std::atomic<int> answer{-1};
+        std::atomic<bool> stop{false};
+        std::thread canceller([&] {
+            for (;;) {
+                detail::TaskNode* n;
+                while (!(n = pending.exchange(nullptr, std::memory_order_acq_rel))) {
+                    if (stop.load(std::memory_order_acquire))
+                        return;
+                }
+                answer.store(n->cancelPending() ? 1 : 0, std::memory_order_release);
+            }
+        });
+        const int rounds = 200'000;
+        int resent = 0, violations = 0, cancelled = 0;
+        for (int k = 1; k <= rounds; ++k) {
+            auto* n = new detail::RemoteNode<qint64>(
+                detail::TaskNode::Remote{QStringLiteral("addInts"), {1, 2}, false});
+            n->id = quint64(k);
+            const quint32 a = gates->acquire();
+            gates->at(a).store(G::word(n->id, G::Pending));
+            QVERIFY(n->bindGate(gates, a));
+            answer.store(-1, std::memory_order_relaxed);
+            pending.store(n, std::memory_order_release);
+            // worker A reaches it: a gate-skip if T won, else given back
+            // (rebalanced) at a random moment of T's cancel()
+            quint32 b = G::kNone;
+            const bool giveBack = k % 2 == 0;
+            for (;;) {
+                const bool won = gates->at(a).load() == G::word(n->id, G::Cancelled);
+                if (won || giveBack || answer.load(std::memory_order_acquire) != -1) {
+                    const bool cancelling = detail::releaseGate(gates, n);
+                    if (!cancelling && n->state() == FutureState::Pending) {
+                        b = gates->acquire();
+                        gates->at(b).store(G::word(n->id, G::Pending));
+                        if (!n->bindGate(gates, b)) {
+                            gates->release(b);
+                            b = G::kNone;
+                        }
+                    }
+                    break;
+                }
+            }
+            while (answer.load(std::memory_order_acquire) == -1) {
+            }
+            const bool saidCancelled = answer.load() == 1;
+            cancelled += saidCancelled ? 1 : 0;
+            if (b != G::kNone) {
+                ++resent;
+                quint64 expect = G::word(n->id, G::Pending);
+                if (gates->at(b).compare_exchange_strong(expect, G::word(n->id, G::Running))
+                    && saidCancelled)
+                    ++violations; // worker B starts a task whose cancel() returned true
+                detail::releaseGate(gates, n);
+            }
+            if (!saidCancelled && n->state() == FutureState::Pending)
+                QVERIFY(n->tryStart()); // not cancelled: it runs somewhere
+            n->deref();
+        }
+        stop.store(true, std::memory_order_release);
+        canceller.join();
+        qInfo("%d rounds: %d cancelled, %d sent again, %d cancelled but started", rounds, cancelled,
+              resent, violations);
+        QCOMPARE(violations, 0);
+        QVERIFY(resent > 0 && cancelled > 0); // both paths taken
+        QCOMPARE(gates->inUse(), 0u);
+        gates->deref();
+    }
+
     void cancelledWrittenAheadTaskNeverRuns()
     {
         // Issue #16's last gap: a cancel() that returned true while its task

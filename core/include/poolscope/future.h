@@ -258,8 +258,9 @@ private:
     static constexpr quint32 kWaiters = 0x4;
     static constexpr quint32 kGated = 0x8; // PENDING, written ahead: bound to a gate word
     enum class GateAnswer { Cancelled, Started, Stale };
-    /// Cancels the bound gate word (the worker's start races it).
-    GateAnswer cancelGate() const noexcept;
+    /// Cancels gate word `index` if it is still this task's (the worker's
+    /// start races it).
+    GateAnswer cancelGate(quint32 index) const noexcept;
     void finishTransition(quint32 finalState) noexcept;
     void fireCallbacks() noexcept;
     /// Takes the callback list exclusively (kCallbacksLocked) unless it is
