@@ -4,12 +4,14 @@
 
 #include "stamps.h"
 
+#include <QProcess>
 #include <QtTest>
 
 #include <atomic>
 #include <bit>
+#include <cstdio>
+#include <cstring>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -617,6 +619,32 @@ void TstRecording::stampsConvertToMonotonicTime()
     QVERIFY(std::llabs(conv.ticksToNs(qint64(rate * 1e6)) - 1'000'000) < 20'000);
 }
 
+/// The child of recordCountsRowsItHasNoMemoryFor(): a fresh process (this
+/// program run again, not a fork of a process whose other threads may hold
+/// the allocator's locks) that limits its own address space to what it
+/// uses plus 48 MiB, then keeps adding rows. Prints "seen rows outOfMemory
+/// note".
+static int outOfMemoryChild()
+{
+    RunRecord rec(RunRecord::kMaxLimit);
+    QFile statm(QStringLiteral("/proc/self/statm"));
+    quint64 pages = 0;
+    if (statm.open(QIODevice::ReadOnly))
+        pages = statm.readAll().split(' ').value(0).toULongLong();
+    rlimit r{};
+    r.rlim_cur = r.rlim_max = rlim_t(pages * quint64(::sysconf(_SC_PAGESIZE)) + (48u << 20));
+    if (::setrlimit(RLIMIT_AS, &r) != 0)
+        return 2;
+    for (quint64 i = 0; i < 50'000'000 && rec.stats().outOfMemory < 1000; ++i) {
+        StagedTask t = row(i + 1);
+        rec.add(t);
+    }
+    const RecordStats st = rec.stats();
+    std::printf("%llu %llu %llu %s", qulonglong(st.seen), qulonglong(st.rows),
+                qulonglong(st.outOfMemory), rec.samplingNote().toUtf8().constData());
+    return 0;
+}
+
 void TstRecording::recordCountsRowsItHasNoMemoryFor()
 {
     // Issue #17: memory ran out while the Monitor recorded (ulimit -v 64
@@ -627,44 +655,15 @@ void TstRecording::recordCountsRowsItHasNoMemoryFor()
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     QSKIP("the sanitizers' shadow memory needs far more address space than any limit here");
 #else
-    int fds[2];
-    QCOMPARE(::pipe(fds), 0);
-    const pid_t pid = ::fork();
-    QVERIFY(pid >= 0);
-    if (pid == 0) {
-        ::close(fds[0]);
-        RunRecord rec(RunRecord::kMaxLimit);
-        QFile statm(QStringLiteral("/proc/self/statm"));
-        quint64 pages = 0;
-        if (statm.open(QIODevice::ReadOnly))
-            pages = statm.readAll().split(' ').value(0).toULongLong();
-        rlimit r{};
-        r.rlim_cur = r.rlim_max = rlim_t(pages * quint64(::sysconf(_SC_PAGESIZE)) + (48u << 20));
-        ::setrlimit(RLIMIT_AS, &r);
-        quint64 i = 0;
-        for (; i < 50'000'000 && rec.stats().outOfMemory < 1000; ++i) {
-            StagedTask t = row(i + 1);
-            rec.add(t);
-        }
-        const RecordStats st = rec.stats();
-        const QByteArray out = QByteArray::number(st.seen) + ' ' + QByteArray::number(st.rows) + ' '
-                               + QByteArray::number(st.outOfMemory) + ' '
-                               + rec.samplingNote().toUtf8();
-        (void)!::write(fds[1], out.constData(), size_t(out.size()));
-        ::_exit(0);
-    }
-    ::close(fds[1]);
-    QByteArray got;
-    char buf[512];
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
-        got.append(buf, n);
-    ::close(fds[0]);
-    int status = 0;
-    QCOMPARE(::waitpid(pid, &status, 0), pid);
-    QVERIFY2(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-             qPrintable(QStringLiteral("child ended with status %1: %2")
-                            .arg(status)
-                            .arg(QString::fromUtf8(got))));
+    QProcess child;
+    child.start(QCoreApplication::applicationFilePath(), {QStringLiteral("--oom-child")});
+    QVERIFY2(child.waitForFinished(60'000), "the child did not end");
+    const QByteArray got = child.readAllStandardOutput();
+    QVERIFY2(child.exitStatus() == QProcess::NormalExit && child.exitCode() == 0,
+             qPrintable(QStringLiteral("child ended with code %1: %2 %3")
+                            .arg(child.exitCode())
+                            .arg(QString::fromUtf8(got),
+                                 QString::fromUtf8(child.readAllStandardError()))));
     const QList<QByteArray> f = got.split(' ');
     QVERIFY2(f.size() > 3, got.constData());
     const quint64 seen = f[0].toULongLong(), rows = f[1].toULongLong(), oom = f[2].toULongLong();
@@ -676,5 +675,12 @@ void TstRecording::recordCountsRowsItHasNoMemoryFor()
 #endif
 }
 
-QTEST_GUILESS_MAIN(TstRecording)
+int main(int argc, char** argv)
+{
+    if (argc == 2 && std::strcmp(argv[1], "--oom-child") == 0)
+        return outOfMemoryChild();
+    QCoreApplication app(argc, argv);
+    TstRecording t;
+    return QTest::qExec(&t, argc, argv);
+}
 #include "tst_recording.moc"
