@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
@@ -636,29 +637,54 @@ void ProcessPoolCore::retireIdleLocked()
 
 void ProcessPoolCore::onReadable(ProcWorker* w)
 {
-    w->reader.feed(w->proc->readAllStandardOutput());
+    // A frame the parent has no memory for (a huge result under ulimit -v)
+    // breaks that worker, with the reason; std::bad_alloc let through Qt's
+    // event loop ended the whole program.
+    if (w->broke) { // being killed: nothing it says counts anymore
+        w->proc->readAllStandardOutput();
+        return;
+    }
+    bool noMemory = false;
+    try {
+        w->reader.feed(w->proc->readAllStandardOutput());
+    } catch (const std::bad_alloc&) {
+        noMemory = true;
+    }
     w->lastHeardNs = monotonicNs();
     Completion complete;
     QString error;
     bool needPump = false;
     {
         std::lock_guard lk(m);
-        for (;;) {
+        while (!noMemory) {
             QByteArray payload;
             const auto st = w->reader.next(&payload, &error);
             if (st == protocol::FrameReader::Status::NeedMore)
                 break;
             if (st == protocol::FrameReader::Status::Error)
                 break;
-            auto msg = protocol::decode(payload, /*fromWorker=*/true, &error);
+            std::optional<protocol::Message> msg;
+            try {
+                msg = protocol::decode(payload, /*fromWorker=*/true, &error);
+            } catch (const std::bad_alloc&) {
+                noMemory = true;
+                break;
+            }
             if (!msg)
                 break;
             if (!handleLocked(w, *msg, complete, &error, &needPump))
                 break;
             error.clear();
         }
-        if (!error.isEmpty())
+        if (noMemory) {
+            w->reader = protocol::FrameReader(opts.maxFrameBytes); // frees the partial frame
+            breakWorkerLocked(w,
+                              QStringLiteral("sent more than the parent had memory for (the "
+                                             "limit on memory, ulimit -v, or the machine's)"),
+                              complete);
+        } else if (!error.isEmpty()) {
             breakWorkerLocked(w, QStringLiteral("sent a malformed frame: %1").arg(error), complete);
+        }
         // Refill the workers now (we are the supervisor thread) rather
         // than through a queued pump(): one event-loop round trip less
         // per result, and the worker gets its next tasks sooner.

@@ -258,6 +258,17 @@ static int evilWorker(const QByteArray& mode)
         k.type = MsgType::Skipped;
         k.id = 1;
         writeAll(STDOUT_FILENO, encode(k));
+    } else if (mode == "hugeframe") {
+        // A frame of 200 MiB (under the 256 MiB frame limit), sent in full:
+        // more than a parent under a tight address-space limit can hold.
+        const quint32 size = 200u << 20;
+        QByteArray len(4, 0);
+        qToBigEndian<quint32>(size, len.data());
+        writeAll(STDOUT_FILENO, len);
+        const QByteArray chunk(1 << 20, '\0');
+        for (quint32 sent = 0; sent < size; sent += quint32(chunk.size()))
+            writeAll(STDOUT_FILENO, chunk);
+        ::pause(); // killed by the parent
     } else if (mode == "truncated") {
         Message s;
         s.type = MsgType::Started;
@@ -1279,6 +1290,42 @@ private slots:
         const QString text = QString::fromStdString(describeException(f.exception()));
         QVERIFY2(text.contains(message) || mode == QLatin1String("truncated"), qPrintable(text));
         pool.shutdown(false, true);
+    }
+
+    void parentOutOfMemoryBreaksOnlyTheWorker()
+    {
+        // Issue #17: no std::bad_alloc through Qt's event loop. A worker
+        // sends a 200 MiB frame while this process has only ~96 MiB of
+        // address space to spare: reading it runs out of memory, and that
+        // worker is broken with the reason; the program goes on.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        QSKIP("the sanitizers' shadow memory needs far more address space than any limit here");
+#else
+        ProcessPoolOptions o = opts(1);
+        o.workerArguments = {QStringLiteral("--evil=hugeframe")};
+        ProcessPoolExecutor pool(o);
+        pool.prestart();
+        QVERIFY(pool.waitUntilReady(Deadline::after(20s)));
+        rlimit old{};
+        QCOMPARE(::getrlimit(RLIMIT_AS, &old), 0);
+        struct Restore {
+            rlimit r;
+            ~Restore() { ::setrlimit(RLIMIT_AS, &r); }
+        } restore{old};
+        QFile statm(QStringLiteral("/proc/self/statm"));
+        QVERIFY(statm.open(QIODevice::ReadOnly));
+        const quint64 pages = statm.readAll().split(' ').value(0).toULongLong();
+        rlimit low = old;
+        low.rlim_cur = rlim_t(pages * quint64(::sysconf(_SC_PAGESIZE)) + (96u << 20));
+        QCOMPARE(::setrlimit(RLIMIT_AS, &low), 0);
+        auto f = pool.submit(&addInts, 1, 1);
+        QVERIFY(f.waitForDone(60s));
+        QCOMPARE(::setrlimit(RLIMIT_AS, &old), 0);
+        const QString text = QString::fromStdString(describeException(f.exception()));
+        QVERIFY2(text.contains(QStringLiteral("sent more than the parent had memory for")),
+                 qPrintable(text));
+        pool.shutdown(false, true);
+#endif
     }
 
     void tenThousandTasksWithKilledWorkers()
