@@ -502,8 +502,10 @@ void TstTeachingWindow::replayLoadsAnExportedTrace()
     QCOMPARE(w->replayDecomposition()->decomposition().tasks, qint64(12));
     QCOMPARE(rate->pointCount(ReplayCharts::RateLine), buckets);
     QCOMPARE(cores->pointCount(0), buckets);
-    // The live views are not touched by the replay.
-    QCOMPARE(w->futuresModel()->rowCount(), 12);
+    // The live views are not touched by the replay (they take the run's
+    // last futures on their own tick, which under ThreadSanitizer can come
+    // after all of the above: 10 of 12 were there once).
+    QTRY_COMPARE(w->futuresModel()->rowCount(), 12);
 }
 
 void TstTeachingWindow::replayOfTheLastRunNeedsNoFile()
