@@ -48,6 +48,18 @@ QStringList mpirun(int ranks, const QStringList& extra = {})
                          QStringLiteral(POOLSCOPE_CLI_PATH)};
 }
 
+/// The parent pid of `pid` (/proc/PID/stat), or -1.
+qint64 parentOf(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return -1;
+    // "pid (comm) state ppid ...": comm may hold spaces, so after the last ')'
+    const QByteArray line = stat.readAll();
+    const QList<QByteArray> rest = line.mid(line.lastIndexOf(')') + 2).split(' ');
+    return rest.size() > 1 ? rest.at(1).toLongLong() : -1;
+}
+
 /// The pid of rank `rank` among mpirun's children, or 0.
 qint64 rankPid(qint64 mpirunPid, int rank)
 {
@@ -57,13 +69,7 @@ qint64 rankPid(qint64 mpirunPid, int rank)
         const qint64 pid = entry.toLongLong(&numeric);
         if (!numeric)
             continue;
-        QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
-        if (!stat.open(QIODevice::ReadOnly))
-            continue;
-        // "pid (comm) state ppid ...": comm may hold spaces, so after the last ')'
-        const QByteArray line = stat.readAll();
-        const QList<QByteArray> rest = line.mid(line.lastIndexOf(')') + 2).split(' ');
-        if (rest.size() < 2 || rest.at(1).toLongLong() != mpirunPid)
+        if (parentOf(pid) != mpirunPid)
             continue;
         QFile environ(QStringLiteral("/proc/%1/environ").arg(pid));
         if (environ.open(QIODevice::ReadOnly) && environ.readAll().split('\0').contains(want))
@@ -97,12 +103,7 @@ QSet<QString> listenersUnder(qint64 root)
             const qint64 pid = entry.toLongLong(&numeric);
             if (!numeric || tree.contains(pid))
                 continue;
-            QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
-            if (!stat.open(QIODevice::ReadOnly))
-                continue;
-            const QByteArray line = stat.readAll();
-            const QList<QByteArray> rest = line.mid(line.lastIndexOf(')') + 2).split(' ');
-            if (rest.size() > 1 && tree.contains(rest.at(1).toLongLong())) {
+            if (tree.contains(parentOf(pid))) {
                 tree.insert(pid);
                 grew = true;
             }
