@@ -1254,10 +1254,12 @@ ProcessPoolExecutor::ProcessPoolExecutor(const ProcessPoolOptions& options, QObj
         c->watchdog->setInterval(5);
         QObject::connect(c->watchdog, &QTimer::timeout, c, [c] { c->onWatchdog(); });
     });
+    detail::notifyExecutorHook(this, true);
 }
 
 ProcessPoolExecutor::~ProcessPoolExecutor()
 {
+    detail::notifyExecutorHook(this, false);
     shutdown(true);
     auto* thread = static_cast<detail::SupervisorThread*>(supervisorThreadOf(m_core));
     // Delete the core (and its QProcess children) in its own thread: a

@@ -9,6 +9,7 @@
 #include <QReadWriteLock>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -153,6 +154,21 @@ QString TaskRegistry::validate(const QString& name, const QCborArray& args) cons
         }
     }
     return {};
+}
+
+namespace {
+std::atomic<detail::ExecutorHook> g_executorHook{nullptr};
+}
+
+void detail::setExecutorHook(ExecutorHook hook) noexcept
+{
+    g_executorHook.store(hook);
+}
+
+void detail::notifyExecutorHook(Executor* executor, bool created) noexcept
+{
+    if (ExecutorHook hook = g_executorHook.load())
+        hook(executor, created);
 }
 
 void Executor::checkMaxWorkers(int n)

@@ -865,10 +865,12 @@ ThreadPoolExecutor::ThreadPoolExecutor(const ThreadPoolOptions& options, QObject
     m_core = std::make_shared<ThreadPoolCore>(options);
     m_core->maxWorkers = n;
     m_core->owner = this;
+    detail::notifyExecutorHook(this, true);
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor()
 {
+    detail::notifyExecutorHook(this, false);
     {
         std::lock_guard lk(m_core->ownerMutex);
         m_core->owner = nullptr;

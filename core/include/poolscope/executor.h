@@ -221,4 +221,16 @@ signals:
     void unhandledExceptions(int count, const QString& lastMessage);
 };
 
+namespace detail {
+/// Lifecycle hook for PoolScope::attach (docs/architecture.md, "The attach
+/// hook"): ThreadPoolExecutor and ProcessPoolExecutor call it at the end of
+/// their constructors (created = true) and at the start of their destructors
+/// (false). A plain function pointer so that core links nothing for it; set
+/// once by the attach library's static initialiser when POOLSCOPE_PUBLISH=1.
+using ExecutorHook = void (*)(Executor* executor, bool created);
+void setExecutorHook(ExecutorHook hook) noexcept;
+/// Calls the hook if one is set; never throws.
+void notifyExecutorHook(Executor* executor, bool created) noexcept;
+} // namespace detail
+
 } // namespace poolscope

@@ -122,6 +122,13 @@ public:
     std::size_t drainRuns(F&& f, std::size_t max = SIZE_MAX);
     /// Rows dropped because the writer was full.
     quint64 lost() const noexcept { return m_lost.load(std::memory_order_relaxed); }
+    /// Producer: counts n rows that never reached this writer (an attached
+    /// pool's rows the publisher could not send); the Monitor reads them
+    /// with lost() like its own drops.
+    void addLost(quint64 n) noexcept
+    {
+        m_lost.store(m_lost.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
 
 private:
     struct Chunk {
