@@ -81,8 +81,21 @@ def safe_repr(x):
         return "<%s object>" % type(x).__name__
 
 
+_SIMPLE = (int, float, bool, type(None))
+
+
 def summarize_args(args, kwargs):
     try:
+        if not kwargs and len(args) <= 6:
+            # fast path: a few small numbers or short strings
+            for a in args:
+                t = type(a)
+                if not (t in _SIMPLE and (t is not int or -(1 << 64) < a <
+                                          (1 << 64))
+                        or t is str and len(a) <= 30):
+                    break
+            else:
+                return _trunc(", ".join(map(repr, args)))
         parts = [safe_repr(a) for a in args[:6]]
         if len(args) > 6:
             parts.append("...")
@@ -250,8 +263,8 @@ class Pool(object):
                 self.queued -= 1
 
     def on_done(self, task, future):
-        """Future done-callback: finishes the tasks the wrappers did not see
-        finish (cancelled, never started, lost by a broken pool)."""
+        """Finishes, from its future, a task the wrappers did not see finish
+        (cancelled, never started, lost by a broken pool)."""
         try:
             if task not in self.pending:
                 return
@@ -505,10 +518,36 @@ class _ProcessCall(object):
                         end, _thread_time_ns() - cpu0)
 
 
+_tls = threading.local()
+
+
 class _ProbeFuture(_cf_base.Future):
-    """The Future ProcessPoolExecutor.submit creates while the probe is on:
-    unpacks an _Outcome before storing the result, so the user's future
-    holds exactly the original result or exception."""
+    """The Future the executors' submit() creates while the probe is on
+    (concurrent.futures.thread/process see it as _base.Future).
+
+    It knows its (pool, task) from the moment it exists (the submit wrapper
+    names them in a thread-local just around the real submit), so the
+    tasks that end without running (cancelled, a broken pool) are counted
+    without a done-callback per task; and for a process pool it unpacks the
+    _Outcome envelope before storing the result, so the user's future holds
+    exactly the original result or exception."""
+
+    def __init__(self):
+        _cf_base.Future.__init__(self)
+        self._poolscope = getattr(_tls, "submitting", None)
+
+    def cancel(self):
+        done = _cf_base.Future.cancel(self)
+        b = self._poolscope
+        if done and b is not None:
+            b[0].on_done(b[1], self)
+        return done
+
+    def set_exception(self, exception):
+        _cf_base.Future.set_exception(self, exception)
+        b = self._poolscope
+        if b is not None and b[1] in b[0].pending:
+            b[0].on_done(b[1], self)
 
     def set_result(self, result):
         if type(result) is _Outcome:
@@ -518,13 +557,16 @@ class _ProbeFuture(_cf_base.Future):
                 pool.finish_outcome(o)
             if o.ok:
                 return _cf_base.Future.set_result(self, o.value)
-            return _cf_base.Future.set_exception(self, o.value)
-        return _cf_base.Future.set_result(self, result)
+            return self.set_exception(o.value)
+        _cf_base.Future.set_result(self, result)
+        b = self._poolscope
+        if b is not None and b[1] in b[0].pending:
+            b[0].on_done(b[1], self)
 
 
 class _BaseShim(type(sys)):
-    """Stands in for concurrent.futures._base inside the process module
-    only: same module, except that Future is _ProbeFuture."""
+    """Stands in for concurrent.futures._base inside the thread and process
+    modules only: the same module, except that Future is _ProbeFuture."""
 
     def __init__(self):
         type(sys).__init__(self, "concurrent.futures._base")
@@ -537,7 +579,6 @@ class _BaseShim(type(sys)):
 # ------------------------------------------------------------- patching
 
 _orig = {}
-_tls = threading.local()
 _enabled = False
 
 
@@ -608,28 +649,30 @@ def _thread_submit(self, fn, /, *args, **kwargs):
                         result, None)
         return result
 
+    _tls.submitting = (pool, task)
     try:
-        f = _orig["thread_submit"](self, poolscope_task)
+        return _orig["thread_submit"](self, poolscope_task)
     except BaseException:
         pool.unsubmit(task)
         raise
-    f.add_done_callback(lambda fut: pool.on_done(task, fut))
-    return f
+    finally:
+        _tls.submitting = None
 
 
 def _process_submit(self, fn, /, *args, **kwargs):
     pool = _pool_of(self)
-    if pool is None or _cf_process._base is _cf_base:
+    if pool is None or not isinstance(_cf_process._base, _BaseShim):
         return _orig["process_submit"](self, fn, *args, **kwargs)
     task, name_id = pool.prepare(fn, args, kwargs)
+    _tls.submitting = (pool, task)
     try:
-        f = _orig["process_submit"](self, _ProcessCall(fn, pool.id, task),
-                                    *args, **kwargs)
+        return _orig["process_submit"](self, _ProcessCall(fn, pool.id, task),
+                                       *args, **kwargs)
     except BaseException:
         pool.unsubmit(task)
         raise
-    f.add_done_callback(lambda fut: pool.on_done(task, fut))
-    return f
+    finally:
+        _tls.submitting = None
 
 
 def _make_shutdown(key):
@@ -685,6 +728,7 @@ def patch():
         "process_shutdown": PPE.__dict__["shutdown"],
         "run_in_executor": _be.BaseEventLoop.__dict__["run_in_executor"],
         "process_base": _cf_process._base,
+        "thread_base": _cf_thread._base,
     })
     TPE.__init__ = _copy_meta(_thread_init, _orig["thread_init"])
     TPE.submit = _copy_meta(_thread_submit, _orig["thread_submit"])
@@ -696,7 +740,9 @@ def patch():
                               _orig["process_shutdown"])
     _be.BaseEventLoop.run_in_executor = _copy_meta(
         _run_in_executor, _orig["run_in_executor"])
-    _cf_process._base = _BaseShim()
+    shim = _BaseShim()
+    _cf_process._base = shim
+    _cf_thread._base = shim
     _enabled = True
 
 
@@ -717,6 +763,7 @@ def unpatch():
     PPE.shutdown = _orig["process_shutdown"]
     _be.BaseEventLoop.run_in_executor = _orig["run_in_executor"]
     _cf_process._base = _orig["process_base"]
+    _cf_thread._base = _orig["thread_base"]
     _enabled = False
 
 

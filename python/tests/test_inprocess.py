@@ -5,6 +5,7 @@ the classes."""
 import asyncio
 import concurrent.futures as cf
 import concurrent.futures.process as cf_process
+import concurrent.futures.thread as cf_thread
 import concurrent.futures._base as cf_base
 import os
 import pickle
@@ -145,6 +146,19 @@ class Unchanged(_Enabled):
         self.assertTrue(pool.shutdown)
         self.assertTrue(pool.idle_and_done())
 
+    def test_broken_pool_tasks_fail_unstarted(self):
+        def bad_init():
+            raise RuntimeError("no start")
+        ex = cf.ThreadPoolExecutor(1, initializer=bad_init)
+        fs = [ex.submit(square, i) for i in range(3)]
+        for f in fs:
+            self.assertIsInstance(f.exception(10), cf_thread.BrokenThreadPool)
+        ex.shutdown()
+        pool = self.pool_of(ex)
+        c, _ = pool.counters()
+        self.assertEqual((c["submitted"], c["failed"], c["queued"],
+                          c["running"]), (3, 3, 0, 0))
+
     def test_refused_submit_not_counted(self):
         ex = cf.ThreadPoolExecutor(1)
         ex.shutdown()
@@ -198,7 +212,7 @@ class Restore(unittest.TestCase):
                   cf.ProcessPoolExecutor.__dict__["__init__"],
                   cf.ProcessPoolExecutor.__dict__["shutdown"],
                   be.BaseEventLoop.__dict__["run_in_executor"],
-                  cf_process._base)
+                  cf_process._base, cf_thread._base)
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d, True)
         os.environ["POOLSCOPE_ATTACH_DIR"] = d
@@ -219,7 +233,7 @@ class Restore(unittest.TestCase):
                  cf.ProcessPoolExecutor.__dict__["__init__"],
                  cf.ProcessPoolExecutor.__dict__["shutdown"],
                  be.BaseEventLoop.__dict__["run_in_executor"],
-                 cf_process._base)
+                 cf_process._base, cf_thread._base)
         for a, b in zip(before, after):
             self.assertIs(a, b)
         self.assertFalse(poolscope_probe.enabled())
