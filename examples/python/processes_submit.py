@@ -9,7 +9,7 @@ back from the worker process and is raised by result(), as in a thread.
 Every task returns the pid of the process that ran it, so you can see the
 work spread over the pool's processes.
 
-    python3 examples/python/processes_submit.py          # about 5 s
+    python3 examples/python/processes_submit.py          # about 5 s on 2 cores
     python3 -m poolscope_probe examples/python/processes_submit.py
 """
 
@@ -40,7 +40,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=40)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--scale", type=int, default=60000,
+    ap.add_argument("--scale", type=int, default=15000,
                     help="numbers per task (more = longer tasks)")
     ap.add_argument("--quick", action="store_true", help="a short run")
     a = ap.parse_args()

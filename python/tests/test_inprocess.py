@@ -10,6 +10,7 @@ import concurrent.futures._base as cf_base
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 import threading
 import traceback
@@ -130,6 +131,7 @@ class Unchanged(_Enabled):
         self.assertEqual((c["submitted"], c["succeeded"], c["cancelled"],
                           c["running"]), (5, 1, 4, 0))
 
+    @unittest.skipIf(sys.version_info < (3, 9), "cancel_futures is 3.9+")
     def test_shutdown_cancel_futures(self):
         gate = threading.Event()
         ex = cf.ThreadPoolExecutor(1)
