@@ -13,8 +13,10 @@ awaited) runs in a fresh interpreter each time, in three modes:
 
 Modes alternate inside every round (rotating which goes first) so that a
 machine getting busier or quieter affects all three alike; the figure is
-the median over the rounds of microseconds per task (wall time of submit
-+ wait, divided by N). Run it on a quiet machine.
+the median over the rounds of microseconds per task: wall time of submit
++ wait divided by N, and CPU time (the program's, plus its worker
+processes') divided by N. Run it on a quiet machine; on a busy one the CPU
+figure is the steadier.
 """
 
 import argparse
@@ -50,11 +52,18 @@ def child(kind, tasks, workers):
         # warm up: start every worker before measuring
         list(ex.map(noop, range(workers * 4)))
         t0 = time.perf_counter()
+        c0 = time.process_time()
         fs = [ex.submit(noop, i) for i in range(tasks)]
         total = sum(f.result() for f in fs)
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+    # the worker processes' CPU (whole life: they only ran these tasks and
+    # the warm-up), counted once they are reaped by the shutdown above
+    t = os.times()
+    cpu += t.children_user + t.children_system
     assert total == tasks * (tasks - 1) // 2
-    print(json.dumps({"us_per_task": dt * 1e6 / tasks}))
+    print(json.dumps({"us_per_task": dt * 1e6 / tasks,
+                      "cpu_us_per_task": cpu * 1e6 / tasks}))
 
 
 def run_once(mode, kind, tasks, workers, attach_dir):
@@ -80,7 +89,7 @@ def run_once(mode, kind, tasks, workers, attach_dir):
     out, err = p.communicate(timeout=600)
     if p.returncode != 0:
         raise SystemExit("bench child failed (%s): %s" % (mode, err.decode()))
-    us = json.loads(out.decode().splitlines()[-1])["us_per_task"]
+    res = json.loads(out.decode().splitlines()[-1])
     if col is not None:
         col.wait_done(30)
         rows = sum(len(r) for r in col.rows.values())
@@ -88,7 +97,7 @@ def run_once(mode, kind, tasks, workers, attach_dir):
         if rows + col.lost != want:
             raise SystemExit("the viewer got %d rows + %d lost of %d tasks"
                              % (rows, col.lost, want))
-    return us
+    return res["us_per_task"], res["cpu_us_per_task"]
 
 
 def main():
@@ -116,15 +125,17 @@ def main():
                 for m in order:
                     results[m].append(run_once(m, kind, tasks, a.workers,
                                                attach_dir))
-            base = statistics.median(results["off"])
             print("%sPoolExecutor, %d tiny tasks, %d workers, median of %d:"
                   % ("Thread" if kind == "thread" else "Process", tasks,
                      a.workers, a.rounds))
-            for m in MODES:
-                med = statistics.median(results[m])
-                print("  %-9s %8.2f us/task  x%.3f  (+%.2f us)  runs: %s"
-                      % (m, med, med / base, med - base,
-                         " ".join("%.1f" % x for x in results[m])))
+            for which, label in ((0, "wall"), (1, "cpu ")):
+                base = statistics.median(r[which] for r in results["off"])
+                for m in MODES:
+                    runs = [r[which] for r in results[m]]
+                    med = statistics.median(runs)
+                    print("  %s %-9s %8.2f us/task  x%.3f  (%+.2f us)  runs: %s"
+                          % (label, m, med, med / base, med - base,
+                             " ".join("%.1f" % x for x in runs)))
     finally:
         shutil.rmtree(attach_dir, True)
 
