@@ -4,6 +4,8 @@
 #   target_link_libraries(app PRIVATE PoolScope::core)
 #   find_package(PoolScope REQUIRED COMPONENTS mpi)  # the MPI pool, when it was built
 #   target_link_libraries(app PRIVATE PoolScope::mpi)
+#   find_package(PoolScope REQUIRED COMPONENTS attach)  # publish()/attach (docs/attach.md)
+#   target_link_libraries(app PRIVATE PoolScope::attach)
 # Included at the end of the top-level CMakeLists.txt, after core/ is defined.
 # The installed include path comes from core/CMakeLists.txt:
 #   $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>
@@ -55,6 +57,23 @@ if(TARGET poolscope_mpi)
         NAMESPACE PoolScope::
         FILE "${PROJECT_BINARY_DIR}/PoolScopeMpiTargets.cmake")
 endif()
+
+# The attach library (docs/attach.md): PoolScope::attach in an export set of
+# its own, so only find_package(PoolScope COMPONENTS attach) looks for
+# Qt6::Network. Its header sits in core/attach/include/poolscope.
+set_target_properties(poolscope_attach PROPERTIES EXPORT_NAME attach)
+install(TARGETS poolscope_attach
+    EXPORT PoolScopeAttachTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(FILES "${PROJECT_SOURCE_DIR}/core/attach/include/poolscope/attach.h"
+    DESTINATION include/poolscope)
+install(EXPORT PoolScopeAttachTargets
+    NAMESPACE PoolScope::
+    DESTINATION ${POOLSCOPE_INSTALL_CMAKEDIR})
+export(EXPORT PoolScopeAttachTargets
+    NAMESPACE PoolScope::
+    FILE "${PROJECT_BINARY_DIR}/PoolScopeAttachTargets.cmake")
 
 configure_package_config_file(
     "${CMAKE_CURRENT_LIST_DIR}/PoolScopeConfig.cmake.in"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bounded libFuzzer runs of the protocol codec and the trace loader.
+# Bounded libFuzzer runs of the protocol codec, the trace loader and the attach codec.
 #   bash scripts/fuzz.sh [seconds-per-target]   (default 60)
 # Builds with clang (libclang-rt-14-dev gives libFuzzer), runs each target on
 # a copy of its seed corpus, and fails if a crash is found; crashing inputs
@@ -13,10 +13,10 @@ command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
 CXX=clang++ cmake -S . -B build/fuzz "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPOOLSCOPE_FUZZ=ON -DPOOLSCOPE_BUILD_BENCH=OFF \
     -DCMAKE_CXX_FLAGS="-fno-omit-frame-pointer" >/dev/null
-cmake --build build/fuzz --target fuzz_protocol fuzz_trace
+cmake --build build/fuzz --target fuzz_protocol fuzz_trace fuzz_attach
 mkdir -p build/fuzz/crashes
 status=0
-for t in fuzz_protocol fuzz_trace; do
+for t in fuzz_protocol fuzz_trace fuzz_attach; do
     work=build/fuzz/corpus-$t
     rm -rf "$work" && mkdir -p "$work" && cp tests/fuzz/corpus/$t/* "$work"/
     echo "[fuzz] $t for ${secs}s"

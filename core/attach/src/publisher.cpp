@@ -25,8 +25,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -34,6 +36,18 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+// Ordering that Qt provides with synchronisation inside libQt6Core, told to
+// ThreadSanitizer where the publisher relies on it (no-ops in other builds;
+// the same as core/src/processpool.cpp).
+#if defined(__SANITIZE_THREAD__) || (defined(__has_feature) && __has_feature(thread_sanitizer))
+#include <sanitizer/tsan_interface.h>
+#define POOLSCOPE_TSAN_RELEASE(addr) __tsan_release(addr)
+#define POOLSCOPE_TSAN_ACQUIRE(addr) __tsan_acquire(addr)
+#else
+#define POOLSCOPE_TSAN_RELEASE(addr) (void)(addr)
+#define POOLSCOPE_TSAN_ACQUIRE(addr) (void)(addr)
+#endif
 
 #ifndef POOLSCOPE_VERSION
 #define POOLSCOPE_VERSION "?"
@@ -201,6 +215,50 @@ public:
     explicit Server(QString path)
         : m_path(std::move(path))
     {}
+
+    /// Runs f on the server's thread and waits for it. The function goes
+    /// through a mutex-guarded inbox (ordering ThreadSanitizer can see); a
+    /// plain event wakes the thread.
+    void call(const std::function<void()>& f)
+    {
+        std::mutex dm;
+        std::condition_variable dcv;
+        bool done = false;
+        bool wake = false;
+        {
+            std::lock_guard lk(m_inboxMutex);
+            m_inbox.push_back([&] {
+                f();
+                std::lock_guard dl(dm);
+                done = true;
+                dcv.notify_one();
+            });
+            wake = !std::exchange(m_inboxPosted, true);
+        }
+        if (wake) {
+            auto* e = new QEvent(kInboxEvent);
+            POOLSCOPE_TSAN_RELEASE(e); // acquired in event(): Qt's queue orders the two
+            QCoreApplication::postEvent(this, e);
+        }
+        std::unique_lock lk(dm);
+        dcv.wait(lk, [&] { return done; });
+    }
+
+    bool event(QEvent* e) override
+    {
+        POOLSCOPE_TSAN_ACQUIRE(e);
+        if (e->type() != kInboxEvent)
+            return QObject::event(e);
+        std::vector<std::function<void()>> batch;
+        {
+            std::lock_guard lk(m_inboxMutex);
+            batch.swap(m_inbox);
+            m_inboxPosted = false;
+        }
+        for (auto& f : batch)
+            f();
+        return true;
+    }
 
     bool listen(QString* error)
     {
@@ -642,6 +700,10 @@ private:
         }
     }
 
+    static constexpr QEvent::Type kInboxEvent = QEvent::Type(QEvent::User + 72);
+    std::mutex m_inboxMutex;
+    std::vector<std::function<void()>> m_inbox;
+    bool m_inboxPosted = false;
     QString m_path;
     QLocalServer* m_server = nullptr;
     std::map<quint64, PoolEntry> m_pools;
@@ -678,7 +740,7 @@ void onPublisher(Global& g, const std::function<void()>& f)
         f();
         return;
     }
-    QMetaObject::invokeMethod(g.server, f, Qt::BlockingQueuedConnection);
+    g.server->call(f);
 }
 
 void stopLocked(Global& g, const QString& reason)
