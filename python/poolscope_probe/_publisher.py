@@ -52,9 +52,16 @@ class _Conn(object):
 
 
 class Publisher(object):
-    def __init__(self, program, interval=INTERVAL, out_bound=OUT_BOUND):
+    def __init__(self, program, interval=INTERVAL, out_bound=None):
         self.program = program
         self.interval = interval
+        if out_bound is None:
+            # POOLSCOPE_PROBE_VIEWER_BUFFER: bytes; for tests of a slow viewer
+            try:
+                out_bound = int(os.environ.get("POOLSCOPE_PROBE_VIEWER_BUFFER",
+                                               OUT_BOUND))
+            except ValueError:
+                out_bound = OUT_BOUND
         self.out_bound = out_bound
         self.pid = os.getpid()
         self.uid = os.getuid()
@@ -84,27 +91,36 @@ class Publisher(object):
         if len(os.fsencode(path)) > 107:
             return "the socket path %s is too long for a Unix socket" % path
         sock = None
+        # Bound and listening under a temporary name first, then renamed:
+        # a viewer never finds <pid>.sock that refuses connections.
+        tmp = path + ".tmp"
         try:
-            try:
-                os.unlink(path)          # a stale socket of an earlier pid
-            except FileNotFoundError:
-                pass
+            for stale in (path, tmp):    # left by an earlier process of this pid
+                try:
+                    os.unlink(stale)
+                except FileNotFoundError:
+                    pass
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old = os.umask(0o177)
             try:
-                sock.bind(path)
+                sock.bind(tmp)
             finally:
                 os.umask(old)
-            os.chmod(path, 0o600)
-            self.inode = os.stat(path).st_ino
+            os.chmod(tmp, 0o600)
             sock.listen(16)
             sock.setblocking(False)
+            self.inode = os.stat(tmp).st_ino
+            os.rename(tmp, path)
             self.wake_r, self.wake_w = socket.socketpair()
             self.wake_r.setblocking(False)
             self.wake_w.setblocking(False)
         except OSError as e:
             if sock is not None:
                 sock.close()
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
             return "cannot listen on %s: %s" % (path, e)
         self.listener = sock
         self.path = path
@@ -432,8 +448,8 @@ class Publisher(object):
             viewers = [c for c in self.conns
                        if pool.id in c.watched and not c.closing]
             drop = (not final) and pool.idle_and_done()
-            if viewers:
-                self._snap(pool, viewers, now)
+            if viewers and not self._snap(pool, viewers, now, final):
+                drop = False    # listed until every watcher has its last snap
             if drop:
                 registry.remove(pool.id)
                 for c in self.conns:
@@ -443,7 +459,9 @@ class Publisher(object):
         if registry.changed:
             self._send_pools()
 
-    def _snap(self, pool, viewers, now):
+    def _snap(self, pool, viewers, now, final=False):
+        """Send one snap of pool to each viewer; False if a viewer over its
+        bound was skipped (at exit, the last snap goes regardless)."""
         counters, pending = pool.counters()
         rows, overflow = pool.drain()
         workers, used = self._workers(pool, counters["running"])
@@ -473,9 +491,11 @@ class Publisher(object):
             extra["broken"] = broken if isinstance(broken, str) \
                 else "the pool is broken"
         shutdown = bool(pool.shutdown or ex is None)
+        everyone = True
         for c in viewers:
-            if len(c.out) > self.out_bound:
+            if len(c.out) > self.out_bound and not final:
                 c.lost += len(rows) + overflow
+                everyone = False
                 continue
             c.lost += overflow
             names = {}
@@ -493,6 +513,7 @@ class Publisher(object):
                 names = {}
                 if c not in self.conns:
                     break
+        return everyone
 
     def _workers(self, pool, running):
         out = []

@@ -149,10 +149,14 @@ class Unchanged(_Enabled):
         self.assertTrue(pool.idle_and_done())
 
     def test_broken_pool_tasks_fail_unstarted(self):
+        gate = threading.Event()
+
         def bad_init():
+            gate.wait(10)
             raise RuntimeError("no start")
         ex = cf.ThreadPoolExecutor(1, initializer=bad_init)
         fs = [ex.submit(square, i) for i in range(3)]
+        gate.set()
         for f in fs:
             self.assertIsInstance(f.exception(10), cf_thread.BrokenThreadPool)
         ex.shutdown()

@@ -324,6 +324,62 @@ class Protocol(_TmpDir):
         self.assertFalse(os.path.exists(path))
 
 
+STALLED = textwrap.dedent("""
+    import concurrent.futures, json, sys
+    sys.stdin.readline()                  # the viewer watches, then stalls
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        n = sum(1 for _ in pool.map(str, range(30000)))
+    print(json.dumps({"submitted": n}), flush=True)
+    sys.stdin.readline()                  # the viewer reads again
+""")
+
+
+class SlowViewer(_TmpDir):
+    def test_stalled_viewer_loses_rows_not_counts(self):
+        script = os.path.join(self.dir, "stalled.py")
+        with open(script, "w") as f:
+            f.write(STALLED)
+        env = probe_env(self.dir, wait=True)
+        env["POOLSCOPE_PROBE_VIEWER_BUFFER"] = "65536"
+        p = subprocess.Popen([sys.executable, "-m", "poolscope_probe", script],
+                             env=env, cwd=REPO, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.procs.append(p)
+        path = os.path.join(self.dir, "%d.sock" % p.pid)
+        wait_until(lambda: os.path.exists(path), 20, what="the socket")
+        v = Viewer(path)
+        self.addCleanup(v.close)
+        self.assertEqual(v.recv()["t"], "hello")
+        p.stdin.write(b"\n")
+        p.stdin.flush()
+        m = v.recv()
+        while m["t"] != "pools" or not m["pools"]:
+            m = v.recv()
+        pid = m["pools"][0]["id"]
+        v.send("watch", pool=pid)
+        # stall: read nothing until the program has run all its tasks
+        self.assertEqual(json.loads(p.stdout.readline()), {"submitted": 30000})
+        p.stdin.write(b"\n")
+        p.stdin.close()
+        p.stdin = None
+        rows, last, bye = 0, None, None
+        while True:
+            m = v.recv()
+            if m is None:
+                break
+            if m["t"] == "snap" and m["pool"] == pid:
+                rows += len(m["rows"])
+                last = m
+            elif m["t"] == "bye":
+                bye = m
+        p.wait(20)
+        self.assertIsNotNone(bye)
+        c = last["counters"]
+        self.assertEqual((c["submitted"], c["succeeded"]), (30000, 30000))
+        self.assertGreater(last["lost"], 0)
+        self.assertEqual(rows + last["lost"], 30000)
+
+
 class Refusals(_TmpDir):
     def test_unsafe_dir_does_not_publish(self):
         os.chmod(self.dir, 0o755)
