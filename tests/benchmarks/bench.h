@@ -202,5 +202,7 @@ void addMonitorSuites(Registry& r);
 /// N [--without-monitor]).
 int runRssGrowthChild(long long n, bool withMonitor);
 void addProcessSuites(Registry& r);
+/// suites_attach.cpp: publishing a pool to a viewer (docs/attach.md).
+void addAttachSuites(Registry& r);
 
 } // namespace bench

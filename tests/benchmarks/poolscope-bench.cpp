@@ -97,6 +97,7 @@ int main(int argc, char** argv)
     bench::addThreadSuites(reg);
     bench::addMonitorSuites(reg);
     bench::addProcessSuites(reg);
+    bench::addAttachSuites(reg);
 
     bench::Context ctx;
     std::vector<std::string> prefixes;
