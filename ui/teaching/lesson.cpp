@@ -1,5 +1,7 @@
 #include "teaching/lesson.h"
 
+#include "teaching/programrun.h"
+
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
@@ -8,6 +10,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -77,6 +80,41 @@ std::optional<QList<int>> parseWorkerList(const QString& v)
     return out;
 }
 
+/// A program lesson's scenario (lesson 11): the script and its arguments;
+/// the pool keys of a workload do not apply (its pools are its own).
+std::optional<LessonScenario> buildProgramScenario(const KeyValues& keys, QString* error)
+{
+    auto fail = [error](const QString& why) {
+        if (error)
+            *error = why;
+        return std::nullopt;
+    };
+    LessonScenario sc;
+    for (const auto& [k, v] : keys) {
+        if (k == QLatin1String("program")) {
+            sc.program = v.trimmed();
+            if (sc.program.isEmpty())
+                return fail(QStringLiteral("'program:' needs a script, e.g. "
+                                           "'program: examples/python/threads_submit.py'"));
+        } else if (k == QLatin1String("program.args")) {
+            sc.programArgs = QProcess::splitCommand(v.trimmed());
+        } else if (k == QLatin1String("label")) {
+            sc.label = v.trimmed();
+        } else if (k == QLatin1String("workload")) {
+            return fail(QStringLiteral("a lesson runs a workload or a program, not both "
+                                       "(drop 'workload:' or 'program:')"));
+        } else {
+            return fail(QStringLiteral("'%1' does not apply to a program lesson: its pools "
+                                       "are the program's own (use program.args)")
+                            .arg(k));
+        }
+    }
+    if (sc.program.isEmpty())
+        return fail(QStringLiteral("'program.args:' without 'program:': 'program:' needs a "
+                                   "script"));
+    return sc;
+}
+
 /// Builds a scenario from its keys (workload first, then the rest).
 std::optional<LessonScenario> buildScenario(const KeyValues& keys, QString* error)
 {
@@ -89,6 +127,8 @@ std::optional<LessonScenario> buildScenario(const KeyValues& keys, QString* erro
     for (const auto& [k, v] : keys) {
         if (k == QLatin1String("workload"))
             sc.workload = v.trimmed();
+        if (k == QLatin1String("program") || k == QLatin1String("program.args"))
+            return buildProgramScenario(keys, error);
     }
     const Workload* w = Workloads::find(sc.workload);
     if (sc.workload.isEmpty())
@@ -178,6 +218,12 @@ std::optional<LessonScenario> buildScenario(const KeyValues& keys, QString* erro
 
 QString LessonScenario::validate() const
 {
+    if (isProgram()) {
+        QString why;
+        if (ProgramPaths::resolveScript(program, &why).isEmpty())
+            return why;
+        return {};
+    }
     if (poolKind != QLatin1String("thread") && poolKind != QLatin1String("process"))
         return QStringLiteral("unknown pool '%1': use thread or process").arg(poolKind);
     if (gil && poolKind != QLatin1String("thread"))
@@ -202,6 +248,12 @@ QString LessonScenario::validate() const
 
 QString LessonScenario::describe() const
 {
+    if (isProgram()) {
+        QString s = QStringLiteral("python3 -m poolscope_probe %1").arg(program);
+        if (!programArgs.isEmpty())
+            s += QLatin1Char(' ') + programArgs.join(QLatin1Char(' '));
+        return s;
+    }
     const Workload* w = Workloads::find(workload);
     QString s = QStringLiteral("%1: %2 %3 × %4 %5")
                     .arg(workload)
@@ -365,6 +417,12 @@ std::optional<Lesson> LessonLibrary::parse(const QString& text, QString* error,
     if (!sc)
         return fail(0, why);
     lesson.scenario = *sc;
+    if (sc->isProgram()) {
+        if (!compare.isEmpty() || !seriesText.isEmpty() || !workersText.isEmpty())
+            return fail(0, QStringLiteral("a program lesson has no run B and no sweep "
+                                          "(drop the compare.* and sweep.* lines)"));
+        lesson.pace = Lesson::Pace::Off; // the script's own length (program.args)
+    }
     if (!compare.isEmpty()) {
         KeyValues merged = main;
         for (const auto& kv : compare) {
@@ -545,6 +603,14 @@ LessonPanel::LessonPanel(QWidget* parent)
            "watch them (Teach > Watchable lesson runs)"));
     m_pacing->hide();
     layout->addWidget(m_pacing);
+    // Program lessons (lesson 11): which shipped example runs.
+    m_programCombo = new QComboBox(this);
+    m_programCombo->setObjectName(QStringLiteral("lessonProgramCombo"));
+    m_programCombo->setToolTip(tr("The Python example Run starts under poolscope_probe "
+                                  "(examples/python); the lesson's arguments go with its own "
+                                  "example only"));
+    m_programCombo->hide();
+    layout->addWidget(m_programCombo);
 
     // The question comes first and stands out: the class answers it before
     // anything runs (predict-then-observe).
@@ -615,6 +681,14 @@ LessonPanel::LessonPanel(QWidget* parent)
     buttons->addWidget(m_reset);
     buttons->addStretch(1);
     layout->addLayout(buttons);
+    // What a program lesson's script does, how it ended, or why it cannot run.
+    m_programStatus = new QLabel(this);
+    m_programStatus->setObjectName(QStringLiteral("lessonProgramStatus"));
+    m_programStatus->setWordWrap(true);
+    m_programStatus->setTextFormat(Qt::PlainText);
+    m_programStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_programStatus->hide();
+    layout->addWidget(m_programStatus);
     // Observe and explain on a row of their own: the panel stays narrow
     // enough for a projector's side column.
     auto* steps = new QHBoxLayout;
@@ -648,10 +722,34 @@ LessonPanel::LessonPanel(QWidget* parent)
     connect(m_run, &QPushButton::clicked, this, [this] {
         if (!hasLesson())
             return;
+        if (m_programRunning) { // Run is Stop while a lesson's script runs
+            emit stopRequested();
+            return;
+        }
         if (m_stage == Stage::Predict)
             setStage(Stage::Observe); // never the explanation: the class watches first
         m_continuations->clear();     // a refused run leaves no stale lines
-        emit runRequested(currentLesson());
+        Lesson lesson = currentLesson();
+        if (lesson.scenario.isProgram()) {
+            const QString chosen = chosenProgram();
+            if (chosen != lesson.scenario.program) { // another example: its own defaults
+                lesson.scenario.program = chosen;
+                lesson.scenario.programArgs.clear();
+            }
+        }
+        emit runRequested(lesson);
+    });
+    connect(m_programCombo, &QComboBox::currentIndexChanged, this, [this] {
+        if (!hasLesson() || !currentLesson().scenario.isProgram())
+            return;
+        LessonScenario sc = currentLesson().scenario;
+        if (chosenProgram() != sc.program) {
+            sc.program = chosenProgram();
+            sc.programArgs.clear();
+        }
+        m_scenario->setText(tr("Run: %1").arg(sc.describe()));
+        const QString why = sc.validate();
+        setProgramStatus(why, !why.isEmpty());
     });
     connect(m_compare, &QPushButton::clicked, this, [this] {
         if (hasLesson() && currentLesson().compare) {
@@ -755,6 +853,26 @@ void LessonPanel::showLesson(int index)
                           .arg(sw->workers.last());
     }
     m_scenario->setText(scenario);
+    m_programCombo->setVisible(l.scenario.isProgram());
+    if (l.scenario.isProgram()) {
+        const QSignalBlocker block(m_programCombo);
+        m_programCombo->clear();
+        const QString own = QFileInfo(l.scenario.program).fileName();
+        const QString prefix = QFileInfo(l.scenario.program).path();
+        for (const QString& file : ProgramPaths::examples())
+            m_programCombo->addItem(file,
+                                    file == own ? l.scenario.program : QDir(prefix).filePath(file));
+        int chosen = m_programCombo->findData(l.scenario.program);
+        if (chosen < 0) { // not a shipped example (or none found): the lesson's own
+            m_programCombo->insertItem(0, own, l.scenario.program);
+            chosen = 0;
+        }
+        m_programCombo->setCurrentIndex(chosen);
+    }
+    if (changed || !m_programRunning) {
+        const QString why = l.scenario.isProgram() ? l.scenario.validate() : QString();
+        setProgramStatus(why, !why.isEmpty());
+    }
     m_predict->setText(l.predict);
     QString observe;
     for (const QString& item : l.observe)
@@ -856,6 +974,36 @@ void LessonPanel::watchFutures(quint64 runId, const QList<QFuture<QCborValue>>& 
 {
     if (hasLesson() && currentLesson().scenario.continuations)
         m_continuations->watch(runId, futures);
+}
+
+void LessonPanel::setProgramRunning(bool running)
+{
+    m_programRunning = running;
+    m_run->setText(running ? tr("Stop") : tr("Run"));
+    m_run->setToolTip(running ? tr("Stop the script (it and its worker processes are killed)")
+                              : tr("Run the lesson's scenario"));
+    m_programCombo->setEnabled(!running);
+}
+
+void LessonPanel::setProgramStatus(const QString& text, bool isError)
+{
+    m_programStatus->setText(text);
+    m_programStatus->setStyleSheet(isError ? QStringLiteral("QLabel { color: #b00020; }")
+                                           : QString());
+    m_programStatus->setVisible(!text.isEmpty());
+}
+
+QString LessonPanel::programStatus() const
+{
+    return m_programStatus->text();
+}
+
+QString LessonPanel::chosenProgram() const
+{
+    if (!hasLesson() || !currentLesson().scenario.isProgram())
+        return {};
+    const QString chosen = m_programCombo->currentData().toString();
+    return chosen.isEmpty() ? currentLesson().scenario.program : chosen;
 }
 
 void LessonPanel::setRunEnabled(bool enabled)

@@ -19,6 +19,13 @@
 //                                   compare.label names it
 //   sweep.series: threads, threads+gil, processes
 //   sweep.workers: 1..N | 1,2,4 | auto
+//   program: PATH                   instead of a workload: a Python script run as
+//                                   `python3 -m poolscope_probe PATH ARGS`, watched
+//                                   by attaching to it (lesson 11, ProgramRun); a
+//                                   relative PATH is under examples/python
+//                                   (ProgramPaths). Only label and program.args go
+//                                   with it: the pools are the script's own.
+//   program.args: ARGS              its command line (shell-like quoting)
 //
 // followed by the sections "## Predict" (the question to ask BEFORE Start),
 // "## Observe" (a "- " list of what to look for) and "## Explain".
@@ -59,10 +66,17 @@ struct LessonScenario {
     int chunkSize = 1;
     int timeoutMs = 0;          // per-task timeout, 0 = none
     bool continuations = false; // RunSpec::qfutures; the panel watches them
+    /// A program lesson's script ("examples/python/x.py"; workload empty)
+    /// and its arguments.
+    QString program;
+    QStringList programArgs;
+
+    bool isProgram() const { return !program.isEmpty(); }
 
     /// Empty when the scenario can run (Workloads::validate and pool rules).
     QString validate() const;
-    /// One line: "primes: 8 tasks x 300000 numbers per task, 4 threads, GIL on (5 ms)".
+    /// One line: "primes: 8 tasks x 300000 numbers per task, 4 threads, GIL on (5 ms)";
+    /// a program: "python3 -m poolscope_probe examples/python/x.py --tasks 8".
     QString describe() const;
     /// What the main window's RunController::start() takes (timeout included).
     RunSpec runSpec() const;
@@ -141,7 +155,9 @@ public:
     // lessonCombo, lessonTitle, lessonScenario, lessonPredict, lessonObserve,
     // lessonExplain, lessonPrediction (the class's answer), lessonMeasured,
     // runButton, compareButton, sweepButton, resetButton, revealButton,
-    // explainButton, continuationsView (shown for lessons with continuations: on).
+    // explainButton, continuationsView (shown for lessons with continuations: on),
+    // and for program lessons lessonProgramCombo (the example to run) and
+    // lessonProgramStatus (what the script does, or why it cannot run).
     ContinuationsView* continuationsView() const { return m_continuations; }
 
 public slots:
@@ -161,6 +177,17 @@ public slots:
     /// RunController::qfuturesReady: the current lesson's continuations view
     /// watches them (ignored when the lesson has no continuations).
     void watchFutures(quint64 runId, const QList<QFuture<QCborValue>>& futures);
+    /// A program lesson's script runs: Run becomes Stop (stopRequested).
+    void setProgramRunning(bool running);
+    /// What the script does now, how it ended, or why it cannot run ("" hides it).
+    void setProgramStatus(const QString& text, bool isError = false);
+
+public:
+    bool isProgramRunning() const { return m_programRunning; }
+    QString programStatus() const;
+    /// The example a program lesson runs now (the combo's choice): the
+    /// lesson's own program unless another example was chosen.
+    QString chosenProgram() const;
 
 signals:
     void lessonChanged(const poolscope::Lesson& lesson);
@@ -168,6 +195,8 @@ signals:
     void runRequested(const poolscope::Lesson& lesson);
     /// Run B (lesson.compare->runSpec()); only for lessons with a compare block.
     void compareRequested(const poolscope::Lesson& lesson);
+    /// Stop the program a program lesson runs (its Run button, as Stop).
+    void stopRequested();
     /// Run the lesson's sweep (lesson.sweepRequest()).
     void sweepRequested(const poolscope::Lesson& lesson);
     /// Put the controls back to the lesson's scenario and clear the views.
@@ -200,6 +229,9 @@ private:
     QLineEdit* m_prediction = nullptr;
     QLabel* m_measured = nullptr;
     ContinuationsView* m_continuations = nullptr;
+    QComboBox* m_programCombo = nullptr;
+    QLabel* m_programStatus = nullptr;
+    bool m_programRunning = false;
 };
 
 } // namespace poolscope
