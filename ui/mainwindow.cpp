@@ -1,5 +1,7 @@
 #include "mainwindow.h"
 
+#include "attach/attachcontroller.h"
+
 #include "appicons.h"
 #include "charts/hostcpucharts.h"
 #include "charts/percorechart.h"
@@ -16,6 +18,7 @@
 #include "teaching/lesson.h"
 #include "teaching/pacing.h"
 #include "teaching/presenter.h"
+#include "teaching/programrun.h"
 #include "teaching/replay.h"
 #include "teaching/replaycharts.h"
 #include "teaching/slowmotion.h"
@@ -194,6 +197,8 @@ MainWindow::MainWindow(const Options& options, QWidget* parent)
                             action(QStringLiteral("shutdown"))});
     buildDocks();
     buildTeaching();
+    buildAttach();
+    buildProgramRun(); // after buildAttach(): lesson 11's scripts are attached to
     buildMenus();
     buildStatusBar();
     applyDefaultLayout();
@@ -345,7 +350,12 @@ void MainWindow::buildActions()
     a->setIcon(icons::get(icons::Icon::Stop));
     a->setStatusTip(tr("Cancel pending tasks and stop running ones (process workers are "
                        "killed and replaced)."));
-    connect(a, &QAction::triggered, m_controller, &RunController::stop);
+    connect(a, &QAction::triggered, this, [this] {
+        if (m_programRun && m_programRun->isRunning())
+            m_programRun->stop(); // a program lesson's script (lesson 11)
+        else
+            m_controller->stop();
+    });
 
     // Shift+Esc: the stronger Esc (Cancel pending), as Shift+F5 is the stronger F5.
     a = makeAction(QStringLiteral("shutdown"), tr("Shut&down pool"),
@@ -460,6 +470,9 @@ void MainWindow::buildMenus()
     file->addAction(action(QStringLiteral("exportCsv")));
     file->addSeparator();
     file->addAction(action(QStringLiteral("openReplay")));
+    file->addSeparator();
+    file->addAction(action(QStringLiteral("attach")));
+    file->addAction(action(QStringLiteral("detach")));
     file->addSeparator();
     file->addAction(action(QStringLiteral("savePng")));
     QMenu* charts = file->addMenu(tr("Save panel as PNG"));
@@ -712,6 +725,8 @@ void MainWindow::buildTeaching()
     // A lesson with a Run B records its runs into the A/B dock: Run -> A,
     // Run B -> B.
     connect(m_lesson, &LessonPanel::runRequested, this, [this](const Lesson& l) {
+        if (l.scenario.isProgram()) // a Python script, watched (teaching/programlesson.cpp)
+            return runLessonProgram(l);
         runLessonSpec(lessonSpec(l, false), l.scenario.timeoutMs, l.compare ? 0 : -1,
                       tr("lesson run"));
     });
@@ -724,7 +739,7 @@ void MainWindow::buildTeaching()
     m_pacer = new LessonPacer(this);
     connect(m_lesson, &LessonPanel::lessonChanged, this, [this](const Lesson& l) {
         m_lesson->setPacing({});
-        if (pacingOn())
+        if (pacingOn() && !l.scenario.isProgram())
             m_pacer->calibrate(l);
     });
     connect(m_pacer, &LessonPacer::calibrated, this, [this](const QString& id) {
@@ -736,6 +751,8 @@ void MainWindow::buildTeaching()
             m_controls->setSpec(lessonSpec(l, false));
     });
     connect(m_lesson, &LessonPanel::resetRequested, this, [this](const Lesson& l) {
+        if (l.scenario.isProgram())
+            return resetLessonProgram();
         if (m_controller->isRunning())
             m_controller->stop();
         const auto known = pacingOn() ? m_pacer->pace(l.id) : std::nullopt;
@@ -1250,7 +1267,8 @@ bool MainWindow::openLesson(const QString& idOrNumber)
     if (!m_lesson->selectLesson(idOrNumber))
         return false;
     // (the lesson already selected emits no lessonChanged: calibrate it here)
-    if (pacingOn()) {
+    const bool program = m_lesson->currentLesson().scenario.isProgram();
+    if (pacingOn() && !program) {
         const Lesson& l = m_lesson->currentLesson();
         if (const auto known = m_pacer->pace(l.id))
             m_lesson->setPacing(known->description);
@@ -1262,8 +1280,10 @@ bool MainWindow::openLesson(const QString& idOrNumber)
     raiseDock(this, d);
     if (!isVisible())
         m_raiseOnShow = d; // tabs are laid out on the first show: raise it then
-    m_controls->setSpec(m_lesson->currentLesson().scenario.runSpec());
-    preparePool();
+    if (!program) {        // a program lesson's pools are its script's own
+        m_controls->setSpec(m_lesson->currentLesson().scenario.runSpec());
+        preparePool();
+    }
     return true;
 }
 
@@ -1368,6 +1388,24 @@ void MainWindow::updateActions()
     action(QStringLiteral("stop"))->setEnabled(busy);
     action(QStringLiteral("shutdown"))->setEnabled(pool);
     action(QStringLiteral("step"))->setEnabled(pool && m_controller->isPaused());
+    if (m_attach) {
+        action(QStringLiteral("detach"))->setEnabled(m_attach->isAttached());
+        if (const AttachedPool* watched = m_attach->pool(); watched && m_attach->isAttached()) {
+            // Another program's pool: only what it allowed (the banner says which).
+            const bool live = !m_attach->programEnded();
+            action(QStringLiteral("pause"))
+                ->setEnabled(live && watched->allows(QStringLiteral("pause")));
+            action(QStringLiteral("step"))
+                ->setEnabled(live && watched->allows(QStringLiteral("step"))
+                             && m_controller->isPaused());
+            action(QStringLiteral("cancel"))
+                ->setEnabled(live && watched->allows(QStringLiteral("cancel_pending")));
+            action(QStringLiteral("stop"))->setEnabled(false);
+            action(QStringLiteral("shutdown"))->setEnabled(false);
+        }
+    }
+    if (m_programRun && m_programRun->isRunning())
+        action(QStringLiteral("stop"))->setEnabled(true); // kills the lesson's script
     const bool haveRun = !m_lastRun.record->empty();
     action(QStringLiteral("keepAsA"))->setEnabled(haveRun);
     action(QStringLiteral("keepAsB"))->setEnabled(haveRun);

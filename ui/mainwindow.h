@@ -29,6 +29,7 @@ class QToolBar;
 namespace poolscope {
 
 class ABCompare;
+class AttachController;
 class AnalysisPanel;
 class ControlBar;
 class DecompositionBar;
@@ -37,6 +38,7 @@ class SlowMotionBar;
 class FuturesFilterModel;
 class LessonPanel;
 class LessonPacer;
+class ProgramRun;
 struct Lesson;
 class SweepChart;
 class SweepRunner;
@@ -156,6 +158,15 @@ public:
     /// --trace) into the Replay dock and opens it. A bad file keeps what was
     /// loaded and shows why in the dock (replayErrorLabel) and the status bar.
     bool openReplay(const QString& path);
+    // ---- watching another program (docs/attach.md)
+    /// File > Attach to a program... (Ctrl+Shift+O) and --attach: by pid or
+    /// program or pool name. False with *error when nothing matched or the
+    /// program refused; the panels then keep what they showed.
+    bool attachTo(const QString& target, QString* error = nullptr);
+    AttachController* attachController() const { return m_attach; }
+    /// The line above the panels saying which program is watched, whether
+    /// it may be controlled, and how it ended (hidden when not attached).
+    QLabel* attachBanner() const { return m_attachLabel; }
     /// Replays the last finished run from memory (no file needed).
     bool replayLastRun();
     /// Puts the last finished run into slot 0 (A) or 1 (B) of the A/B dock.
@@ -169,6 +180,9 @@ public:
     /// Opens the Sweep dock and runs the open lesson's sweep; false when the
     /// lesson has none.
     bool runLessonSweep();
+    /// A program lesson's script (lesson 11): started by its Run, watched
+    /// by attaching to it, killed by Stop (teaching/programlesson.cpp).
+    ProgramRun* programRun() const { return m_programRun; }
 
 signals:
     /// The window was painted for the first time (startup measurement).
@@ -216,6 +230,15 @@ private:
     void runLessonSpec(const RunSpec& spec, int timeoutMs, int abSlot = -1,
                        const QString& abLabel = {});
     void buildReplayDock();
+    /// ui/attach/attachwindow.cpp: the attach actions, banner and analysis.
+    void buildAttach();
+    /// teaching/programlesson.cpp: program lessons' runs (ProgramRun).
+    void buildProgramRun();
+    void runLessonProgram(const Lesson& lesson);
+    void resetLessonProgram();
+    /// The watched pool's tasks so far as "the last run": analysis, replay,
+    /// A/B (when it falls idle, and when its program ends).
+    void takeAttachedRun();
     void buildAbDock();
     void buildSlowMotion();
     void showDock(const QString& objectName);
@@ -288,6 +311,11 @@ private:
     RunContext m_lastContext;
     TraceData m_lastRun;
     QString m_lastRunLabel;
+    AttachController* m_attach = nullptr;
+    ProgramRun* m_programRun = nullptr;
+    QToolBar* m_attachBar = nullptr;
+    QLabel* m_attachLabel = nullptr;
+    quint64 m_attachTaken = 0; // tasks completed when takeAttachedRun() last ran
     // Run A then B: the steps still to run (A, B, A, B, ... for repeats),
     // one at a time, each started when the previous one ends.
     struct ABStep {

@@ -1,5 +1,7 @@
 #include "runcontroller.h"
 
+#include <poolscope/attach.h>
+
 #include <poolscope/cpusampler.h>
 #include <poolscope/errors.h>
 #include <poolscope/processpool.h>
@@ -195,6 +197,8 @@ QString RunController::poolProblem(const PoolConfig& want) const
 
 bool RunController::configurePool(const PoolConfig& config)
 {
+    if (m_adopted)
+        return false; // the watched program's pool is not ours to remake
     const QString why = poolProblem(config);
     if (!why.isEmpty()) {
         emit error(why);
@@ -276,10 +280,54 @@ bool RunController::makePool(const PoolConfig& config)
     return true;
 }
 
+bool RunController::adoptPool(std::unique_ptr<Executor> pool, const QString& description)
+{
+    if (!pool)
+        return false;
+    if (!m_runs.empty()) {
+        emit error(QStringLiteral("%1 run(s) are still active: stop them (Shift+F5) or let them "
+                                  "finish before watching another program")
+                       .arg(m_runs.size()));
+        return false;
+    }
+    destroyPool();
+    m_executor = std::move(pool);
+    m_adopted = true;
+    m_adoptedText = description;
+    m_config.kind = m_executor->kind();
+    m_config.workers = m_executor->maxWorkers();
+    m_config.gil = false;
+    m_monitor->startRun();
+    m_monitor->attach(m_executor.get());
+    updateTickRate();
+    emit poolChanged(m_config);
+    emit pausedChanged(m_executor->isPaused());
+    emit adoptedChanged(true);
+    return true;
+}
+
+void RunController::releasePool()
+{
+    if (!m_adopted)
+        return;
+    m_monitor->drainAll();
+    destroyPool();
+    emit adoptedChanged(false);
+    emit pausedChanged(false);
+}
+
 void RunController::destroyPool()
 {
     if (!m_executor)
         return;
+    const bool adopted = std::exchange(m_adopted, false);
+    m_adoptedText.clear();
+    if (adopted) {
+        // Another program's pool: nothing of ours runs on it; drop the proxy.
+        m_monitor->detach();
+        m_executor.reset();
+        return;
+    }
     m_monitor->detach();
     // The pool is idle here (poolProblem() refuses otherwise), or we are being
     // destroyed after stop(): the destructor waits at most its grace period.
@@ -325,6 +373,10 @@ void RunController::setSwitchIntervalMs(double ms)
 
 QString RunController::check(const RunSpec& spec) const
 {
+    if (m_adopted)
+        return QStringLiteral("watching %1: that program runs its own tasks; File > Detach "
+                              "(Ctrl+Shift+D) to run workloads here")
+            .arg(m_adoptedText);
     if (!validKind(spec.poolKind))
         return QStringLiteral("unknown pool kind '%1' (use thread or process)").arg(spec.poolKind);
     const QString why = Workloads::validate(spec.workload, spec.run, spec.poolKind);
@@ -524,7 +576,12 @@ void RunController::pause()
 {
     if (!m_executor || m_executor->isPaused())
         return;
-    m_executor->pause();
+    try { // an adopted pool refuses what its program did not allow
+        m_executor->pause();
+    } catch (const std::exception& e) {
+        emit error(QString::fromStdString(e.what()));
+        return;
+    }
     emit pausedChanged(true);
 }
 
@@ -532,7 +589,12 @@ void RunController::resume()
 {
     if (!m_executor || !m_executor->isPaused())
         return;
-    m_executor->resume();
+    try {
+        m_executor->resume();
+    } catch (const std::exception& e) {
+        emit error(QString::fromStdString(e.what()));
+        return;
+    }
     emit pausedChanged(false);
 }
 
@@ -555,13 +617,31 @@ bool RunController::step()
                                   "first (Space)"));
         return false;
     }
-    m_executor->step();
+    try {
+        m_executor->step();
+    } catch (const std::exception& e) {
+        emit error(QString::fromStdString(e.what()));
+        return false;
+    }
     updateTickRate();
     return true;
 }
 
 void RunController::cancelPending()
 {
+    if (m_adopted) {
+        // Another program's futures: ask it (AttachedPool::cancelPending).
+        if (auto* pool = qobject_cast<AttachedPool*>(m_executor.get())) {
+            try {
+                pool->cancelPending();
+                emit message(
+                    QStringLiteral("asked %1 to cancel its pending tasks").arg(m_adoptedText));
+            } catch (const std::exception& e) {
+                emit error(QString::fromStdString(e.what()));
+            }
+        }
+        return;
+    }
     int n = 0;
     for (auto& r : m_runs) {
         if (!r->submitted)
@@ -608,6 +688,12 @@ void RunController::shutdown()
 {
     if (!m_executor)
         return;
+    if (m_adopted) {
+        emit error(QStringLiteral("the pool of %1 is that program's own: PoolScope does not shut "
+                                  "it down (File > Detach stops watching it)")
+                       .arg(m_adoptedText));
+        return;
+    }
     stopRuns();
     m_executor->shutdown(/*wait=*/false, /*cancelFutures=*/true);
     emit message(QStringLiteral("pool shut down; the next run starts a new one"));

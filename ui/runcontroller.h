@@ -162,6 +162,20 @@ public:
     /// start() makes a new pool.
     void shutdown();
 
+    /// Watches a pool of another program (an AttachedPool, docs/attach.md)
+    /// instead of a pool of its own: the Monitor and every view follow it
+    /// and start() is refused (the program runs its own tasks) until
+    /// releasePool(). Pause, step, resize and cancel act on it only as far
+    /// as the program allowed (an error() says what was refused). Refused,
+    /// with error(), while runs of its own are active.
+    bool adoptPool(std::unique_ptr<Executor> pool, const QString& description);
+    /// Drops the adopted pool (the views keep its last run); the next start()
+    /// makes a pool of its own.
+    void releasePool();
+    /// An adopted pool is being watched; what it is, in words.
+    bool watchesOtherProgram() const { return m_adopted; }
+    QString adoptedDescription() const { return m_adoptedText; }
+
     bool exportTrace(const QString& path);
     bool exportCsv(const QString& path);
 
@@ -205,6 +219,8 @@ signals:
     void runStarted(quint64 runId, const poolscope::RunSpec& spec);
     void runFinished(const poolscope::RunSummary& summary);
     void poolChanged(const poolscope::PoolConfig& config);
+    /// adoptPool() / releasePool().
+    void adoptedChanged(bool adopted);
     void pausedChanged(bool paused);
     void busyChanged(bool busy);
     /// drawsLight() changed: views drop what is costly to draw (the charts'
@@ -239,6 +255,8 @@ private:
 
     Monitor* m_monitor = nullptr;
     std::unique_ptr<Executor> m_executor;
+    bool m_adopted = false; // m_executor is another program's pool (adoptPool)
+    QString m_adoptedText;
     PoolConfig m_config;
     QString m_workerProgram;
     std::vector<std::unique_ptr<Run>> m_runs;

@@ -7,18 +7,22 @@
 //             [--lesson NAME [--compare | --sweep]] [--start | --no-start] [--replay TRACE]
 //             [--slow-motion F] [--presenter] [--no-settings]
 //             [--run-log FILE] [--quit-after-runs N]
+//             [--attach PID|NAME [--attach-wait MS]]
 //
 // --workload starts its run at launch (--no-start only sets it up); --lesson
-// opens the lesson at its question and runs only with --start.
+// opens the lesson at its question and runs only with --start; --attach
+// watches another program's pools (docs/attach.md) instead.
 //
 // The command line is parsed before QApplication exists, so bad usage gives
 // one clear line on stderr and exit code 2 even without a display.
 #include "measure.h"
 
+#include <attach/attachcontroller.h>
 #include <controlbar.h>
 #include <mainwindow.h>
 #include <runcontroller.h>
 #include <teaching/lesson.h>
+#include <teaching/programrun.h>
 #include <teaching/replay.h>
 #include <teaching/slowmotion.h>
 
@@ -30,6 +34,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
@@ -39,6 +44,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -192,6 +198,12 @@ int main(int argc, char** argv)
         "1000000; View > Record limit).",
         "n");
     opt("no-settings", "Neither read nor write saved settings.");
+    opt("attach",
+        "Watch the pools of another program of yours (by pid, or by program or pool name): a "
+        "Python script under python3 -m poolscope_probe, or a C++ program that publishes its "
+        "executors (docs/attach.md). File > Attach lists them.",
+        "pid|name");
+    opt("attach-wait", "With --attach: wait up to this long for the program to publish.", "ms");
     opt("run-log",
         "Append one JSON line per finished run (workload, pool, workers, tasks, wall_s, "
         "span_s, other_cores ...) to FILE: a script's measurement of window runs.",
@@ -385,6 +397,21 @@ int main(int argc, char** argv)
         usageError(QStringLiteral("--measure-tasks and --measure-rss-tasks need --measure FILE"));
     }
 
+    const QString attachTarget = p.value(QStringLiteral("attach"));
+    if (p.isSet(QStringLiteral("attach"))) {
+        if (attachTarget.isEmpty())
+            usageError(QStringLiteral("--attach needs a pid or a program name"));
+        for (const char* other : {"workload", "lesson", "start", "compare", "sweep", "measure"}) {
+            if (p.isSet(QLatin1String(other)))
+                usageError(QStringLiteral("--attach watches another program's own tasks; drop --%1")
+                               .arg(QLatin1String(other)));
+        }
+    }
+    if (p.isSet(QStringLiteral("attach-wait")) && !p.isSet(QStringLiteral("attach")))
+        usageError(QStringLiteral("--attach-wait needs --attach PID|NAME"));
+    const int attachWaitMs = p.isSet(QStringLiteral("attach-wait"))
+                                 ? int(number(p, QStringLiteral("attach-wait"), 0, 3'600'000))
+                                 : 0;
     const int quitAfterRuns = p.isSet(QStringLiteral("quit-after-runs"))
                                   ? int(number(p, QStringLiteral("quit-after-runs"), 1, 10'000))
                                   : 0;
@@ -568,9 +595,13 @@ int main(int argc, char** argv)
     } else if (startControls) {
         whenShown([&window, screenshot, scheduleShot, &exitCode] {
             window.startFromControlsOrLesson();
-            if (!window.controller()->isRunning()) {
-                std::fprintf(stderr, "poolscope: could not start the run: %s\n",
-                             qPrintable(window.controlBar()->hint()));
+            // A program lesson (lesson 11) runs a script, not a run of the window's own.
+            const ProgramRun* program = window.programRun();
+            if (!window.controller()->isRunning() && !(program && program->isRunning())) {
+                const bool failed = program && program->state() == ProgramRun::State::Failed;
+                std::fprintf(
+                    stderr, "poolscope: could not start the run: %s\n",
+                    qPrintable(failed ? program->errorString() : window.controlBar()->hint()));
                 if (screenshot) { // a screenshot of nothing would prove nothing
                     exitCode = 1;
                     QCoreApplication::exit(1);
@@ -594,6 +625,31 @@ int main(int argc, char** argv)
             if (screenshot)
                 scheduleShot();
         });
+    } else if (!attachTarget.isEmpty()) {
+        // Tries at once, then every 250 ms up to --attach-wait (a script
+        // started just after the window has not published yet).
+        auto deadline = std::make_shared<QDeadlineTimer>(attachWaitMs);
+        auto tryAttach = std::make_shared<std::function<void()>>();
+        *tryAttach = [&window, attachTarget, deadline, tryAttach, screenshot, scheduleShot,
+                      &exitCode] {
+            QString why;
+            if (window.attachController()->attachTo(attachTarget, &why)) {
+                if (screenshot)
+                    scheduleShot();
+                return;
+            }
+            if (!deadline->hasExpired()) {
+                QTimer::singleShot(250, &window, *tryAttach);
+                return;
+            }
+            std::fprintf(stderr, "poolscope: cannot attach: %s\n", qPrintable(why));
+            window.attachTo(attachTarget); // the window says it too
+            if (screenshot) {
+                exitCode = 1;
+                QCoreApplication::exit(1);
+            }
+        };
+        whenShown([tryAttach] { (*tryAttach)(); });
     } else if (screenshot) {
         scheduleShot();
     }
