@@ -3,6 +3,8 @@
 //   poolscope-cli list
 //   poolscope-cli run --workload primes --pool thread --workers 4 [--gil] [--json] ...
 //   poolscope-cli sweep --workload primes --pool process --workers 1..4
+//   poolscope-cli top [--attach PID|NAME]   (another program's pools, docs/attach.md)
+//   poolscope-cli publishers                (the programs that publish theirs)
 //
 // Exit codes: 0 all tasks succeeded, 1 some failed or were cancelled (the
 // summary says which) or an export could not be written, 2 bad usage (one
@@ -11,6 +13,7 @@
 // SIGHUP (the terminal closed); run: the summary and exports of what ran;
 // sweep: the sizes measured before it.
 #include "scenario.h"
+#include "top.h"
 
 #include <poolscope/amdahl.h>
 #include <poolscope/processpool.h>
@@ -109,7 +112,8 @@ struct Options {
         QStringLiteral("pool"),
         QStringLiteral("thread (default), process, or mpi (when built with MPI: under "
                        "mpirun -n N rank 0 runs the scenario and ranks 1..N-1 the tasks; "
-                       "alone it spawns --workers ranks; docs/scale-out.md)."),
+                       "alone it spawns --workers ranks; docs/scale-out.md). top: the published "
+                       "pool to show, by id or name (default: every pool)."),
         QStringLiteral("KIND"), QStringLiteral("thread")};
     QCommandLineOption workers{QStringLiteral("workers"),
                                QStringLiteral("Pool size (sweep: 1..N, or a list 1,2,4)."),
@@ -145,6 +149,24 @@ struct Options {
     QCommandLineOption json{QStringLiteral("json"),
                             QStringLiteral("Print the summary as one JSON object on stdout.")};
     QCommandLineOption quiet{QStringLiteral("quiet"), QStringLiteral("No progress output.")};
+    // top
+    QCommandLineOption attach{QStringLiteral("attach"),
+                              QStringLiteral("top: the program to watch, by pid or by program or "
+                                             "pool name (default: the only one publishing)."),
+                              QStringLiteral("PID|NAME")};
+    QCommandLineOption interval{QStringLiteral("interval"),
+                                QStringLiteral("top: ms between frames (default 500)."),
+                                QStringLiteral("MS")};
+    QCommandLineOption iterations{QStringLiteral("iterations"),
+                                  QStringLiteral("top: stop after N frames (default: until the "
+                                                 "program ends)."),
+                                  QStringLiteral("N")};
+    QCommandLineOption plain{QStringLiteral("plain"),
+                             QStringLiteral("top: frames one after another, no screen control "
+                                            "(the default when stdout is not a terminal).")};
+    QCommandLineOption wait{QStringLiteral("wait"),
+                            QStringLiteral("top: wait up to MS for the program to publish."),
+                            QStringLiteral("MS")};
 };
 
 qint64 toInt(const QString& text, const QString& what)
@@ -537,6 +559,33 @@ void reportOnJobAbort()
 }
 #endif
 
+TopOptions topOptionsFrom(const QCommandLineParser& p, const Options& o)
+{
+    TopOptions t;
+    t.target = p.value(o.attach);
+    if (p.isSet(o.pool))
+        t.pool = p.value(o.pool);
+    auto number = [&](const QCommandLineOption& opt, int min, int max, int def) {
+        if (!p.isSet(opt))
+            return def;
+        bool ok = false;
+        const int v = p.value(opt).toInt(&ok);
+        if (!ok || v < min || v > max)
+            usageError(QStringLiteral("--%1 must be a number from %2 to %3 (got '%4')")
+                           .arg(opt.names().first())
+                           .arg(min)
+                           .arg(max)
+                           .arg(p.value(opt)));
+        return v;
+    };
+    t.intervalMs = number(o.interval, 50, 60'000, 500);
+    t.iterations = number(o.iterations, 1, 1'000'000, 0);
+    t.waitMs = number(o.wait, 0, 3'600'000, 0);
+    t.plain = p.isSet(o.plain);
+    t.json = p.isSet(o.json);
+    return t;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -577,7 +626,12 @@ int main(int argc, char** argv)
         "  sweep --workload NAME --workers 1..N\n"
         "                       run the same batch at each pool size; speedup, efficiency\n"
         "                       and the serial fraction fitted with Amdahl's law\n"
-        "  demo                 primes on the thread pool (same as run --workload primes)\n\n"
+        "  demo                 primes on the thread pool (same as run --workload primes)\n"
+        "  top [--attach PID|NAME] [--pool ID|NAME]\n"
+        "                       live view of the pools another program publishes (a Python\n"
+        "                       script under python3 -m poolscope_probe, a C++ program that\n"
+        "                       calls poolscope::publish(); docs/attach.md); q or Ctrl-C quits\n"
+        "  publishers           the programs of this user that publish their pools\n\n"
         "Exit codes:\n"
         "  0    every task succeeded\n"
         "  1    some tasks failed or were cancelled (the summary says which), or an\n"
@@ -588,10 +642,13 @@ int main(int argc, char** argv)
         "  143  stopped by SIGTERM, 129 by SIGHUP (the terminal closed): as for Ctrl-C"));
     p.addHelpOption();
     p.addVersionOption();
-    p.addPositionalArgument(QStringLiteral("command"), QStringLiteral("list | run | sweep | demo"));
+    p.addPositionalArgument(QStringLiteral("command"),
+                            QStringLiteral("list | run | sweep | demo | top | publishers"));
     Options o;
-    p.addOptions({o.workload, o.tasks, o.size, o.knob, o.pool, o.workers, o.gil, o.switchInterval,
-                  o.chunk, o.timeout, o.trace, o.csv, o.sample, o.recordLimit, o.json, o.quiet});
+    p.addOptions({o.workload,   o.tasks,          o.size,  o.knob,    o.pool,   o.workers,
+                  o.gil,        o.switchInterval, o.chunk, o.timeout, o.trace,  o.csv,
+                  o.sample,     o.recordLimit,    o.json,  o.quiet,   o.attach, o.interval,
+                  o.iterations, o.plain,          o.wait});
     if (!p.parse(QCoreApplication::arguments()))
         usageError(p.errorText());
     if (p.isSet(QStringLiteral("help")))
@@ -600,12 +657,17 @@ int main(int argc, char** argv)
         p.showVersion();
     const QStringList pos = p.positionalArguments();
     if (pos.size() != 1)
-        usageError(QStringLiteral("give one command: list, run, sweep or demo (see --help)"));
+        usageError(QStringLiteral(
+            "give one command: list, run, sweep, demo, top or publishers (see --help)"));
     const QString cmd = pos.first();
     for (int sig : {SIGINT, SIGTERM, SIGHUP})
         std::signal(sig, onStopSignal);
     if (cmd == QLatin1String("list"))
         return cmdList(p.isSet(o.json));
+    if (cmd == QLatin1String("publishers"))
+        return cmdPublishers(p.isSet(o.json));
+    if (cmd == QLatin1String("top"))
+        return cmdTop(topOptionsFrom(p, o), g_interrupted);
     if (cmd == QLatin1String("run") || cmd == QLatin1String("demo")) {
         const QString def = cmd == QLatin1String("demo") ? QStringLiteral("primes") : QString();
         return cmdRun(scenarioFrom(p, o, false, def), p.isSet(o.json), p.isSet(o.quiet));
@@ -625,5 +687,7 @@ int main(int argc, char** argv)
                                       "run for that"));
         return cmdSweep(s, sizes, p.isSet(o.json), p.isSet(o.quiet));
     }
-    usageError(QStringLiteral("unknown command '%1' (use list, run, sweep or demo)").arg(cmd));
+    usageError(
+        QStringLiteral("unknown command '%1' (use list, run, sweep, demo, top or publishers)")
+            .arg(cmd));
 }
