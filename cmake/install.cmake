@@ -75,6 +75,43 @@ export(EXPORT PoolScopeAttachTargets
     NAMESPACE PoolScope::
     FILE "${PROJECT_BINARY_DIR}/PoolScopeAttachTargets.cmake")
 
+# The panels for an application's own window (MonitorWidget, docs/library.md):
+# PoolScope::ui in an export set of its own, so only find_package(PoolScope
+# COMPONENTS ui) looks for Qt Widgets and Charts. The static library brings
+# its resources as object libraries (qt_add_resources), installed with it.
+if(TARGET poolscope_ui)
+    set_target_properties(poolscope_ui PROPERTIES EXPORT_NAME ui)
+    set(_poolscope_ui_targets poolscope_ui)
+    foreach(_i RANGE 1 4)
+        if(TARGET poolscope_ui_resources_${_i})
+            list(APPEND _poolscope_ui_targets poolscope_ui_resources_${_i})
+        endif()
+    endforeach()
+    install(TARGETS ${_poolscope_ui_targets}
+        EXPORT PoolScopeUiTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/poolscope-ui-objects)
+    install(FILES "${PROJECT_SOURCE_DIR}/ui/include/poolscope/ui/monitorwidget.h"
+        DESTINATION include/poolscope/ui)
+    install(EXPORT PoolScopeUiTargets
+        NAMESPACE PoolScope::
+        DESTINATION ${POOLSCOPE_INSTALL_CMAKEDIR})
+    export(EXPORT PoolScopeUiTargets
+        NAMESPACE PoolScope::
+        FILE "${PROJECT_BINARY_DIR}/PoolScopeUiTargets.cmake")
+endif()
+
+# Lesson 11 and `python3 -m poolscope_probe` from an installed PoolScope: the
+# probe package and the Python examples (ui/teaching/programrun looks in
+# <prefix>/share/poolscope).
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/python/poolscope_probe"
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/poolscope/python
+    PATTERN "__pycache__" EXCLUDE)
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/examples/python"
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/poolscope/examples
+    PATTERN "__pycache__" EXCLUDE)
+
 configure_package_config_file(
     "${CMAKE_CURRENT_LIST_DIR}/PoolScopeConfig.cmake.in"
     "${PROJECT_BINARY_DIR}/PoolScopeConfig.cmake"
