@@ -12,6 +12,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <sys/ioctl.h>
@@ -96,7 +97,8 @@ QJsonObject countersJson(const Counters& c)
 
 } // namespace
 
-QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Snapshot& s, int width)
+QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Snapshot& s, int width,
+                   quint64 skipped, quint64 budget)
 {
     QStringList lines;
     lines << fit(QStringLiteral("%1 - pool \"%2\" %3, %4")
@@ -119,9 +121,19 @@ QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Sna
         state += QStringLiteral("  PAUSED");
     if (s.shutdown)
         state += QStringLiteral("  shut down");
-    if (s.recordStats.lost > 0)
-        state += QStringLiteral("  %1 tasks not received (the viewer fell behind)")
-                     .arg(s.recordStats.lost);
+    if (const quint64 lost = s.recordStats.lost; lost > 0) {
+        const quint64 budgeted = std::min(lost, skipped);
+        QStringList why;
+        if (budgeted > 0)
+            why << QStringLiteral("%1 finished faster than the %2 rows/s the program publishes")
+                       .arg(budgeted)
+                       .arg(budget);
+        if (lost > budgeted)
+            why << QStringLiteral("%1 because the viewer fell behind").arg(lost - budgeted);
+        state += QStringLiteral("  %1 tasks not received: %2")
+                     .arg(lost)
+                     .arg(why.join(QLatin1String(", ")));
+    }
     lines << fit(state, width);
     if (!s.queueHead.isEmpty()) {
         QString q = QStringLiteral("queue  ");
@@ -374,6 +386,8 @@ int cmdTop(const TopOptions& o, const std::atomic<bool>& interrupted)
                                        {QStringLiteral("counters"), countersJson(s.counters)},
                                        {QStringLiteral("recorded"), qint64(s.recordStats.seen)},
                                        {QStringLiteral("lost"), qint64(s.recordStats.lost)},
+                                       {QStringLiteral("skipped"), qint64(w->pool->skippedRows())},
+                                       {QStringLiteral("row_budget"), qint64(w->pool->rowBudget())},
                                        {QStringLiteral("tasks_per_s"), s.tasksPerSecond},
                                        {QStringLiteral("workers"), workers}};
                 frame += QString::fromUtf8(QJsonDocument(line).toJson(QJsonDocument::Compact))
@@ -385,7 +399,8 @@ int cmdTop(const TopOptions& o, const std::atomic<bool>& interrupted)
                 // A pool that went is drawn once more, as it ended.
                 if (w->gone && std::exchange(w->finalShown, true))
                     continue;
-                QString text = renderPool(w->info, client.publisher(), w->monitor->last(), width);
+                QString text = renderPool(w->info, client.publisher(), w->monitor->last(), width,
+                                          w->pool->skippedRows(), w->pool->rowBudget());
                 if (w->gone)
                     text += QStringLiteral("\n(no longer published: its last state)");
                 parts << text;

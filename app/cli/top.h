@@ -21,8 +21,10 @@ struct TopOptions {
 
 /// One pool's frame as text (pure: tests call it): header line, counters,
 /// the queue head, one line per worker, at most `width` columns.
-QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Snapshot& s,
-                   int width);
+/// skipped/budget: of the tasks not received, those the program finished
+/// faster than its row budget (AttachedPool::skippedRows(), rowBudget()).
+QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Snapshot& s, int width,
+                   quint64 skipped = 0, quint64 budget = 0);
 
 /// `poolscope-cli publishers [--json]`: every publisher of this user.
 int cmdPublishers(bool json);

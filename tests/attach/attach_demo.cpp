@@ -52,6 +52,7 @@ int main(int argc, char** argv)
     p.addOption({"exit-crash", "_exit(3) halfway through"});
     p.addOption({"env-only", "make the pool without publish() (POOLSCOPE_PUBLISH=1)"});
     p.addOption({"fail-every", "every Kth task throws", "k", "0"});
+    p.addOption({"row-budget", "PublishOptions::maxRowsPerSecond (default: the library's)", "n"});
     p.process(app);
 
     const int workers = p.value("workers").toInt();
@@ -78,6 +79,8 @@ int main(int argc, char** argv)
     std::unique_ptr<Publication> publication;
     if (!p.isSet("env-only")) {
         PublishOptions o;
+        if (p.isSet("row-budget"))
+            o.maxRowsPerSecond = p.value("row-budget").toULongLong();
         const QString ops = p.value("control");
         if (!ops.isEmpty())
             o.control = ops.split(u',', Qt::SkipEmptyParts);

@@ -13,6 +13,7 @@
 #include <QCborArray>
 #include <QCborMap>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
@@ -595,6 +596,65 @@ private slots:
         QCOMPARE(closed.first().at(1).toBool(), true);
         QVERIFY(attached->connectionClosed());
         QVERIFY(attached->isShutdown());
+    }
+
+    // PublishOptions::maxRowsPerSecond: a pool finishing more tasks a second
+    // than the budget stops being recorded (its workers pay only counters),
+    // and every task that became no row is counted and said (skipped), so
+    // received + lost is every task; without a budget nothing is skipped.
+    void rowBudgetSkipsAndSays_data()
+    {
+        QTest::addColumn<quint64>("budget");
+        QTest::newRow("budget 2000 rows/s") << quint64(2000);
+        QTest::newRow("no budget") << quint64(0);
+    }
+    void rowBudgetSkipsAndSays()
+    {
+        QFETCH(quint64, budget);
+        ThreadPoolExecutor pool(2);
+        PublishOptions o;
+        o.maxRowsPerSecond = budget;
+        auto pub = publish(&pool, QStringLiteral("budget"), o);
+        AttachClient client;
+        QVERIFY2(client.connectTo(pub->socketPath()), qPrintable(client.errorString()));
+        auto attached = client.watch(pub->poolId());
+        QVERIFY(attached);
+        auto monitor = viewerMonitor(attached.get());
+        QSignalSpy updated(attached.get(), &AttachedPool::updated);
+        QTRY_VERIFY_WITH_TIMEOUT(updated.count() > 0, kWait);
+        // Far more than 2000 tasks a second, for over a second (several
+        // publisher intervals), then quiet.
+        QElapsedTimer t;
+        t.start();
+        quint64 posted = 0;
+        while (t.elapsed() < 1500) {
+            for (int i = 0; i < 1000; ++i)
+                pool.post([] {});
+            posted += 1000;
+            QCoreApplication::processEvents();
+        }
+        QVERIFY(pool.waitForIdle(Deadline::after(std::chrono::seconds(60))));
+        QTRY_COMPARE_WITH_TIMEOUT(attached->counters().completed(), posted, kWait);
+        // Every task is a row, or counted as not received.
+        QTRY_COMPARE_WITH_TIMEOUT(
+            [&] {
+                monitor->tick();
+                const RecordStats st = monitor->record()->stats();
+                return st.seen + st.lost;
+            }(),
+            posted, kWait);
+        const RecordStats st = monitor->record()->stats();
+        QCOMPARE(st.lost, attached->lostRows());
+        if (budget > 0) {
+            QCOMPARE(attached->rowBudget(), budget);
+            QVERIFY2(attached->skippedRows() > 0, "a budget of 2000 rows/s skipped nothing");
+            QVERIFY(attached->skippedRows() <= st.lost);
+            QVERIFY2(st.seen < posted / 2,
+                     qPrintable(QStringLiteral("%1 of %2 recorded").arg(st.seen).arg(posted)));
+        } else {
+            QCOMPARE(attached->skippedRows(), quint64(0));
+            QCOMPARE(attached->rowBudget(), quint64(0));
+        }
     }
 
     void reattach()

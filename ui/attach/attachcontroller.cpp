@@ -2,6 +2,8 @@
 
 #include "runcontroller.h"
 
+#include <QLocale>
+
 namespace poolscope {
 
 AttachController::AttachController(RunController* controller, QObject* parent)
@@ -47,7 +49,13 @@ QString AttachController::statusText() const
         m_poolInfo.control.isEmpty()
             ? tr("read-only: the program allowed no control when it published the pool")
             : tr("the program allows: %1").arg(m_poolInfo.control.join(QLatin1String(", ")));
-    return tr("Watching %1 - %2.").arg(description(), control);
+    QString text = tr("Watching %1 - %2.").arg(description(), control);
+    if (const quint64 skipped = m_pool->skippedRows(); skipped > 0)
+        text += tr(" %1 of its tasks were not recorded: it finishes more than the %2 tasks a "
+                   "second it publishes rows for (the counters stay exact).")
+                    .arg(QLocale().toString(skipped))
+                    .arg(QLocale().toString(m_pool->rowBudget()));
+    return text;
 }
 
 bool AttachController::attachTo(const QString& target, QString* error)
@@ -146,6 +154,14 @@ bool AttachController::watchPool(quint64 id, QString* error)
     }
     m_pool = raw;
     m_poolInfo = info;
+    m_lastSkipped = 0;
+    // The banner says how many tasks the row budget left out, as it grows.
+    connect(raw, &AttachedPool::updated, this, [this, raw] {
+        if (raw == m_pool && raw->skippedRows() != m_lastSkipped) {
+            m_lastSkipped = raw->skippedRows();
+            emit stateChanged();
+        }
+    });
     return true;
 }
 

@@ -70,6 +70,7 @@ private:
     PoolInfo m_poolInfo;
     bool m_follow = true;
     bool m_ended = false;
+    quint64 m_lastSkipped = 0; // AttachedPool::skippedRows() the banner last said
     QString m_endText;
     QTimer m_followTimer;
 };

@@ -52,6 +52,8 @@ struct PoolState {
     QList<WorkerInfo> workers;
     QList<WorkerInfo> ended; // ended workers not yet collected
     quint64 lostReported = 0;
+    quint64 skippedReported = 0; // of lostReported: the row budget's
+    quint64 rowBudget = 0;
     // recording
     bool recording = false;
     std::size_t stagingRows = detail::RecordWriter::kDefaultMaxRows;
@@ -433,6 +435,8 @@ void AttachClient::Impl::handleSnap(Snap& snap)
         }
         const quint64 lostDelta = snap.lost > s->lostReported ? snap.lost - s->lostReported : 0;
         s->lostReported = std::max(s->lostReported, snap.lost);
+        s->skippedReported = std::max(s->skippedReported, snap.skipped);
+        s->rowBudget = snap.rowBudget;
         if (s->recording && s->writer) {
             detail::RecordWriter& wr = *s->writer;
             if (lostDelta)
@@ -569,6 +573,18 @@ quint64 AttachedPool::lostRows() const
 {
     std::lock_guard lk(d->s->m);
     return d->s->lostReported;
+}
+
+quint64 AttachedPool::skippedRows() const
+{
+    std::lock_guard lk(d->s->m);
+    return d->s->skippedReported;
+}
+
+quint64 AttachedPool::rowBudget() const
+{
+    std::lock_guard lk(d->s->m);
+    return d->s->rowBudget;
 }
 
 namespace {

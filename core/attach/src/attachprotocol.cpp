@@ -106,7 +106,7 @@ void writeWorker(QCborStreamWriter& w, const WorkerInfo& x)
 
 void writeSnap(QCborStreamWriter& w, const Snap& s)
 {
-    w.startMap(s.broken ? 15 : 14);
+    w.startMap((s.broken ? 15 : 14) + (s.skipped ? 1 : 0) + (s.rowBudget ? 1 : 0));
     writeHeader(w, "snap");
     writeUint(w, "pool", s.pool);
     writeInt(w, "time", s.time);
@@ -178,6 +178,10 @@ void writeSnap(QCborStreamWriter& w, const Snap& s)
     }
     w.endArray();
     writeUint(w, "lost", s.lost);
+    if (s.skipped)
+        writeUint(w, "skipped", s.skipped);
+    if (s.rowBudget)
+        writeUint(w, "row_budget", s.rowBudget);
     w.endMap();
 }
 
@@ -634,6 +638,10 @@ std::optional<Snap> readSnap(Reader& r, QString* error)
     const QCborArray rows = r.array("rows");
     const QCborArray texts = r.array("texts");
     s.lost = r.uint("lost");
+    if (!r.field("skipped", false).isUndefined())
+        s.skipped = r.uint("skipped");
+    if (!r.field("row_budget", false).isUndefined())
+        s.rowBudget = r.uint("row_budget");
     if (!r.ok())
         return std::nullopt;
     if (queue.size() > kMaxQueueHead)

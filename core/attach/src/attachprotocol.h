@@ -86,6 +86,11 @@ struct Snap {
     std::vector<Row> rows;
     QList<Texts> texts;
     quint64 lost = 0;
+    // Optional (absent = 0): tasks that finished while the publisher did not
+    // record because the pool ran faster than row_budget rows a second
+    // (cumulative for this viewer), and that budget (0: none).
+    quint64 skipped = 0;
+    quint64 rowBudget = 0;
 };
 
 struct Reply {

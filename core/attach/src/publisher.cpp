@@ -175,6 +175,9 @@ QString attach::socketDirectory(QString* error)
 
 namespace {
 
+// How often a watched pool with a row budget has its rate checked (counters only).
+constexpr int kBudgetCheckMs = 20;
+
 using namespace attachproto;
 
 QString cut(QString s)
@@ -193,6 +196,7 @@ struct Viewer {
     struct Watching {
         quint64 lost = 0;
         bool fresh = true;
+        quint64 skippedBase = 0; // the pool's skipped count when this viewer came
     };
     std::map<quint64, Watching> watching;
     bool closing = false;
@@ -204,10 +208,23 @@ struct PoolEntry {
     PublishOptions options;
     std::unique_ptr<Monitor> monitor;
     std::unique_ptr<QTimer> timer;
+    std::unique_ptr<QTimer> budgetTimer; // checkRowBudget(), while watched with a budget
     std::shared_ptr<RunRecord> cursorRecord;
     quint64 cursorRow = 0;
     quint64 cursorGeneration = 0;
     quint64 recordLost = 0; // of cursorRecord, already counted
+    // The row budget (PublishOptions::maxRowsPerSecond): while the pool
+    // finishes more tasks a second, it is not recorded; each second it is
+    // tried again for one interval. skipped = tasks finished since the
+    // watch began that never became a row (rows sent and rows lost
+    // subtracted), so it is exact once the pool is quiet.
+    bool recording = true;
+    qint64 offSinceNs = 0;
+    qint64 lastTickNs = 0;
+    quint64 lastCompleted = 0;
+    quint64 completedAtStart = 0;
+    quint64 rowsSeen = 0; // rows read from the records plus rows the records lost
+    quint64 skipped = 0;
 };
 
 class Server : public QObject {
@@ -306,6 +323,7 @@ public:
             p.monitor.reset();
         }
         p.timer.reset();
+        p.budgetTimer.reset();
         for (auto& v : m_viewers)
             v->watching.erase(id);
         m_pools.erase(it);
@@ -322,6 +340,7 @@ public:
                 p.monitor.reset();
             }
             p.timer.reset();
+            p.budgetTimer.reset();
         }
         m_pools.clear();
         const QByteArray bye = frame(encode(FromPublisher{Bye{reason}}));
@@ -448,6 +467,7 @@ private:
             p.monitor->detach();
         p.monitor.reset();
         p.timer.reset();
+        p.budgetTimer.reset();
         p.cursorRecord.reset();
     }
 
@@ -521,6 +541,13 @@ private:
         o.historyCounters = 4;
         p.monitor = std::make_unique<Monitor>(o);
         p.monitor->attach(p.executor);
+        p.recording = true;
+        p.offSinceNs = 0;
+        p.lastTickNs = 0;
+        p.completedAtStart = p.executor->counters().completed();
+        p.lastCompleted = p.completedAtStart;
+        p.rowsSeen = 0;
+        p.skipped = 0;
         p.cursorRecord = p.monitor->record();
         p.cursorRow = 0;
         p.cursorGeneration = p.cursorRecord->generation();
@@ -533,6 +560,16 @@ private:
                 pump(it->second, true);
         });
         p.timer->start(p.options.intervalMs);
+        if (p.options.maxRowsPerSecond > 0) {
+            p.budgetTimer = std::make_unique<QTimer>();
+            connect(p.budgetTimer.get(), &QTimer::timeout, this, [this, id] {
+                auto it = m_pools.find(id);
+                if (it != m_pools.end() && it->second.monitor)
+                    checkRowBudget(it->second);
+            });
+            p.budgetTimer->start(kBudgetCheckMs);
+            checkRowBudget(p); // the first reading
+        }
     }
 
     void control(Viewer& v, const Control& c)
@@ -580,6 +617,50 @@ private:
             pump(it->second, true); // the effect shows in the next snap at once
     }
 
+    /// Tasks that finished and became no row (the row budget's, or tasks
+    /// already running when the watch began), counted in p.skipped. A row
+    /// is staged before its task counts as done, and the tick drained every
+    /// staged row after it read the counters, so a done task without a row
+    /// never gets one.
+    static void countSkipped(PoolEntry& p, const Snapshot& s)
+    {
+        const quint64 completed = s.counters.completed();
+        const quint64 done = completed > p.completedAtStart ? completed - p.completedAtStart : 0;
+        if (done > p.rowsSeen)
+            p.skipped = std::max(p.skipped, done - p.rowsSeen);
+    }
+
+    /// The row budget (docs/attach.md, "Never slowing the program"), checked
+    /// every kBudgetCheckMs from the counters alone: recording goes off while
+    /// the pool finishes more tasks a second than maxRowsPerSecond, and on
+    /// again each second to look (off again within one check if still too
+    /// fast). Its workers then pay only the counters.
+    static void checkRowBudget(PoolEntry& p)
+    {
+        const quint64 budget = p.options.maxRowsPerSecond;
+        if (budget == 0)
+            return;
+        const qint64 now = monotonicNs();
+        const quint64 completed = p.executor->counters().completed();
+        if (p.lastTickNs == 0 || now <= p.lastTickNs) {
+            p.lastTickNs = now;
+            p.lastCompleted = completed;
+            return;
+        }
+        const double rate = double(completed - std::min(completed, p.lastCompleted)) * 1e9
+                            / double(now - p.lastTickNs);
+        p.lastTickNs = now;
+        p.lastCompleted = completed;
+        if (p.recording && rate > double(budget)) {
+            p.executor->setRecording(false);
+            p.recording = false;
+            p.offSinceNs = now;
+        } else if (!p.recording && now - p.offSinceNs >= 1'000'000'000) {
+            p.executor->setRecording(true);
+            p.recording = true;
+        }
+    }
+
     /// One snapshot of a watched pool to each of its viewers.
     void pump(PoolEntry& p, bool tick)
     {
@@ -606,6 +687,8 @@ private:
         const quint64 newLost = lostNow > p.recordLost ? lostNow - p.recordLost : 0;
         p.recordLost = lostNow;
         p.cursorRow = to;
+        p.rowsSeen += (to - from) + newLost;
+        countSkipped(p, s);
         if (p.monitor->record() != rec) {
             p.cursorRecord = p.monitor->record();
             p.cursorRow = 0;
@@ -637,6 +720,8 @@ private:
             quint64 row = fresh ? to : from;
             if (!fresh)
                 w->second.lost += newLost;
+            else
+                w->second.skippedBase = p.skipped;
             do {
                 if (v.socket->bytesToWrite() > p.options.viewerBufferBytes) {
                     // Full: this frame is not even built; its rows are lost.
@@ -681,7 +766,10 @@ private:
                     snap.rows.push_back(r);
                     ++row;
                 }
-                snap.lost = w->second.lost;
+                const quint64 skipped = p.skipped - w->second.skippedBase;
+                snap.lost = w->second.lost + skipped;
+                snap.skipped = skipped;
+                snap.rowBudget = p.options.maxRowsPerSecond;
                 // Names this viewer has not had yet.
                 auto need = [&](quint32 id) {
                     if (id != 0 && !v.namesSent.contains(id)) {

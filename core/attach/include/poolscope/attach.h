@@ -38,6 +38,12 @@ struct PublishOptions {
     /// Unsent bytes a viewer's connection may hold before its frames are
     /// skipped and their rows counted as lost (docs/attach.md).
     qint64 viewerBufferBytes = 8 * 1024 * 1024;
+    /// Most task rows a second the publisher records for its viewers. A pool
+    /// that finishes more tasks than that stops being recorded (its workers
+    /// then pay only the counters), is tried again each second, and the
+    /// tasks it finished meanwhile are counted and said ("skipped"), never
+    /// dropped silently. 0: every row, whatever it costs the program.
+    quint64 maxRowsPerSecond = 100'000;
 };
 
 /// Keeps one pool published; destroying it unpublishes the pool (viewers get
@@ -156,8 +162,13 @@ public:
     /// True once the connection ended (closedReason() says how).
     bool connectionClosed() const;
     QString closedReason() const;
-    /// Rows the publisher could not send to this viewer (docs/attach.md).
+    /// Rows the publisher could not send to this viewer (docs/attach.md),
+    /// skippedRows() included.
     quint64 lostRows() const;
+    /// Of lostRows(): tasks the program finished while it did not record
+    /// them, running faster than its row budget (rowBudget() a second).
+    quint64 skippedRows() const;
+    quint64 rowBudget() const;
     /// "cancel_pending": asks the program to cancel its pending tasks.
     void cancelPending();
 
