@@ -1610,7 +1610,9 @@ void MainWindow::updateStatus(const Snapshot& s)
     QString pool = tr("%1 pool | %2/%3 workers")
                        .arg(s.poolKind == QLatin1String("process") ? tr("process")
                             : s.poolKind == QLatin1String("mpi")   ? tr("MPI")
-                                                                   : tr("thread"))
+                            : s.poolKind == QLatin1String("thread") || s.poolKind.isEmpty()
+                                ? tr("thread")
+                                : s.poolKind) // a watched program's: python-thread ...
                        .arg(s.workerCount)
                        .arg(s.maxWorkers);
     if (s.poolKind == QLatin1String("thread") && m_controller->poolConfig().gil)

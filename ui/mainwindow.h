@@ -315,7 +315,9 @@ private:
     ProgramRun* m_programRun = nullptr;
     QToolBar* m_attachBar = nullptr;
     QLabel* m_attachLabel = nullptr;
-    quint64 m_attachTaken = 0; // tasks completed when takeAttachedRun() last ran
+    quint64 m_attachTaken = 0;              // tasks completed when takeAttachedRun() last ran
+    bool m_controlsHiddenForAttach = false; // the run controls hidden while attached
+    bool m_controlsWereVisible = true;
     // Run A then B: the steps still to run (A, B, A, B, ... for repeats),
     // one at a time, each started when the previous one ends.
     struct ABStep {

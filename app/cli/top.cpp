@@ -154,7 +154,7 @@ QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Sna
                  width);
     for (const WorkerInfo& w : s.workers) {
         QString name = w.name.isEmpty() ? QStringLiteral("worker %1").arg(w.index) : w.name;
-        if (w.pid > 0 && program.pid != w.pid)
+        if (w.pid > 0 && program.pid != w.pid && !name.contains(QString::number(w.pid)))
             name += QStringLiteral(" [%1]").arg(w.pid);
         const QString task =
             w.currentTask

@@ -51,10 +51,12 @@ void MainWindow::buildAttach()
     m_attachBar->setMovable(false);
     m_attachLabel = new QLabel(this);
     m_attachLabel->setObjectName(QStringLiteral("attachBanner"));
-    m_attachLabel->setWordWrap(true);
+    // One line across the window (its tooltip has the whole text when the
+    // window is too narrow for it).
     m_attachLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_attachLabel->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_attachLabel->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     m_attachLabel->setMinimumWidth(200);
+    m_attachLabel->setContentsMargins(6, 2, 6, 2);
     m_attachBar->addWidget(m_attachLabel);
     m_attachBar->addAction(d);
     addToolBarBreak();
@@ -70,6 +72,18 @@ void MainWindow::buildAttach()
         m_attachLabel->setStyleSheet(
             m_attach->programEnded() ? QStringLiteral("QLabel { color: #b00020; }") : QString());
         m_attachBar->setVisible(!text.isEmpty());
+        m_attachLabel->setToolTip(text);
+        // The run controls set up workloads of the window's own: while
+        // another program is watched they only take the panels' room.
+        const bool attached = m_attach->isAttached();
+        if (attached && !m_controlsHiddenForAttach) {
+            m_controlsHiddenForAttach = true;
+            m_controlsWereVisible = m_controlToolBar->isVisibleTo(this);
+            m_controlToolBar->hide();
+        } else if (!attached && m_controlsHiddenForAttach) {
+            m_controlsHiddenForAttach = false;
+            m_controlToolBar->setVisible(m_controlsWereVisible);
+        }
         setWindowTitle(m_attach->isAttached()
                            ? tr("PoolScope - %1").arg(m_attach->publisher().program)
                            : tr("PoolScope"));
