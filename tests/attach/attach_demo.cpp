@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,10 +36,21 @@ using namespace poolscope;
 
 int main(int argc, char** argv)
 {
-    QCoreApplication app(argc, argv);
     if (argc > 1 && QString::fromLocal8Bit(argv[1]) == QLatin1StringView("--poolscope-worker"))
         return 0; // never a worker: the process pool uses poolscope-worker
+    // --no-app: a program with no QCoreApplication at all publishes too (the
+    // publisher's thread runs its own event loop).
+    QStringList args;
+    bool noApp = false;
+    for (int i = 0; i < argc; ++i) {
+        args << QString::fromLocal8Bit(argv[i]);
+        noApp = noApp || args.last() == QLatin1StringView("--no-app");
+    }
+    std::unique_ptr<QCoreApplication> app;
+    if (!noApp)
+        app = std::make_unique<QCoreApplication>(argc, argv);
     QCommandLineParser p;
+    p.addOption({"no-app", "run without a QCoreApplication"});
     p.addHelpOption();
     p.addOption({"pool", "thread or process", "kind", "thread"});
     p.addOption({"workers", "workers", "n", "2"});
@@ -53,7 +65,7 @@ int main(int argc, char** argv)
     p.addOption({"env-only", "make the pool without publish() (POOLSCOPE_PUBLISH=1)"});
     p.addOption({"fail-every", "every Kth task throws", "k", "0"});
     p.addOption({"row-budget", "PublishOptions::maxRowsPerSecond (default: the library's)", "n"});
-    p.process(app);
+    p.process(args);
 
     const int workers = p.value("workers").toInt();
     const int tasks = p.value("tasks").toInt();

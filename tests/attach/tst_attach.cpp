@@ -922,6 +922,20 @@ private slots:
         QTest::newRow("thread") << "thread";
         QTest::newRow("process") << "process";
     }
+
+    // publish() in a program without a QCoreApplication: Qt's event loops
+    // refuse to run without one, and the program hung waiting for the
+    // publisher's thread. Now a clear error, at once.
+    void noApplicationIsAClearError()
+    {
+        QProcess demo;
+        demo.start(QStringLiteral(POOLSCOPE_ATTACH_DEMO), {QStringLiteral("--no-app")});
+        QVERIFY(finished(demo));
+        QCOMPARE(demo.exitCode(), 2);
+        const QByteArray err = demo.readAllStandardError();
+        QVERIFY2(err.contains("cannot publish: Qt's event loops need a QCoreApplication"),
+                 err.constData());
+    }
     void demoChild()
     {
         QFETCH(QString, kind);

@@ -896,6 +896,12 @@ std::unique_ptr<Publication> publish(Executor* executor, const QString& name,
         throw InvalidArgument("publish: the pool needs a name");
     if (options.viewerBufferBytes < 64 * 1024)
         throw InvalidArgument("publish: viewerBufferBytes must be at least 64 KiB");
+    // The publisher's thread runs a QEventLoop, which Qt refuses without a
+    // QCoreApplication (it printed a warning and the program hung waiting
+    // for the thread): say so instead.
+    if (!QCoreApplication::instance())
+        throw Error("cannot publish: Qt's event loops need a QCoreApplication (or QApplication); "
+                    "create one in main() before publish() (docs/attach.md)");
     for (const QString& op : options.control) {
         if (!attachproto::knownOps().contains(op))
             throw InvalidArgument(
