@@ -13,6 +13,8 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <sys/ioctl.h>
@@ -49,6 +51,16 @@ QString programLine(const PublisherInfo& p)
         .arg(p.program)
         .arg(p.pid)
         .arg(p.language, p.runtime.isEmpty() ? QString() : QStringLiteral(", ") + p.runtime);
+}
+
+std::atomic<int> g_topSignal{0};
+/// While top runs: a stopping signal only sets the flag (a second one does
+/// not kill the process with the terminal still without echo); a 50 ms
+/// timer ends the view and the terminal is put back.
+extern "C" void onTopSignal(int sig)
+{
+    int none = 0;
+    g_topSignal.compare_exchange_strong(none, sig);
 }
 
 int terminalWidth()
@@ -124,10 +136,14 @@ QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Sna
     if (const quint64 lost = s.recordStats.lost; lost > 0) {
         const quint64 budgeted = std::min(lost, skipped);
         QStringList why;
-        if (budgeted > 0)
+        if (budgeted > 0 && budget > 0)
             why << QStringLiteral("%1 finished faster than the %2 rows/s the program publishes")
                        .arg(budgeted)
                        .arg(budget);
+        else if (budgeted > 0)
+            why << QStringLiteral("%1 not recorded by the program for viewers (a monitor of its "
+                                  "own records them)")
+                       .arg(budgeted);
         if (lost > budgeted)
             why << QStringLiteral("%1 because the viewer fell behind").arg(lost - budgeted);
         state += QStringLiteral("  %1 tasks not received: %2")
@@ -353,6 +369,19 @@ int cmdTop(const TopOptions& o, const std::atomic<bool>& interrupted)
     watchNew(client.publisher().pools);
     QObject::connect(&client, &AttachClient::poolsChanged, &client, watchNew);
 
+    g_topSignal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = onTopSignal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+        ::sigaction(sig, &sa, nullptr);
+    QTimer signalPoll;
+    signalPoll.setInterval(50);
+    QObject::connect(&signalPoll, &QTimer::timeout, &client, [] {
+        if (const int sig = g_topSignal.load())
+            QCoreApplication::exit(128 + sig); // 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+    });
+    signalPoll.start();
     RawKeys keys;
     std::unique_ptr<QSocketNotifier> keyNotifier;
     int frames = 0;
@@ -406,8 +435,10 @@ int cmdTop(const TopOptions& o, const std::atomic<bool>& interrupted)
                 parts << text;
             }
             if (parts.isEmpty())
-                parts << QStringLiteral("%1: no pool published yet%2")
+                parts << QStringLiteral("%1: no pool published %2%3")
                              .arg(programLine(client.publisher()),
+                                  watched.empty() ? QStringLiteral("yet")
+                                                  : QStringLiteral("any more"),
                                   o.pool.isEmpty() ? QString()
                                                    : QStringLiteral(" named '%1'").arg(o.pool));
             if (screen)
@@ -425,10 +456,6 @@ int cmdTop(const TopOptions& o, const std::atomic<bool>& interrupted)
     QTimer timer;
     timer.setInterval(o.intervalMs);
     QObject::connect(&timer, &QTimer::timeout, &client, [&]() {
-        if (interrupted.load()) {
-            QCoreApplication::exit(kExitInterrupted);
-            return;
-        }
         for (auto& w : watched)
             w->monitor->tick();
         draw();

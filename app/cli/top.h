@@ -30,7 +30,8 @@ QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Sna
 int cmdPublishers(bool json);
 /// `poolscope-cli top ...`. Exit 0 when the program ended normally or the
 /// iterations were shown or on q, 1 when it was lost (died without goodbye)
-/// or no publisher matched, 2 when several match, 130 on Ctrl-C.
+/// or no publisher matched, 2 when several match, 128 + the signal on
+/// SIGINT (130), SIGTERM (143) or SIGHUP (129), the terminal put back.
 int cmdTop(const TopOptions& options, const std::atomic<bool>& interrupted);
 
 } // namespace poolscope::cli

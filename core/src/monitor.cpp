@@ -71,8 +71,8 @@ Monitor::~Monitor()
     // No final tick here: receivers may already be half destroyed.
     m_timer.stop();
     m_cpuTimer.stop();
-    if (m_executor)
-        m_executor->setRecording(false);
+    if (m_executor && m_recordingVote)
+        m_executor->wantRecording(false);
 }
 
 std::shared_ptr<RunRecord> Monitor::newRecord() const
@@ -94,7 +94,9 @@ void Monitor::attach(Executor* executor)
     m_executor = executor;
     m_stamps->anchor();
     executor->setStagingCapacity(m_opts.stagingRows);
-    executor->setRecording(m_opts.recordLimit > 0);
+    m_recordingVote = m_opts.recordLimit > 0;
+    if (m_recordingVote)
+        executor->wantRecording(true);
     m_originNs = monotonicNs();
     m_prevTimeNs = m_originNs;
     m_prevCompleted = executor->counters().completed();
@@ -118,7 +120,8 @@ void Monitor::detach()
     // Drain what is left so nothing finished before detach goes unseen.
     tick();
     drainAll();
-    m_executor->setRecording(false);
+    if (std::exchange(m_recordingVote, false))
+        m_executor->wantRecording(false);
     m_executor = nullptr;
     emit attachedChanged(false);
 }
@@ -168,8 +171,10 @@ void Monitor::setRecordLimit(quint64 limit)
     m_opts.recordLimit = std::min<quint64>(limit, RunRecord::kMaxLimit);
     if (m_opts.recordLimit > 0)
         m_run->setLimit(m_opts.recordLimit);
-    if (m_executor && wasOn != (m_opts.recordLimit > 0))
-        m_executor->setRecording(m_opts.recordLimit > 0);
+    if (m_executor && wasOn != (m_opts.recordLimit > 0)) {
+        m_recordingVote = m_opts.recordLimit > 0;
+        m_executor->wantRecording(m_recordingVote);
+    }
 }
 
 void Monitor::startRun()
@@ -261,6 +266,12 @@ const Snapshot& Monitor::collect(bool sliced)
     Snapshot& s = m_last;
     m_batch.hostCpu.clear(); // only pools with remote hosts fill it; none leaks into the next pool
     m_executor->collectTelemetry(m_batch, m_opts.queueHeadSize);
+    // A Monitor that records nothing (record limit 0) holds no vote and
+    // takes no row: staged rows have one consumer, and they belong to a
+    // Monitor that asked for them (an attach publisher's counters-only
+    // Monitor beside the program's own).
+    if (!m_recordingVote)
+        m_batch.writers.clear();
     // Rows lost to full staging, counted by their producers.
     QHash<const detail::RecordWriter*, quint64> lostNow;
     for (const auto& writer : m_batch.writers) {

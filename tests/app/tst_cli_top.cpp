@@ -13,6 +13,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <csignal>
+
 using namespace poolscope;
 using poolscope::cli::renderPool;
 
@@ -225,6 +227,42 @@ private slots:
         QCOMPARE(top.exitCode(), 1); // lost without goodbye
         const QByteArray err = top.readAllStandardError();
         QVERIFY2(err.contains("was lost"), err.constData());
+    }
+
+    // A stopping signal ends the view with 128 + the signal, as the other
+    // commands do (143 for SIGTERM), however many come.
+    void signalsEndTheView_data()
+    {
+        QTest::addColumn<int>("sig");
+        QTest::addColumn<int>("times");
+        QTest::newRow("SIGTERM") << int(SIGTERM) << 1;
+        QTest::newRow("SIGINT twice") << int(SIGINT) << 2;
+    }
+    void signalsEndTheView()
+    {
+        QFETCH(int, sig);
+        QFETCH(int, times);
+        Demo demo({QStringLiteral("--forever"), QStringLiteral("--task-ms"), QStringLiteral("5"),
+                   QStringLiteral("--name"), QStringLiteral("sig")});
+        QVERIFY(demo.ready());
+        QProcess top;
+        top.start(QStringLiteral(POOLSCOPE_CLI),
+                  {QStringLiteral("top"), QStringLiteral("--attach"), QStringLiteral("sig"),
+                   QStringLiteral("--plain"), QStringLiteral("--interval"),
+                   QStringLiteral("60000")});
+        QVERIFY(top.waitForStarted());
+        QByteArray out;
+        QDeadlineTimer deadline(kLong);
+        while (!out.contains("WORKER") && !deadline.hasExpired()) {
+            top.waitForReadyRead(200);
+            out += top.readAllStandardOutput();
+        }
+        QVERIFY2(out.contains("WORKER"), out.constData());
+        for (int i = 0; i < times; ++i)
+            ::kill(pid_t(top.processId()), sig);
+        QVERIFY(top.waitForFinished(kLong));
+        QCOMPARE(top.exitStatus(), QProcess::NormalExit); // not killed by the second one
+        QCOMPARE(top.exitCode(), 128 + sig);
     }
 
     void renderIsBoundedByTheWidth()

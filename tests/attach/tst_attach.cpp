@@ -657,6 +657,71 @@ private slots:
         }
     }
 
+    // The program's own Monitor keeps every row whatever viewers do: a
+    // viewer leaving (the publisher's Monitor detaching) and the row budget
+    // turning the publisher's recording off used to switch the pool's one
+    // recording flag off for everyone (review finding: the own Monitor then
+    // saw 0 of 1000 tasks, not even counted as lost), and the publisher's
+    // Monitor took rows from it (staged rows have one consumer).
+    void ownMonitorSurvivesViewers_data()
+    {
+        QTest::addColumn<quint64>("budget");
+        QTest::newRow("viewer leaves") << quint64(0);
+        QTest::newRow("row budget exceeded, then viewer leaves") << quint64(1000);
+    }
+    void ownMonitorSurvivesViewers()
+    {
+        QFETCH(quint64, budget);
+        ThreadPoolExecutor pool(2);
+        auto own = viewerMonitor(&pool); // the program's own Monitor
+        PublishOptions o;
+        o.maxRowsPerSecond = budget;
+        auto pub = publish(&pool, QStringLiteral("own"), o);
+        {
+            AttachClient client;
+            QVERIFY(client.connectTo(pub->socketPath()));
+            auto attached = client.watch(pub->poolId());
+            QVERIFY(attached);
+            QSignalSpy updated(attached.get(), &AttachedPool::updated);
+            QTRY_VERIFY_WITH_TIMEOUT(updated.count() > 0, kWait);
+            // The program's own Monitor records the pool: its rows stay
+            // there (one consumer), and the viewer is told how many it did
+            // not get, exactly.
+            const quint64 doneBefore = pool.counters().completed();
+            for (int i = 0; i < 100; ++i)
+                pool.post([] {});
+            QVERIFY(pool.waitForIdle(Deadline::after(std::chrono::seconds(30))));
+            QTRY_COMPARE_WITH_TIMEOUT(attached->skippedRows(), doneBefore + 100, kWait);
+            QCOMPARE(attached->lostRows(), attached->skippedRows());
+            QCOMPARE(attached->rowBudget(), quint64(0));
+            if (budget > 0) { // far above 1000 tasks a second for a while
+                QElapsedTimer t;
+                t.start();
+                while (t.elapsed() < 300) {
+                    for (int i = 0; i < 1000; ++i)
+                        pool.post([] {});
+                    QCoreApplication::processEvents();
+                }
+                QVERIFY(pool.waitForIdle(Deadline::after(std::chrono::seconds(60))));
+                QTRY_VERIFY_WITH_TIMEOUT(updated.count() > 3, kWait);
+            }
+        } // the viewer leaves: the publisher's Monitor detaches
+        // The publisher saw the viewer go and detached its Monitor.
+        QTRY_COMPARE_WITH_TIMEOUT(attachdetail::publisherWatchedPools(), 0, kWait);
+        own->tick(); // counts the rows its staging had no room for
+        own->drainAll();
+        const RecordStats before = own->record()->stats();
+        QCOMPARE(before.seen + before.lost, pool.counters().completed());
+        for (int i = 0; i < 1000; ++i)
+            pool.post([] {});
+        QVERIFY(pool.waitForIdle(Deadline::after(std::chrono::seconds(30))));
+        own->tick();
+        own->drainAll();
+        const RecordStats after = own->record()->stats();
+        QCOMPARE(after.seen + after.lost, before.seen + before.lost + 1000);
+        QCOMPARE(after.lost, before.lost); // every one of the 1000 recorded
+    }
+
     void reattach()
     {
         ThreadPoolExecutor pool(2);

@@ -50,11 +50,15 @@ QString AttachController::statusText() const
             ? tr("read-only: the program allowed no control when it published the pool")
             : tr("the program allows: %1").arg(m_poolInfo.control.join(QLatin1String(", ")));
     QString text = tr("Watching %1 - %2.").arg(description(), control);
-    if (const quint64 skipped = m_pool->skippedRows(); skipped > 0)
+    if (const quint64 skipped = m_pool->skippedRows(); skipped > 0 && m_pool->rowBudget() > 0)
         text += tr(" %1 of its tasks were not recorded: it finishes more than the %2 tasks a "
                    "second it publishes rows for (the counters stay exact).")
                     .arg(QLocale().toString(skipped))
                     .arg(QLocale().toString(m_pool->rowBudget()));
+    else if (skipped > 0)
+        text += tr(" %1 of its tasks were not sent: a monitor of the program's own records "
+                   "this pool (the counters stay exact).")
+                    .arg(QLocale().toString(skipped));
     return text;
 }
 

@@ -26,6 +26,8 @@ QString programName();
 /// one frame), and the rows counted lost for viewers that fell behind.
 qint64 publisherPeakQueuedBytes();
 void resetPublisherPeak();
+/// Test hook: pools of this process that a publisher's Monitor watches now.
+int publisherWatchedPools();
 
 /// Most bytes of one text (args, result, error) a snap carries; longer ones
 /// are cut and end with "…".

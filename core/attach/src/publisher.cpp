@@ -138,6 +138,7 @@ QString programName()
 
 namespace {
 std::atomic<qint64> g_peakQueued{0};
+std::atomic<int> g_watchedPools{0}; // pools with a Monitor of the publisher attached
 void notePeak(qint64 bytes)
 {
     qint64 cur = g_peakQueued.load(std::memory_order_relaxed);
@@ -153,6 +154,10 @@ qint64 publisherPeakQueuedBytes()
 void resetPublisherPeak()
 {
     g_peakQueued.store(0);
+}
+int publisherWatchedPools()
+{
+    return g_watchedPools.load();
 }
 
 } // namespace attachdetail
@@ -225,6 +230,7 @@ struct PoolEntry {
     quint64 completedAtStart = 0;
     quint64 rowsSeen = 0; // rows read from the records plus rows the records lost
     quint64 skipped = 0;
+    bool sharedRecording = false; // the program's own Monitor records: counters only
 };
 
 class Server : public QObject {
@@ -318,9 +324,10 @@ public:
         PoolEntry& p = it->second;
         if (p.monitor) {
             // The last rows, then the pool is never touched again.
-            p.monitor->detach();
+            detachMonitor(p);
             pump(p, false);
             p.monitor.reset();
+            attachdetail::g_watchedPools.fetch_sub(1);
         }
         p.timer.reset();
         p.budgetTimer.reset();
@@ -335,9 +342,10 @@ public:
     {
         for (auto& [id, p] : m_pools) {
             if (p.monitor) {
-                p.monitor->detach();
+                detachMonitor(p);
                 pump(p, false);
                 p.monitor.reset();
+                attachdetail::g_watchedPools.fetch_sub(1);
             }
             p.timer.reset();
             p.budgetTimer.reset();
@@ -463,9 +471,11 @@ private:
         }
         // Nobody watches: the pool pays nothing any more.
         PoolEntry& p = it->second;
-        if (p.monitor)
-            p.monitor->detach();
-        p.monitor.reset();
+        if (p.monitor) {
+            detachMonitor(p);
+            p.monitor.reset();
+            attachdetail::g_watchedPools.fetch_sub(1);
+        }
         p.timer.reset();
         p.budgetTimer.reset();
         p.cursorRecord.reset();
@@ -539,7 +549,15 @@ private:
         o.keptRuns = 0;
         o.keptRunRows = 0;
         o.historyCounters = 4;
+        // Rows go to one consumer: when the program's own Monitor records
+        // this pool, the publisher takes none of them (that Monitor would
+        // lose them) and sends counters and workers only; the tasks are
+        // counted as not recorded (skipped), exactly, like the budget's.
+        p.sharedRecording = p.executor->recordingVotes() > 0;
+        if (p.sharedRecording)
+            o.recordLimit = 0;
         p.monitor = std::make_unique<Monitor>(o);
+        attachdetail::g_watchedPools.fetch_add(1);
         p.monitor->attach(p.executor);
         p.recording = true;
         p.offSinceNs = 0;
@@ -560,7 +578,7 @@ private:
                 pump(it->second, true);
         });
         p.timer->start(p.options.intervalMs);
-        if (p.options.maxRowsPerSecond > 0) {
+        if (p.options.maxRowsPerSecond > 0 && !p.sharedRecording) {
             p.budgetTimer = std::make_unique<QTimer>();
             connect(p.budgetTimer.get(), &QTimer::timeout, this, [this, id] {
                 auto it = m_pools.find(id);
@@ -617,6 +635,17 @@ private:
             pump(it->second, true); // the effect shows in the next snap at once
     }
 
+    /// Detaches the pool's Monitor, first taking back the recording vote the
+    /// row budget gave away (the Monitor gives back exactly one).
+    static void detachMonitor(PoolEntry& p)
+    {
+        if (!p.recording && !p.sharedRecording) {
+            p.executor->wantRecording(true);
+            p.recording = true;
+        }
+        p.monitor->detach();
+    }
+
     /// Tasks that finished and became no row (the row budget's, or tasks
     /// already running when the watch began), counted in p.skipped. A row
     /// is staged before its task counts as done, and the tick drained every
@@ -652,11 +681,14 @@ private:
         p.lastTickNs = now;
         p.lastCompleted = completed;
         if (p.recording && rate > double(budget)) {
-            p.executor->setRecording(false);
+            // Gives back the vote of this publisher's Monitor: a Monitor of
+            // the program's own keeps the pool recording (its rows then
+            // reach viewers too, and nothing is skipped).
+            p.executor->wantRecording(false);
             p.recording = false;
             p.offSinceNs = now;
         } else if (!p.recording && now - p.offSinceNs >= 1'000'000'000) {
-            p.executor->setRecording(true);
+            p.executor->wantRecording(true);
             p.recording = true;
         }
     }
@@ -769,7 +801,7 @@ private:
                 const quint64 skipped = p.skipped - w->second.skippedBase;
                 snap.lost = w->second.lost + skipped;
                 snap.skipped = skipped;
-                snap.rowBudget = p.options.maxRowsPerSecond;
+                snap.rowBudget = p.sharedRecording ? 0 : p.options.maxRowsPerSecond;
                 // Names this viewer has not had yet.
                 auto need = [&](quint32 id) {
                     if (id != 0 && !v.namesSent.contains(id)) {

@@ -181,6 +181,7 @@ private:
 
     MonitorOptions m_opts;
     QPointer<Executor> m_executor;
+    bool m_recordingVote = false; // holds one of m_executor's recording votes
     QTimer m_timer;
     QTimer m_cpuTimer;
     quint64 m_outOfMemoryTicks = 0; // ticks cut short by std::bad_alloc

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -216,13 +217,30 @@ struct TelemetryBatch {
     QMap<QString, CpuUsage> hostCpu;
 };
 
-/// Implemented by every executor; the Monitor is its only client.
+/// Implemented by every executor; Monitors (the program's own, and an
+/// attach publisher's) are its clients.
 class TelemetrySource {
 public:
     virtual ~TelemetrySource() = default;
     /// Turns recording on or off: with it on, every finished task is staged
     /// (recording.h) for the Monitor to collect; counters always run.
+    /// Clients do not call it: they vote with wantRecording().
     virtual void setRecording(bool on) = 0;
+    /// Recording is shared: each client that wants rows holds one vote
+    /// (true), and gives it back (false) exactly once; the pool records while
+    /// any vote is held. So a viewer that stops watching (or an attach
+    /// publisher's row budget) never turns off the recording the program's
+    /// own Monitor asked for. Thread-safe.
+    void wantRecording(bool on)
+    {
+        std::lock_guard lk(m_recordingVotesMutex);
+        if (on) {
+            if (m_recordingVotes++ == 0)
+                setRecording(true);
+        } else if (m_recordingVotes > 0 && --m_recordingVotes == 0) {
+            setRecording(false);
+        }
+    }
     /// Reads counters and worker states and lists the writers to drain;
     /// queueHeadMax bounds the queue head.
     virtual void collectTelemetry(TelemetryBatch& out, int queueHeadMax) = 0;
@@ -238,6 +256,19 @@ public:
         (void)out;
         return false;
     }
+
+    /// Votes held now (wantRecording()). A pool's staged rows go to ONE
+    /// consumer: a second recording Monitor would split them with the first,
+    /// so an attach publisher that finds a vote held watches counters only.
+    int recordingVotes()
+    {
+        std::lock_guard lk(m_recordingVotesMutex);
+        return m_recordingVotes;
+    }
+
+private:
+    std::mutex m_recordingVotesMutex;
+    int m_recordingVotes = 0;
 };
 
 } // namespace poolscope
