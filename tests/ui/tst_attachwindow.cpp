@@ -25,6 +25,8 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include "../attach/demoprocess.h"
 #include <QToolBar>
 #include <QTreeWidget>
 
@@ -35,57 +37,7 @@ using namespace poolscope;
 namespace {
 constexpr int kLong = 30'000;
 
-/// The demo publisher: prints READY once published, waits for a line on
-/// stdin when asked to (so the test attaches before any task runs), then
-/// prints its own counters as one JSON line at the end.
-class Demo {
-public:
-    explicit Demo(const QStringList& args)
-    {
-        m_proc.setProgram(QStringLiteral(POOLSCOPE_ATTACH_DEMO));
-        m_proc.setArguments(args);
-        m_proc.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        m_proc.start();
-    }
-    ~Demo()
-    {
-        if (m_proc.state() != QProcess::NotRunning) {
-            m_proc.kill();
-            m_proc.waitForFinished(5000);
-        }
-    }
-    bool ready()
-    {
-        QDeadlineTimer deadline(kLong);
-        while (!m_out.contains("READY") && !deadline.hasExpired()) {
-            if (!m_proc.waitForReadyRead(200) && m_proc.state() == QProcess::NotRunning)
-                return false;
-            m_out += m_proc.readAllStandardOutput();
-        }
-        return m_out.contains("READY");
-    }
-    void go() { m_proc.write("go\n"); }
-    qint64 pid() const { return m_proc.processId(); }
-    QProcess& process() { return m_proc; }
-    /// The program's own counters (its last line), once it ended.
-    /// Waits for the program's end with the event loop running (the window
-    /// reads its socket meanwhile; a blocking wait would stall it).
-    QJsonObject finish()
-    {
-        QDeadlineTimer deadline(kLong);
-        while (m_proc.state() != QProcess::NotRunning && !deadline.hasExpired())
-            QTest::qWait(20);
-        if (m_proc.state() != QProcess::NotRunning)
-            return {};
-        m_out += m_proc.readAllStandardOutput();
-        const QList<QByteArray> lines = m_out.trimmed().split('\n');
-        return QJsonDocument::fromJson(lines.last()).object();
-    }
-
-private:
-    QProcess m_proc;
-    QByteArray m_out;
-};
+using Demo = poolscope::test::DemoProcess;
 
 std::unique_ptr<MainWindow> makeWindow()
 {
