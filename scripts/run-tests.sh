@@ -64,13 +64,15 @@ suite() { # preset [extra ctest args...]
     # failed, and where, so the tail says it.
     if [ "$rc" -ne 0 ]; then
         local log="build/$p/Testing/Temporary/LastTest.log"
-        # FAIL! lines with the Loc/Actual/Expected lines under them (not a
-        # SKIP's Loc), and sanitizer reports.
-        [ -f "$log" ] && awk '/^FAIL!/ { print; f = 1; next }
-            f && /^   (Loc|Actual|Expected)/ { print; next }
-            { f = 0 }
+        # FAIL! lines with what follows them up to the next test line (a
+        # message of several lines, Loc/Actual/Expected; 12 lines at most;
+        # not a SKIP's Loc), and sanitizer reports.
+        [ -f "$log" ] && awk '/^FAIL!/ { print; f = 1; n = 0; next }
+            f && /^(PASS|SKIP|QWARN|QDEBUG|QINFO|XFAIL|XPASS|BPASS|BFAIL|Totals|\*\*\*)/ { f = 0 }
+            f && ++n > 12 { f = 0 }
+            f { print; next }
             /ThreadSanitizer: [a-z]|AddressSanitizer: [a-z]|runtime error:/ { print }' "$log" |
-            head -40 | sed "s/^/[run-tests] $p: /" >>"$failures"
+            head -60 | sed "s/^/[run-tests] $p: /" >>"$failures"
     fi
     return "$rc"
 }

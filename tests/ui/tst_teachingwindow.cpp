@@ -696,38 +696,50 @@ void TstTeachingWindow::abRunsLessonAThenB()
 // apart and does not hide it.
 void TstTeachingWindow::chunkLessonShowsOverhead()
 {
-    auto w = makeWindow();
+    // As a class sees it: Repeat measurements on (A, B, A, B, A, B; each
+    // side shows its median run), pacing off (short runs).
+    auto w = makeWindow(false, true);
+    w->action(QStringLiteral("lessonPacing"))->setChecked(false);
+    QVERIFY(w->action(QStringLiteral("repeatMeasurements"))->isChecked());
     QVERIFY(w->openLesson(QStringLiteral("chunks")));
-    w->action(QStringLiteral("repeatMeasurements"))->setChecked(false); // one A, one B
     ABCompare* cmp = w->abCompare();
-    auto overheadShare = [cmp](ABCompare::Slot slot) {
+    auto overhead = [cmp](ABCompare::Slot slot) {
         const DecompositionBar* bar = cmp->decompositionBar(slot);
         if (bar->shownView() != DecompositionBar::View::WorkerTime)
-            return -1.0;
+            return DecompositionBar::Segment{};
         for (const auto& s : bar->segments())
             if (s.name == QStringLiteral("overhead"))
-                return s.fraction;
-        return -1.0;
+                return s;
+        return DecompositionBar::Segment{};
     };
-    // Gaps between tasks also hold the time a worker was preempted by other
-    // programs (a busy machine, which the window then says): the lesson's
-    // point is judged on runs the load meter found quiet; up to three pairs.
+    // The lesson's point: the hand-over cost is paid once per task, so 100x
+    // fewer tasks spend less time between tasks. Judged on the time itself
+    // (chunk 1 at least 1.5x chunk 100's) and on the shares (chunk 1's at
+    // least 10 %, chunk 100's smaller). Chunk 100 keeps a floor: on 2 cores
+    // the window's thread, building and submitting the chunks (~10 ms in a
+    // Debug build), takes a core from one worker, and that gap is overhead
+    // too (measured per lane: one lane 0.6 ms of gaps, the other 6-9 ms
+    // while the chunks were submitted). So the shares are closer than the
+    // times: a quiet Debug run gives 17-19 % vs 10 %, 35-39 ms vs 14 ms;
+    // the earlier bound "chunk 100 below half chunk 1's share" failed on a
+    // CI machine at 20 % vs 10 %. Rounds on a machine the load meter found
+    // busy are not judged (the panel says so); up to three rounds.
     QString seen;
     bool shown = false;
-    int quietPairs = 0;
+    int quietRounds = 0;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    constexpr int pairs = 1; // not judged (below)
+    constexpr int rounds = 1; // not judged (below)
 #else
-    constexpr int pairs = 3;
+    constexpr int rounds = 3;
 #endif
-    for (int attempt = 0; attempt < pairs && !shown; ++attempt) {
+    for (int attempt = 0; attempt < rounds && !shown; ++attempt) {
         QSignalSpy finished(w->controller(), &RunController::runFinished);
         QVERIFY(w->runLessonAB());
-        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, kLong);
-        QTRY_VERIFY(cmp->hasRun(ABCompare::Slot::B));
-        const double a = overheadShare(ABCompare::Slot::A);
-        const double b = overheadShare(ABCompare::Slot::B);
-        QVERIFY(a >= 0 && b >= 0); // both have worker time: complete records
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 6, 3 * kLong);
+        QTRY_COMPARE(cmp->runCount(ABCompare::Slot::B), 3);
+        const DecompositionBar::Segment a = overhead(ABCompare::Slot::A);
+        const DecompositionBar::Segment b = overhead(ABCompare::Slot::B);
+        QVERIFY(a.ns > 0 && b.ns > 0); // both have worker time: complete records
         QVERIFY(!cmp->decompositionBar(ABCompare::Slot::A)
                      ->legendText()
                      .contains(QStringLiteral("queued")));
@@ -740,8 +752,8 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
                          cmp->decompositionBar(ABCompare::Slot::B)->legendText());
         if (others >= LoadMeter::kBusyCores)
             continue; // figures of a busy machine (and the panel says so)
-        ++quietPairs;
-        shown = a >= 0.10 && b < a / 2;
+        ++quietRounds;
+        shown = a.fraction >= 0.10 && b.fraction < a.fraction && 2 * a.ns >= 3 * b.ns;
     }
     // Under a sanitizer the bookkeeping every task gets (its stamps and its
     // record, for each task of a chunk too) costs more than the tiny task
@@ -749,12 +761,13 @@ void TstTeachingWindow::chunkLessonShowsOverhead()
     // TSan run, chunk 100 at 59-65 % "overhead" on a quiet machine. The
     // lesson's claim is judged on an optimised build.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    qInfo("overhead shares not judged under a sanitizer: %s", qPrintable(seen));
+    qInfo("overhead not judged under a sanitizer: %s", qPrintable(seen));
     Q_UNUSED(shown);
 #else
-    if (quietPairs == 0)
-        QSKIP(qPrintable(QStringLiteral("the machine was busy during every pair: %1").arg(seen)));
+    if (quietRounds == 0)
+        QSKIP(qPrintable(QStringLiteral("the machine was busy during every round: %1").arg(seen)));
     QVERIFY2(shown, qPrintable(seen));
+    qInfo("%s", qPrintable(seen));
 #endif
     // the analysis panel shows the same view
     auto* panel = w->findChild<AnalysisPanel*>();
