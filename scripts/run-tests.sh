@@ -68,7 +68,7 @@ suite() { # preset [extra ctest args...]
         # message of several lines, Loc/Actual/Expected; 12 lines at most;
         # not a SKIP's Loc), and sanitizer reports.
         [ -f "$log" ] && awk '/^FAIL!/ { print; f = 1; n = 0; next }
-            f && /^(PASS|SKIP|QWARN|QDEBUG|QINFO|XFAIL|XPASS|BPASS|BFAIL|Totals|\*\*\*)/ { f = 0 }
+            f && /^([A-Z!]+ *: |Totals|\*\*\*)/ { f = 0 }
             f && ++n > 12 { f = 0 }
             f { print; next }
             /ThreadSanitizer: [a-z]|AddressSanitizer: [a-z]|runtime error:/ { print }' "$log" |
