@@ -94,7 +94,8 @@ void Monitor::attach(Executor* executor)
     m_executor = executor;
     m_stamps->anchor();
     executor->setStagingCapacity(m_opts.stagingRows);
-    m_recordingVote = m_opts.recordLimit > 0;
+    m_recordingVote = m_opts.recordLimit > 0 && m_wantRecording;
+    m_yielding = false;
     if (m_recordingVote)
         executor->wantRecording(true);
     m_originNs = monotonicNs();
@@ -167,14 +168,32 @@ void Monitor::setCpuSource(const QString& procStatPath)
 
 void Monitor::setRecordLimit(quint64 limit)
 {
-    const bool wasOn = m_opts.recordLimit > 0;
     m_opts.recordLimit = std::min<quint64>(limit, RunRecord::kMaxLimit);
     if (m_opts.recordLimit > 0)
         m_run->setLimit(m_opts.recordLimit);
-    if (m_executor && wasOn != (m_opts.recordLimit > 0)) {
-        m_recordingVote = m_opts.recordLimit > 0;
-        m_executor->wantRecording(m_recordingVote);
+    const bool vote = m_opts.recordLimit > 0 && m_wantRecording;
+    if (m_executor && m_recordingVote != vote) {
+        m_recordingVote = vote;
+        m_executor->wantRecording(vote);
     }
+}
+
+void Monitor::setRecordingWanted(bool on)
+{
+    m_wantRecording = on;
+    const bool vote = m_opts.recordLimit > 0 && on;
+    if (m_executor && m_recordingVote != vote) {
+        m_recordingVote = vote;
+        m_executor->wantRecording(vote);
+    }
+}
+
+bool Monitor::yieldsNow()
+{
+    if (!m_opts.yieldRows || !m_executor)
+        return false;
+    m_yielding = m_executor->recordingVotes() > (m_recordingVote ? 1 : 0);
+    return m_yielding;
 }
 
 void Monitor::startRun()
@@ -206,7 +225,9 @@ void Monitor::startRun()
 
 void Monitor::takeGilTurns()
 {
-    if (!m_executor || m_opts.recordLimit == 0 || !m_executor->collectGilTurns(m_gilBatch))
+    // Turns have one consumer too: a yielding Monitor leaves them.
+    if (!m_executor || m_opts.recordLimit == 0 || m_yielding
+        || !m_executor->collectGilTurns(m_gilBatch))
         return;
     // Stamps of the batch all precede this anchor.
     m_stamps->anchor();
@@ -229,6 +250,12 @@ bool Monitor::drainFor(qint64 budgetNs)
     for (const auto& writer : m_draining) {
         detail::StampConverter* conv = writer->ticks() ? &stamps : nullptr;
         for (;;) {
+            // Another voter may have come since the tick: from then on
+            // its rows are its own (each step, not only each tick).
+            if (m_opts.yieldRows && yieldsNow()) {
+                done = m_draining.size();
+                goto outOfTime;
+            }
             const std::size_t n =
                 writer->drainRuns([&](const detail::StagedTask* rows,
                                       std::size_t count) { run.addStaged(rows, count, conv); },
@@ -269,9 +296,12 @@ const Snapshot& Monitor::collect(bool sliced)
     // A Monitor that records nothing (record limit 0) holds no vote and
     // takes no row: staged rows have one consumer, and they belong to a
     // Monitor that asked for them (an attach publisher's counters-only
-    // Monitor beside the program's own).
-    if (!m_recordingVote)
+    // Monitor beside the program's own). Nor does one that yields them to
+    // another voter (MonitorOptions::yieldRows).
+    if (m_opts.recordLimit == 0 || yieldsNow()) {
         m_batch.writers.clear();
+        m_draining.clear(); // what they stage is the other client's
+    }
     // Rows lost to full staging, counted by their producers.
     QHash<const detail::RecordWriter*, quint64> lostNow;
     for (const auto& writer : m_batch.writers) {

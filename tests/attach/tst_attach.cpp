@@ -722,6 +722,57 @@ private slots:
         QCOMPARE(after.lost, before.lost); // every one of the 1000 recorded
     }
 
+    void ownMonitorAttachedDuringAWatch_data()
+    {
+        QTest::addColumn<quint64>("budget");
+        QTest::newRow("no row budget") << quint64(0);
+        QTest::newRow("row budget") << quint64(100'000);
+    }
+    void ownMonitorAttachedDuringAWatch()
+    {
+        // The program attaches its own recording Monitor while a viewer
+        // watches: from then on every row is that Monitor's (the viewer is
+        // told how many it did not get, exactly), and once it goes the
+        // viewer gets rows again.
+        QFETCH(quint64, budget);
+        ThreadPoolExecutor pool(2);
+        PublishOptions o;
+        o.maxRowsPerSecond = budget;
+        auto pub = publish(&pool, QStringLiteral("late"), o);
+        AttachClient client;
+        QVERIFY(client.connectTo(pub->socketPath()));
+        auto attached = client.watch(pub->poolId());
+        QVERIFY(attached);
+        auto viewer = viewerMonitor(attached.get());
+        QSignalSpy updated(attached.get(), &AttachedPool::updated);
+        QTRY_VERIFY_WITH_TIMEOUT(updated.count() > 0, kWait);
+        auto batch = [&pool](int n) {
+            for (int i = 0; i < n; ++i)
+                pool.post([] {});
+            return pool.waitForIdle(Deadline::after(std::chrono::seconds(30)));
+        };
+        QVERIFY(batch(200));
+        QTRY_COMPARE_WITH_TIMEOUT(viewer->record()->size(), quint64(200), kWait);
+        QCOMPARE(attached->skippedRows(), quint64(0));
+
+        auto own = viewerMonitor(&pool); // the program's own, attached now
+        QVERIFY(batch(1000));
+        own->tick();
+        own->drainAll();
+        QCOMPARE(own->record()->stats().seen, quint64(1000)); // every one
+        QCOMPARE(own->record()->stats().lost, quint64(0));
+        QTRY_COMPARE_WITH_TIMEOUT(attached->skippedRows(), quint64(1000), kWait);
+        QTRY_COMPARE_WITH_TIMEOUT(attached->counters().succeeded, quint64(1200), kWait);
+        QCOMPARE(attached->rowBudget(), quint64(0)); // the reason: the program's own Monitor
+        QCOMPARE(viewer->record()->size(), quint64(200));
+
+        own.reset(); // the program's Monitor goes: rows reach the viewer again
+        QVERIFY(batch(300));
+        QTRY_COMPARE_WITH_TIMEOUT(viewer->record()->size(), quint64(500), kWait);
+        QCOMPARE(attached->skippedRows(), quint64(1000));
+        QCOMPARE(attached->rowBudget(), budget);
+    }
+
     void reattach()
     {
         ThreadPoolExecutor pool(2);

@@ -72,6 +72,8 @@ private slots:
     void recordLimitSamplesAndSaysSo();
     void baseSamplingFromTheOptions();
     void noRecordWithLimitZero();
+    void yieldingMonitorLeavesRowsToTheOther_data();
+    void yieldingMonitorLeavesRowsToTheOther();
     void startRunForgetsGoneWorkers();
     void pastRunsAreBounded();
     void oneSignalPerTick();
@@ -541,6 +543,85 @@ void TstMonitor::noRecordWithLimitZero()
     QCOMPARE(mon.last().counters.succeeded, quint64(1000));
     QCOMPARE(mon.record()->size(), quint64(0));
     QCOMPARE(mon.record()->stats().seen, quint64(0));
+}
+
+void TstMonitor::yieldingMonitorLeavesRowsToTheOther_data()
+{
+    QTest::addColumn<bool>("otherFirst");
+    QTest::newRow("the other Monitor attached first") << true;
+    QTest::newRow("the other Monitor attached later") << false;
+}
+
+void TstMonitor::yieldingMonitorLeavesRowsToTheOther()
+{
+    // MonitorOptions::yieldRows (an attach publisher's Monitor): while
+    // another Monitor of the pool records, it takes no row, so the other
+    // gets every one; alone again, it takes rows again.
+    QFETCH(bool, otherFirst);
+    ThreadPoolExecutor pool(2);
+    MonitorOptions yo;
+    yo.yieldRows = true;
+    yo.intervalMs = 60'000; // ticked by hand below
+    Monitor yielder(yo);
+    MonitorOptions oo;
+    oo.intervalMs = 60'000;
+    Monitor other(oo);
+    auto batch = [&pool](int n) {
+        std::vector<quint64> ids;
+        for (int i = 0; i < n; ++i)
+            ids.push_back(pool.submit([] { return 0; }).id());
+        return ids;
+    };
+    if (otherFirst)
+        other.attach(&pool);
+    yielder.attach(&pool);
+    if (!otherFirst) {
+        batch(500);
+        QVERIFY(pool.waitForIdle());
+        yielder.tick();
+        QCOMPARE(yielder.record()->size(), quint64(500));
+        QVERIFY(!yielder.yieldingRows());
+        other.attach(&pool);
+    }
+    const quint64 yielderRows = yielder.record()->size();
+    // The yielder ticks (and drains) while the tasks run.
+    std::vector<quint64> ids;
+    for (int round = 0; round < 20; ++round) {
+        const auto some = batch(50);
+        ids.insert(ids.end(), some.begin(), some.end());
+        yielder.tick();
+    }
+    QVERIFY(pool.waitForIdle());
+    yielder.tick();
+    QVERIFY(yielder.yieldingRows());
+    QCOMPARE(yielder.record()->size(), yielderRows);
+    other.tick();
+    QString why;
+    QVERIFY2(everyIdOnce(*other.record(), ids.front(), ids.size(), &why), qPrintable(why));
+    QCOMPARE(pool.recordingVotes(), 2);
+
+    other.detach(); // alone again
+    batch(300);
+    QVERIFY(pool.waitForIdle());
+    yielder.tick();
+    QVERIFY(!yielder.yieldingRows());
+    QCOMPARE(yielder.record()->size(), yielderRows + 300);
+
+    // Its vote given back (an attach publisher's row budget): nothing is
+    // staged for it any more, and it says it does not want recording.
+    yielder.setRecordingWanted(false);
+    QVERIFY(!yielder.recordingWanted());
+    QCOMPARE(pool.recordingVotes(), 0);
+    batch(100);
+    QVERIFY(pool.waitForIdle());
+    yielder.tick();
+    QCOMPARE(yielder.record()->size(), yielderRows + 300);
+    yielder.setRecordingWanted(true);
+    QCOMPARE(pool.recordingVotes(), 1);
+    batch(100);
+    QVERIFY(pool.waitForIdle());
+    yielder.tick();
+    QCOMPARE(yielder.record()->size(), yielderRows + 400);
 }
 
 void TstMonitor::startRunForgetsGoneWorkers()

@@ -230,7 +230,6 @@ struct PoolEntry {
     quint64 completedAtStart = 0;
     quint64 rowsSeen = 0; // rows read from the records plus rows the records lost
     quint64 skipped = 0;
-    bool sharedRecording = false; // the program's own Monitor records: counters only
 };
 
 class Server : public QObject {
@@ -549,13 +548,13 @@ private:
         o.keptRuns = 0;
         o.keptRunRows = 0;
         o.historyCounters = 4;
-        // Rows go to one consumer: when the program's own Monitor records
-        // this pool, the publisher takes none of them (that Monitor would
-        // lose them) and sends counters and workers only; the tasks are
-        // counted as not recorded (skipped), exactly, like the budget's.
-        p.sharedRecording = p.executor->recordingVotes() > 0;
-        if (p.sharedRecording)
-            o.recordLimit = 0;
+        // Rows go to one consumer: while the program's own Monitor records
+        // this pool (attached before the watch or during it), the publisher
+        // takes none of them (that Monitor would lose them) and sends
+        // counters and workers only; the tasks are counted as not recorded
+        // (skipped), exactly, like the budget's. It takes rows again when
+        // that Monitor goes.
+        o.yieldRows = true;
         p.monitor = std::make_unique<Monitor>(o);
         attachdetail::g_watchedPools.fetch_add(1);
         p.monitor->attach(p.executor);
@@ -578,7 +577,7 @@ private:
                 pump(it->second, true);
         });
         p.timer->start(p.options.intervalMs);
-        if (p.options.maxRowsPerSecond > 0 && !p.sharedRecording) {
+        if (p.options.maxRowsPerSecond > 0) {
             p.budgetTimer = std::make_unique<QTimer>();
             connect(p.budgetTimer.get(), &QTimer::timeout, this, [this, id] {
                 auto it = m_pools.find(id);
@@ -635,16 +634,9 @@ private:
             pump(it->second, true); // the effect shows in the next snap at once
     }
 
-    /// Detaches the pool's Monitor, first taking back the recording vote the
-    /// row budget gave away (the Monitor gives back exactly one).
-    static void detachMonitor(PoolEntry& p)
-    {
-        if (!p.recording && !p.sharedRecording) {
-            p.executor->wantRecording(true);
-            p.recording = true;
-        }
-        p.monitor->detach();
-    }
+    /// Detaches the pool's Monitor (it gives back its recording vote, if
+    /// the row budget left it one).
+    static void detachMonitor(PoolEntry& p) { p.monitor->detach(); }
 
     /// Tasks that finished and became no row (the row budget's, or tasks
     /// already running when the watch began), counted in p.skipped. A row
@@ -682,13 +674,12 @@ private:
         p.lastCompleted = completed;
         if (p.recording && rate > double(budget)) {
             // Gives back the vote of this publisher's Monitor: a Monitor of
-            // the program's own keeps the pool recording (its rows then
-            // reach viewers too, and nothing is skipped).
-            p.executor->wantRecording(false);
+            // the program's own keeps the pool recording for itself.
+            p.monitor->setRecordingWanted(false);
             p.recording = false;
             p.offSinceNs = now;
         } else if (!p.recording && now - p.offSinceNs >= 1'000'000'000) {
-            p.executor->wantRecording(true);
+            p.monitor->setRecordingWanted(true);
             p.recording = true;
         }
     }
@@ -801,7 +792,7 @@ private:
                 const quint64 skipped = p.skipped - w->second.skippedBase;
                 snap.lost = w->second.lost + skipped;
                 snap.skipped = skipped;
-                snap.rowBudget = p.sharedRecording ? 0 : p.options.maxRowsPerSecond;
+                snap.rowBudget = p.monitor->yieldingRows() ? 0 : p.options.maxRowsPerSecond;
                 // Names this viewer has not had yet.
                 auto need = [&](quint32 id) {
                     if (id != 0 && !v.namesSent.contains(id)) {

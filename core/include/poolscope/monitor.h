@@ -86,6 +86,13 @@ struct MonitorOptions {
     /// first ones of the run; later ones are counted (RunRecord::gilTurnNote).
     quint64 gilTurnLimit = RunRecord::kDefaultGilTurnLimit;
     std::size_t historyCounters = 100'000; // one counter sample per tick
+    /// A pool's staged rows go to one consumer. With this set, while another
+    /// client of the pool (the program's own Monitor) holds a recording
+    /// vote, this Monitor takes no rows: they are that client's, every one
+    /// (checked before each drain step). It takes rows again once it is the
+    /// only voter. For a Monitor that watches beside the program's own (an
+    /// attach publisher); yieldingRows() says which it does now.
+    bool yieldRows = false;
 };
 
 /// A retained queue/running sample (one per tick).
@@ -144,6 +151,14 @@ public:
     /// Changes the record limit of the current and later runs (a smaller
     /// one re-samples the current record at once).
     void setRecordLimit(quint64 limit);
+    /// Holds (true, the default) or gives back this Monitor's recording vote
+    /// without changing its record limit: with it given back the pool stages
+    /// rows only for other voters, and this Monitor still drains what was
+    /// staged (tasks that ended before). An attach publisher's row budget.
+    void setRecordingWanted(bool on);
+    bool recordingWanted() const { return m_wantRecording; }
+    /// True while MonitorOptions::yieldRows leaves the rows to another voter.
+    bool yieldingRows() const { return m_yielding; }
 
     // ---- retained history (oldest first)
     const std::deque<CounterSample>& counterHistory() const { return m_counterSamples; }
@@ -182,6 +197,11 @@ private:
     MonitorOptions m_opts;
     QPointer<Executor> m_executor;
     bool m_recordingVote = false; // holds one of m_executor's recording votes
+    bool m_wantRecording = true;  // setRecordingWanted()
+    bool m_yielding = false;      // yieldingRows()
+    /// MonitorOptions::yieldRows: true (and the drain list dropped) when
+    /// another client of the pool holds a recording vote now.
+    bool yieldsNow();
     QTimer m_timer;
     QTimer m_cpuTimer;
     quint64 m_outOfMemoryTicks = 0; // ticks cut short by std::bad_alloc

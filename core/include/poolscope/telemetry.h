@@ -259,7 +259,8 @@ public:
 
     /// Votes held now (wantRecording()). A pool's staged rows go to ONE
     /// consumer: a second recording Monitor would split them with the first,
-    /// so an attach publisher that finds a vote held watches counters only.
+    /// so a Monitor with MonitorOptions::yieldRows (an attach publisher's)
+    /// takes none while another client holds a vote.
     int recordingVotes()
     {
         std::lock_guard lk(m_recordingVotesMutex);
