@@ -29,6 +29,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace poolscope;
@@ -746,9 +747,10 @@ private slots:
         auto viewer = viewerMonitor(attached.get());
         QSignalSpy updated(attached.get(), &AttachedPool::updated);
         QTRY_VERIFY_WITH_TIMEOUT(updated.count() > 0, kWait);
+        // Tasks of 0.3 ms: a batch spans several of the publisher's ticks.
         auto batch = [&pool](int n) {
             for (int i = 0; i < n; ++i)
-                pool.post([] {});
+                pool.post([] { std::this_thread::sleep_for(std::chrono::microseconds(300)); });
             return pool.waitForIdle(Deadline::after(std::chrono::seconds(30)));
         };
         QVERIFY(batch(200));
