@@ -71,8 +71,28 @@ Monitor::~Monitor()
     // No final tick here: receivers may already be half destroyed.
     m_timer.stop();
     m_cpuTimer.stop();
-    if (m_executor && m_recordingVote)
+    if (m_executor && m_recordingVote) {
+        // But the rows staged for it are consumed (dropped: its record may
+        // be read on another thread now, and nobody reads this Monitor's
+        // rows any more). Left staged, they would reach another Monitor of
+        // the pool (an attach publisher's, which counted those tasks as
+        // taken by this one).
+        try {
+            m_batch.takesRows = m_opts.recordLimit > 0 && !yieldsNow();
+            if (m_batch.takesRows) {
+                m_executor->collectTelemetry(m_batch, 0);
+                for (const auto& w : m_batch.writers)
+                    m_draining.push_back(w);
+                m_batch.writers.clear();
+                for (const auto& w : m_draining)
+                    w->drainRuns([](const detail::StagedTask*, std::size_t) {});
+                m_draining.clear();
+            }
+        } catch (...) {
+            // Out of memory: the rows stay staged; nothing else to do here.
+        }
         m_executor->wantRecording(false);
+    }
 }
 
 std::shared_ptr<RunRecord> Monitor::newRecord() const
@@ -292,13 +312,17 @@ const Snapshot& Monitor::collect(bool sliced)
         return m_last;
     Snapshot& s = m_last;
     m_batch.hostCpu.clear(); // only pools with remote hosts fill it; none leaks into the next pool
+    // Decided before collecting: a Monitor that takes no rows must not be
+    // handed the writers of workers that are gone (they are handed out once).
+    const bool takesRows = m_opts.recordLimit > 0 && !yieldsNow();
+    m_batch.takesRows = takesRows;
     m_executor->collectTelemetry(m_batch, m_opts.queueHeadSize);
     // A Monitor that records nothing (record limit 0) holds no vote and
     // takes no row: staged rows have one consumer, and they belong to a
     // Monitor that asked for them (an attach publisher's counters-only
     // Monitor beside the program's own). Nor does one that yields them to
     // another voter (MonitorOptions::yieldRows).
-    if (m_opts.recordLimit == 0 || yieldsNow()) {
+    if (!takesRows) {
         m_batch.writers.clear();
         m_draining.clear(); // what they stage is the other client's
     }

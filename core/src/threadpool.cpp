@@ -1248,10 +1248,16 @@ void ThreadPoolExecutor::collectTelemetry(TelemetryBatch& out, int queueHeadMax)
             describe(*w->slot, &w->handle, w->retire);
             out.writers.push_back(w->slot->writer);
         }
-        dead.swap(c.deadSlots);
-        for (auto& s : dead) {
-            describe(*s, nullptr, false);
-            out.writers.push_back(s->writer);
+        if (out.takesRows) {
+            dead.swap(c.deadSlots);
+            for (auto& s : dead) {
+                describe(*s, nullptr, false);
+                out.writers.push_back(s->writer);
+            }
+        } else {
+            // Left for the Monitor that takes rows: their last rows are its.
+            for (auto& s : c.deadSlots)
+                describe(*s, nullptr, false);
         }
         out.writers.push_back(c.sideWriter);
     }

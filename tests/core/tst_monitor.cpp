@@ -74,6 +74,9 @@ private slots:
     void noRecordWithLimitZero();
     void yieldingMonitorLeavesRowsToTheOther_data();
     void yieldingMonitorLeavesRowsToTheOther();
+    void yieldingMonitorLeavesGoneWorkersRows_data();
+    void yieldingMonitorLeavesGoneWorkersRows();
+    void destroyedMonitorTakesItsStagedRows();
     void startRunForgetsGoneWorkers();
     void pastRunsAreBounded();
     void oneSignalPerTick();
@@ -622,6 +625,77 @@ void TstMonitor::yieldingMonitorLeavesRowsToTheOther()
     QVERIFY(pool.waitForIdle());
     yielder.tick();
     QCOMPARE(yielder.record()->size(), yielderRows + 400);
+}
+
+void TstMonitor::yieldingMonitorLeavesGoneWorkersRows_data()
+{
+    QTest::addColumn<bool>("shutdown");
+    QTest::newRow("resized from 4 workers to 1") << false;
+    QTest::newRow("shut down") << true;
+}
+
+void TstMonitor::yieldingMonitorLeavesGoneWorkersRows()
+{
+    // A worker that leaves hands its writer (its last rows) to one collect:
+    // a yielding Monitor that collects first must leave it to the other.
+    QFETCH(bool, shutdown);
+    ThreadPoolExecutor pool(4);
+    MonitorOptions yo;
+    yo.yieldRows = true;
+    yo.intervalMs = 60'000;
+    Monitor yielder(yo);
+    MonitorOptions oo;
+    oo.intervalMs = 60'000;
+    Monitor other(oo);
+    other.attach(&pool);
+    yielder.attach(&pool);
+    std::vector<quint64> ids;
+    for (int i = 0; i < 400; ++i)
+        ids.push_back(pool.submit([] { return 0; }).id());
+    QVERIFY(pool.waitForIdle());
+    if (shutdown) {
+        pool.shutdown(true);
+    } else {
+        pool.setMaxWorkers(1);
+        QTRY_COMPARE(pool.counters().running, quint64(0));
+        QTRY_VERIFY(yielder.tick().workers.size() >= 1);
+    }
+    // The yielder collects first, then the other.
+    yielder.tick();
+    QCOMPARE(yielder.record()->size(), quint64(0));
+    other.tick();
+    QString why;
+    QVERIFY2(everyIdOnce(*other.record(), ids.front(), ids.size(), &why), qPrintable(why));
+    QCOMPARE(other.record()->stats().lost, quint64(0));
+}
+
+void TstMonitor::destroyedMonitorTakesItsStagedRows()
+{
+    // A Monitor destroyed with rows still staged for it consumes them: they
+    // must not reach another Monitor of the pool, which was yielding them
+    // (an attach publisher counted those tasks as not its own).
+    ThreadPoolExecutor pool(2);
+    MonitorOptions yo;
+    yo.yieldRows = true;
+    yo.intervalMs = 60'000;
+    Monitor yielder(yo);
+    yielder.attach(&pool);
+    {
+        MonitorOptions oo;
+        oo.intervalMs = 60'000;
+        Monitor other(oo);
+        other.attach(&pool);
+        QVERIFY(postNoOpsAndWait(pool, 500)); // staged for `other`, never ticked
+        yielder.tick();
+        QVERIFY(yielder.yieldingRows());
+    }
+    yielder.tick();
+    QVERIFY(!yielder.yieldingRows());
+    QCOMPARE(yielder.record()->size(), quint64(0)); // not the other's 500
+    QVERIFY(postNoOpsAndWait(pool, 100));
+    yielder.tick();
+    QCOMPARE(yielder.record()->size(), quint64(100));
+    QCOMPARE(pool.recordingVotes(), 1);
 }
 
 void TstMonitor::startRunForgetsGoneWorkers()

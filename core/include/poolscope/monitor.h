@@ -153,8 +153,9 @@ public:
     void setRecordLimit(quint64 limit);
     /// Holds (true, the default) or gives back this Monitor's recording vote
     /// without changing its record limit: with it given back the pool stages
-    /// rows only for other voters, and this Monitor still drains what was
-    /// staged (tasks that ended before). An attach publisher's row budget.
+    /// rows only for other voters, and this Monitor still drains every staged
+    /// row (those of tasks that ended before; with MonitorOptions::yieldRows
+    /// none while another voter records). An attach publisher's row budget.
     void setRecordingWanted(bool on);
     bool recordingWanted() const { return m_wantRecording; }
     /// True while MonitorOptions::yieldRows leaves the rows to another voter.

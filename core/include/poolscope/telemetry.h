@@ -211,6 +211,11 @@ struct TelemetryBatch {
     /// Staged finished tasks to drain: one per live worker (thread pools) or
     /// per pool, and those of workers that died since the last collect.
     std::vector<std::shared_ptr<detail::RecordWriter>> writers;
+    /// Set by the caller: false for a client that takes no rows (record
+    /// limit 0, or yielding them to another Monitor). The writers of workers
+    /// that are gone are then left for the client that takes rows (a gone
+    /// worker's writer is handed out once), and `writers` may stay empty.
+    bool takesRows = true;
     /// Per-host CPU utilisation reported by remote workers (the MPI pool),
     /// keyed by host name. Empty for local pools (the Monitor samples this
     /// machine itself).
