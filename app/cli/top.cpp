@@ -136,13 +136,16 @@ QString renderPool(const PoolInfo& pool, const PublisherInfo& program, const Sna
     if (const quint64 lost = s.recordStats.lost; lost > 0) {
         const quint64 budgeted = std::min(lost, skipped);
         QStringList why;
+        // skipped is cumulative; budget is the publisher's state now (0
+        // while a monitor of the program's own takes the rows).
         if (budgeted > 0 && budget > 0)
-            why << QStringLiteral("%1 finished faster than the %2 rows/s the program publishes")
+            why << QStringLiteral("%1 finished faster than the %2 rows/s the program publishes "
+                                  "or went to a monitor of its own")
                        .arg(budgeted)
                        .arg(budget);
         else if (budgeted > 0)
             why << QStringLiteral("%1 not recorded by the program for viewers (a monitor of its "
-                                  "own records them)")
+                                  "own records them now)")
                        .arg(budgeted);
         if (lost > budgeted)
             why << QStringLiteral("%1 because the viewer fell behind").arg(lost - budgeted);

@@ -827,7 +827,8 @@ private slots:
         };
         o.intervalMs = 20;
         auto pub = publish(&pool, QStringLiteral("ctl"), o);
-        auto readOnly = publish(&pool, QStringLiteral("ro"));
+        ThreadPoolExecutor roPool(1); // one publication per pool
+        auto readOnly = publish(&roPool, QStringLiteral("ro"));
         AttachClient client;
         QVERIFY2(client.connectTo(pub->socketPath()), qPrintable(client.errorString()));
         QCOMPARE(client.publisher().pools.size(), 2);
@@ -1203,6 +1204,52 @@ private slots:
         QVERIFY(!attach::findPublisher(QString::number(quiet.proc->processId()), &error, 2000));
         quiet.proc->write("go\n");
         QVERIFY(finished(*quiet.proc));
+    }
+
+    void onePublicationPerPool()
+    {
+        // Two publications of one pool would run two Monitors on it (its
+        // rows have one consumer): a second publish() is refused, clearly.
+        ThreadPoolExecutor pool(1);
+        auto first = publish(&pool, QStringLiteral("first"));
+        try {
+            auto second = publish(&pool, QStringLiteral("second"));
+            QFAIL("a second publish() of the same pool was accepted");
+        } catch (const InvalidArgument& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(
+                         QStringLiteral("already published as 'first'")),
+                     e.what());
+        }
+        first.reset();
+        auto again = publish(&pool, QStringLiteral("again")); // free once it is gone
+        QVERIFY(again);
+
+        // POOLSCOPE_PUBLISH=1 and an explicit publish() in the program: the
+        // explicit one replaces the environment's (one pool listed, its
+        // name), and the viewer gets every row.
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("POOLSCOPE_PUBLISH"), QStringLiteral("1"));
+        Demo demo = startDemo({"--wait-viewer", "--name", "explicit"}, env);
+        QVERIFY2(demo.error.isEmpty(), qPrintable(demo.error));
+        QString error;
+        auto found = attach::findPublisher(QString::number(demo.proc->processId()), &error, 5000);
+        QVERIFY2(found, qPrintable(error));
+        QCOMPARE(found->pools.size(), 1);
+        QCOMPARE(found->pools.first().name, QStringLiteral("explicit"));
+        AttachClient client;
+        QVERIFY(client.connectTo(found->socketPath));
+        auto attached = client.watch(found->pools.first().id);
+        QVERIFY(attached);
+        auto monitor = viewerMonitor(attached.get());
+        QSignalSpy updated(attached.get(), &AttachedPool::updated);
+        QTRY_VERIFY_WITH_TIMEOUT(updated.count() > 0, kWait);
+        demo.proc->write("go\n");
+        const QJsonObject own = readJsonLine(*demo.proc);
+        QTRY_COMPARE_WITH_TIMEOUT(qint64(monitor->record()->size()),
+                                  own.value("submitted").toInteger(), kWait);
+        QCOMPARE(attached->skippedRows(), quint64(0));
+        QVERIFY(finished(*demo.proc));
+        QCOMPARE(demo.proc->exitCode(), 0);
     }
 
     void refusesOtherUsers()

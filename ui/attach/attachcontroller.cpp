@@ -50,14 +50,18 @@ QString AttachController::statusText() const
             ? tr("read-only: the program allowed no control when it published the pool")
             : tr("the program allows: %1").arg(m_poolInfo.control.join(QLatin1String(", ")));
     QString text = tr("Watching %1 - %2.").arg(description(), control);
+    // skipped is cumulative; row_budget is the publisher's state now (0
+    // while a monitor of the program's own takes the rows).
     if (const quint64 skipped = m_pool->skippedRows(); skipped > 0 && m_pool->rowBudget() > 0)
-        text += tr(" %1 of its tasks were not recorded: it finishes more than the %2 tasks a "
-                   "second it publishes rows for (the counters stay exact).")
+        text += tr(" %1 of its tasks were not recorded for viewers: it finished more than the "
+                   "%2 tasks a second it publishes rows for, or a monitor of the program's own "
+                   "took them (the counters stay exact).")
                     .arg(QLocale().toString(skipped))
                     .arg(QLocale().toString(m_pool->rowBudget()));
     else if (skipped > 0)
         text += tr(" %1 of its tasks were not sent: a monitor of the program's own records "
-                   "this pool (the counters stay exact).")
+                   "this pool now (earlier ones, if any: it ran faster than its row budget; "
+                   "the counters stay exact).")
                     .arg(QLocale().toString(skipped));
     return text;
 }
@@ -159,10 +163,13 @@ bool AttachController::watchPool(quint64 id, QString* error)
     m_pool = raw;
     m_poolInfo = info;
     m_lastSkipped = 0;
-    // The banner says how many tasks the row budget left out, as it grows.
+    m_lastBudget = raw->rowBudget();
+    // The banner says how many tasks were left out and why, as that changes.
     connect(raw, &AttachedPool::updated, this, [this, raw] {
-        if (raw == m_pool && raw->skippedRows() != m_lastSkipped) {
+        if (raw == m_pool
+            && (raw->skippedRows() != m_lastSkipped || raw->rowBudget() != m_lastBudget)) {
             m_lastSkipped = raw->skippedRows();
+            m_lastBudget = raw->rowBudget();
             emit stateChanged();
         }
     });

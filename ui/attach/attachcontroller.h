@@ -71,6 +71,7 @@ private:
     bool m_follow = true;
     bool m_ended = false;
     quint64 m_lastSkipped = 0; // AttachedPool::skippedRows() the banner last said
+    quint64 m_lastBudget = 0;  // and rowBudget()
     QString m_endText;
     QTimer m_followTimer;
 };

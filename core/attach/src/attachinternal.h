@@ -4,6 +4,10 @@
 
 #include <QString>
 
+namespace poolscope {
+class Executor;
+}
+
 namespace poolscope::attachdetail {
 
 /// SO_PEERCRED decision: a viewer may attach only when it runs as the
@@ -28,6 +32,12 @@ qint64 publisherPeakQueuedBytes();
 void resetPublisherPeak();
 /// Test hook: pools of this process that a publisher's Monitor watches now.
 int publisherWatchedPools();
+
+/// Withdraws the POOLSCOPE_PUBLISH publication of `executor`, if any (an
+/// explicit publish() of the same pool replaces it): true when there was
+/// one. Defined by envpublish.cpp; does nothing when called from within the
+/// environment's own publishing.
+bool withdrawEnvPublication(Executor* executor);
 
 /// Most bytes of one text (args, result, error) a snap carries; longer ones
 /// are cut and end with "…".

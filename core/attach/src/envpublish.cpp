@@ -33,6 +33,10 @@ EnvPublications& envPublications()
     return *e;
 }
 
+/// Set while this thread publishes a pool for the environment (under e.m):
+/// publish() then has no environment publication to withdraw.
+thread_local bool t_envPublishing = false;
+
 void onExecutor(Executor* executor, bool created) noexcept
 {
     try {
@@ -43,7 +47,16 @@ void onExecutor(Executor* executor, bool created) noexcept
             if (created) {
                 const QString kind = executor->kind();
                 const QString name = QStringLiteral("%1-%2").arg(kind).arg(++e.counts[kind]);
-                e.live.emplace(executor, publish(executor, name));
+                t_envPublishing = true;
+                std::unique_ptr<Publication> p;
+                try {
+                    p = publish(executor, name);
+                } catch (...) {
+                    t_envPublishing = false;
+                    throw;
+                }
+                t_envPublishing = false;
+                e.live.emplace(executor, std::move(p));
                 return;
             }
             auto it = e.live.find(executor);
@@ -66,6 +79,24 @@ struct Initialiser {
 const Initialiser initialiser;
 
 } // namespace
+
+bool attachdetail::withdrawEnvPublication(Executor* executor)
+{
+    if (t_envPublishing)
+        return false;
+    auto& e = envPublications();
+    std::unique_ptr<Publication> gone;
+    {
+        std::lock_guard lk(e.m);
+        auto it = e.live.find(executor);
+        if (it == e.live.end())
+            return false;
+        gone = std::move(it->second);
+        e.live.erase(it);
+    }
+    gone.reset(); // outside the lock: waits for the publisher thread
+    return true;
+}
 
 void enablePublishFromEnvironment()
 {

@@ -315,6 +315,16 @@ public:
         broadcastPools();
     }
 
+    /// The name `ex` is published under, or a null QString.
+    QString publishedName(const Executor* ex) const
+    {
+        for (const auto& [id, p] : m_pools) {
+            if (p.executor == ex)
+                return p.info.name;
+        }
+        return {};
+    }
+
     void removePool(quint64 id)
     {
         auto it = m_pools.find(id);
@@ -638,11 +648,13 @@ private:
     /// the row budget left it one).
     static void detachMonitor(PoolEntry& p) { p.monitor->detach(); }
 
-    /// Tasks that finished and became no row (the row budget's, or tasks
-    /// already running when the watch began), counted in p.skipped. A row
-    /// is staged before its task counts as done, and the tick drained every
-    /// staged row after it read the counters, so a done task without a row
-    /// never gets one.
+    /// Tasks that finished and became no row (the row budget's, the ones
+    /// the program's own Monitor took, or tasks already running when the
+    /// watch began), counted in p.skipped. A row is staged before its task
+    /// counts as done, and the tick drained every staged row after it read
+    /// the counters (or left it to the program's Monitor, which drains what
+    /// it was staged when it detaches or is destroyed), so a done task
+    /// without a row never gets one.
     static void countSkipped(PoolEntry& p, const Snapshot& s)
     {
         const quint64 completed = s.counters.completed();
@@ -932,8 +944,23 @@ std::unique_ptr<Publication> publish(Executor* executor, const QString& name,
                     .arg(op, attachproto::knownOps().join(QStringLiteral(", ")))
                     .toStdString());
     }
+    // One publication per pool: two would each run a Monitor on it, and
+    // its rows have one consumer. An explicit publish() replaces the one
+    // POOLSCOPE_PUBLISH made; a second explicit one is refused.
+    attachdetail::withdrawEnvPublication(executor);
     Global& g = global();
     std::lock_guard lk(g.m);
+    if (g.thread) {
+        QString existing;
+        Server* s = g.server;
+        onPublisher(g, [&] { existing = s->publishedName(executor); });
+        if (!existing.isNull())
+            throw InvalidArgument(
+                QStringLiteral("publish: this executor is already published as '%1' (one "
+                               "publication per pool; destroy that Publication first)")
+                    .arg(existing)
+                    .toStdString());
+    }
     if (!g.thread) {
         QString error;
         const QString dir = attach::socketDirectory(&error);

@@ -58,7 +58,9 @@ public:
 
 /// Publishes `executor` under `name` (docs/attach.md): starts this process's
 /// publisher on first use. Throws poolscope::Error with a clear message when
-/// the socket directory is unsafe or the socket cannot be made.
+/// the socket directory is unsafe or the socket cannot be made, and
+/// InvalidArgument when the pool is already published by publish() (one
+/// publication per pool; it replaces a POOLSCOPE_PUBLISH=1 publication).
 std::unique_ptr<Publication> publish(Executor* executor, const QString& name,
                                      const PublishOptions& options = {});
 
@@ -165,9 +167,12 @@ public:
     /// Rows the publisher could not send to this viewer (docs/attach.md),
     /// skippedRows() included.
     quint64 lostRows() const;
-    /// Of lostRows(): tasks the program finished while it did not record
-    /// them, running faster than its row budget (rowBudget() a second).
+    /// Of lostRows(), cumulative: tasks the program finished while it did
+    /// not record them for viewers: running faster than its row budget, or
+    /// while a Monitor of the program's own took the rows.
     quint64 skippedRows() const;
+    /// The program's row budget (rows a second) now; 0 when it has none or
+    /// while a Monitor of the program's own takes the rows.
     quint64 rowBudget() const;
     /// "cancel_pending": asks the program to cancel its pending tasks.
     void cancelPending();
