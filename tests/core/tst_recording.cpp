@@ -47,6 +47,7 @@ private slots:
     void writerDeliversEveryRowInOrder();
     void writerDropsAndCountsWhenFull();
     void writerConcurrentProducerAndConsumer();
+    void writerTwoConsumersTakeEachRowOnce();
     void recordHoldsEveryRowUpToItsLimit();
     void recordCountsRowsItHasNoMemoryFor();
     void recordSamplesPastItsLimit_data();
@@ -184,6 +185,59 @@ void TstRecording::writerConcurrentProducerAndConsumer()
     QVERIFY(inOrder);
     QCOMPARE(expect - 1 + w.lost(), n);
     QCOMPARE(w.lost(), quint64(0));
+}
+
+void TstRecording::writerTwoConsumersTakeEachRowOnce()
+{
+    // Two Monitors of one pool may drain a writer at the same moment (one
+    // attaching while the other is mid-drain): one gets in at a time, the
+    // other takes nothing that time; every row reaches exactly one of them,
+    // each in order (TSan sees the hand-over between the consumer threads).
+    const quint64 n = 400'000;
+    RecordWriter w(false, std::size_t(n) + RecordWriter::kChunkRows);
+    std::atomic<bool> done{false};
+    std::thread producer([&] {
+        for (quint64 i = 1; i <= n; ++i) {
+            StagedTask* r = w.next();
+            if (!r)
+                continue;
+            *r = row(i);
+            w.commit();
+        }
+        done.store(true);
+    });
+    std::vector<quint8> seen(std::size_t(n) + 1, 0);
+    std::atomic<quint64> lastId{0}; // rows come out in order whoever takes them
+    std::atomic<bool> inOrder{true};
+    auto consumer = [&] {
+        auto eat = [&](const StagedTask* rows, std::size_t count) {
+            for (std::size_t i = 0; i < count; ++i) {
+                const quint64 id = rows[i].id;
+                ++seen[std::size_t(id)]; // only the consumer inside drainRuns writes
+                if (lastId.exchange(id) >= id)
+                    inOrder = false;
+            }
+        };
+        while (!done.load())
+            w.drainRuns(eat, 700);
+        while (w.drainRuns(eat) > 0) {
+        }
+    };
+    std::thread a(consumer);
+    std::thread b(consumer);
+    producer.join();
+    a.join();
+    b.join();
+    w.drainRuns([&](const StagedTask* rows, std::size_t count) {
+        for (std::size_t i = 0; i < count; ++i)
+            ++seen[std::size_t(rows[i].id)];
+    });
+    QVERIFY(inOrder.load());
+    QCOMPARE(w.lost(), quint64(0));
+    for (quint64 i = 1; i <= n; ++i)
+        QVERIFY2(
+            seen[std::size_t(i)] == 1,
+            qPrintable(QStringLiteral("row %1 taken %2 times").arg(i).arg(seen[std::size_t(i)])));
 }
 
 void TstRecording::recordHoldsEveryRowUpToItsLimit()

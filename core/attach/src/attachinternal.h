@@ -4,9 +4,12 @@
 
 #include <QString>
 
+#include <memory>
+
 namespace poolscope {
 class Executor;
-}
+class Publication;
+} // namespace poolscope
 
 namespace poolscope::attachdetail {
 
@@ -33,11 +36,12 @@ void resetPublisherPeak();
 /// Test hook: pools of this process that a publisher's Monitor watches now.
 int publisherWatchedPools();
 
-/// Withdraws the POOLSCOPE_PUBLISH publication of `executor`, if any (an
-/// explicit publish() of the same pool replaces it): true when there was
-/// one. Defined by envpublish.cpp; does nothing when called from within the
-/// environment's own publishing.
-bool withdrawEnvPublication(Executor* executor);
+/// Takes the POOLSCOPE_PUBLISH publication of `executor` out of the
+/// environment's list, if any (an explicit publish() of the same pool
+/// replaces it, destroying it once the new one exists); null when there is
+/// none or when called from within the environment's own publishing.
+/// Defined by envpublish.cpp.
+std::unique_ptr<Publication> takeEnvPublication(Executor* executor);
 
 /// Most bytes of one text (args, result, error) a snap carries; longer ones
 /// are cut and end with "…".

@@ -80,22 +80,18 @@ const Initialiser initialiser;
 
 } // namespace
 
-bool attachdetail::withdrawEnvPublication(Executor* executor)
+std::unique_ptr<Publication> attachdetail::takeEnvPublication(Executor* executor)
 {
     if (t_envPublishing)
-        return false;
+        return nullptr;
     auto& e = envPublications();
-    std::unique_ptr<Publication> gone;
-    {
-        std::lock_guard lk(e.m);
-        auto it = e.live.find(executor);
-        if (it == e.live.end())
-            return false;
-        gone = std::move(it->second);
-        e.live.erase(it);
-    }
-    gone.reset(); // outside the lock: waits for the publisher thread
-    return true;
+    std::lock_guard lk(e.m);
+    auto it = e.live.find(executor);
+    if (it == e.live.end())
+        return nullptr;
+    std::unique_ptr<Publication> taken = std::move(it->second);
+    e.live.erase(it);
+    return taken; // destroyed by the caller, outside this lock
 }
 
 void enablePublishFromEnvironment()

@@ -946,11 +946,13 @@ std::unique_ptr<Publication> publish(Executor* executor, const QString& name,
     }
     // One publication per pool: two would each run a Monitor on it, and
     // its rows have one consumer. An explicit publish() replaces the one
-    // POOLSCOPE_PUBLISH made; a second explicit one is refused.
-    attachdetail::withdrawEnvPublication(executor);
+    // POOLSCOPE_PUBLISH made (destroyed once the new one exists, after the
+    // lock: the publisher keeps running, and a failure here leaves it
+    // published); a second explicit one is refused.
+    std::unique_ptr<Publication> replaced = attachdetail::takeEnvPublication(executor);
     Global& g = global();
     std::lock_guard lk(g.m);
-    if (g.thread) {
+    if (g.thread && !replaced) {
         QString existing;
         Server* s = g.server;
         onPublisher(g, [&] { existing = s->publishedName(executor); });

@@ -153,12 +153,24 @@ private:
     alignas(64) Chunk* m_head = nullptr;
     std::uint32_t m_read = 0;
     std::atomic<quint64> m_readTotal{0}; // rows drained so far (the producer's bound)
+    std::atomic_flag m_consuming;        // set while a consumer drains (drainRuns)
     std::atomic<Chunk*> m_free{nullptr}; // consumer pushes, producer takes all
 };
 
 template<class F>
 std::size_t RecordWriter::drainRuns(F&& f, std::size_t max)
 {
+    // One consumer at a time: a second Monitor that drains this writer while
+    // another does (two Monitors of one pool for a moment: one attaching
+    // while the other is mid-drain) finds it taken and takes nothing. The
+    // flag's acquire/release also hands m_head/m_read from one consumer
+    // thread to the next.
+    if (m_consuming.test_and_set(std::memory_order_acquire))
+        return 0;
+    struct Release {
+        std::atomic_flag& flag;
+        ~Release() { flag.clear(std::memory_order_release); }
+    } release{m_consuming};
     std::size_t n = 0;
     for (;;) {
         const std::uint32_t count = m_head->count.load(std::memory_order_acquire);
