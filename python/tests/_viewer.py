@@ -76,6 +76,15 @@ class Viewer(object):
                 self.eof = True
             self.buf += data
 
+    def recv_skipping_pools(self):
+        """The next frame that is not a `pools` list (one may come after the
+        hello at any time: the publisher says every change of its pools to
+        every viewer, also a change it made before this viewer's hello)."""
+        while True:
+            m = self.recv()
+            if m is None or m.get("t") != "pools":
+                return m
+
     def close(self):
         self.sock.close()
 
