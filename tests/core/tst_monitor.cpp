@@ -52,6 +52,15 @@ bool everyIdOnce(const RunRecord& rec, quint64 first, quint64 n, QString* why)
     }
     return true;
 }
+/// Options of a Monitor the test ticks by hand (its timer never fires),
+/// yielding rows to other voters or not.
+MonitorOptions handTicked(bool yieldRows)
+{
+    MonitorOptions o;
+    o.yieldRows = yieldRows;
+    o.intervalMs = 60'000;
+    return o;
+}
 } // namespace
 
 class TstMonitor : public QObject {
@@ -562,13 +571,8 @@ void TstMonitor::yieldingMonitorLeavesRowsToTheOther()
     // gets every one; alone again, it takes rows again.
     QFETCH(bool, otherFirst);
     ThreadPoolExecutor pool(2);
-    MonitorOptions yo;
-    yo.yieldRows = true;
-    yo.intervalMs = 60'000; // ticked by hand below
-    Monitor yielder(yo);
-    MonitorOptions oo;
-    oo.intervalMs = 60'000;
-    Monitor other(oo);
+    Monitor yielder(handTicked(true));
+    Monitor other(handTicked(false));
     auto batch = [&pool](int n) {
         std::vector<quint64> ids;
         for (int i = 0; i < n; ++i)
@@ -640,13 +644,8 @@ void TstMonitor::yieldingMonitorLeavesGoneWorkersRows()
     // a yielding Monitor that collects first must leave it to the other.
     QFETCH(bool, shutdown);
     ThreadPoolExecutor pool(4);
-    MonitorOptions yo;
-    yo.yieldRows = true;
-    yo.intervalMs = 60'000;
-    Monitor yielder(yo);
-    MonitorOptions oo;
-    oo.intervalMs = 60'000;
-    Monitor other(oo);
+    Monitor yielder(handTicked(true));
+    Monitor other(handTicked(false));
     other.attach(&pool);
     yielder.attach(&pool);
     std::vector<quint64> ids;
@@ -675,15 +674,10 @@ void TstMonitor::destroyedMonitorTakesItsStagedRows()
     // must not reach another Monitor of the pool, which was yielding them
     // (an attach publisher counted those tasks as not its own).
     ThreadPoolExecutor pool(2);
-    MonitorOptions yo;
-    yo.yieldRows = true;
-    yo.intervalMs = 60'000;
-    Monitor yielder(yo);
+    Monitor yielder(handTicked(true));
     yielder.attach(&pool);
     {
-        MonitorOptions oo;
-        oo.intervalMs = 60'000;
-        Monitor other(oo);
+        Monitor other(handTicked(false));
         other.attach(&pool);
         QVERIFY(postNoOpsAndWait(pool, 500)); // staged for `other`, never ticked
         yielder.tick();

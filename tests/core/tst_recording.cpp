@@ -157,12 +157,10 @@ void TstRecording::writerDropsAndCountsWhenFull()
     QCOMPARE(w.lost(), quint64(1000));
 }
 
-void TstRecording::writerConcurrentProducerAndConsumer()
+/// A thread that stages rows with ids 1..n into w, then sets done.
+static std::thread produce(RecordWriter& w, quint64 n, std::atomic<bool>& done)
 {
-    const quint64 n = 1'000'000;
-    RecordWriter w(false, std::size_t(n) + RecordWriter::kChunkRows);
-    std::atomic<bool> done{false};
-    std::thread producer([&] {
+    return std::thread([&w, n, &done] {
         for (quint64 i = 1; i <= n; ++i) {
             StagedTask* r = w.next();
             if (!r)
@@ -172,6 +170,14 @@ void TstRecording::writerConcurrentProducerAndConsumer()
         }
         done.store(true);
     });
+}
+
+void TstRecording::writerConcurrentProducerAndConsumer()
+{
+    const quint64 n = 1'000'000;
+    RecordWriter w(false, std::size_t(n) + RecordWriter::kChunkRows);
+    std::atomic<bool> done{false};
+    std::thread producer = produce(w, n, done);
     quint64 expect = 1;
     bool inOrder = true;
     auto eat = [&](StagedTask& r) {
@@ -196,16 +202,7 @@ void TstRecording::writerTwoConsumersTakeEachRowOnce()
     const quint64 n = 400'000;
     RecordWriter w(false, std::size_t(n) + RecordWriter::kChunkRows);
     std::atomic<bool> done{false};
-    std::thread producer([&] {
-        for (quint64 i = 1; i <= n; ++i) {
-            StagedTask* r = w.next();
-            if (!r)
-                continue;
-            *r = row(i);
-            w.commit();
-        }
-        done.store(true);
-    });
+    std::thread producer = produce(w, n, done);
     std::vector<quint8> seen(std::size_t(n) + 1, 0);
     std::atomic<quint64> lastId{0}; // rows come out in order whoever takes them
     std::atomic<bool> inOrder{true};
